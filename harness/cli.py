@@ -1,0 +1,164 @@
+"""The ``dml-parity`` command line. Errors are one line on stderr with a non-zero exit, no traceback."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Optional
+
+from harness.errors import HarnessError
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dml-parity", description="Does a DoubleML analysis give the same answer in Python and in R?"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a spec file through both engines and write results and report")
+    run.add_argument("--specs", required=True, type=Path, help="YAML spec file")
+    run.add_argument("--data", type=Path, help="CSV to use instead of the spec file's dataset.path")
+    run.add_argument("--only", help="comma-separated spec ids")
+    run.add_argument("--engines", default="python,r", help="python,r (default) or python or r")
+    run.add_argument("--out", type=Path, help="output directory (default reports/<spec name>-<UTC time>)")
+    run.add_argument("--jobs", type=int, default=1, help="specs fitted in parallel worker processes")
+    run.add_argument("--scheduler", help="Dask scheduler address: run the specs on that cluster")
+    run.add_argument("--no-cache", action="store_true", help="refit every spec")
+    run.add_argument("--cache-dir", type=Path, help="result cache (default ~/.cache/dml-parity/results)")
+    run.add_argument("--quiet", action="store_true", help="no progress output")
+
+    sub.add_parser("doctor", help="versions of both sides and which learner pairs are usable")
+
+    data = sub.add_parser("data", help="data utilities")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    synth = data_sub.add_parser("synth", help="write the synthetic 279-city panel and its true effects")
+    synth.add_argument("--seed", type=int, default=20260415)
+    synth.add_argument("--out", type=Path, default=Path("data/city_panel.csv"))
+
+    baseline = sub.add_parser("baseline", help="regression-testing baselines")
+    base_sub = baseline.add_subparsers(dest="baseline_command", required=True)
+    save = base_sub.add_parser("save", help="save a run's estimates as a baseline")
+    save.add_argument("run_dir", type=Path)
+    save.add_argument("--to", required=True, type=Path)
+
+    check = sub.add_parser("check", help="list estimates that moved beyond their tier's tolerance")
+    check.add_argument("--baseline", required=True, type=Path)
+    check.add_argument("--run", type=Path, help="a run directory to read (default: re-run the baseline's spec file)")
+    check.add_argument("--engines", default=None, help="engines for a re-run (default: the baseline's)")
+    return parser
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _cmd_run(args, argv)
+        if args.command == "doctor":
+            from harness.doctor import doctor
+
+            return doctor()
+        if args.command == "data":
+            from harness.synth import write_city_panel
+
+            write_city_panel(args.seed, args.out)
+            print(f"wrote {args.out}")
+            return 0
+        if args.command == "baseline":
+            from harness.baseline import save_baseline
+
+            save_baseline(args.run_dir, args.to)
+            print(f"wrote {args.to}")
+            return 0
+        if args.command == "check":
+            from harness.baseline import check_baseline
+
+            return check_baseline(args.baseline, args.run, args.engines)
+    except HarnessError as err:
+        print(f"dml-parity: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("dml-parity: interrupted; finished specs are kept in the cache, no report written", file=sys.stderr)
+        return 130
+    return 2
+
+
+def parse_engines(text: str) -> tuple[str, ...]:
+    engines = tuple(e.strip() for e in text.split(",") if e.strip())
+    unknown = [e for e in engines if e not in ("python", "r")]
+    if unknown or not engines:
+        raise HarnessError(f"--engines: unknown engine '{unknown[0] if unknown else text}' (python, r)")
+    return engines
+
+
+def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
+    from harness.runner import RunOptions, exit_code, run
+
+    if args.jobs < 1:
+        raise HarnessError(f"--jobs: must be at least 1, got {args.jobs}")
+    engines = parse_engines(args.engines)
+    out = args.out or Path("reports") / f"{args.specs.stem}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
+    quiet = args.quiet
+    options = RunOptions(
+        specs=args.specs,
+        data=args.data,
+        only=[s.strip() for s in args.only.split(",")] if args.only else None,
+        engines=engines,
+        jobs=args.jobs,
+        scheduler=args.scheduler,
+        cache_dir=args.cache_dir,
+        use_cache=not args.no_cache,
+        command=shlex.join(["dml-parity", *argv]),
+        progress=None if quiet else _progress_printer(),
+    )
+    results = run(options)
+    write_run(results, out)
+    if not quiet:
+        s = results["summary"]
+        print(
+            f"{s['specs']} specs: {s['agree']} agree, {s['explained']} explained, {s['disagree']} disagree, "
+            f"{s['error']} error, {s['not-run']} not run -> {out}/report.html"
+        )
+    return exit_code(results)
+
+
+def _progress_printer():
+    def say(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    return say
+
+
+def write_run(results: dict, out: Path) -> None:
+    """Write results and report into a temporary folder, then move it into place whole."""
+    from harness.io import atomic_write_json
+    from harness.report import write_report
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        atomic_write_json(staging / "results.json", results)
+        write_report(results, staging)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            os.replace(out, old / out.name)
+            os.replace(staging, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

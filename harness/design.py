@@ -1,0 +1,434 @@
+"""The design step: one numeric table and one set of folds per spec, shared by both engines.
+
+Everything that turns the user's data into the model's columns happens here, once, in Python
+(filter, lags, interactions, binarising, winsorizing, fixed effects). The engines receive the
+finished float64 matrix and never re-derive a column.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from harness.errors import DataError, SpecError
+from harness.spec import BINARY_TREATMENT, DatasetSpec, Spec
+
+__all__ = ["Design", "Folds", "build_design", "draw_folds", "load_data", "sha256_of"]
+
+
+@dataclass(frozen=True)
+class Design:
+    """The model-ready table of one spec.
+
+    Attributes
+    ----------
+    y, d : str
+        Column names of outcome and treatment in ``frame``.
+    x, z : tuple of str
+        Controls and instruments.
+    cluster : tuple of str
+        Cluster columns (raw ids, not transformed).
+    frame : pandas.DataFrame
+        float64 columns ``y, d, x..., z..., cluster...`` in that order, rows as used.
+    rows : numpy.ndarray
+        0-based positions of the used rows in the data file.
+    groups : numpy.ndarray or None
+        Group label per row whose rows must share a fold.
+    n_dropped_na : int
+        Rows dropped for missing values (only when the spec says ``dropna``).
+    """
+
+    y: str
+    d: str
+    x: tuple[str, ...]
+    z: tuple[str, ...]
+    cluster: tuple[str, ...]
+    frame: pd.DataFrame
+    rows: np.ndarray
+    groups: Optional[np.ndarray]
+    n_dropped_na: int
+
+    @property
+    def n_obs(self) -> int:
+        return len(self.frame)
+
+    @property
+    def columns(self) -> list[str]:
+        return [self.y, self.d, *self.x, *self.z, *self.cluster]
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_data(path: Path, dataset: DatasetSpec) -> pd.DataFrame:
+    """Read the CSV and apply the spec file's column map (``canonical: user_column``)."""
+    if not path.exists():
+        raise DataError(f"{path}: data file not found")
+    if path.suffix.lower() != ".csv":
+        raise DataError(f"{path}: data file must be a .csv file")
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: not a readable CSV file ({str(err).splitlines()[0]})") from None
+    rename = {}
+    for canonical, user in dataset.columns.items():
+        if user not in frame.columns:
+            raise DataError(
+                f"{path}: column '{user}' (mapped to '{canonical}' in dataset.columns) not found{_suggest(user, frame)}"
+            )
+        rename[user] = canonical
+    frame = frame.rename(columns=rename)
+    _check_panel_keys(path, frame, dataset)
+    return frame
+
+
+def _check_panel_keys(path: Path, frame: pd.DataFrame, dataset: DatasetSpec) -> None:
+    keys = [k for k in (dataset.unit, dataset.time) if k]
+    for key in keys:
+        if key not in frame.columns:
+            raise DataError(
+                f"{path}: panel column '{key}' (dataset.{'unit' if key == dataset.unit else 'time'}) "
+                f"not found{_suggest(key, frame)}"
+            )
+    if len(keys) == 2:
+        dup = frame.duplicated(subset=keys)
+        if dup.any():
+            first = frame.loc[dup, keys].iloc[0]
+            raise DataError(f"{path}: {int(dup.sum())} duplicate ({keys[0]}, {keys[1]}) rows, first {tuple(first.tolist())}")
+
+
+def _suggest(name: str, frame: pd.DataFrame) -> str:
+    close = difflib.get_close_matches(name, [str(c) for c in frame.columns], n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _need(where: str, spec: Spec, frame: pd.DataFrame, column: str, field: str) -> None:
+    if column not in frame.columns:
+        raise DataError(f"{where}: spec '{spec.id}' field '{field}': column '{column}' not found{_suggest(column, frame)}")
+
+
+def build_design(spec: Spec, data: pd.DataFrame, dataset: DatasetSpec, where: str) -> Design:
+    """Build the model table of ``spec`` from the full data.
+
+    Parameters
+    ----------
+    spec : Spec
+    data : pandas.DataFrame
+        The whole data file, column map applied.
+    dataset : DatasetSpec
+        Gives the unit and time columns for lags and fixed effects.
+    where : str
+        The data file's name, for messages.
+    """
+    frame = data.copy()
+    frame["__row__"] = np.arange(len(frame))
+    frame = _derive_lags(spec, frame, dataset, where)
+    frame = _apply_sample(spec, frame, where)
+    frame = _derive_interactions(spec, frame, where)
+
+    model_cols = [spec.y, spec.d, *spec.x, *(spec.z or [])]
+    fields = ["y", "d"] + [f"x[{i}]" for i in range(len(spec.x))] + [f"z[{i}]" for i in range(len(spec.z or []))]
+    binarized = {f"{c}_bin" for c in spec.binarize}
+    for col, field in zip(model_cols, fields, strict=True):
+        if col not in binarized:
+            _need(where, spec, frame, col, field)
+    for col in spec.cluster or []:
+        _need(where, spec, frame, col, "cluster")
+    if spec.fold_groups:
+        _need(where, spec, frame, spec.fold_groups, "fold_groups")
+
+    source_cols = [c for c in model_cols if c not in binarized] + list(spec.binarize)
+    frame, n_dropped = _handle_missing(spec, frame, list(dict.fromkeys(source_cols + list(spec.cluster or []))), where)
+    frame = _derive_binarized(spec, frame, where)
+    numeric = frame[model_cols]
+    for col in model_cols:
+        if not pd.api.types.is_numeric_dtype(numeric[col]) or pd.api.types.is_bool_dtype(numeric[col]):
+            if not pd.api.types.is_bool_dtype(numeric[col]):
+                raise DataError(f"{where}: spec '{spec.id}': column '{col}' is not numeric")
+    values = numeric.astype(float)
+    if not np.isfinite(values.to_numpy()).all():
+        bad = next(c for c in model_cols if not np.isfinite(values[c].to_numpy()).all())
+        raise DataError(f"{where}: spec '{spec.id}': column '{bad}' has infinite values")
+    if len(values) == 0:
+        raise DataError(f"{where}: spec '{spec.id}' field 'sample': no rows left")
+    if len(values) < spec.n_folds:
+        raise SpecError(f"{where}: spec '{spec.id}' field 'n_folds': {spec.n_folds} folds but only {len(values)} rows")
+    _check_treatment(spec, values, where)
+
+    if spec.winsorize:
+        values = _winsorize(values, spec, model_cols)
+    values = _fixed_effects(spec, values, frame, dataset, where)
+    if values[spec.d].std() == 0:
+        raise DataError(f"{where}: spec '{spec.id}' field 'd': treatment '{spec.d}' is constant after fixed effects")
+
+    extra_x = tuple(c for c in values.columns if c not in model_cols)
+    out = values.copy()
+    for col in spec.cluster or []:
+        out[col] = pd.factorize(frame[col], sort=True)[0].astype(float)
+    groups = pd.factorize(frame[spec.fold_groups], sort=True)[0] if spec.fold_groups else None
+    return Design(
+        y=spec.y,
+        d=spec.d,
+        x=tuple(spec.x) + extra_x,
+        z=tuple(spec.z or ()),
+        cluster=tuple(spec.cluster or ()),
+        frame=out.reset_index(drop=True),
+        rows=frame["__row__"].to_numpy(),
+        groups=groups,
+        n_dropped_na=n_dropped,
+    )
+
+
+def _derive_lags(spec: Spec, frame: pd.DataFrame, dataset: DatasetSpec, where: str) -> pd.DataFrame:
+    if not spec.lags:
+        return frame
+    if not dataset.unit or not dataset.time:
+        raise SpecError(f"{where}: spec '{spec.id}' field 'lags': needs dataset.unit and dataset.time")
+    ordered = frame.sort_values([dataset.unit, dataset.time])
+    for col, k in spec.lags.items():
+        _need(where, spec, frame, col, "lags")
+        if k < 1:
+            raise SpecError(f"{where}: spec '{spec.id}' field 'lags.{col}': lag must be >= 1, got {k}")
+        lagged = ordered.groupby(dataset.unit, sort=False)[col].shift(k)
+        # A lag is the value k periods earlier, not k rows earlier: gaps in the panel give NaN.
+        gap = ordered.groupby(dataset.unit, sort=False)[dataset.time].shift(k) != ordered[dataset.time] - k
+        lagged[gap] = np.nan
+        frame[f"{col}_lag{k}"] = lagged.reindex(frame.index)
+    return frame
+
+
+def _apply_sample(spec: Spec, frame: pd.DataFrame, where: str) -> pd.DataFrame:
+    if not spec.sample:
+        return frame
+    try:
+        mask = frame.eval(spec.sample, engine="python")
+    except Exception as err:  # pandas raises many types for a bad expression
+        raise SpecError(
+            f"{where}: spec '{spec.id}' field 'sample': cannot evaluate {spec.sample!r} "
+            f"({err.__class__.__name__}: {_first_line(err)})"
+        ) from None
+    if not isinstance(mask, pd.Series) or not pd.api.types.is_bool_dtype(mask):
+        raise SpecError(f"{where}: spec '{spec.id}' field 'sample': {spec.sample!r} is not a true/false condition")
+    return frame[mask.to_numpy()]
+
+
+def _derive_interactions(spec: Spec, frame: pd.DataFrame, where: str) -> pd.DataFrame:
+    for pair in spec.interactions:
+        if len(pair) != 2:
+            raise SpecError(f"{where}: spec '{spec.id}' field 'interactions': each interaction names two columns")
+        for col in pair:
+            _need(where, spec, frame, col, "interactions")
+        frame = frame.assign(**{f"{pair[0]}_x_{pair[1]}": frame[pair[0]] * frame[pair[1]]})
+    return frame
+
+
+def _derive_binarized(spec: Spec, frame: pd.DataFrame, where: str) -> pd.DataFrame:
+    for col, cut in spec.binarize.items():
+        _need(where, spec, frame, col, "binarize")
+        threshold = float(frame[col].median()) if cut == "median" else float(cut)
+        frame = frame.assign(**{f"{col}_bin": (frame[col] > threshold).astype(float)})
+    return frame
+
+
+def _handle_missing(spec: Spec, frame: pd.DataFrame, cols: list[str], where: str) -> tuple[pd.DataFrame, int]:
+    missing = frame[cols].isna().any(axis=1)
+    n_missing = int(missing.sum())
+    if n_missing and not spec.dropna:
+        col = next(c for c in cols if frame[c].isna().any())
+        raise DataError(
+            f"{where}: spec '{spec.id}': {n_missing} rows have missing values in used columns (first: '{col}'); "
+            "set 'dropna: true' to drop them"
+        )
+    return frame[~missing.to_numpy()], n_missing
+
+
+def _check_treatment(spec: Spec, values: pd.DataFrame, where: str) -> None:
+    if values[spec.d].nunique() < 2:
+        raise DataError(f"{where}: spec '{spec.id}' field 'd': treatment '{spec.d}' is constant in the sample")
+    if spec.model in BINARY_TREATMENT:
+        for field, col in [("d", spec.d), *[("z", c) for c in spec.z or []]]:
+            if not set(np.unique(values[col])) <= {0.0, 1.0}:
+                raise DataError(
+                    f"{where}: spec '{spec.id}' field '{field}': {spec.model} needs a 0/1 column, '{col}' is not binary"
+                )
+
+
+def _winsorize(values: pd.DataFrame, spec: Spec, cols: list[str]) -> pd.DataFrame:
+    out = values.copy()
+    for col in dict.fromkeys(cols):
+        if set(np.unique(out[col])) <= {0.0, 1.0}:
+            continue  # binary columns have no tails to clip
+        low, high = np.quantile(out[col], [spec.winsorize, 1 - spec.winsorize])
+        out[col] = out[col].clip(low, high)
+    return out
+
+
+def _fixed_effects(spec: Spec, values: pd.DataFrame, frame: pd.DataFrame, dataset: DatasetSpec, where: str) -> pd.DataFrame:
+    if spec.fixed_effects == "none":
+        return values
+    if not dataset.unit or not dataset.time:
+        raise SpecError(f"{where}: spec '{spec.id}' field 'fixed_effects': needs dataset.unit and dataset.time")
+    unit = pd.factorize(frame[dataset.unit], sort=True)[0]
+    time = pd.factorize(frame[dataset.time], sort=True)[0]
+    # Binary treatment and instrument of irm/iivm must stay 0/1: they are not demeaned.
+    keep = {spec.d, *(spec.z or [])} if spec.model in BINARY_TREATMENT else set()
+    out = values.copy()
+    if spec.fixed_effects == "dummies":
+        dummies = [
+            pd.get_dummies(unit, prefix="fe_unit", drop_first=True),
+            pd.get_dummies(time, prefix="fe_time", drop_first=True),
+        ]
+        extra = pd.concat(dummies, axis=1).astype(float)
+        extra.index = out.index
+        raise_if_clash = set(extra.columns) & set(out.columns)
+        if raise_if_clash:
+            raise SpecError(f"{where}: spec '{spec.id}': column names {sorted(raise_if_clash)} are reserved for dummies")
+        return pd.concat([out, extra], axis=1)
+    factors = {"twoway": [unit, time], "unit": [unit], "time": [time]}[spec.fixed_effects]
+    for col in out.columns:
+        if col not in keep:
+            out[col] = demean(out[col].to_numpy(), factors)
+    return out
+
+
+def demean(values: np.ndarray, factors: list[np.ndarray], tol: float = 1e-13, max_iter: int = 10_000) -> np.ndarray:
+    """Remove the fixed effects of ``factors`` by alternating projections.
+
+    One sweep is exact for one factor or a balanced two-way panel; unbalanced panels iterate until
+    the largest change is below ``tol`` times the column's scale.
+    """
+    resid = values.astype(float).copy()
+    scale = max(float(np.abs(resid).max()), 1.0)
+    for _ in range(max_iter):
+        before = resid.copy()
+        for codes in factors:
+            means = np.bincount(codes, weights=resid) / np.bincount(codes)
+            resid = resid - means[codes]
+        if len(factors) == 1 or np.abs(resid - before).max() < tol * scale:
+            break
+    return resid
+
+
+@dataclass(frozen=True)
+class Folds:
+    """The sample splitting both engines use.
+
+    Attributes
+    ----------
+    labels : numpy.ndarray
+        ``(n_rep, n_obs)`` 0-based fold of every row. With clusters, fold ``k`` is the cell
+        ``k = sum_v fold_v * K**v`` of the cluster folds (test sets still partition the rows).
+    n_folds : int
+        Number of folds (``K ** n_cluster_vars`` with clusters).
+    cluster_folds : tuple or None
+        Per repetition, per cluster variable: the fold of each cluster code.
+    n_folds_per_cluster : int or None
+        ``K`` with clusters.
+    """
+
+    labels: np.ndarray
+    n_folds: int
+    cluster_folds: Optional[tuple[tuple[np.ndarray, ...], ...]] = None
+    n_folds_per_cluster: Optional[int] = None
+
+    @property
+    def n_rep(self) -> int:
+        return self.labels.shape[0]
+
+    def smpls(self, cluster_codes: Optional[np.ndarray] = None) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+        """``(train, test)`` 0-based index arrays per repetition and fold."""
+        out = []
+        for rep, labels in enumerate(self.labels):
+            if self.cluster_folds is None:
+                out.append([(np.flatnonzero(labels != k), np.flatnonzero(labels == k)) for k in range(self.n_folds)])
+                continue
+            # With clusters a training row must avoid the test cell in every cluster dimension.
+            cells = [self._cell(k) for k in range(self.n_folds)]
+            row_fold = [self.cluster_folds[rep][v][cluster_codes[:, v]] for v in range(cluster_codes.shape[1])]
+            reps = []
+            for k, cell in enumerate(cells):
+                train = np.logical_and.reduce([row_fold[v] != cell[v] for v in range(len(cell))])
+                reps.append((np.flatnonzero(train), np.flatnonzero(labels == k)))
+            out.append(reps)
+        return out
+
+    def smpls_cluster(self) -> list[list[tuple[list[np.ndarray], list[np.ndarray]]]]:
+        """Cluster codes in the training and test part of each fold, per cluster variable."""
+        assert self.cluster_folds is not None
+        out = []
+        for rep in self.cluster_folds:
+            folds = []
+            for k in range(self.n_folds):
+                cell = self._cell(k)
+                train = [np.flatnonzero(rep[v] != cell[v]).astype(float) for v in range(len(cell))]
+                test = [np.flatnonzero(rep[v] == cell[v]).astype(float) for v in range(len(cell))]
+                folds.append((train, test))
+            out.append(folds)
+        return out
+
+    def _cell(self, k: int) -> list[int]:
+        n_vars = len(self.cluster_folds[0])
+        K = self.n_folds_per_cluster
+        return [(k // K**v) % K for v in range(n_vars)]
+
+
+def _deal(rng: np.random.Generator, n_items: int, n_folds: int) -> np.ndarray:
+    """Shuffle ``n_items`` and deal them round-robin into ``n_folds`` folds."""
+    fold_of = np.empty(n_items, dtype=np.int64)
+    fold_of[rng.permutation(n_items)] = np.arange(n_items) % n_folds
+    return fold_of
+
+
+def draw_folds(design: Design, n_folds: int, n_rep: int, seed: int, where: str = "", spec_id: str = "") -> Folds:
+    """Draw the folds of a design once, seeded, for both engines.
+
+    Plain rows are dealt into folds; ``fold_groups`` keeps a group's rows in one fold; cluster data
+    splits each cluster variable's clusters into ``n_folds`` folds, as both DoubleML packages do.
+    """
+    rng = np.random.default_rng(seed)
+    n_obs = design.n_obs
+    if design.cluster:
+        codes = design.frame[list(design.cluster)].to_numpy().astype(np.int64)
+        labels = np.empty((n_rep, n_obs), dtype=np.int64)
+        cluster_folds = []
+        for rep in range(n_rep):
+            per_var = []
+            for v in range(codes.shape[1]):
+                n_clusters = int(codes[:, v].max()) + 1
+                if n_clusters < n_folds:
+                    raise DataError(
+                        f"{where}: spec '{spec_id}' field 'cluster': {n_clusters} clusters in "
+                        f"'{design.cluster[v]}' cannot fill {n_folds} folds"
+                    )
+                per_var.append(_deal(rng, n_clusters, n_folds))
+            cluster_folds.append(tuple(per_var))
+            labels[rep] = sum(per_var[v][codes[:, v]] * n_folds**v for v in range(codes.shape[1]))
+        return Folds(
+            labels=labels, n_folds=n_folds ** codes.shape[1], cluster_folds=tuple(cluster_folds), n_folds_per_cluster=n_folds
+        )
+    labels = np.empty((n_rep, n_obs), dtype=np.int64)
+    for rep in range(n_rep):
+        if design.groups is None:
+            labels[rep] = _deal(rng, n_obs, n_folds)
+        else:
+            n_groups = int(design.groups.max()) + 1
+            if n_groups < n_folds:
+                raise DataError(f"{where}: spec '{spec_id}' field 'fold_groups': {n_groups} groups cannot fill {n_folds} folds")
+            labels[rep] = _deal(rng, n_groups, n_folds)[design.groups]
+    return Folds(labels=labels, n_folds=n_folds)

@@ -1,0 +1,218 @@
+"""R engine: the design and folds through R's ``DoubleML``, in-process via rpy2.
+
+This is the only module that imports rpy2. R starts once per process, loads its packages once and
+sources ``r_scripts/engine.R``; every call converts through one converter (numpy arrays become R
+vectors and matrices with no text round trip).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from harness.design import Design, Folds
+from harness.engines.result import EngineResult
+from harness.errors import EnvironmentProblem
+from harness.learners import resolve_learner
+from harness.spec import Spec
+
+__all__ = ["R_PACKAGES", "RSession", "fit_r", "project_root", "r_library", "r_session"]
+
+# What the R side needs, in the order `doctor` prints them.
+R_PACKAGES = (
+    "DoubleML",
+    "mlr3",
+    "mlr3learners",
+    "mlr3tuning",
+    "ranger",
+    "glmnet",
+    "rpart",
+    "nnet",
+    "e1071",
+    "lightgbm",
+    "data.table",
+)
+REQUIRED_R_PACKAGES = ("DoubleML", "mlr3", "mlr3learners", "ranger", "glmnet", "rpart", "nnet", "data.table")
+
+
+def project_root() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+def r_library() -> Path:
+    """The project-local R library: ``$DMLP_RLIB`` or ``<project>/.rlib``."""
+    return Path(os.environ.get("DMLP_RLIB", project_root() / ".rlib"))
+
+
+FIX = "run `make setup` (it installs R and the R packages into .rlib/)"
+
+
+class RSession:
+    """The embedded R of this process."""
+
+    def __init__(self) -> None:
+        # Single-threaded BLAS keeps R's numbers reproducible and leaves cores to the job runner.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        try:
+            import rpy2.rinterface_lib.callbacks as callbacks
+            import rpy2.robjects as ro
+            from rpy2.robjects import default_converter, numpy2ri
+        except Exception as err:  # rpy2 raises several types when R itself is missing
+            raise EnvironmentProblem(
+                f"rpy2 or R is not usable ({err.__class__.__name__}: {str(err).splitlines()[0] if str(err) else ''}); {FIX}"
+            ) from None
+        self._ro = ro
+        self.converter = default_converter + numpy2ri.converter
+        self._messages: list[str] = []
+        # R's console output goes to a buffer, not to the user's terminal or the report.
+        callbacks.consolewrite_print = self._messages.append
+        callbacks.consolewrite_warnerror = self._messages.append
+        lib = r_library()
+        ro.r[".libPaths"](ro.StrVector([str(lib), *ro.r[".libPaths"]()]))
+        missing = [p for p in REQUIRED_R_PACKAGES if not ro.r["requireNamespace"](p, quietly=True)[0]]
+        if missing:
+            raise EnvironmentProblem(f"R package(s) missing: {', '.join(missing)} (library {lib}); {FIX}")
+        ro.r["source"](str(project_root() / "r_scripts" / "engine.R"))
+        self.call("dmlp_setup")
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        from rpy2.rinterface_lib.embedded import RRuntimeError
+        from rpy2.robjects.conversion import localconverter
+
+        with localconverter(self.converter):
+            try:
+                return self._ro.r[name](*args, **kwargs)
+            except RRuntimeError as err:
+                message = " ".join(str(err).split())
+                raise RError(message) from None
+
+    def versions(self, packages: tuple[str, ...] = R_PACKAGES) -> dict[str, Optional[str]]:
+        values = self.call("dmlp_versions", self._ro.StrVector(list(packages)))
+        out = {p: (None if v in ("NA", None) or v is self._ro.NA_Character else str(v)) for p, v in zip(packages, list(values), strict=True)}
+        out["R"] = ".".join(str(v[0]) for v in (self._ro.r["R.version"].rx2("major"), self._ro.r["R.version"].rx2("minor")))
+        return out
+
+    # -- conversion helpers -------------------------------------------------------------
+    def r_value(self, value: Any) -> Any:
+        ro = self._ro
+        if value is None:
+            return ro.NULL
+        if isinstance(value, bool):
+            return ro.BoolVector([value])
+        if isinstance(value, (int, np.integer)):
+            return ro.IntVector([int(value)])
+        if isinstance(value, (float, np.floating)):
+            return ro.FloatVector([float(value)])
+        if isinstance(value, str):
+            return ro.StrVector([value])
+        if isinstance(value, np.ndarray):
+            if value.dtype.kind in "iu":
+                return ro.IntVector(value.tolist())
+            return ro.FloatVector(value.tolist())
+        if isinstance(value, dict):
+            return ro.ListVector({k: self.r_value(v) for k, v in value.items()}) if value else ro.r("list()")
+        if isinstance(value, (list, tuple)):
+            return ro.r["list"](*[self.r_value(v) for v in value])
+        raise TypeError(f"cannot send {type(value).__name__} to R")
+
+    def r_matrix(self, array: np.ndarray, colnames: Optional[list[str]] = None) -> Any:
+        ro = self._ro
+        array = np.ascontiguousarray(array)
+        vector = (
+            ro.FloatVector(array.ravel(order="F")) if array.dtype.kind == "f" else ro.IntVector(array.ravel(order="F").tolist())
+        )
+        matrix = ro.r["matrix"](vector, nrow=array.shape[0], ncol=array.shape[1])
+        if colnames is not None:
+            matrix = ro.r["colnames<-"](matrix, ro.StrVector(colnames))
+        return matrix
+
+
+class RError(Exception):
+    """An error raised inside R; the message is R's, on one line."""
+
+
+@lru_cache(maxsize=1)
+def r_session() -> RSession:
+    """The process's R session, started on first use."""
+    return RSession()
+
+
+def _r_smpls_cluster(session: RSession, folds: Folds) -> Any:
+    if folds.cluster_folds is None:
+        return None
+    reps = []
+    for rep in folds.smpls_cluster():
+        reps.append(
+            {
+                "train_ids": [[np.asarray(v, dtype=float) for v in train] for train, _ in rep],
+                "test_ids": [[np.asarray(v, dtype=float) for v in test] for _, test in rep],
+            }
+        )
+    return session.r_value(reps)
+
+
+def _r_smpls(session: RSession, folds: Folds, design: Design) -> Any:
+    """DoubleML's R folds: per repetition, 1-based train and test index vectors."""
+    codes = design.frame[list(design.cluster)].to_numpy().astype(np.int64) if design.cluster else None
+    reps = []
+    for rep in folds.smpls(codes):
+        reps.append(
+            {
+                "train_ids": [(train + 1).astype(np.int32) for train, _ in rep],
+                "test_ids": [(test + 1).astype(np.int32) for _, test in rep],
+            }
+        )
+    return session.r_value(reps)
+
+
+def fit_r(spec: Spec, design: Design, folds: Folds, session: Optional[RSession] = None) -> EngineResult:
+    """Fit ``spec`` with R's ``DoubleML`` on the shared design and folds."""
+    session = session or r_session()
+    learners = {}
+    for nuisance in spec.nuisances:
+        resolved = resolve_learner(spec.learner_for(nuisance), nuisance, spec.model)
+        key, params = resolved.r_learner(len(design.x))
+        learners[nuisance] = {"key": key, "params": params, "classif": resolved.kind == "classif"}
+    ro = session._ro
+    start = time.perf_counter()
+    out = session.call(
+        "dmlp_fit",
+        model=spec.model,
+        x=session.r_matrix(design.frame.to_numpy(dtype=float), list(design.frame.columns)),
+        y=design.y,
+        d=design.d,
+        x_cols=ro.StrVector(list(design.x)),
+        z_cols=ro.StrVector(list(design.z)),
+        cluster_cols=ro.StrVector(list(design.cluster)),
+        learners=session.r_value(learners),
+        score=spec.score_name,
+        n_folds=folds.n_folds_per_cluster or folds.n_folds,
+        n_rep=folds.n_rep,
+        smpls=_r_smpls(session, folds, design),
+        smpls_cluster=_r_smpls_cluster(session, folds) if folds.cluster_folds is not None else ro.NULL,
+        trimming_threshold=spec.trimming_threshold,
+        subgroups=session.r_value(spec.subgroups) if spec.subgroups else ro.NULL,
+        seed=spec.seed,
+    )
+    seconds = time.perf_counter() - start
+    # The numpy converter turns named R lists into ordered dicts and vectors into arrays.
+    result = dict(out.items())
+    predictions = {name: np.asarray(value, dtype=float) for name, value in result["predictions"].items()}
+    ci = np.asarray(result["ci"], dtype=float)
+    return EngineResult(
+        coef=float(result["coef"][0]),
+        se=float(result["se"][0]),
+        t=float(result["t"][0]),
+        p=float(result["p"][0]),
+        ci=(float(ci[0]), float(ci[1])),
+        coef_reps=np.asarray(result["coef_reps"], dtype=float),
+        se_reps=np.asarray(result["se_reps"], dtype=float),
+        predictions=predictions,
+        seconds=seconds,
+    )

@@ -1,0 +1,318 @@
+"""Run a spec file: designs and folds first (all input errors surface before any fit), then each
+spec through the engines, the comparison and the claim checks, with a per-spec result cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from harness.compare import compare, spec_tier
+from harness.design import Design, Folds, build_design, draw_folds, load_data, sha256_of
+from harness.engines.python_engine import fit_python
+from harness.errors import DataError, EnvironmentProblem
+from harness.spec import Spec, SpecFile, load_spec_file
+
+__all__ = ["RunOptions", "PreparedSpec", "prepare", "run", "python_versions", "SCHEMA"]
+
+SCHEMA = "dml-parity/results/1"
+ENGINES = ("python", "r")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    specs: Path
+    data: Optional[Path] = None
+    only: Optional[list[str]] = None
+    engines: tuple[str, ...] = ENGINES
+    jobs: int = 1
+    scheduler: Optional[str] = None
+    cache_dir: Optional[Path] = None
+    use_cache: bool = True
+    command: str = ""
+    progress: Optional[Callable[[str], None]] = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class PreparedSpec:
+    spec: Spec
+    design: Design
+    folds: Folds
+
+    def cache_key(self, versions: dict, engines: tuple[str, ...]) -> str:
+        digest = hashlib.sha256()
+        digest.update(self.spec.content_hash().encode())
+        digest.update(np.ascontiguousarray(self.design.frame.to_numpy(dtype=float)).tobytes())
+        digest.update(json.dumps(list(self.design.frame.columns)).encode())
+        digest.update(self.design.rows.tobytes())
+        digest.update(self.folds.labels.tobytes())
+        digest.update(json.dumps(versions, sort_keys=True).encode())
+        digest.update(",".join(engines).encode())
+        return digest.hexdigest()
+
+
+def python_versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    out = {"python": platform.python_version()}
+    for dist in ("doubleml", "scikit-learn", "numpy", "pandas", "scipy", "lightgbm", "dml-parity"):
+        try:
+            out[dist] = version(dist)
+        except Exception:
+            out[dist] = None
+    return out
+
+
+def _data_path(spec_file: SpecFile, override: Optional[Path]) -> Path:
+    if override is not None:
+        return override
+    if not spec_file.dataset.path:
+        raise DataError(f"{spec_file.path}: dataset.path is not set and no --data was given")
+    return (spec_file.path.parent / spec_file.dataset.path).resolve()
+
+
+def _truth(spec_file: SpecFile, data_override: Optional[Path]) -> dict:
+    """True effects of a synthetic data set; a user's own data has none."""
+    if data_override is not None or not spec_file.dataset.truth:
+        return {}
+    path = spec_file.path.parent / spec_file.dataset.truth
+    try:
+        truth = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise DataError(f"{path}: cannot read truth file ({err.__class__.__name__})") from None
+    return truth.get("effects", truth)
+
+
+def prepare(spec_file: SpecFile, data_path: Path) -> list[PreparedSpec]:
+    """Designs and folds of every spec; any input error is raised here, before a fit."""
+    data = load_data(data_path, spec_file.dataset)
+    where = str(data_path)
+    out = []
+    for spec in spec_file.specs:
+        design = build_design(spec, data, spec_file.dataset, where)
+        folds = draw_folds(design, spec.n_folds, spec.n_rep, spec.seed, where, spec.id)
+        out.append(PreparedSpec(spec, design, folds))
+    return out
+
+
+def _error_line(err: BaseException) -> str:
+    text = " ".join(str(err).split()) or err.__class__.__name__
+    return f"{err.__class__.__name__}: {text}" if not str(err).startswith(err.__class__.__name__) else text
+
+
+def run_one(prepared: PreparedSpec, engines: tuple[str, ...]) -> dict:
+    """Fit one spec in the requested engines and compare; never raises for a fit failure."""
+    spec, design, folds = prepared.spec, prepared.design, prepared.folds
+    tier, _ = spec_tier(spec)
+    result: dict = {
+        "id": spec.id,
+        "tier": tier,
+        "n_obs": design.n_obs,
+        "n_dropped_na": design.n_dropped_na,
+        "python": None,
+        "r": None,
+        "diff": None,
+        "checks": [],
+        "learner_free": None,
+        "nuisance": {},
+        "error": None,
+        "timings": {},
+    }
+    py = r = None
+    try:
+        if "python" in engines:
+            py = fit_python(spec, design, folds)
+            result["python"] = py.summary()
+            result["timings"]["python_s"] = round(py.seconds, 3)
+        if "r" in engines:
+            from harness.engines.r_engine import RError, fit_r
+
+            try:
+                r = fit_r(spec, design, folds)
+            except RError as err:
+                result["error"] = f"R: {err}"
+            else:
+                result["r"] = r.summary()
+                result["timings"]["r_s"] = round(r.seconds, 3)
+        if py is not None and r is not None:
+            learner_free = _learner_free(spec, design, folds, r)
+            comparison = compare(spec, design, folds, py, r, learner_free)
+            result.update(comparison.as_dict())
+        elif result["error"]:
+            result["status"] = "error"
+        else:
+            result["status"] = "not-run"
+    except EnvironmentProblem:
+        raise
+    except Exception as err:  # one spec's failure must not stop the others
+        result["status"] = "error"
+        result["error"] = _error_line(err)
+        if os.environ.get("DMLP_DEBUG"):
+            traceback.print_exc()
+    return result
+
+
+def _learner_free(spec: Spec, design: Design, folds: Folds, r) -> Optional:
+    """Python's score and inference code on R's predictions."""
+    if any(np.isnan(p).all() for p in r.predictions.values()):
+        # R leaves a nuisance unfitted that Python's score reads (ml_g1 for IRM ATTE); that gap
+        # is explained by recomputing R's rule instead (harness.formulas.atte_r_rule).
+        return None
+    return fit_python(spec, design, folds, external_predictions=r.predictions)
+
+
+def _cache_path(cache_dir: Path, key: str) -> Path:
+    return cache_dir / key[:2] / f"{key}.json"
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("DMLP_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "dml-parity", "results"
+    )
+    return Path(base)
+
+
+def run(options: RunOptions) -> dict:
+    """Run the spec file and return the results dict (not yet written)."""
+    from harness.io import atomic_write_json
+
+    spec_file = load_spec_file(options.specs, options.only)
+    data_path = _data_path(spec_file, options.data)
+    truth = _truth(spec_file, options.data)
+    prepared = prepare(spec_file, data_path)
+
+    versions = {"python": python_versions(), "r": None}
+    engines = tuple(e for e in ENGINES if e in options.engines)
+    if "r" in engines:
+        from harness.engines.r_engine import r_session
+
+        versions["r"] = r_session().versions()
+
+    cache_dir = options.cache_dir or default_cache_dir()
+    keys = [p.cache_key(versions, engines) for p in prepared]
+    results: dict[int, dict] = {}
+    todo = []
+    for i, key in enumerate(keys):
+        path = _cache_path(cache_dir, key)
+        if options.use_cache and path.exists():
+            try:
+                results[i] = json.loads(path.read_text(encoding="utf-8"))
+                results[i]["cached"] = True
+                continue
+            except (OSError, json.JSONDecodeError):
+                pass  # a damaged entry is refitted and overwritten
+        todo.append(i)
+
+    def finished(i: int, result: dict) -> None:
+        # Written as each spec finishes, so an interrupted run keeps what it did.
+        if result.get("status") != "error" or result.get("error", "").startswith("R:"):
+            atomic_write_json(_cache_path(cache_dir, keys[i]), result)
+        results[i] = {**result, "cached": False}
+
+    _execute(prepared, todo, engines, options, finished)
+
+    specs_out = [_spec_record(prepared[i], results[i], truth) for i in range(len(prepared))]
+    from harness.claims import judge_claims
+
+    specs_out = judge_claims(specs_out)
+    return {
+        "schema": SCHEMA,
+        "provenance": {
+            "command": options.command,
+            "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "python": versions["python"],
+            "r": versions["r"],
+            "engines": list(engines),
+            "data": {"path": str(data_path), "sha256": sha256_of(data_path)},
+            "spec_file": {"path": str(spec_file.path), "sha256": spec_file.sha256},
+            "seeds": {p.spec.id: p.spec.seed for p in prepared},
+            "platform": f"{platform.system()} {platform.machine()}",
+        },
+        "summary": summarize(specs_out),
+        "specs": specs_out,
+    }
+
+
+def _execute(prepared: list[PreparedSpec], todo: list[int], engines: tuple[str, ...], options: RunOptions, finished) -> None:
+    say = options.progress or (lambda _msg: None)
+    start = time.perf_counter()
+    total = len(todo)
+    if options.jobs == 1 and not options.scheduler:
+        for n, i in enumerate(todo, start=1):
+            say(f"[{n}/{total}] {prepared[i].spec.id} ({', '.join(engines)}) elapsed {time.perf_counter() - start:.0f}s")
+            finished(i, run_one(prepared[i], engines))
+        return
+    from harness.parallel import run_parallel
+
+    run_parallel(prepared, todo, engines, options, finished, say, start)
+
+
+def _spec_record(prepared: PreparedSpec, result: dict, truth: dict) -> dict:
+    spec = prepared.spec
+    record = {
+        "id": spec.id,
+        "title": spec.title,
+        "title_zh": spec.title_zh,
+        "table": spec.table,
+        "model": spec.model,
+        "score": spec.score_name,
+        "y": spec.y,
+        "d": spec.d,
+        "learners": {n: _learner_label(spec, n) for n in spec.nuisances},
+        "paper": spec.paper.model_dump() if spec.paper else None,
+        "truth": truth.get(spec.truth) if spec.truth else None,
+        "rows": prepared.design.rows.tolist(),
+        "folds": prepared.folds.labels.tolist(),
+    }
+    timing = result.pop("timings", {})
+    record.update(result)
+    record["timings"] = timing
+    return record
+
+
+def _learner_label(spec: Spec, nuisance: str) -> str:
+    choice = spec.learner_for(nuisance)
+    if isinstance(choice, str):
+        return choice
+    params = ", ".join(f"{k}={v}" for k, v in sorted(choice.items()) if k != "name")
+    return f"{choice['name']}({params})"
+
+
+def summarize(specs: list[dict]) -> dict:
+    out = {"specs": len(specs)}
+    for status in ("agree", "explained", "disagree", "error", "not-run"):
+        out[status] = sum(1 for s in specs if s.get("status") == status)
+    out["agree_exact"] = sum(1 for s in specs if s.get("status") == "agree" and s.get("tier") == "exact")
+    out["agree_statistical"] = sum(1 for s in specs if s.get("status") == "agree" and s.get("tier") == "statistical")
+    return out
+
+
+def exit_code(results: dict) -> int:
+    """0 when every spec agrees (or is explained, or R was not asked for), 1 otherwise."""
+    return 1 if any(s.get("status") in ("disagree", "error") for s in results["specs"]) else 0
+
+
+def stable_view(results: dict) -> dict:
+    """The results without what legitimately changes between identical runs."""
+    out = json.loads(json.dumps(results))
+    out["provenance"].pop("created", None)
+    out["provenance"].pop("command", None)
+    for spec in out["specs"]:
+        spec.pop("timings", None)
+        spec.pop("cached", None)
+    return out
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use the dml-parity command")

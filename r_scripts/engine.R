@@ -1,0 +1,97 @@
+# R engine of dml-parity: functions that Python calls through rpy2.
+#
+# Python builds the design matrix and draws the folds; these functions only translate them into
+# DoubleML's objects, fit, and hand back numbers. Nothing here re-derives a column.
+
+dmlp_setup <- function() {
+  suppressPackageStartupMessages({
+    library(data.table)
+    library(mlr3)
+    library(mlr3learners)
+    library(DoubleML)
+  })
+  # mlr3 and bbotk log every fit at "info"; only warnings and errors are worth a user's eye.
+  lgr::get_logger("mlr3")$set_threshold("warn")
+  lgr::get_logger("bbotk")$set_threshold("warn")
+  invisible(TRUE)
+}
+
+dmlp_versions <- function(packages) {
+  vapply(packages, function(p) {
+    if (requireNamespace(p, quietly = TRUE)) as.character(utils::packageVersion(p)) else NA_character_
+  }, character(1))
+}
+
+dmlp_learner <- function(key, params, classif) {
+  learner <- mlr3::lrn(key)
+  if (length(params)) {
+    learner$param_set$values <- mlr3misc::insert_named(learner$param_set$values, params)
+  }
+  if (classif) learner$predict_type <- "prob"
+  learner
+}
+
+dmlp_data <- function(x, y, d, x_cols, z_cols, cluster_cols) {
+  dt <- data.table::as.data.table(x)
+  z <- if (length(z_cols)) z_cols else NULL
+  if (length(cluster_cols)) {
+    DoubleML::DoubleMLClusterData$new(dt, y_col = y, d_cols = d, cluster_cols = cluster_cols,
+                                      x_cols = x_cols, z_cols = z)
+  } else {
+    DoubleML::DoubleMLData$new(dt, y_col = y, d_cols = d, x_cols = x_cols, z_cols = z)
+  }
+}
+
+# The model object, with the harness's folds in place.
+#   learners: named list, nuisance -> list(key = , params = , classif = )
+#   smpls: list per repetition of list(train_ids, test_ids), 1-based (with clusters a training
+#          set is not the complement of its test set, so both are sent)
+#   smpls_cluster: NULL or DoubleML's list per repetition of cluster codes per fold
+dmlp_model <- function(model, data, learners, score, n_folds, n_rep, smpls, smpls_cluster,
+                       trimming_threshold, subgroups) {
+  ml <- lapply(learners, function(l) dmlp_learner(l$key, l$params, l$classif))
+  args <- c(list(data = data), ml, list(n_folds = n_folds, n_rep = n_rep, score = score,
+                                          draw_sample_splitting = FALSE))
+  if (model %in% c("irm", "iivm")) {
+    args$trimming_threshold <- trimming_threshold
+    args$trimming_rule <- "truncate"
+  }
+  if (model == "iivm" && !is.null(subgroups)) args$subgroups <- subgroups
+  cls <- switch(model, plr = DoubleMLPLR, pliv = DoubleMLPLIV, irm = DoubleMLIRM, iivm = DoubleMLIIVM)
+  obj <- do.call(cls$new, args)
+  if (is.null(smpls_cluster)) {
+    obj$set_sample_splitting(smpls)
+  } else {
+    # DoubleML 1.0.2 refuses set_sample_splitting on cluster data, yet its own cluster code reads
+    # only these two fields; setting them gives R exactly the folds Python uses.
+    private <- obj$.__enclos_env__$private
+    private$smpls_ <- smpls
+    private$smpls_cluster_ <- smpls_cluster
+  }
+  obj
+}
+
+dmlp_result <- function(obj) {
+  ci <- obj$confint(level = 0.95)
+  preds <- lapply(obj$predictions, function(a) {
+    m <- matrix(a[, , 1], nrow = dim(a)[1])
+    m
+  })
+  list(
+    coef = unname(obj$coef[1]), se = unname(obj$se[1]), t = unname(obj$t_stat[1]),
+    p = unname(obj$pval[1]), ci = unname(as.numeric(ci[1, ])),
+    coef_reps = as.numeric(obj$all_coef[1, ]), se_reps = as.numeric(obj$all_se[1, ]),
+    predictions = preds
+  )
+}
+
+dmlp_fit <- function(model, x, y, d, x_cols, z_cols, cluster_cols, learners, score, n_folds, n_rep,
+                     smpls, smpls_cluster, trimming_threshold, subgroups, seed) {
+  # Learners that draw random numbers (ranger, nnet, cv_glmnet) take them from R's stream.
+  set.seed(seed)
+  data <- dmlp_data(x, y, d, x_cols, z_cols, cluster_cols)
+  obj <- dmlp_model(model, data, learners, score, n_folds, n_rep, smpls, smpls_cluster,
+                    trimming_threshold, subgroups)
+  obj$fit(store_predictions = TRUE)
+  dmlp_result(obj)
+}

@@ -1,0 +1,193 @@
+"""Bad input: one line naming the file, spec, field or column; exit 2; no traceback; no output."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+GOOD = "{id: ok, model: plr, y: y, d: d, x: [x1, x2], learner: ols}"
+
+
+def run_cli(tmp_path: Path, spec_text: str, data: Path, *extra: str) -> subprocess.CompletedProcess:
+    spec = tmp_path / "s.yaml"
+    spec.write_text(spec_text.replace("DATA", str(data)), encoding="utf-8")
+    out = tmp_path / "out"
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "run",
+            "--specs",
+            str(spec),
+            "--engines",
+            "python",
+            "--out",
+            str(out),
+            "--no-cache",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def spec_with(entry: str) -> str:
+    return f"dataset: {{path: DATA}}\nspecs:\n  - {entry}\n"
+
+
+CASES = [
+    (
+        "unknown column",
+        "{id: a, model: plr, y: y, d: dd, x: [x1], learner: ols}",
+        r"spec 'a' field 'd': column 'dd' not found \(did you mean 'd'",
+    ),
+    ("unknown learner", "{id: a, model: plr, y: y, d: d, x: [x1], learner: forest}", r"spec 'a'.*unknown learner 'forest'"),
+    (
+        "irm non-binary treatment",
+        "{id: a, model: irm, y: y, d: d, x: [x1], learners: {ml_g: ols, ml_m: logit}}",
+        r"spec 'a' field 'd': irm needs a 0/1 column, 'd' is not binary",
+    ),
+    ("pliv without z", "{id: a, model: pliv, y: y, d: d, x: [x1], learner: ols}", r"spec 'a'.*z: model pliv needs an instrument"),
+    (
+        "bad filter",
+        "{id: a, model: plr, y: y, d: d, x: [x1], learner: ols, sample: 'x1 >>> 2'}",
+        r"spec 'a' field 'sample': cannot evaluate",
+    ),
+    ("unknown key", "{id: a, model: plr, y: y, d: d, x: [x1], learner: ols, bogus: 1}", r"spec 'a' field 'bogus': unknown key"),
+    (
+        "bad learner parameter",
+        "{id: a, model: plr, y: y, d: d, x: [x1], learner: {name: rf, n_trees: 5}}",
+        r"learner 'rf' has no parameter 'n_trees'",
+    ),
+    (
+        "negative n_estimators",
+        "{id: a, model: plr, y: y, d: d, x: [x1], learner: {name: rf, n_estimators: -3}}",
+        r"spec 'a'.*learner 'rf'.*n_estimators",
+    ),
+    (
+        "all rows filtered",
+        "{id: a, model: plr, y: y, d: d, x: [x1], learner: ols, sample: 'x1 > 100'}",
+        r"spec 'a' field 'sample': no rows left",
+    ),
+    (
+        "n_folds < 2",
+        "{id: a, model: plr, y: y, d: d, x: [x1], learner: ols, n_folds: 1}",
+        r"spec 'a' field 'n_folds': must be at least 2",
+    ),
+    (
+        "n_folds > rows",
+        "{id: a, model: plr, y: y, d: d, x: [x1], learner: ols, n_folds: 50, sample: 'x1 > 2.2'}",
+        r"spec 'a' field 'n_folds': 50 folds but only",
+    ),
+    (
+        "constant treatment",
+        "{id: a, model: irm, y: y, d: db, x: [x1], learners: {ml_g: ols, ml_m: logit}, sample: 'db == 1'}",
+        r"spec 'a' field 'd': treatment 'db' is constant",
+    ),
+    (
+        "iivm non-binary instrument",
+        "{id: a, model: iivm, y: y, d: db, z: zc, x: [x1], learners: {ml_g: ols, ml_m: logit, ml_r: logit}}",
+        r"field 'z': iivm needs a 0/1 column",
+    ),
+    ("classifier asked of a regressor", "{id: a, model: irm, y: y, d: db, x: [x1], learner: ols}", r"'ols' has no classifier"),
+    ("non-numeric column", "{id: a, model: plr, y: y, d: d, x: [label], learner: ols}", r"column 'label' is not numeric"),
+    ("infinite values", "{id: a, model: plr, y: y, d: d, x: [big], learner: ols}", r"column 'big' has infinite values"),
+]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.conftest import make_tables
+
+    frame = make_tables(n=200)
+    frame["label"] = ["a", "b"] * 100
+    frame["big"] = frame["x1"]
+    frame.loc[3, "big"] = float("inf")
+    path = tmp_path_factory.mktemp("bad") / "data.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, pattern: str, out: Path) -> None:
+    import re
+
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert re.search(pattern, lines[0]), lines[0]
+    assert not out.exists(), "no partial output on bad input"
+
+
+@pytest.mark.parametrize(("name", "entry", "pattern"), CASES, ids=[c[0] for c in CASES])
+def test_bad_spec_is_one_line_exit_2(tmp_path: Path, data: Path, name: str, entry: str, pattern: str) -> None:
+    proc = run_cli(tmp_path, spec_with(entry), data)
+    assert_one_line_error(proc, pattern, tmp_path / "out")
+
+
+def test_duplicate_spec_id(tmp_path: Path, data: Path) -> None:
+    text = f"dataset: {{path: DATA}}\nspecs:\n  - {GOOD}\n  - {GOOD}\n"
+    assert_one_line_error(run_cli(tmp_path, text, data), r"spec 'ok': duplicate spec id", tmp_path / "out")
+
+
+def test_yaml_syntax_error_names_line(tmp_path: Path, data: Path) -> None:
+    text = f"dataset: {{path: DATA}}\nspecs:\n  - {GOOD}\n  - [unclosed\n"
+    assert_one_line_error(run_cli(tmp_path, text, data), r"s\.yaml: line \d+: YAML error", tmp_path / "out")
+
+
+def test_missing_spec_file(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "run",
+            "--specs",
+            str(tmp_path / "nope.yaml"),
+            "--engines",
+            "python",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert_one_line_error(proc, r"nope\.yaml: spec file not found", tmp_path / "out")
+
+
+def test_missing_data_file(tmp_path: Path) -> None:
+    assert_one_line_error(
+        run_cli(tmp_path, spec_with(GOOD), tmp_path / "absent.csv"), r"absent\.csv: data file not found", tmp_path / "out"
+    )
+
+
+def test_data_not_csv(tmp_path: Path) -> None:
+    bad = tmp_path / "data.xlsx"
+    bad.write_bytes(b"\x00\x01")
+    assert_one_line_error(
+        run_cli(tmp_path, spec_with(GOOD), bad), r"data\.xlsx: data file must be a \.csv file", tmp_path / "out"
+    )
+
+
+def test_unknown_engine(tmp_path: Path, data: Path) -> None:
+    proc = run_cli(tmp_path, spec_with(GOOD), data, "--engines", "python,julia")
+    # argparse's own value is last on the command line and wins
+    assert proc.returncode == 2 and "julia" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_missing_values_need_dropna(tmp_path: Path, data: Path) -> None:
+    import pandas as pd
+
+    frame = pd.read_csv(data)
+    frame.loc[5, "x2"] = None
+    holed = tmp_path / "holed.csv"
+    frame.to_csv(holed, index=False)
+    proc = run_cli(tmp_path, spec_with(GOOD), holed)
+    assert_one_line_error(
+        proc, r"spec 'ok': 1 rows have missing values in used columns \(first: 'x2'\); set 'dropna: true'", tmp_path / "out"
+    )
