@@ -64,6 +64,8 @@ class LearnerPair:
     # Settings sent to R whatever the spec says: they make the pair solve the same problem.
     r_fixed: dict[Kind, dict[str, Any]] = field(default_factory=dict)
     note: str = ""
+    # Extra checks of a spec's parameters (all of them, defaults included); returns the first problem.
+    check: Optional[Callable[[dict[str, Any]], Optional[str]]] = None
 
 
 def _sk(module: str, cls: str, **fixed: Any) -> Callable[..., Any]:
@@ -86,6 +88,113 @@ _RF_TRANSLATE: Translation = {
     "max_depth": ("max.depth", _int),
     "random_state": ("seed", _int),
 }
+
+def _gamma(value: Any, n_features: int) -> float:
+    # scikit-learn's "auto" is 1/p, e1071's own default; "scale" is refused in _check_svr.
+    return 1.0 / n_features if value == "auto" else float(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _is_num(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _only(params: dict[str, Any], translate: Translation, why: str) -> Optional[str]:
+    for key in params:
+        if key not in translate:
+            return f"parameter '{key}' {why} (supported: {', '.join(sorted(translate))})"
+    return None
+
+
+# LightGBM in the scikit-learn wrapper's vocabulary, named as lgb.train knows them. The wrapper's
+# defaults equal LightGBM's core defaults, and all are sent to R explicitly so neither side falls back.
+_LGBM_TRANSLATE: Translation = {
+    "n_estimators": ("num_iterations", _int),
+    "learning_rate": ("learning_rate", _float),
+    "num_leaves": ("num_leaves", _int),
+    "max_depth": ("max_depth", _int),
+    "min_child_samples": ("min_data_in_leaf", _int),
+    "min_child_weight": ("min_sum_hessian_in_leaf", _float),
+    "min_split_gain": ("min_gain_to_split", _float),
+    "subsample": ("bagging_fraction", _float),
+    "subsample_freq": ("bagging_freq", _int),
+    "colsample_bytree": ("feature_fraction", _float),
+    "reg_lambda": ("lambda_l2", _float),
+    "reg_alpha": ("lambda_l1", _float),
+    "subsample_for_bin": ("bin_construct_sample_cnt", _int),
+    "random_state": ("seed", _int),
+}
+
+# (name, integer?, lowest allowed, lowest is allowed?, highest allowed)
+_LGBM_RANGES: list[tuple[str, bool, float, bool, float]] = [
+    ("n_estimators", True, 1, True, np.inf),
+    ("learning_rate", False, 0, False, np.inf),
+    ("num_leaves", True, 2, True, 131072),
+    ("max_depth", True, -np.inf, True, np.inf),
+    ("min_child_samples", True, 0, True, np.inf),
+    ("min_child_weight", False, 0, True, np.inf),
+    ("min_split_gain", False, 0, True, np.inf),
+    ("subsample", False, 0, False, 1),
+    ("subsample_freq", True, 0, True, np.inf),
+    ("colsample_bytree", False, 0, False, 1),
+    ("reg_lambda", False, 0, True, np.inf),
+    ("reg_alpha", False, 0, True, np.inf),
+    ("subsample_for_bin", True, 1, True, np.inf),
+    ("random_state", True, 0, True, 2**31 - 1),
+]
+
+# Settings both sides always get: one thread, deterministic histograms and column-wise layout make
+# a fit a pure function of data and seed; the rest pin values the two front ends could default apart.
+_LGBM_FIXED: dict[str, Any] = {
+    "deterministic": True,
+    "force_col_wise": True,
+    "boost_from_average": True,
+    "min_data_in_bin": 3,
+    "max_bin": 255,
+}
+_LGBM_PY_FIXED: dict[str, Any] = {**_LGBM_FIXED, "n_jobs": 1, "verbosity": -1}
+_LGBM_R_FIXED: dict[str, Any] = {**_LGBM_FIXED, "num_threads": 1, "verbose": -1}
+
+
+def _check_lgbm(params: dict[str, Any]) -> Optional[str]:
+    problem = _only(params, _LGBM_TRANSLATE, "is fixed by the pair or has no R translation")
+    if problem:
+        return problem
+    for name, integer, low, low_ok, high in _LGBM_RANGES:
+        if name not in params:
+            continue
+        value = params[name]
+        if not (_is_int(value) if integer else _is_num(value)):
+            return f"{name} must be {'an integer' if integer else 'a number'}, got {value!r}"
+        if not ((value >= low if low_ok else value > low) and value <= high):
+            lo = "[" if low_ok else "("
+            return f"{name} must lie in {lo}{low:g}, {high:g}], got {value!r}"
+    return None
+
+
+_SVR_TRANSLATE: Translation = {
+    "C": ("cost", _float),
+    "gamma": ("gamma", _gamma),
+    "epsilon": ("epsilon", _float),
+    "tol": ("tolerance", _float),
+    "shrinking": ("shrinking", _same),
+    "cache_size": ("cachesize", _float),
+}
+
+
+def _check_svr(params: dict[str, Any]) -> Optional[str]:
+    problem = _only(params, _SVR_TRANSLATE, "has no e1071 translation (kernel is rbf)")
+    if problem:
+        return problem
+    gamma = params.get("gamma")
+    if not (gamma == "auto" or (_is_num(gamma) and gamma > 0)):
+        # "scale" is 1/(p var(X)) of each training fold, which mlr3's regr.svm cannot see.
+        return f"gamma must be a positive number or 'auto' (1/n_features), got {gamma!r}"
+    return None
+
 
 LEARNERS: dict[str, LearnerPair] = {
     pair.name: pair
@@ -196,6 +305,48 @@ LEARNERS: dict[str, LearnerPair] = {
             r_fixed={"regr": {"alpha": 1, "standardize": False, "s": "lambda.min"}},
             note="inner cross-validation folds are drawn independently",
         ),
+        LearnerPair(
+            name="lgbm",
+            tier="exact",
+            tolerance=1e-10,  # TIER: set from bench/learner_pairs.py
+            python={
+                "regr": _sk("lightgbm", "LGBMRegressor", objective="regression", **_LGBM_PY_FIXED),
+                "classif": _sk("lightgbm", "LGBMClassifier", objective="binary", **_LGBM_PY_FIXED),
+            },
+            r_key={"regr": "regr.lgbm", "classif": "classif.lgbm"},
+            defaults={
+                "n_estimators": 100,
+                "learning_rate": 0.1,
+                "num_leaves": 31,
+                "max_depth": -1,
+                "min_child_samples": 20,
+                "min_child_weight": 1e-3,
+                "min_split_gain": 0.0,
+                "subsample": 1.0,
+                "subsample_freq": 0,
+                "colsample_bytree": 1.0,
+                "reg_lambda": 0.0,
+                "reg_alpha": 0.0,
+                "subsample_for_bin": 200_000,
+                "random_state": 1,
+            },
+            translate=_LGBM_TRANSLATE,
+            r_fixed={"regr": dict(_LGBM_R_FIXED), "classif": dict(_LGBM_R_FIXED)},
+            note="one LightGBM C++ core behind both front ends (r_scripts/lgbm_learners.R)",
+            check=_check_lgbm,
+        ),
+        LearnerPair(
+            name="svr",
+            tier="exact",
+            tolerance=1e-10,  # TIER: set from bench/learner_pairs.py
+            python={"regr": _sk("sklearn.svm", "SVR", kernel="rbf")},
+            r_key={"regr": "regr.svm"},
+            defaults={"C": 1.0, "gamma": "auto", "epsilon": 0.1, "tol": 1e-3, "shrinking": True, "cache_size": 200.0},
+            translate=_SVR_TRANSLATE,
+            r_fixed={"regr": {"type": "eps-regression", "kernel": "radial", "scale": False, "fitted": False}},
+            note="eps-SVR, RBF kernel; libsvm on both sides; regression only",
+            check=_check_svr,
+        ),
     ]
 }
 
@@ -282,8 +433,15 @@ def parse_learner(choice: Optional[LearnerChoice], nuisance: str, model: str) ->
 def _validate_values(resolved: ResolvedLearner, nuisance: str) -> None:
     from sklearn.utils._param_validation import InvalidParameterError
 
+    check = resolved.pair.check
+    problem = check(resolved.params) if check is not None else None
+    if problem:
+        raise ValueError(f"learners.{nuisance}: learner '{resolved.name}': {problem}")
     try:
-        resolved.python_estimator()._validate_params()
+        estimator = resolved.python_estimator()
+        # LightGBM's estimators have no scikit-learn parameter constraints; their check is above.
+        if hasattr(estimator, "_parameter_constraints"):
+            estimator._validate_params()
     except (InvalidParameterError, ValueError, TypeError) as err:
         first = str(err).splitlines()[0]
         raise ValueError(f"learners.{nuisance}: learner '{resolved.name}': {first}") from None
