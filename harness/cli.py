@@ -123,10 +123,8 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     write_run(results, out)
     if not quiet:
         s = results["summary"]
-        print(
-            f"{s['specs']} specs: {s['agree']} agree, {s['explained']} explained, {s['disagree']} disagree, "
-            f"{s['error']} error, {s['not-run']} not run -> {out}/report.html"
-        )
+        counts = ", ".join(f"{s[key]} {key}" for key in ("agree", "explained", "disagree", "error", "not-run", "r-not-run") if s.get(key))
+        print(f"{s['specs']} specs: {counts} -> {out}/report.html")
     return exit_code(results)
 
 

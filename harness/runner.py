@@ -24,7 +24,7 @@ from harness.engines.python_engine import fit_python
 from harness.errors import DataError, EnvironmentProblem
 from harness.spec import Spec, SpecFile, load_spec_file
 
-__all__ = ["RunOptions", "PreparedSpec", "prepare", "run", "python_versions", "SCHEMA"]
+__all__ = ["SCHEMA", "PreparedSpec", "RunOptions", "exit_code", "prepare", "python_versions", "run", "run_one", "stable_view"]
 
 SCHEMA = "dml-parity/results/1"
 ENGINES = ("python", "r")
@@ -114,10 +114,11 @@ def _error_line(err: BaseException) -> str:
 def run_one(prepared: PreparedSpec, engines: tuple[str, ...]) -> dict:
     """Fit one spec in the requested engines and compare; never raises for a fit failure."""
     spec, design, folds = prepared.spec, prepared.design, prepared.folds
-    tier, _ = spec_tier(spec)
+    tier, tolerance = spec_tier(spec)
     result: dict = {
         "id": spec.id,
         "tier": tier,
+        "tolerance": tolerance,
         "n_obs": design.n_obs,
         "n_dropped_na": design.n_dropped_na,
         "python": None,
@@ -208,7 +209,7 @@ def run(options: RunOptions) -> dict:
         if options.use_cache and path.exists():
             try:
                 results[i] = json.loads(path.read_text(encoding="utf-8"))
-                results[i]["cached"] = True
+                results[i]["timings"]["cached"] = True
                 continue
             except (OSError, json.JSONDecodeError):
                 pass  # a damaged entry is refitted and overwritten
@@ -218,12 +219,13 @@ def run(options: RunOptions) -> dict:
         # Written as each spec finishes, so an interrupted run keeps what it did.
         if result.get("status") != "error" or result.get("error", "").startswith("R:"):
             atomic_write_json(_cache_path(cache_dir, keys[i]), result)
-        results[i] = {**result, "cached": False}
+        results[i] = {**result, "timings": {**result["timings"], "cached": False}}
 
     _execute(prepared, todo, engines, options, finished)
 
     specs_out = [_spec_record(prepared[i], results[i], truth) for i in range(len(prepared))]
     from harness.claims import judge_claims
+    from harness.report import summarize
 
     specs_out = judge_claims(specs_out)
     return {
@@ -289,15 +291,6 @@ def _learner_label(spec: Spec, nuisance: str) -> str:
     return f"{choice['name']}({params})"
 
 
-def summarize(specs: list[dict]) -> dict:
-    out = {"specs": len(specs)}
-    for status in ("agree", "explained", "disagree", "error", "not-run"):
-        out[status] = sum(1 for s in specs if s.get("status") == status)
-    out["agree_exact"] = sum(1 for s in specs if s.get("status") == "agree" and s.get("tier") == "exact")
-    out["agree_statistical"] = sum(1 for s in specs if s.get("status") == "agree" and s.get("tier") == "statistical")
-    return out
-
-
 def exit_code(results: dict) -> int:
     """0 when every spec agrees (or is explained, or R was not asked for), 1 otherwise."""
     return 1 if any(s.get("status") in ("disagree", "error") for s in results["specs"]) else 0
@@ -310,7 +303,6 @@ def stable_view(results: dict) -> dict:
     out["provenance"].pop("command", None)
     for spec in out["specs"]:
         spec.pop("timings", None)
-        spec.pop("cached", None)
     return out
 
 

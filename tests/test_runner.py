@@ -1,0 +1,144 @@
+"""Runs as a user sees them: determinism, the result cache, interruption, R faults and baselines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness import runner as runner_module
+from harness.cli import main
+from harness.runner import stable_view
+
+SPECS = """
+dataset: {path: DATA}
+defaults: {n_folds: 3, seed: 5}
+specs:
+  - {id: a_ols, model: plr, y: y, d: d, x: [x1, x2, x3], learner: ols}
+  - {id: b_rf, model: plr, y: y, d: d, x: [x1, x2, x3], learner: {name: rf, n_estimators: 20}}
+  - {id: c_irm, model: irm, y: y, d: db, x: [x1, x2], learners: {ml_g: ols, ml_m: logit}}
+"""
+
+
+@pytest.fixture()
+def spec_path(tmp_path: Path, generated_csv: Path) -> Path:
+    path = tmp_path / "s.yaml"
+    path.write_text(SPECS.replace("DATA", str(generated_csv)), encoding="utf-8")
+    return path
+
+
+def cli(*args: str) -> int:
+    return main([str(a) for a in args])
+
+
+def read(out: Path) -> dict:
+    return json.loads((out / "results.json").read_text(encoding="utf-8"))
+
+
+def test_same_inputs_give_identical_results(spec_path: Path, tmp_path: Path) -> None:
+    for name in ("one", "two"):
+        assert cli("run", "--specs", spec_path, "--engines", "python", "--out", tmp_path / name, "--no-cache", "--quiet") == 0
+    one, two = read(tmp_path / "one"), read(tmp_path / "two")
+    assert json.dumps(stable_view(one), sort_keys=True) == json.dumps(stable_view(two), sort_keys=True)
+    assert (tmp_path / "one" / "report.md").read_text() != ""
+    assert (tmp_path / "one" / "results.csv").read_bytes() == (tmp_path / "two" / "results.csv").read_bytes()
+
+
+def test_cache_reuses_and_refits_only_what_changed(spec_path: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    common = ("--engines", "python", "--cache-dir", cache, "--quiet")
+    assert cli("run", "--specs", spec_path, "--out", tmp_path / "first", *common) == 0
+    assert cli("run", "--specs", spec_path, "--out", tmp_path / "second", *common) == 0
+    second = read(tmp_path / "second")
+    assert all(s["timings"]["cached"] for s in second["specs"])
+    assert stable_view(read(tmp_path / "first")) == stable_view(second)
+
+    spec_path.write_text(spec_path.read_text().replace("n_estimators: 20", "n_estimators: 21"), encoding="utf-8")
+    assert cli("run", "--specs", spec_path, "--out", tmp_path / "third", *common) == 0
+    cached = {s["id"]: s["timings"]["cached"] for s in read(tmp_path / "third")["specs"]}
+    assert cached == {"a_ols": True, "b_rf": False, "c_irm": True}
+
+    assert cli("run", "--specs", spec_path, "--out", tmp_path / "fourth", "--no-cache", *common) == 0
+    assert not any(s["timings"]["cached"] for s in read(tmp_path / "fourth")["specs"])
+
+
+def test_cache_never_serves_other_data(spec_path: Path, tmp_path: Path, generated_csv: Path) -> None:
+    import pandas as pd
+
+    cache = tmp_path / "cache"
+    common = ("--engines", "python", "--cache-dir", cache, "--quiet", "--only", "a_ols")
+    assert cli("run", "--specs", spec_path, "--out", tmp_path / "first", *common) == 0
+    other = tmp_path / "other.csv"
+    frame = pd.read_csv(generated_csv)
+    frame.loc[0, "y"] += 1.0
+    frame.to_csv(other, index=False)
+    assert cli("run", "--specs", spec_path, "--data", other, "--out", tmp_path / "second", *common) == 0
+    first, second = read(tmp_path / "first")["specs"][0], read(tmp_path / "second")["specs"][0]
+    assert second["timings"]["cached"] is False
+    assert first["python"]["coef"] != second["python"]["coef"]
+
+
+def test_interrupt_keeps_finished_specs_and_writes_no_report(
+    spec_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = runner_module.run_one
+    calls = []
+
+    def interrupted(prepared, engines):
+        calls.append(prepared.spec.id)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(prepared, engines)
+
+    monkeypatch.setattr(runner_module, "run_one", interrupted)
+    cache = tmp_path / "cache"
+    out = tmp_path / "out"
+    assert cli("run", "--specs", spec_path, "--engines", "python", "--cache-dir", cache, "--out", out, "--quiet") == 130
+    assert not out.exists()
+    assert not list(tmp_path.glob(".out*")), "no staging folder left behind"
+    assert len(list(cache.rglob("*.json"))) == 1
+
+
+def test_python_only_run_never_reads_agree(spec_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert cli("run", "--specs", spec_path, "--engines", "python", "--out", out, "--no-cache", "--quiet") == 0
+    results = read(out)
+    assert {s["status"] for s in results["specs"]} == {"not-run"}
+    assert results["summary"].get("agree", 0) == 0
+    assert "R not run" in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_baseline_roundtrip_and_drift(spec_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "run"
+    assert cli("run", "--specs", spec_path, "--engines", "python", "--out", out, "--no-cache", "--quiet") == 0
+    baseline = tmp_path / "baseline.json"
+    assert cli("baseline", "save", out, "--to", baseline) == 0
+    assert cli("check", "--baseline", baseline, "--run", out) == 0
+    data = json.loads(baseline.read_text())
+    data["estimates"]["a_ols"]["python"]["coef"] *= 1 + 1e-8  # beyond ols's 1e-10
+    data["estimates"]["b_rf"]["python"]["coef"] += 0.1 * data["estimates"]["b_rf"]["python"]["se"]  # within 0.2 se
+    baseline.write_text(json.dumps(data))
+    capsys.readouterr()
+    assert cli("check", "--baseline", baseline, "--run", out) == 1
+    printed = capsys.readouterr().out
+    assert "a_ols" in printed and "b_rf" not in printed
+    # Without --run the baseline's spec file is run again.
+    assert cli("check", "--baseline", baseline, "--engines", "python") == 1
+
+
+@pytest.mark.r
+def test_r_error_in_one_spec_leaves_the_others(spec_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from harness import learners
+
+    broken = dataclasses.replace(learners.LEARNERS["logit"], r_key={"classif": "classif.no_such_learner"})
+    monkeypatch.setitem(learners.LEARNERS, "logit", broken)
+    out = tmp_path / "out"
+    assert cli("run", "--specs", spec_path, "--out", out, "--no-cache", "--quiet", "--only", "a_ols,c_irm") == 1
+    by_id = {s["id"]: s for s in read(out)["specs"]}
+    assert by_id["a_ols"]["status"] == "agree"
+    assert by_id["c_irm"]["status"] == "error"
+    assert "no_such_learner" in by_id["c_irm"]["error"]
+    assert (out / "report.html").exists()
