@@ -74,7 +74,7 @@ def drift(baseline: dict, results: dict) -> list[dict]:
                 continue
             after = now.get(spec_id, {}).get(engine)
             if after is None:
-                moved.append({"id": spec_id, "engine": engine, "what": "missing", "before": before["coef"], "after": None, "limit": None})
+                moved.append(_moved(spec_id, engine, "missing", before["coef"], None, None, None))
                 continue
             for what in ("coef", "se"):
                 if entry["tier"] == "exact":
@@ -82,8 +82,12 @@ def drift(baseline: dict, results: dict) -> list[dict]:
                 else:
                     change, limit = abs(after[what] - before[what]) / before["se"], STATISTICAL_SE_SHARE
                 if not change <= limit:
-                    moved.append({"id": spec_id, "engine": engine, "what": what, "before": before[what], "after": after[what], "change": change, "limit": limit})
+                    moved.append(_moved(spec_id, engine, what, before[what], after[what], change, limit))
     return moved
+
+
+def _moved(spec_id: str, engine: str, what: str, before, after, change, limit) -> dict:
+    return {"id": spec_id, "engine": engine, "what": what, "before": before, "after": after, "change": change, "limit": limit}
 
 
 def check_baseline(baseline_path: Path, run_dir: Optional[Path], engines: Optional[str]) -> int:
@@ -111,7 +115,7 @@ def check_baseline(baseline_path: Path, run_dir: Optional[Path], engines: Option
     if not moved:
         print(f"no drift: {len(baseline['estimates'])} specs within their tier's tolerance")
         return 0
-    rows = [[m["id"], m["engine"], m["what"], m["before"], m["after"], m.get("change"), m["limit"]] for m in moved]
+    rows = [[m["id"], m["engine"], m["what"], m["before"], m["after"], m["change"], m["limit"]] for m in moved]
     print(tabulate(rows, headers=["spec", "engine", "estimate", "baseline", "now", "change", "limit"], tablefmt="github"))
     print(f"{len(moved)} estimate(s) moved beyond their tier's tolerance")
     return 1

@@ -123,7 +123,8 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     write_run(results, out)
     if not quiet:
         s = results["summary"]
-        counts = ", ".join(f"{s[key]} {key}" for key in ("agree", "explained", "disagree", "error", "not-run", "r-not-run") if s.get(key))
+        keys = ("agree", "explained", "disagree", "error", "not-run", "r-not-run")
+        counts = ", ".join(f"{s[key]} {key}" for key in keys if s.get(key))
         print(f"{s['specs']} specs: {counts} -> {out}/report.html")
     return exit_code(results)
 

@@ -79,7 +79,7 @@ class RSession:
         if missing:
             raise EnvironmentProblem(f"R package(s) missing: {', '.join(missing)} (library {lib}); {FIX}")
         ro.r["source"](str(project_root() / "r_scripts" / "engine.R"))
-        self.call("dmlp_setup")
+        self.call("dmlp_setup", script_dir=str(project_root() / "r_scripts"))
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         from rpy2.rinterface_lib.embedded import RRuntimeError
