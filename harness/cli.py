@@ -100,6 +100,7 @@ def parse_engines(text: str) -> tuple[str, ...]:
 
 
 def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
+    from harness.progress import Progress
     from harness.runner import RunOptions, exit_code, run
 
     if args.jobs < 1:
@@ -117,7 +118,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         cache_dir=args.cache_dir,
         use_cache=not args.no_cache,
         command=shlex.join(["dml-parity", *argv]),
-        progress=None if quiet else _progress_printer(),
+        progress=None if quiet else Progress(),
     )
     results = run(options)
     write_run(results, out)
@@ -127,13 +128,6 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         counts = ", ".join(f"{s[key]} {key}" for key in keys if s.get(key))
         print(f"{s['specs']} specs: {counts} -> {out}/report.html")
     return exit_code(results)
-
-
-def _progress_printer():
-    def say(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
-    return say
 
 
 def write_run(results: dict, out: Path) -> None:

@@ -8,9 +8,8 @@ numbers as a sequential run.
 from __future__ import annotations
 
 import os
-import time
+from collections.abc import Callable
 from contextlib import nullcontext
-from typing import Callable
 
 __all__ = ["run_parallel"]
 
@@ -26,9 +25,7 @@ def _run_in_worker(prepared, engines):
     return run_one(prepared, engines)
 
 
-def run_parallel(
-    prepared, todo: list[int], engines: tuple[str, ...], options, finished: Callable, say: Callable, start: float
-) -> None:
+def run_parallel(prepared, todo: list[int], engines: tuple[str, ...], options, finished: Callable) -> None:
     """Run ``todo`` specs concurrently; ``finished`` is called in the parent as each one returns."""
     from joblib import Parallel, delayed, parallel_config
 
@@ -42,16 +39,12 @@ def run_parallel(
         client = None
         context = nullcontext()
         n_jobs = options.jobs
-    total = len(todo)
     try:
         with context:
             runner = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
             tasks = (delayed(_indexed)(i, prepared[i], engines) for i in todo)
-            for done, (i, result) in enumerate(runner(tasks), start=1):
+            for i, result in runner(tasks):
                 finished(i, result)
-                elapsed = time.perf_counter() - start
-                eta = elapsed / done * (total - done)
-                say(f"[{done}/{total}] {prepared[i].spec.id} done ({result.get('status')}) elapsed {elapsed:.0f}s eta {eta:.0f}s")
     finally:
         if client is not None:
             client.close()

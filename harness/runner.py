@@ -8,9 +8,7 @@ import json
 import os
 import platform
 import sys
-import time
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +20,7 @@ from harness.compare import compare, spec_tier
 from harness.design import Design, Folds, build_design, draw_folds, load_data, sha256_of
 from harness.engines.python_engine import fit_python
 from harness.errors import DataError, EnvironmentProblem
+from harness.progress import Progress
 from harness.spec import Spec, SpecFile, load_spec_file
 
 __all__ = ["SCHEMA", "PreparedSpec", "RunOptions", "exit_code", "prepare", "python_versions", "run", "run_one", "stable_view"]
@@ -41,7 +40,7 @@ class RunOptions:
     cache_dir: Optional[Path] = None
     use_cache: bool = True
     command: str = ""
-    progress: Optional[Callable[[str], None]] = field(default=None, compare=False)
+    progress: Optional[Progress] = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -247,17 +246,24 @@ def run(options: RunOptions) -> dict:
 
 
 def _execute(prepared: list[PreparedSpec], todo: list[int], engines: tuple[str, ...], options: RunOptions, finished) -> None:
-    say = options.progress or (lambda _msg: None)
-    start = time.perf_counter()
-    total = len(todo)
-    if options.jobs == 1 and not options.scheduler:
-        for n, i in enumerate(todo, start=1):
-            say(f"[{n}/{total}] {prepared[i].spec.id} ({', '.join(engines)}) elapsed {time.perf_counter() - start:.0f}s")
-            finished(i, run_one(prepared[i], engines))
-        return
-    from harness.parallel import run_parallel
+    progress = options.progress or Progress(stream=open(os.devnull, "w"), live=False)
+    progress.begin(len(todo), len(prepared) - len(todo))
 
-    run_parallel(prepared, todo, engines, options, finished, say, start)
+    def done(i: int, result: dict) -> None:
+        finished(i, result)
+        progress.finished(prepared[i].spec.id, result.get("status", "?"))
+
+    try:
+        if options.jobs == 1 and not options.scheduler:
+            for i in todo:
+                progress.started(prepared[i].spec.id, engines)
+                done(i, run_one(prepared[i], engines))
+        else:
+            from harness.parallel import run_parallel
+
+            run_parallel(prepared, todo, engines, options, done)
+    finally:
+        progress.end()
 
 
 def _spec_record(prepared: PreparedSpec, result: dict, truth: dict) -> dict:

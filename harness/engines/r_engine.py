@@ -59,6 +59,9 @@ class RSession:
         # Single-threaded BLAS keeps R's numbers reproducible and leaves cores to the job runner.
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
         os.environ.setdefault("OMP_NUM_THREADS", "1")
+        # R puts its own LD_LIBRARY_PATH into the environment on start; child processes (loky,
+        # Dask) must not inherit it, or Python's extension modules load the wrong libraries.
+        saved_ld_path = os.environ.get("LD_LIBRARY_PATH")
         try:
             import rpy2.rinterface_lib.callbacks as callbacks
             import rpy2.robjects as ro
@@ -68,6 +71,10 @@ class RSession:
                 f"rpy2 or R is not usable ({err.__class__.__name__}: {str(err).splitlines()[0] if str(err) else ''}); {FIX}"
             ) from None
         self._ro = ro
+        if saved_ld_path is None:
+            os.environ.pop("LD_LIBRARY_PATH", None)
+        else:
+            os.environ["LD_LIBRARY_PATH"] = saved_ld_path
         self.converter = default_converter + numpy2ri.converter
         self._messages: list[str] = []
         # R's console output goes to a buffer, not to the user's terminal or the report.
@@ -80,6 +87,12 @@ class RSession:
             raise EnvironmentProblem(f"R package(s) missing: {', '.join(missing)} (library {lib}); {FIX}")
         ro.r["source"](str(project_root() / "r_scripts" / "engine.R"))
         self.call("dmlp_setup", script_dir=str(project_root() / "r_scripts"))
+
+    def building(self):
+        """rpy2's default converter, under which R values are built and stay R objects."""
+        from rpy2.robjects.conversion import localconverter
+
+        return localconverter(self._ro.default_converter)
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         from rpy2.rinterface_lib.embedded import RRuntimeError
@@ -94,7 +107,7 @@ class RSession:
 
     def versions(self, packages: tuple[str, ...] = R_PACKAGES) -> dict[str, Optional[str]]:
         values = self.call("dmlp_versions", self._ro.StrVector(list(packages)))
-        out = {p: (None if v in ("NA", None) or v is self._ro.NA_Character else str(v)) for p, v in zip(packages, list(values), strict=True)}
+        out = {p: _version_or_none(v) for p, v in zip(packages, list(values), strict=True)}
         out["R"] = ".".join(str(v[0]) for v in (self._ro.r["R.version"].rx2("major"), self._ro.r["R.version"].rx2("minor")))
         return out
 
@@ -131,6 +144,11 @@ class RSession:
         if colnames is not None:
             matrix = ro.r["colnames<-"](matrix, ro.StrVector(colnames))
         return matrix
+
+
+def _version_or_none(value: Any) -> Optional[str]:
+    text = str(value)
+    return None if text in ("NA", "None", "NA_character_") else text
 
 
 class RError(Exception):
@@ -174,6 +192,12 @@ def _r_smpls(session: RSession, folds: Folds, design: Design) -> Any:
 def fit_r(spec: Spec, design: Design, folds: Folds, session: Optional[RSession] = None) -> EngineResult:
     """Fit ``spec`` with R's ``DoubleML`` on the shared design and folds."""
     session = session or r_session()
+    # rpy2 keeps its converter in a context variable: a worker thread (Dask) starts without one.
+    with session.building():
+        return _fit_r(spec, design, folds, session)
+
+
+def _fit_r(spec: Spec, design: Design, folds: Folds, session: RSession) -> EngineResult:
     learners = {}
     for nuisance in spec.nuisances:
         resolved = resolve_learner(spec.learner_for(nuisance), nuisance, spec.model)
