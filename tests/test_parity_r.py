@@ -112,7 +112,8 @@ def test_rf_statistical_tier_reports_a_broken_pair(generated_csv: Path, tmp_path
     monkeypatch.setitem(learner_registry.LEARNERS, "rf", broken)
     spec_path = tmp_path / "s.yaml"
     spec_path.write_text(
-        f"dataset: {{path: {generated_csv}}}\nspecs:\n  - {{id: rf, model: plr, y: y, d: d, x: {X}, learner: {{name: rf, n_estimators: 50}}}}\n",
+        f"dataset: {{path: {generated_csv}}}\nspecs:\n"
+        f"  - {{id: rf, model: plr, y: y, d: d, x: {X}, learner: {{name: rf, n_estimators: 50}}}}\n",
         encoding="utf-8",
     )
     spec_file = load_spec_file(spec_path)
