@@ -89,6 +89,7 @@ _RF_TRANSLATE: Translation = {
     "random_state": ("seed", _int),
 }
 
+
 def _gamma(value: Any, n_features: int) -> float:
     # scikit-learn's "auto" is 1/p, e1071's own default; "scale" is refused in _check_svr.
     return 1.0 / n_features if value == "auto" else float(value)
@@ -308,7 +309,8 @@ LEARNERS: dict[str, LearnerPair] = {
         LearnerPair(
             name="lgbm",
             tier="exact",
-            tolerance=1e-10,  # TIER: set from bench/learner_pairs.py
+            # bench/learner_pairs.py: predictions bit-identical, DML coef/se within 1e-15.
+            tolerance=1e-10,
             python={
                 "regr": _sk("lightgbm", "LGBMRegressor", objective="regression", **_LGBM_PY_FIXED),
                 "classif": _sk("lightgbm", "LGBMClassifier", objective="binary", **_LGBM_PY_FIXED),
@@ -332,19 +334,22 @@ LEARNERS: dict[str, LearnerPair] = {
             },
             translate=_LGBM_TRANSLATE,
             r_fixed={"regr": dict(_LGBM_R_FIXED), "classif": dict(_LGBM_R_FIXED)},
-            note="one LightGBM C++ core behind both front ends (r_scripts/lgbm_learners.R)",
+            note="one LightGBM core (same version both sides); seed, 1 thread, deterministic sent to both; "
+            "R keeps the data's column order (mlr3 sorts features; LightGBM breaks gain ties by position)",
             check=_check_lgbm,
         ),
         LearnerPair(
             name="svr",
             tier="exact",
-            tolerance=1e-10,  # TIER: set from bench/learner_pairs.py
+            # bench/learner_pairs.py: predictions identical to ~1e-14, DML coef/se within 1e-15.
+            tolerance=1e-10,
             python={"regr": _sk("sklearn.svm", "SVR", kernel="rbf")},
             r_key={"regr": "regr.svm"},
             defaults={"C": 1.0, "gamma": "auto", "epsilon": 0.1, "tol": 1e-3, "shrinking": True, "cache_size": 200.0},
             translate=_SVR_TRANSLATE,
             r_fixed={"regr": {"type": "eps-regression", "kernel": "radial", "scale": False, "fitted": False}},
-            note="eps-SVR, RBF kernel; libsvm on both sides; regression only",
+            note="eps-SVR, RBF kernel, unscaled, numeric gamma ('auto' = 1/p); libsvm's solver on both sides "
+            "(mlr3 reorders columns alphabetically: ~1e-14); regression only",
             check=_check_svr,
         ),
     ]

@@ -3,13 +3,18 @@
 # Python builds the design matrix and draws the folds; these functions only translate them into
 # DoubleML's objects, fit, and hand back numbers. Nothing here re-derives a column.
 
-dmlp_setup <- function() {
+dmlp_setup <- function(script_dir = NULL) {
   suppressPackageStartupMessages({
     library(data.table)
     library(mlr3)
     library(mlr3learners)
     library(DoubleML)
   })
+  # The project's own mlr3 learners (regr.lgbm, classif.lgbm); rpy2 gives sourced code no file
+  # name, so Python passes the directory. Only where the optional lightgbm package is installed.
+  if (!is.null(script_dir) && requireNamespace("lightgbm", quietly = TRUE)) {
+    source(file.path(script_dir, "lgbm_learners.R"), local = globalenv())
+  }
   # mlr3 and bbotk log every fit at "info"; only warnings and errors are worth a user's eye.
   lgr::get_logger("mlr3")$set_threshold("warn")
   lgr::get_logger("bbotk")$set_threshold("warn")
