@@ -55,6 +55,7 @@ def make_tables(seed: int = 0, n: int = 800) -> pd.DataFrame:
             "y": y,
             "d": d,
             "db": db,
+            "db_onesided": db * z,  # no always-takers: treated only when the instrument is on
             "z": z,
             "zc": zc,
             "x1": x[:, 0],

@@ -29,6 +29,9 @@ specs:
   - {{id: irm_ate, model: irm, y: y, d: db, x: {REAL}, learners: {{ml_g: ols, ml_m: logit}}}}
   - {{id: irm_atte, model: irm, score: ATTE, y: y, d: db, x: {X}, learners: {{ml_g: ols, ml_m: logit}}}}
   - {{id: iivm, model: iivm, y: y, d: db, z: z, x: {X}, learners: {{ml_g: ols, ml_m: logit, ml_r: logit}}}}
+  - {{id: iivm_onesided, model: iivm, y: y, d: db_onesided, z: z, x: {X}, learners: {{ml_g: ols, ml_m: logit, ml_r: logit}},
+      subgroups: {{always_takers: false, never_takers: true}}}}
+  - {{id: plr_cluster, model: plr, y: y, d: d, x: {X}, learner: ols, cluster: g}}
   - {{id: plr_reps, model: plr, y: y, d: d, x: {X}, learner: ols, n_rep: 3}}
   - {{id: pliv_2way, model: pliv, y: y, d: d, z: zc, x: {X}, learner: ols, cluster: [g, h], n_folds: 3}}
   - {{id: plr_rf, model: plr, y: y, d: d, x: {X}, learner: {{name: rf, n_estimators: 100}}}}
@@ -43,7 +46,7 @@ def results(generated_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     return {s["id"]: s for s in out["specs"]}
 
 
-EXACT = ["plr_po", "plr_iv", "plr_real", "pliv", "irm_ate", "iivm", "pliv_2way"]
+EXACT = ["plr_po", "plr_iv", "plr_real", "pliv", "irm_ate", "iivm", "iivm_onesided", "plr_cluster", "pliv_2way"]
 
 
 @pytest.mark.parametrize("spec_id", EXACT)
@@ -123,3 +126,24 @@ def test_rf_statistical_tier_reports_a_broken_pair(generated_csv: Path, tmp_path
     assert any(name.startswith("nuisance.") for name in failed), failed
     # The score code is still the same: the learner-free layer isolates the learners as the cause.
     assert result["learner_free"]["coef_rel"] <= 1e-10
+
+
+def test_doctor_reports_both_sides(capsys: pytest.CaptureFixture) -> None:
+    from harness.cli import main
+
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    for name in ("doubleml", "DoubleML", "mlr3", "mlr3learners", "scikit-learn", "ranger", "glmnet", "rpy2"):
+        assert name in out
+    assert "| ols      | regr    | exact" in out
+
+
+def test_doctor_names_the_fix_when_r_packages_are_missing(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DMLP_RLIB": str(tmp_path / "empty")}
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "doctor"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 3
+    assert "R package(s) missing: DoubleML" in proc.stderr and "make setup" in proc.stderr
