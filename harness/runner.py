@@ -105,6 +105,12 @@ def prepare(spec_file: SpecFile, data_path: Path) -> list[PreparedSpec]:
     return out
 
 
+def _display_path(path: Path) -> str:
+    """Relative to the working directory when below it, so clones in other folders give equal results."""
+    relative = os.path.relpath(path)
+    return path.as_posix() if relative.startswith("..") else Path(relative).as_posix()
+
+
 def _error_line(err: BaseException) -> str:
     text = " ".join(str(err).split()) or err.__class__.__name__
     return f"{err.__class__.__name__}: {text}" if not str(err).startswith(err.__class__.__name__) else text
@@ -235,7 +241,7 @@ def run(options: RunOptions) -> dict:
             "python": versions["python"],
             "r": versions["r"],
             "engines": list(engines),
-            "data": {"path": str(data_path), "sha256": sha256_of(data_path)},
+            "data": {"path": _display_path(data_path), "sha256": sha256_of(data_path)},
             "spec_file": {"path": str(spec_file.path), "sha256": spec_file.sha256},
             "seeds": {p.spec.id: p.spec.seed for p in prepared},
             "platform": f"{platform.system()} {platform.machine()}",
