@@ -191,3 +191,49 @@ def test_missing_values_need_dropna(tmp_path: Path, data: Path) -> None:
     assert_one_line_error(
         proc, r"spec 'ok': 1 rows have missing values in used columns \(first: 'x2'\); set 'dropna: true'", tmp_path / "out"
     )
+
+
+def test_unreadable_spec_file(tmp_path: Path) -> None:
+    folder = tmp_path / "specs.yaml"
+    folder.mkdir()  # a folder where a file should be: unreadable as a spec file, even for root
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "run",
+            "--specs",
+            str(folder),
+            "--engines",
+            "python",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert_one_line_error(proc, r"specs\.yaml: cannot read spec file", tmp_path / "out")
+
+
+def test_iivm_without_instrument(tmp_path: Path, data: Path) -> None:
+    entry = "{id: a, model: iivm, y: y, d: db, x: [x1], learners: {ml_g: ols, ml_m: logit, ml_r: logit}}"
+    assert_one_line_error(
+        run_cli(tmp_path, spec_with(entry), data), r"spec 'a'.*z: model iivm needs an instrument", tmp_path / "out"
+    )
+
+
+@pytest.mark.r
+def test_python_engine_runs_without_r_and_r_engine_names_the_fix(tmp_path: Path, data: Path) -> None:
+    import os
+
+    env = {**os.environ, "DMLP_RLIB": str(tmp_path / "no-r-packages")}
+    spec = tmp_path / "s.yaml"
+    spec.write_text(spec_with(GOOD).replace("DATA", str(data)), encoding="utf-8")
+    base = [sys.executable, "-m", "harness.cli", "run", "--specs", str(spec), "--no-cache", "--quiet"]
+    ok = subprocess.run([*base, "--engines", "python", "--out", str(tmp_path / "py")], capture_output=True, text=True, env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert "R not run" in (tmp_path / "py" / "report.html").read_text(encoding="utf-8")
+    proc = subprocess.run([*base, "--out", str(tmp_path / "both")], capture_output=True, text=True, env=env)
+    assert proc.returncode == 3
+    assert "R package(s) missing" in proc.stderr and "make setup" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "both").exists()
