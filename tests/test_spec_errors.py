@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from harness.cli import main
+
 GOOD = "{id: ok, model: plr, y: y, d: d, x: [x1, x2], learner: ols}"
 
 
 def run_spec_file(spec: Path, out: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "harness.cli", "run", "--specs", str(spec), "--out", str(out), "--no-cache", *extra]
+    """The CLI as a user runs it: in a subprocess when ``env`` is given, in-process otherwise (fast;
+    an uncaught exception there fails the test just as a traceback would)."""
+    args = ["run", "--specs", str(spec), "--out", str(out), "--no-cache", *extra]
     if "--engines" not in extra:
-        command += ["--engines", "python"]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+        args += ["--engines", "python"]
+    if env is not None:
+        return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, timeout=120, env=env)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main(args)
+    return subprocess.CompletedProcess(args, code, stdout.getvalue(), stderr.getvalue())
 
 
 def run_cli(tmp_path: Path, spec_text: str, data: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -192,3 +203,14 @@ def test_python_engine_runs_without_r_and_r_engine_names_the_fix(tmp_path: Path,
     assert proc.returncode == 3
     assert "R package(s) missing" in proc.stderr and "make setup" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "both").exists()
+
+
+def test_bad_input_from_a_real_process_prints_no_traceback(tmp_path: Path, data: Path) -> None:
+    import os
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        spec_with("{id: a, model: plr, y: y, d: dd, x: [x1], learner: ols}").replace("DATA", str(data)), encoding="utf-8"
+    )
+    proc = run_spec_file(spec, tmp_path / "out", env=dict(os.environ))
+    assert_one_line_error(proc, r"column 'dd' not found", tmp_path / "out")
