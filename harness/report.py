@@ -276,6 +276,22 @@ def _failed_checks(spec: dict) -> list[str]:
     ]
 
 
+def _layer_lines(spec: dict) -> list[str]:
+    """Why a status holds: the explaining rule, the learner-free gap, the weakest nuisance."""
+    lines = []
+    gap = spec.get("explained_gap")
+    if effective_status(spec) == "explained" and gap:
+        lines.append(f"explained by: {gap.get('rule')}")
+    free = spec.get("learner_free") or {}
+    if _finite(free.get("coef_rel")):
+        lines.append(f"learner-free Δ coef {free['coef_rel']:.1e}, se {free.get('se_rel', float('nan')):.1e}")
+    corrs = [(entry.get("corr"), name) for name, entry in (spec.get("nuisance") or {}).items() if _finite(entry.get("corr"))]
+    if corrs:
+        corr, name = min(corrs)
+        lines.append(f"lowest nuisance correlation {corr:.4f} ({name})")
+    return lines
+
+
 def _check_value(value: Any) -> str:
     return f"{value:.3g}" if _finite(value) else str(value)
 
@@ -363,6 +379,7 @@ def _md_status(spec: dict) -> str:
         lines.append(spec.get("error") or "no message")
     elif status in ("disagree", "explained"):
         lines += [f"failed: {check}" for check in _failed_checks(spec)]
+    lines += _layer_lines(spec)
     return _md_join(lines)
 
 
@@ -537,6 +554,7 @@ def _html_status(spec: dict) -> str:
     failed = "".join(
         f'<span class="sub">failed: {_esc(c)}</span>' for c in _failed_checks(spec) if status in ("disagree", "explained")
     )
+    failed += "".join(f'<span class="sub">{_esc(line)}</span>' for line in _layer_lines(spec))
     checks = spec.get("checks") or []
     if not checks:
         return badge + failed

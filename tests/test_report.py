@@ -233,3 +233,22 @@ def test_csv_has_one_row_per_spec_with_exact_floats(results):
     assert by_id["py_only"]["status"] == "r-not-run" and by_id["py_only"]["r_coef"] == ""
     assert by_id["broken"]["error"] == "R: lm failed | <singular> fit"
     assert render_csv(results).endswith("\n") and "\r" not in render_csv(results)
+
+
+def test_status_cell_says_why() -> None:
+    from harness.report import render_markdown
+
+    spec = {
+        "id": "atte",
+        "status": "explained",
+        "tier": "exact",
+        "python": {"coef": 0.05, "se": 0.1, "p": 0.6, "ci": [-0.1, 0.2]},
+        "r": {"coef": 0.047, "se": 0.1, "p": 0.6, "ci": [-0.1, 0.2]},
+        "explained_gap": {"rule": "IRM ATTE: per-fold treated share"},
+        "learner_free": {"coef_rel": 3e-16, "se_rel": 1e-16},
+        "nuisance": {"ml_g0": {"corr": 0.999}, "ml_m": {"corr": 0.97}},
+    }
+    text = render_markdown({"schema": "x", "provenance": {}, "specs": [spec]})
+    assert "explained by: IRM ATTE: per-fold treated share" in text
+    assert "learner-free Δ coef 3.0e-16" in text
+    assert "lowest nuisance correlation 0.9700 (ml_m)" in text
