@@ -292,7 +292,7 @@ LEARNERS: dict[str, LearnerPair] = {
                 "max_iter": ("maxit", _int),
                 "random_state": (None, _same),
             },
-            r_fixed={"regr": {"trace": False, "linout": True}, "classif": {"trace": False}},
+            r_fixed={"regr": {"trace": False}, "classif": {"trace": False}},  # mlr3 sets linout for regression
             note="one hidden layer; random starting weights differ",
         ),
         LearnerPair(
