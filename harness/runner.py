@@ -20,6 +20,7 @@ from harness.compare import compare, spec_tier
 from harness.design import Design, Folds, build_design, draw_folds, load_data, sha256_of
 from harness.engines.python_engine import fit_python
 from harness.errors import DataError, EnvironmentProblem
+from harness.learners import resolve_learner
 from harness.progress import Progress
 from harness.spec import Spec, SpecFile, load_spec_file
 
@@ -57,6 +58,14 @@ class PreparedSpec:
         digest.update(self.design.rows.tobytes())
         digest.update(self.folds.labels.tobytes())
         digest.update(json.dumps(versions, sort_keys=True).encode())
+        # The learners as both engines will build them: a registry change (a solver tolerance,
+        # an always-sent setting) must not be served an old result.
+        for nuisance in self.spec.nuisances:
+            resolved = resolve_learner(self.spec.learner_for(nuisance), nuisance, self.spec.model)
+            estimator = resolved.python_estimator()
+            digest.update(f"{type(estimator).__module__}.{type(estimator).__name__}".encode())
+            digest.update(repr(sorted(estimator.get_params(deep=False).items())).encode())
+            digest.update(repr(resolved.r_learner(len(self.design.x))).encode())
         digest.update(",".join(engines).encode())
         return digest.hexdigest()
 

@@ -142,3 +142,17 @@ def test_r_error_in_one_spec_leaves_the_others(spec_path: Path, tmp_path: Path, 
     assert by_id["c_irm"]["status"] == "error"
     assert "no_such_learner" in by_id["c_irm"]["error"]
     assert (out / "report.html").exists()
+
+
+def test_cache_key_follows_the_learner_registry(spec_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from harness import learners
+
+    cache = tmp_path / "cache"
+    common = ("--engines", "python", "--cache-dir", cache, "--quiet", "--only", "a_ols")
+    assert cli("run", "--specs", spec_path, "--out", tmp_path / "first", *common) == 0
+    changed = dataclasses.replace(learners.LEARNERS["ols"], r_fixed={"regr": {"singular.ok": False}})
+    monkeypatch.setitem(learners.LEARNERS, "ols", changed)
+    assert cli("run", "--specs", spec_path, "--out", tmp_path / "second", *common) == 0
+    assert read(tmp_path / "second")["specs"][0]["timings"]["cached"] is False
