@@ -342,16 +342,19 @@ LEARNERS: dict[str, LearnerPair] = {
         ),
         LearnerPair(
             name="svr",
-            tier="exact",
-            # bench/learner_pairs.py: predictions identical to ~1e-14, DML coef/se within 1e-15.
-            tolerance=1e-10,
+            # Not exact: mlr3's regr.svm hands libsvm the columns in alphabetical order, the kernel
+            # sums round differently, and the solver stops on another path within `tol`. Measured on
+            # the city panel (C=10, gamma=0.5): predictions 1e-3 apart with tol 1e-3, 7e-9 with
+            # tol 1e-9 (nine times slower); on generated data often bit-identical.
+            tier="statistical",
+            tolerance=0.0,
             python={"regr": _sk("sklearn.svm", "SVR", kernel="rbf")},
             r_key={"regr": "regr.svm"},
             defaults={"C": 1.0, "gamma": "auto", "epsilon": 0.1, "tol": 1e-3, "shrinking": True, "cache_size": 200.0},
             translate=_SVR_TRANSLATE,
             r_fixed={"regr": {"type": "eps-regression", "kernel": "radial", "scale": False, "fitted": False}},
-            note="eps-SVR, RBF kernel, unscaled, numeric gamma ('auto' = 1/p); libsvm's solver on both sides "
-            "(mlr3 reorders columns alphabetically: ~1e-14); regression only",
+            note="eps-SVR, RBF kernel, unscaled, numeric gamma ('auto' = 1/p); libsvm's solver on both sides, "
+            "but mlr3 reorders the columns alphabetically, so the solver's path differs within tol; regression only",
             check=_check_svr,
         ),
     ]
