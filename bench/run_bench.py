@@ -1,9 +1,11 @@
 """Benchmarks of dml-parity (issue 4 §4): overhead against bare scripts, parallel gain, cached
 re-runs, peak memory and growth with rows and with the number of specs.
 
-    .venv/bin/python bench/run_bench.py                  # the full bench (~20-25 min on 2 cores)
-    .venv/bin/python bench/run_bench.py --quick          # one repetition, no 16x rows
+    .venv/bin/python bench/run_bench.py                  # the full bench (42 min on a busy 2-core machine)
+    .venv/bin/python bench/run_bench.py --quick          # one repetition, no 16x rows, no full-suite bare scripts
     .venv/bin/python bench/run_bench.py --specs other.yaml --data other.csv
+    .venv/bin/python bench/run_bench.py --remeasure-parallel bench/run_bench_raw.json   # parallel gain again
+    .venv/bin/python bench/run_bench.py --render bench/run_bench_raw.json [--note TEXT]  # re-render only
 
 Every number is the wall time of a subprocess as a user would start it (the tool's own command
 line, ``bench/bare_python.py``, ``Rscript r_scripts/bare_dml.R``), timed from outside. The bare scripts
@@ -743,7 +745,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             rerun = remeasure_parallel(args, raw, reps, workdir)
             rerun["command"] = command
             rerun["minutes"] = (time.perf_counter() - started) / 60
-            raw["parallel_rerun"] = rerun
+            raw.setdefault("parallel_reruns", []).append(rerun)
         else:
             raw = run_all(args, reps, workdir)
             raw["command"] = command
@@ -910,6 +912,7 @@ def remeasure_parallel(args: argparse.Namespace, raw: dict[str, Any], reps: int,
     balanced = pick_balanced(raw["full_jobs1"])
     bal_file = derived_spec_file(suite, [balanced], 4, workdir / "balanced.yaml")
     out: dict[str, Any] = {
+        "started": time.strftime("%H:%M %Z"),
         "other_processes_at_start": other_processes(),
         "balanced_spec": balanced,
         "snapshot": suite.snapshot,
@@ -1109,11 +1112,11 @@ def render(raw: dict[str, Any]) -> str:
         f"- balanced: the same with `--specs $TMP/balanced.yaml` (the spec `{first['balanced_spec']}` four times under "
         "new ids, claim blocks dropped), `--jobs 1` and `--jobs 2`."
     )
-    if len(sets) > 1:
-        rerun = raw["parallel_rerun"]
+    for name, rerun in sets[1:]:
         same = (rerun.get("snapshot") or {}).get("sha256") == (raw["suite"].get("snapshot") or {}).get("sha256")
         add(
-            f"- again: `{rerun['command']}` (the same runs, later, to see the effect of the machine's load; "
+            f"- {name}: `{rerun['command']}`, started {rerun.get('started', '?')} (the same runs, later, to see the effect "
+            "of the machine's load; "
             + ("same spec file" if same else f"**spec file changed since**: sha256 {rerun['snapshot'].get('sha256', '?')[:12]}…")
             + ")."
         )
@@ -1286,8 +1289,9 @@ def _parallel_sets(raw: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
             },
         )
     ]
-    if raw.get("parallel_rerun"):
-        sets.append(("again", raw["parallel_rerun"]))
+    reruns = raw.get("parallel_reruns") or ([raw["parallel_rerun"]] if raw.get("parallel_rerun") else [])
+    for k, rerun in enumerate(reruns):
+        sets.append((f"again #{k + 1}" if len(reruns) > 1 else "again", rerun))
     return sets
 
 
