@@ -699,7 +699,7 @@ def coef_check(tool: Measure, bare_py: Measure, bare_r: Measure) -> dict[str, fl
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--specs", type=Path, default=ROOT / "specs" / "paper.yaml")
     parser.add_argument("--data", type=Path, help="CSV instead of the spec file's dataset.path")
     parser.add_argument("--quick", action="store_true", help="one repetition, no 16x rows, no full-suite bare scripts")
@@ -719,6 +719,13 @@ def main(argv: Optional[list[str]] = None) -> int:
         metavar="RAW_JSON",
         help="re-measure only the parallel gain (full suite at --jobs 1 and 2, balanced workload), add it to "
         "RAW_JSON's measurements and re-render: for when the first measurement ran on a busy machine",
+    )
+    parser.add_argument(
+        "--remeasure-cache",
+        type=Path,
+        metavar="RAW_JSON",
+        help="re-measure only the cached re-run (a first run into a fresh cache, then cached runs), add it to "
+        "RAW_JSON's measurements and re-render",
     )
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so the running measurement's process tree is stopped too.
@@ -740,7 +747,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     started = time.perf_counter()
     command = shlex.join([".venv/bin/python", "bench/run_bench.py", *(argv if argv is not None else sys.argv[1:])])
     try:
-        if args.remeasure_parallel:
+        if args.remeasure_cache:
+            raw = json.loads(args.remeasure_cache.read_text(encoding="utf-8"))
+            rerun = remeasure_cache(args, raw, reps, workdir)
+            rerun["command"] = command
+            raw.setdefault("cache_reruns", []).append(rerun)
+        elif args.remeasure_parallel:
             raw = json.loads(args.remeasure_parallel.read_text(encoding="utf-8"))
             rerun = remeasure_parallel(args, raw, reps, workdir)
             rerun["command"] = command
@@ -841,14 +853,7 @@ def run_all(args: argparse.Namespace, reps: int, workdir: Path) -> dict[str, Any
     # 3. Cached re-runs of the full suite against the first run above.
     print(f"cached re-runs of the full suite x{reps} ...", flush=True)
     cache_full = Path(full1.extra["cache_dir"])
-    cached: list[Measure] = []
-    # A run that misses the cache (the tool's code changed the keys since the first run) refills it;
-    # it is kept in the raw data but does not count, so up to two extra runs make up for it.
-    for attempt in range(reps + 2):
-        m = runner.tool(f"tool full cached #{attempt + 1}", jobs=1, cache_dir=cache_full, no_cache=False)
-        cached.append(m)
-        if sum(1 for c in cached if all(s.get("cached") for s in c.extra["specs"].values())) >= reps:
-            break
+    cached = cached_runs(runner, cache_full, reps)
     raw["cached_full"] = [asdict(m) for m in cached]
     prof_args = [*suite.tool_args(), "--jobs", "1", "--quiet", "--cache-dir", str(cache_full), "--out", str(runner.fresh("out"))]
     raw["cached_profile"] = runner.profiled("tool full cached profiled", prof_args)
@@ -901,6 +906,32 @@ def run_all(args: argparse.Namespace, reps: int, workdir: Path) -> dict[str, Any
     raw["nspecs"] = nspecs
     raw["paths"] = {"balanced_yaml": "derived: 4 copies of the balanced spec", "workdir": str(workdir)}
     return raw
+
+
+def cached_runs(runner: Runner, cache_dir: Path, reps: int, suffix: str = "") -> list[Measure]:
+    """Re-runs served from ``cache_dir``. A run that misses the cache (the tool's code changed the keys
+    since the first run) refills it; it is kept in the raw data but does not count, so up to two
+    extra runs make up for it."""
+    cached: list[Measure] = []
+    for attempt in range(reps + 2):
+        m = runner.tool(f"tool full cached #{attempt + 1}{suffix}", jobs=1, cache_dir=cache_dir, no_cache=False)
+        cached.append(m)
+        if sum(1 for c in cached if all(s.get("cached") for s in c.extra["specs"].values())) >= reps:
+            break
+    return cached
+
+
+def remeasure_cache(args: argparse.Namespace, raw: dict[str, Any], reps: int, workdir: Path) -> dict[str, Any]:
+    """The cache benchmark again: a first run into a fresh cache dir, then cached re-runs."""
+    source = Path((raw["suite"].get("snapshot") or {}).get("source") or raw["suite"]["specs"])
+    suite = resolve_suite(source, args.data, workdir)
+    runner = Runner(suite, workdir)
+    out: dict[str, Any] = {"started": time.strftime("%H:%M %Z"), "snapshot": suite.snapshot}
+    print("cached re-run again: first run ...", flush=True)
+    first = runner.tool("tool full first run (again)", jobs=1)
+    out["first"] = asdict(first)
+    out["cached"] = [asdict(m) for m in cached_runs(runner, Path(first.extra["cache_dir"]), reps, " (again)")]
+    return out
 
 
 def remeasure_parallel(args: argparse.Namespace, raw: dict[str, Any], reps: int, workdir: Path) -> dict[str, Any]:
@@ -1075,9 +1106,21 @@ def render(raw: dict[str, Any]) -> str:
         + "."
     )
     add("")
-    ratios = ([full1["wall_s"] / (fb["python"]["wall_s"] + fb["r"]["wall_s"])] if fb else []) + [t_sub / (p_sub + r_sub)]
-    verdict = "met" if max(ratios) <= 1.05 else ("met on the full suite only" if ratios[0] <= 1.05 else "missed")
-    add(f"Target ≤ 1.05×: **{verdict}** ({', '.join(f'{r:.3f}' for r in ratios)}).")
+    sub_ratio = t_sub / (p_sub + r_sub)
+    if fb:
+        bare_full = fb["python"]["wall_s"] + fb["r"]["wall_s"]
+        fits_t = sum(spec_cost_raw(full1, i) for i in full1["extra"]["specs"])
+        fits_b = sum(s["fit_s"] for k in ("python", "r") for s in fb[k]["extra"]["specs"])
+        normalised = 1 + ((full1["wall_s"] - fits_t) - (bare_full - fits_b)) / bare_full
+        full_ok = max(full1["wall_s"] / bare_full, normalised) <= 1.05
+        verdict = (
+            f"{'met' if full_ok else 'missed'} on the full suite (measured {full1['wall_s'] / bare_full:.3f}×, "
+            f"fit-normalised {normalised:.3f}×, see below), {'met' if sub_ratio <= 1.05 else 'missed'} on the "
+            f"{len(subset)}-spec subset ({sub_ratio:.3f}×)"
+        )
+    else:
+        verdict = f"{'met' if sub_ratio <= 1.05 else 'missed'} on the {len(subset)}-spec subset ({sub_ratio:.3f}×)"
+    add(f"Target ≤ 1.05×: **{verdict}**.")
     add("")
     add(_overhead_explanation(raw))
     add("")
@@ -1136,12 +1179,23 @@ def render(raw: dict[str, Any]) -> str:
         f"{_cmd(cached[0], suite)}."
     )
     add("")
-    add("| first run (s) | cached re-run (s), median | runs | ratio | other CPU (cores) |")
-    add("|---|---|---|---|---|")
+    add("| measured | first run (s) | cached re-run (s), median | runs | ratio | other CPU (cores) first / cached |")
+    add("|---|---|---|---|---|---|")
     add(
-        f"| {full1['wall_s']:.1f} | {c_med:.2f} | {_fmt_list(_walls(hits or cached))} | "
-        f"**{100 * c_med / full1['wall_s']:.1f} %** | {_other(hits or cached)} |"
+        f"| bench run | {full1['wall_s']:.1f} | {c_med:.2f} | {_fmt_list(_walls(hits or cached))} | "
+        f"**{100 * c_med / full1['wall_s']:.1f} %** | {full1['other_cores']:.2f} / {_other(hits or cached)} |"
     )
+    best = (c_med / full1["wall_s"], "bench run")
+    for k, rerun in enumerate(raw.get("cache_reruns") or []):
+        r_hits = [m for m in rerun["cached"] if not _refitted(m)] or rerun["cached"]
+        r_med, first = med(_walls(r_hits)), rerun["first"]
+        name = f"again #{k + 1}"
+        add(
+            f"| {name} | {first['wall_s']:.1f} | {r_med:.2f} | {_fmt_list(_walls(r_hits))} | "
+            f"**{100 * r_med / first['wall_s']:.1f} %** | {first['other_cores']:.2f} / {_other(r_hits)} |"
+        )
+        if first["other_cores"] + med([m["other_cores"] for m in r_hits]) < 0.4:
+            best = (r_med / first["wall_s"], name)
     add("")
     misses = [m for m in cached if _refitted(m)]
     if misses:
@@ -1155,6 +1209,12 @@ def render(raw: dict[str, Any]) -> str:
             "runs), so it refitted and refilled the cache, and the runs after it were served from the cache."
         )
         add("")
+    for k, rerun in enumerate(raw.get("cache_reruns") or []):
+        add(
+            f"again #{k + 1}: `{rerun['command']}`, started {rerun.get('started', '?')}: a first run "
+            f"{_cmd(rerun['first'], suite)} into a fresh cache dir, then the re-runs above with that `--cache-dir`."
+        )
+        add("")
     add(
         _profile_table(
             raw["cached_profile"],
@@ -1163,7 +1223,7 @@ def render(raw: dict[str, Any]) -> str:
         )
     )
     add("")
-    add(_cache_explanation(raw, c_med))
+    add(_cache_explanation(raw, best))
     add("")
 
     # -- Memory and growth -------------------------------------------------------------------------
@@ -1255,6 +1315,17 @@ def _overhead_explanation(raw: dict[str, Any]) -> str:
             "|---|---|",
         ]
         out += [f"| {row['label']} | {row['median_s']:.2f} |" for row in startup]
+        if len(startup) >= 9:
+            rpy2, session, rscript, libs, learners, lgbm = (startup[i]["median_s"] for i in (3, 4, 5, 6, 7, 8))
+            out += [
+                "",
+                f"The tool's embedded R is ready after {session:.1f} s; bare R's `Rscript` + `library()` after "
+                f"{libs:.1f} s. Of the {session - libs:+.1f} s, {learners - libs:.1f} s is loading the learners' "
+                f"namespaces up front (bare R loads them lazily inside its first fit, which is why its fits look "
+                f"slower above), {lgbm - learners:.1f} s lightgbm and the project's LightGBM learners, and the rest "
+                f"rpy2 and the engine script (`import rpy2.robjects` alone: {rpy2:.1f} s, against {rscript:.1f} s for "
+                "an empty `Rscript`). The tool pays it once per process, however many specs it runs.",
+            ]
     out += ["", _profile_table(prof, "The profiled subset run in full:")]
     fb = raw.get("full_bare")
     if fb:
@@ -1380,18 +1451,18 @@ def _refitted(m: dict[str, Any]) -> list[str]:
     return [i for i, spec in m["extra"]["specs"].items() if not spec.get("cached")]
 
 
-def _cache_explanation(raw: dict[str, Any], c_med: float) -> str:
-    full1 = raw["full_jobs1"]
-    ratio = c_med / full1["wall_s"]
+def _cache_explanation(raw: dict[str, Any], best: tuple[float, str]) -> str:
+    ratio, name = best
     parts = raw["cached_profile"]["parts"]
     r_start = parts.get(PROFILE_PARTS[("harness/engines/r_engine.py", "__init__")], 0.0)
     report = parts.get(PROFILE_PARTS[("harness/cli.py", "write_run")], 0.0)
     verdict = "met" if ratio <= 0.02 else "missed"
     return (
-        f"Target ≤ 2 %: **{verdict}** ({100 * ratio:.1f} %). A cached re-run still starts the embedded R to read the "
-        f"package versions that are part of every cache key ({r_start:.1f} s profiled), re-reads the CSV and "
-        f"rebuilds every design and fold (also part of the key), and renders the whole report ({report:.1f} s); "
-        "no fit runs. These are fixed costs: the ratio falls as the suite's fits grow."
+        f"Target ≤ 2 %: **{verdict}** ({100 * ratio:.1f} %, {name}; a quiet measurement when there is one). A cached "
+        f"re-run still starts the embedded R to read the package versions that are part of every cache key "
+        f"({r_start:.1f} s profiled), re-reads the CSV and rebuilds every design and fold (also part of the key), and "
+        f"renders the whole report ({report:.1f} s); no fit runs. These are fixed costs: the ratio falls as the "
+        "suite's fits grow."
     )
 
 
