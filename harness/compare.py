@@ -55,7 +55,6 @@ class Check:
     value: float
     limit: float
     ok: bool
-    kind: str = "max"
 
     def as_dict(self) -> dict:
         return {"name": self.name, "value": _num(self.value), "limit": _num(self.limit), "ok": bool(self.ok)}
@@ -70,7 +69,7 @@ def _at_most(name: str, value: float, limit: float) -> Check:
 
 
 def _at_least(name: str, value: float, limit: float) -> Check:
-    return Check(name, value, limit, bool(np.isfinite(value) and value >= limit), kind="min")
+    return Check(name, value, limit, bool(np.isfinite(value) and value >= limit))
 
 
 @dataclass(frozen=True)
@@ -217,9 +216,9 @@ def compare(
             checks.extend(explained.pop("_checks"))
     elif tier == "statistical":
         same_sign = np.sign(py.coef) == np.sign(r.coef)
-        checks.append(Check("same_sign", float(same_sign), 1.0, bool(same_sign), kind="equal"))
+        checks.append(Check("same_sign", float(same_sign), 1.0, bool(same_sign)))
         same_sig = _significance(py.p) == _significance(r.p)
-        checks.append(Check("same_significance_1_5_10", float(same_sig), 1.0, bool(same_sig), kind="equal"))
+        checks.append(Check("same_significance_1_5_10", float(same_sig), 1.0, bool(same_sig)))
         checks.append(_at_most("coef_in_se", diff["coef_in_se"], spec.coef_tolerance_se))
         for name, entry in nuisance.items():
             if entry.get("corr") is not None:

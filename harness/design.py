@@ -158,9 +158,8 @@ def build_design(spec: Spec, data: pd.DataFrame, dataset: DatasetSpec, where: st
     frame = _derive_binarized(spec, frame, where)
     numeric = frame[model_cols]
     for col in model_cols:
-        if not pd.api.types.is_numeric_dtype(numeric[col]) or pd.api.types.is_bool_dtype(numeric[col]):
-            if not pd.api.types.is_bool_dtype(numeric[col]):
-                raise DataError(f"{where}: spec '{spec.id}': column '{col}' is not numeric")
+        if not pd.api.types.is_numeric_dtype(numeric[col]):  # booleans count as numeric (0/1)
+            raise DataError(f"{where}: spec '{spec.id}': column '{col}' is not numeric")
     values = numeric.astype(float)
     if not np.isfinite(values.to_numpy()).all():
         bad = next(c for c in model_cols if not np.isfinite(values[c].to_numpy()).all())

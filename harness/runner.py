@@ -4,6 +4,7 @@ spec through the engines, the comparison and the claim checks, with a per-spec r
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import platform
@@ -261,7 +262,7 @@ def run(options: RunOptions) -> dict:
 
 
 def _execute(prepared: list[PreparedSpec], todo: list[int], engines: tuple[str, ...], options: RunOptions, finished) -> None:
-    progress = options.progress or Progress(stream=open(os.devnull, "w"), live=False)
+    progress = options.progress or Progress(stream=io.StringIO(), live=False)
     progress.begin(len(todo), len(prepared) - len(todo))
 
     def done(i: int, result: dict) -> None:

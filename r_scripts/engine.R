@@ -78,10 +78,7 @@ dmlp_model <- function(model, data, learners, score, n_folds, n_rep, smpls, smpl
 
 dmlp_result <- function(obj) {
   ci <- obj$confint(level = 0.95)
-  preds <- lapply(obj$predictions, function(a) {
-    m <- matrix(a[, , 1], nrow = dim(a)[1])
-    m
-  })
+  preds <- lapply(obj$predictions, function(a) matrix(a[, , 1], nrow = dim(a)[1]))
   list(
     coef = unname(obj$coef[1]), se = unname(obj$se[1]), t = unname(obj$t_stat[1]),
     p = unname(obj$pval[1]), ci = unname(as.numeric(ci[1, ])),

@@ -15,9 +15,6 @@ from harness.spec import Spec
 
 __all__ = ["fit_python"]
 
-# Python's ``n_rep`` aggregation works on a 95 % interval; the constant is doubleml's own.
-_Z95 = 1.959963984540054
-
 
 def _dml_data(design: Design):
     import doubleml as dml
