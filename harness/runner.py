@@ -20,6 +20,7 @@ import numpy as np
 from harness.compare import compare, spec_tier
 from harness.design import Design, Folds, build_design, draw_folds, load_data, sha256_of
 from harness.engines.python_engine import fit_python
+from harness.engines.result import EngineResult
 from harness.errors import DataError, EnvironmentProblem
 from harness.learners import resolve_learner
 from harness.progress import Progress
@@ -179,13 +180,14 @@ def run_one(prepared: PreparedSpec, engines: tuple[str, ...]) -> dict:
     return result
 
 
-def _learner_free(spec: Spec, design: Design, folds: Folds, r) -> Optional:
-    """Python's score and inference code on R's predictions."""
-    if any(np.isnan(p).all() for p in r.predictions.values()):
-        # R leaves a nuisance unfitted that Python's score reads (ml_g1 for IRM ATTE); that gap
-        # is explained by recomputing R's rule instead (harness.formulas.atte_r_rule).
-        return None
-    return fit_python(spec, design, folds, external_predictions=r.predictions)
+def _learner_free(spec: Spec, design: Design, folds: Folds, r) -> EngineResult:
+    """Python's score and inference code on R's predictions.
+
+    A nuisance R leaves unfitted (``ml_g1`` for IRM ATTE, which the ATTE score does not use) is left
+    to Python's own learner.
+    """
+    fitted = {name: pred for name, pred in r.predictions.items() if not np.isnan(pred).all()}
+    return fit_python(spec, design, folds, external_predictions=fitted)
 
 
 def _cache_path(cache_dir: Path, key: str) -> Path:

@@ -76,10 +76,21 @@ dmlp_model <- function(model, data, learners, score, n_folds, n_rep, smpls, smpl
   obj
 }
 
+# The 0-based test fold of every row (n_obs x n_rep; -1 = in no test set), read back from the fitted
+# object so that Python can check R used the folds it was given.
+dmlp_fold_labels <- function(smpls, n_obs) {
+  vapply(smpls, function(rep) {
+    labels <- rep(-1L, n_obs)
+    for (k in seq_along(rep$test_ids)) labels[rep$test_ids[[k]]] <- k - 1L
+    labels
+  }, integer(n_obs))
+}
+
 dmlp_result <- function(obj) {
   ci <- obj$confint(level = 0.95)
   preds <- lapply(obj$predictions, function(a) matrix(a[, , 1], nrow = dim(a)[1]))
   list(
+    folds = dmlp_fold_labels(obj$smpls, obj$data$n_obs),
     coef = unname(obj$coef[1]), se = unname(obj$se[1]), t = unname(obj$t_stat[1]),
     p = unname(obj$pval[1]), ci = unname(as.numeric(ci[1, ])),
     coef_reps = as.numeric(obj$all_coef[1, ]), se_reps = as.numeric(obj$all_se[1, ]),

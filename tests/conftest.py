@@ -1,9 +1,14 @@
 """Shared fixtures. R tests carry the ``r`` marker: skipped when R is unusable on a developer's
-machine, but a failure of the whole run when ``DMLP_REQUIRE_R=1`` (CI sets it)."""
+machine, but a failure of the whole run when ``DMLP_REQUIRE_R=1`` (CI sets it). Tests marked
+``slow`` run only with ``DMLP_FULL=1`` (CI sets it too); otherwise they are deselected, and the
+summary line says how many. No test writes into the user's result cache: the whole session uses a
+temporary one."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +17,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIRE_R = os.environ.get("DMLP_REQUIRE_R") == "1"
+FULL = os.environ.get("DMLP_FULL") == "1"
+_SESSION_CACHE = tempfile.mkdtemp(prefix="dmlp-test-cache-")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Set before any test runs, so in-process runs and CLI subprocesses alike use it.
+    os.environ["DMLP_CACHE_DIR"] = _SESSION_CACHE
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_SESSION_CACHE, ignore_errors=True)
 
 
 def _r_problem() -> str | None:
@@ -25,6 +41,11 @@ def _r_problem() -> str | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not FULL:
+        slow = [item for item in items if item.get_closest_marker("slow")]
+        if slow:
+            config.hook.pytest_deselected(items=slow)
+            items[:] = [item for item in items if not item.get_closest_marker("slow")]
     r_items = [item for item in items if item.get_closest_marker("r")]
     if not r_items:
         return

@@ -102,4 +102,14 @@ def fit_python(
         se_reps=np.asarray(model.all_se[0], dtype=float),
         predictions=predictions,
         seconds=seconds,
+        folds=fold_labels(model.smpls, design.n_obs),
     )
+
+
+def fold_labels(smpls: list, n_obs: int) -> np.ndarray:
+    """``(n_rep, n_obs)`` test fold of every row from doubleml's ``smpls`` (-1: in no test set)."""
+    labels = np.full((len(smpls), n_obs), -1, dtype=np.int64)
+    for rep, folds in enumerate(smpls):
+        for k, (_, test) in enumerate(folds):
+            labels[rep, np.asarray(test, dtype=np.int64)] = k
+    return labels

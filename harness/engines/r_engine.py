@@ -239,4 +239,5 @@ def _fit_r(spec: Spec, design: Design, folds: Folds, session: RSession) -> Engin
         se_reps=np.asarray(result["se_reps"], dtype=float),
         predictions=predictions,
         seconds=seconds,
+        folds=np.asarray(result["folds"], dtype=np.int64).reshape(design.n_obs, folds.n_rep).T.copy(),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 
@@ -25,6 +26,9 @@ class EngineResult:
         Cross-fitted nuisance predictions, each ``(n_obs, n_rep)``, as the engine stored them.
     seconds : float
         Wall time of the fit.
+    folds : numpy.ndarray or None
+        ``(n_rep, n_obs)`` 0-based test fold of every row as the package used it (read back from the
+        fitted object, so a package that fitted other folds is caught).
     """
 
     coef: float
@@ -36,6 +40,7 @@ class EngineResult:
     se_reps: np.ndarray
     predictions: dict[str, np.ndarray] = field(default_factory=dict)
     seconds: float = 0.0
+    folds: Optional[np.ndarray] = None
 
     def summary(self) -> dict:
         """The JSON-ready numbers (predictions are too large for results.json)."""

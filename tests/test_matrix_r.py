@@ -1,0 +1,50 @@
+"""The whole matrix of settings with exact learners, through both packages (tests/matrix_cases.py).
+
+Every case must end ``agree`` or ``explained`` with its end-to-end checks covering every compared
+quantity of every repetition and of the aggregate, and no failed check. The slow half carries the
+``slow`` marker: ``make test`` runs it where ``DMLP_FULL=1`` (CI sets it).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.checks import required_coverage
+from harness.design import build_design, draw_folds
+from harness.runner import PreparedSpec, run_one
+from harness.spec import DatasetSpec, Spec
+from tests.matrix_cases import cases, dataset_frame
+
+pytestmark = pytest.mark.r
+
+
+def _run(case) -> dict:
+    spec = Spec(**case.spec_fields())
+    design = build_design(spec, dataset_frame(case.dataset, case.size), DatasetSpec(), case.dataset)
+    folds = draw_folds(design, spec.n_folds, spec.n_rep, spec.seed, case.dataset, spec.id)
+    return run_one(PreparedSpec(spec, design, folds), ("python", "r"))
+
+
+def _assert_earned(case, result: dict) -> None:
+    assert result.get("status") in ("agree", "explained"), (
+        result.get("status"),
+        result.get("error"),
+        [c for c in result["checks"] if not c["ok"]],
+    )
+    assert result["checks"] and all(c["ok"] for c in result["checks"])
+    covered = {(c["quantity"], c["rep"]) for c in result["checks"] if c["layer"] == "end_to_end"}
+    assert required_coverage("exact", case.n_rep) <= covered
+    # Each package fitted the tool's folds, and Python's code on R's predictions gave R's numbers.
+    assert {c["name"] for c in result["checks"] if c["layer"] == "folds"} == {"folds.python", "folds.r"}
+    assert any(c["layer"] == "learner_free" for c in result["checks"])
+
+
+@pytest.mark.parametrize("case", cases("fast"), ids=lambda c: c.id)
+def test_matrix_fast_half(case) -> None:
+    _assert_earned(case, _run(case))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", cases("slow"), ids=lambda c: c.id)
+def test_matrix_slow_half(case) -> None:
+    _assert_earned(case, _run(case))
