@@ -18,7 +18,7 @@ from typing import Optional
 import numpy as np
 
 from harness.compare import compare, spec_tier
-from harness.design import Design, Folds, build_design, draw_folds, load_data, sha256_of
+from harness.design import Design, Folds, build_design, check_folds, draw_folds, load_data, sha256_of
 from harness.engines.python_engine import fit_python
 from harness.engines.result import EngineResult
 from harness.errors import DataError, EnvironmentProblem
@@ -112,6 +112,7 @@ def prepare(spec_file: SpecFile, data_path: Path) -> list[PreparedSpec]:
     for spec in spec_file.specs:
         design = build_design(spec, data, spec_file.dataset, where)
         folds = draw_folds(design, spec.n_folds, spec.n_rep, spec.seed, where, spec.id)
+        check_folds(spec, design, folds, where)
         out.append(PreparedSpec(spec, design, folds))
     return out
 

@@ -168,6 +168,13 @@ class Spec(_Frozen):
             raise ValueError("z: iivm takes exactly one binary instrument")
         if self.subgroups is not None and self.model != "iivm":
             raise ValueError("subgroups: only iivm has subgroups")
+        if self.cluster:
+            roles = {"y": [self.y], "d": [self.d], "x": self.x, "z": self.z or []}
+            for field, columns in roles.items():
+                both = [c for c in self.cluster if c in columns]
+                if both:
+                    # doubleml and DoubleML both refuse a column that is a cluster and a model variable.
+                    raise ValueError(f"cluster: column '{both[0]}' is also in {field}; a cluster cannot be a model variable")
         if self.cluster and self.fold_groups:
             raise ValueError("fold_groups: cluster data already keeps each cluster's rows in one fold")
         needed = nuisances_of(self.model, score, self.subgroups)
@@ -178,7 +185,13 @@ class Spec(_Frozen):
         if missing:
             raise ValueError(f"learners: no learner for {missing} (give learners or learner)")
         for nuisance in needed:
-            parse_learner(self.learners.get(nuisance, self.learner), nuisance, self.model)
+            resolved = parse_learner(self.learners.get(nuisance, self.learner), nuisance, self.model)
+            if self.tier == "exact" and resolved.pair.tier != "exact":
+                # An exact verdict needs learners that solve the same problem in both languages.
+                raise ValueError(
+                    f"tier: 'exact' cannot be earned with the statistical learner '{resolved.name}' ({nuisance}); "
+                    "use an exact pair (ols, logit, lasso, lgbm) or drop 'tier'"
+                )
         return self
 
     @property

@@ -131,14 +131,15 @@ class MatrixCase:
         model, score, d_role, z_role = MODELS[self.model_key]
         d = getattr(roles, d_role)
         z = getattr(roles, z_role) if z_role else None
-        x = [c for c in roles.x if c not in (d, z)]
+        cluster = {"none": None, "oneway": [roles.clusters[0]], "twoway": list(roles.clusters)}[self.cluster]
+        # A cluster column cannot also be a control (both packages refuse it).
+        x = [c for c in roles.x if c not in (d, z, *(cluster or []))]
         learners = {
             "plr": {"ml_l": "ols", "ml_m": "ols", **({"ml_g": "ols"} if score == "IV-type" else {})},
             "pliv": {"ml_l": "ols", "ml_m": "ols", "ml_r": "ols"},
             "irm": {"ml_g": "ols", "ml_m": "logit"},
             "iivm": {"ml_g": "ols", "ml_m": "logit", "ml_r": "logit"},
         }[model]
-        cluster = {"none": None, "oneway": [roles.clusters[0]], "twoway": list(roles.clusters)}[self.cluster]
         fields = dict(
             id=self.id, model=model, score=score, y=roles.y, d=d, x=x, learners=learners, cluster=cluster,
             n_rep=self.n_rep, n_folds=self.n_folds, seed=11,

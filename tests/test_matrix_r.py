@@ -1,7 +1,8 @@
 """The whole matrix of settings with exact learners, through both packages (tests/matrix_cases.py).
 
 Every case must end ``agree`` or ``explained`` with its end-to-end checks covering every compared
-quantity of every repetition and of the aggregate, and no failed check. The slow half carries the
+quantity of every repetition and of the aggregate, and no failed check — or be refused before any
+fit for a stated reason. The slow half carries the
 ``slow`` marker: ``make test`` runs it where ``DMLP_FULL=1`` (CI sets it).
 """
 
@@ -10,7 +11,8 @@ from __future__ import annotations
 import pytest
 
 from harness.checks import required_coverage
-from harness.design import build_design, draw_folds
+from harness.design import build_design, check_folds, draw_folds
+from harness.errors import SpecError
 from harness.runner import PreparedSpec, run_one
 from harness.spec import DatasetSpec, Spec
 from tests.matrix_cases import cases, dataset_frame
@@ -18,14 +20,26 @@ from tests.matrix_cases import cases, dataset_frame
 pytestmark = pytest.mark.r
 
 
+# Cases the tool refuses up front, before any fit, and why (the message must say so).
+REFUSALS = {"IRM ATTE needs treated rows in every test fold"}
+
+
 def _run(case) -> dict:
+    """One case as the runner prepares and fits it; a refused case returns its one-line message."""
     spec = Spec(**case.spec_fields())
     design = build_design(spec, dataset_frame(case.dataset, case.size), DatasetSpec(), case.dataset)
     folds = draw_folds(design, spec.n_folds, spec.n_rep, spec.seed, case.dataset, spec.id)
+    try:
+        check_folds(spec, design, folds, case.dataset)
+    except SpecError as err:
+        return {"status": "refused", "error": str(err), "checks": []}
     return run_one(PreparedSpec(spec, design, folds), ("python", "r"))
 
 
 def _assert_earned(case, result: dict) -> None:
+    if result["status"] == "refused":
+        assert any(reason in result["error"] for reason in REFUSALS), result["error"]
+        return
     assert result.get("status") in ("agree", "explained"), (
         result.get("status"),
         result.get("error"),

@@ -96,6 +96,21 @@ CASES = [
     ("classifier asked of a regressor", "{id: a, model: irm, y: y, d: db, x: [x1], learner: ols}", r"'ols' has no classifier"),
     ("non-numeric column", "{id: a, model: plr, y: y, d: d, x: [label], learner: ols}", r"column 'label' is not numeric"),
     ("infinite values", "{id: a, model: plr, y: y, d: d, x: [big], learner: ols}", r"column 'big' has infinite values"),
+    (
+        "exact tier with a statistical learner",
+        "{id: a, model: plr, y: y, d: d, x: [x1], learners: {ml_l: ols, ml_m: rf}, tier: exact}",
+        r"spec 'a'.*tier: 'exact' cannot be earned with the statistical learner 'rf' \(ml_m\)",
+    ),
+    (
+        "cluster column also a control",
+        "{id: a, model: plr, y: y, d: d, x: [x1, g], learner: ols, cluster: g}",
+        r"spec 'a'.*cluster: column 'g' is also in x; a cluster cannot be a model variable",
+    ),
+    (
+        "ATTE fold without treated rows",
+        "{id: a, model: irm, score: ATTE, y: y, d: db, x: [x1], learners: {ml_g: ols, ml_m: logit}, n_folds: 150}",
+        r"spec 'a' field 'score': IRM ATTE needs treated rows in every test fold",
+    ),
 ]
 
 
