@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.report import cells
+import harness.report.cells as cells
 from harness.report.canvas import ENGINE_STYLE, new_figure, png_bytes
 from harness.report.fonts import drawable, plot_style
 from harness.report.overview import ENGINE_LABEL, STATUS_LABEL, groups, prepare

@@ -11,8 +11,8 @@ import functools
 
 import jinja2
 
+import harness.report.cells as cells
 from harness.claims import ENGINES
-from harness.report import cells
 from harness.report.overview import (
     ENGINE_LABEL,
     HOW_TO_READ,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
+import harness.report.cells as cells
 from harness.claims import ENGINES
-from harness.report import cells
 from harness.report.overview import (
     ENGINE_LABEL,
     HOW_TO_READ,

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from harness.report import cells
+import harness.report.cells as cells
 from harness.report.canvas import NO_COMPARISON_COLOUR, STATUS_COLOUR, new_figure, png_bytes
 from harness.report.fonts import drawable, plot_style
 from harness.report.overview import STATUS_LABEL, prepare
