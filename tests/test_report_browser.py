@@ -126,6 +126,8 @@ def _measure(chromium: str, page: Path, profile: Path) -> dict:
         "--headless",
         "--no-sandbox",
         "--disable-gpu",
+        "--disable-dev-shm-usage",  # containers often have a small /dev/shm
+        "--disable-extensions",
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
