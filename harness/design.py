@@ -18,8 +18,12 @@ import pandas as pd
 
 from harness.errors import DataError, SpecError
 from harness.spec import BINARY_TREATMENT, DatasetSpec, Spec
+from harness.within import NotConverged, demean
 
 __all__ = ["Design", "Folds", "build_design", "check_folds", "draw_folds", "load_data", "sha256_of"]
+
+# Fixed effects are removed until every unit and period mean is below this share of a column's scale.
+WITHIN_TOL = 1e-13
 
 
 @dataclass(frozen=True)
@@ -302,26 +306,15 @@ def _fixed_effects(spec: Spec, values: pd.DataFrame, frame: pd.DataFrame, datase
     factors = {"twoway": [unit, time], "unit": [unit], "time": [time]}[spec.fixed_effects]
     for col in out.columns:
         if col not in keep:
-            out[col] = demean(out[col].to_numpy(), factors)
+            try:
+                out[col] = demean(out[col].to_numpy(), factors, tol=WITHIN_TOL)
+            except NotConverged as err:
+                raise DataError(
+                    f"{where}: spec '{spec.id}' field 'fixed_effects': the {spec.fixed_effects} within transformation of "
+                    f"column '{col}' did not converge ({err}); the panel's units and periods are too weakly connected "
+                    "(use fixed_effects: dummies, or drop units seen in few periods)"
+                ) from None
     return out
-
-
-def demean(values: np.ndarray, factors: list[np.ndarray], tol: float = 1e-13, max_iter: int = 10_000) -> np.ndarray:
-    """Remove the fixed effects of ``factors`` by alternating projections.
-
-    One sweep is exact for one factor or a balanced two-way panel; unbalanced panels iterate until
-    the largest change is below ``tol`` times the column's scale.
-    """
-    resid = values.astype(float).copy()
-    scale = max(float(np.abs(resid).max()), 1.0)
-    for _ in range(max_iter):
-        before = resid.copy()
-        for codes in factors:
-            means = np.bincount(codes, weights=resid) / np.bincount(codes)
-            resid = resid - means[codes]
-        if len(factors) == 1 or np.abs(resid - before).max() < tol * scale:
-            break
-    return resid
 
 
 @dataclass(frozen=True)

@@ -243,7 +243,7 @@ def run(options: RunOptions) -> dict:
 
     specs_out = [_spec_record(prepared[i], results[i], truth) for i in range(len(prepared))]
     from harness.claims import judge_claims
-    from harness.report import summarize
+    from harness.summary import summarize
 
     specs_out = judge_claims(specs_out)
     return {
