@@ -39,7 +39,9 @@ visit <- function(pkg, trail = character()) {
 }
 for (pkg in roots) visit(pkg)
 
-index <- tryCatch(utils::available.packages(repos = repo, type = "source"), error = function(e) NULL)
+index <- suppressWarnings(tryCatch(utils::available.packages(repos = repo, type = "source"), error = function(e) NULL))
+# A lock without the tarballs' checksums would pin less than it claims: an unreachable repository stops it.
+if (is.null(index) || !nrow(index)) stop("cannot read the package index of ", repo, " (set DMLP_R_REPO)", call. = FALSE)
 records <- vapply(ordered, function(pkg) {
   version <- description(pkg)[["Version"]]
   in_lib <- file.exists(file.path(lib, pkg, "DESCRIPTION"))
