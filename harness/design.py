@@ -20,7 +20,7 @@ from harness.errors import DataError, SpecError
 from harness.spec import BINARY_TREATMENT, DatasetSpec, Spec
 from harness.within import NotConverged, demean
 
-__all__ = ["Design", "Folds", "build_design", "check_folds", "draw_folds", "load_data", "sha256_of"]
+__all__ = ["Design", "Folds", "build_design", "draw_folds", "load_data", "sha256_of"]
 
 # Fixed effects are removed until every unit and period mean is below this share of a column's scale.
 WITHIN_TOL = 1e-13
@@ -425,17 +425,3 @@ def draw_folds(design: Design, n_folds: int, n_rep: int, seed: int, where: str =
             labels[rep] = _deal(rng, n_groups, n_folds)[design.groups]
     return Folds(labels=labels, n_folds=n_folds)
 
-
-def check_folds(spec: Spec, design: Design, folds: Folds, where: str) -> None:
-    """Refuse, before any fit, folds on which a package's estimator is undefined."""
-    if spec.model == "irm" and spec.score_name == "ATTE":
-        d = design.frame[design.d].to_numpy()
-        for rep, labels in enumerate(folds.labels):
-            treated = np.bincount(labels, weights=d, minlength=folds.n_folds)
-            if (treated == 0).any():
-                k = int(np.flatnonzero(treated == 0)[0])
-                raise SpecError(
-                    f"{where}: spec '{spec.id}' field 'score': IRM ATTE needs treated rows in every test fold "
-                    f"(R divides by each fold's treated share), fold {k + 1} of repetition {rep + 1} has none; "
-                    "use fewer folds or more data"
-                )

@@ -18,10 +18,11 @@ from typing import Optional
 import numpy as np
 
 from harness.compare import compare, spec_tier
-from harness.design import Design, Folds, build_design, check_folds, draw_folds, load_data, sha256_of
+from harness.design import Design, Folds, build_design, draw_folds, load_data, sha256_of
 from harness.engines.python_engine import fit_python
 from harness.engines.result import EngineResult
 from harness.errors import DataError, EnvironmentProblem
+from harness.feasibility import check_feasible
 from harness.learners import resolve_learner
 from harness.progress import Progress
 from harness.spec import Spec, SpecFile, load_spec_file
@@ -112,7 +113,7 @@ def prepare(spec_file: SpecFile, data_path: Path) -> list[PreparedSpec]:
     for spec in spec_file.specs:
         design = build_design(spec, data, spec_file.dataset, where)
         folds = draw_folds(design, spec.n_folds, spec.n_rep, spec.seed, where, spec.id)
-        check_folds(spec, design, folds, where)
+        check_feasible(spec, design, folds, where)
         out.append(PreparedSpec(spec, design, folds))
     return out
 

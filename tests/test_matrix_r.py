@@ -11,8 +11,9 @@ from __future__ import annotations
 import pytest
 
 from harness.checks import required_coverage
-from harness.design import build_design, check_folds, draw_folds
+from harness.design import build_design, draw_folds
 from harness.errors import SpecError
+from harness.feasibility import check_feasible
 from harness.runner import PreparedSpec, run_one
 from harness.spec import DatasetSpec, Spec
 from tests.matrix_cases import cases, dataset_frame
@@ -21,7 +22,13 @@ pytestmark = pytest.mark.r
 
 
 # Cases the tool refuses up front, before any fit, and why (the message must say so).
-REFUSALS = {"IRM ATTE needs treated rows in every test fold"}
+REFUSALS = (
+    "IRM ATTE needs treated rows in every test fold",
+    "is perfectly separated",
+    "constant or collinear",
+    "has no training rows",
+    "one class",
+)
 
 
 def _run(case) -> dict:
@@ -30,7 +37,7 @@ def _run(case) -> dict:
     design = build_design(spec, dataset_frame(case.dataset, case.size), DatasetSpec(), case.dataset)
     folds = draw_folds(design, spec.n_folds, spec.n_rep, spec.seed, case.dataset, spec.id)
     try:
-        check_folds(spec, design, folds, case.dataset)
+        check_feasible(spec, design, folds, case.dataset)
     except SpecError as err:
         return {"status": "refused", "error": str(err), "checks": []}
     return run_one(PreparedSpec(spec, design, folds), ("python", "r"))

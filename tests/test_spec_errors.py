@@ -111,6 +111,16 @@ CASES = [
         "{id: a, model: irm, score: ATTE, y: y, d: db, x: [x1], learners: {ml_g: ols, ml_m: logit}, n_folds: 150}",
         r"spec 'a' field 'score': IRM ATTE needs treated rows in every test fold",
     ),
+    (
+        "constant control with ols",
+        "{id: a, model: plr, y: y, d: d, x: [x1, const], learner: ols}",
+        r"spec 'a' field 'learners.ml_l': in repetition 1, fold 1 the training rows of ml_l make 'const' constant or collinear",
+    ),
+    (
+        "separated propensity with logit",
+        "{id: a, model: irm, y: y, d: db, x: [x1, sep], learners: {ml_g: ols, ml_m: logit}}",
+        r"spec 'a' field 'learners.ml_m': 'db' is perfectly separated on the training rows of ml_m",
+    ),
 ]
 
 
@@ -121,6 +131,8 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     frame = make_tables(n=200)
     frame["label"] = ["a", "b"] * 100
     frame["big"] = frame["x1"]
+    frame["const"] = 1.0
+    frame["sep"] = (2 * frame["db"] - 1) * (1 + frame["x2"].abs())  # its sign is the treatment
     frame.loc[3, "big"] = float("inf")
     path = tmp_path_factory.mktemp("bad") / "data.csv"
     frame.to_csv(path, index=False)
