@@ -4,6 +4,7 @@ On such a problem the two packages' solvers stop at different points (or one of 
 comparison could be earned; the tool says so in one line instead of reporting a disagreement it
 cannot explain. Checked per repetition and fold, on the rows each nuisance is trained on:
 
+* every test fold (with two-way clusters: every cell of two cluster folds) has rows;
 * every training set has rows, and a classifier's training set both classes;
 * IRM ATTE: every test fold has treated rows (R divides by each fold's treated share);
 * ols and logit (exact pairs): the training rows' design [1, x] has full column rank — R's ``lm``
@@ -95,6 +96,14 @@ def _screen(spec: Spec, key: str, x: np.ndarray, y: np.ndarray) -> bool:
 def check_feasible(spec: Spec, design: Design, folds: Folds, where: str) -> None:
     """Raise a one-line :class:`SpecError` when a package could not estimate ``spec`` on these folds."""
     prefix = f"{where}: spec '{spec.id}'"
+    for rep, labels in enumerate(folds.labels):
+        empty = np.flatnonzero(np.bincount(labels, minlength=folds.n_folds) == 0)
+        if empty.size:
+            # Two-way clusters: a cell of two cluster folds may hold no row, and doubleml cannot predict on it.
+            raise SpecError(
+                f"{prefix} field 'cluster': test cell {int(empty[0]) + 1} of repetition {rep + 1} has no rows (no row "
+                "combines its clusters' folds); use fewer folds"
+            )
     if spec.model == "irm" and spec.score_name == "ATTE":
         d = design.frame[design.d].to_numpy()
         for rep, labels in enumerate(folds.labels):

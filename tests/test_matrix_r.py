@@ -28,6 +28,7 @@ REFUSALS = (
     "constant or collinear",
     "has no training rows",
     "one class",
+    "has no rows (no row combines",
 )
 
 
