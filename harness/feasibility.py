@@ -7,8 +7,9 @@ cannot explain. Checked per repetition and fold, on the rows each nuisance is tr
 * every test fold (with two-way clusters: every cell of two cluster folds) has rows;
 * every training set has rows, and a classifier's training set both classes;
 * IRM ATTE: every test fold has treated rows (R divides by each fold's treated share);
-* ols and logit (exact pairs): the training rows' design [1, x] has full column rank — R's ``lm``
-  drops an aliased column (QR, tolerance 1e-7), scikit-learn keeps a minimum-norm solution;
+* ols and logit (exact pairs): the training rows' design [1, x] has full column rank — R drops an
+  aliased column (QR, tolerance 1e-7), scikit-learn keeps a minimum-norm solution — apart from
+  columns both treat alike (:func:`_aliased`);
 * logit: no (quasi-)complete separation, where the maximum-likelihood estimate does not exist and
   the two solvers stop at arbitrary points. A cheap screen (the pair's own scikit-learn fit: fitted
   probabilities within 1e-10 of 0 or 1) picks the suspects; a linear programme (Konis 2007) decides.
@@ -64,15 +65,20 @@ def _training_sets(design: Design, folds: Folds) -> Iterator[tuple[int, int, np.
             yield rep, k, mask
 
 
-def _aliased(x: np.ndarray, names: list[str]) -> list[str]:
-    """Columns of [1, x] that a pivoted QR finds aliased at lm's tolerance."""
-    z = np.column_stack([np.ones(len(x)), x])
-    norms = np.linalg.norm(z, axis=0)
-    if (norms == 0).any():
-        return [(["(intercept)"] + names)[i] for i in np.flatnonzero(norms == 0)]
-    r, pivot = qr(z / norms, mode="r", pivoting=True)
+def _aliased(x: np.ndarray, names: list[str], centred: bool = True) -> list[str]:
+    """Columns of [1, x] that a pivoted QR finds aliased at lm's tolerance, among those that matter.
+
+    A column that is constant on the training rows gets a zero coefficient from scikit-learn's
+    centred least squares and is dropped by ``lm``: both predict alike, so ``centred`` fits (ols) ignore
+    it. An uncentred fit (logit) ignores only all-zero columns: a nonzero constant is aliased with the
+    intercept, and the two solvers split it differently.
+    """
+    keep = x.std(axis=0) > 0 if centred else np.abs(x).max(axis=0, initial=0.0) > 0
+    kept = [name for name, k in zip(names, keep, strict=True) if k]
+    z = np.column_stack([np.ones(len(x)), x[:, keep]])
+    r, pivot = qr(z / np.linalg.norm(z, axis=0), mode="r", pivoting=True)
     rank = int(np.sum(np.abs(np.diag(r)) >= RANK_TOL))
-    return [(["(intercept)"] + names)[i] for i in pivot[rank:]]
+    return [(["(intercept)"] + kept)[i] for i in pivot[rank:]]
 
 
 def _separated(x: np.ndarray, y: np.ndarray) -> bool:
@@ -131,7 +137,7 @@ def check_feasible(spec: Spec, design: Design, folds: Folds, where: str) -> None
             if resolved.name not in ("ols", "logit"):
                 continue
             x = x_all[mask]
-            aliased = _aliased(x, names)
+            aliased = _aliased(x, names, centred=resolved.name == "ols")
             if aliased:
                 raise SpecError(
                     f"{field}: in {where_fold} the training rows of {nuisance} make '{aliased[0]}' constant or collinear "

@@ -14,7 +14,11 @@ def test_collinear_and_constant_columns_are_found_at_lms_tolerance() -> None:
     collinear = np.column_stack([x, x[:, 0] + 2 * x[:, 1]])
     assert len(_aliased(collinear, ["a", "b", "c", "d"])) == 1
     constant = np.column_stack([x, np.full(50, 3.0)])
-    assert len(_aliased(constant, ["a", "b", "c", "k"])) == 1
+    # Centred least squares gives a constant column coefficient 0, as lm does by dropping it ...
+    assert _aliased(constant, ["a", "b", "c", "k"]) == []
+    # ... an uncentred logit splits it with the intercept, and an all-zero column is harmless to both.
+    assert len(_aliased(constant, list("abck"), centred=False)) == 1
+    assert _aliased(np.column_stack([x, np.zeros(50)]), list("abcz"), centred=False) == []
     # Nearly collinear, beyond lm's tolerance: lm keeps the column, so must the check.
     near = np.column_stack([x, x[:, 0] + 1e-4 * rng.normal(size=50)])
     assert _aliased(near, ["a", "b", "c", "n"]) == []

@@ -112,9 +112,14 @@ CASES = [
         r"spec 'a' field 'score': IRM ATTE needs treated rows in every test fold",
     ),
     (
-        "constant control with ols",
-        "{id: a, model: plr, y: y, d: d, x: [x1, const], learner: ols}",
-        r"spec 'a' field 'learners.ml_l': in repetition 1, fold 1 the training rows of ml_l make 'const' constant or collinear",
+        "collinear controls with ols",
+        "{id: a, model: plr, y: y, d: d, x: [x1, x2, x1_plus_x2], learner: ols}",
+        r"spec 'a' field 'learners.ml_l': in repetition 1, fold 1 the training rows of ml_l make '.*' constant or collinear",
+    ),
+    (
+        "constant control with logit",
+        "{id: a, model: irm, y: y, d: db, x: [x1, const], learners: {ml_g: ols, ml_m: logit}}",
+        r"spec 'a' field 'learners.ml_m': in repetition 1, fold 1 the training rows of ml_m make '.*' constant or collinear",
     ),
     (
         "separated propensity with logit",
@@ -132,6 +137,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     frame["label"] = ["a", "b"] * 100
     frame["big"] = frame["x1"]
     frame["const"] = 1.0
+    frame["x1_plus_x2"] = frame["x1"] + frame["x2"]
     frame["sep"] = (2 * frame["db"] - 1) * (1 + frame["x2"].abs())  # its sign is the treatment
     frame.loc[3, "big"] = float("inf")
     path = tmp_path_factory.mktemp("bad") / "data.csv"
