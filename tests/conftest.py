@@ -66,7 +66,27 @@ NEEDS: dict[str, tuple[str, str, Callable[[], str | None]]] = {
 }
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Where a requirement is set, check it before anything runs, in the main process: a pytest-xdist
+    worker that stops on it would only report an internal error."""
+    if hasattr(session.config, "workerinput"):
+        return
+    for what, variable, check in NEEDS.values():
+        if os.environ.get(variable) == "1":
+            problem = check()
+            if problem is not None:
+                pytest.exit(f"{what} is required ({variable}=1) but not usable: {problem}", returncode=1)
+
+
+# Modules whose tests are independent cases with no shared fixture: pytest-xdist may spread them over
+# its workers one by one. Every other module stays on one worker, so its module fixtures fit once.
+SPREAD = {"test_matrix_r.py", "test_mutation_r.py"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name not in SPREAD:
+            item.add_marker(pytest.mark.xdist_group(item.path.name))
     if not FULL:
         slow = [item for item in items if item.get_closest_marker("slow")]
         if slow:
