@@ -22,7 +22,7 @@ from harness.compare_extended import judge
 from harness.design import Design, Folds, build_design, draw_folds, load_data, sha256_of
 from harness.engines.python_engine import fit_python
 from harness.engines.result import EngineResult
-from harness.errors import DataError, EnvironmentProblem
+from harness.errors import DataError, EnvironmentProblem, SpecError
 from harness.learners import resolve_learner
 from harness.progress import Progress
 from harness.spec import Spec, SpecFile, load_spec_file
@@ -131,7 +131,10 @@ def prepare(spec_file: SpecFile, data_path: Optional[Path]) -> list[PreparedSpec
 def _generated(spec_file: SpecFile, seed: int):
     from harness.generated import generate
 
-    return generate(spec_file.dataset.generator, seed)
+    try:
+        return generate(spec_file.dataset.generator, seed)
+    except ValueError as err:
+        raise SpecError(f"{spec_file.path}: dataset field '{str(err).split(':')[0]}': {str(err).split(': ', 1)[1]}") from None
 
 
 def _data_provenance(spec_file: SpecFile, data_path: Optional[Path]) -> dict:

@@ -338,6 +338,12 @@ def _inference_rules(spec: Spec) -> None:
         raise ValueError("p_adjust: romano-wolf needs bootstrap (its step-down uses the bootstrap draws)")
     if spec.bootstrap is not None and spec.cluster:
         raise ValueError("bootstrap: neither package bootstraps cluster data ('not yet implemented with clustering' in both)")
+    if spec.has_inference and spec.model == "irm" and spec.score_name == "ATTE":
+        field = "bootstrap" if spec.bootstrap is not None else "p_adjust"
+        raise ValueError(
+            f"{field}: IRM ATTE's scores differ on purpose between the packages (R divides by each fold's treated share), "
+            "so their joint inference is not compared"
+        )
 
 
 class SpecFile(_Frozen):
