@@ -327,8 +327,6 @@ def _ssm_rules(spec: Spec, score: str) -> None:
         raise ValueError("z: ssm missing-at-random uses no instrument (both packages would ignore it)")
     if spec.fixed_effects in ("twoway", "unit", "time"):
         raise ValueError("fixed_effects: a within transformation would mix the unobserved outcomes (s = 0) into the observed")
-    if spec.cluster:
-        raise ValueError("cluster: ssm with clusters is not compared (Python's nonignorable nested split ignores clusters)")
 
 
 def _inference_rules(spec: Spec) -> None:

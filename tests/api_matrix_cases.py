@@ -3,23 +3,25 @@ beside tests/matrix_cases.py's.
 
 Axes: model variant {PLR partialling out, PLR IV-type, PLIV partialling out X (one and two
 instruments), PLIV IV-type, PLIV partial Z, PLIV partial XZ, IRM ATE, IIVM, SSM missing-at-random,
-SSM nonignorable} × treatments {1, 2, 3} (several only where both packages allow it: PLR and PLIV) ×
+SSM nonignorable, and with clusters SSM nonignorable one-way and PLIV partial XZ two-way} ×
+treatments {1, 2, 3} (several only where both packages allow it: PLR and PLIV) ×
 inference {pointwise, Holm alone, normal bootstrap + joint + Romano-Wolf, wild bootstrap + joint +
-Bonferroni, Bayes bootstrap + joint + Holm} × n_rep {1, 2, 3} on generated data (300 rows; SSM
+Bonferroni, Bayes bootstrap + joint + Holm; clustered variants: the first two, since neither
+package bootstraps cluster data} × n_rep {1, 2, 3} on generated data (300 rows; SSM
 400), K = 3.
 
 * ``fast`` (every test run): each model variant once, with the richest inference it allows and
-  the most treatments, n_rep dealt round 1, 2, 3 — 11 cases;
+  the most treatments, n_rep dealt round 1, 2, 3 — 13 cases;
 * ``slow`` (CI, ``DMLP_FULL=1``): every model variant × treatment count × inference setting once,
   with n_rep dealt round so that each variant meets odd and even n_rep — the rest of that product.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from functools import cache
 
+import numpy as np
 import pandas as pd
 
 from harness.generated import generate
@@ -54,6 +56,17 @@ VARIANTS: dict[str, tuple[str, dict, dict[int, list]]] = {
         dict(model="ssm", score="nonignorable", y="y", s="s", z=["z"], x=SSM_X, learners=SSM_LEARNERS),
         {1: ["d"]},
     ),
+    # Neither package bootstraps cluster data: clustered variants meet the deterministic adjustments only.
+    "ssm_nonignorable_oneway": (
+        "ssm_nonignorable",
+        dict(model="ssm", score="nonignorable", y="y", s="s", z=["z"], x=SSM_X, learners=SSM_LEARNERS, cluster=["g"]),
+        {1: ["d"]},
+    ),
+    "pliv_xz_twoway": (
+        "tables",
+        dict(model="pliv", partial="XZ", y="y", z=["zc", "z"], x=X, learner=OLS, cluster=["g", "h"]),
+        {2: ["d", "skew"]},
+    ),
 }
 INFERENCE = {
     "pointwise": {},
@@ -69,8 +82,10 @@ N_REPS = (1, 2, 3)
 def api_frame(name: str) -> pd.DataFrame:
     if name == "tables":
         return make_tables(seed=2027, n=300)
-    # doubleml's own SSM generator, seeded as the spec files seed it.
-    return generate({"name": "make_ssm_data", "n_obs": 400, "dim_x": 5, "mar": name == "ssm_mar"}, 11)
+    # doubleml's own SSM generator, seeded as the spec files seed it, and 40 clusters.
+    frame = generate({"name": "make_ssm_data", "n_obs": 400, "dim_x": 5, "mar": name == "ssm_mar"}, 11)
+    frame["g"] = np.random.default_rng(11).integers(0, 40, len(frame))
+    return frame
 
 
 @dataclass(frozen=True)
@@ -96,8 +111,13 @@ class ApiCase:
         )
 
 
+def _allowed(variant: str) -> list[str]:
+    clustered = "cluster" in VARIANTS[variant][1]
+    return [name for name in INFERENCE if not (clustered and "bootstrap" in INFERENCE[name])]
+
+
 def _richest(variant: str) -> tuple[int, str]:
-    return max(VARIANTS[variant][2]), "normal_rw"
+    return max(VARIANTS[variant][2]), _allowed(variant)[-1] if "cluster" in VARIANTS[variant][1] else "normal_rw"
 
 
 def api_cases(half: str) -> list[ApiCase]:
@@ -105,9 +125,7 @@ def api_cases(half: str) -> list[ApiCase]:
     fast = [ApiCase(v, *_richest(v), N_REPS[i % 3]) for i, v in enumerate(VARIANTS)]
     if half == "fast":
         return fast
-    product = [
-        (variant, n, inference) for variant, inference in itertools.product(VARIANTS, INFERENCE) for n in VARIANTS[variant][2]
-    ]
+    product = [(variant, n, inference) for variant in VARIANTS for inference in _allowed(variant) for n in VARIANTS[variant][2]]
     slow = [ApiCase(v, n, inf, N_REPS[(i + 1) % 3]) for i, (v, n, inf) in enumerate(product)]
     fast_keys = {(c.variant, c.n_treatments, c.inference) for c in fast}
     return [c for c in slow if (c.variant, c.n_treatments, c.inference) not in fast_keys]
