@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 from typing import Optional
@@ -74,6 +75,7 @@ def fit_python(
     folds: Folds,
     external_predictions: Optional[dict] = None,
     own_draws: bool = True,
+    share_inner_split: bool = True,
 ) -> EngineResult:
     """Fit ``spec`` with ``doubleml`` on the shared design and folds.
 
@@ -86,6 +88,8 @@ def fit_python(
     own_draws : bool
         Also run the bootstrap with doubleml's own random draws (seeded by the spec seed) besides
         the tool's shared weights.
+    share_inner_split : bool
+        SSM nonignorable: use the tool's inner split (False: doubleml's own, for measuring the gap).
     """
     model = _model(spec, design, folds)
     if external_predictions is not None and external_predictions and not isinstance(
@@ -96,7 +100,7 @@ def fit_python(
     with warnings.catch_warnings():
         # doubleml warns about propensity clipping and deprecated names; the report carries the facts.
         warnings.simplefilter("ignore")
-        with shared_inner_split(spec, design, folds):
+        with shared_inner_split(spec, design, folds) if share_inner_split else contextlib.nullcontext():
             if external_predictions is not None:
                 model.fit(external_predictions=external_predictions)
             else:

@@ -191,14 +191,20 @@ def _r_smpls(session: RSession, folds: Folds, design: Design) -> Any:
 
 
 def fit_r(
-    spec: Spec, design: Design, folds: Folds, session: Optional[RSession] = None, own_draws: bool = True
+    spec: Spec,
+    design: Design,
+    folds: Folds,
+    session: Optional[RSession] = None,
+    own_draws: bool = True,
+    share_inner_split: bool = True,
 ) -> EngineResult:
     """Fit ``spec`` with R's ``DoubleML`` on the shared design and folds (and, when the spec asks,
-    bootstrap with the tool's weights and with R's own draws, seeded by the spec seed)."""
+    bootstrap with the tool's weights and with R's own draws, seeded by the spec seed).
+    ``share_inner_split=False`` leaves SSM nonignorable's inner split to R (for measuring the gap)."""
     session = session or r_session()
     # rpy2 keeps its converter in a context variable: a worker thread (Dask) starts without one.
     with session.building():
-        return _fit_r(spec, design, folds, session, own_draws)
+        return _fit_r(spec, design, folds, session, own_draws, share_inner_split)
 
 
 def _r_inference(session: RSession, spec: Spec, design: Design, folds: Folds, own_draws: bool) -> Any:
@@ -233,7 +239,9 @@ def _r_inner_splits(session: RSession, spec: Spec, design: Design, folds: Folds)
     return session.r_value(splits)
 
 
-def _fit_r(spec: Spec, design: Design, folds: Folds, session: RSession, own_draws: bool) -> EngineResult:
+def _fit_r(
+    spec: Spec, design: Design, folds: Folds, session: RSession, own_draws: bool, share_inner_split: bool
+) -> EngineResult:
     learners = {}
     for nuisance in spec.nuisances:
         resolved = resolve_learner(spec.learner_for(nuisance), nuisance, spec.model)
@@ -262,7 +270,7 @@ def _fit_r(spec: Spec, design: Design, folds: Folds, session: RSession, own_draw
         s_col=design.s if design.s else ro.NULL,
         partial=spec.partial_name,
         inference=_r_inference(session, spec, design, folds, own_draws),
-        inner_splits=_r_inner_splits(session, spec, design, folds),
+        inner_splits=_r_inner_splits(session, spec, design, folds) if share_inner_split else ro.NULL,
     )
     seconds = time.perf_counter() - start
     # The numpy converter turns named R lists into ordered dicts and vectors into arrays.
