@@ -13,6 +13,8 @@ through both packages with the tool's verdict. Columns:
 * joint (shared weights): the largest relative difference of the bootstrapped t statistics and
   critical values, the joint intervals' largest difference in se and the adjusted p-values'
   largest absolute difference (after the rule where it differs);
+* raw joint gap: the reported joint intervals (in se) and adjusted p-values of the two packages
+  side by side, before any rule (with n_rep > 1 the rules differ on purpose);
 * own draws: the Monte Carlo checks' largest value as a share of its bound (below 1 passes).
 
 Two rows are measurements without the tool's sharing: SSM nonignorable with each package's own
@@ -127,6 +129,14 @@ def measure(fields: dict) -> dict:
         for q in ("boot_t", "crit", "joint_ci", "p_adjust")
     }
     mc = [c.value / c.limit for c in checks if c.layer == "monte_carlo"]
+    raw = {}
+    if py.inference is not None:
+        a, b = py.inference.shared, r.inference.shared
+        se = np.array([max(x.se, y.se) for x, y in zip(py.per_treatment(), r.per_treatment(), strict=True)])
+        if a.joint_ci is not None:
+            raw["joint_ci"] = float(np.max(np.abs(a.joint_ci - b.joint_ci) / se[:, None]))
+        if a.p_adjusted is not None:
+            raw["p_adjust"] = float(np.max(np.abs(a.p_adjusted - b.p_adjusted)))
     return {
         "status": verdict.status,
         "tier": verdict.tier,
@@ -135,6 +145,7 @@ def measure(fields: dict) -> dict:
         "after_rule": _max(ruled),
         "joint": joint,
         "own_draws_share_of_bound": _max(mc),
+        "joint_raw": raw,
     }
 
 
@@ -170,8 +181,8 @@ def main() -> None:
     own_split = ssm_own_split()
     lines = [
         "| model | score | option | tier | status | gap (coef, se) | after the rule | boot t / crit | joint CI (se) | adj. p "
-        "| own draws / bound |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| raw joint gap (CI se / p) | own draws / bound |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         j = row["joint"]
@@ -181,7 +192,7 @@ def main() -> None:
         lines.append(
             f"| {row['model']} | {row['score']} | {row['option']} | {row['tier']} | {row['status']} | {_fmt(row['gap'])} | "
             f"{_fmt(row['after_rule'])} | {boot} | {_fmt(j['joint_ci'])} | {_fmt(j['p_adjust'])} | "
-            f"{own} |"
+            f"{_fmt(row['joint_raw'].get('joint_ci'))} / {_fmt(row['joint_raw'].get('p_adjust'))} | {own} |"
         )
     lines.append("")
     lines.append(
