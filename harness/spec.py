@@ -356,12 +356,25 @@ class SpecFile(_Frozen):
         return next(s for s in self.specs if s.id == spec_id)
 
 
+# Options of one package only, or that the tool does not compare: named, with the reason, instead of
+# "unknown key".
+UNSUPPORTED = {
+    "dml_procedure": "only dml2 is shared (DoubleML for R still has dml1, doubleml 0.11.4 removed it); the tool fits dml2",
+    "apply_cross_fitting": "R only (doubleml 0.11.4 always cross-fits)",
+    "draw_sample_splitting": "the tool draws the folds itself and gives both packages the same ones",
+    "normalize_ipw": "in both packages, but not compared yet (the ATTE and SSM rules are written without it)",
+    "use_other_treat_as_covariate": "the tool keeps both packages' default (the other treatments are controls)",
+    "tune": "the packages tune with different searches (scikit-learn vs mlr3tuning): not comparable; give fixed parameters",
+    "sensitivity": "doubleml only (DoubleML for R 1.0.2 has no sensitivity analysis)",
+}
+
+
 def _format_error(path: Path, spec_id: Optional[str], err: ValidationError) -> str:
     first = err.errors()[0]
     field = ".".join(str(p) for p in first["loc"] if not isinstance(p, int) or spec_id is None)
     msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
-        msg = "unknown key"
+        msg = f"not supported: {UNSUPPORTED[field]}" if field in UNSUPPORTED else "unknown key"
     where = f"spec '{spec_id}'" if spec_id else "dataset"
     field_txt = f" field '{field}'" if field else ""
     return f"{path}: {where}{field_txt}: {msg}"

@@ -119,6 +119,12 @@ CASES = [
         f"{{id: a, model: plr, y: y, d: d, {OLS}, paper: {{claim: c, sign: positive, p: adjusted}}}}",
         r"spec 'a' field 'paper.p': adjusted needs p_adjust",
     ),
+    (
+        "dml1",
+        f"{{id: a, model: plr, y: y, d: d, {OLS}, dml_procedure: dml1}}",
+        r"spec 'a' field 'dml_procedure': not supported: only dml2 is shared",
+    ),
+    ("tuning", f"{{id: a, model: plr, y: y, d: d, {OLS}, tune: {{}}}}", r"field 'tune': not supported: the packages tune with"),
     ("truth of several treatments", f"{{id: a, model: plr, y: y, d: [d, zc], {OLS}, truth: t}}", r"truth: a spec with several"),
 ]
 

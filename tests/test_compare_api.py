@@ -299,3 +299,20 @@ def test_single_treatment_rows_keep_their_form(fitted: dict) -> None:
     result = {"id": spec.id, "python": py.summary(), "r": r.summary(), **_judge(fitted[("pliv_partial_z", 1)]).as_dict()}
     assert treatment_rows(spec, result) == [(spec.id, "d", result)]
     assert "treatment" not in {k for c in result["checks"] for k in c}
+
+
+def test_an_adjusted_claim_is_judged_on_the_adjusted_p() -> None:
+    from harness.claims import judge_spec
+
+    paper = {"claim": "c", "sign": "positive", "level": 0.05, "p": "adjusted"}
+    row = {
+        "id": "s[d]",
+        "paper": paper,
+        "python": {"coef": 0.3, "p": 0.01, "p_adjusted": 0.08},
+        "r": {"coef": 0.3, "p": 0.01, "p_adjusted": 0.04},
+    }
+    judged = judge_spec(row, {})
+    assert judged["claim_verdict"] == {"python": "not-reproduced", "r": "reproduced"}
+    assert "adjusted p = 0.08" in judged["claim_reasons"]["python"][0]
+    pointwise = judge_spec({**row, "paper": {**paper, "p": "pointwise"}}, {})
+    assert pointwise["claim_verdict"] == {"python": "reproduced", "r": "reproduced"}
