@@ -32,7 +32,9 @@ def is_extended(spec: Spec) -> bool:
     return spec.several_treatments or spec.has_inference or needs_written_score(spec)
 
 
-def judge(spec: Spec, design: Design, folds: Folds, py: EngineResult, r: EngineResult, learner_free: EngineResult):
+def judge(
+    spec: Spec, design: Design, folds: Folds, py: EngineResult, r: EngineResult, learner_free: EngineResult
+) -> Comparison | ExtendedComparison:
     """The verdict of any spec: :func:`compare` for one treatment with pointwise inference and a
     model doubleml fits on given predictions, :func:`compare_extended` otherwise."""
     if is_extended(spec):
