@@ -88,11 +88,11 @@ run: setup
 	  rc=$$?; if [ $$rc -eq 1 ]; then echo "some specs disagree or failed: see reports/paper/report.html"; fi; [ $$rc -le 1 ]
 
 # Two workers (the machines have two cores); a module's tests stay on one worker so that its shared
-# fits run once (tests/conftest.py), the matrix cases spread over both.
+# fits run once, the matrix cases (in shard classes, tests/shards.py) spread over both.
 TEST_WORKERS ?= 2
 
 test: setup
-	.venv/bin/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	.venv/bin/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope
 
 lint: setup
 	.venv/bin/ruff check harness tests bench

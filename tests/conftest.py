@@ -78,15 +78,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
                 pytest.exit(f"{what} is required ({variable}=1) but not usable: {problem}", returncode=1)
 
 
-# Modules whose tests are independent cases with no shared fixture: pytest-xdist may spread them over
-# its workers one by one. Every other module stays on one worker, so its module fixtures fit once.
-SPREAD = {"test_matrix_r.py", "test_mutation_r.py"}
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    from tests.shards import parametrize_from_class
+
+    parametrize_from_class(metafunc)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.path.name not in SPREAD:
-            item.add_marker(pytest.mark.xdist_group(item.path.name))
     if not FULL:
         slow = [item for item in items if item.get_closest_marker("slow")]
         if slow:

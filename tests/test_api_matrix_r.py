@@ -17,6 +17,7 @@ from harness.rows import treatment_rows
 from harness.runner import PreparedSpec, run_one
 from harness.spec import DatasetSpec, Spec
 from tests.api_matrix_cases import api_cases, api_frame
+from tests.shards import add_shards
 
 pytestmark = pytest.mark.r
 
@@ -57,12 +58,10 @@ def covered_by_dicts(checks: list[dict], triples: bool) -> set:
     return covered_by(objects, triples)
 
 
-@pytest.mark.parametrize("case", api_cases("fast"), ids=lambda c: c.id)
-def test_api_matrix_fast_half(case) -> None:
+def _check(case) -> None:
     _assert_earned(*_run(case))
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("case", api_cases("slow"), ids=lambda c: c.id)
-def test_api_matrix_slow_half(case) -> None:
-    _assert_earned(*_run(case))
+# Shard classes that spread over the test workers (tests/shards.py).
+add_shards(globals(), "TestApiMatrixFast", api_cases("fast"), _check, shards=2)
+add_shards(globals(), "TestApiMatrixSlow", api_cases("slow"), _check, shards=6, marks=[pytest.mark.slow])

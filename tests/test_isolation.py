@@ -22,7 +22,7 @@ def test_a_required_r_that_is_missing_fails_the_run_with_one_clear_line(tmp_path
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "DMLP_REQUIRE_R": "1", "DMLP_RLIB": str(tmp_path / "no-library"), "PYTHONPATH": str(root)}
     target = str(root / "tests" / "test_mutation_r.py")
-    for workers in ([], ["-n", "2", "--dist", "loadgroup"]):
+    for workers in ([], ["-n", "2", "--dist", "loadscope"]):
         proc = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *workers, target],
             capture_output=True, text=True, env=env, cwd=root, timeout=300,

@@ -17,6 +17,7 @@ from harness.feasibility import check_feasible
 from harness.runner import PreparedSpec, run_one
 from harness.spec import DatasetSpec, Spec
 from tests.matrix_cases import cases, dataset_frame
+from tests.shards import add_shards
 
 pytestmark = pytest.mark.r
 
@@ -61,12 +62,10 @@ def _assert_earned(case, result: dict) -> None:
     assert any(c["layer"] == "learner_free" for c in result["checks"])
 
 
-@pytest.mark.parametrize("case", cases("fast"), ids=lambda c: c.id)
-def test_matrix_fast_half(case) -> None:
+def _check(case) -> None:
     _assert_earned(case, _run(case))
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("case", cases("slow"), ids=lambda c: c.id)
-def test_matrix_slow_half(case) -> None:
-    _assert_earned(case, _run(case))
+# TestMatrixFast0..3 and TestMatrixSlow0..7: the cases in shard classes that spread over the workers.
+add_shards(globals(), "TestMatrixFast", cases("fast"), _check, shards=4)
+add_shards(globals(), "TestMatrixSlow", cases("slow"), _check, shards=8, marks=[pytest.mark.slow])
