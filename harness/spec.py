@@ -8,6 +8,7 @@ name the file, the spec id and the field.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
@@ -15,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import SpecError
+from harness.expr import parse_condition
 from harness.learners import LearnerChoice, nuisances_of, parse_learner
 
 __all__ = [
@@ -37,6 +39,12 @@ VALID_SCORES = {
     "irm": ("ATE", "ATTE"),
     "iivm": ("LATE",),
 }
+# Column names that may reach R: a letter, then letters, digits, underscores and dots.
+PLAIN_NAME = re.compile(r"[^\W\d_][\w.]*")
+R_RESERVED = frozenset(
+    "if else repeat while function for in next break TRUE FALSE NULL Inf NaN NA NA_integer_ NA_real_ "
+    "NA_character_ NA_complex_".split()
+)
 # Models whose treatment (and instrument) must be 0/1.
 BINARY_TREATMENT = {"irm", "iivm"}
 NEEDS_INSTRUMENT = {"pliv", "iivm"}
@@ -119,6 +127,28 @@ class Spec(_Frozen):
     @classmethod
     def _as_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("y", "d", "x", "z", "cluster")
+    @classmethod
+    def _plain_names(cls, value: Any) -> Any:
+        # These names reach R, where mlr3 pastes them into formula text that R evaluates: a
+        # column called system("...") would run. Only plain names get there.
+        for name in [value] if isinstance(value, str) else value or []:
+            if not PLAIN_NAME.fullmatch(name) or name in R_RESERVED:
+                raise ValueError(
+                    f"{name!r} is not a plain column name (a letter, then letters, digits, _ or .); "
+                    "give the column another name in dataset.columns"
+                )
+        return value
+
+    @field_validator("sample")
+    @classmethod
+    def _sample(cls, value: Optional[str]) -> Optional[str]:
+        # A spec is data: the condition is checked against the allowlist grammar here, before
+        # any data is read, and never handed to an evaluator.
+        if value is not None:
+            parse_condition(value)
+        return value
 
     @field_validator("n_folds")
     @classmethod
