@@ -24,6 +24,25 @@ def _r_problem() -> str | None:
     return None
 
 
+_SESSION_CACHE: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Runs store what they fit even with --no-cache: never into the user's own cache.
+    if "DMLP_CACHE_DIR" not in os.environ:
+        import tempfile
+
+        _SESSION_CACHE.append(tempfile.mkdtemp(prefix="dmlp-test-cache-"))
+        os.environ["DMLP_CACHE_DIR"] = _SESSION_CACHE[0]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import shutil
+
+    for folder in _SESSION_CACHE:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     r_items = [item for item in items if item.get_closest_marker("r")]
     if not r_items:
