@@ -1,6 +1,7 @@
 """Specs on a Dask cluster (``--scheduler ADDRESS``): one future per spec.
 
-A worker that dies takes only the task it was running: the scheduler runs that task again on
+The run keeps no more specs in flight than the cluster has threads, so a worker that dies takes
+only the spec it was running (a queued one would die with it): the scheduler runs that spec again on
 another worker, up to the cluster's ``distributed.scheduler.allowed-failures`` (Dask's default 3;
 set it to 1 on the scheduler for the retry-once rule of ``--jobs``), then gives up with
 ``KilledWorker``; that spec is reported as an ``error`` ("worker died: ...") and the others go on.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections import deque
 from collections.abc import Callable
 from typing import Optional
 
@@ -71,19 +73,31 @@ class Cluster:
 
     def run(self, prepared: list[PreparedSpec], todo: list[int], started: Callable, finished: Callable) -> None:
         """Fit ``todo``; ``finished(i, result)`` is called here as each spec returns (the scheduler
-        does not say when a task starts, so ``started`` is not called)."""
+        does not say when a task starts, so ``started`` is not called).
+
+        No more specs are in flight than the cluster has threads: a spec waiting in a worker's
+        queue would die with that worker, as its running spec does.
+        """
         from dask.distributed import as_completed
         from distributed.scheduler import KilledWorker
 
-        futures = {
-            self.client.submit(
-                _on_worker, "fit", prepared[i], self.engines, key=f"dml-parity-{prepared[i].spec.id}-{self._token}", pure=False
-            ): i
-            for i in todo
-        }
+        pending = deque(todo)
+        futures: dict = {}
+        running = as_completed(loop=self.client.loop)
+
+        def submit_while_free() -> None:
+            threads = sum(self.client.nthreads().values())
+            while pending and len(futures) < max(threads, 1):
+                i = pending.popleft()
+                key = f"dml-parity-{prepared[i].spec.id}-{self._token}"
+                future = self.client.submit(_on_worker, "fit", prepared[i], self.engines, key=key, pure=False)
+                futures[future] = i
+                running.add(future)
+
         try:
-            for future in as_completed(futures, loop=self.client.loop):
-                i = futures[future]
+            submit_while_free()
+            for future in running:
+                i = futures.pop(future)
                 error: Optional[BaseException] = future.exception() if future.status == "error" else None
                 if error is None:
                     result = future.result()
@@ -93,6 +107,8 @@ class Cluster:
                     raise error
                 else:
                     result = failed_result(prepared[i], error_line(error))
+                future.release()
                 finished(i, result)
+                submit_while_free()
         finally:
             self.client.cancel(list(futures), force=True)
