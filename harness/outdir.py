@@ -111,6 +111,12 @@ def _probe(out: Path) -> None:
             shutil.rmtree(probe_dir, ignore_errors=True)
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _reason(err: OSError) -> str:
     return (err.strerror or err.__class__.__name__).lower()
 
@@ -131,7 +137,7 @@ def replace_folder(out: Path, write: Callable[[Path], None]) -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         write(staging)
-        os.chmod(staging, 0o755)  # mkdtemp makes it private; the report is meant to be shared
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it private; mkdir would not
         if out.exists():
             # Renamed within its parent: no write permission on the old folder itself is needed.
             old = tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent)

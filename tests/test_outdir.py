@@ -108,6 +108,9 @@ def test_the_tools_own_folder_is_replaced(tool_folder: Path, spec_path: Path, tm
 def test_an_empty_folder_is_used(tool_folder: Path) -> None:
     # tool_folder existed, empty, before its run wrote it.
     assert {p.name for p in tool_folder.iterdir()} >= {"results.json", "report.html", "report.md", "results.csv"}
+    mask = os.umask(0)
+    os.umask(mask)
+    assert tool_folder.stat().st_mode & 0o777 == 0o777 & ~mask, "permissions as mkdir gives them"
 
 
 def test_out_is_a_file_or_a_link(tmp_path: Path) -> None:
