@@ -12,9 +12,8 @@ import traceback
 from dataclasses import dataclass
 from typing import Optional
 
-import numpy as np
-
 from harness.design import Design, Folds
+from harness.engines.result import EngineResult
 from harness.errors import EnvironmentProblem
 from harness.spec import Spec
 
@@ -65,7 +64,7 @@ def error_line(err: BaseException) -> str:
 
 def run_one(prepared: PreparedSpec, engines: tuple[str, ...]) -> dict:
     """Fit one spec in the requested engines and compare; never raises for a fit failure."""
-    from harness.compare import compare
+    from harness.compare_extended import judge
     from harness.engines.python_engine import fit_python
 
     spec, design, folds = prepared.spec, prepared.design, prepared.folds
@@ -88,7 +87,7 @@ def run_one(prepared: PreparedSpec, engines: tuple[str, ...]) -> dict:
                 result["timings"]["r_s"] = round(r.seconds, 3)
         if py is not None and r is not None:
             learner_free = _learner_free(spec, design, folds, r)
-            comparison = compare(spec, design, folds, py, r, learner_free)
+            comparison = judge(spec, design, folds, py, r, learner_free)
             result.update(comparison.as_dict())
         elif result["error"]:
             result["status"] = "error"
@@ -104,22 +103,18 @@ def run_one(prepared: PreparedSpec, engines: tuple[str, ...]) -> dict:
     return result
 
 
-def _learner_free(spec: Spec, design: Design, folds: Folds, r) -> Optional:
-    """Python's score and inference code on R's predictions."""
-    from harness.engines.python_engine import fit_python
+def _learner_free(spec: Spec, design: Design, folds: Folds, r) -> EngineResult:
+    """Python's score and inference code on R's predictions (:mod:`harness.learner_free`)."""
+    from harness.learner_free import learner_free_fit
 
-    if any(np.isnan(p).all() for p in r.predictions.values()):
-        # R leaves a nuisance unfitted that Python's score reads (ml_g1 for IRM ATTE); that gap
-        # is explained by recomputing R's rule instead (harness.formulas.atte_r_rule).
-        return None
-    return fit_python(spec, design, folds, external_predictions=r.predictions)
+    return learner_free_fit(spec, design, folds, r)
 
 
 def warm_up(engines: tuple[str, ...]) -> None:
     """Import the Python engine and start R, so the first fit does not wait for them."""
     import doubleml  # noqa: F401
 
-    from harness import compare  # noqa: F401
+    from harness import compare_extended, learner_free  # noqa: F401
     from harness.engines import python_engine  # noqa: F401
 
     worker_versions(engines)

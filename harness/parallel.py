@@ -32,7 +32,14 @@ EXIT_S = 15.0  # for an idle worker with R to exit by itself (R removes its temp
 # Workers are forked from a server process that has imported the Python engine once, so a worker
 # (a retry, the next run of a long-lived caller) is ready at once. Nothing there has started R:
 # each worker starts its own. Elsewhere workers are spawned fresh.
-PRELOAD = ["harness.worker", "harness.fit", "harness.compare", "harness.engines.python_engine", "doubleml"]
+PRELOAD = [
+    "harness.worker",
+    "harness.fit",
+    "harness.compare_extended",
+    "harness.learner_free",
+    "harness.engines.python_engine",
+    "doubleml",
+]
 
 
 def _context():

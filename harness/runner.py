@@ -16,7 +16,8 @@ from typing import Optional
 
 from harness.cache import ResultCache, cache_key, default_cache_dir
 from harness.design import build_design, draw_folds, load_data, sha256_of
-from harness.errors import DataError, HarnessError
+from harness.errors import DataError, HarnessError, SpecError
+from harness.feasibility import check_feasible
 from harness.fit import PreparedSpec, python_versions, run_one
 from harness.progress import Progress
 from harness.spec import Spec, SpecFile, load_spec_file
@@ -26,6 +27,7 @@ __all__ = [
     "SCHEMA",
     "PreparedSpec",
     "RunOptions",
+    "default_cache_dir",
     "exit_code",
     "parse_engines",
     "prepare",
@@ -65,9 +67,12 @@ class RunOptions:
     in_process: bool = False
 
 
-def _data_path(spec_file: SpecFile, override: Optional[Path]) -> Path:
+def _data_path(spec_file: SpecFile, override: Optional[Path]) -> Optional[Path]:
+    """The data file, or None when the spec file draws its data with a generator."""
     if override is not None:
         return override
+    if spec_file.dataset.generator is not None:
+        return None
     if not spec_file.dataset.path:
         raise DataError(f"{spec_file.path}: dataset.path is not set and no --data was given")
     return (spec_file.path.parent / spec_file.dataset.path).resolve()
@@ -75,6 +80,11 @@ def _data_path(spec_file: SpecFile, override: Optional[Path]) -> Path:
 
 def _truth(spec_file: SpecFile, data_override: Optional[Path]) -> dict:
     """True effects of a synthetic data set; a user's own data has none."""
+    if data_override is None and spec_file.dataset.generator is not None:
+        from harness.generated import GENERATORS, true_effect
+
+        generator = spec_file.dataset.generator
+        return {GENERATORS[generator["name"]][1]: true_effect(generator)}
     if data_override is not None or not spec_file.dataset.truth:
         return {}
     path = spec_file.path.parent / spec_file.dataset.truth
@@ -85,16 +95,39 @@ def _truth(spec_file: SpecFile, data_override: Optional[Path]) -> dict:
     return truth.get("effects", truth)
 
 
-def prepare(spec_file: SpecFile, data_path: Path) -> list[PreparedSpec]:
-    """Designs and folds of every spec; any input error is raised here, before a fit."""
-    data = load_data(data_path, spec_file.dataset)
-    where = str(data_path)
+def prepare(spec_file: SpecFile, data_path: Optional[Path]) -> list[PreparedSpec]:
+    """Designs and folds of every spec; any input error is raised here, before a fit.
+
+    ``data_path`` None: each spec's data is drawn by the spec file's generator with the spec's seed."""
+    data = load_data(data_path, spec_file.dataset) if data_path is not None else None
+    where = str(data_path) if data_path is not None else f"generator {spec_file.dataset.generator['name']}"
     out = []
     for spec in spec_file.specs:
-        design = build_design(spec, data, spec_file.dataset, where)
+        frame = data if data is not None else _generated(spec_file, spec.seed)
+        design = build_design(spec, frame, spec_file.dataset, where)
         folds = draw_folds(design, spec.n_folds, spec.n_rep, spec.seed, where, spec.id)
+        check_feasible(spec, design, folds, where)
         out.append(PreparedSpec(spec, design, folds))
     return out
+
+
+def _generated(spec_file: SpecFile, seed: int):
+    from harness.generated import generate
+
+    try:
+        return generate(spec_file.dataset.generator, seed)
+    except ValueError as err:
+        raise SpecError(f"{spec_file.path}: dataset field '{str(err).split(':')[0]}': {str(err).split(': ', 1)[1]}") from None
+
+
+def _data_provenance(spec_file: SpecFile, data_path: Optional[Path]) -> dict:
+    if data_path is not None:
+        return {"path": _display_path(data_path), "sha256": sha256_of(data_path)}
+    from harness.generated import generated_sha256
+
+    seeds = sorted({spec.seed for spec in spec_file.specs})
+    frames = [_generated(spec_file, seed) for seed in seeds]
+    return {"generator": dict(spec_file.dataset.generator), "seeds": seeds, "sha256": generated_sha256(frames)}
 
 
 def _display_path(path: Path) -> str:
@@ -142,9 +175,10 @@ def run(options: RunOptions) -> dict:
         finally:
             progress.end()
 
-    specs_out = [_spec_record(prepared[i], results[i], truth) for i in range(len(prepared))]
+    # A spec with several treatments gives one row per treatment (harness.rows).
+    specs_out = [row for i in range(len(prepared)) for row in _spec_records(prepared[i], results[i], truth)]
     from harness.claims import judge_claims
-    from harness.report import summarize
+    from harness.summary import summarize
 
     specs_out = judge_claims(specs_out)
     return {
@@ -155,7 +189,7 @@ def run(options: RunOptions) -> dict:
             "python": versions["python"],
             "r": versions["r"],
             "engines": list(engines),
-            "data": {"path": _display_path(data_path), "sha256": sha256_of(data_path)},
+            "data": _data_provenance(spec_file, data_path),
             "spec_file": {"path": str(spec_file.path), "sha256": spec_file.sha256},
             "seeds": {p.spec.id: p.spec.seed for p in prepared},
             "platform": f"{platform.system()} {platform.machine()}",
@@ -176,6 +210,22 @@ def _executor(options: RunOptions, engines: tuple[str, ...], progress: Progress)
     if options.in_process:
         return InProcess(engines)
     return WorkerPool(options.jobs, engines, note=progress.note)
+
+
+def _spec_records(prepared: PreparedSpec, result: dict, truth: dict) -> list[dict]:
+    from harness.rows import treatment_rows
+
+    spec = prepared.spec
+    records = []
+    for row_id, d, part in treatment_rows(spec, {**result, "timings": dict(result.get("timings", {}))}):
+        record = _spec_record(prepared, part, truth)
+        if spec.partial is not None:
+            record["partial"] = spec.partial
+        if spec.several_treatments:
+            claim = spec.papers.get(d)
+            record.update(id=row_id, d=d, paper=claim.model_dump() if claim else None)
+        records.append(record)
+    return records
 
 
 def _spec_record(prepared: PreparedSpec, result: dict, truth: dict) -> dict:

@@ -10,13 +10,11 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from harness.cache import ResultCache
 from harness.cli import main
 from harness.runner import stable_view
-from tests.conftest import make_tables
 from tests.faults import read_results, write_specs
 
 
@@ -80,33 +78,9 @@ def test_damaged_and_foreign_entries_are_refitted_never_served(spec_path: Path, 
     assert stable_view(fourth) == clean
 
 
-def test_errors_are_never_cached(tmp_path: Path) -> None:
-    """A spec that fails in the fit (no treated row to fit ml_g1 on in one fold) is refitted on
-    every run; its neighbour is served from the cache."""
-    frame = make_tables(n=120)
-    frame["db"] = 0
-    frame.loc[[0, 1], "db"] = 1
-    frame["grp"] = np.arange(len(frame))
-    frame.loc[1, "grp"] = 0  # rows 0 and 1, the only treated, share a fold
-    data = tmp_path / "data.csv"
-    frame.to_csv(data, index=False)
-    spec = tmp_path / "s.yaml"
-    spec.write_text(
-        f"dataset: {{path: {data}}}\ndefaults: {{n_folds: 3, seed: 5}}\nspecs:\n"
-        "  - {id: ok, model: plr, y: y, d: d, x: [x1, x2], learner: ols}\n"
-        "  - {id: fails, model: irm, y: y, d: db, x: [x1, x2], learners: {ml_g: ols, ml_m: logit}, fold_groups: grp}\n",
-        encoding="utf-8",
-    )
-    cache = tmp_path / "cache"
-    for name in ("first", "second"):
-        assert cli("run", "--specs", spec, "--engines", "python", "--cache-dir", cache, "--out", tmp_path / name)[0] == 1
-    second = {s["id"]: s for s in read_results(tmp_path / "second")["specs"]}
-    assert second["fails"]["status"] == "error" and "0 sample(s)" in second["fails"]["error"]
-    assert second["fails"]["timings"]["cached"] is False and second["ok"]["timings"]["cached"] is True
-    assert set(entries(cache)) == {"ok"}
-
-
 def test_an_error_result_is_not_stored_even_if_asked(tmp_path: Path) -> None:
+    # In whole runs: a spec whose worker died (tests/test_workers.py) and an R error
+    # (tests/test_runner.py) are fitted again by the next run.
     cache = ResultCache(tmp_path)
     cache.store("ab" * 32, {"id": "x", "status": "error", "error": "R: failed", "timings": {}})
     assert not list(tmp_path.rglob("*.json"))

@@ -194,3 +194,12 @@ def test_a_folder_that_changes_during_the_run_is_still_protected(spec_path: Path
     code, _ = cli("run", *common, "--out", tmp_path / "free", "--cache-dir", tmp_path / "c")
     assert code == 0 and read_results(tmp_path / "free")["specs"][0]["timings"]["cached"] is True
     assert stable_view(read_results(tmp_path / "free")) == stable_view(read_results(tool_folder))
+
+
+def test_every_file_the_report_writes_is_recognised_as_the_tools() -> None:
+    """A report file the folder rule did not know would make the next run refuse the folder."""
+    from harness.outdir import TOOL_FILES, TOOL_SUFFIXES
+    from harness.report.files import REPORT_FILES
+
+    for name in ("results.json", *REPORT_FILES):
+        assert name in TOOL_FILES or name.endswith(TOOL_SUFFIXES), name
