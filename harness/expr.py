@@ -1,4 +1,4 @@
-"""Row conditions (a spec's ``sample``): data, never code.
+"""Row conditions (a spec's ``sample``) and column names: spec text that is data, never code.
 
 A condition is parsed with Python's ``ast`` and checked against an allowlist before any data is
 read: column names, number/string/boolean literals, comparisons (chained too), ``in`` / ``not in``
@@ -7,6 +7,9 @@ with the same precedence as pandas gives them), unary minus and ``+ - * / % **``
 backtick-quoted column names. Everything else (attributes, calls, subscripts, ``@`` names,
 lambdas, comprehensions, f-strings, ...) is refused. Accepted conditions are evaluated here on the
 frame's columns with pandas operations; nothing reaches ``eval``, ``query`` or ``exec``.
+
+Column names a spec hands to R (y, d, x, z, s, cluster) reach mlr3, which pastes them into formula
+text that R evaluates: a column called ``system("...")`` would run. They must be plain names.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import ast
 import io
 import operator
+import re
 import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +26,7 @@ from typing import Any, Union
 import numpy as np
 import pandas as pd
 
-__all__ = ["Condition", "ConditionError", "evaluate", "parse_condition"]
+__all__ = ["Condition", "ConditionError", "check_plain_name", "evaluate", "parse_condition"]
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 100
@@ -67,6 +71,23 @@ _NAMES = {
     ast.Yield: "yield",
     ast.YieldFrom: "yield",
 }
+
+
+# A letter, then letters, digits, underscores and dots; no R keyword.
+PLAIN_NAME = re.compile(r"[^\W\d_][\w.]*")
+R_RESERVED = frozenset(
+    "if else repeat while function for in next break TRUE FALSE NULL Inf NaN NA NA_integer_ NA_real_ "
+    "NA_character_ NA_complex_".split()
+)
+
+
+def check_plain_name(name: str) -> None:
+    """Raise ``ValueError`` unless ``name`` is a column name R reads as a name, never as code."""
+    if not PLAIN_NAME.fullmatch(name) or name in R_RESERVED:
+        raise ValueError(
+            f"{name!r} is not a plain column name (a letter, then letters, digits, _ or .); "
+            "give the column another name in dataset.columns"
+        )
 
 
 class ConditionError(ValueError):

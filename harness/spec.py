@@ -8,7 +8,6 @@ name the file, the spec id and the field.
 from __future__ import annotations
 
 import hashlib
-import re
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
@@ -16,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import SpecError
-from harness.expr import parse_condition
+from harness.expr import check_plain_name, parse_condition
 from harness.learners import LearnerChoice, nuisances_of, parse_learner
 
 __all__ = [
@@ -41,12 +40,6 @@ VALID_SCORES = {
     "iivm": ("LATE",),
     "ssm": ("missing-at-random", "nonignorable"),
 }
-# Column names that may reach R: a letter, then letters, digits, underscores and dots.
-PLAIN_NAME = re.compile(r"[^\W\d_][\w.]*")
-R_RESERVED = frozenset(
-    "if else repeat while function for in next break TRUE FALSE NULL Inf NaN NA NA_integer_ NA_real_ "
-    "NA_character_ NA_complex_".split()
-)
 # Models whose treatment (and instrument) must be 0/1.
 BINARY_TREATMENT = {"irm", "iivm", "ssm"}
 NEEDS_INSTRUMENT = {"pliv", "iivm"}
@@ -179,14 +172,8 @@ class Spec(_Frozen):
     @field_validator("y", "d", "x", "z", "s", "cluster")
     @classmethod
     def _plain_names(cls, value: Any) -> Any:
-        # These names reach R, where mlr3 pastes them into formula text that R evaluates: a
-        # column called system("...") would run. Only plain names get there.
         for name in [value] if isinstance(value, str) else value or []:
-            if not PLAIN_NAME.fullmatch(name) or name in R_RESERVED:
-                raise ValueError(
-                    f"{name!r} is not a plain column name (a letter, then letters, digits, _ or .); "
-                    "give the column another name in dataset.columns"
-                )
+            check_plain_name(name)
         return value
 
     @field_validator("sample")
