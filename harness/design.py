@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import DataError, SpecError
+from harness.expr import ConditionError, evaluate, parse_condition
 from harness.spec import BINARY_TREATMENT, DatasetSpec, Spec
 from harness.within import NotConverged, demean
 
@@ -134,11 +135,6 @@ def _suggest(name: str, frame: pd.DataFrame) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else ""
-
-
 def _need(where: str, spec: Spec, frame: pd.DataFrame, column: str, field: str) -> None:
     if column not in frame.columns:
         raise DataError(f"{where}: spec '{spec.id}' field '{field}': column '{column}' not found{_suggest(column, frame)}")
@@ -246,16 +242,19 @@ def _derive_lags(spec: Spec, frame: pd.DataFrame, dataset: DatasetSpec, where: s
 def _apply_sample(spec: Spec, frame: pd.DataFrame, where: str) -> pd.DataFrame:
     if not spec.sample:
         return frame
+    # Checked against the allowlist grammar when the spec was loaded (it refuses dunder names
+    # such as the tool's own ``__row__``); evaluated here without eval or query.
+    condition = parse_condition(spec.sample)
     try:
-        mask = frame.eval(spec.sample, engine="python")
-    except Exception as err:  # pandas raises many types for a bad expression
-        raise SpecError(
-            f"{where}: spec '{spec.id}' field 'sample': cannot evaluate {spec.sample!r} "
-            f"({err.__class__.__name__}: {_first_line(err)})"
-        ) from None
-    if not isinstance(mask, pd.Series) or not pd.api.types.is_bool_dtype(mask):
-        raise SpecError(f"{where}: spec '{spec.id}' field 'sample': {spec.sample!r} is not a true/false condition")
-    return frame[mask.to_numpy()]
+        mask = evaluate(condition, frame)
+    except ConditionError as err:
+        missing = next((c for c in condition.columns if c not in frame.columns), None)
+        if missing is not None:
+            raise DataError(
+                f"{where}: spec '{spec.id}' field 'sample': column '{missing}' not found{_suggest(missing, frame)}"
+            ) from None
+        raise SpecError(f"{where}: spec '{spec.id}' field 'sample': {err}") from None
+    return frame[mask]
 
 
 def _derive_interactions(spec: Spec, frame: pd.DataFrame, where: str) -> pd.DataFrame:

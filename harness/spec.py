@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import SpecError
+from harness.expr import check_plain_name, parse_condition
 from harness.learners import LearnerChoice, nuisances_of, parse_learner
 
 __all__ = [
@@ -167,6 +168,22 @@ class Spec(_Frozen):
     @classmethod
     def _as_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("y", "d", "x", "z", "s", "cluster")
+    @classmethod
+    def _plain_names(cls, value: Any) -> Any:
+        for name in [value] if isinstance(value, str) else value or []:
+            check_plain_name(name)
+        return value
+
+    @field_validator("sample")
+    @classmethod
+    def _sample(cls, value: Optional[str]) -> Optional[str]:
+        # A spec is data: the condition is checked against the allowlist grammar here, before
+        # any data is read, and never handed to an evaluator.
+        if value is not None:
+            parse_condition(value)
+        return value
 
     @field_validator("d", mode="before")
     @classmethod

@@ -55,7 +55,7 @@ CASES = [
     (
         "bad filter",
         "{id: a, model: plr, y: y, d: d, x: [x1], learner: ols, sample: 'x1 >>> 2'}",
-        r"spec 'a' field 'sample': cannot evaluate",
+        r"spec 'a' field 'sample': 'x1 >>> 2' is not a valid condition",
     ),
     ("unknown key", "{id: a, model: plr, y: y, d: d, x: [x1], learner: ols, bogus: 1}", r"spec 'a' field 'bogus': unknown key"),
     (
