@@ -132,6 +132,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
 
 def write_run(results: dict, out: Path) -> None:
     """Write results and report into a temporary folder, then move it into place whole."""
+    from harness.arrays import write_arrays
     from harness.io import atomic_write_json
     from harness.report import write_report
 
@@ -139,6 +140,7 @@ def write_run(results: dict, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
+        results = write_arrays(results, staging)  # rows and folds -> arrays.npz, referenced by sha256
         atomic_write_json(staging / "results.json", results)
         write_report(results, staging)
         if out.exists():

@@ -17,6 +17,7 @@ from typing import Optional
 
 import numpy as np
 
+from harness.arrays import pair_digest
 from harness.compare import compare, spec_tier
 from harness.design import Design, Folds, build_design, draw_folds, load_data, sha256_of
 from harness.engines.python_engine import fit_python
@@ -24,10 +25,11 @@ from harness.errors import DataError, EnvironmentProblem
 from harness.learners import resolve_learner
 from harness.progress import Progress
 from harness.spec import Spec, SpecFile, load_spec_file
+from harness.splits import SampleSplits, sample_splits
 
 __all__ = ["SCHEMA", "PreparedSpec", "RunOptions", "exit_code", "prepare", "python_versions", "run", "run_one", "stable_view"]
 
-SCHEMA = "dml-parity/results/1"
+SCHEMA = "dml-parity/results/2"
 ENGINES = ("python", "r")
 
 
@@ -144,25 +146,28 @@ def run_one(prepared: PreparedSpec, engines: tuple[str, ...]) -> dict:
         "nuisance": {},
         "error": None,
         "timings": {},
+        # Which rows and folds this result was fitted on, by checksum: the cache entry carries no lists.
+        "arrays": {"sha256": pair_digest(design.rows, folds.labels)},
     }
     py = r = None
     try:
+        splits = sample_splits(design, folds)  # built and validated once, for all three fits
         if "python" in engines:
-            py = fit_python(spec, design, folds)
+            py = fit_python(spec, design, folds, splits=splits)
             result["python"] = py.summary()
             result["timings"]["python_s"] = round(py.seconds, 3)
         if "r" in engines:
             from harness.engines.r_engine import RError, fit_r
 
             try:
-                r = fit_r(spec, design, folds)
+                r = fit_r(spec, design, folds, splits=splits)
             except RError as err:
                 result["error"] = f"R: {err}"
             else:
                 result["r"] = r.summary()
                 result["timings"]["r_s"] = round(r.seconds, 3)
         if py is not None and r is not None:
-            learner_free = _learner_free(spec, design, folds, r)
+            learner_free = _learner_free(spec, design, folds, r, splits)
             comparison = compare(spec, design, folds, py, r, learner_free)
             result.update(comparison.as_dict())
         elif result["error"]:
@@ -179,13 +184,13 @@ def run_one(prepared: PreparedSpec, engines: tuple[str, ...]) -> dict:
     return result
 
 
-def _learner_free(spec: Spec, design: Design, folds: Folds, r) -> Optional:
+def _learner_free(spec: Spec, design: Design, folds: Folds, r, splits: SampleSplits) -> Optional:
     """Python's score and inference code on R's predictions."""
     if any(np.isnan(p).all() for p in r.predictions.values()):
         # R leaves a nuisance unfitted that Python's score reads (ml_g1 for IRM ATTE); that gap
         # is explained by recomputing R's rule instead (harness.formulas.atte_r_rule).
         return None
-    return fit_python(spec, design, folds, external_predictions=r.predictions)
+    return fit_python(spec, design, folds, external_predictions=r.predictions, splits=splits)
 
 
 def _cache_path(cache_dir: Path, key: str) -> Path:
@@ -296,8 +301,9 @@ def _spec_record(prepared: PreparedSpec, result: dict, truth: dict) -> dict:
         "learners": {n: _learner_label(spec, n) for n in spec.nuisances},
         "paper": spec.paper.model_dump() if spec.paper else None,
         "truth": truth.get(spec.truth) if spec.truth else None,
-        "rows": prepared.design.rows.tolist(),
-        "folds": prepared.folds.labels.tolist(),
+        # Arrays, not lists: results.json refers to them in a side file (harness.arrays).
+        "rows": prepared.design.rows,
+        "folds": prepared.folds.labels,
     }
     timing = result.pop("timings", {})
     record.update(result)
@@ -318,9 +324,16 @@ def exit_code(results: dict) -> int:
     return 1 if any(s.get("status") in ("disagree", "error") for s in results["specs"]) else 0
 
 
+def _plain(value):
+    """In-memory results hold rows and folds as arrays; compare them as lists."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 def stable_view(results: dict) -> dict:
     """The results without what legitimately changes between identical runs."""
-    out = json.loads(json.dumps(results))
+    out = json.loads(json.dumps(results, default=_plain))
     out["provenance"].pop("created", None)
     out["provenance"].pop("command", None)
     for spec in out["specs"]:

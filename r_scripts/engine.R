@@ -36,8 +36,10 @@ dmlp_learner <- function(key, params, classif) {
   learner
 }
 
+# x: the design as a named list of columns, each copied once from Python; setDT makes it a
+# data.table in place, without another copy of the columns.
 dmlp_data <- function(x, y, d, x_cols, z_cols, cluster_cols) {
-  dt <- data.table::as.data.table(x)
+  dt <- data.table::setDT(x)
   z <- if (length(z_cols)) z_cols else NULL
   if (length(cluster_cols)) {
     DoubleML::DoubleMLClusterData$new(dt, y_col = y, d_cols = d, cluster_cols = cluster_cols,
@@ -47,13 +49,27 @@ dmlp_data <- function(x, y, d, x_cols, z_cols, cluster_cols) {
   }
 }
 
+# The fields DoubleML 1.0.2's set_sample_splitting sets for cross-fitting folds, after its own
+# check (checkmate on every fold: 1.8 s at a million rows). Python built and validated these folds
+# (harness/splits.py); tests/test_splits_r.py proves both routes give bitwise the same fit.
+dmlp_hand_smpls <- function(obj, smpls) {
+  private <- obj$.__enclos_env__$private
+  private$n_rep_ <- length(smpls)
+  private$n_folds_ <- length(smpls[[1]]$train_ids)
+  private$apply_cross_fitting_ <- TRUE
+  private$smpls_ <- smpls
+  private$initialize_arrays()
+  invisible(obj)
+}
+
 # The model object, with the harness's folds in place.
 #   learners: named list, nuisance -> list(key = , params = , classif = )
 #   smpls: list per repetition of list(train_ids, test_ids), 1-based (with clusters a training
 #          set is not the complement of its test set, so both are sent)
 #   smpls_cluster: NULL or DoubleML's list per repetition of cluster codes per fold
+#   checked: TRUE to let DoubleML check the folds again (tests compare the two routes)
 dmlp_model <- function(model, data, learners, score, n_folds, n_rep, smpls, smpls_cluster,
-                       trimming_threshold, subgroups) {
+                       trimming_threshold, subgroups, checked = FALSE) {
   ml <- lapply(learners, function(l) dmlp_learner(l$key, l$params, l$classif))
   args <- c(list(data = data), ml, list(n_folds = n_folds, n_rep = n_rep, score = score,
                                           draw_sample_splitting = FALSE))
@@ -65,7 +81,7 @@ dmlp_model <- function(model, data, learners, score, n_folds, n_rep, smpls, smpl
   cls <- switch(model, plr = DoubleMLPLR, pliv = DoubleMLPLIV, irm = DoubleMLIRM, iivm = DoubleMLIIVM)
   obj <- do.call(cls$new, args)
   if (is.null(smpls_cluster)) {
-    obj$set_sample_splitting(smpls)
+    if (checked) obj$set_sample_splitting(smpls) else dmlp_hand_smpls(obj, smpls)
   } else {
     # DoubleML 1.0.2 refuses set_sample_splitting on cluster data, yet its own cluster code reads
     # only these two fields; setting them gives R exactly the folds Python uses.
@@ -88,12 +104,12 @@ dmlp_result <- function(obj) {
 }
 
 dmlp_fit <- function(model, x, y, d, x_cols, z_cols, cluster_cols, learners, score, n_folds, n_rep,
-                     smpls, smpls_cluster, trimming_threshold, subgroups, seed) {
+                     smpls, smpls_cluster, trimming_threshold, subgroups, seed, checked = FALSE) {
   # Learners that draw random numbers (ranger, nnet, cv_glmnet) take them from R's stream.
   set.seed(seed)
   data <- dmlp_data(x, y, d, x_cols, z_cols, cluster_cols)
   obj <- dmlp_model(model, data, learners, score, n_folds, n_rep, smpls, smpls_cluster,
-                    trimming_threshold, subgroups)
+                    trimming_threshold, subgroups, checked)
   obj$fit(store_predictions = TRUE)
   dmlp_result(obj)
 }

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
+import threading
 import time
 import warnings
+from functools import lru_cache
 from typing import Optional
 
 import numpy as np
@@ -12,12 +15,30 @@ from harness.design import Design, Folds
 from harness.engines.result import EngineResult
 from harness.learners import resolve_learner
 from harness.spec import Spec
+from harness.splits import SampleSplits, sample_splits
 
 __all__ = ["fit_python"]
 
 
+@lru_cache(maxsize=1)
+def _doubleml():
+    """``doubleml``, imported from a thread of its own.
+
+    doubleml imports optuna, which keeps the ImportError of its optional redis backend, traceback
+    included; a traceback keeps every frame up its stack alive with their locals. Imported from a
+    fit's stack, that was the first fit's frames (model, learners, predictions: hundreds of MB at a
+    million rows) until the process ended. A thread's stack holds none of ours.
+    """
+    thread = threading.Thread(target=importlib.import_module, args=("doubleml",), daemon=True)
+    thread.start()
+    thread.join()
+    import doubleml
+
+    return doubleml
+
+
 def _dml_data(design: Design):
-    import doubleml as dml
+    dml = _doubleml()
 
     return dml.DoubleMLData(
         design.frame,
@@ -29,8 +50,23 @@ def _dml_data(design: Design):
     )
 
 
-def _model(spec: Spec, design: Design, folds: Folds):
-    import doubleml as dml
+def hand_splits(model, splits: SampleSplits) -> None:
+    """Give ``model`` the tool's validated folds: the four fields doubleml 0.11.4's
+    ``set_sample_splitting`` sets after its own check, then the re-initialisation it calls.
+
+    Its check (sets and ``np.unique`` per fold) costs seconds per call at a million rows; the folds
+    were drawn and validated by the tool (:func:`harness.splits.sample_splits`), and
+    ``tests/test_splits.py`` proves the result bitwise equal to the checked route for every model.
+    """
+    model._smpls = splits.smpls
+    model._smpls_cluster = splits.smpls_cluster
+    model._n_rep = splits.n_rep
+    model._n_folds = splits.n_folds
+    model._initialize_dml_model()
+
+
+def _model(spec: Spec, design: Design, folds: Folds, splits: SampleSplits):
+    dml = _doubleml()
     from doubleml.utils import PSProcessorConfig
 
     data = _dml_data(design)
@@ -58,11 +94,7 @@ def _model(spec: Spec, design: Design, folds: Folds):
             subgroups=subgroups,
             ps_processor_config=PSProcessorConfig(clipping_threshold=spec.trimming_threshold),
         )
-    codes = design.frame[list(design.cluster)].to_numpy().astype(np.int64) if design.cluster else None
-    if design.cluster:
-        model.set_sample_splitting(folds.smpls(codes), folds.smpls_cluster())
-    else:
-        model.set_sample_splitting(folds.smpls())
+    hand_splits(model, splits)
     return model
 
 
@@ -71,6 +103,7 @@ def fit_python(
     design: Design,
     folds: Folds,
     external_predictions: Optional[dict[str, np.ndarray]] = None,
+    splits: Optional[SampleSplits] = None,
 ) -> EngineResult:
     """Fit ``spec`` with ``doubleml`` on the shared design and folds.
 
@@ -79,8 +112,10 @@ def fit_python(
     external_predictions : dict, optional
         Nuisance predictions ``(n_obs, n_rep)`` to use instead of fitting learners (the
         learner-free comparison feeds R's predictions here).
+    splits : SampleSplits, optional
+        The validated folds (built from ``folds`` when not given).
     """
-    model = _model(spec, design, folds)
+    model = _model(spec, design, folds, splits or sample_splits(design, folds))
     start = time.perf_counter()
     with warnings.catch_warnings():
         # doubleml warns about propensity clipping and deprecated names; the report carries the facts.
@@ -91,15 +126,18 @@ def fit_python(
             model.fit(store_predictions=True)
     seconds = time.perf_counter() - start
     ci = model.confint(level=0.95).to_numpy()[0]
-    predictions = {k: np.asarray(v[:, :, 0], dtype=float) for k, v in model.predictions.items()}
-    return EngineResult(
+    # Copies, so that nothing of the model outlives this call: it holds the data's arrays, the
+    # learners and the score elements, hundreds of MB at a million rows.
+    predictions = {k: np.array(v[:, :, 0], dtype=float) for k, v in model.predictions.items()}
+    result = EngineResult(
         coef=float(model.coef[0]),
         se=float(model.se[0]),
         t=float(model.t_stat[0]),
         p=float(model.pval[0]),
         ci=(float(ci[0]), float(ci[1])),
-        coef_reps=np.asarray(model.all_coef[0], dtype=float),
-        se_reps=np.asarray(model.all_se[0], dtype=float),
+        coef_reps=np.array(model.all_coef[0], dtype=float),
+        se_reps=np.array(model.all_se[0], dtype=float),
         predictions=predictions,
         seconds=seconds,
     )
+    return result

@@ -20,8 +20,9 @@ from harness.engines.result import EngineResult
 from harness.errors import EnvironmentProblem
 from harness.learners import resolve_learner
 from harness.spec import Spec
+from harness.splits import SampleSplits, sample_splits
 
-__all__ = ["R_PACKAGES", "RSession", "fit_r", "project_root", "r_library", "r_session"]
+__all__ = ["R_PACKAGES", "RSession", "fit_arguments", "fit_r", "project_root", "r_library", "r_session"]
 
 # What the R side needs, in the order `doctor` prints them.
 R_PACKAGES = (
@@ -63,6 +64,7 @@ class RSession:
         # Dask) must not inherit it, or Python's extension modules load the wrong libraries.
         saved_ld_path = os.environ.get("LD_LIBRARY_PATH")
         try:
+            import rpy2.rinterface as rinterface
             import rpy2.rinterface_lib.callbacks as callbacks
             import rpy2.robjects as ro
             from rpy2.robjects import default_converter, numpy2ri
@@ -71,6 +73,7 @@ class RSession:
                 f"rpy2 or R is not usable ({err.__class__.__name__}: {str(err).splitlines()[0] if str(err) else ''}); {FIX}"
             ) from None
         self._ro = ro
+        self._ri = rinterface
         if saved_ld_path is None:
             os.environ.pop("LD_LIBRARY_PATH", None)
         else:
@@ -105,6 +108,15 @@ class RSession:
                 message = " ".join(str(err).split())
                 raise RError(message) from None
 
+    def call_raw(self, name: str, **kwargs: Any) -> Any:
+        """Call an R function on R objects and return R's value unconverted (rinterface level)."""
+        from rpy2.rinterface_lib.embedded import RRuntimeError
+
+        try:
+            return self._ri.globalenv.find(name)(**kwargs)
+        except RRuntimeError as err:
+            raise RError(" ".join(str(err).split())) from None
+
     def versions(self, packages: tuple[str, ...] = R_PACKAGES) -> dict[str, Optional[str]]:
         values = self.call("dmlp_versions", self._ro.StrVector(list(packages)))
         out = {p: _version_or_none(v) for p, v in zip(packages, list(values), strict=True)}
@@ -112,38 +124,69 @@ class RSession:
         return out
 
     # -- conversion helpers -------------------------------------------------------------
+    # Arrays go to R through rpy2's memoryview path: one memcpy into a freshly allocated R vector,
+    # never a Python list (a million fold indices as Python ints cost seconds and hundreds of MB).
+    # They are built as rpy2's low-level (rinterface) objects: robjects' vectors reference
+    # themselves through their delegators, so they, and the R memory they protect, would wait for
+    # Python's cycle collector instead of being released when the call returns.
+    def r_vector(self, array: np.ndarray) -> Any:
+        """An R integer, double or logical vector holding ``array``'s values."""
+        ri = self._ri
+        array = np.asarray(array)
+        if array.dtype.kind == "b":
+            return ri.BoolSexpVector(array.tolist())  # R's logicals are 32-bit: no byte-for-byte copy
+        if array.dtype.kind in "iu":
+            if array.size and (array.min() < -(2**31 - 1) or array.max() > 2**31 - 1):
+                raise OverflowError("integer array does not fit R's 32-bit integers")
+            return ri.IntSexpVector(np.ascontiguousarray(array.ravel(), dtype=np.int32))
+        return ri.FloatSexpVector(np.ascontiguousarray(array.ravel(), dtype=np.float64))
+
+    def r_list(self, values: list, names: Optional[list[str]] = None) -> Any:
+        """An R list of R objects, named when ``names`` is given."""
+        out = self._ri.ListSexpVector(values)
+        if names is not None:
+            out.do_slot_assign("names", self._ri.StrSexpVector(names))
+        return out
+
     def r_value(self, value: Any) -> Any:
-        ro = self._ro
+        ri = self._ri
         if value is None:
-            return ro.NULL
+            return ri.NULL
         if isinstance(value, bool):
-            return ro.BoolVector([value])
+            return ri.BoolSexpVector([value])
         if isinstance(value, (int, np.integer)):
-            return ro.IntVector([int(value)])
+            return ri.IntSexpVector([int(value)])
         if isinstance(value, (float, np.floating)):
-            return ro.FloatVector([float(value)])
+            return ri.FloatSexpVector([float(value)])
         if isinstance(value, str):
-            return ro.StrVector([value])
+            return ri.StrSexpVector([value])
         if isinstance(value, np.ndarray):
-            if value.dtype.kind in "iu":
-                return ro.IntVector(value.tolist())
-            return ro.FloatVector(value.tolist())
+            return self.r_vector(value)
         if isinstance(value, dict):
-            return ro.ListVector({k: self.r_value(v) for k, v in value.items()}) if value else ro.r("list()")
+            return self.r_list([self.r_value(v) for v in value.values()], [str(k) for k in value])
         if isinstance(value, (list, tuple)):
-            return ro.r["list"](*[self.r_value(v) for v in value])
+            return self.r_list([self.r_value(v) for v in value])
         raise TypeError(f"cannot send {type(value).__name__} to R")
 
+    def r_strings(self, values: list[str]) -> Any:
+        return self._ri.StrSexpVector([str(v) for v in values])
+
     def r_matrix(self, array: np.ndarray, colnames: Optional[list[str]] = None) -> Any:
-        ro = self._ro
-        array = np.ascontiguousarray(array)
-        vector = (
-            ro.FloatVector(array.ravel(order="F")) if array.dtype.kind == "f" else ro.IntVector(array.ravel(order="F").tolist())
-        )
-        matrix = ro.r["matrix"](vector, nrow=array.shape[0], ncol=array.shape[1])
+        """An R matrix: the column-major values copied once, dimensions set in place."""
+        vector = self.r_vector(np.asarray(array).ravel(order="F"))
+        vector.do_slot_assign("dim", self._ri.IntSexpVector(list(array.shape)))
         if colnames is not None:
-            matrix = ro.r["colnames<-"](matrix, ro.StrVector(colnames))
-        return matrix
+            vector.do_slot_assign("dimnames", self.r_list([self._ri.NULL, self.r_strings(colnames)]))
+        return vector
+
+    def r_columns(self, frame: Any) -> Any:
+        """A named R list of the frame's columns (one copy each); R makes it a data.table in place."""
+        return self.r_list([self.r_vector(frame[c].to_numpy()) for c in frame.columns], [str(c) for c in frame.columns])
+
+    def collect_garbage(self) -> None:
+        """Run R's garbage collector (R returns large freed vectors to the system)."""
+        false, true = self._ri.BoolSexpVector([False]), self._ri.BoolSexpVector([True])
+        self._ri.baseenv["gc"](verbose=false, full=true)
 
 
 def _version_or_none(value: Any) -> Optional[str]:
@@ -161,82 +204,93 @@ def r_session() -> RSession:
     return RSession()
 
 
-def _r_smpls_cluster(session: RSession, folds: Folds) -> Any:
-    if folds.cluster_folds is None:
-        return None
-    reps = []
-    for rep in folds.smpls_cluster():
-        reps.append(
-            {
-                "train_ids": [[np.asarray(v, dtype=float) for v in train] for train, _ in rep],
-                "test_ids": [[np.asarray(v, dtype=float) for v in test] for _, test in rep],
-            }
-        )
-    return session.r_value(reps)
-
-
-def _r_smpls(session: RSession, folds: Folds, design: Design) -> Any:
+def _r_smpls(session: RSession, splits: SampleSplits) -> Any:
     """DoubleML's R folds: per repetition, 1-based train and test index vectors."""
-    codes = design.frame[list(design.cluster)].to_numpy().astype(np.int64) if design.cluster else None
-    reps = []
-    for rep in folds.smpls(codes):
-        reps.append(
-            {
-                "train_ids": [(train + 1).astype(np.int32) for train, _ in rep],
-                "test_ids": [(test + 1).astype(np.int32) for _, test in rep],
-            }
-        )
-    return session.r_value(reps)
+    return session.r_value(
+        [{"train_ids": [train + 1 for train, _ in rep], "test_ids": [test + 1 for _, test in rep]} for rep in splits.smpls]
+    )
 
 
-def fit_r(spec: Spec, design: Design, folds: Folds, session: Optional[RSession] = None) -> EngineResult:
-    """Fit ``spec`` with R's ``DoubleML`` on the shared design and folds."""
+def _r_smpls_cluster(session: RSession, splits: SampleSplits) -> Any:
+    """DoubleML's R cluster folds: per repetition and fold, the cluster codes per variable."""
+    if splits.smpls_cluster is None:
+        return session.r_value(None)
+    return session.r_value(
+        [
+            {"train_ids": [list(train) for train, _ in rep], "test_ids": [list(test) for _, test in rep]}
+            for rep in splits.smpls_cluster
+        ]
+    )
+
+
+def fit_r(
+    spec: Spec,
+    design: Design,
+    folds: Folds,
+    session: Optional[RSession] = None,
+    splits: Optional[SampleSplits] = None,
+) -> EngineResult:
+    """Fit ``spec`` with R's ``DoubleML`` on the shared design and folds.
+
+    Everything R built for the fit (data, tasks, learners, model) is garbage once the numbers are
+    copied out; R's collector runs before this returns, so the next spec starts from a small heap.
+    """
     session = session or r_session()
+    splits = splits or sample_splits(design, folds)
     # rpy2 keeps its converter in a context variable: a worker thread (Dask) starts without one.
-    with session.building():
-        return _fit_r(spec, design, folds, session)
+    try:
+        with session.building():
+            return _fit_r(spec, design, folds, splits, session)
+    finally:
+        session.collect_garbage()
 
 
-def _fit_r(spec: Spec, design: Design, folds: Folds, session: RSession) -> EngineResult:
+def _fit_r(spec: Spec, design: Design, folds: Folds, splits: SampleSplits, session: RSession) -> EngineResult:
+    start = time.perf_counter()
+    out = session.call_raw("dmlp_fit", **fit_arguments(spec, design, folds, splits, session))
+    seconds = time.perf_counter() - start
+    # Copies out of R's memory (numpy reads R vectors and matrices through their buffers).
+    fields = dict(zip(out.names, out, strict=True))
+    predictions = {
+        name: np.array(value, dtype=float) for name, value in zip(fields["predictions"].names, fields["predictions"], strict=True)
+    }
+    number = {name: np.array(fields[name], dtype=float) for name in ("coef", "se", "t", "p", "ci", "coef_reps", "se_reps")}
+    return EngineResult(
+        coef=float(number["coef"][0]),
+        se=float(number["se"][0]),
+        t=float(number["t"][0]),
+        p=float(number["p"][0]),
+        ci=(float(number["ci"][0]), float(number["ci"][1])),
+        coef_reps=number["coef_reps"],
+        se_reps=number["se_reps"],
+        predictions=predictions,
+        seconds=seconds,
+    )
+
+
+def fit_arguments(spec: Spec, design: Design, folds: Folds, splits: SampleSplits, session: RSession) -> dict[str, Any]:
+    """The arguments of ``dmlp_fit`` (r_scripts/engine.R), built as R objects: the design as columns
+    and the folds as 1-based integer vectors, each copied once into R memory."""
     learners = {}
     for nuisance in spec.nuisances:
         resolved = resolve_learner(spec.learner_for(nuisance), nuisance, spec.model)
         key, params = resolved.r_learner(len(design.x))
         learners[nuisance] = {"key": key, "params": params, "classif": resolved.kind == "classif"}
-    ro = session._ro
-    start = time.perf_counter()
-    out = session.call(
-        "dmlp_fit",
-        model=spec.model,
-        x=session.r_matrix(design.frame.to_numpy(dtype=float), list(design.frame.columns)),
-        y=design.y,
-        d=design.d,
-        x_cols=ro.StrVector(list(design.x)),
-        z_cols=ro.StrVector(list(design.z)),
-        cluster_cols=ro.StrVector(list(design.cluster)),
-        learners=session.r_value(learners),
-        score=spec.score_name,
-        n_folds=folds.n_folds_per_cluster or folds.n_folds,
-        n_rep=folds.n_rep,
-        smpls=_r_smpls(session, folds, design),
-        smpls_cluster=_r_smpls_cluster(session, folds) if folds.cluster_folds is not None else ro.NULL,
-        trimming_threshold=spec.trimming_threshold,
-        subgroups=session.r_value(spec.subgroups) if spec.subgroups else ro.NULL,
-        seed=spec.seed,
-    )
-    seconds = time.perf_counter() - start
-    # The numpy converter turns named R lists into ordered dicts and vectors into arrays.
-    result = dict(out.items())
-    predictions = {name: np.asarray(value, dtype=float) for name, value in result["predictions"].items()}
-    ci = np.asarray(result["ci"], dtype=float)
-    return EngineResult(
-        coef=float(result["coef"][0]),
-        se=float(result["se"][0]),
-        t=float(result["t"][0]),
-        p=float(result["p"][0]),
-        ci=(float(ci[0]), float(ci[1])),
-        coef_reps=np.asarray(result["coef_reps"], dtype=float),
-        se_reps=np.asarray(result["se_reps"], dtype=float),
-        predictions=predictions,
-        seconds=seconds,
-    )
+    return {
+        "model": spec.model,
+        "x": session.r_columns(design.frame),
+        "y": design.y,
+        "d": design.d,
+        "x_cols": session.r_strings(list(design.x)),
+        "z_cols": session.r_strings(list(design.z)),
+        "cluster_cols": session.r_strings(list(design.cluster)),
+        "learners": session.r_value(learners),
+        "score": spec.score_name,
+        "n_folds": folds.n_folds_per_cluster or folds.n_folds,
+        "n_rep": folds.n_rep,
+        "smpls": _r_smpls(session, splits),
+        "smpls_cluster": _r_smpls_cluster(session, splits),
+        "trimming_threshold": spec.trimming_threshold,
+        "subgroups": session.r_value(spec.subgroups),
+        "seed": spec.seed,
+    }
