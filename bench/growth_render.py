@@ -147,6 +147,27 @@ def _profile(raw: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _parts(raw: dict[str, Any]) -> list[str]:
+    parts = raw["parts"]
+    lines = [
+        "",
+        f"Before and after, part by part ({parts['n_rows']:,} rows, ols spec; median of {parts['reps']} timings in one process; "
+        f"`{parts['command']}`). *Before* is the code this issue replaced, run on the same design and folds:",
+        "",
+        "| part | before (s) | after (s) |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {name} | {v['before']:.3f} | {v['after']:.3f} |" for name, v in parts["parts"].items()]
+    size = parts["bytes"]
+    lines += [
+        "",
+        f"Rows and folds on disk: {size['before'] / 1e6:.1f} MB as JSON lists in results.json before, "
+        f"{size['after'] / 1e6:.2f} MB in arrays.npz after. The Python fold hand-over runs twice per spec (fit and "
+        "learner-free refit), the R one once.",
+    ]
+    return lines
+
+
 def _seed(raw: dict[str, Any]) -> list[str]:
     seed = raw["seed_subset"]
     s = summarize(seed["runs"])
@@ -186,6 +207,8 @@ def render(raw: dict[str, Any]) -> str:
     ]
     if "growth" in raw:
         lines += _growth(raw)
+    if "parts" in raw:
+        lines += _parts(raw)
     if "profile" in raw:
         lines += _profile(raw)
     if "seed_subset" in raw:

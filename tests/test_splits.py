@@ -138,3 +138,19 @@ def test_validation_refuses_inconsistent_cluster_folds() -> None:
     swapped = [splits.smpls_cluster[1], splits.smpls_cluster[0]]
     with pytest.raises(ValueError, match="disagree"):
         validate_splits(dataclasses.replace(splits, smpls_cluster=swapped), codes)
+
+
+def test_another_doubleml_version_takes_the_checked_route(monkeypatch: pytest.MonkeyPatch) -> None:
+    import doubleml.double_ml_sampling_mixins as mixins
+
+    from harness.engines import python_engine
+
+    spec, design, folds = prepared("pliv", "one-way", n_rep=2)
+    handed = fit_python(spec, design, folds)
+    calls = []
+    real = mixins._check_sample_splitting
+    monkeypatch.setattr(mixins, "_check_sample_splitting", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(python_engine, "HANDED_SPLITS_VERSION", "0.0.0")
+    checked = fit_python(spec, design, folds)
+    assert calls, "the checked route ran"
+    assert same_bits(handed.coef_reps, checked.coef_reps) and same_bits(handed.se_reps, checked.se_reps)

@@ -17,7 +17,10 @@ from harness.learners import resolve_learner
 from harness.spec import Spec
 from harness.splits import SampleSplits, sample_splits
 
-__all__ = ["fit_python"]
+__all__ = ["fit_python", "hand_splits"]
+
+# The doubleml whose set_sample_splitting hand_splits mirrors.
+HANDED_SPLITS_VERSION = "0.11.4"
 
 
 @lru_cache(maxsize=1)
@@ -57,7 +60,11 @@ def hand_splits(model, splits: SampleSplits) -> None:
     Its check (sets and ``np.unique`` per fold) costs seconds per call at a million rows; the folds
     were drawn and validated by the tool (:func:`harness.splits.sample_splits`), and
     ``tests/test_splits.py`` proves the result bitwise equal to the checked route for every model.
+    Another doubleml version (the project pins 0.11.4) takes the checked route.
     """
+    if _doubleml().__version__ != HANDED_SPLITS_VERSION:
+        model.set_sample_splitting(splits.smpls, splits.smpls_cluster)
+        return
     model._smpls = splits.smpls
     model._smpls_cluster = splits.smpls_cluster
     model._n_rep = splits.n_rep
@@ -129,7 +136,7 @@ def fit_python(
     # Copies, so that nothing of the model outlives this call: it holds the data's arrays, the
     # learners and the score elements, hundreds of MB at a million rows.
     predictions = {k: np.array(v[:, :, 0], dtype=float) for k, v in model.predictions.items()}
-    result = EngineResult(
+    return EngineResult(
         coef=float(model.coef[0]),
         se=float(model.se[0]),
         t=float(model.t_stat[0]),
@@ -140,4 +147,3 @@ def fit_python(
         predictions=predictions,
         seconds=seconds,
     )
-    return result
