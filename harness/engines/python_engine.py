@@ -14,6 +14,7 @@ import numpy as np
 from harness.design import Design, Folds
 from harness.engines.result import EngineResult
 from harness.learners import resolve_learner
+from harness.memory import release_freed_memory
 from harness.spec import Spec
 from harness.splits import SampleSplits, sample_splits
 
@@ -136,7 +137,7 @@ def fit_python(
     # Copies, so that nothing of the model outlives this call: it holds the data's arrays, the
     # learners and the score elements, hundreds of MB at a million rows.
     predictions = {k: np.array(v[:, :, 0], dtype=float) for k, v in model.predictions.items()}
-    return EngineResult(
+    result = EngineResult(
         coef=float(model.coef[0]),
         se=float(model.se[0]),
         t=float(model.t_stat[0]),
@@ -147,3 +148,6 @@ def fit_python(
         predictions=predictions,
         seconds=seconds,
     )
+    del model
+    release_freed_memory()
+    return result

@@ -19,6 +19,7 @@ from harness.design import Design, Folds
 from harness.engines.result import EngineResult
 from harness.errors import EnvironmentProblem
 from harness.learners import resolve_learner
+from harness.memory import release_freed_memory
 from harness.spec import Spec
 from harness.splits import SampleSplits, sample_splits
 
@@ -243,6 +244,7 @@ def fit_r(
             return _fit_r(spec, design, folds, splits, session)
     finally:
         session.collect_garbage()
+        release_freed_memory()
 
 
 def _fit_r(spec: Spec, design: Design, folds: Folds, splits: SampleSplits, session: RSession) -> EngineResult:
