@@ -284,9 +284,25 @@ def main(argv: Optional[list[str]] = None) -> int:
                     manifest = bare_manifest(specs, csv, OUT, export_designs=False)
                     label = f"{learner} {n_rows:,}"
                     print(label, flush=True)
+                    cell_start = datetime.now(UTC).strftime("%H:%M UTC")
                     runs = run_cell(label, ["--specs", str(specs), "--data", str(csv)], manifest, args.reps, scratch)
-                    cells.append({"learner": learner, "n_rows": n_rows, "runs": runs})
-            raw["growth"] = {"cells": cells, "command": command, "started": started, "machine": info, "reps": args.reps}
+                    cells.append({"learner": learner, "n_rows": n_rows, "runs": runs, "started": cell_start, "command": command})
+            # A re-measurement of some sizes replaces those cells and keeps the others.
+            old = raw.get("growth", {}).get("cells", []) if raw.get("growth") else []
+            measured = {(c["learner"], c["n_rows"]) for c in cells}
+            for cell in old:
+                cell.setdefault("command", raw["growth"]["command"])
+            merged = [c for c in old if (c["learner"], c["n_rows"]) not in measured] + cells
+            merged.sort(key=lambda c: (c["n_rows"], list(LEARNERS).index(c["learner"])))
+            runs_of = raw.get("growth", {}).get("commands", [raw["growth"]["command"]] if raw.get("growth") else [])
+            raw["growth"] = {
+                "cells": merged,
+                "command": command,
+                "commands": [*runs_of, command],
+                "started": started,
+                "machine": info,
+                "reps": args.reps,
+            }
         if args.profile_size:
             csv = survey_csv(args.profile_size, OUT)
             raw["profile"] = profile_tool(["--specs", str(spec_file("ols", OUT)), "--data", str(csv)], scratch)
@@ -305,7 +321,8 @@ def _only(specs: Path, ids: str, scratch: Path) -> Path:
 
     doc = yaml.safe_load(specs.read_text(encoding="utf-8"))
     keep = set(ids.split(","))
-    doc["specs"] = [s for s in doc["specs"] if s["id"] in keep]
+    # Claim blocks refer to specs left out; the fits do not depend on them.
+    doc["specs"] = [{k: v for k, v in s.items() if k != "paper"} for s in doc["specs"] if s["id"] in keep]
     doc["dataset"]["path"] = str((specs.parent / doc["dataset"]["path"]).resolve())
     doc["dataset"].pop("truth", None)
     path = scratch / "subset.yaml"
