@@ -86,7 +86,8 @@ class RSession:
         callbacks.consolewrite_warnerror = self._messages.append
         lib = r_library()
         ro.r[".libPaths"](ro.StrVector([str(lib), *ro.r[".libPaths"]()]))
-        missing = [p for p in REQUIRED_R_PACKAGES if not ro.r["requireNamespace"](p, quietly=True)[0]]
+        # Installed, not loaded (engine.R dmlp_setup says why): a learner loads its package on first use.
+        missing = [p for p in REQUIRED_R_PACKAGES if not ro.r["nzchar"](ro.r["system.file"](package=p))[0]]
         if missing:
             raise EnvironmentProblem(f"R package(s) missing: {', '.join(missing)} (library {lib}); {FIX}")
         ro.r["source"](str(project_root() / "r_scripts" / "engine.R"))
