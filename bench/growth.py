@@ -195,15 +195,16 @@ def run_cell(label: str, tool_args: list[str], manifest: Path, reps: int, scratc
 PROFILE_PARTS = {
     ("harness/runner.py", "prepare"): "read CSV, designs and folds (runner.prepare)",
     ("harness/engines/r_engine.py", "r_session"): "start embedded R, load R packages",
-    ("harness/runner.py", "cache_key"): "cache keys",
+    ("harness/cache.py", "cache_key"): "cache keys",
     ("harness/splits.py", "sample_splits"): "folds built and validated once (harness.splits)",
     ("harness/engines/python_engine.py", "fit_python"): "Python fits incl. learner-free refit",
-    ("harness/runner.py", "_learner_free"): "learner-free refit",
+    ("harness/fit.py", "_learner_free"): "learner-free refit",
     ("harness/engines/python_engine.py", "hand_splits"): "folds handed to doubleml (both Python fits)",
     ("harness/engines/r_engine.py", "fit_r"): "R fit incl. conversions and gc",
     ("harness/engines/r_engine.py", "fit_arguments"): "design columns and folds -> R vectors",
     ("harness/engines/r_engine.py", "collect_garbage"): "R gc after the fit",
     ("harness/compare.py", "compare"): "three-layer comparison",
+    ("harness/compare_extended.py", "judge"): "comparison and verdict",
     ("harness/cli.py", "write_run"): "results.json, arrays.npz and report",
     ("harness/arrays.py", "write_arrays"): "arrays.npz",
 }
@@ -214,10 +215,18 @@ def profile_tool(tool_args: list[str], scratch: Path) -> dict[str, Any]:
     from harness.cli import main
 
     prof = cProfile.Profile()
+    saved = os.environ.get("DMLP_IN_PROCESS")
+    os.environ["DMLP_IN_PROCESS"] = "1"  # the fits in this process, where the profiler sees them
     start = time.perf_counter()
     prof.enable()
-    main(["run", *tool_args, "--no-cache", "--quiet", "--cache-dir", str(scratch / "pcache"), "--out", str(scratch / "prof")])
-    prof.disable()
+    try:
+        main(["run", *tool_args, "--no-cache", "--quiet", "--cache-dir", str(scratch / "pcache"), "--out", str(scratch / "prof")])
+    finally:
+        prof.disable()
+        if saved is None:
+            os.environ.pop("DMLP_IN_PROCESS")
+        else:
+            os.environ["DMLP_IN_PROCESS"] = saved
     wall = time.perf_counter() - start
     stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
     parts = {}

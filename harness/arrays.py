@@ -10,7 +10,10 @@ per spec, named by the spec's position ``i`` in ``results.json``'s ``specs`` lis
   variables' folds; a training set is then the rows whose clusters avoid the test cell in every
   cluster variable.
 
-Each spec's record names its two members and their sha256 (``arrays``); ``results.json``'s
+A spec with several treatments gives one record per treatment, all fitted on the same rows and
+folds: they share the members of the first of them (a record's ``arrays`` block names its members,
+so readers follow the names, never the position). Each spec's record names its two members and
+their sha256 (``arrays``); ``results.json``'s
 ``arrays`` block holds the file's name and sha256. Integers are stored little-endian in the smallest
 signed type that holds them, and the zip is written with fixed timestamps and order, so the same
 run gives the same bytes.
@@ -96,14 +99,17 @@ def detach_arrays(results: dict) -> tuple[dict, bytes]:
     (a hand-made one) gets no reference.
     """
     members: dict[str, np.ndarray] = {}
+    stored: dict[str, tuple[str, str]] = {}  # digest -> member names: one copy of a shared pair
     specs = []
     for i, spec in enumerate(results["specs"]):
         spec = dict(spec)
         rows, folds = spec.pop("rows", None), spec.pop("folds", None)
         if rows is not None and folds is not None:
-            rows_name, folds_name = _names(i)
-            members[rows_name], members[folds_name] = np.asarray(rows), np.asarray(folds)
             digest = pair_digest(rows, folds)
+            if digest not in stored:
+                stored[digest] = _names(i)
+                members[stored[digest][0]], members[stored[digest][1]] = np.asarray(rows), np.asarray(folds)
+            rows_name, folds_name = stored[digest]
             spec["arrays"] = {**spec.get("arrays", {}), "rows": rows_name, "folds": folds_name, "sha256": digest}
         specs.append(spec)
     data = side_file_bytes(members)

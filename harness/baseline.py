@@ -18,7 +18,7 @@ from harness.compare import rel_diff
 from harness.errors import DataError
 from harness.io import atomic_write_json
 
-__all__ = ["check_baseline", "drift", "save_baseline"]
+__all__ = ["check_baseline", "drift", "save_baseline", "version_changes"]
 
 SCHEMA = "dml-parity/baseline/1"
 # Runs whose estimates this module reads; results/2 moved rows and folds to a side file, the
@@ -93,6 +93,39 @@ def drift(baseline: dict, results: dict) -> list[dict]:
     return moved
 
 
+def version_changes(before: dict, after: dict) -> list[dict]:
+    """Package versions that differ between a baseline's ``versions`` and a run's provenance.
+
+    Both are ``{"python": {package: version}, "r": {package: version} or None}``. A language that
+    ran on one side only is one row (package ``*``), not a row per package.
+    """
+    changes = []
+    for language, label in (("python", "Python"), ("r", "R")):
+        old, new = before.get(language), after.get(language)
+        if not old and not new:
+            continue
+        if not old or not new:
+            changes.append(
+                {"language": label, "package": "*", "before": "ran" if old else "not run", "after": "ran" if new else "not run"}
+            )
+            continue
+        for package in sorted(set(old) | set(new), key=str.lower):
+            if old.get(package) != new.get(package):
+                changes.append({"language": label, "package": package, "before": old.get(package), "after": new.get(package)})
+    return changes
+
+
+def _print_version_changes(baseline: dict, results: dict) -> None:
+    now = {"python": results["provenance"].get("python"), "r": results["provenance"].get("r")}
+    changes = version_changes(baseline.get("versions") or {}, now)
+    if not changes:
+        print("package versions: the same as the baseline's")
+        return
+    rows = [[c["language"], c["package"], c["before"] or "-", c["after"] or "-"] for c in changes]
+    print(f"{len(changes)} package version(s) differ from the baseline's:")
+    print(tabulate(rows, headers=["language", "package", "baseline", "now"], tablefmt="github", disable_numparse=True))
+
+
 def _moved(spec_id: str, engine: str, what: str, before, after, change, limit) -> dict:
     return {"id": spec_id, "engine": engine, "what": what, "before": before, "after": after, "change": change, "limit": limit}
 
@@ -110,8 +143,7 @@ def check_baseline(baseline_path: Path, run_dir: Optional[Path], engines: Option
     if run_dir is not None:
         results = _read_results(run_dir)
     else:
-        from harness.cli import parse_engines
-        from harness.runner import RunOptions, run
+        from harness.runner import RunOptions, parse_engines, run
 
         spec_file = (baseline_path.parent / baseline["spec_file"]).resolve()
         chosen = parse_engines(engines) if engines else tuple(baseline["engines"])
@@ -121,8 +153,11 @@ def check_baseline(baseline_path: Path, run_dir: Optional[Path], engines: Option
     moved = drift(baseline, results)
     if not moved:
         print(f"no drift: {len(baseline['estimates'])} specs within their tier's tolerance")
+        _print_version_changes(baseline, results)
         return 0
     rows = [[m["id"], m["engine"], m["what"], m["before"], m["after"], m["change"], m["limit"]] for m in moved]
     print(tabulate(rows, headers=["spec", "engine", "estimate", "baseline", "now", "change", "limit"], tablefmt="github"))
     print(f"{len(moved)} estimate(s) moved beyond their tier's tolerance")
+    # The first question when estimates move after an upgrade: what was upgraded.
+    _print_version_changes(baseline, results)
     return 1

@@ -1,11 +1,21 @@
-"""The three-layer comparison of a Python and an R estimate: pure functions, no engines.
+"""The comparison of a Python and an R estimate: pure functions on engine results, no engines.
 
-1. End to end: coefficient, standard error, t, p and interval, per repetition and aggregated.
-2. Learner-free: Python fed R's nuisance predictions; isolates the score and inference code.
-3. Nuisance: each cross-fitted prediction compared, so a gap names the learner behind it.
+Layers (each a list of :class:`~harness.checks.Check`):
 
-Where the packages differ on purpose, :mod:`harness.formulas` recomputes the other package's
-rule from shared numbers; a gap the rule reproduces to 1e-10 is ``explained``, not waved through.
+1. ``folds``: each package fitted on the folds the tool drew.
+2. ``nuisance``: the cross-fitted predictions (exact tier: within the pair's tolerance; statistical
+   tier: correlated ≥ 0.95), so a gap names the learner behind it.
+3. ``learner_free``: Python's code fed R's predictions reproduces R's numbers per repetition
+   (after R's own rule where the packages differ), whatever the learner: the score and inference code
+   are the same.
+4. ``rule``: each package's aggregate recomputed from its own repetitions by the rule the tool writes
+   down (:mod:`harness.formulas`), so a wrong rule cannot explain anything.
+5. ``end_to_end``: Python against R, per repetition and aggregated (coverage rule in
+   :mod:`harness.checks`). Where the packages differ on purpose (n_rep > 1 aggregation, IRM ATTE's
+   treated share) each side is compared with its own rule applied to the other side's numbers.
+
+Statuses: ``disagree`` if any check fails; ``explained`` if all pass but the reported numbers differ
+beyond the tolerance and an intended rule accounts for it; ``agree`` otherwise.
 """
 
 from __future__ import annotations
@@ -15,30 +25,36 @@ from typing import Optional
 
 import numpy as np
 
+from harness.checks import Check, assert_covered, at_least, at_most, diff_in_se, norm_rel_diff, rel_diff
 from harness.design import Design, Folds
 from harness.engines.result import EngineResult
-from harness.formulas import atte_r_rule, python_aggregate, r_aggregate, var_scaling_factor
+from harness.formulas import Aggregate, atte_reps, python_aggregate, r_aggregate, var_scaling_factor
 from harness.learners import LEARNERS, resolve_learner
 from harness.spec import Spec
 
-__all__ = ["EXPLAINED_LIMIT", "LEARNER_FREE_LIMIT", "Comparison", "compare", "nuisance_targets", "rel_diff", "spec_tier"]
+__all__ = [
+    "EXPLAINED_LIMIT",
+    "LEARNER_FREE_LIMIT",
+    "Comparison",
+    "compare",
+    "end_to_end_diff",
+    "nuisance_summary",
+    "rel_diff",
+    "spec_tier",
+]
 
 LEARNER_FREE_LIMIT = 1e-10
+# A rule recomputed from numbers both packages share reproduces the reported value to rounding.
 EXPLAINED_LIMIT = 1e-10
 NUISANCE_CORR_MIN = 0.95
 SIGNIFICANCE_LEVELS = (0.01, 0.05, 0.10)
-
-
-def rel_diff(a: float | np.ndarray, b: float | np.ndarray) -> float:
-    """Largest ``|a - b| / max(|a|, |b|)`` (0 where both are 0, NaN where either is)."""
-    a = np.atleast_1d(np.asarray(a, dtype=float))
-    b = np.atleast_1d(np.asarray(b, dtype=float))
-    if a.shape != b.shape or np.isnan(a).any() or np.isnan(b).any():
-        return float("nan")
-    scale = np.maximum(np.abs(a), np.abs(b))
-    diff = np.abs(a - b)
-    out = np.where(scale > 0, diff / np.where(scale > 0, scale, 1.0), 0.0)
-    return float(out.max()) if out.size else 0.0
+RULE_AGGREGATION = "n_rep aggregation"
+RULE_ATTE = "IRM ATTE treated share"
+RULE_TEXT = {
+    RULE_AGGREGATION: "n_rep > 1: Python se = (median(coef_m + 1.96 se_m) - coef)/1.96, t and p from coef/se, "
+    "CI = median of per-repetition CIs; R se = sqrt(median(n se_m^2 + (coef_m - coef)^2)/n), CI = coef ± z se",
+    RULE_ATTE: "IRM ATTE: R divides by the treated share of each test fold, Python by the overall treated share",
+}
 
 
 def spec_tier(spec: Spec) -> tuple[str, float]:
@@ -47,29 +63,6 @@ def spec_tier(spec: Spec) -> tuple[str, float]:
     if spec.tier == "statistical" or any(p.tier == "statistical" for p in pairs):
         return "statistical", 0.0
     return "exact", max(p.tolerance for p in pairs)
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    value: float
-    limit: float
-    ok: bool
-
-    def as_dict(self) -> dict:
-        return {"name": self.name, "value": _num(self.value), "limit": _num(self.limit), "ok": bool(self.ok)}
-
-
-def _num(value: float) -> Optional[float]:
-    return None if value is None or (isinstance(value, float) and np.isnan(value)) else float(value)
-
-
-def _at_most(name: str, value: float, limit: float) -> Check:
-    return Check(name, value, limit, bool(np.isfinite(value) and value <= limit))
-
-
-def _at_least(name: str, value: float, limit: float) -> Check:
-    return Check(name, value, limit, bool(np.isfinite(value) and value >= limit))
 
 
 @dataclass(frozen=True)
@@ -98,6 +91,181 @@ class Comparison:
         return out
 
 
+# --- what each side's rule gives on the other side's numbers --------------------------------------
+
+
+@dataclass(frozen=True)
+class _Side:
+    """One package's reported numbers next to its own rule applied to the other package's numbers."""
+
+    name: str
+    reported: EngineResult
+    coef_reps: np.ndarray
+    se_reps: np.ndarray
+    aggregate: Aggregate
+
+
+def _reported_aggregate(result: EngineResult) -> Aggregate:
+    return Aggregate(result.coef, result.se, result.t, result.p, tuple(result.ci))
+
+
+def _sides(spec: Spec, design: Design, folds: Folds, py: EngineResult, r: EngineResult, lf: EngineResult) -> tuple[_Side, _Side]:
+    """R's rule on Python's numbers, and Python's rule on R's numbers."""
+    if _is_atte(spec):
+        r_on_py = atte_reps("r", design, folds, py.predictions, spec.trimming_threshold)
+        r_reps = (r_on_py["coef_reps"], r_on_py["se_reps"])
+        py_reps = (lf.coef_reps, lf.se_reps)  # Python's own code on R's predictions
+    else:
+        r_reps = (py.coef_reps, py.se_reps)
+        py_reps = (r.coef_reps, r.se_reps)
+    scaling = var_scaling_factor(design)
+    return (
+        _Side("python", py, *py_reps, python_aggregate(*py_reps)),
+        _Side("r", r, *r_reps, r_aggregate(*r_reps, scaling)),
+    )
+
+
+def _is_atte(spec: Spec) -> bool:
+    return spec.model == "irm" and spec.score_name == "ATTE"
+
+
+def _rules(spec: Spec, n_rep: int) -> list[str]:
+    return ([RULE_ATTE] if _is_atte(spec) else []) + ([RULE_AGGREGATION] if n_rep > 1 else [])
+
+
+# --- layers ---------------------------------------------------------------------------------------
+
+
+def _aggregate_checks(prefix: str, layer: str, reported: Aggregate, expected: Aggregate, limit: float, quantities) -> list[Check]:
+    """coef, se, t relative; p absolute (a relative difference of two p-values near 0 means nothing);
+    CI bounds in units of the se (bounds may sit near 0)."""
+    out = []
+    for q in quantities:
+        name = f"{prefix}.{q}"
+        if q in ("coef", "se", "t"):
+            out.append(at_most(name, layer, q, None, rel_diff(getattr(reported, q), getattr(expected, q)), limit, "relative"))
+        elif q == "p":
+            out.append(at_most(name, layer, q, None, abs(reported.p - expected.p), limit, "absolute"))
+        else:
+            value = diff_in_se(np.array(reported.ci), np.array(expected.ci), max(reported.se, expected.se))
+            out.append(at_most(name, layer, q, None, value, limit, "in se"))
+    return out
+
+
+def _rep_checks(
+    prefix: str, layer: str, a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], limit: float
+) -> list[Check]:
+    out = []
+    for rep in range(len(a[0])):
+        for q, i in (("coef", 0), ("se", 1)):
+            value = rel_diff(a[i][rep], b[i][rep])
+            out.append(at_most(f"{prefix}.{q}.rep{rep + 1}", layer, q, rep + 1, value, limit, "relative"))
+    return out
+
+
+def exact_checks(spec: Spec, sides: tuple[_Side, _Side], tol: float) -> list[Check]:
+    """End to end, exact tier: every quantity within the pair's tolerance, each side against its own
+    rule on the other side's numbers (the direct comparison where no rule differs)."""
+    py_side, r_side = sides
+    py, r = py_side.reported, r_side.reported
+    rules = _rules(spec, len(py.coef_reps))
+    if not rules:
+        checks = _rep_checks("end_to_end", "end_to_end", (py.coef_reps, py.se_reps), (r.coef_reps, r.se_reps), tol)
+        return checks + _aggregate_checks(
+            "end_to_end", "end_to_end", _reported_aggregate(py), _reported_aggregate(r), tol, ("coef", "se", "t", "p", "ci")
+        )
+    limit = max(tol, EXPLAINED_LIMIT)
+    checks = []
+    if _is_atte(spec):
+        checks += _rep_checks(
+            "end_to_end.r_rule_on_python", "end_to_end", (r.coef_reps, r.se_reps), (r_side.coef_reps, r_side.se_reps), limit
+        )
+        checks += _rep_checks(
+            "end_to_end.python_rule_on_r", "end_to_end", (py.coef_reps, py.se_reps), (py_side.coef_reps, py_side.se_reps), limit
+        )
+    else:
+        checks += _rep_checks("end_to_end", "end_to_end", (py.coef_reps, py.se_reps), (r.coef_reps, r.se_reps), tol)
+    quantities = ("coef", "se", "t", "p", "ci")
+    checks += _aggregate_checks(
+        "end_to_end.r_rule_on_python", "end_to_end", _reported_aggregate(r), r_side.aggregate, limit, quantities
+    )
+    checks += _aggregate_checks(
+        "end_to_end.python_rule_on_r", "end_to_end", _reported_aggregate(py), py_side.aggregate, limit, quantities
+    )
+    return checks
+
+
+def _significance(p: float) -> int:
+    """How many of the 1/5/10 % levels reject."""
+    return sum(p < level for level in SIGNIFICANCE_LEVELS)
+
+
+def statistical_checks(spec: Spec, py: EngineResult, lf: EngineResult) -> list[Check]:
+    """End to end, statistical tier: Python against Python's own code on R's predictions (``lf``), so
+    that only the learners differ; the learner-free layer ties ``lf`` to R's reported numbers."""
+    c = spec.coef_tolerance_se
+    checks = []
+    for rep in range(len(py.coef_reps)):
+        se = 0.5 * (py.se_reps[rep] + lf.se_reps[rep])
+        for q, a, b in (("coef", py.coef_reps[rep], lf.coef_reps[rep]), ("se", py.se_reps[rep], lf.se_reps[rep])):
+            checks.append(at_most(f"end_to_end.{q}.rep{rep + 1}", "end_to_end", q, rep + 1, abs(a - b) / se, c, "in se"))
+    se = 0.5 * (py.se + lf.se)
+    same_sign = float(np.sign(py.coef) == np.sign(lf.coef))
+    checks.append(at_least("end_to_end.coef.same_sign", "end_to_end", "coef", None, same_sign, 1.0, "1 = same sign"))
+    checks.append(at_most("end_to_end.coef", "end_to_end", "coef", None, abs(py.coef - lf.coef) / se, c, "in se"))
+    checks.append(at_most("end_to_end.se", "end_to_end", "se", None, abs(py.se - lf.se) / se, c, "in se"))
+    same_sig = float(_significance(py.p) == _significance(lf.p))
+    checks.append(at_least("end_to_end.p.same_significance", "end_to_end", "p", None, same_sig, 1.0, "1 = same at 1/5/10 %"))
+    return checks
+
+
+def learner_free_checks(spec: Spec, design: Design, folds: Folds, r: EngineResult, lf: EngineResult) -> list[Check]:
+    """Python's code on R's predictions against R's numbers, per repetition."""
+    if not _is_atte(spec):
+        return _rep_checks(
+            "learner_free", "learner_free", (lf.coef_reps, lf.se_reps), (r.coef_reps, r.se_reps), LEARNER_FREE_LIMIT
+        )
+    # ATTE: the tool's R rule on R's predictions reproduces R, its Python rule reproduces Python's code.
+    r_rule = atte_reps("r", design, folds, r.predictions, spec.trimming_threshold)
+    py_rule = atte_reps("python", design, folds, r.predictions, spec.trimming_threshold)
+    return _rep_checks(
+        "learner_free.r_rule",
+        "learner_free",
+        (r.coef_reps, r.se_reps),
+        (r_rule["coef_reps"], r_rule["se_reps"]),
+        LEARNER_FREE_LIMIT,
+    ) + _rep_checks(
+        "learner_free.python_rule",
+        "learner_free",
+        (lf.coef_reps, lf.se_reps),
+        (py_rule["coef_reps"], py_rule["se_reps"]),
+        LEARNER_FREE_LIMIT,
+    )
+
+
+def rule_checks(design: Design, py: EngineResult, r: EngineResult) -> list[Check]:
+    """Each package's aggregate from its own repetitions by the written-down rule."""
+    quantities = ("coef", "se", "t", "p", "ci")
+    py_rule = python_aggregate(py.coef_reps, py.se_reps)
+    r_rule = r_aggregate(r.coef_reps, r.se_reps, var_scaling_factor(design))
+    return _aggregate_checks(
+        "rule.python", "rule", _reported_aggregate(py), py_rule, EXPLAINED_LIMIT, quantities
+    ) + _aggregate_checks("rule.r", "rule", _reported_aggregate(r), r_rule, EXPLAINED_LIMIT, quantities)
+
+
+def fold_checks(folds: Folds, py: EngineResult, r: EngineResult) -> list[Check]:
+    """Rows whose fold, as each package used it, differs from the folds the tool drew."""
+    out = []
+    for engine, result in (("python", py), ("r", r)):
+        used = result.folds
+        value = float("nan") if used is None or used.shape != folds.labels.shape else float(np.sum(used != folds.labels))
+        out.append(at_most(f"folds.{engine}", "folds", None, None, value, 0, "rows in another fold"))
+    return out
+
+
+# --- nuisance layer ---------------------------------------------------------------------------------
+
+
 def nuisance_targets(spec: Spec, design: Design) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """What each nuisance predicts, and on which rows, for RMSE."""
     frame = design.frame
@@ -105,40 +273,54 @@ def nuisance_targets(spec: Spec, design: Design) -> dict[str, tuple[np.ndarray, 
     d = frame[design.d].to_numpy()
     everyone = np.ones(len(frame), dtype=bool)
     if spec.model == "plr":
-        return {"ml_l": (y, everyone), "ml_m": (d, everyone)}
+        return {"ml_l": (y, everyone), "ml_m": (d, everyone), "ml_g": (y, everyone)}
     z = frame[design.z[0]].to_numpy() if design.z else None
     if spec.model == "pliv":
+        # partial Z: ml_r predicts d from X and Z; XZ: ml_m does, and ml_r predicts ml_m's in-sample
+        # fit (a target that differs per fold: no RMSE); X: ml_m (ml_m_<z> with several) predicts z.
+        if spec.partial_name == "Z":
+            return {"ml_r": (d, everyone)}
+        if spec.partial_name == "XZ":
+            return {"ml_l": (y, everyone), "ml_m": (d, everyone)}
         out = {"ml_l": (y, everyone), "ml_r": (d, everyone)}
         if len(design.z) == 1:
             out["ml_m"] = (z, everyone)
+        for instrument in design.z if len(design.z) > 1 else ():
+            out[f"ml_m_{instrument}"] = (frame[instrument].to_numpy(), everyone)
         return out
+    if spec.model == "ssm":
+        s = frame[design.s].to_numpy()
+        return {
+            "ml_pi": (s, everyone),
+            "ml_m": (d, everyone),
+            "ml_g_d0": (y, (d == 0) & (s == 1)),
+            "ml_g_d1": (y, (d == 1) & (s == 1)),
+        }
     if spec.model == "irm":
         return {"ml_g0": (y, d == 0), "ml_g1": (y, d == 1), "ml_m": (d, everyone)}
-    return {
-        "ml_g0": (y, z == 0),
-        "ml_g1": (y, z == 1),
-        "ml_m": (z, everyone),
-        "ml_r0": (d, z == 0),
-        "ml_r1": (d, z == 1),
-    }
+    return {"ml_g0": (y, z == 0), "ml_g1": (y, z == 1), "ml_m": (z, everyone), "ml_r0": (d, z == 0), "ml_r1": (d, z == 1)}
 
 
-def _clip(pred: np.ndarray, threshold: float) -> np.ndarray:
-    return np.clip(pred, threshold, 1 - threshold)
-
-
-def compare_nuisance(spec: Spec, design: Design, py: EngineResult, r: EngineResult) -> dict:
-    """Layer 3: per nuisance, max abs difference, RMSE ratio (Python / R) and correlation."""
-    targets = nuisance_targets(spec, design)
+def _shared_predictions(spec: Spec, py: EngineResult, r: EngineResult) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     out = {}
     for name in sorted(set(py.predictions) & set(r.predictions)):
         a, b = py.predictions[name], r.predictions[name]
         if np.isnan(a).all() or np.isnan(b).all():
             continue  # a nuisance one package does not fit for this score (R's ml_g1 for ATTE)
-        if name == "ml_m" and spec.model in ("irm", "iivm"):
+        if name == "ml_m" and spec.model in ("irm", "iivm", "ssm"):
             # R stores raw propensities and trims in the score; Python stores them trimmed.
-            a, b = _clip(a, spec.trimming_threshold), _clip(b, spec.trimming_threshold)
-        entry = {"max_abs_diff": _num(float(np.nanmax(np.abs(a - b)))) if a.size else None}
+            a = np.clip(a, spec.trimming_threshold, 1 - spec.trimming_threshold)
+            b = np.clip(b, spec.trimming_threshold, 1 - spec.trimming_threshold)
+        out[name] = (a, b)
+    return out
+
+
+def nuisance_summary(spec: Spec, design: Design, py: EngineResult, r: EngineResult) -> dict:
+    """Per nuisance: max abs and relative difference, correlation, RMSE against the target."""
+    targets = nuisance_targets(spec, design)
+    out = {}
+    for name, (a, b) in _shared_predictions(spec, py, r).items():
+        entry = {"max_abs_diff": float(np.abs(a - b).max()) if a.size else None, "max_rel_diff": norm_rel_diff(a, b)}
         flat_a, flat_b = a.ravel(), b.ravel()
         if np.std(flat_a) > 0 and np.std(flat_b) > 0:
             entry["corr"] = float(np.corrcoef(flat_a, flat_b)[0, 1])
@@ -153,120 +335,87 @@ def compare_nuisance(spec: Spec, design: Design, py: EngineResult, r: EngineResu
     return out
 
 
-def _significance(p: float) -> int:
-    """How many of the 1/5/10 % levels reject."""
-    return sum(p < level for level in SIGNIFICANCE_LEVELS)
+def nuisance_checks(tier: str, tol: float, summary: dict) -> list[Check]:
+    out = []
+    for name, entry in summary.items():
+        if tier == "exact":
+            out.append(
+                at_most(
+                    f"nuisance.{name}.max_rel_diff", "nuisance", None, None, entry["max_rel_diff"], tol, "relative (max norm)"
+                )
+            )
+        elif entry.get("corr") is not None:
+            out.append(at_least(f"nuisance.{name}.corr", "nuisance", None, None, entry["corr"], NUISANCE_CORR_MIN, "correlation"))
+    return out
+
+
+# --- the verdict -----------------------------------------------------------------------------------
 
 
 def end_to_end_diff(py: EngineResult, r: EngineResult) -> dict:
+    """The reported numbers side by side, as differences (for the report; the verdict is the checks)."""
     se_mean = 0.5 * (py.se + r.se)
     return {
         "coef_abs": float(abs(py.coef - r.coef)),
         "coef_rel": rel_diff(py.coef, r.coef),
         "se_rel": rel_diff(py.se, r.se),
-        "t_abs": float(abs(py.t - r.t)),
+        "t_rel": rel_diff(py.t, r.t),
         "p_abs": float(abs(py.p - r.p)),
-        "ci_rel": rel_diff(np.array(py.ci), np.array(r.ci)),
+        "ci_in_se": diff_in_se(np.array(py.ci), np.array(r.ci), max(py.se, r.se)),
         "coef_reps_rel": rel_diff(py.coef_reps, r.coef_reps),
         "se_reps_rel": rel_diff(py.se_reps, r.se_reps),
         "coef_in_se": float(abs(py.coef - r.coef) / se_mean) if se_mean > 0 else float("nan"),
+        "coef_diff_in_se": float((py.coef - r.coef) / se_mean) if se_mean > 0 else float("nan"),
     }
+
+
+def _gap_exceeds(diff: dict, tol: float) -> bool:
+    values = (
+        diff["coef_rel"],
+        diff["se_rel"],
+        diff["t_rel"],
+        diff["p_abs"],
+        diff["ci_in_se"],
+        diff["coef_reps_rel"],
+        diff["se_reps_rel"],
+    )
+    return any(not v <= tol for v in values)
 
 
 def compare(
-    spec: Spec,
-    design: Design,
-    folds: Folds,
-    py: EngineResult,
-    r: EngineResult,
-    learner_free: Optional[EngineResult],
+    spec: Spec, design: Design, folds: Folds, py: EngineResult, r: EngineResult, learner_free: EngineResult
 ) -> Comparison:
-    """Judge one spec from both engines' results (and Python's learner-free refit)."""
+    """Judge one spec from both engines' results and Python's fit on R's predictions.
+
+    One treatment with pointwise inference; :func:`harness.compare_extended.judge` sends several
+    treatments and joint inference here one treatment at a time and adds the joint checks.
+
+    Raises
+    ------
+    VerdictError
+        When the checks leave a compared quantity uncovered (a defect of the tool).
+    """
     tier, tol = spec_tier(spec)
     diff = end_to_end_diff(py, r)
-    nuisance = compare_nuisance(spec, design, py, r)
-    lf = None
-    checks: list[Check] = []
+    nuisance = nuisance_summary(spec, design, py, r)
+    checks = fold_checks(folds, py, r) + nuisance_checks(tier, tol, nuisance)
+    checks += learner_free_checks(spec, design, folds, r, learner_free)
+    checks += rule_checks(design, py, r)
+    if tier == "exact":
+        checks += exact_checks(spec, _sides(spec, design, folds, py, r, learner_free), tol)
+    else:
+        checks += statistical_checks(spec, py, learner_free)
+    assert_covered(checks, tier, folds.n_rep, spec.id)
+
+    lf = {"coef_rel": rel_diff(learner_free.coef_reps, r.coef_reps), "se_rel": rel_diff(learner_free.se_reps, r.se_reps)}
     explained = None
-    n_scale = var_scaling_factor(design)
-
-    atte = spec.model == "irm" and spec.score_name == "ATTE"
-    if learner_free is not None:
-        lf = {
-            "coef_rel": rel_diff(learner_free.coef_reps, r.coef_reps),
-            "se_rel": rel_diff(learner_free.se_reps, r.se_reps),
-        }
-
-    if atte and not design.cluster:
-        explained = atte_explanation(spec, design, folds, py, r, tol if tier == "exact" else None)
-        checks.extend(explained.pop("_checks"))
-    elif learner_free is not None:
-        checks.append(_at_most("learner_free.coef_rel", lf["coef_rel"], LEARNER_FREE_LIMIT))
-        checks.append(_at_most("learner_free.se_rel", lf["se_rel"], LEARNER_FREE_LIMIT))
-
-    if tier == "exact" and not atte:
-        checks.append(_at_most("coef_reps_rel", diff["coef_reps_rel"], tol))
-        checks.append(_at_most("se_reps_rel", diff["se_reps_rel"], tol))
-        aggregated_agree = diff["coef_rel"] <= tol and diff["se_rel"] <= tol
-        if folds.n_rep == 1 or aggregated_agree:
-            checks.append(_at_most("coef_rel", diff["coef_rel"], tol))
-            checks.append(_at_most("se_rel", diff["se_rel"], tol))
-        else:
-            explained = aggregation_explanation(py, r, n_scale, tol)
-            checks.extend(explained.pop("_checks"))
-    elif tier == "statistical":
-        same_sign = np.sign(py.coef) == np.sign(r.coef)
-        checks.append(Check("same_sign", float(same_sign), 1.0, bool(same_sign)))
-        same_sig = _significance(py.p) == _significance(r.p)
-        checks.append(Check("same_significance_1_5_10", float(same_sig), 1.0, bool(same_sig)))
-        checks.append(_at_most("coef_in_se", diff["coef_in_se"], spec.coef_tolerance_se))
-        for name, entry in nuisance.items():
-            if entry.get("corr") is not None:
-                checks.append(_at_least(f"nuisance.{name}.corr", entry["corr"], NUISANCE_CORR_MIN))
-
-    ok = all(c.ok for c in checks)
-    if not ok:
+    rules = _rules(spec, folds.n_rep)
+    if not all(c.ok for c in checks):
         status = "disagree"
-    elif explained is not None:
+    elif tier == "exact" and rules and _gap_exceeds(diff, tol):
         status = "explained"
+        texts = [RULE_TEXT[rule] for rule in rules]
+        explained = {"rule": "; ".join(texts), "rules": texts, "gap_coef_rel": diff["coef_rel"], "gap_se_rel": diff["se_rel"]}
     else:
         status = "agree"
     return Comparison(status, tier, tol, diff, checks, lf, nuisance, explained)
-
-
-def aggregation_explanation(py: EngineResult, r: EngineResult, n_scale: float, tol: float) -> dict:
-    """n_rep > 1: each package's aggregate recomputed from the other's per-repetition numbers."""
-    r_rule = r_aggregate(py.coef_reps, py.se_reps, n_scale)
-    py_rule = python_aggregate(r.coef_reps, r.se_reps)
-    checks = [
-        _at_most("explained.r_rule_on_python_reps.se_rel", rel_diff(r_rule["se"], r.se), max(tol, EXPLAINED_LIMIT)),
-        _at_most("explained.r_rule_on_python_reps.coef_rel", rel_diff(r_rule["coef"], r.coef), max(tol, EXPLAINED_LIMIT)),
-        _at_most("explained.python_rule_on_r_reps.se_rel", rel_diff(py_rule["se"], py.se), max(tol, EXPLAINED_LIMIT)),
-        _at_most("explained.python_rule_on_r_reps.p_rel", rel_diff(py_rule["p"], py.p), max(tol, EXPLAINED_LIMIT)),
-    ]
-    return {
-        "rule": "n_rep aggregation: R se = sqrt(median(n*se_m^2 + (coef_m - median coef)^2)/n); "
-        "Python se = (median(coef_m + 1.96 se_m) - median coef)/1.96, p = median p_m, CI = median of CIs",
-        "gap_se_rel": rel_diff(py.se, r.se),
-        "r_rule_on_python_reps": r_rule,
-        "python_rule_on_r_reps": py_rule,
-        "_checks": checks,
-    }
-
-
-def atte_explanation(spec: Spec, design: Design, folds: Folds, py: EngineResult, r: EngineResult, tol: Optional[float]) -> dict:
-    """IRM ATTE: R's per-fold treated share recomputed from Python's predictions."""
-    rule = atte_r_rule(design, folds, py.predictions, spec.trimming_threshold)
-    checks = []
-    if tol is not None:
-        limit = max(tol, EXPLAINED_LIMIT)
-        checks.append(
-            _at_most("explained.r_rule_on_python_predictions.coef_rel", rel_diff(rule["coef_reps"], r.coef_reps), limit)
-        )
-        checks.append(_at_most("explained.r_rule_on_python_predictions.se_rel", rel_diff(rule["se_reps"], r.se_reps), limit))
-    return {
-        "rule": "IRM ATTE: R divides by the treated share of each test fold, Python by the overall treated share",
-        "gap_coef_rel": rel_diff(py.coef, r.coef),
-        "r_rule_on_python_predictions": {k: [float(v) for v in vals] for k, vals in rule.items()},
-        "_checks": checks,
-    }

@@ -15,9 +15,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import SpecError
+from harness.expr import check_plain_name, parse_condition
 from harness.learners import LearnerChoice, nuisances_of, parse_learner
 
 __all__ = [
+    "BootstrapSpec",
     "ClaimSpec",
     "DatasetSpec",
     "ModelName",
@@ -27,19 +29,23 @@ __all__ = [
     "load_spec_file",
 ]
 
-ModelName = Literal["plr", "pliv", "irm", "iivm"]
+ModelName = Literal["plr", "pliv", "irm", "iivm", "ssm"]
 FixedEffects = Literal["none", "twoway", "unit", "time", "dummies"]
 
-DEFAULT_SCORES = {"plr": "partialling out", "pliv": "partialling out", "irm": "ATE", "iivm": "LATE"}
+DEFAULT_SCORES = {"plr": "partialling out", "pliv": "partialling out", "irm": "ATE", "iivm": "LATE", "ssm": "missing-at-random"}
 VALID_SCORES = {
     "plr": ("partialling out", "IV-type"),
-    "pliv": ("partialling out",),
+    "pliv": ("partialling out", "IV-type"),
     "irm": ("ATE", "ATTE"),
     "iivm": ("LATE",),
+    "ssm": ("missing-at-random", "nonignorable"),
 }
 # Models whose treatment (and instrument) must be 0/1.
-BINARY_TREATMENT = {"irm", "iivm"}
+BINARY_TREATMENT = {"irm", "iivm", "ssm"}
 NEEDS_INSTRUMENT = {"pliv", "iivm"}
+# Both packages fit one coefficient per treatment (the others as controls) only in the partially
+# linear models; IRM, IIVM and SSM refuse more than one binary treatment in both.
+SEVERAL_TREATMENTS = {"plr", "pliv"}
 
 
 class _Frozen(BaseModel):
@@ -47,13 +53,30 @@ class _Frozen(BaseModel):
 
 
 class DatasetSpec(_Frozen):
-    """Where the data lives and how the user's columns map to the names the specs use."""
+    """Where the data lives and how the user's columns map to the names the specs use.
+
+    ``generator`` instead of ``path`` draws the data with a doubleml generator per spec seed
+    (:mod:`harness.generated`); its true effect is the generator's theta/alpha argument."""
 
     path: Optional[str] = None
+    generator: Optional[dict[str, Any]] = None
     unit: Optional[str] = None
     time: Optional[str] = None
     columns: dict[str, str] = Field(default_factory=dict)
     truth: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DatasetSpec:
+        if self.generator is None:
+            return self
+        if self.path is not None:
+            raise ValueError("generator: give either path or generator, not both")
+        if self.truth is not None or self.columns:
+            raise ValueError("generator: generated data has no truth file or column map (its truth is the generator's)")
+        from harness.generated import check_generator
+
+        check_generator(self.generator)
+        return self
 
 
 class Published(_Frozen):
@@ -65,12 +88,16 @@ class Published(_Frozen):
 
 
 class ClaimSpec(_Frozen):
-    """A finding of the paper, in words and in a form the tool can check."""
+    """A finding of the paper, in words and in a form the tool can check.
+
+    ``p: adjusted`` judges the significance on the spec's multiple-testing adjusted p-value
+    (``p_adjust``) instead of the pointwise one."""
 
     claim: str
     claim_zh: Optional[str] = None
     sign: Optional[Literal["positive", "negative"]] = None
     level: float = 0.05
+    p: Literal["pointwise", "adjusted"] = "pointwise"
     greater_than: list[str] = Field(default_factory=list)
     less_than: list[str] = Field(default_factory=list)
     published: Published = Field(default_factory=Published)
@@ -81,16 +108,37 @@ class ClaimSpec(_Frozen):
         return [value] if isinstance(value, str) else value
 
 
+class BootstrapSpec(_Frozen):
+    """The multiplier bootstrap both packages run after the fit (``DoubleML.bootstrap``)."""
+
+    method: Literal["normal", "wild", "Bayes"] = "normal"
+    n_rep_boot: int = 500
+
+    @field_validator("n_rep_boot")
+    @classmethod
+    def _draws(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"must be at least 1, got {value}")
+        return value
+
+
 class Spec(_Frozen):
-    """One estimate: a model, its variables, its learners and the design steps before it."""
+    """One estimate: a model, its variables, its learners and the design steps before it.
+
+    ``d`` is one treatment or a list of them (one coefficient each, the others as controls)."""
 
     id: str
     model: ModelName
     y: str
-    d: str
+    d: Union[str, list[str]]
     x: list[str] = Field(default_factory=list)
     z: Optional[list[str]] = None
+    s: Optional[str] = None
     score: Optional[str] = None
+    partial: Optional[Literal["X", "Z", "XZ"]] = None
+    bootstrap: Optional[BootstrapSpec] = None
+    joint: bool = False
+    p_adjust: Optional[Literal["romano-wolf", "bonferroni", "holm"]] = None
     learner: Optional[LearnerChoice] = None
     learners: dict[str, LearnerChoice] = Field(default_factory=dict)
     sample: Optional[str] = None
@@ -114,11 +162,44 @@ class Spec(_Frozen):
     table: Optional[str] = None
     truth: Optional[str] = None
     paper: Optional[ClaimSpec] = None
+    papers: dict[str, ClaimSpec] = Field(default_factory=dict)
 
     @field_validator("z", "cluster", "x", mode="before")
     @classmethod
     def _as_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("y", "d", "x", "z", "s", "cluster")
+    @classmethod
+    def _plain_names(cls, value: Any) -> Any:
+        for name in [value] if isinstance(value, str) else value or []:
+            check_plain_name(name)
+        return value
+
+    @field_validator("sample")
+    @classmethod
+    def _sample(cls, value: Optional[str]) -> Optional[str]:
+        # A spec is data: the condition is checked against the allowlist grammar here, before
+        # any data is read, and never handed to an evaluator.
+        if value is not None:
+            parse_condition(value)
+        return value
+
+    @field_validator("d", mode="before")
+    @classmethod
+    def _one_treatment(cls, value: Any) -> Any:
+        # `d: [d1]` is the single-treatment spec `d: d1`: its results keep the single-treatment form.
+        return value[0] if isinstance(value, list) and len(value) == 1 else value
+
+    @field_validator("d")
+    @classmethod
+    def _treatments(cls, value: Union[str, list[str]]) -> Union[str, list[str]]:
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("needs at least one treatment")
+            if len(set(value)) != len(value):
+                raise ValueError(f"treatments repeat: {value}")
+        return value
 
     @field_validator("n_folds")
     @classmethod
@@ -162,15 +243,29 @@ class Spec(_Frozen):
             raise ValueError(f"score: {score!r} is not a {self.model} score {VALID_SCORES[self.model]}")
         if self.model in NEEDS_INSTRUMENT and not self.z:
             raise ValueError(f"z: model {self.model} needs an instrument")
-        if self.model not in NEEDS_INSTRUMENT and self.z:
+        if self.model == "ssm":
+            _ssm_rules(self, score)
+        elif self.model not in NEEDS_INSTRUMENT and self.z:
             raise ValueError(f"z: model {self.model} takes no instrument")
+        if self.model != "ssm" and self.s is not None:
+            raise ValueError(f"s: only the sample selection model (ssm) has a selection column, not {self.model}")
         if self.model == "iivm" and len(self.z or []) != 1:
             raise ValueError("z: iivm takes exactly one binary instrument")
         if self.subgroups is not None and self.model != "iivm":
             raise ValueError("subgroups: only iivm has subgroups")
+        if self.cluster:
+            roles = {"y": [self.y], "d": [self.d], "x": self.x, "z": self.z or []}
+            for field, columns in roles.items():
+                both = [c for c in self.cluster if c in columns]
+                if both:
+                    # doubleml and DoubleML both refuse a column that is a cluster and a model variable.
+                    raise ValueError(f"cluster: column '{both[0]}' is also in {field}; a cluster cannot be a model variable")
         if self.cluster and self.fold_groups:
             raise ValueError("fold_groups: cluster data already keeps each cluster's rows in one fold")
-        needed = nuisances_of(self.model, score, self.subgroups)
+        _treatment_rules(self)
+        _pliv_rules(self, score)
+        _inference_rules(self)
+        needed = nuisances_of(self.model, score, self.subgroups, self.partial_name)
         unknown = set(self.learners) - set(needed)
         if unknown:
             raise ValueError(f"learners: {sorted(unknown)} not nuisances of {self.model} (it has {needed})")
@@ -178,23 +273,105 @@ class Spec(_Frozen):
         if missing:
             raise ValueError(f"learners: no learner for {missing} (give learners or learner)")
         for nuisance in needed:
-            parse_learner(self.learners.get(nuisance, self.learner), nuisance, self.model)
+            resolved = parse_learner(self.learners.get(nuisance, self.learner), nuisance, self.model)
+            if self.tier == "exact" and resolved.pair.tier != "exact":
+                # An exact verdict needs learners that solve the same problem in both languages.
+                raise ValueError(
+                    f"tier: 'exact' cannot be earned with the statistical learner '{resolved.name}' ({nuisance}); "
+                    "use an exact pair (ols, logit, lasso, lgbm) or drop 'tier'"
+                )
         return self
 
     @property
     def score_name(self) -> str:
         return self.score or DEFAULT_SCORES[self.model]
 
+    @property
+    def partial_name(self) -> str:
+        """PLIV's partialling variant (X unless the spec says otherwise)."""
+        return self.partial or "X"
+
+    @property
+    def treatments(self) -> tuple[str, ...]:
+        return tuple(self.d) if isinstance(self.d, list) else (self.d,)
+
+    @property
+    def several_treatments(self) -> bool:
+        return len(self.treatments) > 1
+
+    @property
+    def has_inference(self) -> bool:
+        """Whether the spec asks for bootstrap, joint intervals or a multiple-testing adjustment."""
+        return self.bootstrap is not None or self.joint or self.p_adjust is not None
+
     def learner_for(self, nuisance: str) -> LearnerChoice:
         return self.learners.get(nuisance, self.learner)
 
     @property
     def nuisances(self) -> list[str]:
-        return nuisances_of(self.model, self.score_name, self.subgroups)
+        return nuisances_of(self.model, self.score_name, self.subgroups, self.partial_name)
 
     def content_hash(self) -> str:
         """Hash of everything that can change this spec's estimate."""
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+
+
+def _treatment_rules(spec: Spec) -> None:
+    if not spec.several_treatments:
+        if spec.papers:
+            raise ValueError("papers: a spec with one treatment takes `paper`")
+        return
+    if spec.model not in SEVERAL_TREATMENTS:
+        raise ValueError(
+            f"d: {spec.model} takes exactly one binary treatment in both packages (several treatments: plr or pliv)"
+        )
+    overlap = set(spec.treatments) & set(spec.x)
+    if overlap:
+        raise ValueError(f"x: {sorted(overlap)} are treatments (each treatment's nuisances already control for the others)")
+    if spec.paper is not None:
+        raise ValueError("paper: a spec with several treatments takes `papers: {treatment: claim}`")
+    unknown = set(spec.papers) - set(spec.treatments)
+    if unknown:
+        raise ValueError(f"papers: {sorted(unknown)} are not treatments of this spec {list(spec.treatments)}")
+    if spec.truth is not None:
+        raise ValueError("truth: a spec with several treatments has no single true effect")
+
+
+def _pliv_rules(spec: Spec, score: str) -> None:
+    if spec.partial is not None and spec.model != "pliv":
+        raise ValueError(f"partial: only pliv has partialling variants, not {spec.model}")
+    if spec.model != "pliv" or score != "IV-type":
+        return
+    if spec.partial_name != "X":
+        raise ValueError(f"score: IV-type needs partial X in both packages (got partial {spec.partial_name})")
+    if len(spec.z or []) != 1:
+        raise ValueError("score: pliv IV-type needs exactly one instrument in both packages")
+
+
+def _ssm_rules(spec: Spec, score: str) -> None:
+    if not spec.s:
+        raise ValueError("s: model ssm needs the selection column (1 = outcome observed)")
+    if score == "nonignorable" and not spec.z:
+        raise ValueError("z: ssm nonignorable needs an instrument for selection")
+    if score == "missing-at-random" and spec.z:
+        raise ValueError("z: ssm missing-at-random uses no instrument (both packages would ignore it)")
+    if spec.fixed_effects in ("twoway", "unit", "time"):
+        raise ValueError("fixed_effects: a within transformation would mix the unobserved outcomes (s = 0) into the observed")
+
+
+def _inference_rules(spec: Spec) -> None:
+    if spec.joint and spec.bootstrap is None:
+        raise ValueError("joint: needs bootstrap (the joint critical value is a bootstrap quantile)")
+    if spec.p_adjust == "romano-wolf" and spec.bootstrap is None:
+        raise ValueError("p_adjust: romano-wolf needs bootstrap (its step-down uses the bootstrap draws)")
+    if spec.bootstrap is not None and spec.cluster:
+        raise ValueError("bootstrap: neither package bootstraps cluster data ('not yet implemented with clustering' in both)")
+    if spec.has_inference and spec.model == "irm" and spec.score_name == "ATTE":
+        field = "bootstrap" if spec.bootstrap is not None else "p_adjust"
+        raise ValueError(
+            f"{field}: IRM ATTE's scores differ on purpose between the packages (R divides by each fold's treated share), "
+            "so their joint inference is not compared"
+        )
 
 
 class SpecFile(_Frozen):
@@ -209,12 +386,25 @@ class SpecFile(_Frozen):
         return next(s for s in self.specs if s.id == spec_id)
 
 
+# Options of one package only, or that the tool does not compare: named, with the reason, instead of
+# "unknown key".
+UNSUPPORTED = {
+    "dml_procedure": "only dml2 is shared (DoubleML for R still has dml1, doubleml 0.11.4 removed it); the tool fits dml2",
+    "apply_cross_fitting": "R only (doubleml 0.11.4 always cross-fits)",
+    "draw_sample_splitting": "the tool draws the folds itself and gives both packages the same ones",
+    "normalize_ipw": "in both packages, but not compared yet (the ATTE and SSM rules are written without it)",
+    "use_other_treat_as_covariate": "the tool keeps both packages' default (the other treatments are controls)",
+    "tune": "the packages tune with different searches (scikit-learn vs mlr3tuning): not comparable; give fixed parameters",
+    "sensitivity": "doubleml only (DoubleML for R 1.0.2 has no sensitivity analysis)",
+}
+
+
 def _format_error(path: Path, spec_id: Optional[str], err: ValidationError) -> str:
     first = err.errors()[0]
     field = ".".join(str(p) for p in first["loc"] if not isinstance(p, int) or spec_id is None)
     msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
-        msg = "unknown key"
+        msg = f"not supported: {UNSUPPORTED[field]}" if field in UNSUPPORTED else "unknown key"
     where = f"spec '{spec_id}'" if spec_id else "dataset"
     field_txt = f" field '{field}'" if field else ""
     return f"{path}: {where}{field_txt}: {msg}"
@@ -294,11 +484,16 @@ def load_spec_file(path: Union[str, Path], only: Optional[list[str]] = None) -> 
 
 
 def _check_references(path: Path, specs: list[Spec]) -> None:
-    ids = {s.id for s in specs}
+    """Claims compare with other rows: a single-treatment spec's id, or ``spec[treatment]``."""
+    ids = {s.id for s in specs if not s.several_treatments}
+    ids |= {f"{s.id}[{d}]" for s in specs if s.several_treatments for d in s.treatments}
     for spec in specs:
-        if spec.paper is None:
-            continue
-        for field in ("greater_than", "less_than"):
-            for other in getattr(spec.paper, field):
-                if other not in ids:
-                    raise SpecError(f"{path}: spec '{spec.id}' field 'paper.{field}': no spec '{other}'")
+        claims = [("paper", spec.paper)] if spec.paper is not None else []
+        claims += [(f"papers.{d}", claim) for d, claim in spec.papers.items()]
+        for where, claim in claims:
+            if claim.p == "adjusted" and spec.p_adjust is None:
+                raise SpecError(f"{path}: spec '{spec.id}' field '{where}.p': adjusted needs p_adjust")
+            for field in ("greater_than", "less_than"):
+                for other in getattr(claim, field):
+                    if other not in ids:
+                        raise SpecError(f"{path}: spec '{spec.id}' field '{where}.{field}': no spec '{other}'")

@@ -1,9 +1,17 @@
 """Shared fixtures. R tests carry the ``r`` marker: skipped when R is unusable on a developer's
-machine, but a failure of the whole run when ``DMLP_REQUIRE_R=1`` (CI sets it)."""
+machine, but a failure of the whole run when ``DMLP_REQUIRE_R=1`` (CI sets it). Tests of what
+``make setup`` installs from Debian work the same way: ``browser`` (Chromium) with
+``DMLP_REQUIRE_BROWSER=1`` and ``cjk_font`` (a CJK font) with ``DMLP_REQUIRE_CJK_FONT=1``. Tests
+marked ``slow`` run only with ``DMLP_FULL=1`` (CI sets it too); otherwise they are deselected, and
+the summary line says how many. No test writes into the user's result cache: the whole session uses
+a temporary one."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +20,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIRE_R = os.environ.get("DMLP_REQUIRE_R") == "1"
+FULL = os.environ.get("DMLP_FULL") == "1"
+_SESSION_CACHE = tempfile.mkdtemp(prefix="dmlp-test-cache-")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Set before any test runs, so in-process runs and CLI subprocesses alike use it.
+    os.environ["DMLP_CACHE_DIR"] = _SESSION_CACHE
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_SESSION_CACHE, ignore_errors=True)
 
 
 def _r_problem() -> str | None:
@@ -24,18 +43,73 @@ def _r_problem() -> str | None:
     return None
 
 
+def chromium() -> str | None:
+    """The Chromium binary: ``DMLP_CHROMIUM``, else Debian's ``chromium`` on the PATH."""
+    return os.environ.get("DMLP_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _browser_problem() -> str | None:
+    return None if chromium() else "no chromium on the PATH (make setup installs Debian's chromium)"
+
+
+def _cjk_font_problem() -> str | None:
+    from harness.report.fonts import font_families
+
+    return None if len(font_families()) > 1 else "no CJK font found (make setup installs Debian's fonts-noto-cjk)"
+
+
+# marker -> (what it needs, the variable that makes its absence a failure, the check)
+NEEDS: dict[str, tuple[str, str, Callable[[], str | None]]] = {
+    "r": ("R", "DMLP_REQUIRE_R", _r_problem),
+    "browser": ("Chromium", "DMLP_REQUIRE_BROWSER", _browser_problem),
+    "cjk_font": ("a CJK font", "DMLP_REQUIRE_CJK_FONT", _cjk_font_problem),
+}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Where a requirement is set, check it before anything runs, in the main process: a pytest-xdist
+    worker that stops on it would only report an internal error."""
+    if hasattr(session.config, "workerinput"):
+        return
+    for what, variable, check in NEEDS.values():
+        if os.environ.get(variable) == "1":
+            problem = check()
+            if problem is not None:
+                pytest.exit(f"{what} is required ({variable}=1) but not usable: {problem}", returncode=1)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    from tests.shards import parametrize_from_class
+
+    parametrize_from_class(metafunc)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    r_items = [item for item in items if item.get_closest_marker("r")]
-    if not r_items:
-        return
-    problem = _r_problem()
-    if problem is None:
-        return
-    if REQUIRE_R:
-        pytest.exit(f"R is required (DMLP_REQUIRE_R=1) but not usable: {problem}", returncode=1)
-    skip = pytest.mark.skip(reason=f"R not usable: {problem}")
-    for item in r_items:
-        item.add_marker(skip)
+    if not FULL:
+        slow = [item for item in items if item.get_closest_marker("slow")]
+        if slow:
+            config.hook.pytest_deselected(items=slow)
+            items[:] = [item for item in items if not item.get_closest_marker("slow")]
+    for marker, (what, variable, check) in NEEDS.items():
+        marked = [item for item in items if item.get_closest_marker(marker)]
+        if not marked:
+            continue
+        problem = check()
+        if problem is None:
+            continue
+        if os.environ.get(variable) == "1":
+            pytest.exit(f"{what} is required ({variable}=1) but not usable: {problem}", returncode=1)
+        skip = pytest.mark.skip(reason=f"{what} not usable: {problem}")
+        for item in marked:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def chromium_binary() -> str:
+    """Chromium for the layout tests (the ``browser`` marker has made sure there is one)."""
+    binary = chromium()
+    assert binary, _browser_problem()
+    return binary
 
 
 def make_tables(seed: int = 0, n: int = 800) -> pd.DataFrame:

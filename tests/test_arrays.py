@@ -89,16 +89,25 @@ def test_changed_side_file_is_refused(spec_path: Path, tmp_path: Path) -> None:
 def test_cache_entries_carry_a_checksum_not_the_lists(spec_path: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     first = run_python(spec_path, tmp_path / "first", "--cache-dir", cache)
-    entries = [json.loads(p.read_text(encoding="utf-8")) for p in cache.rglob("*.json")]
+    paths = sorted(cache.rglob("*.json"))
+    # An entry is {schema, key, result} (harness/cache.py); the result names its rows and folds.
+    entries = [json.loads(p.read_text(encoding="utf-8")) for p in paths]
     assert len(entries) == 2
     for entry in entries:
-        assert "rows" not in entry and "folds" not in entry
+        assert "rows" not in entry["result"] and "folds" not in entry["result"]
         assert len(json.dumps(entry)) < 5_000
     by_id = {s["id"]: s for s in first["specs"]}
-    assert {e["arrays"]["sha256"] for e in entries} == {s["arrays"]["sha256"] for s in by_id.values()}
+    assert {e["result"]["arrays"]["sha256"] for e in entries} == {s["arrays"]["sha256"] for s in by_id.values()}
     second = run_python(spec_path, tmp_path / "second", "--cache-dir", cache)
     assert all(s["timings"]["cached"] for s in second["specs"])
     assert (tmp_path / "second" / SIDE_FILE).read_bytes() == (tmp_path / "first" / SIDE_FILE).read_bytes()
+    # An entry stored for other rows and folds under the right key is not served: refitted.
+    entry = entries[0]
+    served_id = entry["result"]["id"]
+    entry["result"]["arrays"]["sha256"] = "0" * 64
+    paths[0].write_text(json.dumps(entry), encoding="utf-8")
+    third = run_python(spec_path, tmp_path / "third", "--cache-dir", cache)
+    assert {s["id"]: s["timings"]["cached"] for s in third["specs"]} == {i: i != served_id for i in by_id}
 
 
 def test_a_fit_reruns_outside_the_tool_from_the_side_file(spec_path: Path, tmp_path: Path, generated_csv: Path) -> None:

@@ -76,8 +76,10 @@ def test_atte_gap_is_explained_by_rs_per_fold_share(results: dict) -> None:
     # The packages really differ here; the recomputed R rule accounts for all of it.
     assert spec["diff"]["coef_rel"] > 1e-6
     checks = {c["name"]: c for c in spec["checks"]}
-    assert checks["explained.r_rule_on_python_predictions.coef_rel"]["value"] <= 1e-10
-    assert checks["explained.r_rule_on_python_predictions.se_rel"]["value"] <= 1e-10
+    assert checks["end_to_end.r_rule_on_python.coef.rep1"]["value"] <= 1e-10
+    assert checks["end_to_end.r_rule_on_python.se.rep1"]["value"] <= 1e-10
+    # The tool's R rule on R's own predictions reproduces R: the rule is R's, whatever the learners.
+    assert checks["learner_free.r_rule.coef.rep1"]["value"] <= 1e-10
 
 
 def test_n_rep_per_repetition_arrays_exact(results: dict) -> None:

@@ -6,14 +6,16 @@ import base64
 import copy
 import csv
 import io
+import itertools
 import re
 from pathlib import Path
 
 import pytest
 
-import harness.report as report
+import harness.report.files as report_files
 from harness.claims import judge_claims
-from harness.report import CSV_COLUMNS, effective_status, render_csv, render_html, render_markdown, summarize, write_report
+from harness.report import CSV_COLUMNS, REPORT_FILES, render_csv, render_html, render_markdown, write_report
+from harness.summary import effective_status, summarize
 
 CREATED = "2026-11-29T15:00:00Z"
 
@@ -89,26 +91,32 @@ def results() -> dict:
 
 
 def html_row(page: str, spec_id: str) -> str:
-    match = re.search(rf'<tr id="spec-{spec_id}">.*?</tr>', page, flags=re.S)
+    """A spec's row up to the next row of the spec table (its checks table is nested inside)."""
+    match = re.search(
+        rf'<tr id="spec-{spec_id}">.*?(?=\n<tr id="spec-|\n<tr class="error-row"|\n</tbody>\n</table>)', page, flags=re.S
+    )
     assert match, f"no row for {spec_id}"
     return match.group(0)
 
 
-def test_write_report_writes_the_four_files_through_the_atomic_writer(results, tmp_path, monkeypatch):
+def test_write_report_writes_the_five_files_through_the_atomic_writer(results, tmp_path, monkeypatch):
     written = []
-    real = report.atomic_write_bytes
+    real = report_files.atomic_write_bytes
 
     def spy(path, data):
         written.append(Path(path).name)
         real(path, data)
 
-    monkeypatch.setattr(report, "atomic_write_bytes", spy)
+    monkeypatch.setattr(report_files, "atomic_write_bytes", spy)
     paths = write_report(results, tmp_path / "run")
-    assert [p.name for p in paths] == ["report.md", "report.html", "results.csv", "forest.png"]
+    assert (
+        [p.name for p in paths] == list(REPORT_FILES) == ["report.md", "report.html", "results.csv", "parity.png", "forest.png"]
+    )
     assert sorted(written) == sorted(p.name for p in paths)
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == sorted(written)  # no temp files left
     assert not (tmp_path / "run" / "results.json").exists()
-    assert (tmp_path / "run" / "forest.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    for picture in ("parity.png", "forest.png"):
+        assert (tmp_path / "run" / picture).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 
 def test_same_results_give_byte_identical_md_html_csv(results, tmp_path):
@@ -129,7 +137,7 @@ def test_spec_without_r_estimate_reads_r_not_run_never_agree(results):
     assert effective_status(specs[3]) == "r-not-run"
     summary = summarize(specs)
     assert (summary["agree"], summary["r-not-run"], summary["error"], summary["disagree"]) == (1, 1, 1, 1)
-    row = html_row(render_html(results, b"png"), "py_only")
+    row = html_row(render_html(results, b"parity", b"forest"), "py_only")
     assert "R not run" in row and "s-agree" not in row
     md_row = next(line for line in render_markdown(results).splitlines() if "`py_only`" in line)
     assert "R not run" in md_row and "**agree**" not in md_row
@@ -151,12 +159,12 @@ def test_specs_are_grouped_under_their_paper_table_in_first_appearance_order(res
     md = render_markdown(results)
     t2, t3 = md.index("## Table 2 Baseline"), md.index("## Table 3 Heterogeneity")
     assert t2 < md.index("`baseline_fe`") < md.index("`broken`") < t3 < md.index("`hetero`") < md.index("`py_only`")
-    page = render_html(results, b"png")
+    page = render_html(results, b"parity", b"forest")
     assert page.index('id="table-1">Table 2 Baseline') < page.index('id="spec-broken"') < page.index('id="table-2"')
 
 
 def test_rows_show_stars_delta_truth_and_verdicts(results):
-    page = render_html(results, b"png")
+    page = render_html(results, b"parity", b"forest")
     base = html_row(page, "baseline_fe")
     assert "0.3100 (0.0300)***" in base
     assert "3.20e-15" in base
@@ -170,7 +178,7 @@ def test_rows_show_stars_delta_truth_and_verdicts(results):
 
 
 def test_error_rows_show_the_escaped_message(results):
-    page = render_html(results, b"png")
+    page = render_html(results, b"parity", b"forest")
     assert "broken: R: lm failed | &lt;singular&gt; fit" in page
     assert "s-error" in html_row(page, "broken")
     md_row = next(line for line in render_markdown(results).splitlines() if "`broken`" in line)
@@ -179,7 +187,8 @@ def test_error_rows_show_the_escaped_message(results):
 
 def test_markdown_table_rows_keep_their_column_count_despite_pipes_in_text(results):
     md = render_markdown(results)
-    table = md.split("## Table 2 Baseline")[1].split("## ")[0].strip().splitlines()
+    section = md.split("## Table 2 Baseline")[1].split("## ")[0].strip().splitlines()
+    table = list(itertools.takewhile(lambda line: line.startswith("|"), section))
 
     def cells(line: str) -> int:
         return len(re.split(r"(?<!\\)\|", line))
@@ -188,9 +197,10 @@ def test_markdown_table_rows_keep_their_column_count_despite_pipes_in_text(resul
     assert len(table) == 4  # header, rule, baseline_fe, broken
 
 
-def test_html_is_self_contained_utf8_and_embeds_the_forest_plot(results):
+def test_html_is_self_contained_utf8_and_embeds_both_pictures(results):
     png = b"\x89PNG\r\n\x1a\nfake"
-    page = render_html(results, png)
+    forest = b"\x89PNG\r\n\x1a\nforest"
+    page = render_html(results, png, forest)
     assert '<meta charset="utf-8">' in page
     assert "数字化与碳排放" in page and "数字化降低碳排放" in page
     references = re.findall(r"""(?:src|href)\s*=\s*["']([^"']*)""", page, flags=re.I)
@@ -198,6 +208,10 @@ def test_html_is_self_contained_utf8_and_embeds_the_forest_plot(results):
     assert all(ref.startswith(("#", "data:")) for ref in references), references
     assert not re.search(r"<(link|script)\b", page, flags=re.I)
     assert f"data:image/png;base64,{base64.b64encode(png).decode()}" in page
+    assert f"data:image/png;base64,{base64.b64encode(forest).decode()}" in page
+    # The parity picture comes first after the summary, before any spec table.
+    assert page.index("Summary") < page.index(base64.b64encode(png).decode()) < page.index('id="table-1"')
+    assert page.index('id="table-1"') < page.index(base64.b64encode(forest).decode())
 
 
 def test_no_timestamp_outside_the_provenance_section(results):
@@ -252,3 +266,13 @@ def test_status_cell_says_why() -> None:
     assert "explained by: IRM ATTE: per-fold treated share" in text
     assert "learner-free Δ coef 3.0e-16" in text
     assert "lowest nuisance correlation 0.9700 (ml_m)" in text
+
+
+def test_csv_text_cannot_become_a_spreadsheet_formula(results):
+    results["specs"][0]["title"] = '=HYPERLINK("http://example.invalid","x")'
+    results["specs"][0]["table"] = "@SUM(A1)"
+    rows = list(csv.DictReader(io.StringIO(render_csv(results))))
+    first = {r["id"]: r for r in rows}[results["specs"][0]["id"]]
+    assert first["title"].startswith("'=") and first["table"] == "'@SUM(A1)"
+    # Numbers keep their sign: only text is guarded.
+    assert all(not r["py_coef"].startswith("'") for r in rows)

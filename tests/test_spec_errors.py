@@ -55,7 +55,7 @@ CASES = [
     (
         "bad filter",
         "{id: a, model: plr, y: y, d: d, x: [x1], learner: ols, sample: 'x1 >>> 2'}",
-        r"spec 'a' field 'sample': cannot evaluate",
+        r"spec 'a' field 'sample': 'x1 >>> 2' is not a valid condition",
     ),
     ("unknown key", "{id: a, model: plr, y: y, d: d, x: [x1], learner: ols, bogus: 1}", r"spec 'a' field 'bogus': unknown key"),
     (
@@ -96,6 +96,36 @@ CASES = [
     ("classifier asked of a regressor", "{id: a, model: irm, y: y, d: db, x: [x1], learner: ols}", r"'ols' has no classifier"),
     ("non-numeric column", "{id: a, model: plr, y: y, d: d, x: [label], learner: ols}", r"column 'label' is not numeric"),
     ("infinite values", "{id: a, model: plr, y: y, d: d, x: [big], learner: ols}", r"column 'big' has infinite values"),
+    (
+        "exact tier with a statistical learner",
+        "{id: a, model: plr, y: y, d: d, x: [x1], learners: {ml_l: ols, ml_m: rf}, tier: exact}",
+        r"spec 'a'.*tier: 'exact' cannot be earned with the statistical learner 'rf' \(ml_m\)",
+    ),
+    (
+        "cluster column also a control",
+        "{id: a, model: plr, y: y, d: d, x: [x1, g], learner: ols, cluster: g}",
+        r"spec 'a'.*cluster: column 'g' is also in x; a cluster cannot be a model variable",
+    ),
+    (
+        "ATTE fold without treated rows",
+        "{id: a, model: irm, score: ATTE, y: y, d: db, x: [x1], learners: {ml_g: ols, ml_m: logit}, n_folds: 150}",
+        r"spec 'a' field 'score': IRM ATTE needs treated rows in every test fold",
+    ),
+    (
+        "collinear controls with ols",
+        "{id: a, model: plr, y: y, d: d, x: [x1, x2, x1_plus_x2], learner: ols}",
+        r"spec 'a' field 'learners.ml_l': in repetition 1, fold 1 the training rows of ml_l make '.*' constant or collinear",
+    ),
+    (
+        "constant control with logit",
+        "{id: a, model: irm, y: y, d: db, x: [x1, const], learners: {ml_g: ols, ml_m: logit}}",
+        r"spec 'a' field 'learners.ml_m': in repetition 1, fold 1 the training rows of ml_m make '.*' constant or collinear",
+    ),
+    (
+        "separated propensity with logit",
+        "{id: a, model: irm, y: y, d: db, x: [x1, sep], learners: {ml_g: ols, ml_m: logit}}",
+        r"spec 'a' field 'learners.ml_m': 'db' is perfectly separated on the training rows of ml_m",
+    ),
 ]
 
 
@@ -106,6 +136,9 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     frame = make_tables(n=200)
     frame["label"] = ["a", "b"] * 100
     frame["big"] = frame["x1"]
+    frame["const"] = 1.0
+    frame["x1_plus_x2"] = frame["x1"] + frame["x2"]
+    frame["sep"] = (2 * frame["db"] - 1) * (1 + frame["x2"].abs())  # its sign is the treatment
     frame.loc[3, "big"] = float("inf")
     path = tmp_path_factory.mktemp("bad") / "data.csv"
     frame.to_csv(path, index=False)

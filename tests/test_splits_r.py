@@ -31,6 +31,11 @@ def test_handed_folds_fit_bitwise_like_checked_folds_in_r(case: str) -> None:
     assert handed["coef_reps"].shape == (3,)
     for name in ("coef", "se", "t", "p", "ci", "coef_reps", "se_reps"):
         assert checked[name].tobytes() == handed[name].tobytes(), name
+    # The handed folds stay DoubleML's own: read back from the fitted object (dmlp_fold_labels), the
+    # same rows in the same folds as on the checked route and as the tool drew.
+    _, design, folds = prepared(case, "none", n_rep=3)
+    assert np.array_equal(handed["folds"], checked["folds"])
+    assert np.array_equal(handed["folds"].reshape(design.n_obs, 3).T, folds.labels)
     assert set(checked["predictions"]) == set(handed["predictions"])
     for name, values in checked["predictions"].items():
         assert np.asarray(values).tobytes() == np.asarray(handed["predictions"][name]).tobytes(), name

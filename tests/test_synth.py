@@ -12,6 +12,9 @@ import pytest
 
 from harness import synth
 from harness.spec import load_spec_file
+from harness.synth.layout import city_layout
+from harness.synth.panel import panel_frame
+from harness.synth.process import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "specs" / "paper.yaml"
@@ -33,9 +36,9 @@ def test_same_seed_gives_the_same_panel_and_truth(panel):
 
 
 def test_another_seed_gives_other_data_on_the_same_map():
-    layout = synth._layout()
-    a = synth._frame(layout, synth._simulate(np.random.default_rng(1), layout, synth.DGP()))
-    b = synth._frame(layout, synth._simulate(np.random.default_rng(2), layout, synth.DGP()))
+    layout = city_layout()
+    a = panel_frame(layout, simulate(np.random.default_rng(1), layout, synth.DGP()))
+    b = panel_frame(layout, simulate(np.random.default_rng(2), layout, synth.DGP()))
     assert a[["city_id", "city", "province", "region", "core"]].equals(b[["city_id", "city", "province", "region", "core"]])
     assert not np.allclose(a["rcd"], b["rcd"])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import threading
 import time
@@ -12,20 +13,21 @@ from typing import Optional
 import numpy as np
 
 from harness.design import Design, Folds
+from harness.engines.python_inference import python_inference, shared_inner_split
 from harness.engines.result import EngineResult
 from harness.learners import resolve_learner
 from harness.memory import release_freed_memory
 from harness.spec import Spec
 from harness.splits import SampleSplits, sample_splits
 
-__all__ = ["fit_python", "hand_splits"]
+__all__ = ["fit_python", "fold_labels", "hand_splits", "load_doubleml"]
 
 # The doubleml whose set_sample_splitting hand_splits mirrors.
 HANDED_SPLITS_VERSION = "0.11.4"
 
 
 @lru_cache(maxsize=1)
-def _doubleml():
+def load_doubleml():
     """``doubleml``, imported from a thread of its own.
 
     doubleml imports optuna, which keeps the ImportError of its optional redis backend, traceback
@@ -42,16 +44,18 @@ def _doubleml():
 
 
 def _dml_data(design: Design):
-    dml = _doubleml()
+    dml = load_doubleml()
 
-    return dml.DoubleMLData(
-        design.frame,
+    common = dict(
         y_col=design.y,
-        d_cols=design.d,
+        d_cols=list(design.d_cols) if design.treatments else design.d,
         x_cols=list(design.x),
         z_cols=list(design.z) or None,
         cluster_cols=list(design.cluster) or None,
     )
+    if design.s is not None:
+        return dml.DoubleMLSSMData(design.frame, s_col=design.s, **common)
+    return dml.DoubleMLData(design.frame, **common)
 
 
 def hand_splits(model, splits: SampleSplits) -> None:
@@ -61,9 +65,10 @@ def hand_splits(model, splits: SampleSplits) -> None:
     Its check (sets and ``np.unique`` per fold) costs seconds per call at a million rows; the folds
     were drawn and validated by the tool (:func:`harness.splits.sample_splits`), and
     ``tests/test_splits.py`` proves the result bitwise equal to the checked route for every model.
-    Another doubleml version (the project pins 0.11.4) takes the checked route.
+    The fields are the package's own, so ``model.smpls`` still reads back what doubleml fits on
+    (:func:`fold_labels`). Another doubleml version (the project pins 0.11.4) takes the checked route.
     """
-    if _doubleml().__version__ != HANDED_SPLITS_VERSION:
+    if load_doubleml().__version__ != HANDED_SPLITS_VERSION:
         model.set_sample_splitting(splits.smpls, splits.smpls_cluster)
         return
     model._smpls = splits.smpls
@@ -74,7 +79,7 @@ def hand_splits(model, splits: SampleSplits) -> None:
 
 
 def _model(spec: Spec, design: Design, folds: Folds, splits: SampleSplits):
-    dml = _doubleml()
+    dml = load_doubleml()
     from doubleml.utils import PSProcessorConfig
 
     data = _dml_data(design)
@@ -85,23 +90,22 @@ def _model(spec: Spec, design: Design, folds: Folds, splits: SampleSplits):
         "score": spec.score_name,
         "draw_sample_splitting": False,
     }
+    clipping = {"ps_processor_config": PSProcessorConfig(clipping_threshold=spec.trimming_threshold)}
     if spec.model == "plr":
         model = dml.DoubleMLPLR(data, **learners, **common)
+    elif spec.model == "pliv" and spec.partial_name == "Z":
+        model = dml.DoubleMLPLIV._partialZ(data, **learners, **common)
+    elif spec.model == "pliv" and spec.partial_name == "XZ":
+        model = dml.DoubleMLPLIV._partialXZ(data, **learners, **common)
     elif spec.model == "pliv":
         model = dml.DoubleMLPLIV(data, **learners, **common)
     elif spec.model == "irm":
-        model = dml.DoubleMLIRM(
-            data, **learners, **common, ps_processor_config=PSProcessorConfig(clipping_threshold=spec.trimming_threshold)
-        )
+        model = dml.DoubleMLIRM(data, **learners, **common, **clipping)
+    elif spec.model == "ssm":
+        model = dml.DoubleMLSSM(data, **learners, **common, **clipping)
     else:
         subgroups = spec.subgroups or {"always_takers": True, "never_takers": True}
-        model = dml.DoubleMLIIVM(
-            data,
-            **learners,
-            **common,
-            subgroups=subgroups,
-            ps_processor_config=PSProcessorConfig(clipping_threshold=spec.trimming_threshold),
-        )
+        model = dml.DoubleMLIIVM(data, **learners, **common, subgroups=subgroups, **clipping)
     hand_splits(model, splits)
     return model
 
@@ -110,7 +114,9 @@ def fit_python(
     spec: Spec,
     design: Design,
     folds: Folds,
-    external_predictions: Optional[dict[str, np.ndarray]] = None,
+    external_predictions: Optional[dict] = None,
+    own_draws: bool = True,
+    share_inner_split: bool = True,
     splits: Optional[SampleSplits] = None,
 ) -> EngineResult:
     """Fit ``spec`` with ``doubleml`` on the shared design and folds.
@@ -119,35 +125,70 @@ def fit_python(
     ----------
     external_predictions : dict, optional
         Nuisance predictions ``(n_obs, n_rep)`` to use instead of fitting learners (the
-        learner-free comparison feeds R's predictions here).
+        learner-free comparison feeds R's predictions here): ``{nuisance: array}`` for one treatment,
+        ``{treatment: {nuisance: array}}`` for several.
+    own_draws : bool
+        Also run the bootstrap with doubleml's own random draws (seeded by the spec seed) besides
+        the tool's shared weights.
+    share_inner_split : bool
+        SSM nonignorable: use the tool's inner split (False: doubleml's own, for measuring the gap).
     splits : SampleSplits, optional
         The validated folds (built from ``folds`` when not given).
     """
     model = _model(spec, design, folds, splits or sample_splits(design, folds))
+    if external_predictions is not None and external_predictions and not isinstance(
+        next(iter(external_predictions.values())), dict
+    ):
+        external_predictions = {design.d: external_predictions}
     start = time.perf_counter()
     with warnings.catch_warnings():
         # doubleml warns about propensity clipping and deprecated names; the report carries the facts.
         warnings.simplefilter("ignore")
-        if external_predictions is not None:
-            model.fit(external_predictions={design.d: external_predictions})
-        else:
-            model.fit(store_predictions=True)
+        with shared_inner_split(spec, design, folds) if share_inner_split else contextlib.nullcontext():
+            if external_predictions is not None:
+                model.fit(external_predictions=external_predictions)
+            else:
+                model.fit(store_predictions=True)
+        inference = python_inference(spec, model, own_draws) if spec.has_inference else None
     seconds = time.perf_counter() - start
-    ci = model.confint(level=0.95).to_numpy()[0]
-    # Copies, so that nothing of the model outlives this call: it holds the data's arrays, the
-    # learners and the score elements, hundreds of MB at a million rows.
-    predictions = {k: np.array(v[:, :, 0], dtype=float) for k, v in model.predictions.items()}
-    result = EngineResult(
-        coef=float(model.coef[0]),
-        se=float(model.se[0]),
-        t=float(model.t_stat[0]),
-        p=float(model.pval[0]),
-        ci=(float(ci[0]), float(ci[1])),
-        coef_reps=np.array(model.all_coef[0], dtype=float),
-        se_reps=np.array(model.all_se[0], dtype=float),
-        predictions=predictions,
-        seconds=seconds,
-    )
+    ci = model.confint(level=0.95).to_numpy()
+    held_folds = fold_labels(model.smpls, design.n_obs)
+    # Copies (np.array), so that nothing of the model outlives this call: it holds the data's
+    # arrays, the learners and the score elements, hundreds of MB at a million rows.
+    per_treatment = []
+    for i in range(len(design.d_cols)):
+        per_treatment.append(
+            EngineResult(
+                coef=float(model.coef[i]),
+                se=float(model.se[i]),
+                t=float(model.t_stat[i]),
+                p=float(model.pval[i]),
+                ci=(float(ci[i, 0]), float(ci[i, 1])),
+                coef_reps=np.array(model.all_coef[i], dtype=float),
+                se_reps=np.array(model.all_se[i], dtype=float),
+                predictions={k: np.array(v[:, :, i], dtype=float) for k, v in model.predictions.items()},
+                seconds=seconds,
+                folds=held_folds,
+            )
+        )
     del model
     release_freed_memory()
-    return result
+    first = per_treatment[0]
+    if len(per_treatment) == 1 and inference is None:
+        return first
+    return EngineResult(
+        **{f: getattr(first, f) for f in ("coef", "se", "t", "p", "ci", "coef_reps", "se_reps", "predictions")},
+        seconds=seconds,
+        folds=first.folds,
+        treatments=tuple(per_treatment) if len(per_treatment) > 1 else (),
+        inference=inference,
+    )
+
+
+def fold_labels(smpls: list, n_obs: int) -> np.ndarray:
+    """``(n_rep, n_obs)`` test fold of every row from doubleml's ``smpls`` (-1: in no test set)."""
+    labels = np.full((len(smpls), n_obs), -1, dtype=np.int64)
+    for rep, folds in enumerate(smpls):
+        for k, (_, test) in enumerate(folds):
+            labels[rep, np.asarray(test, dtype=np.int64)] = k
+    return labels

@@ -16,10 +16,11 @@ from typing import Any, Optional
 import numpy as np
 
 from harness.design import Design, Folds
-from harness.engines.result import EngineResult
+from harness.engines.result import Bootstrap, EngineResult, Inference
 from harness.errors import EnvironmentProblem
 from harness.learners import resolve_learner
 from harness.memory import release_freed_memory
+from harness.shared_draws import bootstrap_weights, inner_splits
 from harness.spec import Spec
 from harness.splits import SampleSplits, sample_splits
 
@@ -154,6 +155,8 @@ class RSession:
         ri = self._ri
         if value is None:
             return ri.NULL
+        if isinstance(value, ri.Sexp):  # already an R object (a matrix built by r_matrix)
+            return value
         if isinstance(value, bool):
             return ri.BoolSexpVector([value])
         if isinstance(value, (int, np.integer)):
@@ -183,12 +186,13 @@ class RSession:
 
     def r_columns(self, frame: Any) -> Any:
         """A named R list of the frame's columns (one copy each); R makes it a data.table in place."""
-        return self.r_list([self.r_vector(frame[c].to_numpy()) for c in frame.columns], [str(c) for c in frame.columns])
+        # As doubles, as the design holds them (a float column converts without a copy).
+        columns = [self.r_vector(frame[c].to_numpy(dtype=float)) for c in frame.columns]
+        return self.r_list(columns, [str(c) for c in frame.columns])
 
     def collect_garbage(self) -> None:
         """Run R's garbage collector (R returns large freed vectors to the system)."""
-        false, true = self._ri.BoolSexpVector([False]), self._ri.BoolSexpVector([True])
-        self._ri.baseenv["gc"](verbose=false, full=true)
+        self._ri.baseenv["gc"](verbose=self._ri.BoolSexpVector([False]), full=self._ri.BoolSexpVector([True]))
 
 
 def _version_or_none(value: Any) -> Optional[str]:
@@ -230,9 +234,14 @@ def fit_r(
     design: Design,
     folds: Folds,
     session: Optional[RSession] = None,
+    own_draws: bool = True,
+    share_inner_split: bool = True,
     splits: Optional[SampleSplits] = None,
 ) -> EngineResult:
-    """Fit ``spec`` with R's ``DoubleML`` on the shared design and folds.
+    """Fit ``spec`` with R's ``DoubleML`` on the shared design and folds (and, when the spec asks,
+    bootstrap with the tool's weights and with R's own draws, seeded by the spec seed).
+    ``share_inner_split=False`` leaves SSM nonignorable's inner split to R (for measuring the gap).
+    ``splits``: the validated folds (built from ``folds`` when not given).
 
     Everything R built for the fit (data, tasks, learners, model) is garbage once the numbers are
     copied out; R's collector runs before this returns, so the next spec starts from a small heap.
@@ -242,36 +251,50 @@ def fit_r(
     # rpy2 keeps its converter in a context variable: a worker thread (Dask) starts without one.
     try:
         with session.building():
-            return _fit_r(spec, design, folds, splits, session)
+            return _fit_r(spec, design, folds, splits, session, own_draws, share_inner_split)
     finally:
         session.collect_garbage()
         release_freed_memory()
 
 
-def _fit_r(spec: Spec, design: Design, folds: Folds, splits: SampleSplits, session: RSession) -> EngineResult:
-    start = time.perf_counter()
-    out = session.call_raw("dmlp_fit", **fit_arguments(spec, design, folds, splits, session))
-    seconds = time.perf_counter() - start
-    # Copies out of R's memory (numpy reads R vectors and matrices through their buffers).
-    fields = dict(zip(out.names, out, strict=True))
-    predictions = {
-        name: np.array(value, dtype=float) for name, value in zip(fields["predictions"].names, fields["predictions"], strict=True)
-    }
-    number = {name: np.array(fields[name], dtype=float) for name in ("coef", "se", "t", "p", "ci", "coef_reps", "se_reps")}
-    return EngineResult(
-        coef=float(number["coef"][0]),
-        se=float(number["se"][0]),
-        t=float(number["t"][0]),
-        p=float(number["p"][0]),
-        ci=(float(number["ci"][0]), float(number["ci"][1])),
-        coef_reps=number["coef_reps"],
-        se_reps=number["se_reps"],
-        predictions=predictions,
-        seconds=seconds,
-    )
+def _r_inference(session: RSession, spec: Spec, design: Design, folds: Folds, own_draws: bool) -> Any:
+    """The inference request: method, draws, the tool's weights per repetition, what to report."""
+    if not spec.has_inference:
+        return session.r_value(None)
+    request: dict[str, Any] = {"joint": spec.joint, "own_draws": own_draws}
+    if spec.p_adjust:
+        request["p_adjust"] = spec.p_adjust
+    if spec.bootstrap is not None:
+        boot = spec.bootstrap
+        request["method"] = boot.method
+        request["n_rep_boot"] = boot.n_rep_boot
+        request["weights"] = [
+            session.r_matrix(bootstrap_weights(boot.method, boot.n_rep_boot, design.n_obs, spec.seed, rep))
+            for rep in range(folds.n_rep)
+        ]
+    return session.r_value(request)
 
 
-def fit_arguments(spec: Spec, design: Design, folds: Folds, splits: SampleSplits, session: RSession) -> dict[str, Any]:
+def _r_inner_splits(session: RSession, spec: Spec, design: Design, folds: Folds) -> Any:
+    if spec.model != "ssm" or spec.score_name != "nonignorable":
+        return session.r_value(None)
+    splits = []
+    for key, (first, second) in inner_splits(design, folds, spec.seed).items():
+        train = np.frombuffer(key, dtype=np.int64)
+        one_based = {"train": train + 1, "first": first + 1, "second": second + 1}
+        splits.append({k: v.astype(np.int32) for k, v in one_based.items()})
+    return session.r_value(splits)
+
+
+def fit_arguments(
+    spec: Spec,
+    design: Design,
+    folds: Folds,
+    splits: SampleSplits,
+    session: RSession,
+    own_draws: bool = True,
+    share_inner_split: bool = True,
+) -> dict[str, Any]:
     """The arguments of ``dmlp_fit`` (r_scripts/engine.R), built as R objects: the design as columns
     and the folds as 1-based integer vectors, each copied once into R memory."""
     learners = {}
@@ -279,21 +302,118 @@ def fit_arguments(spec: Spec, design: Design, folds: Folds, splits: SampleSplits
         resolved = resolve_learner(spec.learner_for(nuisance), nuisance, spec.model)
         key, params = resolved.r_learner(len(design.x))
         learners[nuisance] = {"key": key, "params": params, "classif": resolved.kind == "classif"}
+    value = session.r_value
     return {
-        "model": spec.model,
+        "model": value(spec.model),
         "x": session.r_columns(design.frame),
-        "y": design.y,
-        "d": design.d,
+        "y": value(design.y),
+        "d": session.r_strings(list(design.d_cols)),
         "x_cols": session.r_strings(list(design.x)),
         "z_cols": session.r_strings(list(design.z)),
         "cluster_cols": session.r_strings(list(design.cluster)),
-        "learners": session.r_value(learners),
-        "score": spec.score_name,
-        "n_folds": folds.n_folds_per_cluster or folds.n_folds,
-        "n_rep": folds.n_rep,
+        "learners": value(learners),
+        "score": value(spec.score_name),
+        "n_folds": value(folds.n_folds_per_cluster or folds.n_folds),
+        "n_rep": value(folds.n_rep),
         "smpls": _r_smpls(session, splits),
         "smpls_cluster": _r_smpls_cluster(session, splits),
-        "trimming_threshold": spec.trimming_threshold,
-        "subgroups": session.r_value(spec.subgroups),
-        "seed": spec.seed,
+        "trimming_threshold": value(spec.trimming_threshold),
+        "subgroups": value(spec.subgroups or None),
+        "seed": value(spec.seed),
+        "s_col": value(design.s or None),
+        "partial": value(spec.partial_name),
+        "inference": _r_inference(session, spec, design, folds, own_draws),
+        "inner_splits": _r_inner_splits(session, spec, design, folds) if share_inner_split else value(None),
     }
+
+
+def _fit_r(
+    spec: Spec,
+    design: Design,
+    folds: Folds,
+    splits: SampleSplits,
+    session: RSession,
+    own_draws: bool,
+    share_inner_split: bool,
+) -> EngineResult:
+    arguments = fit_arguments(spec, design, folds, splits, session, own_draws, share_inner_split)
+    start = time.perf_counter()
+    out = session.call_raw("dmlp_fit", **arguments)
+    seconds = time.perf_counter() - start
+    del arguments
+    result = _from_r(session, out)
+    del out
+    # (n_obs, n_rep) as R returns it, (n_rep, n_obs) as the tool holds folds.
+    fold_labels = np.asarray(result["folds"], dtype=np.int64).reshape(design.n_obs, folds.n_rep).T.copy()
+    per_treatment = [_treatment(t, seconds, fold_labels) for t in result["treatments"]]
+    inference = _inference(result.get("inference"), len(per_treatment), folds.n_rep)
+    first = per_treatment[0]
+    if len(per_treatment) == 1 and inference is None:
+        return first
+    return EngineResult(
+        **{f: getattr(first, f) for f in ("coef", "se", "t", "p", "ci", "coef_reps", "se_reps", "predictions")},
+        seconds=seconds,
+        folds=fold_labels,
+        treatments=tuple(per_treatment) if len(per_treatment) > 1 else (),
+        inference=inference,
+    )
+
+
+def _from_r(session: RSession, value: Any) -> Any:
+    """R's answer as Python values, copied out of R's memory (numpy reads R vectors and matrices
+    through their buffers): a named list becomes a dict, an unnamed one a list, NULL None, a
+    character vector a list of str, any other vector a numpy array of R's shape.
+
+    At the rinterface level, like the arguments (see ``RSession.r_vector``): nothing here keeps
+    R's objects alive once the call returns."""
+    ri = session._ri
+    if value is ri.NULL or value.typeof == ri.RTYPES.NILSXP:
+        return None
+    if isinstance(value, ri.ListSexpVector):
+        items = [_from_r(session, v) for v in value]
+        names = value.names
+        if names is ri.NULL or names.typeof == ri.RTYPES.NILSXP:
+            return items
+        return dict(zip([str(n) for n in names], items, strict=True))
+    if isinstance(value, ri.StrSexpVector):
+        return [str(v) for v in value]
+    return np.array(value)
+
+
+def _treatment(result: dict, seconds: float, fold_labels: np.ndarray) -> EngineResult:
+    predictions = {name: np.asarray(value, dtype=float) for name, value in result["predictions"].items()}
+    ci = np.asarray(result["ci"], dtype=float)
+    return EngineResult(
+        coef=float(result["coef"][0]),
+        se=float(result["se"][0]),
+        t=float(result["t"][0]),
+        p=float(result["p"][0]),
+        ci=(float(ci[0]), float(ci[1])),
+        coef_reps=np.asarray(result["coef_reps"], dtype=float),
+        se_reps=np.asarray(result["se_reps"], dtype=float),
+        predictions=predictions,
+        seconds=seconds,
+        folds=fold_labels,
+    )
+
+
+def _bootstrap(reported: Any, n_treat: int, n_rep: int) -> Bootstrap:
+    values = reported if isinstance(reported, dict) else {}
+    boot_t = None
+    if values.get("boot_t") is not None:
+        # R stores (n_treat, n_rep_boot * n_rep), repetition-major; doubleml (n_rep_boot, n_treat, n_rep).
+        flat = np.asarray(values["boot_t"], dtype=float).reshape(n_treat, -1)
+        boot_t = flat.reshape(n_treat, n_rep, -1).transpose(2, 0, 1).copy()
+    joint_ci = np.asarray(values["joint_ci"], dtype=float).reshape(n_treat, 2) if values.get("joint_ci") is not None else None
+    p_adjusted = np.asarray(values["p_adjusted"], dtype=float).reshape(n_treat) if values.get("p_adjusted") is not None else None
+    return Bootstrap(boot_t=boot_t, joint_ci=joint_ci, p_adjusted=p_adjusted)
+
+
+def _inference(reported: Any, n_treat: int, n_rep: int) -> Optional[Inference]:
+    if not isinstance(reported, dict):
+        return None
+    own = reported.get("own")
+    return Inference(
+        shared=_bootstrap(reported.get("shared"), n_treat, n_rep),
+        own=_bootstrap(own, n_treat, n_rep) if isinstance(own, dict) else None,
+    )

@@ -1,0 +1,211 @@
+"""Checks and the verdict's coverage rule.
+
+A check compares one quantity (of one repetition, or of the aggregate) with a limit and could fail.
+The verdict rule, stated once (:func:`required_coverage`, :func:`assert_covered`): a spec is judged
+only when its end-to-end checks cover every compared quantity of every repetition and of the
+aggregate:
+
+* exact tier: coef and se of each repetition; coef, se, t, p and CI of the aggregate;
+* statistical tier: coef and se of each repetition; coef, se and p of the aggregate;
+* with several treatments: all of that for each treatment;
+* with a bootstrap: its critical value (and, exact tier, the bootstrapped t statistics of each
+  repetition), with the tool's shared weights and, within a Monte Carlo bound, with each package's
+  own draws (``monte_carlo`` layer); with joint intervals, each treatment's joint interval (both
+  ways); with ``p_adjust``, each treatment's adjusted p-value (Romano-Wolf: both ways).
+
+A comparison that leaves a gap raises :class:`VerdictError` instead of passing vacuously.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+__all__ = [
+    "Check",
+    "VerdictError",
+    "assert_covered",
+    "at_least",
+    "covered_by",
+    "at_most",
+    "diff_in_se",
+    "norm_rel_diff",
+    "rel_diff",
+    "required_coverage",
+]
+
+PER_REP = ("coef", "se")
+AGGREGATE = {"exact": ("coef", "se", "t", "p", "ci"), "statistical": ("coef", "se", "p")}
+
+
+class VerdictError(RuntimeError):
+    """The comparison left a compared quantity without a check: a defect of the tool, never a pass."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One comparison with a limit.
+
+    Attributes
+    ----------
+    name : str
+        Unique within a spec, e.g. ``end_to_end.se.rep2`` or ``nuisance.ml_m.corr``.
+    layer : str
+        ``end_to_end``, ``learner_free``, ``rule``, ``nuisance``, ``folds`` or ``monte_carlo``.
+    quantity : str or None
+        ``coef``, ``se``, ``t``, ``p`` or ``ci``; with joint inference ``boot_t``, ``crit``,
+        ``joint_ci`` or ``p_adjust`` (None for nuisance and fold checks).
+    rep : int or None
+        1-based repetition, or None for the aggregate.
+    value, limit : float
+    ok : bool
+        ``value`` within ``limit`` (NaN never is).
+    metric : str
+        How ``value`` is measured, in words, for the report.
+    treatment : str or None
+        The treatment a check belongs to when a spec has several (its name then starts with
+        ``<treatment>/``); None for one treatment and for checks of the whole fit.
+    """
+
+    name: str
+    layer: str
+    quantity: Optional[str]
+    rep: Optional[int]
+    value: float
+    limit: float
+    ok: bool
+    metric: str
+    treatment: Optional[str] = None
+
+    def as_dict(self) -> dict:
+        out = {
+            "name": self.name,
+            "layer": self.layer,
+            "quantity": self.quantity,
+            "rep": self.rep,
+            "value": _num(self.value),
+            "limit": _num(self.limit),
+            "ok": bool(self.ok),
+            "metric": self.metric,
+        }
+        if self.treatment is not None:
+            out["treatment"] = self.treatment
+        return out
+
+
+def _num(value: float) -> Optional[float]:
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def at_most(name: str, layer: str, quantity: Optional[str], rep: Optional[int], value: float, limit: float, metric: str) -> Check:
+    return Check(name, layer, quantity, rep, float(value), float(limit), bool(np.isfinite(value) and value <= limit), metric)
+
+
+def at_least(
+    name: str, layer: str, quantity: Optional[str], rep: Optional[int], value: float, limit: float, metric: str
+) -> Check:
+    return Check(name, layer, quantity, rep, float(value), float(limit), bool(np.isfinite(value) and value >= limit), metric)
+
+
+def rel_diff(a: float | np.ndarray, b: float | np.ndarray) -> float:
+    """Largest elementwise ``|a - b| / max(|a|, |b|)`` (0 where both are 0, NaN where either is)."""
+    a = np.atleast_1d(np.asarray(a, dtype=float))
+    b = np.atleast_1d(np.asarray(b, dtype=float))
+    if a.shape != b.shape or np.isnan(a).any() or np.isnan(b).any():
+        return float("nan")
+    scale = np.maximum(np.abs(a), np.abs(b))
+    diff = np.abs(a - b)
+    out = np.where(scale > 0, diff / np.where(scale > 0, scale, 1.0), 0.0)
+    return float(out.max()) if out.size else 0.0
+
+
+def norm_rel_diff(a: np.ndarray, b: np.ndarray) -> float:
+    """``max |a - b| / max(|a|, |b|)`` over the whole array: for predictions, where single values near 0
+    would make an elementwise relative difference meaningless."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    if a.shape != b.shape or np.isnan(a).any() or np.isnan(b).any():
+        return float("nan")
+    scale = max(float(np.abs(a).max(initial=0.0)), float(np.abs(b).max(initial=0.0)))
+    return float(np.abs(a - b).max(initial=0.0) / scale) if scale > 0 else 0.0
+
+
+def diff_in_se(a: float | np.ndarray, b: float | np.ndarray, se: float | np.ndarray) -> float:
+    """Largest ``|a - b| / se``: differences of CI bounds, which may sit near 0, in units of the se."""
+    a, b, se = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (a, b, se))
+    if np.isnan(a).any() or np.isnan(b).any() or not (se > 0).all():
+        return float("nan")
+    return float(np.max(np.abs(a - b) / se))
+
+
+def required_coverage(
+    tier: str,
+    n_rep: int,
+    treatments: Optional[Sequence[Optional[str]]] = None,
+    bootstrap: bool = False,
+    joint: bool = False,
+    p_adjust: Optional[str] = None,
+) -> set[tuple]:
+    """What the end-to-end checks must cover; repetition None is the aggregate.
+
+    One treatment and pointwise inference (the defaults): (quantity, repetition) pairs. Otherwise
+    (quantity, repetition, treatment) triples, treatment None for one treatment and for the whole
+    fit; quantities checked with each package's own bootstrap draws (layer ``monte_carlo``) are
+    prefixed ``mc_``.
+    """
+    per_rep = {(q, rep) for q in PER_REP for rep in range(1, n_rep + 1)}
+    pairs = per_rep | {(q, None) for q in AGGREGATE[tier]}
+    if treatments is None and not (bootstrap or joint or p_adjust):
+        return pairs
+    names = list(treatments) if treatments else [None]
+    out = {(q, rep, d) for d in names for q, rep in pairs}
+    if bootstrap:
+        out |= {("crit", None, None), ("mc_crit", None, None)}
+        if tier == "exact":
+            out |= {("boot_t", rep, None) for rep in range(1, n_rep + 1)}
+    if joint:
+        out |= {(q, None, d) for d in names for q in ("joint_ci", "mc_joint_ci")}
+    if p_adjust:
+        out |= {("p_adjust", None, d) for d in names}
+        if p_adjust == "romano-wolf":
+            out |= {("mc_p_adjust", None, d) for d in names}
+    return out
+
+
+def covered_by(checks: list[Check], triples: bool) -> set[tuple]:
+    """What the checks cover, in :func:`required_coverage`'s form."""
+    if not triples:
+        return {(c.quantity, c.rep) for c in checks if c.layer == "end_to_end"}
+    out = {(c.quantity, c.rep, c.treatment) for c in checks if c.layer == "end_to_end"}
+    return out | {(f"mc_{c.quantity}", c.rep, c.treatment) for c in checks if c.layer == "monte_carlo"}
+
+
+def assert_covered(
+    checks: list[Check],
+    tier: str,
+    n_rep: int,
+    spec_id: str = "",
+    treatments: Optional[Sequence[Optional[str]]] = None,
+    bootstrap: bool = False,
+    joint: bool = False,
+    p_adjust: Optional[str] = None,
+) -> None:
+    """Raise :class:`VerdictError` when a compared quantity has no check."""
+    required = required_coverage(tier, n_rep, treatments, bootstrap, joint, p_adjust)
+    triples = bool(required) and len(next(iter(required))) == 3
+    missing = required - covered_by(checks, triples)
+    if missing:
+        listed = ", ".join(_describe(item) for item in sorted(missing, key=str))
+        raise VerdictError(f"spec '{spec_id}': no end-to-end check for {listed}; the tool cannot judge it")
+
+
+def _describe(item: tuple) -> str:
+    quantity, rep = item[0], item[1]
+    where = "the aggregate" if rep is None else f"repetition {rep}"
+    treatment = f" of treatment {item[2]}" if len(item) == 3 and item[2] is not None else ""
+    if quantity.startswith("mc_"):
+        return f"{quantity[3:]} with the packages' own draws{treatment}"
+    return f"{quantity} of {where}{treatment}"

@@ -1,0 +1,239 @@
+"""The text of one spec's cells, as plain lines: the markdown and HTML views only mark them up.
+
+Check entries are read generically (a list of dicts with ``name``, ``value``, ``limit``, ``ok`` and
+possibly more keys), so a new check in the verdict shows up here without a change.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from harness.claims import ENGINES, ENGINES_DISAGREE
+from harness.report.overview import DASH, ENGINE_LABEL, VERDICT_LABEL
+from harness.summary import effective_status
+
+__all__ = [
+    "DEFAULT_SE_BAND",
+    "check_rows",
+    "checks_summary",
+    "claim_lines",
+    "coef_text",
+    "failed_checks",
+    "finite",
+    "gap_in_se",
+    "gap_lines",
+    "layer_lines",
+    "num",
+    "se_band",
+    "status_lines",
+    "truth_text",
+    "verdict_lines",
+]
+
+# The statistical tier's default |Δcoef| limit in standard errors (Spec.coef_tolerance_se).
+DEFAULT_SE_BAND = 0.2
+CHECK_KEYS = ("name", "value", "limit", "ok")
+
+
+def finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def num(value: Any) -> str:
+    """Four decimals for everyday magnitudes, scientific notation for tiny or huge ones."""
+    if not finite(value):
+        return DASH
+    if value == 0 or 1e-3 <= abs(value) < 1e5:
+        return f"{value:.4f}"
+    return f"{value:.3e}"
+
+
+def _signed(value: Any) -> str:
+    return f"{value:+.4f}" if finite(value) else DASH
+
+
+def _stars(p: Any) -> str:
+    if not finite(p):
+        return ""
+    return "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.1 else ""
+
+
+def coef_text(estimate: dict | None) -> str:
+    if not estimate or not finite(estimate.get("coef")):
+        return DASH
+    return f"{num(estimate['coef'])} ({num(estimate.get('se'))}){_stars(estimate.get('p'))}"
+
+
+def gap_in_se(spec: dict) -> float | None:
+    """Signed Python-minus-R coefficient gap in units of the two engines' mean se.
+
+    The verdict stores the absolute value (``diff.coef_in_se``); the sign tells a reader which
+    engine is higher, so it is recomputed here from the estimates with the same denominator.
+    """
+    py, r = spec.get("python") or {}, spec.get("r") or {}
+    if all(finite(e.get(k)) for e in (py, r) for k in ("coef", "se")):
+        mean_se = 0.5 * (py["se"] + r["se"])
+        if mean_se > 0:
+            return (py["coef"] - r["coef"]) / mean_se
+    value = (spec.get("diff") or {}).get("coef_in_se")
+    return float(value) if finite(value) else None
+
+
+def se_band(spec: dict) -> tuple[float, bool]:
+    """The statistical tier's |Δcoef| limit in se for this spec, and whether it is the default.
+
+    Taken from the spec's own ``coef_tolerance_se`` when the results carry it, else from the limit
+    of its ``coef_in_se`` check, else the default.
+    """
+    if finite(spec.get("coef_tolerance_se")):
+        return float(spec["coef_tolerance_se"]), False
+    for check in spec.get("checks") or []:
+        if str(check.get("name", "")).endswith("coef_in_se") and finite(check.get("limit")):
+            return float(check["limit"]), check["limit"] == DEFAULT_SE_BAND
+    return DEFAULT_SE_BAND, True
+
+
+def gap_lines(spec: dict) -> list[str]:
+    """The Python-vs-R cell: the number the tier is judged on first, then its limit."""
+    diff = spec.get("diff") or {}
+    if not finite(diff.get("coef_rel")):
+        return [DASH]
+    if spec.get("tier") == "statistical":
+        gap = gap_in_se(spec)
+        lines = [f"{gap:+.2f} se" if gap is not None else DASH, f"limit ±{se_band(spec)[0]:g} se"]
+        return [*lines, f"rel. {diff['coef_rel']:.2e}"]
+    lines = [f"coef {diff['coef_rel']:.2e}"]
+    if finite(diff.get("se_rel")):
+        lines.append(f"se {diff['se_rel']:.2e}")
+    if finite(spec.get("tolerance")) and spec["tolerance"] > 0:
+        lines.append(f"limit {spec['tolerance']:.0e}")
+    return lines
+
+
+def _claim_form(paper: dict) -> str:
+    """The machine-checkable part of a claim in words, e.g. 'positive, p < 0.05; > baseline'."""
+    parts = []
+    if paper.get("sign"):
+        which = "adjusted p" if paper.get("p") == "adjusted" else "p"
+        parts.append(f"{paper['sign']}, {which} < {paper.get('level', 0.05):g}")
+    parts += [f"> {other}" for other in paper.get("greater_than") or []]
+    parts += [f"< {other}" for other in paper.get("less_than") or []]
+    return "; ".join(parts)
+
+
+def _per_engine_text(values: dict | None, fmt: Callable[[Any], str]) -> str:
+    if values is None:
+        return ""
+    return ", ".join(f"{ENGINE_LABEL[e]} {fmt(values[e]) if values[e] is not None else DASH}" for e in ENGINES)
+
+
+def claim_lines(spec: dict) -> list[tuple[str, str]]:
+    """Claim cell as (kind, text): ``text``, ``zh`` (Chinese), ``sub`` and ``warn`` lines."""
+    paper = spec.get("paper")
+    if not paper:
+        return [("text", DASH)]
+    lines = [("text", paper.get("claim") or "")]
+    if paper.get("claim_zh"):
+        lines.append(("zh", paper["claim_zh"]))
+    if _claim_form(paper):
+        lines.append(("sub", f"checked: {_claim_form(paper)}"))
+    published = paper.get("published") or {}
+    if finite(published.get("coef")):
+        se = f" ({num(published['se'])})" if finite(published.get("se")) else ""
+        note = f", {published['note']}" if published.get("note") else ""
+        lines.append(("sub", f"published {num(published['coef'])}{se}{note}"))
+        lines.append(("sub", f"Δ vs published: {_per_engine_text(spec.get('published_delta'), _signed)}"))
+    if spec.get("claim_agreement") == ENGINES_DISAGREE:
+        lines.append(("warn", f"⚠ {ENGINES_DISAGREE}"))
+    return [(kind, text) for kind, text in lines if text]
+
+
+def verdict_lines(spec: dict, engine: str) -> tuple[str, str, list[str]]:
+    """(key, label, reasons) of an engine's claim verdict.
+
+    ``key`` is ``""`` without a claim and ``"none"`` without an estimate from that engine.
+    """
+    verdicts = spec.get("claim_verdict")
+    if verdicts is None:
+        return "", DASH, []
+    if verdicts[engine] is None:
+        return "none", "no estimate", []
+    key = verdicts[engine]
+    return key, VERDICT_LABEL[key], list(spec["claim_reasons"][engine])
+
+
+def truth_text(spec: dict) -> str:
+    if not finite(spec.get("truth")):
+        return DASH
+    marks = _per_engine_text(spec.get("truth_in_ci"), lambda inside: "✓" if inside else "✗")
+    return f"{num(spec['truth'])} ({marks})"
+
+
+def _check_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if finite(value):
+        return f"{value:.3g}"
+    return DASH if value is None else str(value)
+
+
+def check_rows(spec: dict) -> list[dict[str, Any]]:
+    """Each check of a spec as display text: name, value, limit, result and any extra keys."""
+    rows = []
+    for check in spec.get("checks") or []:
+        ok = check.get("ok")
+        extra = ", ".join(f"{k}: {_check_value(v)}" for k, v in check.items() if k not in CHECK_KEYS)
+        rows.append(
+            {
+                "name": str(check.get("name", DASH)),
+                "value": _check_value(check.get("value")),
+                "limit": _check_value(check.get("limit")),
+                "ok": ok,
+                "result": "pass" if ok else "FAIL" if ok is not None else DASH,
+                "extra": extra,
+            }
+        )
+    return rows
+
+
+def checks_summary(spec: dict) -> str:
+    """'7 checks, all pass' or '2 of 7 checks fail'."""
+    rows = check_rows(spec)
+    failed = sum(1 for row in rows if row["ok"] is False)
+    noun = "check" if len(rows) == 1 else "checks"
+    if not rows:
+        return "no checks"
+    return f"{len(rows)} {noun}, all pass" if not failed else f"{failed} of {len(rows)} {noun} fail"
+
+
+def failed_checks(spec: dict) -> list[str]:
+    return [f"{row['name']} {row['value']} vs limit {row['limit']}" for row in check_rows(spec) if row["ok"] is False]
+
+
+def layer_lines(spec: dict) -> list[str]:
+    """Why a status holds: the explaining rule, the learner-free gap, the weakest nuisance."""
+    lines = []
+    gap = spec.get("explained_gap")
+    if effective_status(spec) == "explained" and gap:
+        lines.append(f"explained by: {gap.get('rule')}")
+    free = spec.get("learner_free") or {}
+    if finite(free.get("coef_rel")):
+        lines.append(f"learner-free Δ coef {free['coef_rel']:.1e}, se {free.get('se_rel', float('nan')):.1e}")
+    corrs = [(entry.get("corr"), name) for name, entry in (spec.get("nuisance") or {}).items() if finite(entry.get("corr"))]
+    if corrs:
+        corr, name = min(corrs)
+        lines.append(f"lowest nuisance correlation {corr:.4f} ({name})")
+    return lines
+
+
+def status_lines(spec: dict, with_error: bool = True) -> list[str]:
+    """Under the status badge: the error, the failed checks, then the layers that explain it."""
+    status = effective_status(spec)
+    lines = []
+    if status == "error" and with_error:
+        lines.append(spec.get("error") or "no message")
+    elif status in ("disagree", "explained"):
+        lines += [f"failed: {check}" for check in failed_checks(spec)]
+    return lines + layer_lines(spec)

@@ -1,0 +1,111 @@
+"""``report.html``: the cells of :mod:`harness.report.cells` poured into ``templates/report.html.j2``.
+
+Jinja2 autoescapes every value, so a spec title, an R error message or a claim cannot inject
+markup; this module builds plain data and the template owns all markup and style.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+
+import jinja2
+
+import harness.report.cells as cells
+from harness.claims import ENGINES
+from harness.report.overview import (
+    ENGINE_LABEL,
+    HOW_TO_READ,
+    STATUS_LABEL,
+    groups,
+    package_rows,
+    prepare,
+    provenance_rows,
+    summary_rows,
+    title,
+)
+from harness.summary import effective_status
+
+__all__ = ["render_html"]
+
+TEMPLATE = "report.html.j2"
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("harness.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,  # a misspelt field is an error, not an empty cell
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _row(spec: dict) -> dict:
+    status = effective_status(spec)
+    verdicts = []
+    for engine in ENGINES:
+        key, label, reasons = cells.verdict_lines(spec, engine)
+        if key:
+            verdicts.append({"engine": ENGINE_LABEL[engine], "key": key, "label": label, "reasons": reasons})
+    return {
+        "id": spec["id"],
+        "title": spec.get("title") or "",
+        "title_zh": spec.get("title_zh") or "",
+        "python": cells.coef_text(spec.get("python")),
+        "r": cells.coef_text(spec.get("r")),
+        "gap": cells.gap_lines(spec),
+        "status": status,
+        "status_label": STATUS_LABEL.get(status, status),
+        "tier": spec.get("tier") or "",
+        # The error itself gets a full-width row of its own.
+        "status_lines": cells.status_lines(spec, with_error=False),
+        "checks": cells.check_rows(spec),
+        "checks_summary": cells.checks_summary(spec),
+        "checks_fail": any(row["ok"] is False for row in cells.check_rows(spec)),
+        "claim": cells.claim_lines(spec),
+        "verdicts": verdicts,
+        "truth": cells.truth_text(spec),
+        "error": (spec.get("error") or "no message") if status == "error" else None,
+    }
+
+
+def render_html(results: dict, parity_png: bytes, forest_png: bytes) -> str:
+    """Render ``report.html``: one self-contained page (inline CSS, both pictures inline).
+
+    Parameters
+    ----------
+    results : dict
+        The run's results.
+    parity_png, forest_png : bytes
+        The pictures of :mod:`harness.report.parity_plot` and :mod:`harness.report.forest_plot`,
+        embedded as data URIs.
+
+    Returns
+    -------
+    str
+        The page; it loads nothing from outside itself.
+    """
+    specs = prepare(results)
+    prov = results.get("provenance") or {}
+    tables = [
+        {"anchor": f"table-{i}", "name": table, "rows": [_row(spec) for spec in members]}
+        for i, (table, members) in enumerate(groups(specs), 1)
+    ]
+    return (
+        _environment()
+        .get_template(TEMPLATE)
+        .render(
+            title=title(results),
+            summary=summary_rows(specs),
+            how_to_read=HOW_TO_READ,
+            tables=tables,
+            parity_png=base64.b64encode(parity_png).decode("ascii"),
+            forest_png=base64.b64encode(forest_png).decode("ascii"),
+            provenance=provenance_rows(prov),
+            packages=package_rows(prov),
+            seeds=list((prov.get("seeds") or {}).items()),
+        )
+    )

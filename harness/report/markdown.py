@@ -1,0 +1,122 @@
+"""``report.md``: github-flavoured markdown, one table per paper table, each spec's checks folded
+under it in a ``<details>`` block."""
+
+from __future__ import annotations
+
+from tabulate import tabulate
+
+import harness.report.cells as cells
+from harness.claims import ENGINES
+from harness.report.overview import (
+    ENGINE_LABEL,
+    HOW_TO_READ,
+    STATUS_LABEL,
+    groups,
+    package_rows,
+    prepare,
+    provenance_rows,
+    summary_rows,
+    title,
+)
+from harness.summary import effective_status
+
+__all__ = ["TABLE_HEADERS", "render_markdown"]
+
+TABLE_HEADERS = ["Spec", "Python coef (se)", "R coef (se)", "Python − R", "Status", "Paper claim", "Truth (in 95 % CI)"]
+CHECK_HEADERS = ["Spec", "Check", "Value", "Limit", "Result"]
+
+
+def _md(text: object) -> str:
+    """Make text safe inside a github table cell: no pipes splitting cells, no line breaks."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _join(lines: list[str]) -> str:
+    return "<br>".join(_md(line) for line in lines if line)
+
+
+def _status(spec: dict) -> str:
+    status = effective_status(spec)
+    tier = f" ({spec['tier']})" if spec.get("tier") else ""
+    return _join([f"**{STATUS_LABEL.get(status, status)}**{tier}", *cells.status_lines(spec)])
+
+
+def _claim(spec: dict) -> str:
+    lines = [text for _, text in cells.claim_lines(spec)]
+    for engine in ENGINES:
+        key, label, reasons = cells.verdict_lines(spec, engine)
+        if key:
+            lines += [f"{ENGINE_LABEL[engine]}: {label}", *reasons]
+    return _join(lines)
+
+
+def _row(spec: dict) -> list[str]:
+    return [
+        _join([f"`{spec['id']}`", spec.get("title") or "", spec.get("title_zh") or ""]),
+        _md(cells.coef_text(spec.get("python"))),
+        _md(cells.coef_text(spec.get("r"))),
+        _join(cells.gap_lines(spec)),
+        _status(spec),
+        _claim(spec),
+        _md(cells.truth_text(spec)),
+    ]
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> str:
+    # disable_numparse keeps our formatted numbers exactly as written.
+    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+
+
+def _checks_block(members: list[dict]) -> str:
+    rows = []
+    for spec in members:
+        for check in cells.check_rows(spec):
+            name = f"{check['name']} ({check['extra']})" if check["extra"] else check["name"]
+            rows.append([f"`{spec['id']}`", _md(name), _md(check["value"]), _md(check["limit"]), _md(check["result"])])
+    if not rows:
+        return ""
+    summary = "; ".join(f"{spec['id']}: {cells.checks_summary(spec)}" for spec in members if spec.get("checks"))
+    # Blank lines around the table let github render markdown inside the HTML block.
+    return f"<details><summary>Checks: {_md(summary)}</summary>\n\n{_table(rows, CHECK_HEADERS)}\n\n</details>"
+
+
+def render_markdown(results: dict) -> str:
+    """Render ``report.md``.
+
+    Parameters
+    ----------
+    results : dict
+        The run's results (the content of ``results.json``).
+
+    Returns
+    -------
+    str
+        Summary, how to read it, the two pictures, one table per paper table with its checks,
+        provenance.
+    """
+    specs = prepare(results)
+    prov = results.get("provenance") or {}
+    parts = [
+        f"# {title(results)}",
+        "## Summary",
+        _table([[_md(a), _md(b)] for a, b in summary_rows(specs)], ["", "Specs"]),
+        f"**How to read this.** {HOW_TO_READ}",
+        "## Python versus R",
+        "![Python minus R per spec: statistical tier in standard errors, exact tier as relative differences](parity.png)",
+    ]
+    for table, members in groups(specs):
+        parts += [f"## {_md(table)}", _table([_row(spec) for spec in members], TABLE_HEADERS)]
+        block = _checks_block(members)
+        if block:
+            parts.append(block)
+    parts += [
+        "## Estimates",
+        "![Estimates and 95 % confidence intervals, one panel per paper table](forest.png)",
+        "## Provenance",
+        _table([[_md(a), _md(b)] for a, b in provenance_rows(prov)], ["Item", "Value"]),
+        "### Packages",
+        _table([[_md(c) for c in row] for row in package_rows(prov)], ["Language", "Package", "Version"]),
+        "### Seeds",
+        _table([[_md(k), _md(v)] for k, v in (prov.get("seeds") or {}).items()], ["Spec", "Seed"]),
+    ]
+    return "\n\n".join(parts) + "\n"

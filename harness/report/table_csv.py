@@ -1,0 +1,104 @@
+"""``results.csv``: one row per spec, for spreadsheets and diffs between runs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from harness.report.overview import prepare
+from harness.summary import effective_status
+
+__all__ = ["CSV_COLUMNS", "render_csv"]
+
+CSV_COLUMNS = (
+    "id", "table", "title", "title_zh", "model", "score", "y", "d", "learners", "status", "tier",
+    "n_obs",
+    "py_coef", "py_se", "py_t", "py_p", "py_ci_low", "py_ci_high",
+    "r_coef", "r_se", "r_t", "r_p", "r_ci_low", "r_ci_high",
+    "coef_abs", "coef_rel", "se_rel", "coef_in_se",
+    "truth", "truth_in_ci_python", "truth_in_ci_r", "bias_python", "bias_r",
+    "published_coef", "claim_python", "claim_r", "claim_agreement", "error",
+)  # fmt: skip
+PLAIN_KEYS = (
+    "id",
+    "table",
+    "title",
+    "title_zh",
+    "model",
+    "score",
+    "y",
+    "d",
+    "tier",
+    "n_obs",
+    "truth",
+    "claim_agreement",
+    "error",
+)
+
+
+def _csv_value(value: Any) -> str:
+    """Fixed text for each value type, so equal results give equal bytes."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        # repr is the shortest text that reads back as the same float.
+        return repr(float(value))
+    text = " ".join(str(value).split())
+    # Text from a spec file (titles, ids, errors) must not become a spreadsheet formula when opened.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def _learners_text(learners: dict | None) -> str:
+    def one(choice: Any) -> str:
+        if isinstance(choice, str):
+            return choice
+        return json.dumps(choice, sort_keys=True, separators=(",", ":"))
+
+    return ";".join(f"{nuisance}={one(choice)}" for nuisance, choice in (learners or {}).items())
+
+
+def _csv_row(spec: dict) -> dict[str, Any]:
+    row: dict[str, Any] = {key: spec.get(key) for key in PLAIN_KEYS}
+    row["learners"] = _learners_text(spec.get("learners"))
+    row["status"] = effective_status(spec)
+    for engine, prefix in (("python", "py"), ("r", "r")):
+        estimate = spec.get(engine) or {}
+        for key in ("coef", "se", "t", "p"):
+            row[f"{prefix}_{key}"] = estimate.get(key)
+        ci = estimate.get("ci") or [None, None]
+        row[f"{prefix}_ci_low"], row[f"{prefix}_ci_high"] = ci[0], ci[1]
+        row[f"claim_{engine}"] = (spec.get("claim_verdict") or {}).get(engine)
+        row[f"truth_in_ci_{engine}"] = (spec.get("truth_in_ci") or {}).get(engine)
+        row[f"bias_{engine}"] = (spec.get("bias") or {}).get(engine)
+    diff = spec.get("diff") or {}
+    row.update({key: diff.get(key) for key in ("coef_abs", "coef_rel", "se_rel", "coef_in_se")})
+    row["published_coef"] = (((spec.get("paper") or {}).get("published")) or {}).get("coef")
+    return row
+
+
+def render_csv(results: dict) -> str:
+    """Render ``results.csv``: one row per spec, columns ``CSV_COLUMNS``.
+
+    Parameters
+    ----------
+    results : dict
+        The run's results.
+
+    Returns
+    -------
+    str
+        CSV text with ``\\n`` line ends; rows in report order (paper table, then run order).
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for spec in prepare(results):
+        row = _csv_row(spec)
+        writer.writerow([_csv_value(row[column]) for column in CSV_COLUMNS])
+    return buffer.getvalue()
