@@ -10,13 +10,12 @@ per spec, named by the spec's position ``i`` in ``results.json``'s ``specs`` lis
   variables' folds; a training set is then the rows whose clusters avoid the test cell in every
   cluster variable.
 
-A spec with several treatments gives one record per treatment, all fitted on the same rows and
-folds: they share the members of the first of them (a record's ``arrays`` block names its members,
-so readers follow the names, never the position). Each spec's record names its two members and
-their sha256 (``arrays``); ``results.json``'s
-``arrays`` block holds the file's name and sha256. Integers are stored little-endian in the smallest
-signed type that holds them, and the zip is written with fixed timestamps and order, so the same
-run gives the same bytes.
+Records fitted on the same rows and folds (the treatments of one spec, specs of one panel with the
+same seed) share the members of the first of them, stored once: a record's ``arrays`` block names
+its members, so readers follow the names, never the position. Each record names its two members
+and their sha256 (``arrays``); ``results.json``'s ``arrays`` block holds the file's name and
+sha256. Integers are stored little-endian in the smallest signed type that holds them, and the zip
+is written with fixed timestamps and order, so the same run gives the same bytes.
 """
 
 from __future__ import annotations

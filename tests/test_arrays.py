@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.arrays import SIDE_FILE, attach_arrays, pair_digest, read_arrays, side_file_bytes
+from harness.arrays import SIDE_FILE, attach_arrays, pair_digest, read_arrays, side_file_bytes, write_arrays
 from harness.baseline import save_baseline
 from harness.cli import main
 from harness.errors import DataError
@@ -67,6 +67,28 @@ def test_side_file_bytes_depend_on_the_arrays_only() -> None:
     assert side_file_bytes({**members, "rows_0": np.arange(1, 11)}) != first
     with np.load(io.BytesIO(first)) as archive:
         assert archive["rows_0"].dtype == np.dtype("<i1") and archive["rows_0"].tolist() == list(range(10))
+
+
+def test_rows_on_the_same_rows_and_folds_share_one_stored_pair(tmp_path: Path) -> None:
+    """The treatments of one spec (and specs on one panel and seed) store their arrays once."""
+    rows, folds = np.arange(6), np.array([[0, 1, 2, 0, 1, 2]])
+    other = np.array([[2, 1, 0, 2, 1, 0]])
+    results = {
+        "schema": SCHEMA,
+        "specs": [
+            {"id": "s[d1]", "rows": rows, "folds": folds},
+            {"id": "s[d2]", "rows": rows.copy(), "folds": folds.copy()},
+            {"id": "t", "rows": rows, "folds": other},
+        ],
+    }
+    written = write_arrays(results, tmp_path)
+    refs = [spec["arrays"] for spec in written["specs"]]
+    assert refs[0] == refs[1] and (refs[0]["rows"], refs[0]["folds"]) == ("rows_0", "folds_0")
+    assert (refs[2]["rows"], refs[2]["folds"]) == ("rows_2", "folds_2")
+    with np.load(tmp_path / SIDE_FILE) as archive:
+        assert sorted(archive.files) == ["folds_0", "folds_2", "rows_0", "rows_2"]
+    back = read_arrays(tmp_path, written)
+    assert np.array_equal(back["s[d2]"][1], folds) and np.array_equal(back["t"][1], other)
 
 
 def test_changed_side_file_is_refused(spec_path: Path, tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """R engine: the design and folds through R's ``DoubleML``, in-process via rpy2.
 
-This is the only module that imports rpy2. R starts once per process, loads its packages once and
-sources ``r_scripts/engine.R``; every call converts through one converter (numpy arrays become R
-vectors and matrices with no text round trip).
+This is the only module that imports rpy2. R starts once per process, finds its packages once and
+sources ``r_scripts/engine.R``. A fit's arguments and R's answer cross at rpy2's low level
+(rinterface): arrays are copied once through their buffers, in and out, and no robjects wrapper
+keeps R's memory alive after the call; small calls (versions, set-up) use one converter.
 """
 
 from __future__ import annotations
