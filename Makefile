@@ -78,7 +78,7 @@ report-system:
 lock: .venv/.installed .rlib/.installed
 	.venv/bin/pip freeze --exclude-editable > .venv/lock-constraints.txt
 	PIP_CONFIG_FILE=/dev/null .venv/bin/pip lock --isolated -q --index-url $(LOCK_INDEX) --only-deps \
-	  -c .venv/lock-constraints.txt -o pylock.toml ".[dev,dask]"
+	  -c .venv/lock-constraints.txt -o pylock.toml ".[dev,dask,bench]"
 	Rscript r_scripts/lock_packages.R .rlib "$(DMLP_R_REPO)" r-packages.lock $(R_EXTRA)
 	touch .venv/.installed .rlib/.installed
 

@@ -55,25 +55,28 @@ def smpls_of(entry: dict[str, Any]) -> tuple[list, Any]:
 def fit(spec: dict[str, Any], export: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     frame = pd.read_csv(export / spec["csv"])
-    folds = json.loads((export / spec["folds"]).read_text(encoding="utf-8"))
+    # "folds": null lets doubleml draw its own folds, as a plain script would (bench/growth.py).
+    folds = json.loads((export / spec["folds"]).read_text(encoding="utf-8")) if spec.get("folds") else None
     t1 = time.perf_counter()
     data = dml.DoubleMLData(
         frame, y_col=spec["y"], d_cols=spec["d"], x_cols=spec["x"], z_cols=spec["z"] or None, cluster_cols=spec["cluster"] or None
     )
     learners = {n: resolve_learner(choice, n, spec["model"]).python_estimator() for n, choice in spec["learners"].items()}
-    common = {"n_folds": spec["n_folds"], "n_rep": spec["n_rep"], "score": spec["score"], "draw_sample_splitting": False}
+    common = {"n_folds": spec["n_folds"], "n_rep": spec["n_rep"], "score": spec["score"], "draw_sample_splitting": folds is None}
     model_name = spec["model"]
     if model_name in ("irm", "iivm"):
         common["ps_processor_config"] = PSProcessorConfig(clipping_threshold=spec["trimming_threshold"])
     if model_name == "iivm":
         common["subgroups"] = spec["subgroups"] or {"always_takers": True, "never_takers": True}
     cls = {"plr": dml.DoubleMLPLR, "pliv": dml.DoubleMLPLIV, "irm": dml.DoubleMLIRM, "iivm": dml.DoubleMLIIVM}[model_name]
+    np.random.seed(spec["seed"])  # doubleml draws folds from numpy's global generator
     model = cls(data, **learners, **common)
-    smpls, smpls_cluster = smpls_of(folds)
-    if smpls_cluster is None:
-        model.set_sample_splitting(smpls)
-    else:
-        model.set_sample_splitting(smpls, smpls_cluster)
+    if folds is not None:
+        smpls, smpls_cluster = smpls_of(folds)
+        if smpls_cluster is None:
+            model.set_sample_splitting(smpls)
+        else:
+            model.set_sample_splitting(smpls, smpls_cluster)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # propensity clipping and deprecation notices
         model.fit(store_predictions=True)

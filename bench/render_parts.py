@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.analyse import greedy_makespan, spec_cost_raw
-from bench.measure import PROFILE_PARTS, ROOT, med
+from bench.measure import PROFILE_PARTS, ROOT, med, profile_labels
 
 __all__ = [
     "cache_explanation", "command_text", "fmt_list", "nspecs_table", "other_cpu", "overhead_explanation",
@@ -52,7 +52,7 @@ def profile_table(prof: dict[str, Any], title: str) -> str:
         f"| outside cli.main: interpreter start, `import harness.cli`, exit (R shutdown, profile dump) | "
         f"{prof['wall_s'] - main_s:.2f} |"
     )
-    for label in PROFILE_PARTS.values():
+    for label in profile_labels():
         if label in parts:
             rows.append(f"| {label} | {parts[label]:.2f} |")
     return "\n".join(rows)
@@ -68,10 +68,10 @@ def overhead_explanation(raw: dict[str, Any]) -> str:
     t_wall = med(wall_times(so["tool"]))
     t_fits = med([sum(spec_cost_raw(m, i) for i in subset) for m in so["tool"]])
     t_prep = _part(prof, ("harness/runner.py", "prepare"))
-    t_lf = _part(prof, ("harness/runner.py", "_learner_free"))
+    t_lf = _part(prof, ("harness/fit.py", "_learner_free"))
     t_cmp = sum(
         _part(prof, k)
-        for k in [("harness/compare.py", "compare"), ("harness/claims.py", "judge_claims"), ("harness/runner.py", "cache_key")]
+        for k in [("harness/compare.py", "compare"), ("harness/claims.py", "judge_claims"), ("harness/cache.py", "cache_key")]
     )
     t_rep = _part(prof, ("harness/cli.py", "write_run"))
     t_rest = t_wall - t_fits - t_prep - t_lf - t_cmp - t_rep

@@ -21,17 +21,24 @@ from harness.io import atomic_write_json
 __all__ = ["check_baseline", "drift", "save_baseline", "version_changes"]
 
 SCHEMA = "dml-parity/baseline/1"
+# Runs whose estimates this module reads; results/2 moved rows and folds to a side file, the
+# estimates are laid out as in results/1.
+RESULTS_SCHEMAS = ("dml-parity/results/1", "dml-parity/results/2")
 STATISTICAL_SE_SHARE = 0.2
 
 
 def _read_results(run_dir: Path) -> dict:
     path = run_dir / "results.json" if run_dir.is_dir() else run_dir
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        results = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataError(f"{path}: no results.json here") from None
     except (OSError, json.JSONDecodeError) as err:
         raise DataError(f"{path}: cannot read results ({err.__class__.__name__})") from None
+    schema = results.get("schema") if isinstance(results, dict) else None
+    if schema not in RESULTS_SCHEMAS:
+        raise DataError(f"{path}: not a dml-parity results file this version reads (schema {schema!r})")
+    return results
 
 
 def save_baseline(run_dir: Path, to: Path) -> None:

@@ -4,7 +4,9 @@ Only completed fits are stored (any status but ``error``, a disagreement include
 is never cached, so a transient failure (an R error, a killed worker) is refitted next time. Each
 entry carries its own key: an entry that cannot be read, is truncated, or was written for other
 inputs is refitted and overwritten, never served and never fatal. A cache that cannot be written
-costs the cache, not the run.
+costs the cache, not the run. Entries stay small at any size of data: a result names the rows and
+folds it was fitted on by their sha256 (``arrays.sha256``, :func:`harness.arrays.pair_digest`),
+never by lists, and is served only to a spec with the same rows and folds.
 """
 
 from __future__ import annotations
@@ -68,8 +70,10 @@ class ResultCache:
     def path(self, key: str) -> Path:
         return self.directory / key[:2] / f"{key}.json"
 
-    def load(self, key: str, spec_id: str) -> Optional[dict]:
-        """The stored result for ``key``, or None when there is none that can be trusted."""
+    def load(self, key: str, spec_id: str, arrays_sha256: Optional[str] = None) -> Optional[dict]:
+        """The stored result for ``key``, or None when there is none that can be trusted.
+
+        ``arrays_sha256``: the spec's rows-and-folds digest; an entry fitted on others is not served."""
         if not self.serve:
             return None
         try:
@@ -82,6 +86,9 @@ class ResultCache:
         if not isinstance(result, dict) or result.get("id") != spec_id or not _storable(result):
             return None
         if not isinstance(result.get("timings"), dict):
+            return None
+        arrays = result.get("arrays")
+        if arrays_sha256 is not None and (not isinstance(arrays, dict) or arrays.get("sha256") != arrays_sha256):
             return None
         return result
 

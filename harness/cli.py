@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import signal
 import sys
@@ -135,6 +136,9 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         use_cache=not args.no_cache,
         command=shlex.join(["dml-parity", *argv]),
         progress=None if quiet else Progress(),
+        # DMLP_IN_PROCESS=1: the fits run in this process, for profilers only (bench/measure.py,
+        # bench/growth.py; a profiler sees no worker's work). A crash in a fit then ends the run.
+        in_process=os.environ.get("DMLP_IN_PROCESS") == "1",
     )
     results = run(options)
     write_run(results, out)
@@ -147,14 +151,16 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def write_run(results: dict, out: Path) -> None:
-    """Write results and report into a staging folder, then move it into place whole."""
+    """Write results, their side file and the report into a staging folder, then move it into place whole."""
+    from harness.arrays import write_arrays
     from harness.io import atomic_write_json
     from harness.outdir import replace_folder
     from harness.report import write_report
 
     def write(staging: Path) -> None:
-        atomic_write_json(staging / "results.json", results)
-        write_report(results, staging)
+        written = write_arrays(results, staging)  # rows and folds -> arrays.npz, referenced by sha256
+        atomic_write_json(staging / "results.json", written)
+        write_report(written, staging)
 
     replace_folder(Path(out), write)
 

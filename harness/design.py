@@ -185,8 +185,8 @@ def build_design(spec: Spec, data: pd.DataFrame, dataset: DatasetSpec, where: st
         if not pd.api.types.is_numeric_dtype(numeric[col]):  # booleans count as numeric (0/1)
             raise DataError(f"{where}: spec '{spec.id}': column '{col}' is not numeric")
     values = numeric.astype(float)
-    if not np.isfinite(values.to_numpy()).all():
-        bad = next(c for c in model_cols if not np.isfinite(values[c].to_numpy()).all())
+    bad = next((c for c in model_cols if not np.isfinite(values[c].to_numpy()).all()), None)  # per column: no n x p copy
+    if bad is not None:
         raise DataError(f"{where}: spec '{spec.id}': column '{bad}' has infinite values")
     if len(values) == 0:
         raise DataError(f"{where}: spec '{spec.id}' field 'sample': no rows left")
@@ -202,7 +202,7 @@ def build_design(spec: Spec, data: pd.DataFrame, dataset: DatasetSpec, where: st
             raise DataError(f"{where}: spec '{spec.id}' field 'd': treatment '{d}' is constant after fixed effects")
 
     extra_x = tuple(c for c in values.columns if c not in model_cols)
-    out = values.copy()
+    out = values  # built above for this design alone: no copy needed to add the cluster codes
     for col in spec.cluster or []:
         out[col] = pd.factorize(frame[col], sort=True)[0].astype(float)
     groups = pd.factorize(frame[spec.fold_groups], sort=True)[0] if spec.fold_groups else None
@@ -278,7 +278,9 @@ def _derive_binarized(spec: Spec, frame: pd.DataFrame, where: str) -> pd.DataFra
 def _handle_missing(spec: Spec, frame: pd.DataFrame, cols: list[str], where: str) -> tuple[pd.DataFrame, int]:
     missing = frame[cols].isna().any(axis=1)
     n_missing = int(missing.sum())
-    if n_missing and not spec.dropna:
+    if not n_missing:
+        return frame, 0  # no row to drop: skip a copy of the whole table
+    if not spec.dropna:
         col = next(c for c in cols if frame[c].isna().any())
         raise DataError(
             f"{where}: spec '{spec.id}': {n_missing} rows have missing values in used columns (first: '{col}'); "

@@ -16,6 +16,7 @@ from harness.design import Design, Folds
 from harness.engines.result import EngineResult
 from harness.errors import EnvironmentProblem
 from harness.spec import Spec
+from harness.splits import SampleSplits
 
 __all__ = ["PreparedSpec", "error_line", "failed_result", "python_versions", "run_one", "warm_up", "worker_versions"]
 
@@ -32,6 +33,7 @@ class PreparedSpec:
 def _blank_result(prepared: PreparedSpec) -> dict:
     # Imported here: the comparison (scipy) is the workers' business; the run's own process
     # stays light so that its start-up does not add to theirs.
+    from harness.arrays import pair_digest
     from harness.compare import spec_tier
 
     tier, tolerance = spec_tier(prepared.spec)
@@ -49,6 +51,8 @@ def _blank_result(prepared: PreparedSpec) -> dict:
         "nuisance": {},
         "error": None,
         "timings": {},
+        # Which rows and folds this result was fitted on, by checksum: a cache entry carries no lists.
+        "arrays": {"sha256": pair_digest(prepared.design.rows, prepared.folds.labels)},
     }
 
 
@@ -66,27 +70,31 @@ def run_one(prepared: PreparedSpec, engines: tuple[str, ...]) -> dict:
     """Fit one spec in the requested engines and compare; never raises for a fit failure."""
     from harness.compare_extended import judge
     from harness.engines.python_engine import fit_python
+    from harness.splits import sample_splits
 
     spec, design, folds = prepared.spec, prepared.design, prepared.folds
     result = _blank_result(prepared)
     py = r = None
     try:
-        if "python" in engines:
-            py = fit_python(spec, design, folds)
-            result["python"] = py.summary()
-            result["timings"]["python_s"] = round(py.seconds, 3)
+        splits = sample_splits(design, folds)  # built and validated once, for all three fits
+        # R first: its fit then runs beside the smallest Python heap (no doubleml fit residue),
+        # which is what bounds a worker's peak memory at a million rows.
         if "r" in engines:
             from harness.engines.r_engine import RError, fit_r
 
             try:
-                r = fit_r(spec, design, folds)
+                r = fit_r(spec, design, folds, splits=splits)
             except RError as err:
                 result["error"] = f"R: {err}"
             else:
                 result["r"] = r.summary()
                 result["timings"]["r_s"] = round(r.seconds, 3)
+        if "python" in engines:
+            py = fit_python(spec, design, folds, splits=splits)
+            result["python"] = py.summary()
+            result["timings"]["python_s"] = round(py.seconds, 3)
         if py is not None and r is not None:
-            learner_free = _learner_free(spec, design, folds, r)
+            learner_free = _learner_free(spec, design, folds, r, splits)
             comparison = judge(spec, design, folds, py, r, learner_free)
             result.update(comparison.as_dict())
         elif result["error"]:
@@ -103,19 +111,19 @@ def run_one(prepared: PreparedSpec, engines: tuple[str, ...]) -> dict:
     return result
 
 
-def _learner_free(spec: Spec, design: Design, folds: Folds, r) -> EngineResult:
+def _learner_free(spec: Spec, design: Design, folds: Folds, r, splits: SampleSplits) -> EngineResult:
     """Python's score and inference code on R's predictions (:mod:`harness.learner_free`)."""
     from harness.learner_free import learner_free_fit
 
-    return learner_free_fit(spec, design, folds, r)
+    return learner_free_fit(spec, design, folds, r, splits)
 
 
 def warm_up(engines: tuple[str, ...]) -> None:
     """Import the Python engine and start R, so the first fit does not wait for them."""
-    import doubleml  # noqa: F401
-
     from harness import compare_extended, learner_free  # noqa: F401
-    from harness.engines import python_engine  # noqa: F401
+    from harness.engines.python_engine import load_doubleml
+
+    load_doubleml()  # on its own thread (python_engine.load_doubleml says why)
 
     worker_versions(engines)
 

@@ -8,6 +8,8 @@ bootstrap it uses the tool's shared weights, never its own draws.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from harness.design import Design, Folds
@@ -15,19 +17,23 @@ from harness.engines.python_engine import fit_python
 from harness.engines.result import EngineResult
 from harness.scores import formula_fit, needs_written_score
 from harness.spec import Spec
+from harness.splits import SampleSplits
 
 __all__ = ["learner_free_fit"]
 
 
-def learner_free_fit(spec: Spec, design: Design, folds: Folds, r: EngineResult) -> EngineResult:
+def learner_free_fit(
+    spec: Spec, design: Design, folds: Folds, r: EngineResult, splits: Optional[SampleSplits] = None
+) -> EngineResult:
     """Python's inference on ``r``'s predictions.
 
     A nuisance R leaves unfitted (``ml_g1`` for IRM ATTE, which the ATTE score does not use; PLIV's
     ``ml_m_<instrument>`` with several instruments, which R 1.0.2 does not store) is left to
-    Python's own learner.
+    Python's own learner. ``splits``: the validated folds of the spec's fits (built from
+    ``folds`` when not given).
     """
     fitted = [{name: p for name, p in t.predictions.items() if not np.isnan(p).all()} for t in r.per_treatment()]
     if needs_written_score(spec):
         return formula_fit(spec, design, folds, fitted)
     external = dict(zip(design.d_cols, fitted, strict=True)) if design.treatments else fitted[0]
-    return fit_python(spec, design, folds, external_predictions=external, own_draws=False)
+    return fit_python(spec, design, folds, external_predictions=external, own_draws=False, splits=splits)

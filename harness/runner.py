@@ -14,11 +14,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
+
+from harness.arrays import pair_digest
 from harness.cache import ResultCache, cache_key, default_cache_dir
 from harness.design import build_design, draw_folds, load_data, sha256_of
 from harness.errors import DataError, HarnessError, SpecError
 from harness.feasibility import check_feasible
 from harness.fit import PreparedSpec, python_versions, run_one
+from harness.memory import release_freed_memory
 from harness.progress import Progress
 from harness.spec import Spec, SpecFile, load_spec_file
 
@@ -37,7 +41,7 @@ __all__ = [
     "stable_view",
 ]
 
-SCHEMA = "dml-parity/results/1"
+SCHEMA = "dml-parity/results/2"  # rows and folds in arrays.npz beside results.json (harness.arrays)
 ENGINES = ("python", "r")
 
 
@@ -108,6 +112,8 @@ def prepare(spec_file: SpecFile, data_path: Optional[Path]) -> list[PreparedSpec
         folds = draw_folds(design, spec.n_folds, spec.n_rep, spec.seed, where, spec.id)
         check_feasible(spec, design, folds, where)
         out.append(PreparedSpec(spec, design, folds))
+    del data
+    release_freed_memory()  # the CSV's parse buffers and the design steps' copies
     return out
 
 
@@ -154,7 +160,7 @@ def run(options: RunOptions) -> dict:
         keys = [cache_key(p, versions, engines) for p in prepared]
         todo = []
         for i, (p, key) in enumerate(zip(prepared, keys, strict=True)):
-            stored = cache.load(key, p.spec.id)
+            stored = cache.load(key, p.spec.id, pair_digest(p.design.rows, p.folds.labels))
             if stored is None:
                 todo.append(i)
             else:
@@ -242,8 +248,9 @@ def _spec_record(prepared: PreparedSpec, result: dict, truth: dict) -> dict:
         "learners": {n: _learner_label(spec, n) for n in spec.nuisances},
         "paper": spec.paper.model_dump() if spec.paper else None,
         "truth": truth.get(spec.truth) if spec.truth else None,
-        "rows": prepared.design.rows.tolist(),
-        "folds": prepared.folds.labels.tolist(),
+        # Arrays, not lists: results.json refers to them in a side file (harness.arrays).
+        "rows": prepared.design.rows,
+        "folds": prepared.folds.labels,
     }
     timing = result.pop("timings", {})
     record.update(result)
@@ -264,9 +271,16 @@ def exit_code(results: dict) -> int:
     return 1 if any(s.get("status") in ("disagree", "error") for s in results["specs"]) else 0
 
 
+def _plain(value):
+    """In-memory results hold rows and folds as arrays; compare them as lists."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 def stable_view(results: dict) -> dict:
     """The results without what legitimately changes between identical runs."""
-    out = json.loads(json.dumps(results))
+    out = json.loads(json.dumps(results, default=_plain))
     out["provenance"].pop("created", None)
     out["provenance"].pop("command", None)
     for spec in out["specs"]:

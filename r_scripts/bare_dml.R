@@ -41,7 +41,8 @@ fit_spec <- function(s) {
   t0 <- proc.time()[["elapsed"]]
   dt <- fread(file.path(export, s$csv))
   dt[, names(dt) := lapply(.SD, as.numeric)]
-  folds <- read_folds(file.path(export, s$folds))
+  # "folds": null lets DoubleML draw its own folds, as a plain script would (bench/growth.py).
+  folds <- if (is.null(s$folds)) NULL else read_folds(file.path(export, s$folds))
   t1 <- proc.time()[["elapsed"]]
   set.seed(s$seed)
   x_cols <- unlist(s$x)
@@ -54,7 +55,7 @@ fit_spec <- function(s) {
   }
   ml <- lapply(s$r_learners, make_learner)
   margs <- c(list(data = data), ml, list(n_folds = s$n_folds, n_rep = s$n_rep, score = s$score,
-                                         draw_sample_splitting = FALSE))
+                                         draw_sample_splitting = is.null(folds)))
   if (s$model %in% c("irm", "iivm")) {
     margs$trimming_threshold <- s$trimming_threshold
     margs$trimming_rule <- "truncate"
@@ -62,20 +63,22 @@ fit_spec <- function(s) {
   if (s$model == "iivm" && length(s$subgroups)) margs$subgroups <- s$subgroups
   cls <- switch(s$model, plr = DoubleMLPLR, pliv = DoubleMLPLIV, irm = DoubleMLIRM, iivm = DoubleMLIIVM)
   obj <- do.call(cls$new, margs)
-  smpls <- lapply(folds$smpls, function(rep) {
-    list(train_ids = lapply(rep$train, function(v) as.integer(v) + 1L),
-         test_ids = lapply(rep$test, function(v) as.integer(v) + 1L))
-  })
-  if (is.null(folds$smpls_cluster)) {
-    obj$set_sample_splitting(smpls)
-  } else {
-    # DoubleML 1.0.2 refuses set_sample_splitting on cluster data; its cluster code reads these two.
-    private <- obj$.__enclos_env__$private
-    private$smpls_ <- smpls
-    private$smpls_cluster_ <- lapply(folds$smpls_cluster, function(rep) {
-      list(train_ids = lapply(rep$train, function(f) lapply(f, as.numeric)),
-           test_ids = lapply(rep$test, function(f) lapply(f, as.numeric)))
+  if (!is.null(folds)) {
+    smpls <- lapply(folds$smpls, function(rep) {
+      list(train_ids = lapply(rep$train, function(v) as.integer(v) + 1L),
+           test_ids = lapply(rep$test, function(v) as.integer(v) + 1L))
     })
+    if (is.null(folds$smpls_cluster)) {
+      obj$set_sample_splitting(smpls)
+    } else {
+      # DoubleML 1.0.2 refuses set_sample_splitting on cluster data; its cluster code reads these two.
+      private <- obj$.__enclos_env__$private
+      private$smpls_ <- smpls
+      private$smpls_cluster_ <- lapply(folds$smpls_cluster, function(rep) {
+        list(train_ids = lapply(rep$train, function(f) lapply(f, as.numeric)),
+             test_ids = lapply(rep$test, function(f) lapply(f, as.numeric)))
+      })
+    }
   }
   obj$fit(store_predictions = TRUE)
   t2 <- proc.time()[["elapsed"]]

@@ -12,7 +12,10 @@ dmlp_setup <- function(script_dir = NULL) {
   })
   # The project's own mlr3 learners (regr.lgbm, classif.lgbm); rpy2 gives sourced code no file
   # name, so Python passes the directory. Only where the optional lightgbm package is installed.
-  if (!is.null(script_dir) && requireNamespace("lightgbm", quietly = TRUE)) {
+  # Installed, not loaded: every namespace loaded stays on R's heap and lengthens each garbage
+  # collection of every fit (2-3 s per million-row OLS fit for the learners' packages, measured);
+  # a learner loads its package when it first trains.
+  if (!is.null(script_dir) && dmlp_installed("lightgbm")) {
     source(file.path(script_dir, "lgbm_learners.R"), local = globalenv())
   }
   # Bootstrap, joint inference and the SSM inner split with the tool's draws.
@@ -23,9 +26,12 @@ dmlp_setup <- function(script_dir = NULL) {
   invisible(TRUE)
 }
 
+dmlp_installed <- function(package) nzchar(system.file(package = package))
+
+# Versions from the installed DESCRIPTION files, without loading the namespaces (see dmlp_setup).
 dmlp_versions <- function(packages) {
   vapply(packages, function(p) {
-    if (requireNamespace(p, quietly = TRUE)) as.character(utils::packageVersion(p)) else NA_character_
+    if (dmlp_installed(p)) as.character(utils::packageVersion(p)) else NA_character_
   }, character(1))
 }
 
@@ -38,8 +44,10 @@ dmlp_learner <- function(key, params, classif) {
   learner
 }
 
+# x: the design as a named list of columns, each copied once from Python; setDT makes it a
+# data.table in place, without another copy of the columns.
 dmlp_data <- function(x, y, d, x_cols, z_cols, cluster_cols, s_col = NULL) {
-  dt <- data.table::as.data.table(x)
+  dt <- data.table::setDT(x)
   z <- if (length(z_cols)) z_cols else NULL
   if (!is.null(s_col)) {
     # DoubleML 1.0.2's nonignorable SSM score reads the treatment and selection columns by the
@@ -62,13 +70,29 @@ dmlp_data <- function(x, y, d, x_cols, z_cols, cluster_cols, s_col = NULL) {
   }
 }
 
+# The fields DoubleML 1.0.2's set_sample_splitting sets for cross-fitting folds, after its own
+# check (checkmate on every fold: 1.8 s at a million rows). Python built and validated these folds
+# (harness/splits.py); tests/test_splits_r.py proves both routes give bitwise the same fit.
+# Another DoubleML version (the project installs 1.0.2) takes the checked route.
+dmlp_hand_smpls <- function(obj, smpls) {
+  if (utils::packageVersion("DoubleML") != "1.0.2") return(invisible(obj$set_sample_splitting(smpls)))
+  private <- obj$.__enclos_env__$private
+  private$n_rep_ <- length(smpls)
+  private$n_folds_ <- length(smpls[[1]]$train_ids)
+  private$apply_cross_fitting_ <- TRUE
+  private$smpls_ <- smpls
+  private$initialize_arrays()
+  invisible(obj)
+}
+
 # The model object, with the harness's folds in place.
 #   learners: named list, nuisance -> list(key = , params = , classif = )
 #   smpls: list per repetition of list(train_ids, test_ids), 1-based (with clusters a training
 #          set is not the complement of its test set, so both are sent)
 #   smpls_cluster: NULL or DoubleML's list per repetition of cluster codes per fold
+#   checked: TRUE to let DoubleML check the folds again (tests compare the two routes)
 dmlp_model <- function(model, data, learners, score, n_folds, n_rep, smpls, smpls_cluster,
-                       trimming_threshold, subgroups, partial = "X") {
+                       trimming_threshold, subgroups, partial = "X", checked = FALSE) {
   ml <- lapply(learners, function(l) dmlp_learner(l$key, l$params, l$classif))
   args <- c(list(data = data), ml, list(n_folds = n_folds, n_rep = n_rep, score = score,
                                           draw_sample_splitting = FALSE))
@@ -85,7 +109,7 @@ dmlp_model <- function(model, data, learners, score, n_folds, n_rep, smpls, smpl
                 ssm = DoubleMLSSM)
   obj <- do.call(cls$new, args)
   if (is.null(smpls_cluster)) {
-    obj$set_sample_splitting(smpls)
+    if (checked) obj$set_sample_splitting(smpls) else dmlp_hand_smpls(obj, smpls)
   } else {
     # DoubleML 1.0.2 refuses set_sample_splitting on cluster data, yet its own cluster code reads
     # only these two fields; setting them gives R exactly the folds Python uses.
@@ -128,12 +152,12 @@ dmlp_result <- function(obj) {
 #   inner_splits: NULL, or the SSM nonignorable split per training fold (inference.R)
 dmlp_fit <- function(model, x, y, d, x_cols, z_cols, cluster_cols, learners, score, n_folds, n_rep,
                      smpls, smpls_cluster, trimming_threshold, subgroups, seed, s_col = NULL,
-                     partial = "X", inference = NULL, inner_splits = NULL) {
+                     partial = "X", inference = NULL, inner_splits = NULL, checked = FALSE) {
   # Learners that draw random numbers (ranger, nnet, cv_glmnet) take them from R's stream.
   set.seed(seed)
   data <- dmlp_data(x, y, d, x_cols, z_cols, cluster_cols, s_col)
   obj <- dmlp_model(model, data, learners, score, n_folds, n_rep, smpls, smpls_cluster,
-                    trimming_threshold, subgroups, partial)
+                    trimming_threshold, subgroups, partial, checked)
   if (is.null(inner_splits)) {
     obj$fit(store_predictions = TRUE)
   } else {

@@ -15,17 +15,27 @@ from tests.test_matrix_r import _run
 pytestmark = pytest.mark.r
 
 
-def _swap_two_rows(folds):
-    labels = folds.labels.copy()
-    a, b = np.flatnonzero(labels[0] == 0)[0], np.flatnonzero(labels[0] == 1)[0]
-    labels[0, [a, b]] = labels[0, [b, a]]
-    return dataclasses.replace(folds, labels=labels)
+def _swap_two_rows(splits):
+    """The first row of test fold 0 and the first of test fold 1 trade places in repetition 0, after
+    the tool validated the folds: what R receives then differs from what the tool drew."""
+    rep = list(splits.smpls[0])
+    (train0, test0), (train1, test1) = rep[0], rep[1]
+    a, b = test0[0], test1[0]
+
+    def moved(indices, leaving, arriving):
+        return np.sort(np.r_[indices[indices != leaving], arriving])
+
+    rep[0] = (moved(train0, b, a), moved(test0, a, b))
+    rep[1] = (moved(train1, a, b), moved(test1, b, a))
+    return dataclasses.replace(splits, smpls=[rep, *splits.smpls[1:]])
 
 
 @pytest.mark.parametrize("model_key", list(MODELS))
 def test_r_on_swapped_folds_disagrees(model_key: str, monkeypatch: pytest.MonkeyPatch) -> None:
     original = r_engine._r_smpls
-    monkeypatch.setattr(r_engine, "_r_smpls", lambda session, folds, design: original(session, _swap_two_rows(folds), design))
+    # At the hand-over to R (harness/splits.py validated the folds before): R's folds are read back
+    # from its fitted object, so the swap must show in folds.r, not be masked by the tool's arrays.
+    monkeypatch.setattr(r_engine, "_r_smpls", lambda session, splits: original(session, _swap_two_rows(splits)))
     result = _run(MatrixCase("generated", model_key, "none", 1, 2, "small"))
     failed = {c["name"] for c in result["checks"] if not c["ok"]}
     assert result["status"] == "disagree"

@@ -55,10 +55,12 @@ def test_python_equals_direct_doubleml(new_user_run) -> None:
     import doubleml as dml
     from sklearn.linear_model import LinearRegression
 
-    csv, _, results = new_user_run
+    csv, results_json, results = new_user_run
     spec = results["specs"][0]
-    data = pd.read_csv(csv).iloc[spec["rows"]].reset_index(drop=True)
-    folds = np.asarray(spec["folds"][0])
+    # The README's layout: arrays.npz beside results.json, members named in the spec's record.
+    with np.load(results_json.parent / results["arrays"]["path"]) as arrays:
+        rows, folds = arrays[spec["arrays"]["rows"]], arrays[spec["arrays"]["folds"]][0]
+    data = pd.read_csv(csv).iloc[rows].reset_index(drop=True)
     smpls = [(np.flatnonzero(folds != k), np.flatnonzero(folds == k)) for k in range(folds.max() + 1)]
     model = dml.DoubleMLPLR(
         dml.DoubleMLData(data, "wage", "training", ["age", "tenure"]),

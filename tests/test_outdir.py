@@ -99,6 +99,7 @@ def test_the_tools_own_folder_is_replaced(tool_folder: Path, spec_path: Path, tm
     shutil.copytree(tool_folder, folder)
     (folder / "rows.npz").write_bytes(b"side file of a run")  # the tool's side files are its own
     old = read_results(folder)
+    assert old["schema"] == "dml-parity/results/2" and (folder / "arrays.npz").is_file()
     assert cli("run", "--specs", spec_path, "--engines", "python", "--only", "c_irm", "--out", folder, "--no-cache")[0] == 0
     assert [s["id"] for s in read_results(folder)["specs"]] == ["c_irm"] != [s["id"] for s in old["specs"]]
     assert not (folder / "rows.npz").exists()
@@ -198,8 +199,9 @@ def test_a_folder_that_changes_during_the_run_is_still_protected(spec_path: Path
 
 def test_every_file_the_report_writes_is_recognised_as_the_tools() -> None:
     """A report file the folder rule did not know would make the next run refuse the folder."""
+    from harness.arrays import SIDE_FILE
     from harness.outdir import TOOL_FILES, TOOL_SUFFIXES
     from harness.report.files import REPORT_FILES
 
-    for name in ("results.json", *REPORT_FILES):
+    for name in ("results.json", SIDE_FILE, *REPORT_FILES):
         assert name in TOOL_FILES or name.endswith(TOOL_SUFFIXES), name

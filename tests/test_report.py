@@ -126,6 +126,21 @@ def test_same_results_give_byte_identical_md_html_csv(results, tmp_path):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
 
 
+def test_results_read_back_with_sorted_keys_give_the_same_report(results, tmp_path):
+    """A result served from the cache (stored with sorted keys) reports exactly as the fresh one."""
+    import json
+
+    fresh = copy.deepcopy(results)
+    fresh["specs"][0]["checks"] = [
+        {"name": "folds.r", "value": 0, "limit": 0, "ok": True, "layer": "folds", "quantity": None, "metric": "rows"}
+    ]
+    write_report(fresh, tmp_path / "fresh")
+    served = {**fresh, "specs": [json.loads(json.dumps(spec, sort_keys=True)) for spec in fresh["specs"]]}
+    write_report(served, tmp_path / "sorted")
+    for name in ("report.md", "report.html", "results.csv"):
+        assert (tmp_path / "fresh" / name).read_bytes() == (tmp_path / "sorted" / name).read_bytes(), name
+
+
 def test_write_report_does_not_modify_results(results, tmp_path):
     before = copy.deepcopy(results)
     write_report(results, tmp_path)

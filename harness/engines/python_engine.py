@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
+import threading
 import time
 import warnings
+from functools import lru_cache
 from typing import Optional
 
 import numpy as np
@@ -13,13 +16,35 @@ from harness.design import Design, Folds
 from harness.engines.python_inference import python_inference, shared_inner_split
 from harness.engines.result import EngineResult
 from harness.learners import resolve_learner
+from harness.memory import release_freed_memory
 from harness.spec import Spec
+from harness.splits import SampleSplits, sample_splits
 
-__all__ = ["fit_python", "fold_labels"]
+__all__ = ["fit_python", "fold_labels", "hand_splits", "load_doubleml"]
+
+# The doubleml whose set_sample_splitting hand_splits mirrors.
+HANDED_SPLITS_VERSION = "0.11.4"
+
+
+@lru_cache(maxsize=1)
+def load_doubleml():
+    """``doubleml``, imported from a thread of its own.
+
+    doubleml imports optuna, which keeps the ImportError of its optional redis backend, traceback
+    included; a traceback keeps every frame up its stack alive with their locals. Imported from a
+    fit's stack, that was the first fit's frames (model, learners, predictions: hundreds of MB at a
+    million rows) until the process ended. A thread's stack holds none of ours.
+    """
+    thread = threading.Thread(target=importlib.import_module, args=("doubleml",), daemon=True)
+    thread.start()
+    thread.join()
+    import doubleml
+
+    return doubleml
 
 
 def _dml_data(design: Design):
-    import doubleml as dml
+    dml = load_doubleml()
 
     common = dict(
         y_col=design.y,
@@ -33,8 +58,28 @@ def _dml_data(design: Design):
     return dml.DoubleMLData(design.frame, **common)
 
 
-def _model(spec: Spec, design: Design, folds: Folds):
-    import doubleml as dml
+def hand_splits(model, splits: SampleSplits) -> None:
+    """Give ``model`` the tool's validated folds: the four fields doubleml 0.11.4's
+    ``set_sample_splitting`` sets after its own check, then the re-initialisation it calls.
+
+    Its check (sets and ``np.unique`` per fold) costs seconds per call at a million rows; the folds
+    were drawn and validated by the tool (:func:`harness.splits.sample_splits`), and
+    ``tests/test_splits.py`` proves the result bitwise equal to the checked route for every model.
+    The fields are the package's own, so ``model.smpls`` still reads back what doubleml fits on
+    (:func:`fold_labels`). Another doubleml version (the project pins 0.11.4) takes the checked route.
+    """
+    if load_doubleml().__version__ != HANDED_SPLITS_VERSION:
+        model.set_sample_splitting(splits.smpls, splits.smpls_cluster)
+        return
+    model._smpls = splits.smpls
+    model._smpls_cluster = splits.smpls_cluster
+    model._n_rep = splits.n_rep
+    model._n_folds = splits.n_folds
+    model._initialize_dml_model()
+
+
+def _model(spec: Spec, design: Design, folds: Folds, splits: SampleSplits):
+    dml = load_doubleml()
     from doubleml.utils import PSProcessorConfig
 
     data = _dml_data(design)
@@ -61,11 +106,7 @@ def _model(spec: Spec, design: Design, folds: Folds):
     else:
         subgroups = spec.subgroups or {"always_takers": True, "never_takers": True}
         model = dml.DoubleMLIIVM(data, **learners, **common, subgroups=subgroups, **clipping)
-    codes = design.frame[list(design.cluster)].to_numpy().astype(np.int64) if design.cluster else None
-    if design.cluster:
-        model.set_sample_splitting(folds.smpls(codes), folds.smpls_cluster())
-    else:
-        model.set_sample_splitting(folds.smpls())
+    hand_splits(model, splits)
     return model
 
 
@@ -76,6 +117,7 @@ def fit_python(
     external_predictions: Optional[dict] = None,
     own_draws: bool = True,
     share_inner_split: bool = True,
+    splits: Optional[SampleSplits] = None,
 ) -> EngineResult:
     """Fit ``spec`` with ``doubleml`` on the shared design and folds.
 
@@ -90,8 +132,10 @@ def fit_python(
         the tool's shared weights.
     share_inner_split : bool
         SSM nonignorable: use the tool's inner split (False: doubleml's own, for measuring the gap).
+    splits : SampleSplits, optional
+        The validated folds (built from ``folds`` when not given).
     """
-    model = _model(spec, design, folds)
+    model = _model(spec, design, folds, splits or sample_splits(design, folds))
     if external_predictions is not None and external_predictions and not isinstance(
         next(iter(external_predictions.values())), dict
     ):
@@ -108,6 +152,9 @@ def fit_python(
         inference = python_inference(spec, model, own_draws) if spec.has_inference else None
     seconds = time.perf_counter() - start
     ci = model.confint(level=0.95).to_numpy()
+    held_folds = fold_labels(model.smpls, design.n_obs)
+    # Copies (np.array), so that nothing of the model outlives this call: it holds the data's
+    # arrays, the learners and the score elements, hundreds of MB at a million rows.
     per_treatment = []
     for i in range(len(design.d_cols)):
         per_treatment.append(
@@ -117,13 +164,15 @@ def fit_python(
                 t=float(model.t_stat[i]),
                 p=float(model.pval[i]),
                 ci=(float(ci[i, 0]), float(ci[i, 1])),
-                coef_reps=np.asarray(model.all_coef[i], dtype=float),
-                se_reps=np.asarray(model.all_se[i], dtype=float),
-                predictions={k: np.asarray(v[:, :, i], dtype=float) for k, v in model.predictions.items()},
+                coef_reps=np.array(model.all_coef[i], dtype=float),
+                se_reps=np.array(model.all_se[i], dtype=float),
+                predictions={k: np.array(v[:, :, i], dtype=float) for k, v in model.predictions.items()},
                 seconds=seconds,
-                folds=fold_labels(model.smpls, design.n_obs),
+                folds=held_folds,
             )
         )
+    del model
+    release_freed_memory()
     first = per_treatment[0]
     if len(per_treatment) == 1 and inference is None:
         return first

@@ -1,8 +1,9 @@
 """R engine: the design and folds through R's ``DoubleML``, in-process via rpy2.
 
-This is the only module that imports rpy2. R starts once per process, loads its packages once and
-sources ``r_scripts/engine.R``; every call converts through one converter (numpy arrays become R
-vectors and matrices with no text round trip).
+This is the only module that imports rpy2. R starts once per process, finds its packages once and
+sources ``r_scripts/engine.R``. A fit's arguments and R's answer cross at rpy2's low level
+(rinterface): arrays are copied once through their buffers, in and out, and no robjects wrapper
+keeps R's memory alive after the call; small calls (versions, set-up) use one converter.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from harness.design import Design, Folds
 from harness.engines.result import Bootstrap, EngineResult, Inference
 from harness.errors import EnvironmentProblem
 from harness.learners import resolve_learner
+from harness.memory import release_freed_memory
 from harness.shared_draws import bootstrap_weights, inner_splits
 from harness.spec import Spec
+from harness.splits import SampleSplits, sample_splits
 
-__all__ = ["R_PACKAGES", "RSession", "fit_r", "project_root", "r_library", "r_session"]
+__all__ = ["R_PACKAGES", "RSession", "fit_arguments", "fit_r", "project_root", "r_library", "r_session"]
 
 # What the R side needs, in the order `doctor` prints them.
 R_PACKAGES = (
@@ -64,6 +67,7 @@ class RSession:
         # Dask) must not inherit it, or Python's extension modules load the wrong libraries.
         saved_ld_path = os.environ.get("LD_LIBRARY_PATH")
         try:
+            import rpy2.rinterface as rinterface
             import rpy2.rinterface_lib.callbacks as callbacks
             import rpy2.robjects as ro
             from rpy2.robjects import default_converter, numpy2ri
@@ -72,6 +76,7 @@ class RSession:
                 f"rpy2 or R is not usable ({err.__class__.__name__}: {str(err).splitlines()[0] if str(err) else ''}); {FIX}"
             ) from None
         self._ro = ro
+        self._ri = rinterface
         if saved_ld_path is None:
             os.environ.pop("LD_LIBRARY_PATH", None)
         else:
@@ -83,7 +88,8 @@ class RSession:
         callbacks.consolewrite_warnerror = self._messages.append
         lib = r_library()
         ro.r[".libPaths"](ro.StrVector([str(lib), *ro.r[".libPaths"]()]))
-        missing = [p for p in REQUIRED_R_PACKAGES if not ro.r["requireNamespace"](p, quietly=True)[0]]
+        # Installed, not loaded (engine.R dmlp_setup says why): a learner loads its package on first use.
+        missing = [p for p in REQUIRED_R_PACKAGES if not ro.r["nzchar"](ro.r["system.file"](package=p))[0]]
         if missing:
             raise EnvironmentProblem(f"R package(s) missing: {', '.join(missing)} (library {lib}); {FIX}")
         ro.r["source"](str(project_root() / "r_scripts" / "engine.R"))
@@ -106,6 +112,15 @@ class RSession:
                 message = " ".join(str(err).split())
                 raise RError(message) from None
 
+    def call_raw(self, name: str, **kwargs: Any) -> Any:
+        """Call an R function on R objects and return R's value unconverted (rinterface level)."""
+        from rpy2.rinterface_lib.embedded import RRuntimeError
+
+        try:
+            return self._ri.globalenv.find(name)(**kwargs)
+        except RRuntimeError as err:
+            raise RError(" ".join(str(err).split())) from None
+
     def versions(self, packages: tuple[str, ...] = R_PACKAGES) -> dict[str, Optional[str]]:
         values = self.call("dmlp_versions", self._ro.StrVector(list(packages)))
         out = {p: _version_or_none(v) for p, v in zip(packages, list(values), strict=True)}
@@ -113,38 +128,72 @@ class RSession:
         return out
 
     # -- conversion helpers -------------------------------------------------------------
+    # Arrays go to R through rpy2's memoryview path: one memcpy into a freshly allocated R vector,
+    # never a Python list (a million fold indices as Python ints cost seconds and hundreds of MB).
+    # They are built as rpy2's low-level (rinterface) objects: robjects' vectors reference
+    # themselves through their delegators, so they, and the R memory they protect, would wait for
+    # Python's cycle collector instead of being released when the call returns.
+    def r_vector(self, array: np.ndarray) -> Any:
+        """An R integer, double or logical vector holding ``array``'s values."""
+        ri = self._ri
+        array = np.asarray(array)
+        if array.dtype.kind == "b":
+            return ri.BoolSexpVector(array.tolist())  # R's logicals are 32-bit: no byte-for-byte copy
+        if array.dtype.kind in "iu":
+            if array.size and (array.min() < -(2**31 - 1) or array.max() > 2**31 - 1):
+                raise OverflowError("integer array does not fit R's 32-bit integers")
+            return ri.IntSexpVector(np.ascontiguousarray(array.ravel(), dtype=np.int32))
+        return ri.FloatSexpVector(np.ascontiguousarray(array.ravel(), dtype=np.float64))
+
+    def r_list(self, values: list, names: Optional[list[str]] = None) -> Any:
+        """An R list of R objects, named when ``names`` is given."""
+        out = self._ri.ListSexpVector(values)
+        if names is not None:
+            out.do_slot_assign("names", self._ri.StrSexpVector(names))
+        return out
+
     def r_value(self, value: Any) -> Any:
-        ro = self._ro
+        ri = self._ri
         if value is None:
-            return ro.NULL
+            return ri.NULL
+        if isinstance(value, ri.Sexp):  # already an R object (a matrix built by r_matrix)
+            return value
         if isinstance(value, bool):
-            return ro.BoolVector([value])
+            return ri.BoolSexpVector([value])
         if isinstance(value, (int, np.integer)):
-            return ro.IntVector([int(value)])
+            return ri.IntSexpVector([int(value)])
         if isinstance(value, (float, np.floating)):
-            return ro.FloatVector([float(value)])
+            return ri.FloatSexpVector([float(value)])
         if isinstance(value, str):
-            return ro.StrVector([value])
+            return ri.StrSexpVector([value])
         if isinstance(value, np.ndarray):
-            if value.dtype.kind in "iu":
-                return ro.IntVector(value.tolist())
-            return ro.FloatVector(value.tolist())
+            return self.r_vector(value)
         if isinstance(value, dict):
-            return ro.ListVector({k: self.r_value(v) for k, v in value.items()}) if value else ro.r("list()")
+            return self.r_list([self.r_value(v) for v in value.values()], [str(k) for k in value])
         if isinstance(value, (list, tuple)):
-            return ro.r["list"](*[self.r_value(v) for v in value])
+            return self.r_list([self.r_value(v) for v in value])
         raise TypeError(f"cannot send {type(value).__name__} to R")
 
+    def r_strings(self, values: list[str]) -> Any:
+        return self._ri.StrSexpVector([str(v) for v in values])
+
     def r_matrix(self, array: np.ndarray, colnames: Optional[list[str]] = None) -> Any:
-        ro = self._ro
-        array = np.ascontiguousarray(array)
-        vector = (
-            ro.FloatVector(array.ravel(order="F")) if array.dtype.kind == "f" else ro.IntVector(array.ravel(order="F").tolist())
-        )
-        matrix = ro.r["matrix"](vector, nrow=array.shape[0], ncol=array.shape[1])
+        """An R matrix: the column-major values copied once, dimensions set in place."""
+        vector = self.r_vector(np.asarray(array).ravel(order="F"))
+        vector.do_slot_assign("dim", self._ri.IntSexpVector(list(array.shape)))
         if colnames is not None:
-            matrix = ro.r["colnames<-"](matrix, ro.StrVector(colnames))
-        return matrix
+            vector.do_slot_assign("dimnames", self.r_list([self._ri.NULL, self.r_strings(colnames)]))
+        return vector
+
+    def r_columns(self, frame: Any) -> Any:
+        """A named R list of the frame's columns (one copy each); R makes it a data.table in place."""
+        # As doubles, as the design holds them (a float column converts without a copy).
+        columns = [self.r_vector(frame[c].to_numpy(dtype=float)) for c in frame.columns]
+        return self.r_list(columns, [str(c) for c in frame.columns])
+
+    def collect_garbage(self) -> None:
+        """Run R's garbage collector (R returns large freed vectors to the system)."""
+        self._ri.baseenv["gc"](verbose=self._ri.BoolSexpVector([False]), full=self._ri.BoolSexpVector([True]))
 
 
 def _version_or_none(value: Any) -> Optional[str]:
@@ -162,32 +211,23 @@ def r_session() -> RSession:
     return RSession()
 
 
-def _r_smpls_cluster(session: RSession, folds: Folds) -> Any:
-    if folds.cluster_folds is None:
-        return None
-    reps = []
-    for rep in folds.smpls_cluster():
-        reps.append(
-            {
-                "train_ids": [[np.asarray(v, dtype=float) for v in train] for train, _ in rep],
-                "test_ids": [[np.asarray(v, dtype=float) for v in test] for _, test in rep],
-            }
-        )
-    return session.r_value(reps)
-
-
-def _r_smpls(session: RSession, folds: Folds, design: Design) -> Any:
+def _r_smpls(session: RSession, splits: SampleSplits) -> Any:
     """DoubleML's R folds: per repetition, 1-based train and test index vectors."""
-    codes = design.frame[list(design.cluster)].to_numpy().astype(np.int64) if design.cluster else None
-    reps = []
-    for rep in folds.smpls(codes):
-        reps.append(
-            {
-                "train_ids": [(train + 1).astype(np.int32) for train, _ in rep],
-                "test_ids": [(test + 1).astype(np.int32) for _, test in rep],
-            }
-        )
-    return session.r_value(reps)
+    return session.r_value(
+        [{"train_ids": [train + 1 for train, _ in rep], "test_ids": [test + 1 for _, test in rep]} for rep in splits.smpls]
+    )
+
+
+def _r_smpls_cluster(session: RSession, splits: SampleSplits) -> Any:
+    """DoubleML's R cluster folds: per repetition and fold, the cluster codes per variable."""
+    if splits.smpls_cluster is None:
+        return session.r_value(None)
+    return session.r_value(
+        [
+            {"train_ids": [list(train) for train, _ in rep], "test_ids": [list(test) for _, test in rep]}
+            for rep in splits.smpls_cluster
+        ]
+    )
 
 
 def fit_r(
@@ -197,40 +237,48 @@ def fit_r(
     session: Optional[RSession] = None,
     own_draws: bool = True,
     share_inner_split: bool = True,
+    splits: Optional[SampleSplits] = None,
 ) -> EngineResult:
     """Fit ``spec`` with R's ``DoubleML`` on the shared design and folds (and, when the spec asks,
     bootstrap with the tool's weights and with R's own draws, seeded by the spec seed).
-    ``share_inner_split=False`` leaves SSM nonignorable's inner split to R (for measuring the gap)."""
+    ``share_inner_split=False`` leaves SSM nonignorable's inner split to R (for measuring the gap).
+    ``splits``: the validated folds (built from ``folds`` when not given).
+
+    Everything R built for the fit (data, tasks, learners, model) is garbage once the numbers are
+    copied out; R's collector runs before this returns, so the next spec starts from a small heap.
+    """
     session = session or r_session()
+    splits = splits or sample_splits(design, folds)
     # rpy2 keeps its converter in a context variable: a worker thread (Dask) starts without one.
-    with session.building():
-        return _fit_r(spec, design, folds, session, own_draws, share_inner_split)
+    try:
+        with session.building():
+            return _fit_r(spec, design, folds, splits, session, own_draws, share_inner_split)
+    finally:
+        session.collect_garbage()
+        release_freed_memory()
 
 
 def _r_inference(session: RSession, spec: Spec, design: Design, folds: Folds, own_draws: bool) -> Any:
     """The inference request: method, draws, the tool's weights per repetition, what to report."""
-    ro = session._ro
     if not spec.has_inference:
-        return ro.NULL
+        return session.r_value(None)
     request: dict[str, Any] = {"joint": spec.joint, "own_draws": own_draws}
     if spec.p_adjust:
         request["p_adjust"] = spec.p_adjust
-    out = session.r_value(request)
     if spec.bootstrap is not None:
         boot = spec.bootstrap
-        weights = [
+        request["method"] = boot.method
+        request["n_rep_boot"] = boot.n_rep_boot
+        request["weights"] = [
             session.r_matrix(bootstrap_weights(boot.method, boot.n_rep_boot, design.n_obs, spec.seed, rep))
             for rep in range(folds.n_rep)
         ]
-        out.rx2["method"] = ro.StrVector([boot.method])
-        out.rx2["n_rep_boot"] = ro.IntVector([boot.n_rep_boot])
-        out.rx2["weights"] = ro.r["list"](*weights)
-    return out
+    return session.r_value(request)
 
 
 def _r_inner_splits(session: RSession, spec: Spec, design: Design, folds: Folds) -> Any:
     if spec.model != "ssm" or spec.score_name != "nonignorable":
-        return session._ro.NULL
+        return session.r_value(None)
     splits = []
     for key, (first, second) in inner_splits(design, folds, spec.seed).items():
         train = np.frombuffer(key, dtype=np.int64)
@@ -239,45 +287,66 @@ def _r_inner_splits(session: RSession, spec: Spec, design: Design, folds: Folds)
     return session.r_value(splits)
 
 
-def _fit_r(
-    spec: Spec, design: Design, folds: Folds, session: RSession, own_draws: bool, share_inner_split: bool
-) -> EngineResult:
+def fit_arguments(
+    spec: Spec,
+    design: Design,
+    folds: Folds,
+    splits: SampleSplits,
+    session: RSession,
+    own_draws: bool = True,
+    share_inner_split: bool = True,
+) -> dict[str, Any]:
+    """The arguments of ``dmlp_fit`` (r_scripts/engine.R), built as R objects: the design as columns
+    and the folds as 1-based integer vectors, each copied once into R memory."""
     learners = {}
     for nuisance in spec.nuisances:
         resolved = resolve_learner(spec.learner_for(nuisance), nuisance, spec.model)
         key, params = resolved.r_learner(len(design.x))
         learners[nuisance] = {"key": key, "params": params, "classif": resolved.kind == "classif"}
-    ro = session._ro
+    value = session.r_value
+    return {
+        "model": value(spec.model),
+        "x": session.r_columns(design.frame),
+        "y": value(design.y),
+        "d": session.r_strings(list(design.d_cols)),
+        "x_cols": session.r_strings(list(design.x)),
+        "z_cols": session.r_strings(list(design.z)),
+        "cluster_cols": session.r_strings(list(design.cluster)),
+        "learners": value(learners),
+        "score": value(spec.score_name),
+        "n_folds": value(folds.n_folds_per_cluster or folds.n_folds),
+        "n_rep": value(folds.n_rep),
+        "smpls": _r_smpls(session, splits),
+        "smpls_cluster": _r_smpls_cluster(session, splits),
+        "trimming_threshold": value(spec.trimming_threshold),
+        "subgroups": value(spec.subgroups or None),
+        "seed": value(spec.seed),
+        "s_col": value(design.s or None),
+        "partial": value(spec.partial_name),
+        "inference": _r_inference(session, spec, design, folds, own_draws),
+        "inner_splits": _r_inner_splits(session, spec, design, folds) if share_inner_split else value(None),
+    }
+
+
+def _fit_r(
+    spec: Spec,
+    design: Design,
+    folds: Folds,
+    splits: SampleSplits,
+    session: RSession,
+    own_draws: bool,
+    share_inner_split: bool,
+) -> EngineResult:
+    arguments = fit_arguments(spec, design, folds, splits, session, own_draws, share_inner_split)
     start = time.perf_counter()
-    out = session.call(
-        "dmlp_fit",
-        model=spec.model,
-        x=session.r_matrix(design.frame.to_numpy(dtype=float), list(design.frame.columns)),
-        y=design.y,
-        d=ro.StrVector(list(design.d_cols)),
-        x_cols=ro.StrVector(list(design.x)),
-        z_cols=ro.StrVector(list(design.z)),
-        cluster_cols=ro.StrVector(list(design.cluster)),
-        learners=session.r_value(learners),
-        score=spec.score_name,
-        n_folds=folds.n_folds_per_cluster or folds.n_folds,
-        n_rep=folds.n_rep,
-        smpls=_r_smpls(session, folds, design),
-        smpls_cluster=_r_smpls_cluster(session, folds) if folds.cluster_folds is not None else ro.NULL,
-        trimming_threshold=spec.trimming_threshold,
-        subgroups=session.r_value(spec.subgroups) if spec.subgroups else ro.NULL,
-        seed=spec.seed,
-        s_col=design.s if design.s else ro.NULL,
-        partial=spec.partial_name,
-        inference=_r_inference(session, spec, design, folds, own_draws),
-        inner_splits=_r_inner_splits(session, spec, design, folds) if share_inner_split else ro.NULL,
-    )
+    out = session.call_raw("dmlp_fit", **arguments)
     seconds = time.perf_counter() - start
-    # The numpy converter turns named R lists into ordered dicts and vectors into arrays.
-    result = dict(out.items())
+    del arguments
+    result = _from_r(session, out)
+    del out
+    # (n_obs, n_rep) as R returns it, (n_rep, n_obs) as the tool holds folds.
     fold_labels = np.asarray(result["folds"], dtype=np.int64).reshape(design.n_obs, folds.n_rep).T.copy()
-    # An unnamed R list arrives as an ordered dict whose keys are all None: its items keep the order.
-    per_treatment = [_treatment(dict(t.items()), seconds, fold_labels) for _, t in result["treatments"].items()]
+    per_treatment = [_treatment(t, seconds, fold_labels) for t in result["treatments"]]
     inference = _inference(result.get("inference"), len(per_treatment), folds.n_rep)
     first = per_treatment[0]
     if len(per_treatment) == 1 and inference is None:
@@ -289,6 +358,27 @@ def _fit_r(
         treatments=tuple(per_treatment) if len(per_treatment) > 1 else (),
         inference=inference,
     )
+
+
+def _from_r(session: RSession, value: Any) -> Any:
+    """R's answer as Python values, copied out of R's memory (numpy reads R vectors and matrices
+    through their buffers): a named list becomes a dict, an unnamed one a list, NULL None, a
+    character vector a list of str, any other vector a numpy array of R's shape.
+
+    At the rinterface level, like the arguments (see ``RSession.r_vector``): nothing here keeps
+    R's objects alive once the call returns."""
+    ri = session._ri
+    if value is ri.NULL or value.typeof == ri.RTYPES.NILSXP:
+        return None
+    if isinstance(value, ri.ListSexpVector):
+        items = [_from_r(session, v) for v in value]
+        names = value.names
+        if names is ri.NULL or names.typeof == ri.RTYPES.NILSXP:
+            return items
+        return dict(zip([str(n) for n in names], items, strict=True))
+    if isinstance(value, ri.StrSexpVector):
+        return [str(v) for v in value]
+    return np.array(value)
 
 
 def _treatment(result: dict, seconds: float, fold_labels: np.ndarray) -> EngineResult:
@@ -309,7 +399,7 @@ def _treatment(result: dict, seconds: float, fold_labels: np.ndarray) -> EngineR
 
 
 def _bootstrap(reported: Any, n_treat: int, n_rep: int) -> Bootstrap:
-    values = dict(reported.items()) if reported is not None and hasattr(reported, "items") else {}
+    values = reported if isinstance(reported, dict) else {}
     boot_t = None
     if values.get("boot_t") is not None:
         # R stores (n_treat, n_rep_boot * n_rep), repetition-major; doubleml (n_rep_boot, n_treat, n_rep).
@@ -321,11 +411,10 @@ def _bootstrap(reported: Any, n_treat: int, n_rep: int) -> Bootstrap:
 
 
 def _inference(reported: Any, n_treat: int, n_rep: int) -> Optional[Inference]:
-    if reported is None or not hasattr(reported, "items"):
+    if not isinstance(reported, dict):
         return None
-    parts = dict(reported.items())
-    own = parts.get("own")
+    own = reported.get("own")
     return Inference(
-        shared=_bootstrap(parts.get("shared"), n_treat, n_rep),
-        own=_bootstrap(own, n_treat, n_rep) if own is not None and hasattr(own, "items") else None,
+        shared=_bootstrap(reported.get("shared"), n_treat, n_rep),
+        own=_bootstrap(own, n_treat, n_rep) if isinstance(own, dict) else None,
     )

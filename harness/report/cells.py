@@ -184,7 +184,8 @@ def check_rows(spec: dict) -> list[dict[str, Any]]:
     rows = []
     for check in spec.get("checks") or []:
         ok = check.get("ok")
-        extra = ", ".join(f"{k}: {_check_value(v)}" for k, v in check.items() if k not in CHECK_KEYS)
+        # In key order: a result served from the cache (stored with sorted keys) reads as a fresh one.
+        extra = ", ".join(f"{k}: {_check_value(v)}" for k, v in sorted(check.items()) if k not in CHECK_KEYS)
         rows.append(
             {
                 "name": str(check.get("name", DASH)),
