@@ -154,13 +154,15 @@ def write_run(results: dict, out: Path) -> None:
     """Write results, their side file and the report into a staging folder, then move it into place whole."""
     from harness.arrays import write_arrays
     from harness.io import atomic_write_json
-    from harness.outdir import replace_folder
+    from harness.outdir import OUTPUT_FILES_KEY, list_outputs, replace_folder
     from harness.report import write_report
 
     def write(staging: Path) -> None:
         written = write_arrays(results, staging)  # rows and folds -> arrays.npz, referenced by sha256
         atomic_write_json(staging / "results.json", written)
         write_report(written, staging)
+        # The list lets the next run into this folder replace exactly these files and no other.
+        atomic_write_json(staging / "results.json", {**written, OUTPUT_FILES_KEY: list_outputs(staging)})
 
     replace_folder(Path(out), write)
 

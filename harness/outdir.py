@@ -1,7 +1,8 @@
 """The output folder: checked before the first fit, then written whole or not at all.
 
 ``--out`` may name a new folder, an empty one, or one this tool wrote: its ``results.json`` has a
-``dml-parity/results/`` schema and it holds nothing but the tool's own files. Any other folder is
+``dml-parity/results/`` schema and lists the files that run wrote (``output_files``), and the folder
+holds nothing else. A file of the user's, even a picture beside the tool's, makes the run refuse. Any other folder is
 refused and left exactly as it was. Problems with the place itself (a parent that is a file, no
 write permission, a read-only file system, no space) are found by writing a probe next to it
 before anything is fitted. Results are written into a hidden staging folder beside the target and
@@ -19,12 +20,15 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 
-__all__ = ["OutputError", "check_output", "replace_folder"]
+__all__ = ["OUTPUT_FILES_KEY", "OutputError", "check_output", "list_outputs", "replace_folder"]
 
-# What a run writes. A new kind of output file must be added here, or the next run into the same
-# folder refuses it as foreign.
-TOOL_FILES = frozenset({"results.json", "report.html", "report.md", "results.csv"})
-TOOL_SUFFIXES = (".png", ".npz")  # plots; side files (rows and folds)
+# Each run lists what it wrote in results.json under this key; the next run into the folder
+# replaces exactly those files and refuses anything else.
+OUTPUT_FILES_KEY = "output_files"
+# Folders written before the list existed: the files those versions could write, by name.
+LEGACY_FILES = frozenset(
+    {"results.json", "report.html", "report.md", "results.csv", "parity.png", "forest.png", "arrays.npz"}
+)
 RESULTS_SCHEMA_PREFIX = "dml-parity/results/"
 PROBE_BYTES = 1 << 20
 
@@ -54,9 +58,10 @@ def _check_replaceable(out: Path) -> None:
     if not entries:
         return
     names = sorted(e.name for e in entries)
-    if not _written_by_us(out / "results.json"):
+    ours = _files_written_by_us(out / "results.json")
+    if ours is None:
         raise OutputError(f"--out {out}: not a folder dml-parity wrote (it holds {_some(names)}); choose another --out")
-    foreign = [e.name for e in sorted(entries) if not _tool_file(e)]
+    foreign = [e.name for e in sorted(entries) if not _tool_file(e, ours)]
     if foreign:
         raise OutputError(f"--out {out}: holds {_some(foreign)}, which dml-parity did not write; choose another --out")
     if not os.access(out, os.W_OK | os.X_OK):
@@ -68,20 +73,34 @@ def _some(names: list[str]) -> str:
     return f"'{names[0]}'{more}"
 
 
-def _written_by_us(results: Path) -> bool:
+def _files_written_by_us(results: Path) -> frozenset[str] | None:
+    """The names the run behind ``results`` wrote, or None when no run of this tool wrote it."""
     if results.is_symlink() or not results.is_file():
-        return False
+        return None
     try:
-        schema = json.loads(results.read_text(encoding="utf-8")).get("schema")
+        data = json.loads(results.read_text(encoding="utf-8"))
+        schema = data.get("schema")
     except (OSError, ValueError, AttributeError):
-        return False
-    return isinstance(schema, str) and schema.startswith(RESULTS_SCHEMA_PREFIX)
+        return None
+    if not (isinstance(schema, str) and schema.startswith(RESULTS_SCHEMA_PREFIX)):
+        return None
+    listed = data.get(OUTPUT_FILES_KEY)
+    if listed is None:
+        return LEGACY_FILES
+    if not isinstance(listed, list) or not all(isinstance(n, str) and n == Path(n).name for n in listed):
+        return None  # a list that names paths is not one this tool wrote
+    return frozenset({"results.json", *listed})
 
 
-def _tool_file(entry: Path) -> bool:
+def _tool_file(entry: Path, ours: frozenset[str]) -> bool:
     if entry.is_symlink() or not entry.is_file():
         return False
-    return entry.name in TOOL_FILES or entry.name.endswith(TOOL_SUFFIXES)
+    return entry.name in ours
+
+
+def list_outputs(staging: Path) -> list[str]:
+    """The files a run wrote into ``staging`` besides results.json, sorted (recorded in it)."""
+    return sorted(p.name for p in Path(staging).iterdir() if p.is_file() and p.name != "results.json")
 
 
 def _nearest_existing(path: Path) -> Path:

@@ -7,6 +7,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -97,12 +98,11 @@ def test_a_foreign_file_in_a_tool_folder_is_refused(tool_folder: Path, tmp_path:
 def test_the_tools_own_folder_is_replaced(tool_folder: Path, spec_path: Path, tmp_path: Path) -> None:
     folder = tmp_path / "run"
     shutil.copytree(tool_folder, folder)
-    (folder / "rows.npz").write_bytes(b"side file of a run")  # the tool's side files are its own
     old = read_results(folder)
     assert old["schema"] == "dml-parity/results/2" and (folder / "arrays.npz").is_file()
+    assert sorted(old["output_files"]) == sorted(p.name for p in folder.iterdir() if p.name != "results.json")
     assert cli("run", "--specs", spec_path, "--engines", "python", "--only", "c_irm", "--out", folder, "--no-cache")[0] == 0
     assert [s["id"] for s in read_results(folder)["specs"]] == ["c_irm"] != [s["id"] for s in old["specs"]]
-    assert not (folder / "rows.npz").exists()
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")], "no staging or old folder left"
 
 
@@ -197,11 +197,37 @@ def test_a_folder_that_changes_during_the_run_is_still_protected(spec_path: Path
     assert stable_view(read_results(tmp_path / "free")) == stable_view(read_results(tool_folder))
 
 
-def test_every_file_the_report_writes_is_recognised_as_the_tools() -> None:
-    """A report file the folder rule did not know would make the next run refuse the folder."""
-    from harness.arrays import SIDE_FILE
-    from harness.outdir import TOOL_FILES, TOOL_SUFFIXES
-    from harness.report.files import REPORT_FILES
+@pytest.mark.parametrize("name", ["my_figure.png", "rows.npz", "parity.png.bak", "notes.md"])
+def test_a_users_file_beside_the_tools_is_refused_and_untouched(tool_folder: Path, tmp_path: Path, name: str) -> None:
+    """Only the files the last run listed are the tool's: a picture or array of the user's is not."""
+    folder = tmp_path / "run"
+    shutil.copytree(tool_folder, folder)
+    (folder / name).write_bytes(b"the user's own")
+    before = snapshot(folder)
+    code, stderr = cli("run", "--specs", NO_SPEC, "--out", folder)
+    assert_refused(code, stderr, rf"holds '{re.escape(name)}', which dml-parity did not write")
+    assert snapshot(folder) == before
 
-    for name in ("results.json", SIDE_FILE, *REPORT_FILES):
-        assert name in TOOL_FILES or name.endswith(TOOL_SUFFIXES), name
+
+def test_a_folder_from_before_the_file_list_is_judged_by_the_old_names(tool_folder: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    shutil.copytree(tool_folder, folder)
+    results = read_results(folder)
+    del results["output_files"]
+    (folder / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    (folder / "own.png").write_bytes(b"the user's own")
+    code, stderr = cli("run", "--specs", NO_SPEC, "--out", folder)
+    assert_refused(code, stderr, r"holds 'own.png', which dml-parity did not write")
+    (folder / "own.png").unlink()
+    code, stderr = cli("run", "--specs", NO_SPEC, "--out", folder)
+    assert code == 2 and "--out" not in stderr and "specs.yaml" in stderr, stderr  # past the folder rule
+
+
+def test_a_file_list_naming_paths_is_not_the_tools(tool_folder: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    shutil.copytree(tool_folder, folder)
+    results = read_results(folder)
+    results["output_files"] = ["../thesis.tex"]
+    (folder / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    code, stderr = cli("run", "--specs", NO_SPEC, "--out", folder)
+    assert_refused(code, stderr, r"not a folder dml-parity wrote")
