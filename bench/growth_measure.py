@@ -29,7 +29,7 @@ class Measure:
     wall_s: float
     rc: int
     maxrss_mb: Optional[float]  # /usr/bin/time -v: the largest single process of the tree (kernel high-water mark)
-    tree_peak_mb: float  # sampled sum of RSS over the process tree
+    tree_peak_mb: float  # sampled sum of PSS over the process tree (RSS where PSS is unreadable)
     own_cpu_s: float
     other_cores: float  # CPU used by everything else on the machine, in cores, over the run
     load1: tuple[float, float]  # 1-minute load average at start and end
@@ -37,8 +37,14 @@ class Measure:
 
     @property
     def peak_mb(self) -> float:
-        """The peak used in ratios: the kernel's, where /usr/bin/time gave it."""
-        return self.maxrss_mb if self.maxrss_mb is not None else self.tree_peak_mb
+        """The peak used in ratios: the larger of the kernel's mark for one process and the tree's.
+
+        The kernel's mark (/usr/bin/time) misses the tool's worker processes: they are children of
+        multiprocessing's fork server, which the run never waits for, so their usage is not
+        reported to it. The tree's sampled PSS counts them, pages shared between the fork server
+        and the workers once.
+        """
+        return max(self.maxrss_mb or 0.0, self.tree_peak_mb)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -52,8 +58,16 @@ def _busy_seconds() -> float:
     return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+def _pss(proc: psutil.Process) -> int:
+    try:
+        return proc.memory_full_info().pss
+    except (psutil.AccessDenied, AttributeError):
+        return proc.memory_info().rss
+
+
 class _TreeSampler(threading.Thread):
-    """RSS and CPU of a process and its descendants, every ``interval`` seconds."""
+    """Memory (PSS: shared pages split between their users, so a page that the fork server shares
+    with a worker counts once) and CPU of a process and its descendants, every ``interval`` s."""
 
     def __init__(self, pid: int, interval: float = 0.05) -> None:
         super().__init__(daemon=True)
@@ -73,7 +87,7 @@ class _TreeSampler(threading.Thread):
             for proc in procs:
                 try:
                     with proc.oneshot():
-                        rss += proc.memory_info().rss
+                        rss += _pss(proc)
                         times = proc.cpu_times()
                         self.cpu[proc.pid] = times.user + times.system
                 except psutil.Error:
