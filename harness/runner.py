@@ -21,7 +21,7 @@ from harness.compare import compare, spec_tier
 from harness.design import Design, Folds, build_design, check_folds, draw_folds, load_data, sha256_of
 from harness.engines.python_engine import fit_python
 from harness.engines.result import EngineResult
-from harness.errors import DataError, EnvironmentProblem
+from harness.errors import DataError, EnvironmentProblem, SpecError
 from harness.learners import resolve_learner
 from harness.progress import Progress
 from harness.spec import Spec, SpecFile, load_spec_file
@@ -43,6 +43,8 @@ class RunOptions:
     cache_dir: Optional[Path] = None
     use_cache: bool = True
     command: str = ""
+    # --replicates N: n for every statistical-tier spec (harness/replicates.py).
+    replicates: Optional[int] = None
     progress: Optional[Progress] = field(default=None, compare=False)
 
 
@@ -84,9 +86,12 @@ def python_versions() -> dict[str, str]:
     return out
 
 
-def _data_path(spec_file: SpecFile, override: Optional[Path]) -> Path:
+def _data_path(spec_file: SpecFile, override: Optional[Path]) -> Optional[Path]:
+    """The data file, or None when the spec file draws its data with a generator."""
     if override is not None:
         return override
+    if spec_file.dataset.generator is not None:
+        return None
     if not spec_file.dataset.path:
         raise DataError(f"{spec_file.path}: dataset.path is not set and no --data was given")
     return (spec_file.path.parent / spec_file.dataset.path).resolve()
@@ -94,6 +99,11 @@ def _data_path(spec_file: SpecFile, override: Optional[Path]) -> Path:
 
 def _truth(spec_file: SpecFile, data_override: Optional[Path]) -> dict:
     """True effects of a synthetic data set; a user's own data has none."""
+    if data_override is None and spec_file.dataset.generator is not None:
+        from harness.generated import GENERATORS, true_effect
+
+        generator = spec_file.dataset.generator
+        return {GENERATORS[generator["name"]][1]: true_effect(generator)}
     if data_override is not None or not spec_file.dataset.truth:
         return {}
     path = spec_file.path.parent / spec_file.dataset.truth
@@ -104,17 +114,43 @@ def _truth(spec_file: SpecFile, data_override: Optional[Path]) -> dict:
     return truth.get("effects", truth)
 
 
-def prepare(spec_file: SpecFile, data_path: Path) -> list[PreparedSpec]:
-    """Designs and folds of every spec; any input error is raised here, before a fit."""
-    data = load_data(data_path, spec_file.dataset)
-    where = str(data_path)
+def prepare(spec_file: SpecFile, data_path: Optional[Path]) -> list[PreparedSpec]:
+    """Designs and folds of every spec; any input error is raised here, before a fit.
+
+    ``data_path`` None: each spec's data is drawn by the spec file's generator with the spec's seed."""
+    data = load_data(data_path, spec_file.dataset) if data_path is not None else None
+    where = _where(spec_file, data_path)
     out = []
     for spec in spec_file.specs:
-        design = build_design(spec, data, spec_file.dataset, where)
+        frame = data if data is not None else _generated(spec_file, spec.seed)
+        design = build_design(spec, frame, spec_file.dataset, where)
         folds = draw_folds(design, spec.n_folds, spec.n_rep, spec.seed, where, spec.id)
         check_folds(spec, design, folds, where)
         out.append(PreparedSpec(spec, design, folds))
     return out
+
+
+def _where(spec_file: SpecFile, data_path: Optional[Path]) -> str:
+    return str(data_path) if data_path is not None else f"generator {spec_file.dataset.generator['name']}"
+
+
+def _generated(spec_file: SpecFile, seed: int):
+    from harness.generated import generate
+
+    try:
+        return generate(spec_file.dataset.generator, seed)
+    except ValueError as err:
+        raise SpecError(f"{spec_file.path}: dataset field 'generator': {err}") from None
+
+
+def _data_provenance(spec_file: SpecFile, data_path: Optional[Path]) -> dict:
+    if data_path is not None:
+        return {"path": _display_path(data_path), "sha256": sha256_of(data_path)}
+    from harness.generated import generated_sha256
+
+    seeds = sorted({spec.seed for spec in spec_file.specs})
+    frames = [_generated(spec_file, seed) for seed in seeds]
+    return {"generator": dict(spec_file.dataset.generator), "seeds": seeds, "sha256": generated_sha256(frames)}
 
 
 def _display_path(path: Path) -> str:
@@ -210,6 +246,9 @@ def run(options: RunOptions) -> dict:
     data_path = _data_path(spec_file, options.data)
     truth = _truth(spec_file, options.data)
     prepared = prepare(spec_file, data_path)
+    # Replicates: every fit of the run (all replicates of all specs) is one task of one pool.
+    plan = _replicate_plan(spec_file, prepared, options, data_path)
+    tasks = plan.tasks
 
     versions = {"python": python_versions(), "r": None}
     engines = tuple(e for e in ENGINES if e in options.engines)
@@ -219,7 +258,7 @@ def run(options: RunOptions) -> dict:
         versions["r"] = r_session().versions()
 
     cache_dir = options.cache_dir or default_cache_dir()
-    keys = [p.cache_key(versions, engines) for p in prepared]
+    keys = [p.cache_key(versions, engines) for p in tasks]
     results: dict[int, dict] = {}
     todo = []
     for i, key in enumerate(keys):
@@ -239,9 +278,9 @@ def run(options: RunOptions) -> dict:
             atomic_write_json(_cache_path(cache_dir, keys[i]), result)
         results[i] = {**result, "timings": {**result["timings"], "cached": False}}
 
-    _execute(prepared, todo, engines, options, finished)
+    _execute(tasks, todo, engines, options, finished)
 
-    specs_out = [_spec_record(prepared[i], results[i], truth) for i in range(len(prepared))]
+    specs_out = [_spec_outcome(plan, i, prepared[i], results, truth) for i in range(len(prepared))]
     from harness.claims import judge_claims
     from harness.summary import summarize
 
@@ -254,7 +293,7 @@ def run(options: RunOptions) -> dict:
             "python": versions["python"],
             "r": versions["r"],
             "engines": list(engines),
-            "data": {"path": _display_path(data_path), "sha256": sha256_of(data_path)},
+            "data": _data_provenance(spec_file, data_path),
             "spec_file": {"path": str(spec_file.path), "sha256": spec_file.sha256},
             "seeds": {p.spec.id: p.spec.seed for p in prepared},
             "platform": f"{platform.system()} {platform.machine()}",
@@ -283,6 +322,29 @@ def _execute(prepared: list[PreparedSpec], todo: list[int], engines: tuple[str, 
             run_parallel(prepared, todo, engines, options, done)
     finally:
         progress.end()
+
+
+def _replicate_plan(spec_file: SpecFile, prepared: list[PreparedSpec], options: RunOptions, data_path: Optional[Path]):
+    from harness.replicates import plan_replicates, replicate_settings
+
+    generator = spec_file.dataset.generator if data_path is None else None
+    settings = {}
+    for i, p in enumerate(prepared):
+        setting = replicate_settings(p.spec, options.replicates, spec_tier(p.spec)[0], generator is not None)
+        if setting is not None:
+            settings[i] = setting
+    return plan_replicates(prepared, settings, spec_file.dataset, generator, _where(spec_file, data_path))
+
+
+def _spec_outcome(plan, index: int, prepared: PreparedSpec, results: dict[int, dict], truth: dict) -> dict:
+    """A spec's record: its one fit, or replicate 1 with the verdict over all its replicates."""
+    own = plan.results_of(index, results)
+    record = _spec_record(prepared, dict(own[0]), truth)
+    if index in plan.replication:
+        from harness.replicate_verdict import with_replicates
+
+        record = with_replicates(record, own, plan.replication[index], prepared.spec)
+    return record
 
 
 def _spec_record(prepared: PreparedSpec, result: dict, truth: dict) -> dict:
@@ -317,8 +379,9 @@ def _learner_label(spec: Spec, nuisance: str) -> str:
 
 
 def exit_code(results: dict) -> int:
-    """0 when every spec agrees (or is explained, or R was not asked for), 1 otherwise."""
-    return 1 if any(s.get("status") in ("disagree", "error") for s in results["specs"]) else 0
+    """0 when every spec agrees (or is explained, or R was not asked for), 1 otherwise (an
+    ``inconclusive`` replicated spec has not shown agreement either)."""
+    return 1 if any(s.get("status") in ("disagree", "error", "inconclusive") for s in results["specs"]) else 0
 
 
 def stable_view(results: dict) -> dict:

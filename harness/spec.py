@@ -22,6 +22,7 @@ __all__ = [
     "DatasetSpec",
     "ModelName",
     "Published",
+    "ReplicatesSpec",
     "Spec",
     "SpecFile",
     "load_spec_file",
@@ -47,13 +48,30 @@ class _Frozen(BaseModel):
 
 
 class DatasetSpec(_Frozen):
-    """Where the data lives and how the user's columns map to the names the specs use."""
+    """Where the data lives and how the user's columns map to the names the specs use.
+
+    ``generator`` instead of ``path`` draws the data with a doubleml generator per spec seed
+    (:mod:`harness.generated`); its true effect is the generator's theta/alpha argument."""
 
     path: Optional[str] = None
+    generator: Optional[dict[str, Any]] = None
     unit: Optional[str] = None
     time: Optional[str] = None
     columns: dict[str, str] = Field(default_factory=dict)
     truth: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DatasetSpec:
+        if self.generator is None:
+            return self
+        if self.path is not None:
+            raise ValueError("generator: give either path or generator, not both")
+        if self.truth is not None or self.columns:
+            raise ValueError("generator: generated data has no truth file or column map (its truth is the generator's)")
+        from harness.generated import check_generator
+
+        check_generator(self.generator)
+        return self
 
 
 class Published(_Frozen):
@@ -79,6 +97,29 @@ class ClaimSpec(_Frozen):
     @classmethod
     def _as_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+
+# Replicates (harness/replicates.py): what changes from one replicate to the next.
+Vary = Literal["data", "seeds", "folds", "seeds+folds"]
+
+
+class ReplicatesSpec(_Frozen):
+    """``replicates: {n: 40, vary: seeds}``: the spec is fitted ``n`` times, replicate 1 as written and
+    each further one with seeds derived from the spec's seed and the replicate number.
+
+    ``vary``: ``seeds`` (the learners' random streams), ``folds`` (new sample splits), ``seeds+folds``,
+    or ``data`` (a fresh draw of a generated dataset, with new folds and seeds: a new analysis). Left
+    out, it is ``data`` for a generated dataset and ``seeds`` otherwise."""
+
+    n: int
+    vary: Optional[Vary] = None
+
+    @field_validator("n")
+    @classmethod
+    def _n(cls, value: int) -> int:
+        if value < 2:
+            raise ValueError(f"must be at least 2 (replicate 1 is the spec as written), got {value}")
+        return value
 
 
 class Spec(_Frozen):
@@ -109,6 +150,7 @@ class Spec(_Frozen):
     dropna: bool = False
     tier: Optional[Literal["exact", "statistical"]] = None
     coef_tolerance_se: float = 0.2
+    replicates: Optional[ReplicatesSpec] = None
     title: Optional[str] = None
     title_zh: Optional[str] = None
     table: Optional[str] = None
