@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from harness.report.canvas import ENGINE_STYLE, new_figure, png_bytes  # noqa: E402
 from harness.report.fonts import plot_style  # noqa: E402
+from harness.report.replicates_plot import quantile_points, robust_limits  # noqa: E402
 
 OUT = ROOT / "bench" / "replicates"
 SPECS = {
@@ -58,7 +59,8 @@ def row(label: str, s: dict, truth: float, scale: float) -> str:
     extreme = dev > EXTREME
     q = np.quantile(s["coef"], [0.01, 0.5, 0.99])
     robust_sd = stats.iqr(s["coef"]) / 1.349
-    near = np.mean((s["min"] < 0.01) | (s["max"] > 0.99))
+    # At or beyond 0.01 / 0.99: Python stores its propensities clipped, so a clipped one sits on 0.01.
+    near = np.mean((s["min"] <= 0.01 * (1 + 1e-9)) | (s["max"] >= 1 - 0.01 * (1 + 1e-9)))
     return (
         f"| {label} | {s['coef'].mean():.3f} | {s['coef'].std(ddof=1):.3f} | {robust_sd:.3f} "
         f"| {q[0]:.2f} / {q[1]:.2f} / {q[2]:.2f} "
@@ -71,11 +73,11 @@ def table(specs: dict, truth: float, scale: float) -> str:
     lines = [
         f"Typical se {scale:.3f}; extreme: |estimate − {truth:g}| > {EXTREME:g} typical se. Propensity columns: the largest "
         "inverse-propensity weight the score used (median over replicates / largest), and the share of replicates with a "
-        "propensity below 0.01 or above 0.99.",
+        "propensity at or beyond 0.01 or 0.99 (before trimming; Python's are read after its clipping, at the bound).",
         "",
         "| engine, forest, trimming | mean | sd | IQR/1.349 | q01 / median / q99 | min / max | extreme "
         "| max weight: median / largest "
-        "| share with m < 0.01 or > 0.99 |",
+        "| share with m ≤ 0.01 or ≥ 0.99 |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for spec_id, label in SPECS.items():
@@ -126,14 +128,11 @@ def quantile_figure(specs: dict, truth: float) -> bytes:
                 ("r", "forest_trim_python_default", "R, trim 0.01"),
                 ("python", "forest_trim_r_default", "Python, trim 1e-12"), ("r", "forest_trim_r_default", "R, trim 1e-12")]),
         )  # fmt: skip
+        every = [specs[spec_id]["replicates"][engine]["coef"] for _, _, lines in panels for engine, spec_id, _ in lines]
+        limits = robust_limits(every, 1.0, (truth,))
         for ax, title, lines in panels:
             for k, (engine, spec_id, label) in enumerate(lines):
-                values = np.sort(np.asarray(specs[spec_id]["replicates"][engine]["coef"], dtype=float))
-                normal = stats.norm.ppf((np.arange(1, len(values) + 1) - 0.5) / len(values))
-                colour, marker = ENGINE_STYLE[engine]
-                hollow = k >= 2
-                ax.plot(normal, values, marker=marker, linestyle="none", markersize=3.5, color=colour,
-                        markerfacecolor="none" if hollow else colour, alpha=0.8, label=label)  # fmt: skip
+                quantile_points(ax, specs[spec_id]["replicates"][engine]["coef"], engine, label, limits, hollow=k >= 2)
             ax.axhline(truth, color="black", linestyle="--", linewidth=1, label="truth")
             ax.set_title(title, loc="left", fontsize=9)
             ax.set_xlabel("standard normal quantile")
@@ -151,10 +150,12 @@ def weight_figure(specs: dict, truth: float, scale: float) -> bytes:
             for engine in ("python", "r"):
                 s = series(specs, spec_id, engine)
                 colour, marker = ENGINE_STYLE[engine]
-                ax.plot(s["max_weight"], np.abs(s["coef"] - truth) / scale, marker=marker, linestyle="none", markersize=3,
+                error = np.maximum(np.abs(s["coef"] - truth) / scale, 1e-2)  # log axis: 0.01 se is the floor
+                ax.plot(s["max_weight"], error, marker=marker, linestyle="none", markersize=3,
                         color=colour, alpha=0.7, label="Python" if engine == "python" else "R")  # fmt: skip
             ax.axhline(EXTREME, color="#999999", linestyle=":", linewidth=0.8)
             ax.set_xscale("log")
+            ax.set_yscale("log")
             ax.set_title(label, loc="left", fontsize=9)
             ax.set_xlabel("largest inverse-propensity weight")
             ax.grid(color="#eeeeee")

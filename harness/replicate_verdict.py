@@ -47,6 +47,17 @@ def _estimates(results: list[dict], key: str) -> Optional[dict]:
     return {"coef": array[:, 0], "se": array[:, 1], "ci": array[:, 2:4]}
 
 
+def _non_finite(results: list[dict]) -> list[int]:
+    """Replicates whose coefficient or se is NaN or infinite in an engine that ran (a propensity of
+    exactly 0 or 1 with no trimming does that): statistics over them would be meaningless."""
+    out = []
+    for number, result in enumerate(results, 1):
+        values = [(result.get(key) or {}).get(q) for key in (*ENGINES, "learner_free") for q in ("coef", "se")]
+        if result.get("status") != "error" and any(v is not None and not np.isfinite(v) for v in values):
+            out.append(number)
+    return out
+
+
 def _structural_failures(results: list[dict]) -> list[dict]:
     out = []
     for number, result in enumerate(results, 1):
@@ -181,13 +192,14 @@ def replicate_outcome(
     n = len(results)
     block: dict = {"n": n, "vary": vary, "status": [r.get("status") for r in results]}
     errors = [{"replicate": i, "error": r.get("error")} for i, r in enumerate(results, 1) if r.get("status") == "error"]
-    block["errors"] = errors
+    errors += [{"replicate": i, "error": "an engine returned a non-finite estimate"} for i in _non_finite(results)]
+    block["errors"] = sorted(errors, key=lambda e: e["replicate"])
     estimates = {key: _estimates(results, key) for key in (*ENGINES, "learner_free")}
     for key, values in estimates.items():
         block[key] = None if values is None else {"coef": values["coef"].tolist(), "se": values["se"].tolist()}
     py, r, lf = estimates["python"], estimates["r"], estimates["learner_free"]
     if errors:
-        first = errors[0]
+        first = block["errors"][0]
         block["verdict"] = "error"
         block["reason"] = f"{len(errors)} of {n} replicates failed; replicate {first['replicate']}: {first['error']}"
         return "error", block, []

@@ -140,7 +140,7 @@ def _generated(spec_file: SpecFile, seed: int):
     try:
         return generate(spec_file.dataset.generator, seed)
     except ValueError as err:
-        raise SpecError(f"{spec_file.path}: dataset field 'generator': {err}") from None
+        raise SpecError(f"{spec_file.path}: dataset field '{str(err).split(':')[0]}': {str(err).split(': ', 1)[1]}") from None
 
 
 def _data_provenance(spec_file: SpecFile, data_path: Optional[Path]) -> dict:

@@ -212,6 +212,11 @@ def test_exact_tier_needs_every_replicate_and_an_error_is_an_error() -> None:
     results[3] = {"status": "error", "error": "R: boom", "python": None, "r": None, "checks": []}
     status, block, _ = replicate_outcome(results, "exact", 0.2, "data", None, seed=1)
     assert status == "error" and block["reason"] == "1 of 5 replicates failed; replicate 4: R: boom"
+    results[1] = _result(float("inf"), 0.5)  # a propensity of exactly 0 without trimming
+    status, block, _ = replicate_outcome(results, "exact", 0.2, "data", None, seed=1)
+    assert status == "error" and block["reason"].startswith(
+        "2 of 5 replicates failed; replicate 2: an engine returned a non-finite"
+    )
 
 
 def test_report_has_a_picture_and_a_table_per_replicated_spec(spec_path: Path, tmp_path: Path) -> None:
@@ -223,3 +228,13 @@ def test_report_has_a_picture_and_a_table_per_replicated_spec(spec_path: Path, t
     assert html.count('class="plot replicates-plot"') == 3 and 'id="replicates-rf_seeds"' in html
     markdown = (out / "report.md").read_text(encoding="utf-8")
     assert "## Replicates" in markdown and "(replicates-rf_folds.png)" in markdown
+
+
+def test_inconclusive_is_not_agreement_for_the_exit_code() -> None:
+    from harness.runner import exit_code
+    from harness.summary import summarize
+
+    specs = [{"status": "agree", "python": {}, "r": {}}, {"status": "inconclusive", "python": {}, "r": {}}]
+    assert exit_code({"specs": specs}) == 1 and exit_code({"specs": specs[:1]}) == 0
+    counts = summarize(specs)
+    assert counts["inconclusive"] == 1 and counts["agree"] == 1

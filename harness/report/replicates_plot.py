@@ -20,7 +20,7 @@ from harness.report.canvas import ENGINE_STYLE, STATUS_COLOUR, new_figure, png_b
 from harness.report.fonts import drawable, plot_style
 from harness.report.overview import ENGINE_LABEL
 
-__all__ = ["replicate_file_name", "render_replicate_plots", "replicated_specs"]
+__all__ = ["quantile_points", "replicate_file_name", "render_replicate_plots", "replicated_specs", "robust_limits"]
 
 BAND_COLOUR = "#d8f0d8"
 
@@ -35,26 +35,51 @@ def replicate_file_name(spec_id: str) -> str:
     return f"replicates-{re.sub(r'[^A-Za-z0-9_.-]', '_', spec_id)}.png"
 
 
+def robust_limits(samples: list[np.ndarray], floor: float, keep: tuple[float, ...] = ()) -> tuple[float, float]:
+    """Axis limits that show the bulk of ``samples`` and the values in ``keep`` (the truth), at least
+    ``floor`` either side of the pooled median: one estimate 40 se out must not flatten the rest,
+    it is drawn at the edge with its value (:func:`quantile_points`)."""
+    pooled = np.concatenate([np.asarray(v, dtype=float) for v in samples])
+    centre = float(np.median(pooled))
+    low, high = np.quantile(pooled, [0.01, 0.99])
+    half = max(2.0 * max(high - centre, centre - low), floor, *(1.1 * abs(k - centre) for k in keep))
+    return centre - half, centre + half
+
+
+def quantile_points(ax: Any, values: Any, engine: str, label: str, limits: tuple[float, float], hollow: bool = False) -> None:
+    """One engine's normal quantile plot; values beyond ``limits`` sit on the edge as triangles with
+    their value written beside them."""
+    ordered = np.sort(np.asarray(values, dtype=float))
+    normal = stats.norm.ppf((np.arange(1, len(ordered) + 1) - 0.5) / len(ordered))
+    colour, marker = ENGINE_STYLE[engine]
+    inside = (ordered >= limits[0]) & (ordered <= limits[1])
+    face = "none" if hollow else colour
+    ax.plot(normal[inside], ordered[inside], marker=marker, color=colour, markerfacecolor=face, markersize=3.5,
+            linestyle="none", alpha=0.8, label=label)  # fmt: skip
+    for k, (x, value) in enumerate(zip(normal[~inside], ordered[~inside], strict=True)):
+        top = value > limits[1]
+        edge, arrow = (limits[1], "^") if top else (limits[0], "v")
+        ax.plot([x], [edge], marker=arrow, color=colour, markerfacecolor=face, markersize=6, linestyle="none", clip_on=False)
+        step = -(6 + 9 * (k % 3)) if top else 6 + 9 * (k % 3)  # neighbours' labels stacked, not overprinted
+        ax.annotate(f"{value:.3g}", (x, edge), textcoords="offset points", xytext=(-5, step),
+                    ha="right", va="top" if top else "bottom", fontsize=7, color=colour)  # fmt: skip
+    ax.set_ylim(*limits)
+
+
 def _quantile_panel(ax: Any, block: dict) -> None:
-    for engine in ("python", "r"):
-        values = (block.get(engine) or {}).get("coef")
-        if not values:
-            continue
-        ordered = np.sort(np.asarray(values, dtype=float))
-        n = len(ordered)
-        normal = stats.norm.ppf((np.arange(1, n + 1) - 0.5) / n)
-        colour, marker = ENGINE_STYLE[engine]
-        ax.plot(
-            normal, ordered, marker=marker, color=colour, markersize=3.5, linestyle="none", alpha=0.8, label=ENGINE_LABEL[engine]
-        )
+    shown = [e for e in ("python", "r") if (block.get(e) or {}).get("coef")]
+    truth = block.get("truth")
+    scale = block.get("scale_se") or 0.0
+    limits = robust_limits([block[e]["coef"] for e in shown], 4 * scale, (truth,) if truth is not None else ())
+    for engine in shown:
+        quantile_points(ax, block[engine]["coef"], engine, ENGINE_LABEL[engine], limits)
     tails = block.get("tails") or {}
-    scale = block.get("scale_se")
     if tails and scale:
         for sign in (-1, 1):
             ax.axhline(tails["centre"] + sign * tails["threshold_se"] * scale, color="#999999", linewidth=0.8, linestyle=":")
-    if block.get("truth") is not None:
-        ax.axhline(block["truth"], color="black", linewidth=1.0, linestyle="--", label="truth")
-    ax.set_xlabel("standard normal quantile")
+    if truth is not None:
+        ax.axhline(truth, color="black", linewidth=1.0, linestyle="--", label="truth")
+    ax.set_xlabel("standard normal quantile (dotted: the tail threshold, 3 typical se)")
     ax.set_ylabel("estimate")
     ax.set_title(f"Estimates over {block['n']} replicates (vary: {block['vary']})", loc="left", fontsize=9)
     ax.grid(color="#eeeeee")
@@ -71,9 +96,17 @@ def _difference_panel(ax: Any, block: dict, status: str) -> None:
     replicate = np.arange(1, len(diff) + 1)
     ax.axhspan(-margin, margin, color=BAND_COLOUR, zorder=0, label=f"tolerance ±{margin:g} se")
     ax.axhline(0, color="#999999", linewidth=0.8)
-    ax.plot(replicate, diff, marker="o", color="#444444", markersize=3, linestyle="none", label="one replicate")
+    limits = robust_limits([diff], 3 * margin, (test["ci90"][0] or 0.0, test["ci90"][1] or 0.0))
+    inside = (diff >= limits[0]) & (diff <= limits[1])
+    ax.plot(replicate[inside], diff[inside], marker="o", color="#444444", markersize=3, linestyle="none", label="one replicate")
+    for x, value in zip(replicate[~inside], diff[~inside], strict=True):
+        edge = limits[1] if value > limits[1] else limits[0]
+        ax.plot([x], [edge], marker="^" if value > 0 else "v", color="#444444", markersize=6, linestyle="none", clip_on=False)
+        ax.annotate(f"{value:.3g}", (x, edge), textcoords="offset points", xytext=(4, -6 if value > 0 else 6),
+                    va="top" if value > 0 else "bottom", fontsize=7, color="#444444")  # fmt: skip
+    ax.set_ylim(*limits)
     low, high = test["ci90"]
-    x = len(diff) + max(1.5, 0.06 * len(diff))
+    x = len(diff) + max(1.5, 0.1 * len(diff))
     if low is not None:
         colour = STATUS_COLOUR.get(status, "#777777")
         ax.errorbar([x], [test["mean"]], yerr=[[test["mean"] - low], [high - test["mean"]]], fmt="D", color=colour,
@@ -83,7 +116,9 @@ def _difference_panel(ax: Any, block: dict, status: str) -> None:
     ax.set_xticks([*ticks, x], [*(str(int(t)) for t in ticks), "mean"])
     ax.set_xlabel("replicate")
     ax.set_ylabel("Python − R coefficient (se)")
-    ax.set_title(f"Paired differences: {status}", loc="left", fontsize=9)
+    se_verdict = (block.get("se") or {}).get("verdict", "?")
+    title = f"Paired coefficient differences; verdict {status} (coef {test['verdict']}, se {se_verdict})"
+    ax.set_title(title, loc="left", fontsize=9)
     ax.grid(color="#eeeeee")
     ax.set_axisbelow(True)
     ax.legend(fontsize=7, loc="best", frameon=False)
