@@ -87,8 +87,12 @@ run: setup
 	.venv/bin/dml-parity run --specs $(SPECS) --jobs $(JOBS) --out reports/paper; \
 	  rc=$$?; if [ $$rc -eq 1 ]; then echo "some specs disagree or failed: see reports/paper/report.html"; fi; [ $$rc -le 1 ]
 
+# Two workers (the machines have two cores); a module's tests stay on one worker so that its shared
+# fits run once, the matrix cases (in shard classes, tests/shards.py) spread over both.
+TEST_WORKERS ?= 2
+
 test: setup
-	.venv/bin/python -m pytest -q
+	.venv/bin/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope
 
 lint: setup
 	.venv/bin/ruff check harness tests bench

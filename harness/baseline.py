@@ -136,8 +136,7 @@ def check_baseline(baseline_path: Path, run_dir: Optional[Path], engines: Option
     if run_dir is not None:
         results = _read_results(run_dir)
     else:
-        from harness.cli import parse_engines
-        from harness.runner import RunOptions, run
+        from harness.runner import RunOptions, parse_engines, run
 
         spec_file = (baseline_path.parent / baseline["spec_file"]).resolve()
         chosen = parse_engines(engines) if engines else tuple(baseline["engines"])

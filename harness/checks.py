@@ -6,13 +6,19 @@ only when its end-to-end checks cover every compared quantity of every repetitio
 aggregate:
 
 * exact tier: coef and se of each repetition; coef, se, t, p and CI of the aggregate;
-* statistical tier: coef and se of each repetition; coef, se and p of the aggregate.
+* statistical tier: coef and se of each repetition; coef, se and p of the aggregate;
+* with several treatments: all of that for each treatment;
+* with a bootstrap: its critical value (and, exact tier, the bootstrapped t statistics of each
+  repetition), with the tool's shared weights and, within a Monte Carlo bound, with each package's
+  own draws (``monte_carlo`` layer); with joint intervals, each treatment's joint interval (both
+  ways); with ``p_adjust``, each treatment's adjusted p-value (Romano-Wolf: both ways).
 
 A comparison that leaves a gap raises :class:`VerdictError` instead of passing vacuously.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
 
@@ -23,6 +29,7 @@ __all__ = [
     "VerdictError",
     "assert_covered",
     "at_least",
+    "covered_by",
     "at_most",
     "diff_in_se",
     "norm_rel_diff",
@@ -47,9 +54,10 @@ class Check:
     name : str
         Unique within a spec, e.g. ``end_to_end.se.rep2`` or ``nuisance.ml_m.corr``.
     layer : str
-        ``end_to_end``, ``learner_free``, ``rule``, ``nuisance`` or ``folds``.
+        ``end_to_end``, ``learner_free``, ``rule``, ``nuisance``, ``folds`` or ``monte_carlo``.
     quantity : str or None
-        ``coef``, ``se``, ``t``, ``p`` or ``ci`` (None for nuisance and fold checks).
+        ``coef``, ``se``, ``t``, ``p`` or ``ci``; with joint inference ``boot_t``, ``crit``,
+        ``joint_ci`` or ``p_adjust`` (None for nuisance and fold checks).
     rep : int or None
         1-based repetition, or None for the aggregate.
     value, limit : float
@@ -57,6 +65,9 @@ class Check:
         ``value`` within ``limit`` (NaN never is).
     metric : str
         How ``value`` is measured, in words, for the report.
+    treatment : str or None
+        The treatment a check belongs to when a spec has several (its name then starts with
+        ``<treatment>/``); None for one treatment and for checks of the whole fit.
     """
 
     name: str
@@ -67,9 +78,10 @@ class Check:
     limit: float
     ok: bool
     metric: str
+    treatment: Optional[str] = None
 
     def as_dict(self) -> dict:
-        return {
+        out = {
             "name": self.name,
             "layer": self.layer,
             "quantity": self.quantity,
@@ -79,6 +91,9 @@ class Check:
             "ok": bool(self.ok),
             "metric": self.metric,
         }
+        if self.treatment is not None:
+            out["treatment"] = self.treatment
+        return out
 
 
 def _num(value: float) -> Optional[float]:
@@ -126,16 +141,71 @@ def diff_in_se(a: float | np.ndarray, b: float | np.ndarray, se: float | np.ndar
     return float(np.max(np.abs(a - b) / se))
 
 
-def required_coverage(tier: str, n_rep: int) -> set[tuple[str, Optional[int]]]:
-    """(quantity, repetition) pairs the end-to-end checks must cover; repetition None is the aggregate."""
+def required_coverage(
+    tier: str,
+    n_rep: int,
+    treatments: Optional[Sequence[Optional[str]]] = None,
+    bootstrap: bool = False,
+    joint: bool = False,
+    p_adjust: Optional[str] = None,
+) -> set[tuple]:
+    """What the end-to-end checks must cover; repetition None is the aggregate.
+
+    One treatment and pointwise inference (the defaults): (quantity, repetition) pairs. Otherwise
+    (quantity, repetition, treatment) triples, treatment None for one treatment and for the whole
+    fit; quantities checked with each package's own bootstrap draws (layer ``monte_carlo``) are
+    prefixed ``mc_``.
+    """
     per_rep = {(q, rep) for q in PER_REP for rep in range(1, n_rep + 1)}
-    return per_rep | {(q, None) for q in AGGREGATE[tier]}
+    pairs = per_rep | {(q, None) for q in AGGREGATE[tier]}
+    if treatments is None and not (bootstrap or joint or p_adjust):
+        return pairs
+    names = list(treatments) if treatments else [None]
+    out = {(q, rep, d) for d in names for q, rep in pairs}
+    if bootstrap:
+        out |= {("crit", None, None), ("mc_crit", None, None)}
+        if tier == "exact":
+            out |= {("boot_t", rep, None) for rep in range(1, n_rep + 1)}
+    if joint:
+        out |= {(q, None, d) for d in names for q in ("joint_ci", "mc_joint_ci")}
+    if p_adjust:
+        out |= {("p_adjust", None, d) for d in names}
+        if p_adjust == "romano-wolf":
+            out |= {("mc_p_adjust", None, d) for d in names}
+    return out
 
 
-def assert_covered(checks: list[Check], tier: str, n_rep: int, spec_id: str = "") -> None:
-    """Raise :class:`VerdictError` when an end-to-end quantity has no check."""
-    covered = {(c.quantity, c.rep) for c in checks if c.layer == "end_to_end"}
-    missing = required_coverage(tier, n_rep) - covered
+def covered_by(checks: list[Check], triples: bool) -> set[tuple]:
+    """What the checks cover, in :func:`required_coverage`'s form."""
+    if not triples:
+        return {(c.quantity, c.rep) for c in checks if c.layer == "end_to_end"}
+    out = {(c.quantity, c.rep, c.treatment) for c in checks if c.layer == "end_to_end"}
+    return out | {(f"mc_{c.quantity}", c.rep, c.treatment) for c in checks if c.layer == "monte_carlo"}
+
+
+def assert_covered(
+    checks: list[Check],
+    tier: str,
+    n_rep: int,
+    spec_id: str = "",
+    treatments: Optional[Sequence[Optional[str]]] = None,
+    bootstrap: bool = False,
+    joint: bool = False,
+    p_adjust: Optional[str] = None,
+) -> None:
+    """Raise :class:`VerdictError` when a compared quantity has no check."""
+    required = required_coverage(tier, n_rep, treatments, bootstrap, joint, p_adjust)
+    triples = bool(required) and len(next(iter(required))) == 3
+    missing = required - covered_by(checks, triples)
     if missing:
-        listed = ", ".join(f"{q} of {'the aggregate' if r is None else f'repetition {r}'}" for q, r in sorted(missing, key=str))
+        listed = ", ".join(_describe(item) for item in sorted(missing, key=str))
         raise VerdictError(f"spec '{spec_id}': no end-to-end check for {listed}; the tool cannot judge it")
+
+
+def _describe(item: tuple) -> str:
+    quantity, rep = item[0], item[1]
+    where = "the aggregate" if rep is None else f"repetition {rep}"
+    treatment = f" of treatment {item[2]}" if len(item) == 3 and item[2] is not None else ""
+    if quantity.startswith("mc_"):
+        return f"{quantity[3:]} with the packages' own draws{treatment}"
+    return f"{quantity} of {where}{treatment}"

@@ -61,9 +61,10 @@ def engine_estimate(spec: dict, engine: str) -> dict | None:
     return None
 
 
-def _sign_failures(estimate: dict, sign: str, level: float) -> list[str]:
+def _sign_failures(estimate: dict, sign: str, level: float, which_p: str = "pointwise") -> list[str]:
     coef = estimate["coef"]
-    p = estimate.get("p")
+    # `p: adjusted` claims are judged on the multiple-testing adjusted p-value (spec `p_adjust`).
+    p = estimate.get("p_adjusted") if which_p == "adjusted" else estimate.get("p")
     failures = []
     if sign == "positive" and not coef > 0:
         failures.append(f"sign: coef {coef:.4g} is not > 0")
@@ -72,7 +73,8 @@ def _sign_failures(estimate: dict, sign: str, level: float) -> list[str]:
     if not _finite(p):
         failures.append("sign: no p-value")
     elif not p < level:
-        failures.append(f"sign: p = {p:.3g} is not < {level:g}")
+        label = "adjusted p" if which_p == "adjusted" else "p"
+        failures.append(f"sign: {label} = {p:.3g} is not < {level:g}")
     return failures
 
 
@@ -101,7 +103,7 @@ def _verdict(paper: dict, estimate: dict, by_id: dict[str, dict], engine: str) -
     failures: list[str] = []
     unjudged: list[str] = []
     if paper.get("sign"):
-        failures += _sign_failures(estimate, paper["sign"], paper.get("level", 0.05))
+        failures += _sign_failures(estimate, paper["sign"], paper.get("level", 0.05), paper.get("p") or "pointwise")
     for relation in ("greater_than", "less_than"):
         for other_id in paper.get(relation) or []:
             failure, why = _comparison(estimate["coef"], other_id, by_id.get(other_id), relation, engine)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
-import shutil
+import signal
 import sys
-import tempfile
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Optional
@@ -57,59 +56,76 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: the run ends as on Ctrl-C (workers ended, nothing half-written), exit 143."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
+    # Only the main thread may set a handler (main() can be called from elsewhere in tests).
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
-        if args.command == "run":
-            return _cmd_run(args, argv)
-        if args.command == "doctor":
-            from harness.doctor import doctor
-
-            return doctor()
-        if args.command == "data":
-            from harness.synth import write_city_panel
-
-            write_city_panel(args.seed, args.out)
-            print(f"wrote {args.out}")
-            return 0
-        if args.command == "baseline":
-            from harness.baseline import save_baseline
-
-            save_baseline(args.run_dir, args.to)
-            print(f"wrote {args.to}")
-            return 0
-        if args.command == "check":
-            from harness.baseline import check_baseline
-
-            return check_baseline(args.baseline, args.run, args.engines)
+        return _dispatch(args, argv)
     except HarnessError as err:
         print(f"dml-parity: error: {err}", file=sys.stderr)
         return err.exit_code
-    except KeyboardInterrupt:
-        print("dml-parity: interrupted; finished specs are kept in the cache, no report written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:
+        what = "terminated" if isinstance(err, Terminated) else "interrupted"
+        print(f"dml-parity: {what}; finished specs are kept in the cache, no report written", file=sys.stderr)
+        return 143 if isinstance(err, Terminated) else 130
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
+    """The subcommand's exit code."""
+    if args.command == "run":
+        return _cmd_run(args, argv)
+    if args.command == "doctor":
+        from harness.doctor import doctor
+
+        return doctor()
+    if args.command == "data":
+        from harness.synth import write_city_panel
+
+        write_city_panel(args.seed, args.out)
+        print(f"wrote {args.out}")
+        return 0
+    if args.command == "baseline":
+        from harness.baseline import save_baseline
+
+        save_baseline(args.run_dir, args.to)
+        print(f"wrote {args.to}")
+        return 0
+    if args.command == "check":
+        from harness.baseline import check_baseline
+
+        return check_baseline(args.baseline, args.run, args.engines)
     return 2
 
 
-def parse_engines(text: str) -> tuple[str, ...]:
-    engines = tuple(e.strip() for e in text.split(",") if e.strip())
-    unknown = [e for e in engines if e not in ("python", "r")]
-    if unknown or not engines:
-        raise HarnessError(f"--engines: unknown engine '{unknown[0] if unknown else text}' (python, r)")
-    return engines
-
-
 def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
-    from harness.progress import Progress
-    from harness.runner import RunOptions, exit_code, run
+    from harness.outdir import check_output
 
     if args.jobs < 1:
         raise HarnessError(f"--jobs: must be at least 1, got {args.jobs}")
     if args.replicates is not None and args.replicates < 2:
         raise HarnessError(f"--replicates: must be at least 2, got {args.replicates}")
-    engines = parse_engines(args.engines)
     out = args.out or Path("reports") / f"{args.specs.stem}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
+    # Before anything is read or fitted: a run that cannot write its report must not start.
+    check_output(out)
+
+    from harness.progress import Progress
+    from harness.runner import RunOptions, exit_code, parse_engines, run
+
+    engines = parse_engines(args.engines)
     quiet = args.quiet
     options = RunOptions(
         specs=args.specs,
@@ -135,26 +151,16 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def write_run(results: dict, out: Path) -> None:
-    """Write results and report into a temporary folder, then move it into place whole."""
+    """Write results and report into a staging folder, then move it into place whole."""
     from harness.io import atomic_write_json
+    from harness.outdir import replace_folder
     from harness.report import write_report
 
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    def write(staging: Path) -> None:
         atomic_write_json(staging / "results.json", results)
         write_report(results, staging)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            os.replace(out, old / out.name)
-            os.replace(staging, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, out)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+
+    replace_folder(Path(out), write)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -277,10 +277,26 @@ def nuisance_targets(spec: Spec, design: Design) -> dict[str, tuple[np.ndarray, 
         return {"ml_l": (y, everyone), "ml_m": (d, everyone), "ml_g": (y, everyone)}
     z = frame[design.z[0]].to_numpy() if design.z else None
     if spec.model == "pliv":
+        # partial Z: ml_r predicts d from X and Z; XZ: ml_m does, and ml_r predicts ml_m's in-sample
+        # fit (a target that differs per fold: no RMSE); X: ml_m (ml_m_<z> with several) predicts z.
+        if spec.partial_name == "Z":
+            return {"ml_r": (d, everyone)}
+        if spec.partial_name == "XZ":
+            return {"ml_l": (y, everyone), "ml_m": (d, everyone)}
         out = {"ml_l": (y, everyone), "ml_r": (d, everyone)}
         if len(design.z) == 1:
             out["ml_m"] = (z, everyone)
+        for instrument in design.z if len(design.z) > 1 else ():
+            out[f"ml_m_{instrument}"] = (frame[instrument].to_numpy(), everyone)
         return out
+    if spec.model == "ssm":
+        s = frame[design.s].to_numpy()
+        return {
+            "ml_pi": (s, everyone),
+            "ml_m": (d, everyone),
+            "ml_g_d0": (y, (d == 0) & (s == 1)),
+            "ml_g_d1": (y, (d == 1) & (s == 1)),
+        }
     if spec.model == "irm":
         return {"ml_g0": (y, d == 0), "ml_g1": (y, d == 1), "ml_m": (d, everyone)}
     return {"ml_g0": (y, z == 0), "ml_g1": (y, z == 1), "ml_m": (z, everyone), "ml_r0": (d, z == 0), "ml_r1": (d, z == 1)}
@@ -292,7 +308,7 @@ def _shared_predictions(spec: Spec, py: EngineResult, r: EngineResult) -> dict[s
         a, b = py.predictions[name], r.predictions[name]
         if np.isnan(a).all() or np.isnan(b).all():
             continue  # a nuisance one package does not fit for this score (R's ml_g1 for ATTE)
-        if name == "ml_m" and spec.model in ("irm", "iivm"):
+        if name == "ml_m" and spec.model in ("irm", "iivm", "ssm"):
             # R stores raw propensities and trims in the score; Python stores them trimmed.
             a = np.clip(a, spec.trimming_threshold, 1 - spec.trimming_threshold)
             b = np.clip(b, spec.trimming_threshold, 1 - spec.trimming_threshold)
@@ -378,6 +394,9 @@ def compare(
     spec: Spec, design: Design, folds: Folds, py: EngineResult, r: EngineResult, learner_free: EngineResult
 ) -> Comparison:
     """Judge one spec from both engines' results and Python's fit on R's predictions.
+
+    One treatment with pointwise inference; :func:`harness.compare_extended.judge` sends several
+    treatments and joint inference here one treatment at a time and adds the joint checks.
 
     Raises
     ------

@@ -7,6 +7,7 @@ finished float64 matrix and never re-derive a column.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 from dataclasses import dataclass
@@ -17,10 +18,11 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import DataError, SpecError
+from harness.expr import ConditionError, evaluate, parse_condition
 from harness.spec import BINARY_TREATMENT, DatasetSpec, Spec
 from harness.within import NotConverged, demean
 
-__all__ = ["Design", "Folds", "build_design", "check_folds", "draw_folds", "load_data", "sha256_of"]
+__all__ = ["Design", "Folds", "build_design", "draw_folds", "load_data", "sha256_of"]
 
 # Fixed effects are removed until every unit and period mean is below this share of a column's scale.
 WITHIN_TOL = 1e-13
@@ -33,19 +35,23 @@ class Design:
     Attributes
     ----------
     y, d : str
-        Column names of outcome and treatment in ``frame``.
+        Column names of outcome and (first) treatment in ``frame``.
     x, z : tuple of str
         Controls and instruments.
     cluster : tuple of str
         Cluster columns (raw ids, not transformed).
     frame : pandas.DataFrame
-        float64 columns ``y, d, x..., z..., cluster...`` in that order, rows as used.
+        float64 columns ``y, d (all treatments), x..., z..., s, cluster...`` in that order, rows as used.
     rows : numpy.ndarray
         0-based positions of the used rows in the data file.
     groups : numpy.ndarray or None
         Group label per row whose rows must share a fold.
     n_dropped_na : int
         Rows dropped for missing values (only when the spec says ``dropna``).
+    treatments : tuple of str
+        Every treatment when there are several (``d`` is the first); empty for one.
+    s : str or None
+        The selection column of the sample selection model.
     """
 
     y: str
@@ -57,14 +63,26 @@ class Design:
     rows: np.ndarray
     groups: Optional[np.ndarray]
     n_dropped_na: int
+    treatments: tuple[str, ...] = ()
+    s: Optional[str] = None
 
     @property
     def n_obs(self) -> int:
         return len(self.frame)
 
     @property
+    def d_cols(self) -> tuple[str, ...]:
+        """All treatments, in the spec's order."""
+        return self.treatments or (self.d,)
+
+    @property
     def columns(self) -> list[str]:
-        return [self.y, self.d, *self.x, *self.z, *self.cluster]
+        return [self.y, *self.d_cols, *self.x, *self.z, *([self.s] if self.s else []), *self.cluster]
+
+    def for_treatment(self, d: str) -> Design:
+        """The single-treatment view both packages fit for ``d``: the other treatments are controls."""
+        others = tuple(t for t in self.d_cols if t != d)
+        return dataclasses.replace(self, d=d, x=self.x + others, treatments=())
 
 
 def sha256_of(path: Path) -> str:
@@ -117,11 +135,6 @@ def _suggest(name: str, frame: pd.DataFrame) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else ""
-
-
 def _need(where: str, spec: Spec, frame: pd.DataFrame, column: str, field: str) -> None:
     if column not in frame.columns:
         raise DataError(f"{where}: spec '{spec.id}' field '{field}': column '{column}' not found{_suggest(column, frame)}")
@@ -146,8 +159,15 @@ def build_design(spec: Spec, data: pd.DataFrame, dataset: DatasetSpec, where: st
     frame = _apply_sample(spec, frame, where)
     frame = _derive_interactions(spec, frame, where)
 
-    model_cols = [spec.y, spec.d, *spec.x, *(spec.z or [])]
-    fields = ["y", "d"] + [f"x[{i}]" for i in range(len(spec.x))] + [f"z[{i}]" for i in range(len(spec.z or []))]
+    treatments = list(spec.treatments)
+    model_cols = [spec.y, *treatments, *spec.x, *(spec.z or []), *([spec.s] if spec.s else [])]
+    fields = (
+        ["y"]
+        + (["d"] if len(treatments) == 1 else [f"d[{i}]" for i in range(len(treatments))])
+        + [f"x[{i}]" for i in range(len(spec.x))]
+        + [f"z[{i}]" for i in range(len(spec.z or []))]
+        + (["s"] if spec.s else [])
+    )
     binarized = {f"{c}_bin" for c in spec.binarize}
     for col, field in zip(model_cols, fields, strict=True):
         if col not in binarized:
@@ -177,8 +197,9 @@ def build_design(spec: Spec, data: pd.DataFrame, dataset: DatasetSpec, where: st
     if spec.winsorize:
         values = _winsorize(values, spec, model_cols)
     values = _fixed_effects(spec, values, frame, dataset, where)
-    if values[spec.d].std() == 0:
-        raise DataError(f"{where}: spec '{spec.id}' field 'd': treatment '{spec.d}' is constant after fixed effects")
+    for d in treatments:
+        if values[d].std() == 0:
+            raise DataError(f"{where}: spec '{spec.id}' field 'd': treatment '{d}' is constant after fixed effects")
 
     extra_x = tuple(c for c in values.columns if c not in model_cols)
     out = values.copy()
@@ -187,7 +208,7 @@ def build_design(spec: Spec, data: pd.DataFrame, dataset: DatasetSpec, where: st
     groups = pd.factorize(frame[spec.fold_groups], sort=True)[0] if spec.fold_groups else None
     return Design(
         y=spec.y,
-        d=spec.d,
+        d=treatments[0],
         x=tuple(spec.x) + extra_x,
         z=tuple(spec.z or ()),
         cluster=tuple(spec.cluster or ()),
@@ -195,6 +216,8 @@ def build_design(spec: Spec, data: pd.DataFrame, dataset: DatasetSpec, where: st
         rows=frame["__row__"].to_numpy(),
         groups=groups,
         n_dropped_na=n_dropped,
+        treatments=tuple(treatments) if len(treatments) > 1 else (),
+        s=spec.s,
     )
 
 
@@ -219,16 +242,19 @@ def _derive_lags(spec: Spec, frame: pd.DataFrame, dataset: DatasetSpec, where: s
 def _apply_sample(spec: Spec, frame: pd.DataFrame, where: str) -> pd.DataFrame:
     if not spec.sample:
         return frame
+    # Checked against the allowlist grammar when the spec was loaded (it refuses dunder names
+    # such as the tool's own ``__row__``); evaluated here without eval or query.
+    condition = parse_condition(spec.sample)
     try:
-        mask = frame.eval(spec.sample, engine="python")
-    except Exception as err:  # pandas raises many types for a bad expression
-        raise SpecError(
-            f"{where}: spec '{spec.id}' field 'sample': cannot evaluate {spec.sample!r} "
-            f"({err.__class__.__name__}: {_first_line(err)})"
-        ) from None
-    if not isinstance(mask, pd.Series) or not pd.api.types.is_bool_dtype(mask):
-        raise SpecError(f"{where}: spec '{spec.id}' field 'sample': {spec.sample!r} is not a true/false condition")
-    return frame[mask.to_numpy()]
+        mask = evaluate(condition, frame)
+    except ConditionError as err:
+        missing = next((c for c in condition.columns if c not in frame.columns), None)
+        if missing is not None:
+            raise DataError(
+                f"{where}: spec '{spec.id}' field 'sample': column '{missing}' not found{_suggest(missing, frame)}"
+            ) from None
+        raise SpecError(f"{where}: spec '{spec.id}' field 'sample': {err}") from None
+    return frame[mask]
 
 
 def _derive_interactions(spec: Spec, frame: pd.DataFrame, where: str) -> pd.DataFrame:
@@ -262,10 +288,14 @@ def _handle_missing(spec: Spec, frame: pd.DataFrame, cols: list[str], where: str
 
 
 def _check_treatment(spec: Spec, values: pd.DataFrame, where: str) -> None:
-    if values[spec.d].nunique() < 2:
-        raise DataError(f"{where}: spec '{spec.id}' field 'd': treatment '{spec.d}' is constant in the sample")
+    for d in spec.treatments:
+        if values[d].nunique() < 2:
+            raise DataError(f"{where}: spec '{spec.id}' field 'd': treatment '{d}' is constant in the sample")
     if spec.model in BINARY_TREATMENT:
-        for field, col in [("d", spec.d), *[("z", c) for c in spec.z or []]]:
+        # SSM's instrument shifts selection and need not be binary; its selection column must be.
+        binary = [("d", spec.treatments[0])]
+        binary += [("s", spec.s)] if spec.model == "ssm" else [("z", c) for c in spec.z or []]
+        for field, col in binary:
             if not set(np.unique(values[col])) <= {0.0, 1.0}:
                 raise DataError(
                     f"{where}: spec '{spec.id}' field '{field}': {spec.model} needs a 0/1 column, '{col}' is not binary"
@@ -290,7 +320,7 @@ def _fixed_effects(spec: Spec, values: pd.DataFrame, frame: pd.DataFrame, datase
     unit = pd.factorize(frame[dataset.unit], sort=True)[0]
     time = pd.factorize(frame[dataset.time], sort=True)[0]
     # Binary treatment and instrument of irm/iivm must stay 0/1: they are not demeaned.
-    keep = {spec.d, *(spec.z or [])} if spec.model in BINARY_TREATMENT else set()
+    keep = {*spec.treatments, *(spec.z or []), *([spec.s] if spec.s else [])} if spec.model in BINARY_TREATMENT else set()
     out = values.copy()
     if spec.fixed_effects == "dummies":
         dummies = [
@@ -425,17 +455,3 @@ def draw_folds(design: Design, n_folds: int, n_rep: int, seed: int, where: str =
             labels[rep] = _deal(rng, n_groups, n_folds)[design.groups]
     return Folds(labels=labels, n_folds=n_folds)
 
-
-def check_folds(spec: Spec, design: Design, folds: Folds, where: str) -> None:
-    """Refuse, before any fit, folds on which a package's estimator is undefined."""
-    if spec.model == "irm" and spec.score_name == "ATTE":
-        d = design.frame[design.d].to_numpy()
-        for rep, labels in enumerate(folds.labels):
-            treated = np.bincount(labels, weights=d, minlength=folds.n_folds)
-            if (treated == 0).any():
-                k = int(np.flatnonzero(treated == 0)[0])
-                raise SpecError(
-                    f"{where}: spec '{spec.id}' field 'score': IRM ATTE needs treated rows in every test fold "
-                    f"(R divides by each fold's treated share), fold {k + 1} of repetition {rep + 1} has none; "
-                    "use fewer folds or more data"
-                )

@@ -393,21 +393,31 @@ class ResolvedLearner:
         return pair.r_key[self.kind], out
 
 
-CLASSIFIER_NUISANCES = {"irm": {"ml_m"}, "iivm": {"ml_m", "ml_r"}}
+CLASSIFIER_NUISANCES = {"irm": {"ml_m"}, "iivm": {"ml_m", "ml_r"}, "ssm": {"ml_m", "ml_pi"}}
 
 
 def is_classifier_nuisance(model: str, nuisance: str) -> bool:
     return nuisance in CLASSIFIER_NUISANCES.get(model, set())
 
 
-def nuisances_of(model: str, score: str, subgroups: Optional[dict[str, bool]] = None) -> list[str]:
-    """Nuisance names as both DoubleML packages call them."""
+def nuisances_of(model: str, score: str, subgroups: Optional[dict[str, bool]] = None, partial: str = "X") -> list[str]:
+    """Nuisance names as both DoubleML packages call them.
+
+    PLIV: partialling out X has ``ml_l``, ``ml_m`` (instrument on X), ``ml_r`` (treatment on X) and,
+    for IV-type, ``ml_g``; partialling out Z only ``ml_r`` (treatment on X and Z); XZ has ``ml_l``,
+    ``ml_m`` (treatment on X and Z) and ``ml_r`` (that prediction on X). SSM: ``ml_g`` (outcome),
+    ``ml_pi`` (selection) and ``ml_m`` (treatment propensity).
+    """
     if model == "plr":
         return ["ml_l", "ml_m", "ml_g"] if score == "IV-type" else ["ml_l", "ml_m"]
     if model == "pliv":
-        return ["ml_l", "ml_m", "ml_r"]
+        if partial == "Z":
+            return ["ml_r"]
+        return ["ml_l", "ml_m", "ml_r", "ml_g"] if score == "IV-type" else ["ml_l", "ml_m", "ml_r"]
     if model == "irm":
         return ["ml_g", "ml_m"]
+    if model == "ssm":
+        return ["ml_g", "ml_pi", "ml_m"]
     return ["ml_g", "ml_m", "ml_r"]
 
 

@@ -1,59 +1,242 @@
-"""Specs in worker processes (joblib's loky backend) or on a Dask cluster (joblib's dask backend).
+"""Specs in worker processes that the run owns (``--jobs N``; ``--jobs 1`` is one worker).
 
-Each worker starts its own embedded R once (``r_session`` is cached per process) and keeps its
-learners single-threaded, so ``--jobs N`` uses N cores without oversubscription and gives the same
-numbers as a sequential run.
+Each worker fits one spec at a time, so the run always knows which spec a worker holds. A worker
+that dies (SIGKILL from the out-of-memory killer, a segfault in R or in a learner) costs that spec
+alone: it is retried once in a fresh worker, then reported as an ``error`` ("worker died: signal
+9"), and the other specs go on. Workers ignore Ctrl-C and never outlive the run: however the run
+ends (done, an error, Ctrl-C, SIGTERM) every worker is ended before ``run`` returns, and on Linux
+a worker is killed by the kernel if the run's process itself is killed.
+
+Each worker starts its own embedded R once and keeps its learners single-threaded, so N workers
+use N cores without oversubscription and give the numbers a one-worker run gives.
 """
 
 from __future__ import annotations
 
-import os
+import multiprocessing
+import multiprocessing.connection
+import signal
+from collections import deque
 from collections.abc import Callable
-from contextlib import nullcontext
+from typing import Optional
 
-__all__ = ["run_parallel"]
+from harness.errors import EnvironmentProblem
+from harness.fit import PreparedSpec, failed_result, python_versions, run_one, worker_versions
+from harness.worker import worker_main
 
-_SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+__all__ = ["ATTEMPTS", "InProcess", "WorkerPool"]
 
-
-def _run_in_worker(prepared, engines):
-    # Set before the worker's R starts; joblib already limits the Python libraries' threads.
-    for key, value in _SINGLE_THREAD.items():
-        os.environ.setdefault(key, value)
-    from joblib import parallel_config
-
-    from harness.runner import run_one
-
-    # joblib's dask backend stays active inside a task it runs: doubleml's own Parallel calls (one
-    # per fold) would go back to the cluster as nested tasks (measured: Python's fits 10x slower).
-    with parallel_config(backend="sequential"):
-        return run_one(prepared, engines)
-
-
-def run_parallel(prepared, todo: list[int], engines: tuple[str, ...], options, finished: Callable) -> None:
-    """Run ``todo`` specs concurrently; ``finished`` is called in the parent as each one returns."""
-    from joblib import Parallel, delayed, parallel_config
-
-    if options.scheduler:
-        from dask.distributed import Client
-
-        client = Client(options.scheduler)
-        context = parallel_config(backend="dask", wait_for_workers_timeout=60)
-        n_jobs = -1
-    else:
-        client = None
-        context = nullcontext()
-        n_jobs = options.jobs
-    try:
-        with context:
-            runner = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-            tasks = (delayed(_indexed)(i, prepared[i], engines) for i in todo)
-            for i, result in runner(tasks):
-                finished(i, result)
-    finally:
-        if client is not None:
-            client.close()
+ATTEMPTS = 2  # a spec whose worker died is tried once more, in a new worker
+GRACE_S = 3.0  # for a worker told to stop mid-fit (SIGTERM) before it is killed
+EXIT_S = 15.0  # for an idle worker with R to exit by itself (R removes its temporary folder)
+# Workers are forked from a server process that has imported the Python engine once, so a worker
+# (a retry, the next run of a long-lived caller) is ready at once. Nothing there has started R:
+# each worker starts its own. Elsewhere workers are spawned fresh.
+PRELOAD = [
+    "harness.worker",
+    "harness.fit",
+    "harness.compare_extended",
+    "harness.learner_free",
+    "harness.engines.python_engine",
+    "doubleml",
+]
 
 
-def _indexed(i, prepared, engines):
-    return i, _run_in_worker(prepared, engines)
+def _context():
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def death_text(exitcode: Optional[int]) -> str:
+    if exitcode is not None and exitcode < 0:
+        return f"signal {-exitcode}"
+    return f"exit code {exitcode}"
+
+
+class _Worker:
+    def __init__(self, context, engines: tuple[str, ...]) -> None:
+        parent_end, child_end = context.Pipe()
+        self.process = context.Process(target=worker_main, args=(child_end, engines), name="dml-parity-worker", daemon=True)
+        # SIGINT blocked while the worker is created: the child inherits the mask, so a Ctrl-C
+        # in its first milliseconds cannot interrupt it; the run receives it right after.
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self.process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        child_end.close()
+        self.conn = parent_end
+        self.pid: int = self.process.pid
+        self.gone = False  # its end of the pipe closed: it died, or is dying
+
+    def send(self, request) -> bool:
+        """False when the worker is gone."""
+        try:
+            self.conn.send(request)
+            return True
+        except (BrokenPipeError, ConnectionResetError, EOFError):
+            return False
+
+    def receive(self):
+        """The worker's reply if one is waiting, else None (``gone`` tells whether it died)."""
+        try:
+            if self.conn.poll():
+                return self.conn.recv()
+        except (EOFError, OSError):
+            self.gone = True
+        return None
+
+    def death(self) -> str:
+        self.process.join(GRACE_S)
+        return death_text(self.process.exitcode)
+
+    def end(self, graceful: bool) -> None:
+        if graceful and self.process.is_alive():
+            self.send(None)
+            self.process.join(EXIT_S)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(GRACE_S)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.conn.close()
+        self.process.close()
+
+
+class WorkerPool:
+    """Up to ``size`` worker processes, started on demand; a context manager that ends them all."""
+
+    def __init__(self, size: int, engines: tuple[str, ...], note: Callable[[str], None]) -> None:
+        self.size = size
+        self.engines = engines
+        self.note = note
+        self._context = _context()  # never a plain fork: this process may hold R
+        self._idle: list[_Worker] = []
+        self._all: list[_Worker] = []
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(graceful=exc_type is None)
+
+    def close(self, graceful: bool = True) -> None:
+        workers, self._all, self._idle = self._all, [], []
+        # A worker with R is asked to exit, so that R removes its temporary folder; one without
+        # R holds nothing and is ended at once (it may still be importing its engines).
+        graceful = graceful and "r" in self.engines
+        if not graceful:  # interrupted: stop every fit now, then collect the processes
+            for worker in workers:
+                if worker.process.is_alive():
+                    worker.process.terminate()
+        for worker in workers:
+            worker.end(graceful)
+
+    def start(self, count: int = 1) -> None:
+        """Start up to ``count`` workers now (they ready their engines while the run goes on)."""
+        while len(self._all) < min(count, self.size):
+            self._idle.append(self._new())
+
+    def _new(self) -> _Worker:
+        worker = _Worker(self._context, self.engines)
+        self._all.append(worker)
+        return worker
+
+    def _take(self) -> _Worker:
+        return self._idle.pop() if self._idle else self._new()
+
+    def _retire(self, worker: _Worker) -> str:
+        how = worker.death()
+        self._all.remove(worker)
+        worker.end(graceful=False)
+        return how
+
+    def versions(self) -> dict:
+        """Python's versions (the workers run this interpreter) and R's as a worker sees them."""
+        return {"python": python_versions(), "r": self._r_versions()}
+
+    def _r_versions(self) -> Optional[dict]:
+        if "r" not in self.engines:
+            return None  # no worker needs to answer for Python: it runs this interpreter
+        worker = self._take()
+        reply = self._ask(worker, ("versions", None))
+        if reply is None:
+            how = self._retire(worker)
+            raise EnvironmentProblem(f"a worker process died while starting R ({how})")
+        self._idle.append(worker)
+        return reply[1]
+
+    def _ask(self, worker: _Worker, request):
+        if not worker.send(request):
+            return None
+        multiprocessing.connection.wait([worker.conn, worker.process.sentinel])
+        reply = worker.receive()
+        if reply is not None and reply[0] == "fatal":
+            raise reply[1]
+        return reply
+
+    def run(self, prepared: list[PreparedSpec], todo: list[int], started: Callable, finished: Callable) -> None:
+        """Fit ``todo``; ``started(i, pid)`` and ``finished(i, result)`` are called in this process."""
+        self.start(len(todo))
+        pending = deque(todo)
+        attempts = dict.fromkeys(todo, 0)
+        busy: dict[_Worker, int] = {}
+        while pending or busy:
+            while pending and len(busy) < self.size:
+                i = pending.popleft()
+                worker = self._take()
+                if not worker.send(("fit", prepared[i])):  # died while idle: not this spec's fault
+                    self._retire(worker)
+                    pending.appendleft(i)
+                    continue
+                attempts[i] += 1
+                busy[worker] = i
+                started(i, worker.pid)
+            waitables = [w.conn for w in busy] + [w.process.sentinel for w in busy]
+            multiprocessing.connection.wait(waitables)
+            for worker, i in list(busy.items()):
+                reply = worker.receive()
+                if reply is not None:
+                    if reply[0] == "fatal":
+                        raise reply[1]
+                    del busy[worker]
+                    self._idle.append(worker)
+                    finished(i, reply[1])
+                elif worker.gone or not worker.process.is_alive():
+                    del busy[worker]
+                    how = self._retire(worker)
+                    spec_id = prepared[i].spec.id
+                    if attempts[i] < ATTEMPTS:
+                        self.note(f"worker {worker.pid} died ({how}) while fitting {spec_id}; retrying it in another worker")
+                        pending.appendleft(i)
+                    else:
+                        self.note(f"worker {worker.pid} died ({how}) while fitting {spec_id} again; reported as an error")
+                        finished(i, failed_result(prepared[i], f"worker died: {how}"))
+
+
+class InProcess:
+    """Fits in the calling process, one after another (``RunOptions.in_process``: profiling, pdb)."""
+
+    def __init__(self, engines: tuple[str, ...]) -> None:
+        self.engines = engines
+
+    def __enter__(self) -> InProcess:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        return None
+
+    def versions(self) -> dict:
+        return {"python": python_versions(), "r": worker_versions(self.engines)}
+
+    def start(self, count: int = 1) -> None:
+        return None
+
+    def run(self, prepared: list[PreparedSpec], todo: list[int], started: Callable, finished: Callable) -> None:
+        for i in todo:
+            started(i, None)
+            finished(i, run_one(prepared[i], self.engines))

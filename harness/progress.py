@@ -32,8 +32,16 @@ class Progress:
         if cached:
             self._line(f"{cached} spec(s) from the cache, {total} to fit", final=True)
 
-    def started(self, spec_id: str, engines: tuple[str, ...]) -> None:
-        self._line(f"[{self.done}/{self.total}] fitting {spec_id} ({', '.join(engines)}) {self._clock()}")
+    def started(self, spec_id: str, engines: tuple[str, ...], where: str = "") -> None:
+        place = f" in {where}" if where else ""
+        self._line(f"[{self.done}/{self.total}] fitting {spec_id} ({', '.join(engines)}){place} {self._clock()}")
+
+    def note(self, text: str) -> None:
+        """Something the user must read whole (a worker died): its own line, never cut."""
+        if self.live:
+            self.stream.write("\r" + " " * 100 + "\r")
+        self.stream.write(text + "\n")
+        self.stream.flush()
 
     def finished(self, spec_id: str, status: str) -> None:
         self.done += 1

@@ -26,8 +26,9 @@ from typing import Any, Optional
 
 import numpy as np
 
-from harness.design import build_design, check_folds, draw_folds
+from harness.design import build_design, draw_folds
 from harness.errors import SpecError
+from harness.feasibility import check_feasible
 from harness.learners import LEARNERS, LearnerChoice
 from harness.spec import DatasetSpec, Spec
 
@@ -90,13 +91,15 @@ class ReplicatePlan:
 def replicate_settings(spec: Spec, override_n: Optional[int], tier: str, generated: bool) -> Optional[tuple[int, str]]:
     """(n, vary) of a spec, or None when it is fitted once.
 
-    ``--replicates N`` (``override_n``) sets n for every statistical-tier spec, and for an exact-tier
-    spec that asks for replicates itself. ``vary`` left out is ``data`` for a generated dataset and
-    ``seeds`` otherwise.
+    ``--replicates N`` (``override_n``) sets n for every statistical-tier spec with one treatment and
+    no bootstrap or adjusted p-values, and for any spec that asks for replicates itself. ``vary``
+    left out is ``data`` for a generated dataset and ``seeds`` otherwise.
     """
     block = spec.replicates
     if block is None and (override_n is None or tier != "statistical"):
         return None
+    if block is None and (spec.several_treatments or spec.has_inference):
+        return None  # --replicates passes over what the replicate verdict cannot judge (_check_replicable)
     n = override_n if override_n is not None else block.n
     vary = (block.vary if block is not None else None) or ("data" if generated else "seeds")
     return n, vary
@@ -153,6 +156,7 @@ def plan_replicates(
             rounds.setdefault(1, []).append((index, base))
             continue
         n, vary = settings[index]
+        _check_replicable(spec, where)
         if vary == "data" and generator is None:
             raise SpecError(
                 f"{where}: spec '{spec.id}' field 'replicates.vary': 'data' redraws a generated dataset "
@@ -177,6 +181,17 @@ def plan_replicates(
     return ReplicatePlan(tasks=tasks, owner=owner, replication=replication)
 
 
+def _check_replicable(spec: Spec, where: str) -> None:
+    """The replicate verdict judges one coefficient and its se: refuse what it cannot judge."""
+    if spec.several_treatments:
+        raise SpecError(f"{where}: spec '{spec.id}' field 'replicates': replicates judge one treatment; give one 'd'")
+    if spec.has_inference:
+        raise SpecError(
+            f"{where}: spec '{spec.id}' field 'replicates': replicates judge the coefficient and its se, not bootstrap, "
+            "joint intervals or adjusted p-values; drop 'bootstrap'/'p_adjust' or the replicates"
+        )
+
+
 def _replicate(base: Any, k: int, replication: Replication, dataset: DatasetSpec, generator: Optional[dict], where: str) -> Any:
     """Replicate ``k`` of a prepared spec: its spec, design and folds."""
     spec = base.spec
@@ -195,5 +210,6 @@ def _replicate(base: Any, k: int, replication: Replication, dataset: DatasetSpec
     folds = base.folds
     if replication.fold_seeds is not None:
         folds = draw_folds(design, spec.n_folds, spec.n_rep, replication.fold_seeds[k - 1], here, spec.id)
-        check_folds(spec, design, folds, here)
+    if replication.data_seeds is not None or replication.fold_seeds is not None:
+        check_feasible(spec, design, folds, here)
     return dataclasses.replace(base, spec=task_spec, design=design, folds=folds)

@@ -1,35 +1,53 @@
 """Run a spec file: designs and folds first (all input errors surface before any fit), then each
-spec through the engines, the comparison and the claim checks, with a per-spec result cache."""
+spec through the engines in worker processes (or on a Dask cluster), the comparison and the claim
+checks, with a per-spec result cache."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
 import platform
 import sys
-import traceback
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
-
-from harness.compare import compare, spec_tier
-from harness.design import Design, Folds, build_design, check_folds, draw_folds, load_data, sha256_of
-from harness.engines.python_engine import fit_python
-from harness.engines.result import EngineResult
-from harness.errors import DataError, EnvironmentProblem, SpecError
-from harness.learners import resolve_learner
+from harness.cache import ResultCache, cache_key, default_cache_dir
+from harness.design import build_design, draw_folds, load_data, sha256_of
+from harness.errors import DataError, HarnessError, SpecError
+from harness.feasibility import check_feasible
+from harness.fit import PreparedSpec, python_versions, run_one
 from harness.progress import Progress
 from harness.spec import Spec, SpecFile, load_spec_file
 
-__all__ = ["SCHEMA", "PreparedSpec", "RunOptions", "exit_code", "prepare", "python_versions", "run", "run_one", "stable_view"]
+__all__ = [
+    "ENGINES",
+    "SCHEMA",
+    "PreparedSpec",
+    "RunOptions",
+    "default_cache_dir",
+    "exit_code",
+    "parse_engines",
+    "prepare",
+    "python_versions",
+    "run",
+    "run_one",
+    "stable_view",
+]
 
 SCHEMA = "dml-parity/results/1"
 ENGINES = ("python", "r")
+
+
+def parse_engines(text: str) -> tuple[str, ...]:
+    """``--engines``: a comma-separated subset of python and r."""
+    engines = tuple(e.strip() for e in text.split(",") if e.strip())
+    unknown = [e for e in engines if e not in ENGINES]
+    if unknown or not engines:
+        raise HarnessError(f"--engines: unknown engine '{unknown[0] if unknown else text}' (python, r)")
+    return engines
 
 
 @dataclass(frozen=True)
@@ -46,44 +64,9 @@ class RunOptions:
     # --replicates N: n for every statistical-tier spec (harness/replicates.py).
     replicates: Optional[int] = None
     progress: Optional[Progress] = field(default=None, compare=False)
-
-
-@dataclass(frozen=True)
-class PreparedSpec:
-    spec: Spec
-    design: Design
-    folds: Folds
-
-    def cache_key(self, versions: dict, engines: tuple[str, ...]) -> str:
-        digest = hashlib.sha256()
-        digest.update(self.spec.content_hash().encode())
-        digest.update(np.ascontiguousarray(self.design.frame.to_numpy(dtype=float)).tobytes())
-        digest.update(json.dumps(list(self.design.frame.columns)).encode())
-        digest.update(self.design.rows.tobytes())
-        digest.update(self.folds.labels.tobytes())
-        digest.update(json.dumps(versions, sort_keys=True).encode())
-        # The learners as both engines will build them: a registry change (a solver tolerance,
-        # an always-sent setting) must not be served an old result.
-        for nuisance in self.spec.nuisances:
-            resolved = resolve_learner(self.spec.learner_for(nuisance), nuisance, self.spec.model)
-            estimator = resolved.python_estimator()
-            digest.update(f"{type(estimator).__module__}.{type(estimator).__name__}".encode())
-            digest.update(repr(sorted(estimator.get_params(deep=False).items())).encode())
-            digest.update(repr(resolved.r_learner(len(self.design.x))).encode())
-        digest.update(",".join(engines).encode())
-        return digest.hexdigest()
-
-
-def python_versions() -> dict[str, str]:
-    from importlib.metadata import version
-
-    out = {"python": platform.python_version()}
-    for dist in ("doubleml", "scikit-learn", "numpy", "pandas", "scipy", "lightgbm", "dml-parity"):
-        try:
-            out[dist] = version(dist)
-        except Exception:
-            out[dist] = None
-    return out
+    # Fit in this process instead of worker processes: for profiling and debugging only (a crash
+    # in a fit then ends the run). No CLI flag: users always get workers.
+    in_process: bool = False
 
 
 def _data_path(spec_file: SpecFile, override: Optional[Path]) -> Optional[Path]:
@@ -125,7 +108,7 @@ def prepare(spec_file: SpecFile, data_path: Optional[Path]) -> list[PreparedSpec
         frame = data if data is not None else _generated(spec_file, spec.seed)
         design = build_design(spec, frame, spec_file.dataset, where)
         folds = draw_folds(design, spec.n_folds, spec.n_rep, spec.seed, where, spec.id)
-        check_folds(spec, design, folds, where)
+        check_feasible(spec, design, folds, where)
         out.append(PreparedSpec(spec, design, folds))
     return out
 
@@ -159,128 +142,50 @@ def _display_path(path: Path) -> str:
     return path.as_posix() if relative.startswith("..") else Path(relative).as_posix()
 
 
-def _error_line(err: BaseException) -> str:
-    text = " ".join(str(err).split()) or err.__class__.__name__
-    return f"{err.__class__.__name__}: {text}" if not str(err).startswith(err.__class__.__name__) else text
-
-
-def run_one(prepared: PreparedSpec, engines: tuple[str, ...]) -> dict:
-    """Fit one spec in the requested engines and compare; never raises for a fit failure."""
-    spec, design, folds = prepared.spec, prepared.design, prepared.folds
-    tier, tolerance = spec_tier(spec)
-    result: dict = {
-        "id": spec.id,
-        "tier": tier,
-        "tolerance": tolerance,
-        "n_obs": design.n_obs,
-        "n_dropped_na": design.n_dropped_na,
-        "python": None,
-        "r": None,
-        "diff": None,
-        "checks": [],
-        "learner_free": None,
-        "nuisance": {},
-        "error": None,
-        "timings": {},
-    }
-    py = r = None
-    try:
-        if "python" in engines:
-            py = fit_python(spec, design, folds)
-            result["python"] = py.summary()
-            result["timings"]["python_s"] = round(py.seconds, 3)
-        if "r" in engines:
-            from harness.engines.r_engine import RError, fit_r
-
-            try:
-                r = fit_r(spec, design, folds)
-            except RError as err:
-                result["error"] = f"R: {err}"
-            else:
-                result["r"] = r.summary()
-                result["timings"]["r_s"] = round(r.seconds, 3)
-        if py is not None and r is not None:
-            learner_free = _learner_free(spec, design, folds, r)
-            comparison = compare(spec, design, folds, py, r, learner_free)
-            result.update(comparison.as_dict())
-        elif result["error"]:
-            result["status"] = "error"
-        else:
-            result["status"] = "not-run"
-    except EnvironmentProblem:
-        raise
-    except Exception as err:  # one spec's failure must not stop the others
-        result["status"] = "error"
-        result["error"] = _error_line(err)
-        if os.environ.get("DMLP_DEBUG"):
-            traceback.print_exc()
-    return result
-
-
-def _learner_free(spec: Spec, design: Design, folds: Folds, r) -> EngineResult:
-    """Python's score and inference code on R's predictions.
-
-    A nuisance R leaves unfitted (``ml_g1`` for IRM ATTE, which the ATTE score does not use) is left
-    to Python's own learner.
-    """
-    fitted = {name: pred for name, pred in r.predictions.items() if not np.isnan(pred).all()}
-    return fit_python(spec, design, folds, external_predictions=fitted)
-
-
-def _cache_path(cache_dir: Path, key: str) -> Path:
-    return cache_dir / key[:2] / f"{key}.json"
-
-
-def default_cache_dir() -> Path:
-    base = os.environ.get("DMLP_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "dml-parity", "results"
-    )
-    return Path(base)
-
-
 def run(options: RunOptions) -> dict:
     """Run the spec file and return the results dict (not yet written)."""
-    from harness.io import atomic_write_json
-
     spec_file = load_spec_file(options.specs, options.only)
-    data_path = _data_path(spec_file, options.data)
-    truth = _truth(spec_file, options.data)
-    prepared = prepare(spec_file, data_path)
-    # Replicates: every fit of the run (all replicates of all specs) is one task of one pool.
-    plan = _replicate_plan(spec_file, prepared, options, data_path)
-    tasks = plan.tasks
-
-    versions = {"python": python_versions(), "r": None}
     engines = tuple(e for e in ENGINES if e in options.engines)
-    if "r" in engines:
-        from harness.engines.r_engine import r_session
+    cache = ResultCache(options.cache_dir or default_cache_dir(), serve=options.use_cache)
+    progress = options.progress or Progress(stream=io.StringIO(), live=False)
 
-        versions["r"] = r_session().versions()
-
-    cache_dir = options.cache_dir or default_cache_dir()
-    keys = [p.cache_key(versions, engines) for p in tasks]
     results: dict[int, dict] = {}
-    todo = []
-    for i, key in enumerate(keys):
-        path = _cache_path(cache_dir, key)
-        if options.use_cache and path.exists():
-            try:
-                results[i] = json.loads(path.read_text(encoding="utf-8"))
-                results[i]["timings"]["cached"] = True
-                continue
-            except (OSError, json.JSONDecodeError):
-                pass  # a damaged entry is refitted and overwritten
-        todo.append(i)
+    with _executor(options, engines, progress) as executor:
+        # The first worker readies R and the engines while this process reads the data.
+        executor.start(1)
+        data_path = _data_path(spec_file, options.data)
+        truth = _truth(spec_file, options.data)
+        prepared = prepare(spec_file, data_path)
+        # Replicates: every fit of the run (all replicates of all specs) is one task of one pool.
+        plan = _replicate_plan(spec_file, prepared, options, data_path)
+        tasks = plan.tasks
+        versions = executor.versions()
+        keys = [cache_key(p, versions, engines) for p in tasks]
+        todo = []
+        for i, (p, key) in enumerate(zip(tasks, keys, strict=True)):
+            stored = cache.load(key, p.spec.id)
+            if stored is None:
+                todo.append(i)
+            else:
+                results[i] = {**stored, "timings": {**stored["timings"], "cached": True}}
 
-    def finished(i: int, result: dict) -> None:
-        # Written as each spec finishes, so an interrupted run keeps what it did.
-        if result.get("status") != "error" or result.get("error", "").startswith("R:"):
-            atomic_write_json(_cache_path(cache_dir, keys[i]), result)
-        results[i] = {**result, "timings": {**result["timings"], "cached": False}}
+        def started(i: int, pid: Optional[int]) -> None:
+            progress.started(tasks[i].spec.id, engines, f"worker {pid}" if pid else "")
 
-    _execute(tasks, todo, engines, options, finished)
+        def finished(i: int, result: dict) -> None:
+            # Stored as each spec finishes, so an interrupted run keeps what it did.
+            cache.store(keys[i], result)
+            results[i] = {**result, "timings": {**result["timings"], "cached": False}}
+            progress.finished(tasks[i].spec.id, result.get("status", "?"))
 
-    specs_out = [_spec_outcome(plan, i, prepared[i], results, truth) for i in range(len(prepared))]
+        progress.begin(len(todo), len(tasks) - len(todo))
+        try:
+            executor.run(tasks, todo, started, finished)
+        finally:
+            progress.end()
+
+    # A spec with several treatments gives one row per treatment (harness.rows).
+    specs_out = [row for i in range(len(prepared)) for row in _spec_outcome(plan, i, prepared[i], results, truth)]
     from harness.claims import judge_claims
     from harness.summary import summarize
 
@@ -303,28 +208,21 @@ def run(options: RunOptions) -> dict:
     }
 
 
-def _execute(prepared: list[PreparedSpec], todo: list[int], engines: tuple[str, ...], options: RunOptions, finished) -> None:
-    progress = options.progress or Progress(stream=io.StringIO(), live=False)
-    progress.begin(len(todo), len(prepared) - len(todo))
+def _executor(options: RunOptions, engines: tuple[str, ...], progress: Progress):
+    """Where the fits run: the run's own worker processes, or the Dask cluster at ``--scheduler``."""
+    if options.scheduler:
+        from harness.cluster import Cluster
 
-    def done(i: int, result: dict) -> None:
-        finished(i, result)
-        progress.finished(prepared[i].spec.id, result.get("status", "?"))
+        return Cluster(options.scheduler, engines)
+    from harness.parallel import InProcess, WorkerPool
 
-    try:
-        if options.jobs == 1 and not options.scheduler:
-            for i in todo:
-                progress.started(prepared[i].spec.id, engines)
-                done(i, run_one(prepared[i], engines))
-        else:
-            from harness.parallel import run_parallel
-
-            run_parallel(prepared, todo, engines, options, done)
-    finally:
-        progress.end()
+    if options.in_process:
+        return InProcess(engines)
+    return WorkerPool(options.jobs, engines, note=progress.note)
 
 
 def _replicate_plan(spec_file: SpecFile, prepared: list[PreparedSpec], options: RunOptions, data_path: Optional[Path]):
+    from harness.compare import spec_tier
     from harness.replicates import plan_replicates, replicate_settings
 
     generator = spec_file.dataset.generator if data_path is None else None
@@ -336,15 +234,31 @@ def _replicate_plan(spec_file: SpecFile, prepared: list[PreparedSpec], options: 
     return plan_replicates(prepared, settings, spec_file.dataset, generator, _where(spec_file, data_path))
 
 
-def _spec_outcome(plan, index: int, prepared: PreparedSpec, results: dict[int, dict], truth: dict) -> dict:
-    """A spec's record: its one fit, or replicate 1 with the verdict over all its replicates."""
+def _spec_outcome(plan, index: int, prepared: PreparedSpec, results: dict[int, dict], truth: dict) -> list[dict]:
+    """A spec's records: its one fit, or replicate 1 with the verdict over all its replicates."""
     own = plan.results_of(index, results)
-    record = _spec_record(prepared, dict(own[0]), truth)
-    if index in plan.replication:
+    records = _spec_records(prepared, own[0], truth)
+    if index in plan.replication:  # one treatment (harness.replicates refuses several)
         from harness.replicate_verdict import with_replicates
 
-        record = with_replicates(record, own, plan.replication[index], prepared.spec)
-    return record
+        records = [with_replicates(records[0], own, plan.replication[index], prepared.spec)]
+    return records
+
+
+def _spec_records(prepared: PreparedSpec, result: dict, truth: dict) -> list[dict]:
+    from harness.rows import treatment_rows
+
+    spec = prepared.spec
+    records = []
+    for row_id, d, part in treatment_rows(spec, {**result, "timings": dict(result.get("timings", {}))}):
+        record = _spec_record(prepared, part, truth)
+        if spec.partial is not None:
+            record["partial"] = spec.partial
+        if spec.several_treatments:
+            claim = spec.papers.get(d)
+            record.update(id=row_id, d=d, paper=claim.model_dump() if claim else None)
+        records.append(record)
+    return records
 
 
 def _spec_record(prepared: PreparedSpec, result: dict, truth: dict) -> dict:

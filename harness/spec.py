@@ -1,8 +1,7 @@
 """Spec files: YAML read, validated and frozen before anything runs.
 
-A spec file has three sections: ``dataset`` (where the data is and how its columns map),
-``defaults`` (values every spec inherits) and ``specs`` (one entry per estimate). Validation errors
-name the file, the spec id and the field.
+A spec file has three sections: ``dataset`` (where the data is and how its columns map), ``defaults``
+(values every spec inherits) and ``specs`` (one entry per estimate). Errors name file, spec id and field.
 """
 
 from __future__ import annotations
@@ -15,32 +14,38 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import SpecError
+from harness.expr import check_plain_name, parse_condition
 from harness.learners import LearnerChoice, nuisances_of, parse_learner
+from harness.replicates_spec import ReplicatesSpec
 
 __all__ = [
+    "BootstrapSpec",
     "ClaimSpec",
     "DatasetSpec",
     "ModelName",
     "Published",
-    "ReplicatesSpec",
     "Spec",
     "SpecFile",
     "load_spec_file",
 ]
 
-ModelName = Literal["plr", "pliv", "irm", "iivm"]
+ModelName = Literal["plr", "pliv", "irm", "iivm", "ssm"]
 FixedEffects = Literal["none", "twoway", "unit", "time", "dummies"]
 
-DEFAULT_SCORES = {"plr": "partialling out", "pliv": "partialling out", "irm": "ATE", "iivm": "LATE"}
+DEFAULT_SCORES = {"plr": "partialling out", "pliv": "partialling out", "irm": "ATE", "iivm": "LATE", "ssm": "missing-at-random"}
 VALID_SCORES = {
     "plr": ("partialling out", "IV-type"),
-    "pliv": ("partialling out",),
+    "pliv": ("partialling out", "IV-type"),
     "irm": ("ATE", "ATTE"),
     "iivm": ("LATE",),
+    "ssm": ("missing-at-random", "nonignorable"),
 }
 # Models whose treatment (and instrument) must be 0/1.
-BINARY_TREATMENT = {"irm", "iivm"}
+BINARY_TREATMENT = {"irm", "iivm", "ssm"}
 NEEDS_INSTRUMENT = {"pliv", "iivm"}
+# Both packages fit one coefficient per treatment (the others as controls) only in the partially
+# linear models; IRM, IIVM and SSM refuse more than one binary treatment in both.
+SEVERAL_TREATMENTS = {"plr", "pliv"}
 
 
 class _Frozen(BaseModel):
@@ -83,12 +88,16 @@ class Published(_Frozen):
 
 
 class ClaimSpec(_Frozen):
-    """A finding of the paper, in words and in a form the tool can check."""
+    """A finding of the paper, in words and in a form the tool can check.
+
+    ``p: adjusted`` judges the significance on the spec's multiple-testing adjusted p-value
+    (``p_adjust``) instead of the pointwise one."""
 
     claim: str
     claim_zh: Optional[str] = None
     sign: Optional[Literal["positive", "negative"]] = None
     level: float = 0.05
+    p: Literal["pointwise", "adjusted"] = "pointwise"
     greater_than: list[str] = Field(default_factory=list)
     less_than: list[str] = Field(default_factory=list)
     published: Published = Field(default_factory=Published)
@@ -99,39 +108,37 @@ class ClaimSpec(_Frozen):
         return [value] if isinstance(value, str) else value
 
 
-# Replicates (harness/replicates.py): what changes from one replicate to the next.
-Vary = Literal["data", "seeds", "folds", "seeds+folds"]
+class BootstrapSpec(_Frozen):
+    """The multiplier bootstrap both packages run after the fit (``DoubleML.bootstrap``)."""
 
+    method: Literal["normal", "wild", "Bayes"] = "normal"
+    n_rep_boot: int = 500
 
-class ReplicatesSpec(_Frozen):
-    """``replicates: {n: 40, vary: seeds}``: the spec is fitted ``n`` times, replicate 1 as written and
-    each further one with seeds derived from the spec's seed and the replicate number.
-
-    ``vary``: ``seeds`` (the learners' random streams), ``folds`` (new sample splits), ``seeds+folds``,
-    or ``data`` (a fresh draw of a generated dataset, with new folds and seeds: a new analysis). Left
-    out, it is ``data`` for a generated dataset and ``seeds`` otherwise."""
-
-    n: int
-    vary: Optional[Vary] = None
-
-    @field_validator("n")
+    @field_validator("n_rep_boot")
     @classmethod
-    def _n(cls, value: int) -> int:
-        if value < 2:
-            raise ValueError(f"must be at least 2 (replicate 1 is the spec as written), got {value}")
+    def _draws(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"must be at least 1, got {value}")
         return value
 
 
 class Spec(_Frozen):
-    """One estimate: a model, its variables, its learners and the design steps before it."""
+    """One estimate: a model, its variables, its learners and the design steps before it.
+
+    ``d`` is one treatment or a list of them (one coefficient each, the others as controls)."""
 
     id: str
     model: ModelName
     y: str
-    d: str
+    d: Union[str, list[str]]
     x: list[str] = Field(default_factory=list)
     z: Optional[list[str]] = None
+    s: Optional[str] = None
     score: Optional[str] = None
+    partial: Optional[Literal["X", "Z", "XZ"]] = None
+    bootstrap: Optional[BootstrapSpec] = None
+    joint: bool = False
+    p_adjust: Optional[Literal["romano-wolf", "bonferroni", "holm"]] = None
     learner: Optional[LearnerChoice] = None
     learners: dict[str, LearnerChoice] = Field(default_factory=dict)
     sample: Optional[str] = None
@@ -156,11 +163,44 @@ class Spec(_Frozen):
     table: Optional[str] = None
     truth: Optional[str] = None
     paper: Optional[ClaimSpec] = None
+    papers: dict[str, ClaimSpec] = Field(default_factory=dict)
 
     @field_validator("z", "cluster", "x", mode="before")
     @classmethod
     def _as_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("y", "d", "x", "z", "s", "cluster")
+    @classmethod
+    def _plain_names(cls, value: Any) -> Any:
+        for name in [value] if isinstance(value, str) else value or []:
+            check_plain_name(name)
+        return value
+
+    @field_validator("sample")
+    @classmethod
+    def _sample(cls, value: Optional[str]) -> Optional[str]:
+        # A spec is data: the condition is checked against the allowlist grammar here, before
+        # any data is read, and never handed to an evaluator.
+        if value is not None:
+            parse_condition(value)
+        return value
+
+    @field_validator("d", mode="before")
+    @classmethod
+    def _one_treatment(cls, value: Any) -> Any:
+        # `d: [d1]` is the single-treatment spec `d: d1`: its results keep the single-treatment form.
+        return value[0] if isinstance(value, list) and len(value) == 1 else value
+
+    @field_validator("d")
+    @classmethod
+    def _treatments(cls, value: Union[str, list[str]]) -> Union[str, list[str]]:
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("needs at least one treatment")
+            if len(set(value)) != len(value):
+                raise ValueError(f"treatments repeat: {value}")
+        return value
 
     @field_validator("n_folds")
     @classmethod
@@ -204,8 +244,12 @@ class Spec(_Frozen):
             raise ValueError(f"score: {score!r} is not a {self.model} score {VALID_SCORES[self.model]}")
         if self.model in NEEDS_INSTRUMENT and not self.z:
             raise ValueError(f"z: model {self.model} needs an instrument")
-        if self.model not in NEEDS_INSTRUMENT and self.z:
+        if self.model == "ssm":
+            _ssm_rules(self, score)
+        elif self.model not in NEEDS_INSTRUMENT and self.z:
             raise ValueError(f"z: model {self.model} takes no instrument")
+        if self.model != "ssm" and self.s is not None:
+            raise ValueError(f"s: only the sample selection model (ssm) has a selection column, not {self.model}")
         if self.model == "iivm" and len(self.z or []) != 1:
             raise ValueError("z: iivm takes exactly one binary instrument")
         if self.subgroups is not None and self.model != "iivm":
@@ -219,7 +263,10 @@ class Spec(_Frozen):
                     raise ValueError(f"cluster: column '{both[0]}' is also in {field}; a cluster cannot be a model variable")
         if self.cluster and self.fold_groups:
             raise ValueError("fold_groups: cluster data already keeps each cluster's rows in one fold")
-        needed = nuisances_of(self.model, score, self.subgroups)
+        _treatment_rules(self)
+        _pliv_rules(self, score)
+        _inference_rules(self)
+        needed = nuisances_of(self.model, score, self.subgroups, self.partial_name)
         unknown = set(self.learners) - set(needed)
         if unknown:
             raise ValueError(f"learners: {sorted(unknown)} not nuisances of {self.model} (it has {needed})")
@@ -240,16 +287,92 @@ class Spec(_Frozen):
     def score_name(self) -> str:
         return self.score or DEFAULT_SCORES[self.model]
 
+    @property
+    def partial_name(self) -> str:
+        """PLIV's partialling variant (X unless the spec says otherwise)."""
+        return self.partial or "X"
+
+    @property
+    def treatments(self) -> tuple[str, ...]:
+        return tuple(self.d) if isinstance(self.d, list) else (self.d,)
+
+    @property
+    def several_treatments(self) -> bool:
+        return len(self.treatments) > 1
+
+    @property
+    def has_inference(self) -> bool:
+        """Whether the spec asks for bootstrap, joint intervals or a multiple-testing adjustment."""
+        return self.bootstrap is not None or self.joint or self.p_adjust is not None
+
     def learner_for(self, nuisance: str) -> LearnerChoice:
         return self.learners.get(nuisance, self.learner)
 
     @property
     def nuisances(self) -> list[str]:
-        return nuisances_of(self.model, self.score_name, self.subgroups)
+        return nuisances_of(self.model, self.score_name, self.subgroups, self.partial_name)
 
     def content_hash(self) -> str:
         """Hash of everything that can change this spec's estimate."""
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+
+
+def _treatment_rules(spec: Spec) -> None:
+    if not spec.several_treatments:
+        if spec.papers:
+            raise ValueError("papers: a spec with one treatment takes `paper`")
+        return
+    if spec.model not in SEVERAL_TREATMENTS:
+        raise ValueError(
+            f"d: {spec.model} takes exactly one binary treatment in both packages (several treatments: plr or pliv)"
+        )
+    overlap = set(spec.treatments) & set(spec.x)
+    if overlap:
+        raise ValueError(f"x: {sorted(overlap)} are treatments (each treatment's nuisances already control for the others)")
+    if spec.paper is not None:
+        raise ValueError("paper: a spec with several treatments takes `papers: {treatment: claim}`")
+    unknown = set(spec.papers) - set(spec.treatments)
+    if unknown:
+        raise ValueError(f"papers: {sorted(unknown)} are not treatments of this spec {list(spec.treatments)}")
+    if spec.truth is not None:
+        raise ValueError("truth: a spec with several treatments has no single true effect")
+
+
+def _pliv_rules(spec: Spec, score: str) -> None:
+    if spec.partial is not None and spec.model != "pliv":
+        raise ValueError(f"partial: only pliv has partialling variants, not {spec.model}")
+    if spec.model != "pliv" or score != "IV-type":
+        return
+    if spec.partial_name != "X":
+        raise ValueError(f"score: IV-type needs partial X in both packages (got partial {spec.partial_name})")
+    if len(spec.z or []) != 1:
+        raise ValueError("score: pliv IV-type needs exactly one instrument in both packages")
+
+
+def _ssm_rules(spec: Spec, score: str) -> None:
+    if not spec.s:
+        raise ValueError("s: model ssm needs the selection column (1 = outcome observed)")
+    if score == "nonignorable" and not spec.z:
+        raise ValueError("z: ssm nonignorable needs an instrument for selection")
+    if score == "missing-at-random" and spec.z:
+        raise ValueError("z: ssm missing-at-random uses no instrument (both packages would ignore it)")
+    if spec.fixed_effects in ("twoway", "unit", "time"):
+        raise ValueError("fixed_effects: a within transformation would mix the unobserved outcomes (s = 0) into the observed")
+
+
+def _inference_rules(spec: Spec) -> None:
+    if spec.joint and spec.bootstrap is None:
+        raise ValueError("joint: needs bootstrap (the joint critical value is a bootstrap quantile)")
+    if spec.p_adjust == "romano-wolf" and spec.bootstrap is None:
+        raise ValueError("p_adjust: romano-wolf needs bootstrap (its step-down uses the bootstrap draws)")
+    if spec.bootstrap is not None and spec.cluster:
+        raise ValueError("bootstrap: neither package bootstraps cluster data ('not yet implemented with clustering' in both)")
+    if spec.has_inference and spec.model == "irm" and spec.score_name == "ATTE":
+        field = "bootstrap" if spec.bootstrap is not None else "p_adjust"
+        raise ValueError(
+            f"{field}: IRM ATTE's scores differ on purpose between the packages (R divides by each fold's treated share), "
+            "so their joint inference is not compared"
+        )
 
 
 class SpecFile(_Frozen):
@@ -264,12 +387,25 @@ class SpecFile(_Frozen):
         return next(s for s in self.specs if s.id == spec_id)
 
 
+# Options of one package only, or that the tool does not compare: named, with the reason, instead of
+# "unknown key".
+UNSUPPORTED = {
+    "dml_procedure": "only dml2 is shared (DoubleML for R still has dml1, doubleml 0.11.4 removed it); the tool fits dml2",
+    "apply_cross_fitting": "R only (doubleml 0.11.4 always cross-fits)",
+    "draw_sample_splitting": "the tool draws the folds itself and gives both packages the same ones",
+    "normalize_ipw": "in both packages, but not compared yet (the ATTE and SSM rules are written without it)",
+    "use_other_treat_as_covariate": "the tool keeps both packages' default (the other treatments are controls)",
+    "tune": "the packages tune with different searches (scikit-learn vs mlr3tuning): not comparable; give fixed parameters",
+    "sensitivity": "doubleml only (DoubleML for R 1.0.2 has no sensitivity analysis)",
+}
+
+
 def _format_error(path: Path, spec_id: Optional[str], err: ValidationError) -> str:
     first = err.errors()[0]
     field = ".".join(str(p) for p in first["loc"] if not isinstance(p, int) or spec_id is None)
     msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
-        msg = "unknown key"
+        msg = f"not supported: {UNSUPPORTED[field]}" if field in UNSUPPORTED else "unknown key"
     where = f"spec '{spec_id}'" if spec_id else "dataset"
     field_txt = f" field '{field}'" if field else ""
     return f"{path}: {where}{field_txt}: {msg}"
@@ -349,11 +485,16 @@ def load_spec_file(path: Union[str, Path], only: Optional[list[str]] = None) -> 
 
 
 def _check_references(path: Path, specs: list[Spec]) -> None:
-    ids = {s.id for s in specs}
+    """Claims compare with other rows: a single-treatment spec's id, or ``spec[treatment]``."""
+    ids = {s.id for s in specs if not s.several_treatments}
+    ids |= {f"{s.id}[{d}]" for s in specs if s.several_treatments for d in s.treatments}
     for spec in specs:
-        if spec.paper is None:
-            continue
-        for field in ("greater_than", "less_than"):
-            for other in getattr(spec.paper, field):
-                if other not in ids:
-                    raise SpecError(f"{path}: spec '{spec.id}' field 'paper.{field}': no spec '{other}'")
+        claims = [("paper", spec.paper)] if spec.paper is not None else []
+        claims += [(f"papers.{d}", claim) for d, claim in spec.papers.items()]
+        for where, claim in claims:
+            if claim.p == "adjusted" and spec.p_adjust is None:
+                raise SpecError(f"{path}: spec '{spec.id}' field '{where}.p': adjusted needs p_adjust")
+            for field in ("greater_than", "less_than"):
+                for other in getattr(claim, field):
+                    if other not in ids:
+                        raise SpecError(f"{path}: spec '{spec.id}' field '{where}.{field}': no spec '{other}'")

@@ -15,6 +15,8 @@ dmlp_setup <- function(script_dir = NULL) {
   if (!is.null(script_dir) && requireNamespace("lightgbm", quietly = TRUE)) {
     source(file.path(script_dir, "lgbm_learners.R"), local = globalenv())
   }
+  # Bootstrap, joint inference and the SSM inner split with the tool's draws.
+  if (!is.null(script_dir)) source(file.path(script_dir, "inference.R"), local = globalenv())
   # mlr3 and bbotk log every fit at "info"; only warnings and errors are worth a user's eye.
   lgr::get_logger("mlr3")$set_threshold("warn")
   lgr::get_logger("bbotk")$set_threshold("warn")
@@ -36,14 +38,27 @@ dmlp_learner <- function(key, params, classif) {
   learner
 }
 
-dmlp_data <- function(x, y, d, x_cols, z_cols, cluster_cols) {
+dmlp_data <- function(x, y, d, x_cols, z_cols, cluster_cols, s_col = NULL) {
   dt <- data.table::as.data.table(x)
   z <- if (length(z_cols)) z_cols else NULL
+  if (!is.null(s_col)) {
+    # DoubleML 1.0.2's nonignorable SSM score reads the treatment and selection columns by the
+    # names `d` and `s` (double_ml_ssm.R: self$data$data$d + 2 * self$data$data$s): name them so,
+    # and move any other column of those names out of the way.
+    clash <- setdiff(intersect(c("d", "s"), names(dt)), c(d, s_col))
+    if (length(clash)) {
+      data.table::setnames(dt, clash, paste0(".dmlp_", clash))
+      x_cols[x_cols %in% clash] <- paste0(".dmlp_", x_cols[x_cols %in% clash])
+    }
+    data.table::setnames(dt, c(d, s_col), c("d", "s"))
+    d <- "d"
+    s_col <- "s"
+  }
   if (length(cluster_cols)) {
     DoubleML::DoubleMLClusterData$new(dt, y_col = y, d_cols = d, cluster_cols = cluster_cols,
-                                      x_cols = x_cols, z_cols = z)
+                                      x_cols = x_cols, z_cols = z, s_col = s_col)
   } else {
-    DoubleML::DoubleMLData$new(dt, y_col = y, d_cols = d, x_cols = x_cols, z_cols = z)
+    DoubleML::DoubleMLData$new(dt, y_col = y, d_cols = d, x_cols = x_cols, z_cols = z, s_col = s_col)
   }
 }
 
@@ -53,16 +68,21 @@ dmlp_data <- function(x, y, d, x_cols, z_cols, cluster_cols) {
 #          set is not the complement of its test set, so both are sent)
 #   smpls_cluster: NULL or DoubleML's list per repetition of cluster codes per fold
 dmlp_model <- function(model, data, learners, score, n_folds, n_rep, smpls, smpls_cluster,
-                       trimming_threshold, subgroups) {
+                       trimming_threshold, subgroups, partial = "X") {
   ml <- lapply(learners, function(l) dmlp_learner(l$key, l$params, l$classif))
   args <- c(list(data = data), ml, list(n_folds = n_folds, n_rep = n_rep, score = score,
                                           draw_sample_splitting = FALSE))
-  if (model %in% c("irm", "iivm")) {
+  if (model %in% c("irm", "iivm", "ssm")) {
     args$trimming_threshold <- trimming_threshold
     args$trimming_rule <- "truncate"
   }
   if (model == "iivm" && !is.null(subgroups)) args$subgroups <- subgroups
-  cls <- switch(model, plr = DoubleMLPLR, pliv = DoubleMLPLIV, irm = DoubleMLIRM, iivm = DoubleMLIIVM)
+  if (model == "pliv") {
+    args$partialX <- partial %in% c("X", "XZ")
+    args$partialZ <- partial %in% c("Z", "XZ")
+  }
+  cls <- switch(model, plr = DoubleMLPLR, pliv = DoubleMLPLIV, irm = DoubleMLIRM, iivm = DoubleMLIIVM,
+                ssm = DoubleMLSSM)
   obj <- do.call(cls$new, args)
   if (is.null(smpls_cluster)) {
     obj$set_sample_splitting(smpls)
@@ -86,25 +106,40 @@ dmlp_fold_labels <- function(smpls, n_obs) {
   }, integer(n_obs))
 }
 
-dmlp_result <- function(obj) {
-  ci <- obj$confint(level = 0.95)
-  preds <- lapply(obj$predictions, function(a) matrix(a[, , 1], nrow = dim(a)[1]))
+# One list per treatment: its numbers and its cross-fitted predictions (n_obs x n_rep each).
+dmlp_treatment <- function(obj, i, ci) {
+  preds <- lapply(obj$predictions, function(a) matrix(a[, , i], nrow = dim(a)[1]))
   list(
-    folds = dmlp_fold_labels(obj$smpls, obj$data$n_obs),
-    coef = unname(obj$coef[1]), se = unname(obj$se[1]), t = unname(obj$t_stat[1]),
-    p = unname(obj$pval[1]), ci = unname(as.numeric(ci[1, ])),
-    coef_reps = as.numeric(obj$all_coef[1, ]), se_reps = as.numeric(obj$all_se[1, ]),
+    coef = unname(obj$coef[i]), se = unname(obj$se[i]), t = unname(obj$t_stat[i]),
+    p = unname(obj$pval[i]), ci = unname(as.numeric(ci[i, ])),
+    coef_reps = as.numeric(obj$all_coef[i, ]), se_reps = as.numeric(obj$all_se[i, ]),
     predictions = preds
   )
 }
 
+dmlp_result <- function(obj) {
+  ci <- obj$confint(level = 0.95)
+  treatments <- lapply(seq_len(obj$data$n_treat), function(i) dmlp_treatment(obj, i, ci))
+  c(list(folds = dmlp_fold_labels(obj$smpls, obj$data$n_obs), treatments = treatments), treatments[[1]])
+}
+
+#   inference: NULL, or list(method, n_rep_boot, weights (list per repetition of n_rep_boot x n_obs
+#              matrices), joint, p_adjust, own_draws)
+#   inner_splits: NULL, or the SSM nonignorable split per training fold (inference.R)
 dmlp_fit <- function(model, x, y, d, x_cols, z_cols, cluster_cols, learners, score, n_folds, n_rep,
-                     smpls, smpls_cluster, trimming_threshold, subgroups, seed) {
+                     smpls, smpls_cluster, trimming_threshold, subgroups, seed, s_col = NULL,
+                     partial = "X", inference = NULL, inner_splits = NULL) {
   # Learners that draw random numbers (ranger, nnet, cv_glmnet) take them from R's stream.
   set.seed(seed)
-  data <- dmlp_data(x, y, d, x_cols, z_cols, cluster_cols)
+  data <- dmlp_data(x, y, d, x_cols, z_cols, cluster_cols, s_col)
   obj <- dmlp_model(model, data, learners, score, n_folds, n_rep, smpls, smpls_cluster,
-                    trimming_threshold, subgroups)
-  obj$fit(store_predictions = TRUE)
-  dmlp_result(obj)
+                    trimming_threshold, subgroups, partial)
+  if (is.null(inner_splits)) {
+    obj$fit(store_predictions = TRUE)
+  } else {
+    dmlp_with_inner_splits(inner_splits, function() obj$fit(store_predictions = TRUE))
+  }
+  out <- dmlp_result(obj)
+  if (!is.null(inference)) out$inference <- dmlp_inference(obj, inference, seed)
+  out
 }

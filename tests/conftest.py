@@ -66,6 +66,24 @@ NEEDS: dict[str, tuple[str, str, Callable[[], str | None]]] = {
 }
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Where a requirement is set, check it before anything runs, in the main process: a pytest-xdist
+    worker that stops on it would only report an internal error."""
+    if hasattr(session.config, "workerinput"):
+        return
+    for what, variable, check in NEEDS.values():
+        if os.environ.get(variable) == "1":
+            problem = check()
+            if problem is not None:
+                pytest.exit(f"{what} is required ({variable}=1) but not usable: {problem}", returncode=1)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    from tests.shards import parametrize_from_class
+
+    parametrize_from_class(metafunc)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not FULL:
         slow = [item for item in items if item.get_closest_marker("slow")]

@@ -67,14 +67,18 @@ def test_python_environment_is_the_locked_one():
 def test_r_lock_is_what_the_lock_writer_records_from_the_library(tmp_path: Path):
     written = tmp_path / "r.lock"
     writer = ROOT / "r_scripts" / "lock_packages.R"
+    # A readable repository that holds none of the locked packages (the writer refuses an unreadable one).
+    contrib = tmp_path / "repo" / "src" / "contrib"
+    contrib.mkdir(parents=True)
+    (contrib / "PACKAGES").write_text("Package: dmlpother\nVersion: 1.0\n\n", encoding="utf-8")
     done = subprocess.run(
-        ["Rscript", str(writer), str(ROOT / ".rlib"), "file:///nonexistent", str(written), "lightgbm"],
+        ["Rscript", str(writer), str(ROOT / ".rlib"), (tmp_path / "repo").as_uri(), str(written), "lightgbm"],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    # MD5 sums come from the repository's index, which this offline call does not read.
+    # MD5 sums come from the repository's index, which here holds none of them.
     strip = [{k: v for k, v in pin.items() if k != "MD5sum"} for pin in r_pins(written)]
     assert strip == [{k: v for k, v in pin.items() if k != "MD5sum"} for pin in r_pins()]
     for pin in r_pins():
@@ -143,3 +147,16 @@ def test_r_installer_stops_with_one_clear_line_when_the_repository_lacks_the_loc
     assert re.search(message, done.stderr), done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert not (tmp_path / "lib" / "dmlpdemo").exists()
+
+
+@pytest.mark.r
+def test_r_lock_writer_refuses_an_unreadable_repository(tmp_path: Path):
+    writer = ROOT / "r_scripts" / "lock_packages.R"
+    done = subprocess.run(
+        ["Rscript", str(writer), str(ROOT / ".rlib"), "file:///nonexistent", str(tmp_path / "r.lock"), "lightgbm"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0 and "cannot read the package index of file:///nonexistent" in done.stderr
+    assert not (tmp_path / "r.lock").exists()

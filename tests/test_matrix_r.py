@@ -11,17 +11,26 @@ from __future__ import annotations
 import pytest
 
 from harness.checks import required_coverage
-from harness.design import build_design, check_folds, draw_folds
+from harness.design import build_design, draw_folds
 from harness.errors import SpecError
+from harness.feasibility import check_feasible
 from harness.runner import PreparedSpec, run_one
 from harness.spec import DatasetSpec, Spec
 from tests.matrix_cases import cases, dataset_frame
+from tests.shards import add_shards
 
 pytestmark = pytest.mark.r
 
 
 # Cases the tool refuses up front, before any fit, and why (the message must say so).
-REFUSALS = {"IRM ATTE needs treated rows in every test fold"}
+REFUSALS = (
+    "IRM ATTE needs treated rows in every test fold",
+    "is perfectly separated",
+    "constant or collinear",
+    "has no training rows",
+    "one class",
+    "has no rows (no row combines",
+)
 
 
 def _run(case) -> dict:
@@ -30,7 +39,7 @@ def _run(case) -> dict:
     design = build_design(spec, dataset_frame(case.dataset, case.size), DatasetSpec(), case.dataset)
     folds = draw_folds(design, spec.n_folds, spec.n_rep, spec.seed, case.dataset, spec.id)
     try:
-        check_folds(spec, design, folds, case.dataset)
+        check_feasible(spec, design, folds, case.dataset)
     except SpecError as err:
         return {"status": "refused", "error": str(err), "checks": []}
     return run_one(PreparedSpec(spec, design, folds), ("python", "r"))
@@ -53,12 +62,10 @@ def _assert_earned(case, result: dict) -> None:
     assert any(c["layer"] == "learner_free" for c in result["checks"])
 
 
-@pytest.mark.parametrize("case", cases("fast"), ids=lambda c: c.id)
-def test_matrix_fast_half(case) -> None:
+def _check(case) -> None:
     _assert_earned(case, _run(case))
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("case", cases("slow"), ids=lambda c: c.id)
-def test_matrix_slow_half(case) -> None:
-    _assert_earned(case, _run(case))
+# TestMatrixFast0..3 and TestMatrixSlow0..7: the cases in shard classes that spread over the workers.
+add_shards(globals(), "TestMatrixFast", cases("fast"), _check, shards=4)
+add_shards(globals(), "TestMatrixSlow", cases("slow"), _check, shards=8, marks=[pytest.mark.slow])

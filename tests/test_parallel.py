@@ -28,23 +28,26 @@ def spec_path(tmp_path_factory: pytest.TempPathFactory, generated_csv: Path) -> 
 
 
 @pytest.fixture(scope="module")
-def sequential(spec_path: Path) -> dict:
-    return stable_view(run(RunOptions(specs=spec_path, use_cache=False)))
+def sequential(spec_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    # Fitted in this process: worker processes must not change a number.
+    cache = tmp_path_factory.mktemp("cache")
+    return stable_view(run(RunOptions(specs=spec_path, use_cache=False, cache_dir=cache, in_process=True)))
 
 
 @pytest.mark.r
-def test_jobs_2_equals_sequential(spec_path: Path, sequential: dict) -> None:
-    parallel = stable_view(run(RunOptions(specs=spec_path, use_cache=False, jobs=2)))
+def test_jobs_2_equals_sequential(spec_path: Path, sequential: dict, tmp_path: Path) -> None:
+    parallel = stable_view(run(RunOptions(specs=spec_path, use_cache=False, jobs=2, cache_dir=tmp_path)))
     assert parallel["specs"] == sequential["specs"]
     assert {s["status"] for s in parallel["specs"]} <= {"agree", "explained"}
 
 
 @pytest.mark.r
-def test_dask_scheduler_equals_sequential(spec_path: Path, sequential: dict) -> None:
+def test_dask_scheduler_equals_sequential(spec_path: Path, sequential: dict, tmp_path: Path) -> None:
     from dask.distributed import LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        distributed = stable_view(run(RunOptions(specs=spec_path, use_cache=False, scheduler=cluster.scheduler_address)))
+        options = RunOptions(specs=spec_path, use_cache=False, scheduler=cluster.scheduler_address, cache_dir=tmp_path)
+        distributed = stable_view(run(options))
     assert distributed["specs"] == sequential["specs"]
 
 
@@ -71,3 +74,14 @@ def test_progress_rewrites_one_line_on_a_terminal() -> None:
     progress.end()
     text = stream.getvalue()
     assert text.count("\r") == 2 and text.endswith("\n") and text.count("\n") == 1
+
+
+def test_a_note_is_a_whole_line_even_on_a_terminal() -> None:
+    stream = io.StringIO()
+    progress = Progress(stream=stream, live=True)
+    progress.begin(1, cached=0)
+    progress.started("a", ("python",), "worker 42")
+    note = "worker 42 died (signal 9) while fitting a_spec_id_that_is_rather_long_indeed; retrying it in another worker"
+    progress.note(note)
+    assert stream.getvalue().endswith("\r" + note + "\n")
+    assert "in worker 42" in stream.getvalue()

@@ -266,3 +266,13 @@ def test_status_cell_says_why() -> None:
     assert "explained by: IRM ATTE: per-fold treated share" in text
     assert "learner-free Δ coef 3.0e-16" in text
     assert "lowest nuisance correlation 0.9700 (ml_m)" in text
+
+
+def test_csv_text_cannot_become_a_spreadsheet_formula(results):
+    results["specs"][0]["title"] = '=HYPERLINK("http://example.invalid","x")'
+    results["specs"][0]["table"] = "@SUM(A1)"
+    rows = list(csv.DictReader(io.StringIO(render_csv(results))))
+    first = {r["id"]: r for r in rows}[results["specs"][0]["id"]]
+    assert first["title"].startswith("'=") and first["table"] == "'@SUM(A1)"
+    # Numbers keep their sign: only text is guarded.
+    assert all(not r["py_coef"].startswith("'") for r in rows)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from harness import runner as runner_module
 from harness.cli import main
 from harness.runner import stable_view
 
@@ -79,27 +78,6 @@ def test_cache_never_serves_other_data(spec_path: Path, tmp_path: Path, generate
     assert first["python"]["coef"] != second["python"]["coef"]
 
 
-def test_interrupt_keeps_finished_specs_and_writes_no_report(
-    spec_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    real = runner_module.run_one
-    calls = []
-
-    def interrupted(prepared, engines):
-        calls.append(prepared.spec.id)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(prepared, engines)
-
-    monkeypatch.setattr(runner_module, "run_one", interrupted)
-    cache = tmp_path / "cache"
-    out = tmp_path / "out"
-    assert cli("run", "--specs", spec_path, "--engines", "python", "--cache-dir", cache, "--out", out, "--quiet") == 130
-    assert not out.exists()
-    assert not list(tmp_path.glob(".out*")), "no staging folder left behind"
-    assert len(list(cache.rglob("*.json"))) == 1
-
-
 def test_python_only_run_never_reads_agree(spec_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert cli("run", "--specs", spec_path, "--engines", "python", "--out", out, "--no-cache", "--quiet") == 0
@@ -128,20 +106,29 @@ def test_baseline_roundtrip_and_drift(spec_path: Path, tmp_path: Path, capsys: p
 
 
 @pytest.mark.r
-def test_r_error_in_one_spec_leaves_the_others(spec_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_r_error_in_one_spec_leaves_the_others_and_is_not_cached(
+    spec_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import dataclasses
 
     from harness import learners
+    from harness.cli import write_run
+    from harness.runner import RunOptions, run
 
     broken = dataclasses.replace(learners.LEARNERS["logit"], r_key={"classif": "classif.no_such_learner"})
     monkeypatch.setitem(learners.LEARNERS, "logit", broken)
-    out = tmp_path / "out"
-    assert cli("run", "--specs", spec_path, "--out", out, "--no-cache", "--quiet", "--only", "a_ols,c_irm") == 1
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    # In this process, where the patched registry is (worker processes import their own).
+    results = run(RunOptions(specs=spec_path, only=["a_ols", "c_irm"], cache_dir=cache, in_process=True))
+    write_run(results, out)
     by_id = {s["id"]: s for s in read(out)["specs"]}
     assert by_id["a_ols"]["status"] == "agree"
     assert by_id["c_irm"]["status"] == "error"
     assert "no_such_learner" in by_id["c_irm"]["error"]
     assert (out / "report.html").exists()
+    # The R error is not cached (a transient R failure must not be served forever).
+    stored = [json.loads(p.read_text())["result"]["id"] for p in cache.rglob("*.json")]
+    assert stored == ["a_ols"]
 
 
 def test_cache_key_follows_the_learner_registry(spec_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -55,7 +55,7 @@ CASES = [
     (
         "bad filter",
         "{id: a, model: plr, y: y, d: d, x: [x1], learner: ols, sample: 'x1 >>> 2'}",
-        r"spec 'a' field 'sample': cannot evaluate",
+        r"spec 'a' field 'sample': 'x1 >>> 2' is not a valid condition",
     ),
     ("unknown key", "{id: a, model: plr, y: y, d: d, x: [x1], learner: ols, bogus: 1}", r"spec 'a' field 'bogus': unknown key"),
     (
@@ -111,6 +111,21 @@ CASES = [
         "{id: a, model: irm, score: ATTE, y: y, d: db, x: [x1], learners: {ml_g: ols, ml_m: logit}, n_folds: 150}",
         r"spec 'a' field 'score': IRM ATTE needs treated rows in every test fold",
     ),
+    (
+        "collinear controls with ols",
+        "{id: a, model: plr, y: y, d: d, x: [x1, x2, x1_plus_x2], learner: ols}",
+        r"spec 'a' field 'learners.ml_l': in repetition 1, fold 1 the training rows of ml_l make '.*' constant or collinear",
+    ),
+    (
+        "constant control with logit",
+        "{id: a, model: irm, y: y, d: db, x: [x1, const], learners: {ml_g: ols, ml_m: logit}}",
+        r"spec 'a' field 'learners.ml_m': in repetition 1, fold 1 the training rows of ml_m make '.*' constant or collinear",
+    ),
+    (
+        "separated propensity with logit",
+        "{id: a, model: irm, y: y, d: db, x: [x1, sep], learners: {ml_g: ols, ml_m: logit}}",
+        r"spec 'a' field 'learners.ml_m': 'db' is perfectly separated on the training rows of ml_m",
+    ),
 ]
 
 
@@ -121,6 +136,9 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     frame = make_tables(n=200)
     frame["label"] = ["a", "b"] * 100
     frame["big"] = frame["x1"]
+    frame["const"] = 1.0
+    frame["x1_plus_x2"] = frame["x1"] + frame["x2"]
+    frame["sep"] = (2 * frame["db"] - 1) * (1 + frame["x2"].abs())  # its sign is the treatment
     frame.loc[3, "big"] = float("inf")
     path = tmp_path_factory.mktemp("bad") / "data.csv"
     frame.to_csv(path, index=False)

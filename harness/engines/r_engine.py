@@ -16,9 +16,10 @@ from typing import Any, Optional
 import numpy as np
 
 from harness.design import Design, Folds
-from harness.engines.result import EngineResult
+from harness.engines.result import Bootstrap, EngineResult, Inference
 from harness.errors import EnvironmentProblem
 from harness.learners import resolve_learner
+from harness.shared_draws import bootstrap_weights, inner_splits
 from harness.spec import Spec
 
 __all__ = ["R_PACKAGES", "RSession", "fit_r", "project_root", "r_library", "r_session"]
@@ -189,15 +190,58 @@ def _r_smpls(session: RSession, folds: Folds, design: Design) -> Any:
     return session.r_value(reps)
 
 
-def fit_r(spec: Spec, design: Design, folds: Folds, session: Optional[RSession] = None) -> EngineResult:
-    """Fit ``spec`` with R's ``DoubleML`` on the shared design and folds."""
+def fit_r(
+    spec: Spec,
+    design: Design,
+    folds: Folds,
+    session: Optional[RSession] = None,
+    own_draws: bool = True,
+    share_inner_split: bool = True,
+) -> EngineResult:
+    """Fit ``spec`` with R's ``DoubleML`` on the shared design and folds (and, when the spec asks,
+    bootstrap with the tool's weights and with R's own draws, seeded by the spec seed).
+    ``share_inner_split=False`` leaves SSM nonignorable's inner split to R (for measuring the gap)."""
     session = session or r_session()
     # rpy2 keeps its converter in a context variable: a worker thread (Dask) starts without one.
     with session.building():
-        return _fit_r(spec, design, folds, session)
+        return _fit_r(spec, design, folds, session, own_draws, share_inner_split)
 
 
-def _fit_r(spec: Spec, design: Design, folds: Folds, session: RSession) -> EngineResult:
+def _r_inference(session: RSession, spec: Spec, design: Design, folds: Folds, own_draws: bool) -> Any:
+    """The inference request: method, draws, the tool's weights per repetition, what to report."""
+    ro = session._ro
+    if not spec.has_inference:
+        return ro.NULL
+    request: dict[str, Any] = {"joint": spec.joint, "own_draws": own_draws}
+    if spec.p_adjust:
+        request["p_adjust"] = spec.p_adjust
+    out = session.r_value(request)
+    if spec.bootstrap is not None:
+        boot = spec.bootstrap
+        weights = [
+            session.r_matrix(bootstrap_weights(boot.method, boot.n_rep_boot, design.n_obs, spec.seed, rep))
+            for rep in range(folds.n_rep)
+        ]
+        out.rx2["method"] = ro.StrVector([boot.method])
+        out.rx2["n_rep_boot"] = ro.IntVector([boot.n_rep_boot])
+        out.rx2["weights"] = ro.r["list"](*weights)
+    return out
+
+
+def _r_inner_splits(session: RSession, spec: Spec, design: Design, folds: Folds) -> Any:
+    if spec.model != "ssm" or spec.score_name != "nonignorable":
+        return session._ro.NULL
+    splits = []
+    for key, (first, second) in inner_splits(design, folds, spec.seed).items():
+        train = np.frombuffer(key, dtype=np.int64)
+        one_based = {"train": train + 1, "first": first + 1, "second": second + 1}
+        splits.append({k: v.astype(np.int32) for k, v in one_based.items()})
+    return session.r_value(splits)
+
+
+def _fit_r(
+    spec: Spec, design: Design, folds: Folds, session: RSession, own_draws: bool, share_inner_split: bool
+) -> EngineResult:
     learners = {}
     for nuisance in spec.nuisances:
         resolved = resolve_learner(spec.learner_for(nuisance), nuisance, spec.model)
@@ -210,7 +254,7 @@ def _fit_r(spec: Spec, design: Design, folds: Folds, session: RSession) -> Engin
         model=spec.model,
         x=session.r_matrix(design.frame.to_numpy(dtype=float), list(design.frame.columns)),
         y=design.y,
-        d=design.d,
+        d=ro.StrVector(list(design.d_cols)),
         x_cols=ro.StrVector(list(design.x)),
         z_cols=ro.StrVector(list(design.z)),
         cluster_cols=ro.StrVector(list(design.cluster)),
@@ -223,10 +267,31 @@ def _fit_r(spec: Spec, design: Design, folds: Folds, session: RSession) -> Engin
         trimming_threshold=spec.trimming_threshold,
         subgroups=session.r_value(spec.subgroups) if spec.subgroups else ro.NULL,
         seed=spec.seed,
+        s_col=design.s if design.s else ro.NULL,
+        partial=spec.partial_name,
+        inference=_r_inference(session, spec, design, folds, own_draws),
+        inner_splits=_r_inner_splits(session, spec, design, folds) if share_inner_split else ro.NULL,
     )
     seconds = time.perf_counter() - start
     # The numpy converter turns named R lists into ordered dicts and vectors into arrays.
     result = dict(out.items())
+    fold_labels = np.asarray(result["folds"], dtype=np.int64).reshape(design.n_obs, folds.n_rep).T.copy()
+    # An unnamed R list arrives as an ordered dict whose keys are all None: its items keep the order.
+    per_treatment = [_treatment(dict(t.items()), seconds, fold_labels) for _, t in result["treatments"].items()]
+    inference = _inference(result.get("inference"), len(per_treatment), folds.n_rep)
+    first = per_treatment[0]
+    if len(per_treatment) == 1 and inference is None:
+        return first
+    return EngineResult(
+        **{f: getattr(first, f) for f in ("coef", "se", "t", "p", "ci", "coef_reps", "se_reps", "predictions")},
+        seconds=seconds,
+        folds=fold_labels,
+        treatments=tuple(per_treatment) if len(per_treatment) > 1 else (),
+        inference=inference,
+    )
+
+
+def _treatment(result: dict, seconds: float, fold_labels: np.ndarray) -> EngineResult:
     predictions = {name: np.asarray(value, dtype=float) for name, value in result["predictions"].items()}
     ci = np.asarray(result["ci"], dtype=float)
     return EngineResult(
@@ -239,5 +304,28 @@ def _fit_r(spec: Spec, design: Design, folds: Folds, session: RSession) -> Engin
         se_reps=np.asarray(result["se_reps"], dtype=float),
         predictions=predictions,
         seconds=seconds,
-        folds=np.asarray(result["folds"], dtype=np.int64).reshape(design.n_obs, folds.n_rep).T.copy(),
+        folds=fold_labels,
+    )
+
+
+def _bootstrap(reported: Any, n_treat: int, n_rep: int) -> Bootstrap:
+    values = dict(reported.items()) if reported is not None and hasattr(reported, "items") else {}
+    boot_t = None
+    if values.get("boot_t") is not None:
+        # R stores (n_treat, n_rep_boot * n_rep), repetition-major; doubleml (n_rep_boot, n_treat, n_rep).
+        flat = np.asarray(values["boot_t"], dtype=float).reshape(n_treat, -1)
+        boot_t = flat.reshape(n_treat, n_rep, -1).transpose(2, 0, 1).copy()
+    joint_ci = np.asarray(values["joint_ci"], dtype=float).reshape(n_treat, 2) if values.get("joint_ci") is not None else None
+    p_adjusted = np.asarray(values["p_adjusted"], dtype=float).reshape(n_treat) if values.get("p_adjusted") is not None else None
+    return Bootstrap(boot_t=boot_t, joint_ci=joint_ci, p_adjusted=p_adjusted)
+
+
+def _inference(reported: Any, n_treat: int, n_rep: int) -> Optional[Inference]:
+    if reported is None or not hasattr(reported, "items"):
+        return None
+    parts = dict(reported.items())
+    own = parts.get("own")
+    return Inference(
+        shared=_bootstrap(parts.get("shared"), n_treat, n_rep),
+        own=_bootstrap(own, n_treat, n_rep) if own is not None and hasattr(own, "items") else None,
     )

@@ -7,7 +7,50 @@ from typing import Optional
 
 import numpy as np
 
-__all__ = ["EngineResult"]
+__all__ = ["Bootstrap", "EngineResult", "Inference"]
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """One run of a package's multiplier bootstrap and what it reports from it.
+
+    Attributes
+    ----------
+    boot_t : numpy.ndarray or None
+        ``(n_rep_boot, n_treatments, n_rep)`` bootstrapped t statistics as the package stores them
+        (None when only a deterministic adjustment was asked for).
+    joint_ci : numpy.ndarray or None
+        ``(n_treatments, 2)`` joint 95 % intervals (``confint(joint=True)``).
+    p_adjusted : numpy.ndarray or None
+        ``(n_treatments,)`` adjusted p-values (``p_adjust(method)``).
+    """
+
+    boot_t: Optional[np.ndarray] = None
+    joint_ci: Optional[np.ndarray] = None
+    p_adjusted: Optional[np.ndarray] = None
+
+    def summary(self) -> dict:
+        out: dict = {}
+        if self.joint_ci is not None:
+            out["joint_ci"] = [[float(v) for v in row] for row in self.joint_ci]
+        if self.p_adjusted is not None:
+            out["p_adjusted"] = [float(v) for v in self.p_adjusted]
+        return out
+
+
+@dataclass(frozen=True)
+class Inference:
+    """Joint inference of one engine: with the multiplier weights the tool drew and shared
+    (``shared``), and with the package's own draws (``own``, None without a bootstrap)."""
+
+    shared: Bootstrap
+    own: Optional[Bootstrap] = None
+
+    def summary(self) -> dict:
+        out = {"shared_weights": self.shared.summary()}
+        if self.own is not None:
+            out["own_draws"] = self.own.summary()
+        return out
 
 
 @dataclass(frozen=True)
@@ -29,6 +72,11 @@ class EngineResult:
     folds : numpy.ndarray or None
         ``(n_rep, n_obs)`` 0-based test fold of every row as the package used it (read back from the
         fitted object, so a package that fitted other folds is caught).
+    treatments : tuple of EngineResult
+        With several treatments: one single-treatment result per treatment, in the spec's order (the
+        fields above then repeat the first treatment's); empty for one treatment.
+    inference : Inference or None
+        Bootstrap, joint intervals and adjusted p-values, when the spec asks for them.
     """
 
     coef: float
@@ -41,9 +89,23 @@ class EngineResult:
     predictions: dict[str, np.ndarray] = field(default_factory=dict)
     seconds: float = 0.0
     folds: Optional[np.ndarray] = None
+    treatments: tuple[EngineResult, ...] = ()
+    inference: Optional[Inference] = None
+
+    def per_treatment(self) -> tuple[EngineResult, ...]:
+        """One single-treatment result per treatment (just this one for a single treatment)."""
+        return self.treatments or (self,)
 
     def summary(self) -> dict:
         """The JSON-ready numbers (predictions are too large for results.json)."""
+        out = self._numbers()
+        if self.treatments:
+            out["treatments"] = [t._numbers() for t in self.treatments]
+        if self.inference is not None:
+            out["inference"] = self.inference.summary()
+        return out
+
+    def _numbers(self) -> dict:
         return {
             "coef": float(self.coef),
             "se": float(self.se),

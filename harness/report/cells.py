@@ -124,7 +124,8 @@ def _claim_form(paper: dict) -> str:
     """The machine-checkable part of a claim in words, e.g. 'positive, p < 0.05; > baseline'."""
     parts = []
     if paper.get("sign"):
-        parts.append(f"{paper['sign']}, p < {paper.get('level', 0.05):g}")
+        which = "adjusted p" if paper.get("p") == "adjusted" else "p"
+        parts.append(f"{paper['sign']}, {which} < {paper.get('level', 0.05):g}")
     parts += [f"> {other}" for other in paper.get("greater_than") or []]
     parts += [f"< {other}" for other in paper.get("less_than") or []]
     return "; ".join(parts)

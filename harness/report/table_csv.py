@@ -49,7 +49,9 @@ def _csv_value(value: Any) -> str:
     if isinstance(value, float):
         # repr is the shortest text that reads back as the same float.
         return repr(float(value))
-    return " ".join(str(value).split())
+    text = " ".join(str(value).split())
+    # Text from a spec file (titles, ids, errors) must not become a spreadsheet formula when opened.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 def _learners_text(learners: dict | None) -> str:

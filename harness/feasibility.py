@@ -1,0 +1,145 @@
+"""Before any fit: refuse a spec whose folds give a learner a problem with no single answer.
+
+On such a problem the two packages' solvers stop at different points (or one of them fails), so no
+comparison could be earned; the tool says so in one line instead of reporting a disagreement it
+cannot explain. Checked per repetition and fold, on the rows each nuisance is trained on:
+
+* every test fold (with two-way clusters: every cell of two cluster folds) has rows;
+* every training set has rows, and a classifier's training set both classes;
+* IRM ATTE: every test fold has treated rows (R divides by each fold's treated share);
+* ols and logit (exact pairs): the training rows' design [1, x] has full column rank — R drops an
+  aliased column (QR, tolerance 1e-7), scikit-learn keeps a minimum-norm solution — apart from
+  columns both treat alike (:func:`_aliased`);
+* logit: no (quasi-)complete separation, where the maximum-likelihood estimate does not exist and
+  the two solvers stop at arbitrary points; a linear programme decides (Konis 2007). It costs about
+  as much as R's fit on up to a few thousand rows; training sets above ``SEPARATION_MAX_ROWS`` rows
+  are not checked (separation there takes a covariate pattern that predicts the class exactly, which
+  the nuisance check then reports as a disagreement).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+from scipy.linalg import qr
+from scipy.optimize import linprog
+
+from harness.design import Design, Folds
+from harness.errors import SpecError
+from harness.learners import resolve_learner
+from harness.spec import Spec
+
+__all__ = ["check_feasible"]
+
+RANK_TOL = 1e-7  # lm.fit's default tolerance for aliased columns
+SEPARATION_MAX_ROWS = 50_000
+
+
+def _subsets(spec: Spec, design: Design) -> dict[str, tuple[str, np.ndarray, str]]:
+    """Per fitted nuisance: (spec learner key, rows it is trained on, target column)."""
+    frame = design.frame
+    everyone = np.ones(len(frame), dtype=bool)
+    d = frame[design.d].to_numpy()
+    if spec.model in ("plr", "pliv"):
+        m_target = design.z[0] if spec.model == "pliv" else design.d
+        targets = {"ml_l": design.y, "ml_m": m_target, "ml_r": design.d, "ml_g": design.y}
+        return {n: (n, everyone, targets[n]) for n in spec.nuisances}
+    if spec.model == "irm":
+        return {"ml_g0": ("ml_g", d == 0, design.y), "ml_g1": ("ml_g", d == 1, design.y), "ml_m": ("ml_m", everyone, design.d)}
+    z = frame[design.z[0]].to_numpy()
+    out = {"ml_g0": ("ml_g", z == 0, design.y), "ml_g1": ("ml_g", z == 1, design.y), "ml_m": ("ml_m", everyone, design.z[0])}
+    groups = spec.subgroups or {}
+    if groups.get("always_takers", True):
+        out["ml_r0"] = ("ml_r", z == 0, design.d)
+    if groups.get("never_takers", True):
+        out["ml_r1"] = ("ml_r", z == 1, design.d)
+    return out
+
+
+def _training_sets(design: Design, folds: Folds) -> Iterator[tuple[int, int, np.ndarray]]:
+    codes = design.frame[list(design.cluster)].to_numpy().astype(np.int64) if design.cluster else None
+    for rep, rep_folds in enumerate(folds.smpls(codes)):
+        for k, (train, _) in enumerate(rep_folds):
+            mask = np.zeros(design.n_obs, dtype=bool)
+            mask[train] = True
+            yield rep, k, mask
+
+
+def _aliased(x: np.ndarray, names: list[str], centred: bool = True) -> list[str]:
+    """Columns of [1, x] that a pivoted QR finds aliased at lm's tolerance, among those that matter.
+
+    A column that is constant on the training rows gets a zero coefficient from scikit-learn's
+    centred least squares and is dropped by ``lm``: both predict alike, so ``centred`` fits (ols) ignore
+    it. An uncentred fit (logit) ignores only all-zero columns: a nonzero constant is aliased with the
+    intercept, and the two solvers split it differently.
+    """
+    keep = x.std(axis=0) > 0 if centred else np.abs(x).max(axis=0, initial=0.0) > 0
+    kept = [name for name, k in zip(names, keep, strict=True) if k]
+    z = np.column_stack([np.ones(len(x)), x[:, keep]])
+    r, pivot = qr(z / np.linalg.norm(z, axis=0), mode="r", pivoting=True)
+    rank = int(np.sum(np.abs(np.diag(r)) >= RANK_TOL))
+    return [(["(intercept)"] + kept)[i] for i in pivot[rank:]]
+
+
+def _separated(x: np.ndarray, y: np.ndarray) -> bool:
+    """Is there a direction b with (2y - 1) [1, x] b >= 0 for every row and > 0 for some?"""
+    scale = x.std(axis=0)
+    z = np.column_stack([np.ones(len(x)), (x - x.mean(axis=0)) / np.where(scale > 0, scale, 1.0)])
+    signed = (2 * y - 1)[:, None] * z
+    result = linprog(-signed.sum(axis=0), A_ub=-signed, b_ub=np.zeros(len(z)), bounds=[(-1, 1)] * z.shape[1], method="highs")
+    return bool(result.status == 0 and -result.fun > 1e-7 * len(z))
+
+
+def check_feasible(spec: Spec, design: Design, folds: Folds, where: str) -> None:
+    """Raise a one-line :class:`SpecError` when a package could not estimate ``spec`` on these folds."""
+    prefix = f"{where}: spec '{spec.id}'"
+    for rep, labels in enumerate(folds.labels):
+        empty = np.flatnonzero(np.bincount(labels, minlength=folds.n_folds) == 0)
+        if empty.size:
+            # Two-way clusters: a cell of two cluster folds may hold no row, and doubleml cannot predict on it.
+            raise SpecError(
+                f"{prefix} field 'cluster': test cell {int(empty[0]) + 1} of repetition {rep + 1} has no rows (no row "
+                "combines its clusters' folds); use fewer folds"
+            )
+    if spec.model == "irm" and spec.score_name == "ATTE":
+        d = design.frame[design.d].to_numpy()
+        for rep, labels in enumerate(folds.labels):
+            treated = np.bincount(labels, weights=d, minlength=folds.n_folds)
+            if (treated == 0).any():
+                k = int(np.flatnonzero(treated == 0)[0])
+                raise SpecError(
+                    f"{prefix} field 'score': IRM ATTE needs treated rows in every test fold (R divides by each fold's "
+                    f"treated share), fold {k + 1} of repetition {rep + 1} has none; use fewer folds or more data"
+                )
+    subsets = {
+        name: (key, rows, target, resolve_learner(spec.learner_for(key), key, spec.model))
+        for name, (key, rows, target) in _subsets(spec, design).items()
+    }
+    names = list(design.x)
+    x_all = design.frame[names].to_numpy(dtype=float)
+    for rep, k, train in _training_sets(design, folds):
+        where_fold = f"repetition {rep + 1}, fold {k + 1}"
+        for nuisance, (key, rows, target, resolved) in subsets.items():
+            mask = train & rows
+            field = f"{prefix} field 'learners.{key}'"
+            if not mask.any():
+                raise SpecError(f"{field}: {nuisance} has no training rows in {where_fold}; use fewer folds or more data")
+            y = design.frame[target].to_numpy()[mask]
+            if resolved.kind == "classif" and np.unique(y).size < 2:
+                raise SpecError(f"{field}: {nuisance}'s training rows in {where_fold} hold one class of '{target}' only")
+            if resolved.name not in ("ols", "logit"):
+                continue
+            x = x_all[mask]
+            aliased = _aliased(x, names, centred=resolved.name == "ols")
+            if aliased:
+                raise SpecError(
+                    f"{field}: in {where_fold} the training rows of {nuisance} make '{aliased[0]}' constant or collinear "
+                    f"(R's lm drops it, scikit-learn keeps a minimum-norm fit); drop the column, use fewer folds or lasso"
+                )
+            if resolved.name == "logit" and len(y) <= SEPARATION_MAX_ROWS and _separated(x, y):
+                raise SpecError(
+                    f"{field}: '{target}' is perfectly separated on the training rows of {nuisance} in {where_fold}, so the "
+                    "logit's maximum-likelihood estimate does not exist and no two solvers agree; use fewer folds, "
+                    "fewer covariates or another learner"
+                )

@@ -1,0 +1,141 @@
+"""One spec through the engines and the comparison: the unit of work a worker process runs.
+
+``run_one`` never raises for a failing fit (the spec becomes an ``error`` result); only an
+``EnvironmentProblem`` (R or an R package unusable) ends the run.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import traceback
+from dataclasses import dataclass
+from typing import Optional
+
+from harness.design import Design, Folds
+from harness.engines.result import EngineResult
+from harness.errors import EnvironmentProblem
+from harness.spec import Spec
+
+__all__ = ["PreparedSpec", "error_line", "failed_result", "python_versions", "run_one", "warm_up", "worker_versions"]
+
+
+@dataclass(frozen=True)
+class PreparedSpec:
+    """A spec with its design table and folds, ready to fit."""
+
+    spec: Spec
+    design: Design
+    folds: Folds
+
+
+def _blank_result(prepared: PreparedSpec) -> dict:
+    # Imported here: the comparison (scipy) is the workers' business; the run's own process
+    # stays light so that its start-up does not add to theirs.
+    from harness.compare import spec_tier
+
+    tier, tolerance = spec_tier(prepared.spec)
+    return {
+        "id": prepared.spec.id,
+        "tier": tier,
+        "tolerance": tolerance,
+        "n_obs": prepared.design.n_obs,
+        "n_dropped_na": prepared.design.n_dropped_na,
+        "python": None,
+        "r": None,
+        "diff": None,
+        "checks": [],
+        "learner_free": None,
+        "nuisance": {},
+        "error": None,
+        "timings": {},
+    }
+
+
+def failed_result(prepared: PreparedSpec, message: str) -> dict:
+    """The result of a spec whose fit never returned (its worker died)."""
+    return {**_blank_result(prepared), "status": "error", "error": message}
+
+
+def error_line(err: BaseException) -> str:
+    text = " ".join(str(err).split()) or err.__class__.__name__
+    return f"{err.__class__.__name__}: {text}" if not str(err).startswith(err.__class__.__name__) else text
+
+
+def run_one(prepared: PreparedSpec, engines: tuple[str, ...]) -> dict:
+    """Fit one spec in the requested engines and compare; never raises for a fit failure."""
+    from harness.compare_extended import judge
+    from harness.engines.python_engine import fit_python
+
+    spec, design, folds = prepared.spec, prepared.design, prepared.folds
+    result = _blank_result(prepared)
+    py = r = None
+    try:
+        if "python" in engines:
+            py = fit_python(spec, design, folds)
+            result["python"] = py.summary()
+            result["timings"]["python_s"] = round(py.seconds, 3)
+        if "r" in engines:
+            from harness.engines.r_engine import RError, fit_r
+
+            try:
+                r = fit_r(spec, design, folds)
+            except RError as err:
+                result["error"] = f"R: {err}"
+            else:
+                result["r"] = r.summary()
+                result["timings"]["r_s"] = round(r.seconds, 3)
+        if py is not None and r is not None:
+            learner_free = _learner_free(spec, design, folds, r)
+            comparison = judge(spec, design, folds, py, r, learner_free)
+            result.update(comparison.as_dict())
+        elif result["error"]:
+            result["status"] = "error"
+        else:
+            result["status"] = "not-run"
+    except EnvironmentProblem:
+        raise
+    except Exception as err:  # one spec's failure must not stop the others
+        result["status"] = "error"
+        result["error"] = error_line(err)
+        if os.environ.get("DMLP_DEBUG"):
+            traceback.print_exc()
+    return result
+
+
+def _learner_free(spec: Spec, design: Design, folds: Folds, r) -> EngineResult:
+    """Python's score and inference code on R's predictions (:mod:`harness.learner_free`)."""
+    from harness.learner_free import learner_free_fit
+
+    return learner_free_fit(spec, design, folds, r)
+
+
+def warm_up(engines: tuple[str, ...]) -> None:
+    """Import the Python engine and start R, so the first fit does not wait for them."""
+    import doubleml  # noqa: F401
+
+    from harness import compare_extended, learner_free  # noqa: F401
+    from harness.engines import python_engine  # noqa: F401
+
+    worker_versions(engines)
+
+
+def python_versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    out = {"python": platform.python_version()}
+    for dist in ("doubleml", "scikit-learn", "numpy", "pandas", "scipy", "lightgbm", "dml-parity"):
+        try:
+            out[dist] = version(dist)
+        except Exception:
+            out[dist] = None
+    return out
+
+
+def worker_versions(engines: tuple[str, ...]) -> Optional[dict]:
+    """R's package versions where the fits run (starts that process's R); None without R."""
+    if "r" not in engines:
+        return None
+    from harness.engines.r_engine import r_session
+
+    return r_session().versions()

@@ -1,0 +1,33 @@
+"""The learner-free fit: Python's inference on R's cross-fitted predictions.
+
+Where doubleml takes given predictions (``fit(external_predictions=...)``, keyed by treatment), it
+is doubleml's own code on R's predictions; for SSM and PLIV partialling out Z or XZ, which doubleml
+fits only with its own learners, it is the tool's written-out score (:mod:`harness.scores`). With a
+bootstrap it uses the tool's shared weights, never its own draws.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.design import Design, Folds
+from harness.engines.python_engine import fit_python
+from harness.engines.result import EngineResult
+from harness.scores import formula_fit, needs_written_score
+from harness.spec import Spec
+
+__all__ = ["learner_free_fit"]
+
+
+def learner_free_fit(spec: Spec, design: Design, folds: Folds, r: EngineResult) -> EngineResult:
+    """Python's inference on ``r``'s predictions.
+
+    A nuisance R leaves unfitted (``ml_g1`` for IRM ATTE, which the ATTE score does not use; PLIV's
+    ``ml_m_<instrument>`` with several instruments, which R 1.0.2 does not store) is left to
+    Python's own learner.
+    """
+    fitted = [{name: p for name, p in t.predictions.items() if not np.isnan(p).all()} for t in r.per_treatment()]
+    if needs_written_score(spec):
+        return formula_fit(spec, design, folds, fitted)
+    external = dict(zip(design.d_cols, fitted, strict=True)) if design.treatments else fitted[0]
+    return fit_python(spec, design, folds, external_predictions=external, own_draws=False)

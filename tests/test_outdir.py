@@ -1,0 +1,205 @@
+"""--out: only a folder the tool wrote itself is replaced; every output problem is one line, exit 2,
+before anything is read or fitted; real file-blocked, permission-denied, read-only and full places."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.runner import stable_view
+from tests.faults import ROOT, Run, env, read_results, worker_of, write_specs
+
+
+@pytest.fixture(scope="module")
+def spec_path(tmp_path_factory: pytest.TempPathFactory, generated_csv: Path) -> Path:
+    return write_specs(tmp_path_factory.mktemp("outdir"), generated_csv)
+
+
+@pytest.fixture(scope="module")
+def tool_folder(spec_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder a real run wrote, into an empty folder (tests copy it before changing it)."""
+    out = tmp_path_factory.mktemp("tool") / "run"
+    out.mkdir()
+    assert cli("run", "--specs", spec_path, "--engines", "python", "--only", "a_ols", "--out", out, "--no-cache")[0] == 0
+    return out
+
+
+def cli(*args) -> tuple[int, str]:
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+        code = main([str(a) for a in [*args, "--quiet"]])
+    return code, stderr.getvalue()
+
+
+def snapshot(folder: Path) -> dict:
+    """Every file below ``folder``: bytes, mode and modification time."""
+    out = {}
+    for path in sorted(folder.rglob("*")):
+        info = path.lstat()
+        out[str(path.relative_to(folder))] = (path.read_bytes() if path.is_file() else None, info.st_mode, info.st_mtime_ns)
+    return out
+
+
+def assert_refused(code: int, stderr: str, pattern: str) -> None:
+    import re
+
+    assert code == 2, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    assert re.search(pattern, lines[0]), lines[0]
+
+
+# Refused before anything is read: the spec file does not even exist, yet the output problem is
+# what the user hears about (a run would otherwise fit everything and fail at the end).
+NO_SPEC = Path("/nonexistent/specs.yaml")
+
+
+def test_a_folder_of_the_users_own_files_is_refused_and_untouched(tmp_path: Path) -> None:
+    thesis = tmp_path / "thesis"
+    (thesis / "chapters").mkdir(parents=True)
+    (thesis / "thesis.tex").write_text("\\documentclass{book}", encoding="utf-8")
+    (thesis / "chapters" / "one.tex").write_text("text", encoding="utf-8")
+    before = snapshot(thesis)
+    code, stderr = cli("run", "--specs", NO_SPEC, "--out", thesis)
+    assert_refused(code, stderr, rf"--out {thesis}: not a folder dml-parity wrote \(it holds 'chapters' and 1 more\)")
+    assert snapshot(thesis) == before
+
+
+def test_a_results_json_of_another_tool_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "other"
+    folder.mkdir()
+    (folder / "results.json").write_text(json.dumps({"schema": "someone-else/results/1"}), encoding="utf-8")
+    before = snapshot(folder)
+    assert_refused(*cli("run", "--specs", NO_SPEC, "--out", folder), r"not a folder dml-parity wrote \(it holds 'results.json'\)")
+    assert snapshot(folder) == before
+
+
+def test_a_foreign_file_in_a_tool_folder_is_refused(tool_folder: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    shutil.copytree(tool_folder, folder)
+    (folder / "notes.txt").write_text("my notes on this run", encoding="utf-8")
+    (folder / "figures").mkdir()
+    before = snapshot(folder)
+    code, stderr = cli("run", "--specs", NO_SPEC, "--out", folder)
+    assert_refused(code, stderr, r"holds 'figures' and 1 more, which dml-parity did not write")
+    assert snapshot(folder) == before
+
+
+def test_the_tools_own_folder_is_replaced(tool_folder: Path, spec_path: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    shutil.copytree(tool_folder, folder)
+    (folder / "rows.npz").write_bytes(b"side file of a run")  # the tool's side files are its own
+    old = read_results(folder)
+    assert cli("run", "--specs", spec_path, "--engines", "python", "--only", "c_irm", "--out", folder, "--no-cache")[0] == 0
+    assert [s["id"] for s in read_results(folder)["specs"]] == ["c_irm"] != [s["id"] for s in old["specs"]]
+    assert not (folder / "rows.npz").exists()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")], "no staging or old folder left"
+
+
+def test_an_empty_folder_is_used(tool_folder: Path) -> None:
+    # tool_folder existed, empty, before its run wrote it.
+    assert {p.name for p in tool_folder.iterdir()} >= {"results.json", "report.html", "report.md", "results.csv"}
+    mask = os.umask(0)
+    os.umask(mask)
+    assert tool_folder.stat().st_mode & 0o777 == 0o777 & ~mask, "permissions as mkdir gives them"
+
+
+def test_out_is_a_file_or_a_link(tmp_path: Path) -> None:
+    target = tmp_path / "report.pdf"
+    target.write_bytes(b"%PDF")
+    assert_refused(*cli("run", "--specs", NO_SPEC, "--out", target), r"exists and is not a folder")
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path)
+    assert_refused(*cli("run", "--specs", NO_SPEC, "--out", link), r"is a symbolic link")
+    assert target.read_bytes() == b"%PDF"
+
+
+def test_a_parent_that_is_a_file(tmp_path: Path) -> None:
+    blocker = tmp_path / "reports"
+    blocker.write_text("not a folder", encoding="utf-8")
+    code, stderr = cli("run", "--specs", NO_SPEC, "--out", blocker / "deeper" / "run")
+    assert_refused(code, stderr, rf"'{blocker}' is a file, not a folder")
+    assert blocker.read_text(encoding="utf-8") == "not a folder"
+
+
+def run_process(args: list, prefix: list[str] = ()) -> subprocess.CompletedProcess:
+    command = [*prefix, sys.executable, "-m", "harness.cli", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, env=env(), cwd=ROOT, timeout=120)
+
+
+def test_a_folder_without_write_permission(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    # root ignores permission bits; without CAP_DAC_OVERRIDE it obeys them like anyone else.
+    prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+    try:
+        proc = run_process(["run", "--specs", NO_SPEC, "--out", locked / "run"], prefix)
+    finally:
+        locked.chmod(0o755)
+    assert_refused(proc.returncode, proc.stderr, rf"--out {locked}/run: cannot write in {locked} \(permission denied\)")
+    assert list(locked.iterdir()) == []
+
+
+def in_private_mount(mount: str, options: str, args: list) -> subprocess.CompletedProcess:
+    """The CLI in its own mount namespace with a tmpfs at ``mount`` (gone when the process ends)."""
+    script = f'mount -t tmpfs -o {options} tmpfs "$1" && shift && exec "$@"'
+    prefix = ["unshare", "--mount", "--map-root-user", "sh", "-c", script, "sh", mount]
+    probe = subprocess.run([*prefix, "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot mount a private tmpfs here: {probe.stderr.strip()}")
+    return run_process(args, prefix)
+
+
+def test_a_read_only_file_system(tmp_path: Path) -> None:
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    proc = in_private_mount(str(mount), "ro,size=1m", ["run", "--specs", NO_SPEC, "--out", mount / "run"])
+    assert_refused(proc.returncode, proc.stderr, r"cannot write in .*/ro \(read-only file system\)")
+
+
+def test_no_space_left(tmp_path: Path) -> None:
+    mount = tmp_path / "full"
+    mount.mkdir()
+    proc = in_private_mount(str(mount), "size=64k", ["run", "--specs", NO_SPEC, "--out", mount / "run"])
+    assert_refused(proc.returncode, proc.stderr, r"cannot write in .*/full \(no space left on device\)")
+
+
+def test_a_folder_that_changes_during_the_run_is_still_protected(spec_path: Path, tmp_path: Path, tool_folder: Path) -> None:
+    """The rule is checked again before writing: a file the user saved there meanwhile survives."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+
+    def save_a_file(run: Run, line: str) -> None:
+        if worker_of(line, "a_ols") is not None:
+            (folder / "draft.docx").write_bytes(b"written while the run fitted")
+
+    common = ["--specs", spec_path, "--engines", "python", "--only", "a_ols"]
+    run = Run(["run", *common, "--out", folder, "--cache-dir", tmp_path / "c"], save_a_file)
+    assert run.wait() == 2, run.stderr
+    assert "draft.docx" in run.stderr.strip().splitlines()[-1]
+    assert [p.name for p in folder.iterdir()] == ["draft.docx"]
+    assert (folder / "draft.docx").read_bytes() == b"written while the run fitted"
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    # The fit was cached: the re-run into a free folder fits nothing and equals a fresh run.
+    code, _ = cli("run", *common, "--out", tmp_path / "free", "--cache-dir", tmp_path / "c")
+    assert code == 0 and read_results(tmp_path / "free")["specs"][0]["timings"]["cached"] is True
+    assert stable_view(read_results(tmp_path / "free")) == stable_view(read_results(tool_folder))
+
+
+def test_every_file_the_report_writes_is_recognised_as_the_tools() -> None:
+    """A report file the folder rule did not know would make the next run refuse the folder."""
+    from harness.outdir import TOOL_FILES, TOOL_SUFFIXES
+    from harness.report.files import REPORT_FILES
+
+    for name in ("results.json", *REPORT_FILES):
+        assert name in TOOL_FILES or name.endswith(TOOL_SUFFIXES), name

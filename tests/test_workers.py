@@ -1,0 +1,225 @@
+"""Real faults in real processes: a worker killed with SIGKILL mid-fit, Ctrl-C (SIGINT to the
+process group, as a terminal sends it) and SIGTERM, with --jobs and on a Dask cluster. After each,
+nothing is left running, nothing half-written, and a re-run equals a clean run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.runner import stable_view
+from tests.faults import Run, alive, nothing_left, read_results, worker_of, write_specs
+
+
+@pytest.fixture(scope="module")
+def spec_path(tmp_path_factory: pytest.TempPathFactory, generated_csv: Path) -> Path:
+    return write_specs(tmp_path_factory.mktemp("faults"), generated_csv)
+
+
+@pytest.fixture(scope="module")
+def clean(spec_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The clean run every re-run after a fault must equal (timestamps and timings aside)."""
+    folder = tmp_path_factory.mktemp("clean")
+    args = ["run", "--specs", spec_path, "--engines", "python", "--out", folder / "out", "--cache-dir", folder / "cache"]
+    assert main([str(a) for a in [*args, "--quiet"]]) == 0
+    return stable_view(read_results(folder / "out"))
+
+
+def same(results: dict, clean: dict) -> bool:
+    return json.dumps(stable_view(results), sort_keys=True) == json.dumps(clean, sort_keys=True)
+
+
+def killer(spec_id: str, times: int, killed: list[int]):
+    """Kill the worker that starts fitting ``spec_id``, the first ``times`` times it starts."""
+
+    def on_line(run: Run, line: str) -> None:
+        pid = worker_of(line, spec_id)
+        if pid is not None and len(killed) < times:
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    return on_line
+
+
+def rerun(spec_path: Path, out: Path, cache: Path, *extra: str) -> dict:
+    args = ["run", "--specs", spec_path, "--engines", "python", "--out", out, "--cache-dir", cache, "--quiet", *extra]
+    code = main([str(a) for a in args])
+    results = read_results(out)
+    assert code == 0, results["summary"]
+    return results
+
+
+def test_a_killed_worker_costs_only_its_spec(spec_path: Path, clean: dict, tmp_path: Path) -> None:
+    killed: list[int] = []
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    run = Run(
+        ["run", "--specs", spec_path, "--engines", "python", "--jobs", 2, "--out", out, "--cache-dir", cache],
+        on_line=killer("b_slow", 2, killed),
+    )
+    assert run.wait() == 1, run.stderr
+    assert len(killed) == 2, run.stderr  # the first attempt and its one retry, each in its own worker
+    by_id = {s["id"]: s for s in read_results(out)["specs"]}
+    assert by_id["b_slow"]["status"] == "error"
+    assert by_id["b_slow"]["error"] == "worker died: signal 9"
+    assert by_id["a_ols"]["python"] is not None and by_id["c_irm"]["python"] is not None
+    assert (out / "report.html").exists()
+    assert "retrying it in another worker" in run.stderr and "Traceback" not in run.stderr
+    assert not nothing_left(run.pgid)
+    # The error was not cached: the re-run fits b_slow, serves the others, and equals a clean run.
+    again = rerun(spec_path, tmp_path / "again", cache)
+    assert {s["id"]: s["timings"]["cached"] for s in again["specs"]} == {"a_ols": True, "b_slow": False, "c_irm": True}
+    assert same(again, clean)
+
+
+def test_a_worker_killed_once_is_retried_and_the_run_equals_a_clean_one(spec_path: Path, clean: dict, tmp_path: Path) -> None:
+    killed: list[int] = []
+    out = tmp_path / "out"
+    run = Run(
+        ["run", "--specs", spec_path, "--engines", "python", "--jobs", 1, "--out", out, "--cache-dir", tmp_path / "cache"],
+        on_line=killer("b_slow", 1, killed),
+    )
+    assert run.wait() == 0, run.stderr
+    assert len(killed) == 1 and not alive(killed[0])
+    assert same(read_results(out), clean)
+    assert not nothing_left(run.pgid)
+
+
+def interrupt_after_first(sig: int, to_group: bool):
+    """Send ``sig`` once the first spec has finished (another one is then being fitted)."""
+    sent: list[float] = []
+
+    def on_line(run: Run, line: str) -> None:
+        if not sent and "] a_ols: " in line:
+            sent.append(time.monotonic())
+            if to_group:
+                os.killpg(run.pgid, sig)
+            else:
+                os.kill(run.proc.pid, sig)
+
+    return on_line, sent
+
+
+@pytest.mark.parametrize(
+    ("how", "sig", "to_group", "jobs", "code"),
+    [("ctrl-c", signal.SIGINT, True, 2, 130), ("sigterm", signal.SIGTERM, False, 1, 143)],
+    ids=["ctrl-c-jobs-2", "sigterm-jobs-1"],
+)
+def test_an_interrupted_run_stops_at_once_and_leaves_nothing(
+    spec_path: Path, clean: dict, tmp_path: Path, how: str, sig: int, to_group: bool, jobs: int, code: int
+) -> None:
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    on_line, sent = interrupt_after_first(sig, to_group)
+    run = Run(["run", "--specs", spec_path, "--engines", "python", "--jobs", jobs, "--out", out, "--cache-dir", cache], on_line)
+    assert run.wait() == code, run.stderr
+    assert sent, run.stderr
+    assert time.monotonic() - sent[0] < 10, "the run stops within seconds"
+    assert not out.exists() and not list(tmp_path.glob(".out*")), "no partial report, no staging folder"
+    assert not nothing_left(run.pgid)
+    assert "Traceback" not in run.stderr
+    # What finished is served from the cache; the re-run equals a clean run.
+    again = rerun(spec_path, tmp_path / "again", cache)
+    assert {s["id"]: s["timings"]["cached"] for s in again["specs"]}["a_ols"] is True
+    assert same(again, clean)
+
+
+# -- Dask ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    import dask
+    from dask.distributed import Client, LocalCluster
+
+    # The scheduler runs in this process: one retry per task (as --jobs does), and one task per
+    # worker thread, so that a killed worker holds no queued spec of someone else.
+    config = {"distributed.scheduler.allowed-failures": 1, "distributed.scheduler.worker-saturation": 1.0}
+    with dask.config.set(config):
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as local:
+            with Client(local) as client:
+                yield local, client
+
+
+def test_dask_a_killed_worker_costs_only_its_spec(spec_path: Path, clean: dict, tmp_path: Path, cluster) -> None:
+    local, client = cluster
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    args = ["run", "--specs", spec_path, "--engines", "python", "--scheduler", local.scheduler_address]
+    run = Run([*args, "--out", out, "--cache-dir", cache])
+    killed: list[int] = []
+
+    def executing(dask_worker) -> tuple[int, list[str]]:
+        return os.getpid(), [str(ts.key) for ts in dask_worker.state.executing]
+
+    def kill_b_slow() -> None:
+        # Kill the worker while it executes b_slow (not while b_slow waits in its queue).
+        while run.proc.poll() is None and len(killed) < 2:
+            try:
+                workers = client.run(executing)
+            except Exception:  # a worker is being restarted: look again
+                time.sleep(0.1)
+                continue
+            for pid, keys in workers.values():
+                if any("b_slow" in k for k in keys) and pid not in killed:
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+            time.sleep(0.1)
+
+    thread = threading.Thread(target=kill_b_slow)
+    thread.start()
+    assert run.wait() == 1, run.stderr
+    thread.join()
+    assert len(killed) == 2
+    by_id = {s["id"]: s for s in read_results(out)["specs"]}
+    assert by_id["b_slow"]["status"] == "error" and by_id["b_slow"]["error"].startswith("worker died")
+    assert by_id["a_ols"]["python"] is not None and by_id["c_irm"]["python"] is not None
+    assert not nothing_left(run.pgid)
+    client.wait_for_workers(1, timeout=120)  # the nannies restart the killed workers
+    again = rerun(spec_path, tmp_path / "again", cache, "--scheduler", local.scheduler_address)
+    assert {s["id"]: s["timings"]["cached"] for s in again["specs"]} == {"a_ols": True, "b_slow": False, "c_irm": True}
+    assert same(again, clean)
+
+
+def test_dask_ctrl_c_cancels_the_specs(spec_path: Path, clean: dict, tmp_path: Path, cluster) -> None:
+    local, client = cluster
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    on_line, sent = interrupt_after_first(signal.SIGINT, to_group=True)
+    args = ["run", "--specs", spec_path, "--engines", "python", "--scheduler", local.scheduler_address]
+    run = Run([*args, "--out", out, "--cache-dir", cache], on_line)
+    assert run.wait() == 130, run.stderr
+    assert sent and time.monotonic() - sent[0] < 10
+    assert not out.exists() and not nothing_left(run.pgid)
+
+    def ours() -> list:
+        return client.run_on_scheduler(lambda dask_scheduler: [k for k in dask_scheduler.tasks if "dml-parity" in str(k)])
+
+    deadline = time.monotonic() + 30
+    while ours() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not ours(), "the run's tasks are cancelled on the cluster"
+    again = rerun(spec_path, tmp_path / "again", cache, "--scheduler", local.scheduler_address)
+    assert {s["id"]: s["timings"]["cached"] for s in again["specs"]}["a_ols"] is True
+    assert same(again, clean)
+
+
+# -- with R ----------------------------------------------------------------------------------
+
+
+@pytest.mark.r
+def test_a_worker_killed_in_an_r_run_costs_only_its_spec(spec_path: Path, tmp_path: Path) -> None:
+    killed: list[int] = []
+    out = tmp_path / "out"
+    run = Run(
+        ["run", "--specs", spec_path, "--jobs", 2, "--out", out, "--cache-dir", tmp_path / "cache"],
+        on_line=killer("b_slow", 2, killed),
+    )
+    assert run.wait() == 1, run.stderr
+    by_id = {s["id"]: s for s in read_results(out)["specs"]}
+    assert by_id["b_slow"]["error"] == "worker died: signal 9"
+    assert by_id["a_ols"]["status"] == "agree" and by_id["c_irm"]["status"] == "agree"
+    assert not nothing_left(run.pgid)
