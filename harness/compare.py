@@ -417,7 +417,7 @@ def compare(
 
     lf = {"coef_rel": rel_diff(learner_free.coef_reps, r.coef_reps), "se_rel": rel_diff(learner_free.se_reps, r.se_reps)}
     # Python's code on R's predictions: the R side of the statistical tier, kept for replicates.
-    lf.update({k: v for k, v in learner_free.summary().items() if k in ("coef", "se", "ci")})
+    lf.update({k: v for k, v in learner_free.summary().items() if k in ("coef", "se", "ci", "coef_reps", "se_reps")})
     explained = None
     rules = _rules(spec, folds.n_rep)
     if not all(c.ok for c in checks):

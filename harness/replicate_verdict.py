@@ -6,12 +6,16 @@ The rule, stated once:
   The checks that hold whatever the learners do (``folds``, ``learner_free``, ``rule``) must pass in
   every replicate; one failure makes the spec ``disagree`` and names the replicate.
 * Exact tier: every replicate must be ``agree`` (or ``explained``).
-* Statistical tier: the single-draw end-to-end and nuisance checks are replaced by an equivalence
-  test over the replicates (:func:`harness.replicate_stats.equivalence`) of the paired differences
+* Statistical tier: the single-draw end-to-end and nuisance checks are replaced by equivalence
+  tests over the replicates (:func:`harness.replicate_stats.equivalence`) of the paired differences
   Python minus Python's own code on R's predictions (``learner_free``, so that only the learners
   differ, as in the single-draw rule; the learner-free checks tie it to R's numbers), in units of the
-  spec's typical se, for the coefficient and for the se: ``agree`` when both are shown within
-  ``coef_tolerance_se``, ``disagree`` when either is shown beyond it, ``inconclusive`` otherwise
+  spec's typical se. They cover what the single-draw rule covers (:func:`assert_replicates_covered`,
+  the coverage rule of :mod:`harness.checks`): the aggregate coefficient and se, the aggregate p
+  through the t statistic (p is the same monotone function of |t| in both packages, and t is already
+  in se units), and with ``n_rep`` > 1 the coefficient and se of every repetition. ``disagree`` when
+  the aggregate coefficient or se is shown beyond ``coef_tolerance_se``; ``agree`` when every test
+  shows equivalence (an intersection-union test: its size stays at 5 %); ``inconclusive`` otherwise
   (with the number of replicates that would decide). How often the single-draw rule passed is kept
   (``single_draw``): it measures that rule's false alarms.
 * A replicate that ended in an error makes the spec ``error``; the statistics of the others are kept.
@@ -24,9 +28,10 @@ from typing import Optional
 
 import numpy as np
 
+from harness.checks import VerdictError, required_coverage
 from harness.replicate_stats import TAIL_SE, engine_summary, equivalence, mcnemar, paired_ks, resampled_rates
 
-__all__ = ["STRUCTURAL_LAYERS", "merged_checks", "replicate_outcome", "with_replicates"]
+__all__ = ["STRUCTURAL_LAYERS", "assert_replicates_covered", "merged_checks", "replicate_outcome", "with_replicates"]
 
 STRUCTURAL_LAYERS = ("folds", "learner_free", "rule")
 ENGINES = ("python", "r")
@@ -35,7 +40,7 @@ PERMUTATIONS = 9999
 
 def _estimates(results: list[dict], key: str) -> Optional[dict]:
     """Coefficients, ses and intervals of one engine (or of ``learner_free``) over the replicates."""
-    rows = []
+    rows, reps = [], []
     for result in results:
         entry = result.get(key) or {}
         if key == "learner_free" and "coef" not in entry:
@@ -43,8 +48,14 @@ def _estimates(results: list[dict], key: str) -> Optional[dict]:
         if entry.get("coef") is None:
             return None
         rows.append((entry["coef"], entry["se"], *(entry.get("ci") or (np.nan, np.nan))))
+        reps.append((entry.get("coef_reps"), entry.get("se_reps")))
     array = np.array(rows, dtype=float)
-    return {"coef": array[:, 0], "se": array[:, 1], "ci": array[:, 2:4]}
+    out = {"coef": array[:, 0], "se": array[:, 1], "ci": array[:, 2:4]}
+    if all(c is not None and s is not None for c, s in reps) and len({len(c) for c, _ in reps}) == 1:
+        # (replicates, repetitions)
+        out["coef_reps"] = np.array([c for c, _ in reps], dtype=float)
+        out["se_reps"] = np.array([s for _, s in reps], dtype=float)
+    return out
 
 
 def _non_finite(results: list[dict]) -> list[int]:
@@ -119,12 +130,14 @@ def merged_checks(results: list[dict], layers: Optional[tuple[str, ...]]) -> lis
     return [_worst(instances) for instances in by_name.values()]
 
 
-def _check(name: str, value: float, limit: float, ok: bool, metric: str) -> dict:
+def _check(
+    name: str, value: float, limit: float, ok: bool, metric: str, quantity: Optional[str] = None, rep: Optional[int] = None
+) -> dict:
     return {
         "name": name,
         "layer": "replicates",
-        "quantity": None,
-        "rep": None,
+        "quantity": quantity,
+        "rep": rep,
         "value": value,
         "limit": limit,
         "ok": ok,
@@ -263,23 +276,78 @@ def replicate_outcome(
         status = "disagree" if structural else _status_exact(results)
         reason = f"exact tier: {n - not_agree} of {n} replicates agree"
     else:
-        for quantity, test in (("coef", coef_test), ("se", se_test)):
+        p_test = equivalence(py["coef"] / py["se"] - lf["coef"] / lf["se"], margin).as_dict()
+        block["p"] = {**p_test, "via": "t statistic (p is the same function of |t| in both packages)"}
+        tests = [("coef", None, coef_test), ("se", None, se_test), ("p", None, p_test)]
+        rep_tests = _repetition_tests(py, lf, scale, margin)
+        if rep_tests is not None:
+            block["repetitions"] = rep_tests
+            tests += [(q, entry["rep"], entry[q]) for entry in rep_tests for q in ("coef", "se")]
+        for quantity, rep, test in tests:
             low, high = test["ci90"]
             widest = max(abs(low), abs(high)) if low is not None else float("nan")
+            where = "" if rep is None else f".rep{rep}"
+            metric = "t" if quantity == "p" else "se"
             checks.append(
                 _check(
-                    f"replicates.{quantity}.equivalence",
+                    f"replicates.{quantity}{where}.equivalence",
                     widest,
                     margin,
                     test["verdict"] == "agree",
-                    "largest |bound| of the 90 % interval of the mean difference, in se",
+                    f"largest |bound| of the 90 % interval of the mean difference, in {metric}",
+                    quantity,
+                    rep,
                 )
             )
         status = "disagree" if structural else _combine(coef_test["verdict"], se_test["verdict"])
-        reason = _reason(status, coef_test, se_test, margin, structural)
+        unmatched = _n_rep(py) > 1 and rep_tests is None
+        if status == "agree" and (unmatched or not all(c["ok"] for c in checks)):
+            status = "inconclusive"  # the aggregate agrees; the t statistic or a repetition did not show it
+        if status == "inconclusive" and coef_test["verdict"] == se_test["verdict"] == "agree":
+            missing = "the repetitions (results without per-repetition numbers: refit with --no-cache)"
+            reason = f"Python − R coef and se shown equivalent, but not {missing if unmatched else _not_shown(checks)}"
+        else:
+            reason = _reason(status, coef_test, se_test, margin, structural)
+        if status == "agree":
+            assert_replicates_covered(checks, _n_rep(py), results[0].get("id") or "")
     block["verdict"] = status
     block["reason"] = reason
     return status, block, checks
+
+
+def _repetition_tests(py: dict, lf: dict, scale: float, margin: float) -> Optional[list[dict]]:
+    """With ``n_rep`` > 1: the equivalence tests of every repetition's coefficient and se."""
+    if _n_rep(py) < 2 or "coef_reps" not in lf:
+        return None
+    out = []
+    for j in range(py["coef_reps"].shape[1]):
+        entry: dict = {"rep": j + 1}
+        for q in ("coef", "se"):
+            entry[q] = equivalence((py[f"{q}_reps"][:, j] - lf[f"{q}_reps"][:, j]) / scale, margin).as_dict()
+        out.append(entry)
+    return out
+
+
+def _n_rep(values: dict) -> int:
+    return int(values["coef_reps"].shape[1]) if "coef_reps" in values else 1
+
+
+def _not_shown(checks: list[dict]) -> str:
+    return ", ".join(c["name"] for c in checks if not c["ok"])
+
+
+def assert_replicates_covered(checks: list[dict], n_rep: int, spec_id: str) -> None:
+    """Raise :class:`~harness.checks.VerdictError` when a statistical-tier replicated ``agree`` leaves a
+    quantity of :func:`~harness.checks.required_coverage` without a replicate-layer test (with one
+    repetition, the repetition's numbers are the aggregate's in both packages)."""
+    covered = {(c["quantity"], c["rep"]) for c in checks if c.get("layer") == "replicates" and c.get("quantity")}
+    if n_rep == 1:
+        covered |= {(q, 1) for q, rep in covered if rep is None and q in ("coef", "se")}
+    missing = required_coverage("statistical", n_rep) - covered
+    if missing:
+        where = {rep: "the aggregate" if rep is None else f"repetition {rep}" for _, rep in missing}
+        listed = ", ".join(f"{q} of {where[rep]}" for q, rep in sorted(missing, key=str))
+        raise VerdictError(f"spec '{spec_id}': no replicate test for {listed}; the tool cannot judge it")
 
 
 def _reason(status: str, coef: dict, se: dict, margin: float, structural: list[dict]) -> str:

@@ -184,6 +184,7 @@ def test_statistical_verdict_from_constructed_replicates() -> None:
         "replicates.structure": True,
         "replicates.coef.equivalence": True,
         "replicates.se.equivalence": True,
+        "replicates.p.equivalence": True,
     }
     assert block["single_draw"]["of"] == 40 and block["mde_se"] > 0
     assert replicate_outcome(_results(0.5), "statistical", 0.2, "data", 0.0, seed=1)[0] == "disagree"
@@ -193,6 +194,51 @@ def test_statistical_verdict_from_constructed_replicates() -> None:
     assert "coverage" in block["engines"]["python"] and block["floor"]["measured"] is False
     _, block, _ = replicate_outcome(_results(0.0), "statistical", 0.2, "seeds", 0.0, seed=1)
     assert "coverage" not in block["engines"]["python"] and block["floor"]["measured"] is True
+
+
+def _with_reps(result: dict, py_reps: list[float], r_reps: list[float], se: float = 1.0) -> dict:
+    """A constructed result with ``n_rep`` repetitions (their median is the aggregate)."""
+    out = {**result, "python": dict(result["python"]), "learner_free": dict(result["learner_free"])}
+    for key, reps in (("python", py_reps), ("learner_free", r_reps)):
+        out[key].update(coef=float(np.median(reps)), coef_reps=list(reps), se_reps=[se] * len(reps))
+    return out
+
+
+def test_replicate_tests_cover_every_repetition_and_the_aggregate_p() -> None:
+    """The coverage rule of harness.checks holds for replicates: with n_rep = 2 a repetition that
+    differs while the aggregate (the median of two) hides it cannot be agree; covered, it agrees."""
+    rng = np.random.default_rng(3)
+    truth = rng.standard_normal((40, 2))
+    noise = 0.05 * rng.standard_normal((40, 2))
+    base = _result(0.0, 0.0)
+    same = [_with_reps(base, list(t + e), list(t)) for t, e in zip(truth, noise, strict=True)]
+    status, block, checks = replicate_outcome(same, "statistical", 0.2, "data", None, seed=1)
+    assert status == "agree", block["reason"]
+    names = {c["name"] for c in checks}
+    assert {"replicates.coef.rep1.equivalence", "replicates.se.rep2.equivalence", "replicates.p.equivalence"} <= names
+    assert [e["rep"] for e in block["repetitions"]] == [1, 2]
+    # repetition 1 of Python 0.3 se high, repetition 2 0.3 se low: the medians (aggregates) stay equal
+    split = [
+        _with_reps(base, [t[0] + 0.3 + e[0], t[1] - 0.3 + e[1]], list(t)) for t, e in zip(truth, noise, strict=True)
+    ]
+    for result, reference in zip(split, same, strict=True):
+        result["python"]["coef"] = reference["python"]["coef"]
+    status, block, checks = replicate_outcome(split, "statistical", 0.2, "data", None, seed=1)
+    assert block["coef"]["verdict"] == "agree" and status == "inconclusive"
+    assert {c["name"] for c in checks if not c["ok"]} == {"replicates.coef.rep1.equivalence", "replicates.coef.rep2.equivalence"}
+    assert "replicates.coef.rep1.equivalence" in block["reason"]
+
+
+def test_an_agree_without_a_test_of_every_quantity_is_a_tool_error() -> None:
+    from harness.checks import VerdictError
+    from harness.replicate_verdict import assert_replicates_covered
+
+    _, _, checks = replicate_outcome(_results(0.0), "statistical", 0.2, "data", None, seed=1)
+    assert_replicates_covered(checks, 1, "s")  # coef, se, p of the aggregate; rep 1 is the aggregate
+    with pytest.raises(VerdictError, match="p of the aggregate"):
+        assert_replicates_covered([c for c in checks if c["quantity"] != "p"], 1, "s")
+    with pytest.raises(VerdictError, match="coef of repetition 2"):
+        assert_replicates_covered(checks, 2, "s")
 
 
 def test_a_structural_failure_in_any_replicate_is_disagree() -> None:

@@ -81,6 +81,10 @@ def _engine_rows(engines: dict) -> list[list[str]]:
     return rows
 
 
+def _pair(entry: dict) -> str:
+    return f"{_interval(entry['coef'])} / {_interval(entry['se'])}"
+
+
 def replicate_rows(spec: dict) -> list[list[str]]:
     """The statistics table of one replicated spec."""
     block = spec.get("replicates") or {}
@@ -92,6 +96,11 @@ def replicate_rows(spec: dict) -> list[list[str]]:
             ["mean coef difference, 95 % CI (se)", "", "", _interval(coef, "ci95")],
             ["sd of the coef differences (se)", "", "", _f(coef.get("sd"))],
             ["mean se difference, 90 % CI (se)", "", "", _interval(se)],
+            *([["mean t difference (the aggregate p), 90 % CI", "", "", _interval(block["p"])]] if block.get("p") else []),
+            *[
+                [f"repetition {e['rep']}: mean coef / se difference, 90 % CI (se)", "", "", _pair(e)]
+                for e in block.get("repetitions") or []
+            ],
             ["equivalence (TOST) p, coef / se", "", "", f"{_p(coef.get('p_equivalent'))} / {_p(se.get('p_equivalent'))}"],
             ["smallest detectable difference (80 % power, 5 %)", "", "", f"{_f(block.get('mde_se'))} se"],
             [
