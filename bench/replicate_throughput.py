@@ -5,11 +5,12 @@ the run (for Dask: the command's tree and the cluster's worker processes).
 
     .venv/bin/python bench/replicate_throughput.py                 # 2 rounds, 24 replicates
     .venv/bin/python bench/replicate_throughput.py --rounds 3 --replicates 40
-    .venv/bin/python bench/replicate_throughput.py --render        # rewrite bench/REPLICATES.md only
+    .venv/bin/python bench/replicate_throughput.py --render        # rewrite its RESULTS.md section only
 
 Results are ratios to ``--jobs 1`` (this machine has 2 cores shared with other work: each
 measurement records the CPU the rest of the machine used meanwhile, in cores). Raw numbers go to
-``bench/replicate_throughput_raw.json``, the table to ``bench/REPLICATES.md``.
+``bench/replicate_throughput_raw.json``, the tables to this script's section of ``bench/RESULTS.md``
+(between its begin and end markers; the rest of the file is left as it is).
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 PY = ROOT / ".venv" / "bin" / "python"
 RAW = ROOT / "bench" / "replicate_throughput_raw.json"
-MARKDOWN = ROOT / "bench" / "REPLICATES.md"
+MARKDOWN = ROOT / "bench" / "RESULTS.md"
+BEGIN = "<!-- replicate_throughput.py: begin (generated; edit bench/replicate_throughput.py instead) -->"
+END = "<!-- replicate_throughput.py: end -->"
 
 # The workload: fresh generated data per replicate, forests in both languages (the replicate
 # pool's typical task: a few seconds of Python and R each).
@@ -165,12 +168,16 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
 def render(raw: dict[str, Any]) -> str:
     summary = summarise(raw["rows"])
     lines = [
-        "# Replicate throughput",
+        "## Replicate throughput: `--jobs 1`, `--jobs 2` and a two-worker Dask LocalCluster",
         "",
-        f"Measured by `{raw['command']}` on {raw['machine']} ({raw['date']}): one spec, {raw['n']} replicates "
+        f"Measured by `.venv/bin/python {raw['command']}` on {raw['machine']} ({raw['date']}): one spec, {raw['n']} replicates "
         "(PLR, forests of 50 trees in both languages, fresh `make_plr_CCDDHNR2018` data of 500 rows per replicate, "
         f"3 folds), {raw['rounds']} rounds in alternating order, each run from a cold start (new workers, new R, "
-        "empty cache). Medians over the rounds; ratios to `--jobs 1`.",
+        "empty cache). Medians over the rounds; ratios to `--jobs 1`. Every fit runs in a worker process "
+        "(`harness/parallel.py`): `--jobs 1` is the run's process and one worker, `--jobs 2` two workers, each with "
+        "its own embedded R; with `--scheduler` each replicate is a Dask future on the cluster's two single-threaded "
+        "worker processes, each of which starts its own R. Peak memory is the sampled sum of RSS over the run's "
+        "process tree (and the cluster's workers).",
         "",
         "| executor | wall (s) | replicates / min | speed vs --jobs 1 | peak memory (MB) | memory vs --jobs 1 "
         "| other load (cores) |",
@@ -200,19 +207,34 @@ def render(raw: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_section(text: str) -> None:
+    """Replace this script's section of RESULTS.md (appended the first time), through a temporary
+    file and a rename, so an interrupted write leaves the old file."""
+    current = MARKDOWN.read_text(encoding="utf-8")
+    block = f"{BEGIN}\n\n{text}\n{END}\n"
+    if BEGIN in current and END in current:
+        head, rest = current.split(BEGIN, 1)
+        current = head + block + rest.split(END, 1)[1].lstrip("\n")
+    else:
+        current = current.rstrip("\n") + "\n\n" + block
+    temporary = MARKDOWN.with_suffix(".md.tmp")
+    temporary.write_text(current, encoding="utf-8")
+    temporary.replace(MARKDOWN)
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--replicates", type=int, default=24)
-    parser.add_argument("--render", action="store_true", help="rewrite REPLICATES.md from the raw file")
-    parser.add_argument("--note", help="a line about the machine's state, kept in REPLICATES.md")
+    parser.add_argument("--render", action="store_true", help="rewrite the RESULTS.md section from the raw file")
+    parser.add_argument("--note", help="a line about the machine's state, kept in RESULTS.md")
     args = parser.parse_args(argv)
     if args.render:
         raw = json.loads(RAW.read_text(encoding="utf-8"))
         if args.note:
             raw["note"] = args.note
             RAW.write_text(json.dumps(raw, indent=1) + "\n", encoding="utf-8")
-        MARKDOWN.write_text(render(raw), encoding="utf-8")
+        write_section(render(raw))
         return 0
     specs = Path(tempfile.mkdtemp(prefix="dmlp_rt_")) / "workload.yaml"
     specs.write_text(WORKLOAD.format(n=args.replicates), encoding="utf-8")
@@ -232,8 +254,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         "note": args.note,
     }
     RAW.write_text(json.dumps(raw, indent=1) + "\n", encoding="utf-8")
-    MARKDOWN.write_text(render(raw), encoding="utf-8")
-    print(MARKDOWN.read_text(encoding="utf-8"))
+    write_section(render(raw))
+    print(render(raw))
     return 0
 
 
