@@ -161,11 +161,19 @@ def test_dask_pool_gives_the_same_replicates(spec_path: Path, tmp_path: Path) ->
 # --- the verdict over constructed replicate results -----------------------------------------------
 
 
+# Each package's p from its coef and se by its written-down rule (harness.compare.rule_checks).
+RULE_P = [
+    {"name": f"rule.{engine}.p", "layer": "rule", "quantity": "p", "rep": None, "value": 0.0, "limit": 1e-10, "ok": True}
+    for engine in ("python", "r")
+]
+
+
 def _result(py: float, r: float, se: float = 1.0, status: str = "agree", checks=None) -> dict:
     estimate = {"coef": py, "se": se, "ci": [py - 1.96 * se, py + 1.96 * se]}
     other = {"coef": r, "se": se, "ci": [r - 1.96 * se, r + 1.96 * se]}
     checks = checks or [
         {"name": "folds.r", "layer": "folds", "value": 0.0, "limit": 0.0, "ok": True},
+        *RULE_P,
         {"name": "end_to_end.coef", "layer": "end_to_end", "value": abs(py - r), "limit": 0.2, "ok": abs(py - r) <= 0.2},
     ]
     return {"status": status, "python": estimate, "r": other, "learner_free": dict(other), "checks": checks, "error": None}
@@ -184,8 +192,8 @@ def test_statistical_verdict_from_constructed_replicates() -> None:
         "replicates.structure": True,
         "replicates.coef.equivalence": True,
         "replicates.se.equivalence": True,
-        "replicates.p.equivalence": True,
     }
+    assert block["t"]["mean"] == pytest.approx(block["coef"]["mean"], abs=0.05)  # se 1: t moves with coef
     assert block["single_draw"]["of"] == 40 and block["mde_se"] > 0
     assert replicate_outcome(_results(0.5), "statistical", 0.2, "data", 0.0, seed=1)[0] == "disagree"
     status, block, _ = replicate_outcome(_results(0.2, sd=0.5, n=10), "statistical", 0.2, "data", 0.0, seed=1)
@@ -215,7 +223,7 @@ def test_replicate_tests_cover_every_repetition_and_the_aggregate_p() -> None:
     status, block, checks = replicate_outcome(same, "statistical", 0.2, "data", None, seed=1)
     assert status == "agree", block["reason"]
     names = {c["name"] for c in checks}
-    assert {"replicates.coef.rep1.equivalence", "replicates.se.rep2.equivalence", "replicates.p.equivalence"} <= names
+    assert {"replicates.coef.rep1.equivalence", "replicates.se.rep2.equivalence"} <= names
     assert [e["rep"] for e in block["repetitions"]] == [1, 2]
     # repetition 1 of Python 0.3 se high, repetition 2 0.3 se low: the medians (aggregates) stay equal
     split = [
@@ -234,11 +242,18 @@ def test_an_agree_without_a_test_of_every_quantity_is_a_tool_error() -> None:
     from harness.replicate_verdict import assert_replicates_covered
 
     _, _, checks = replicate_outcome(_results(0.0), "statistical", 0.2, "data", None, seed=1)
-    assert_replicates_covered(checks, 1, "s")  # coef, se, p of the aggregate; rep 1 is the aggregate
+    # coef and se of the aggregate tested, rep 1 is the aggregate, p through both rule checks
+    assert_replicates_covered(checks + RULE_P, 1, "s")
     with pytest.raises(VerdictError, match="p of the aggregate"):
-        assert_replicates_covered([c for c in checks if c["quantity"] != "p"], 1, "s")
+        assert_replicates_covered(checks + RULE_P[:1], 1, "s")
     with pytest.raises(VerdictError, match="coef of repetition 2"):
-        assert_replicates_covered(checks, 2, "s")
+        assert_replicates_covered(checks + RULE_P, 2, "s")
+    # and through the verdict: replicates whose results lack the rule layer cannot agree
+    bare = _results(0.0)
+    for result in bare:
+        result["checks"] = [c for c in result["checks"] if c["layer"] != "rule"]
+    with pytest.raises(VerdictError, match="no replicate test for p of the aggregate"):
+        replicate_outcome(bare, "statistical", 0.2, "data", None, seed=1)
 
 
 def test_a_structural_failure_in_any_replicate_is_disagree() -> None:

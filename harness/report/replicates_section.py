@@ -96,7 +96,7 @@ def replicate_rows(spec: dict) -> list[list[str]]:
             ["mean coef difference, 95 % CI (se)", "", "", _interval(coef, "ci95")],
             ["sd of the coef differences (se)", "", "", _f(coef.get("sd"))],
             ["mean se difference, 90 % CI (se)", "", "", _interval(se)],
-            *([["mean t difference (the aggregate p), 90 % CI", "", "", _interval(block["p"])]] if block.get("p") else []),
+            *([["mean t difference, 95 % CI (not judged)", "", "", _interval(block["t"], "ci95")]] if block.get("t") else []),
             *[
                 [f"repetition {e['rep']}: mean coef / se difference, 90 % CI (se)", "", "", _pair(e)]
                 for e in block.get("repetitions") or []
