@@ -10,6 +10,7 @@ import pytest
 
 from harness.replicate_verdict import replicate_outcome
 from harness.report import write_report
+from tests.test_replicates import RULE_P
 from tests.test_report_browser import MEASURE, WIDTH, _measure
 
 pytestmark = pytest.mark.browser
@@ -22,7 +23,7 @@ def _spec(spec_id: str, shift: float, sd: float, n: int) -> dict:
     for t, e in zip(truth, rng.standard_normal(n), strict=True):
         py, r = t + shift * 0.1 + sd * 0.1 * e, t
         results.append({
-            "status": "agree", "error": None, "checks": [],
+            "status": "agree", "error": None, "checks": RULE_P,
             "python": {"coef": py, "se": 0.1, "ci": [py - 0.196, py + 0.196]},
             "r": {"coef": r, "se": 0.1, "ci": [r - 0.196, r + 0.196]},
             "learner_free": {"coef": r, "se": 0.1},
