@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-cache", action="store_true", help="refit every spec")
     run.add_argument("--cache-dir", type=Path, help="result cache (default ~/.cache/dml-parity/results)")
     run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.add_argument("--replicates", type=int, metavar="N", help="fit every statistical-tier spec N times (replicates.n)")
 
     sub.add_parser("doctor", help="versions of both sides and which learner pairs are usable")
 
@@ -116,6 +117,8 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
 
     if args.jobs < 1:
         raise HarnessError(f"--jobs: must be at least 1, got {args.jobs}")
+    if args.replicates is not None and args.replicates < 2:
+        raise HarnessError(f"--replicates: must be at least 2, got {args.replicates}")
     out = args.out or Path("reports") / f"{args.specs.stem}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
     # Before anything is read or fitted: a run that cannot write its report must not start.
     check_output(out)
@@ -134,6 +137,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         scheduler=args.scheduler,
         cache_dir=args.cache_dir,
         use_cache=not args.no_cache,
+        replicates=args.replicates,
         command=shlex.join(["dml-parity", *argv]),
         progress=None if quiet else Progress(),
         # DMLP_IN_PROCESS=1: the fits run in this process, for profilers only (bench/measure.py,
@@ -144,7 +148,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     write_run(results, out)
     if not quiet:
         s = results["summary"]
-        keys = ("agree", "explained", "disagree", "error", "not-run", "r-not-run")
+        keys = ("agree", "explained", "disagree", "inconclusive", "error", "not-run", "r-not-run")
         counts = ", ".join(f"{s[key]} {key}" for key in keys if s.get(key))
         print(f"{s['specs']} specs: {counts} -> {out}/report.html")
     return exit_code(results)

@@ -30,6 +30,7 @@ from harness.design import Design, Folds
 from harness.engines.result import EngineResult
 from harness.formulas import Aggregate, atte_reps, python_aggregate, r_aggregate, var_scaling_factor
 from harness.learners import LEARNERS, resolve_learner
+from harness.propensity import propensity_extremes
 from harness.spec import Spec
 
 __all__ = [
@@ -326,6 +327,13 @@ def nuisance_summary(spec: Spec, design: Design, py: EngineResult, r: EngineResu
             entry["corr"] = float(np.corrcoef(flat_a, flat_b)[0, 1])
         else:
             entry["corr"] = 1.0 if np.array_equal(flat_a, flat_b) else None
+        if name == "ml_m" and spec.model in ("irm", "iivm"):
+            # The weights the score divided by, per engine (heavy tails start there).
+            assigned = design.frame[design.d if spec.model == "irm" else design.z[0]].to_numpy()
+            entry["propensity"] = {
+                engine: propensity_extremes(assigned, result.predictions[name], spec.trimming_threshold)
+                for engine, result in (("python", py), ("r", r))
+            }
         if name in targets:
             target, rows = targets[name]
             rmse_py = float(np.sqrt(np.mean((a[rows] - target[rows, None]) ** 2)))
@@ -408,6 +416,8 @@ def compare(
     assert_covered(checks, tier, folds.n_rep, spec.id)
 
     lf = {"coef_rel": rel_diff(learner_free.coef_reps, r.coef_reps), "se_rel": rel_diff(learner_free.se_reps, r.se_reps)}
+    # Python's code on R's predictions: the R side of the statistical tier, kept for replicates.
+    lf.update({k: v for k, v in learner_free.summary().items() if k in ("coef", "se", "ci", "coef_reps", "se_reps")})
     explained = None
     rules = _rules(spec, folds.n_rep)
     if not all(c.ok for c in checks):

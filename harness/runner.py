@@ -65,6 +65,8 @@ class RunOptions:
     cache_dir: Optional[Path] = None
     use_cache: bool = True
     command: str = ""
+    # --replicates N: n for every statistical-tier spec (harness/replicates.py).
+    replicates: Optional[int] = None
     progress: Optional[Progress] = field(default=None, compare=False)
     # Fit in this process instead of worker processes: for profiling and debugging only (a crash
     # in a fit then ends the run). No CLI flag: users always get workers.
@@ -104,7 +106,7 @@ def prepare(spec_file: SpecFile, data_path: Optional[Path]) -> list[PreparedSpec
 
     ``data_path`` None: each spec's data is drawn by the spec file's generator with the spec's seed."""
     data = load_data(data_path, spec_file.dataset) if data_path is not None else None
-    where = str(data_path) if data_path is not None else f"generator {spec_file.dataset.generator['name']}"
+    where = _where(spec_file, data_path)
     out = []
     for spec in spec_file.specs:
         frame = data if data is not None else _generated(spec_file, spec.seed)
@@ -115,6 +117,10 @@ def prepare(spec_file: SpecFile, data_path: Optional[Path]) -> list[PreparedSpec
     del data
     release_freed_memory()  # the CSV's parse buffers and the design steps' copies
     return out
+
+
+def _where(spec_file: SpecFile, data_path: Optional[Path]) -> str:
+    return str(data_path) if data_path is not None else f"generator {spec_file.dataset.generator['name']}"
 
 
 def _generated(spec_file: SpecFile, seed: int):
@@ -156,10 +162,13 @@ def run(options: RunOptions) -> dict:
         data_path = _data_path(spec_file, options.data)
         truth = _truth(spec_file, options.data)
         prepared = prepare(spec_file, data_path)
+        # Replicates: every fit of the run (all replicates of all specs) is one task of one pool.
+        plan = _replicate_plan(spec_file, prepared, options, data_path)
+        tasks = plan.tasks
         versions = executor.versions()
-        keys = [cache_key(p, versions, engines) for p in prepared]
+        keys = [cache_key(p, versions, engines) for p in tasks]
         todo = []
-        for i, (p, key) in enumerate(zip(prepared, keys, strict=True)):
+        for i, (p, key) in enumerate(zip(tasks, keys, strict=True)):
             stored = cache.load(key, p.spec.id, pair_digest(p.design.rows, p.folds.labels))
             if stored is None:
                 todo.append(i)
@@ -167,22 +176,22 @@ def run(options: RunOptions) -> dict:
                 results[i] = {**stored, "timings": {**stored["timings"], "cached": True}}
 
         def started(i: int, pid: Optional[int]) -> None:
-            progress.started(prepared[i].spec.id, engines, f"worker {pid}" if pid else "")
+            progress.started(tasks[i].spec.id, engines, f"worker {pid}" if pid else "")
 
         def finished(i: int, result: dict) -> None:
             # Stored as each spec finishes, so an interrupted run keeps what it did.
             cache.store(keys[i], result)
             results[i] = {**result, "timings": {**result["timings"], "cached": False}}
-            progress.finished(prepared[i].spec.id, result.get("status", "?"))
+            progress.finished(tasks[i].spec.id, result.get("status", "?"))
 
-        progress.begin(len(todo), len(prepared) - len(todo))
+        progress.begin(len(todo), len(tasks) - len(todo))
         try:
-            executor.run(prepared, todo, started, finished)
+            executor.run(tasks, todo, started, finished)
         finally:
             progress.end()
 
     # A spec with several treatments gives one row per treatment (harness.rows).
-    specs_out = [row for i in range(len(prepared)) for row in _spec_records(prepared[i], results[i], truth)]
+    specs_out = [row for i in range(len(prepared)) for row in _spec_outcome(plan, i, prepared[i], results, truth)]
     from harness.claims import judge_claims
     from harness.summary import summarize
 
@@ -216,6 +225,30 @@ def _executor(options: RunOptions, engines: tuple[str, ...], progress: Progress)
     if options.in_process:
         return InProcess(engines)
     return WorkerPool(options.jobs, engines, note=progress.note)
+
+
+def _replicate_plan(spec_file: SpecFile, prepared: list[PreparedSpec], options: RunOptions, data_path: Optional[Path]):
+    from harness.compare import spec_tier
+    from harness.replicates import plan_replicates, replicate_settings
+
+    generator = spec_file.dataset.generator if data_path is None else None
+    settings = {}
+    for i, p in enumerate(prepared):
+        setting = replicate_settings(p.spec, options.replicates, spec_tier(p.spec)[0], generator is not None)
+        if setting is not None:
+            settings[i] = setting
+    return plan_replicates(prepared, settings, spec_file.dataset, generator, _where(spec_file, data_path))
+
+
+def _spec_outcome(plan, index: int, prepared: PreparedSpec, results: dict[int, dict], truth: dict) -> list[dict]:
+    """A spec's records: its one fit, or replicate 1 with the verdict over all its replicates."""
+    own = plan.results_of(index, results)
+    records = _spec_records(prepared, own[0], truth)
+    if index in plan.replication:  # one treatment (harness.replicates refuses several)
+        from harness.replicate_verdict import with_replicates
+
+        records = [with_replicates(records[0], own, plan.replication[index], prepared.spec)]
+    return records
 
 
 def _spec_records(prepared: PreparedSpec, result: dict, truth: dict) -> list[dict]:
@@ -267,8 +300,9 @@ def _learner_label(spec: Spec, nuisance: str) -> str:
 
 
 def exit_code(results: dict) -> int:
-    """0 when every spec agrees (or is explained, or R was not asked for), 1 otherwise."""
-    return 1 if any(s.get("status") in ("disagree", "error") for s in results["specs"]) else 0
+    """0 when every spec agrees (or is explained, or R was not asked for), 1 otherwise (an
+    ``inconclusive`` replicated spec has not shown agreement either)."""
+    return 1 if any(s.get("status") in ("disagree", "error", "inconclusive") for s in results["specs"]) else 0
 
 
 def _plain(value):

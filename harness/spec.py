@@ -1,8 +1,7 @@
 """Spec files: YAML read, validated and frozen before anything runs.
 
-A spec file has three sections: ``dataset`` (where the data is and how its columns map),
-``defaults`` (values every spec inherits) and ``specs`` (one entry per estimate). Validation errors
-name the file, the spec id and the field.
+A spec file has three sections: ``dataset`` (where the data is and how its columns map), ``defaults``
+(values every spec inherits) and ``specs`` (one entry per estimate). Errors name file, spec id and field.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from harness.errors import SpecError
 from harness.expr import check_plain_name, parse_condition
 from harness.learners import LearnerChoice, nuisances_of, parse_learner
+from harness.replicates_spec import ReplicatesSpec
 
 __all__ = [
     "BootstrapSpec",
@@ -157,6 +157,7 @@ class Spec(_Frozen):
     dropna: bool = False
     tier: Optional[Literal["exact", "statistical"]] = None
     coef_tolerance_se: float = 0.2
+    replicates: Optional[ReplicatesSpec] = None
     title: Optional[str] = None
     title_zh: Optional[str] = None
     table: Optional[str] = None

@@ -14,7 +14,7 @@ from harness.claims import ENGINES, count_claims
 __all__ = ["STATUSES", "effective_status", "summarize"]
 
 # Every status a reader can see, in the order summaries list them.
-STATUSES = ("agree", "explained", "disagree", "error", "not-run", "r-not-run", "python-not-run")
+STATUSES = ("agree", "explained", "disagree", "inconclusive", "error", "not-run", "r-not-run", "python-not-run")
 
 
 def effective_status(spec: dict) -> str:

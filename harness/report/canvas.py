@@ -9,7 +9,7 @@ __all__ = ["ENGINE_STYLE", "STATUS_COLOUR", "new_figure", "png_bytes"]
 
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
 ENGINE_STYLE = {"python": ("#0072B2", "o"), "r": ("#D55E00", "s")}
-STATUS_COLOUR = {"agree": "#009E73", "explained": "#0072B2", "disagree": "#D55E00"}
+STATUS_COLOUR = {"agree": "#009E73", "explained": "#0072B2", "disagree": "#D55E00", "inconclusive": "#E69F00"}
 NO_COMPARISON_COLOUR = "#777777"
 DPI = 110
 

@@ -70,8 +70,12 @@ def gap_in_se(spec: dict) -> float | None:
     """Signed Python-minus-R coefficient gap in units of the two engines' mean se.
 
     The verdict stores the absolute value (``diff.coef_in_se``); the sign tells a reader which
-    engine is higher, so it is recomputed here from the estimates with the same denominator.
+    engine is higher, so it is recomputed here from the estimates with the same denominator. A
+    replicated spec is judged on the mean paired difference over its replicates: that is shown.
     """
+    replicated = (spec.get("replicates") or {}).get("coef") or {}
+    if finite(replicated.get("mean")):
+        return float(replicated["mean"])
     py, r = spec.get("python") or {}, spec.get("r") or {}
     if all(finite(e.get(k)) for e in (py, r) for k in ("coef", "se")):
         mean_se = 0.5 * (py["se"] + r["se"])
@@ -103,6 +107,10 @@ def gap_lines(spec: dict) -> list[str]:
     if spec.get("tier") == "statistical":
         gap = gap_in_se(spec)
         lines = [f"{gap:+.2f} se" if gap is not None else DASH, f"limit ±{se_band(spec)[0]:g} se"]
+        replicated = (spec.get("replicates") or {}).get("coef") or {}
+        if finite(replicated.get("mean")):
+            low, high = replicated["ci90"]
+            lines[1:1] = [f"mean of {replicated['n']} replicates, 90 % CI {low:+.2f} to {high:+.2f}"]
         return [*lines, f"rel. {diff['coef_rel']:.2e}"]
     lines = [f"coef {diff['coef_rel']:.2e}"]
     if finite(diff.get("se_rel")):
@@ -233,6 +241,10 @@ def status_lines(spec: dict, with_error: bool = True) -> list[str]:
     """Under the status badge: the error, the failed checks, then the layers that explain it."""
     status = effective_status(spec)
     lines = []
+    replicates = spec.get("replicates")
+    if replicates:
+        # The status is the verdict over the replicates (harness.replicate_verdict); say so first.
+        lines.append(f"{replicates['n']} replicates (vary: {replicates['vary']}): {replicates.get('reason', '')}")
     if status == "error" and with_error:
         lines.append(spec.get("error") or "no message")
     elif status in ("disagree", "explained"):

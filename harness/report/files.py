@@ -9,6 +9,7 @@ from harness.report.forest_plot import render_forest
 from harness.report.html import render_html
 from harness.report.markdown import render_markdown
 from harness.report.parity_plot import render_parity
+from harness.report.replicates_plot import render_replicate_plots, replicate_file_name
 from harness.report.table_csv import render_csv
 
 __all__ = ["REPORT_FILES", "write_report"]
@@ -29,13 +30,15 @@ def write_report(results: dict, out_dir: Path) -> list[Path]:
     Returns
     -------
     list of Path
-        The files written, in the order of ``REPORT_FILES``.
+        The files written, in the order of ``REPORT_FILES``, then one ``replicates-<spec>.png``
+        per replicated spec.
     """
     out_dir = Path(out_dir)
     parity, forest = render_parity(results), render_forest(results)
+    replicate_pngs = render_replicate_plots(results)
     outputs = {
         "report.md": render_markdown(results).encode("utf-8"),
-        "report.html": render_html(results, parity, forest).encode("utf-8"),
+        "report.html": render_html(results, parity, forest, replicate_pngs).encode("utf-8"),
         "results.csv": render_csv(results).encode("utf-8"),
         "parity.png": parity,
         "forest.png": forest,
@@ -44,4 +47,7 @@ def write_report(results: dict, out_dir: Path) -> list[Path]:
     for name in REPORT_FILES:
         atomic_write_bytes(out_dir / name, outputs[name])
         paths.append(out_dir / name)
+    for spec_id, png in replicate_pngs.items():
+        atomic_write_bytes(out_dir / replicate_file_name(spec_id), png)
+        paths.append(out_dir / replicate_file_name(spec_id))
     return paths

@@ -73,7 +73,7 @@ def forest_panels(results: dict) -> list[tuple[str, list[dict]]]:
 
 def _label(spec: dict) -> str:
     status = effective_status(spec)
-    compared = status in ("agree", "explained", "disagree")
+    compared = status in ("agree", "explained", "disagree", "inconclusive")
     # Rows without a comparison say why rather than leaving a silent gap.
     note = "" if compared else f" ({STATUS_LABEL.get(status, status)})"
     lines = [f"{spec['id']}{note}", spec.get("title_zh") or ""]

@@ -12,6 +12,7 @@ import functools
 import jinja2
 
 import harness.report.cells as cells
+import harness.report.replicates_section as replicates_section
 from harness.claims import ENGINES
 from harness.report.overview import (
     ENGINE_LABEL,
@@ -24,6 +25,7 @@ from harness.report.overview import (
     summary_rows,
     title,
 )
+from harness.report.replicates_plot import render_replicate_plots, replicated_specs
 from harness.summary import effective_status
 
 __all__ = ["render_html"]
@@ -72,7 +74,20 @@ def _row(spec: dict) -> dict:
     }
 
 
-def render_html(results: dict, parity_png: bytes, forest_png: bytes) -> str:
+def _replicates(results: dict, pngs: dict[str, bytes]) -> list[dict]:
+    return [
+        {
+            "id": spec["id"],
+            "status": effective_status(spec),
+            "lines": replicates_section.replicate_summary_lines(spec),
+            "rows": replicates_section.replicate_rows(spec),
+            "png": base64.b64encode(pngs[spec["id"]]).decode("ascii") if spec["id"] in pngs else None,
+        }
+        for spec in replicated_specs(results)
+    ]
+
+
+def render_html(results: dict, parity_png: bytes, forest_png: bytes, replicate_pngs: dict[str, bytes] | None = None) -> str:
     """Render ``report.html``: one self-contained page (inline CSS, both pictures inline).
 
     Parameters
@@ -82,6 +97,8 @@ def render_html(results: dict, parity_png: bytes, forest_png: bytes) -> str:
     parity_png, forest_png : bytes
         The pictures of :mod:`harness.report.parity_plot` and :mod:`harness.report.forest_plot`,
         embedded as data URIs.
+    replicate_pngs : dict, optional
+        Spec id -> picture of :mod:`harness.report.replicates_plot` (drawn here when not given).
 
     Returns
     -------
@@ -90,6 +107,8 @@ def render_html(results: dict, parity_png: bytes, forest_png: bytes) -> str:
     """
     specs = prepare(results)
     prov = results.get("provenance") or {}
+    if replicate_pngs is None:
+        replicate_pngs = render_replicate_plots(results)
     tables = [
         {"anchor": f"table-{i}", "name": table, "rows": [_row(spec) for spec in members]}
         for i, (table, members) in enumerate(groups(specs), 1)
@@ -104,6 +123,8 @@ def render_html(results: dict, parity_png: bytes, forest_png: bytes) -> str:
             tables=tables,
             parity_png=base64.b64encode(parity_png).decode("ascii"),
             forest_png=base64.b64encode(forest_png).decode("ascii"),
+            replicates=_replicates(results, replicate_pngs),
+            replicates_intro=replicates_section.INTRO,
             provenance=provenance_rows(prov),
             packages=package_rows(prov),
             seeds=list((prov.get("seeds") or {}).items()),

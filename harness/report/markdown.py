@@ -6,6 +6,7 @@ from __future__ import annotations
 from tabulate import tabulate
 
 import harness.report.cells as cells
+import harness.report.replicates_section as replicates_section
 from harness.claims import ENGINES
 from harness.report.overview import (
     ENGINE_LABEL,
@@ -18,12 +19,14 @@ from harness.report.overview import (
     summary_rows,
     title,
 )
+from harness.report.replicates_plot import replicate_file_name, replicated_specs
 from harness.summary import effective_status
 
 __all__ = ["TABLE_HEADERS", "render_markdown"]
 
 TABLE_HEADERS = ["Spec", "Python coef (se)", "R coef (se)", "Python − R", "Status", "Paper claim", "Truth (in 95 % CI)"]
 CHECK_HEADERS = ["Spec", "Check", "Value", "Limit", "Result"]
+REPLICATE_HEADERS = ["Statistic", "Python", "R", "Python − R"]
 
 
 def _md(text: object) -> str:
@@ -80,6 +83,21 @@ def _checks_block(members: list[dict]) -> str:
     return f"<details><summary>Checks: {_md(summary)}</summary>\n\n{_table(rows, CHECK_HEADERS)}\n\n</details>"
 
 
+def _replicates_part(results: dict) -> list[str]:
+    specs = replicated_specs(results)
+    if not specs:
+        return []
+    parts = ["## Replicates", replicates_section.INTRO]
+    for spec in specs:
+        parts += [
+            f"### `{spec['id']}`",
+            "<br>".join(_md(line) for line in replicates_section.replicate_summary_lines(spec)),
+            f"![{_md(spec['id'])}: estimate distributions and paired differences]({replicate_file_name(spec['id'])})",
+            _table([[_md(c) for c in row] for row in replicates_section.replicate_rows(spec)], REPLICATE_HEADERS),
+        ]
+    return parts
+
+
 def render_markdown(results: dict) -> str:
     """Render ``report.md``.
 
@@ -109,6 +127,7 @@ def render_markdown(results: dict) -> str:
         block = _checks_block(members)
         if block:
             parts.append(block)
+    parts += _replicates_part(results)
     parts += [
         "## Estimates",
         "![Estimates and 95 % confidence intervals, one panel per paper table](forest.png)",

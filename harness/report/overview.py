@@ -27,6 +27,7 @@ STATUS_LABEL = {
     "agree": "agree",
     "explained": "explained",
     "disagree": "disagree",
+    "inconclusive": "inconclusive",
     "error": "error",
     "not-run": "not run",
     "r-not-run": "R not run",

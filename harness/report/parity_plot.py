@@ -46,6 +46,8 @@ def _compared(spec: dict) -> bool:
 def _label(spec: dict) -> str:
     status = effective_status(spec)
     note = "" if _compared(spec) else f" ({STATUS_LABEL.get(status, status)})"
+    if _compared(spec) and ((spec.get("replicates") or {}).get("coef") or {}).get("n"):
+        note = f" (mean of {spec['replicates']['coef']['n']})"  # the replicates' mean paired difference
     return drawable(f"{spec['id']}{note}")
 
 

@@ -1,0 +1,263 @@
+"""Replicate throughput (issue 12): one replicated workload run with ``--jobs 1``, ``--jobs 2`` and a
+two-worker Dask ``LocalCluster`` (``--scheduler``), each from a cold start and an empty cache, in
+alternating order, timed from outside; peak memory is the sampled sum of RSS over every process of
+the run (for Dask: the command's tree and the cluster's worker processes).
+
+    .venv/bin/python bench/replicate_throughput.py                 # 2 rounds, 24 replicates
+    .venv/bin/python bench/replicate_throughput.py --rounds 3 --replicates 40
+    .venv/bin/python bench/replicate_throughput.py --render        # rewrite its RESULTS.md section only
+
+Results are ratios to ``--jobs 1`` (this machine has 2 cores shared with other work: each
+measurement records the CPU the rest of the machine used meanwhile, in cores). Raw numbers go to
+``bench/replicate_throughput_raw.json``, the tables to this script's section of ``bench/RESULTS.md``
+(between its begin and end markers; the rest of the file is left as it is).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = ROOT / ".venv" / "bin" / "python"
+RAW = ROOT / "bench" / "replicate_throughput_raw.json"
+MARKDOWN = ROOT / "bench" / "RESULTS.md"
+BEGIN = "<!-- replicate_throughput.py: begin (generated; edit bench/replicate_throughput.py instead) -->"
+END = "<!-- replicate_throughput.py: end -->"
+
+# The workload: fresh generated data per replicate, forests in both languages (the replicate
+# pool's typical task: a few seconds of Python and R each).
+WORKLOAD = """
+dataset:
+  generator: {{name: make_plr_CCDDHNR2018, n_obs: 500, dim_x: 10, alpha: 0.5}}
+defaults: {{model: plr, y: y, d: d, x: [X1, X2, X3, X4, X5, X6, X7, X8, X9, X10], n_folds: 3, seed: 4, truth: alpha}}
+specs:
+  - {{id: plr_forest, learner: {{name: rf, n_estimators: 50, max_depth: 6}}, replicates: {{n: {n}, vary: data}}}}
+"""
+
+
+def _busy_seconds() -> float:
+    with open("/proc/stat", encoding="ascii") as handle:
+        values = [int(v) for v in handle.readline().split()[1:]]
+    return (sum(values[:8]) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
+class Sampler(threading.Thread):
+    """Peak of the summed RSS, and CPU, of the process trees under ``roots`` (sampled every 0.1 s)."""
+
+    def __init__(self, roots: list[int]) -> None:
+        super().__init__(daemon=True)
+        self.roots = [psutil.Process(pid) for pid in roots]
+        self.peak = 0
+        self.cpu: dict[int, float] = {}
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            rss = 0
+            for root in self.roots:
+                try:
+                    procs = [root, *root.children(recursive=True)]
+                except psutil.Error:
+                    continue
+                for proc in procs:
+                    try:
+                        with proc.oneshot():
+                            rss += proc.memory_info().rss
+                            times = proc.cpu_times()
+                            self.cpu[proc.pid] = times.user + times.system
+                    except psutil.Error:
+                        continue
+            self.peak = max(self.peak, rss)
+            self.stop.wait(0.1)
+
+
+def _run(label: str, args: list[str], specs: Path, extra_roots: list[int], n: int) -> dict[str, Any]:
+    out = Path(tempfile.mkdtemp(prefix="dmlp_rt_out_"))
+    cache = Path(tempfile.mkdtemp(prefix="dmlp_rt_cache_"))
+    cmd = [
+        str(PY),
+        "-m",
+        "harness.cli",
+        "run",
+        "--specs",
+        str(specs),
+        "--out",
+        str(out / "run"),
+        "--cache-dir",
+        str(cache),
+        "--quiet",
+        *args,
+    ]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    load = os.getloadavg()[0]
+    busy0 = _busy_seconds()
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sampler = Sampler([proc.pid, *extra_roots])
+    cpu0 = {pid: psutil.Process(pid).cpu_times() for pid in extra_roots}
+    sampler.start()
+    _, stderr = proc.communicate()
+    wall = time.perf_counter() - start
+    sampler.stop.set()
+    sampler.join()
+    if proc.returncode not in (0, 1):
+        raise RuntimeError(f"{label}: exit {proc.returncode}: {stderr[-2000:]}")
+    # The cluster's processes existed before the run: only their CPU during it counts.
+    before = sum(t.user + t.system for t in cpu0.values())
+    own = sum(sampler.cpu.values()) - before
+    results = json.loads((out / "run" / "results.json").read_text(encoding="utf-8"))
+    block = results["specs"][0]["replicates"]
+    row = {
+        "label": label,
+        "wall_s": round(wall, 2),
+        "replicates_per_min": round(60 * n / wall, 2),
+        "peak_rss_mb": round(sampler.peak / 2**20, 1),
+        "own_cpu_s": round(own, 1),
+        "other_cores": round(max(0.0, (_busy_seconds() - busy0 - own) / wall), 2),
+        "load1_start": round(load, 2),
+        "coef_sum": sum(block["python"]["coef"]) + sum(block["r"]["coef"]),
+    }
+    print(f"  {label}: {row}", flush=True)
+    return row
+
+
+def measure_round(specs: Path, n: int, order: list[str]) -> list[dict[str, Any]]:
+    rows = []
+    for config in order:
+        if config == "dask":
+            from dask.distributed import LocalCluster
+
+            with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+                workers = [w.process.pid for w in cluster.workers.values()]
+                rows.append(_run("dask LocalCluster, 2 workers", ["--scheduler", cluster.scheduler_address], specs, workers, n))
+        else:
+            rows.append(_run(f"--jobs {config}", ["--jobs", config], specs, [], n))
+    return rows
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    labels = list(dict.fromkeys(r["label"] for r in rows))
+    out = {}
+    for label in labels:
+        mine = [r for r in rows if r["label"] == label]
+        out[label] = {
+            "wall_s": statistics.median(r["wall_s"] for r in mine),
+            "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in mine),
+            "other_cores": statistics.median(r["other_cores"] for r in mine),
+        }
+    base = out["--jobs 1"]
+    for values in out.values():
+        values["speed_vs_jobs1"] = base["wall_s"] / values["wall_s"]
+        values["memory_vs_jobs1"] = values["peak_rss_mb"] / base["peak_rss_mb"]
+    return out
+
+
+def render(raw: dict[str, Any]) -> str:
+    summary = summarise(raw["rows"])
+    lines = [
+        "## Replicate throughput: `--jobs 1`, `--jobs 2` and a two-worker Dask LocalCluster",
+        "",
+        f"Measured by `.venv/bin/python {raw['command']}` on {raw['machine']} ({raw['date']}): one spec, {raw['n']} replicates "
+        "(PLR, forests of 50 trees in both languages, fresh `make_plr_CCDDHNR2018` data of 500 rows per replicate, "
+        f"3 folds), {raw['rounds']} rounds in alternating order, each run from a cold start (new workers, new R, "
+        "empty cache). Medians over the rounds; ratios to `--jobs 1`. Every fit runs in a worker process "
+        "(`harness/parallel.py`): `--jobs 1` is the run's process and one worker, `--jobs 2` two workers, each with "
+        "its own embedded R; with `--scheduler` each replicate is a Dask future on the cluster's two single-threaded "
+        "worker processes, each of which starts its own R. Peak memory is the sampled sum of RSS over the run's "
+        "process tree (and the cluster's workers).",
+        "",
+        "| executor | wall (s) | replicates / min | speed vs --jobs 1 | peak memory (MB) | memory vs --jobs 1 "
+        "| other load (cores) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for label, v in summary.items():
+        lines.append(
+            f"| {label} | {v['wall_s']:.1f} | {60 * raw['n'] / v['wall_s']:.1f} | {v['speed_vs_jobs1']:.2f}x | "
+            f"{v['peak_rss_mb']:.0f} | {v['memory_vs_jobs1']:.2f}x | {v['other_cores']:.2f} |"
+        )
+    lines += [
+        "",
+        "Every run, in order:",
+        "",
+        "| round | executor | wall (s) | peak memory (MB) | other load (cores) | load1 at start |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in raw["rows"]:
+        lines.append(
+            f"| {r['round']} | {r['label']} | {r['wall_s']:.1f} | {r['peak_rss_mb']:.0f} | {r['other_cores']:.2f} "
+            f"| {r['load1_start']:.2f} |"
+        )
+    same = len({round(r["coef_sum"], 12) for r in raw["rows"]}) == 1
+    lines += ["", f"All runs gave the same estimates: {'yes' if same else 'NO'}."]
+    if raw.get("note"):
+        lines += ["", raw["note"]]
+    return "\n".join(lines) + "\n"
+
+
+def write_section(text: str) -> None:
+    """Replace this script's section of RESULTS.md (appended the first time), through a temporary
+    file and a rename, so an interrupted write leaves the old file."""
+    current = MARKDOWN.read_text(encoding="utf-8")
+    block = f"{BEGIN}\n\n{text}\n{END}\n"
+    if BEGIN in current and END in current:
+        head, rest = current.split(BEGIN, 1)
+        current = head + block + rest.split(END, 1)[1].lstrip("\n")
+    else:
+        current = current.rstrip("\n") + "\n\n" + block
+    temporary = MARKDOWN.with_suffix(".md.tmp")
+    temporary.write_text(current, encoding="utf-8")
+    temporary.replace(MARKDOWN)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--replicates", type=int, default=24)
+    parser.add_argument("--render", action="store_true", help="rewrite the RESULTS.md section from the raw file")
+    parser.add_argument("--note", help="a line about the machine's state, kept in RESULTS.md")
+    args = parser.parse_args(argv)
+    if args.render:
+        raw = json.loads(RAW.read_text(encoding="utf-8"))
+        if args.note:
+            raw["note"] = args.note
+            RAW.write_text(json.dumps(raw, indent=1) + "\n", encoding="utf-8")
+        write_section(render(raw))
+        return 0
+    specs = Path(tempfile.mkdtemp(prefix="dmlp_rt_")) / "workload.yaml"
+    specs.write_text(WORKLOAD.format(n=args.replicates), encoding="utf-8")
+    rows = []
+    orders = [["1", "2", "dask"], ["dask", "2", "1"]]
+    for round_number in range(args.rounds):
+        print(f"round {round_number + 1}", flush=True)
+        for row in measure_round(specs, args.replicates, orders[round_number % 2]):
+            rows.append({"round": round_number + 1, **row})
+    raw = {
+        "command": "bench/replicate_throughput.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB",
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "n": args.replicates,
+        "rounds": args.rounds,
+        "rows": rows,
+        "note": args.note,
+    }
+    RAW.write_text(json.dumps(raw, indent=1) + "\n", encoding="utf-8")
+    write_section(render(raw))
+    print(render(raw))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,413 @@
+"""The verdict of a replicated spec, from its replicates' results (one ``run_one`` dict each).
+
+The rule, stated once:
+
+* Every replicate is a full comparison (folds, nuisance, learner-free, rule and end-to-end checks).
+  The checks that hold whatever the learners do (``folds``, ``learner_free``, ``rule``) must pass in
+  every replicate; one failure makes the spec ``disagree`` and names the replicate.
+* Exact tier: every replicate must be ``agree`` (or ``explained``).
+* Statistical tier: the single-draw end-to-end and nuisance checks are replaced by equivalence
+  tests over the replicates (:func:`harness.replicate_stats.equivalence`) of the paired differences
+  Python minus Python's own code on R's predictions (``learner_free``, so that only the learners
+  differ, as in the single-draw rule; the learner-free checks tie it to R's numbers), in units of the
+  spec's typical se. They cover what the single-draw rule covers (:func:`assert_replicates_covered`,
+  the coverage rule of :mod:`harness.checks`): the aggregate coefficient and se, and with ``n_rep``
+  > 1 the coefficient and se of every repetition. The aggregate p is a function of the aggregate
+  coefficient and se, the same in both packages, and the rule layer checks that function on each
+  package's reported p in every replicate (``rule.python.p``, ``rule.r.p``): p is covered by those
+  checks with the coefficient's and the se's tests. (A fixed margin on the t statistic would not do:
+  at t = 10 it would ask the se to match to 2 %; the t difference is reported, not judged.)
+  ``disagree`` when the aggregate coefficient or se is shown beyond ``coef_tolerance_se``; ``agree``
+  when every test shows equivalence (an intersection-union test: its size stays at 5 %);
+  ``inconclusive`` otherwise (with the number of replicates that would decide). How often the
+  single-draw rule passed is kept (``single_draw``): it measures that rule's false alarms.
+* A replicate that ended in an error makes the spec ``error``; the statistics of the others are kept.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Optional
+
+import numpy as np
+
+from harness.checks import VerdictError, required_coverage
+from harness.replicate_stats import TAIL_SE, engine_summary, equivalence, mcnemar, mean_interval, paired_ks, resampled_rates
+
+__all__ = ["STRUCTURAL_LAYERS", "assert_replicates_covered", "merged_checks", "replicate_outcome", "with_replicates"]
+
+STRUCTURAL_LAYERS = ("folds", "learner_free", "rule")
+ENGINES = ("python", "r")
+PERMUTATIONS = 9999
+
+
+def _estimates(results: list[dict], key: str) -> Optional[dict]:
+    """Coefficients, ses and intervals of one engine (or of ``learner_free``) over the replicates."""
+    rows, reps = [], []
+    for result in results:
+        entry = result.get(key) or {}
+        if key == "learner_free" and "coef" not in entry:
+            entry = result.get("r") or {}  # a result from before the learner-free estimate was kept
+        if entry.get("coef") is None:
+            return None
+        rows.append((entry["coef"], entry["se"], *(entry.get("ci") or (np.nan, np.nan))))
+        reps.append((entry.get("coef_reps"), entry.get("se_reps")))
+    array = np.array(rows, dtype=float)
+    out = {"coef": array[:, 0], "se": array[:, 1], "ci": array[:, 2:4]}
+    if all(c is not None and s is not None for c, s in reps) and len({len(c) for c, _ in reps}) == 1:
+        # (replicates, repetitions)
+        out["coef_reps"] = np.array([c for c, _ in reps], dtype=float)
+        out["se_reps"] = np.array([s for _, s in reps], dtype=float)
+    return out
+
+
+def _non_finite(results: list[dict]) -> list[int]:
+    """Replicates whose coefficient or se is NaN or infinite in an engine that ran (a propensity of
+    exactly 0 or 1 with no trimming does that): statistics over them would be meaningless."""
+    out = []
+    for number, result in enumerate(results, 1):
+        values = [(result.get(key) or {}).get(q) for key in (*ENGINES, "learner_free") for q in ("coef", "se")]
+        if result.get("status") != "error" and any(v is not None and not np.isfinite(v) for v in values):
+            out.append(number)
+    return out
+
+
+def _structural_failures(results: list[dict]) -> list[dict]:
+    out = []
+    for number, result in enumerate(results, 1):
+        for check in result.get("checks") or []:
+            if check.get("layer") in STRUCTURAL_LAYERS and not check.get("ok"):
+                out.append(
+                    {"replicate": number, "check": check["name"], "value": check.get("value"), "limit": check.get("limit")}
+                )
+    return out
+
+
+def _single_draw(results: list[dict]) -> dict:
+    """How often the single-draw statistical rule (end-to-end and nuisance checks) passed."""
+    failures: Counter = Counter()
+    passed = 0
+    for result in results:
+        failed = [
+            c["name"] for c in result.get("checks") or [] if c.get("layer") in ("end_to_end", "nuisance") and not c.get("ok")
+        ]
+        failures.update(failed)
+        passed += not failed
+    return {"passed": passed, "of": len(results), "failures": dict(sorted(failures.items()))}
+
+
+def _propensity(results: list[dict]) -> Optional[dict]:
+    """Per engine and replicate, the share of propensities at the trimming bound and the largest
+    inverse-propensity weight (IRM and IIVM; :mod:`harness.propensity`)."""
+    entries = [((r.get("nuisance") or {}).get("ml_m") or {}).get("propensity") for r in results]
+    if not entries or any(e is None for e in entries):
+        return None
+    return {
+        engine: {key: [e[engine][key] for e in entries] for key in ("at_bound_share", "max_weight", "min", "max")}
+        for engine in ENGINES
+    }
+
+
+def _worst(instances: list[dict]) -> dict:
+    """The instance of one check to show: the first failure, else the one nearest its limit."""
+    failing = [(i, c) for i, c in instances if not c.get("ok")]
+    if failing:
+        number, chosen = failing[0]
+    else:
+        finite = [(i, c) for i, c in instances if c.get("value") is not None and c.get("limit") is not None]
+        if not finite:
+            number, chosen = instances[0]
+        else:
+            # at_most checks pass below their limit, at_least checks above it: nearest is worst.
+            number, chosen = min(finite, key=lambda ic: abs(ic[1]["limit"] - ic[1]["value"]))
+    return {**chosen, "replicate": number, "replicates_failed": len(failing)}
+
+
+def merged_checks(results: list[dict], layers: Optional[tuple[str, ...]]) -> list[dict]:
+    """One entry per check name over all replicates (in replicate 1's order), for the report."""
+    by_name: dict[str, list] = {}
+    for number, result in enumerate(results, 1):
+        for check in result.get("checks") or []:
+            if layers is None or check.get("layer") in layers:
+                by_name.setdefault(check["name"], []).append((number, check))
+    return [_worst(instances) for instances in by_name.values()]
+
+
+def _check(
+    name: str, value: float, limit: float, ok: bool, metric: str, quantity: Optional[str] = None, rep: Optional[int] = None
+) -> dict:
+    return {
+        "name": name,
+        "layer": "replicates",
+        "quantity": quantity,
+        "rep": rep,
+        "value": value,
+        "limit": limit,
+        "ok": ok,
+        "metric": metric,
+    }
+
+
+def _floor(vary: str, py: dict, lf: dict, scale: float, coef_test: dict) -> dict:
+    """The within-engine noise of a single run, against which the Python − R difference is read."""
+    if vary not in ("seeds", "seeds+folds"):
+        return {"measured": False, "why": f"vary: {vary} changes more than the random streams; vary: seeds measures the floor"}
+    sd_py = float(np.std(py["coef"], ddof=1) / scale)
+    sd_r = float(np.std(lf["coef"], ddof=1) / scale)
+    floor = float(np.hypot(sd_py, sd_r))
+    low, high = coef_test["ci95"]
+    exceeds = bool(low is not None and (low > 0 or high < 0))
+    return {
+        "measured": True,
+        "noise": "seeds" if vary == "seeds" else "seeds and folds (folds shared by both engines: an upper bound)",
+        "python_sd_se": sd_py,
+        "r_sd_se": sd_r,
+        "floor_se": floor,
+        "mean_diff_over_floor": abs(coef_test["mean"]) / floor if floor > 0 else None,
+        "exceeds": exceeds,
+        "p_zero": coef_test["p_zero"],
+    }
+
+
+def _status_exact(results: list[dict]) -> str:
+    statuses = {r.get("status") for r in results}
+    return "disagree" if "disagree" in statuses else "explained" if "explained" in statuses else "agree"
+
+
+def _combine(coef: str, se: str) -> str:
+    if "disagree" in (coef, se):
+        return "disagree"
+    return "agree" if coef == se == "agree" else "inconclusive"
+
+
+def replicate_outcome(
+    results: list[dict],
+    tier: str,
+    margin: float,
+    vary: str,
+    truth: Optional[float],
+    seed: int,
+) -> tuple[str, dict, list[dict]]:
+    """The status, the ``replicates`` block and the checks of a replicated spec.
+
+    Parameters
+    ----------
+    results : list of dict
+        One ``run_one`` result per replicate, replicate 1 first.
+    tier : str
+        ``exact`` or ``statistical``.
+    margin : float
+        ``coef_tolerance_se``.
+    vary : str
+        What the replicates vary (``data``, ``seeds``, ``folds``, ``seeds+folds``).
+    truth : float or None
+        The true effect.
+    seed : int
+        The spec's seed (the permutation test's random stream).
+    """
+    n = len(results)
+    block: dict = {"n": n, "vary": vary, "status": [r.get("status") for r in results]}
+    errors = [{"replicate": i, "error": r.get("error")} for i, r in enumerate(results, 1) if r.get("status") == "error"]
+    errors += [{"replicate": i, "error": "an engine returned a non-finite estimate"} for i in _non_finite(results)]
+    block["errors"] = sorted(errors, key=lambda e: e["replicate"])
+    estimates = {key: _estimates(results, key) for key in (*ENGINES, "learner_free")}
+    for key, values in estimates.items():
+        block[key] = None if values is None else {"coef": values["coef"].tolist(), "se": values["se"].tolist()}
+    py, r, lf = estimates["python"], estimates["r"], estimates["learner_free"]
+    if errors:
+        first = block["errors"][0]
+        block["verdict"] = "error"
+        block["reason"] = f"{len(errors)} of {n} replicates failed; replicate {first['replicate']}: {first['error']}"
+        return "error", block, []
+    ran = {name: values for name, values in (("python", py), ("r", r)) if values is not None}
+    if ran:
+        # The typical se: of the two sides the comparison pairs (Python, and R's predictions
+        # through Python's code), or of the one engine that ran.
+        ses = [py["se"], lf["se"]] if py is not None and lf is not None else [v["se"] for v in ran.values()]
+        scale = float(np.median(np.mean(ses, axis=0)))
+        centre = float(np.median(np.concatenate([v["coef"] for v in ran.values()])))
+        block["scale_se"] = scale
+        block["truth"] = truth
+        block["engines"] = {
+            name: engine_summary(values["coef"], values["ci"], scale, centre, truth, with_coverage=vary == "data")
+            for name, values in ran.items()
+        }
+    if py is None or r is None or lf is None:
+        status = results[0].get("status") or "not-run"
+        block["verdict"] = status
+        block["reason"] = "one engine did not run: nothing to compare"
+        return status, block, []
+
+    coef_diff = (py["coef"] - lf["coef"]) / scale
+    coef_test = equivalence(coef_diff, margin).as_dict()
+    coef_test["resampled"] = resampled_rates(coef_diff, margin, seed=seed) if n > 2 else None
+    se_test = equivalence((py["se"] - lf["se"]) / scale, margin).as_dict()
+    block["mde_se"] = coef_test["mde"]
+    block["coef"] = coef_test
+    block["se"] = se_test
+    distance, p_value = paired_ks(py["coef"], r["coef"], seed=seed, n_perm=PERMUTATIONS)
+    block["distribution"] = {
+        "test": "paired permutation Kolmogorov-Smirnov",
+        "distance": distance,
+        "p": p_value,
+        "permutations": PERMUTATIONS,
+    }
+    tail_py = np.abs(py["coef"] - centre) > TAIL_SE * scale
+    tail_r = np.abs(r["coef"] - centre) > TAIL_SE * scale
+    python_only, r_only = int(np.sum(tail_py & ~tail_r)), int(np.sum(tail_r & ~tail_py))
+    block["tails"] = {
+        "threshold_se": TAIL_SE,
+        "centre": centre,
+        "python": int(tail_py.sum()),
+        "r": int(tail_r.sum()),
+        "python_only": python_only,
+        "r_only": r_only,
+        "p_mcnemar": mcnemar(python_only, r_only),
+    }
+    block["floor"] = _floor(vary, py, lf, scale, coef_test) if n > 1 else {"measured": False, "why": "one replicate"}
+    block["single_draw"] = _single_draw(results)
+    block["propensity"] = _propensity(results)
+    structural = _structural_failures(results)
+    block["structural_failures"] = structural
+
+    checks = [_check("replicates.structure", len(structural), 0, not structural, "structural check failures over all replicates")]
+    if tier == "exact":
+        not_agree = sum(1 for res in results if res.get("status") not in ("agree", "explained"))
+        checks.append(
+            _check("replicates.every_replicate_agrees", not_agree, 0, not_agree == 0, "replicates not agree or explained")
+        )
+        status = "disagree" if structural else _status_exact(results)
+        reason = f"exact tier: {n - not_agree} of {n} replicates agree"
+    else:
+        block["t"] = _t_difference(py, lf)
+        tests = [("coef", None, coef_test), ("se", None, se_test)]
+        rep_tests = _repetition_tests(py, lf, scale, margin)
+        if rep_tests is not None:
+            block["repetitions"] = rep_tests
+            tests += [(q, entry["rep"], entry[q]) for entry in rep_tests for q in ("coef", "se")]
+        for quantity, rep, test in tests:
+            low, high = test["ci90"]
+            widest = max(abs(low), abs(high)) if low is not None else float("nan")
+            where = "" if rep is None else f".rep{rep}"
+            checks.append(
+                _check(
+                    f"replicates.{quantity}{where}.equivalence",
+                    widest,
+                    margin,
+                    test["verdict"] == "agree",
+                    "largest |bound| of the 90 % interval of the mean difference, in se",
+                    quantity,
+                    rep,
+                )
+            )
+        status = "disagree" if structural else _combine(coef_test["verdict"], se_test["verdict"])
+        unmatched = _n_rep(py) > 1 and rep_tests is None
+        if status == "agree" and (unmatched or not all(c["ok"] for c in checks)):
+            status = "inconclusive"  # the aggregate agrees; a repetition did not show it
+        if status == "inconclusive" and coef_test["verdict"] == se_test["verdict"] == "agree":
+            missing = "the repetitions (results without per-repetition numbers: refit with --no-cache)"
+            reason = f"Python − R coef and se shown equivalent, but not {missing if unmatched else _not_shown(checks)}"
+        else:
+            reason = _reason(status, coef_test, se_test, margin, structural)
+        if status == "agree":
+            assert_replicates_covered(checks + merged_checks(results, ("rule",)), _n_rep(py), results[0].get("id") or "")
+    block["verdict"] = status
+    block["reason"] = reason
+    return status, block, checks
+
+
+def _repetition_tests(py: dict, lf: dict, scale: float, margin: float) -> Optional[list[dict]]:
+    """With ``n_rep`` > 1: the equivalence tests of every repetition's coefficient and se."""
+    if _n_rep(py) < 2 or "coef_reps" not in lf:
+        return None
+    out = []
+    for j in range(py["coef_reps"].shape[1]):
+        entry: dict = {"rep": j + 1}
+        for q in ("coef", "se"):
+            entry[q] = equivalence((py[f"{q}_reps"][:, j] - lf[f"{q}_reps"][:, j]) / scale, margin).as_dict()
+        out.append(entry)
+    return out
+
+
+def _t_difference(py: dict, lf: dict) -> dict:
+    """Python's t statistic minus R's (through Python's code on R's predictions): reported, not judged."""
+    mean, sd, low, high = mean_interval(py["coef"] / py["se"] - lf["coef"] / lf["se"], 0.95)
+    finite = [v if np.isfinite(v) else None for v in (mean, sd, low, high)]
+    return {"mean": finite[0], "sd": finite[1], "ci95": finite[2:]}
+
+
+def _n_rep(values: dict) -> int:
+    return int(values["coef_reps"].shape[1]) if "coef_reps" in values else 1
+
+
+def _not_shown(checks: list[dict]) -> str:
+    return ", ".join(c["name"] for c in checks if not c["ok"])
+
+
+def assert_replicates_covered(checks: list[dict], n_rep: int, spec_id: str) -> None:
+    """Raise :class:`~harness.checks.VerdictError` when a statistical-tier replicated ``agree`` leaves a
+    quantity of :func:`~harness.checks.required_coverage` without a test.
+
+    ``checks``: the replicate-layer tests and the merged rule-layer checks. With one repetition the
+    repetition's numbers are the aggregate's in both packages; the aggregate p is covered by the
+    aggregate coefficient's and se's tests together with both packages' rule checks of p."""
+    covered = {(c["quantity"], c["rep"]) for c in checks if c.get("layer") == "replicates" and c.get("quantity")}
+    if n_rep == 1:
+        covered |= {(q, 1) for q, rep in covered if rep is None and q in ("coef", "se")}
+    rule_p = {c["name"] for c in checks if c.get("layer") == "rule" and c.get("quantity") == "p"}
+    if {("coef", None), ("se", None)} <= covered and {"rule.python.p", "rule.r.p"} <= rule_p:
+        covered.add(("p", None))
+    missing = required_coverage("statistical", n_rep) - covered
+    if missing:
+        where = {rep: "the aggregate" if rep is None else f"repetition {rep}" for _, rep in missing}
+        listed = ", ".join(f"{q} of {where[rep]}" for q, rep in sorted(missing, key=str))
+        raise VerdictError(f"spec '{spec_id}': no replicate test for {listed}; the tool cannot judge it")
+
+
+def _reason(status: str, coef: dict, se: dict, margin: float, structural: list[dict]) -> str:
+    if structural:
+        first = structural[0]
+        return f"replicate {first['replicate']}: {first['check']} failed"
+
+    def interval(test: dict) -> str:
+        low, high = test["ci90"]
+        return f"{test['mean']:+.3f} se (90 % CI {low:+.3f} to {high:+.3f})"
+
+    text = f"Python − R coef {interval(coef)}, se {interval(se)}; margin ±{margin:g} se"
+    if status == "inconclusive":
+        needs = [t["n_to_decide"] for t in (coef, se) if t["verdict"] == "inconclusive"]
+        decide = (
+            "no practical number of replicates would decide" if None in needs else f"about {max(needs)} replicates would decide"
+        )
+        text += f"; {decide}"
+    return text
+
+
+def with_replicates(record: dict, results: list[dict], replication, spec) -> dict:
+    """A spec's record (built from replicate 1) with the verdict over all its replicates.
+
+    The record's estimates, diff and nuisance entries stay those of replicate 1, the spec as
+    written; ``status`` and ``checks`` become the replicates': for the exact tier every check name
+    once, at its worst replicate; for the statistical tier the structural checks that way, the
+    single-draw ones summarised in ``replicates.single_draw``.
+    """
+    status, block, checks = replicate_outcome(
+        results, record.get("tier") or "statistical", spec.coef_tolerance_se, replication.vary, record.get("truth"), spec.seed
+    )
+    block["seeds"] = replication.seeds()
+    layers = None if record.get("tier") == "exact" else STRUCTURAL_LAYERS
+    timings = [r.get("timings") or {} for r in results]
+    out = {**record, "status": status, "replicates": block}
+    if status == "error" and not record.get("error"):
+        out["error"] = block["reason"]  # replicate 1 ran; another did not
+    if status not in ("not-run", "r-not-run", "python-not-run"):
+        out["checks"] = merged_checks(results, layers) + checks
+    out["timings"] = {
+        **(record.get("timings") or {}),
+        "replicates": {
+            "python_s": round(sum(t.get("python_s", 0.0) for t in timings), 3),
+            "r_s": round(sum(t.get("r_s", 0.0) for t in timings), 3),
+            "cached": sum(1 for t in timings if t.get("cached")),
+        },
+    }
+    return out

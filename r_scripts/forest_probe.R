@@ -1,0 +1,24 @@
+# Propensity forests in ranger as the tool builds them (dmlp_learner of engine.R), for
+# bench/replicate_forest_probe.py: test-fold propensities and the shape of the trees.
+
+# x: numeric matrix with column names; d: 0/1 treatment; train, test: 1-based rows;
+# params: classif.ranger's parameters as harness/learners.py translates them.
+probe_ranger <- function(x, d, train, test, params) {
+  dt <- data.table::as.data.table(x)
+  dt$d <- factor(d, levels = c(0, 1))
+  task <- mlr3::TaskClassif$new("probe", backend = dt, target = "d", positive = "1")
+  learner <- dmlp_learner("classif.ranger", params, TRUE)
+  learner$train(task, row_ids = train)
+  propensity <- learner$predict(task, row_ids = test)$prob[, "1"]
+  trees <- lapply(seq_len(learner$model$num.trees), function(k) ranger::treeInfo(learner$model, k))
+  depth <- vapply(trees, function(ti) {
+    level <- integer(nrow(ti))
+    for (i in seq_len(nrow(ti))) {
+      if (!ti$terminal[i]) level[c(ti$leftChild[i], ti$rightChild[i]) + 1] <- level[i] + 1L
+    }
+    max(level)
+  }, numeric(1))
+  leaves <- vapply(trees, function(ti) sum(ti$terminal), numeric(1))
+  pure <- vapply(trees, function(ti) mean(ti[ti$terminal, "pred.1"] %in% c(0, 1)), numeric(1))
+  list(propensity = propensity, depth = mean(depth), leaves = mean(leaves), pure = mean(pure))
+}
