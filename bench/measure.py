@@ -7,20 +7,14 @@ import json
 import os
 import platform
 import pstats
-import shlex
 import shutil
-import signal
 import statistics
 import subprocess
-import tempfile
-import threading
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-import psutil
-
+from bench.sampling import TIME_BIN, Measure, measure_command, other_processes
 from harness.engines.r_engine import R_PACKAGES, r_library  # (no R is started by this import)
 from harness.runner import python_versions
 
@@ -37,7 +31,6 @@ __all__ = [
 PY = ROOT / ".venv" / "bin" / "python"
 TOOL = ROOT / ".venv" / "bin" / "dml-parity"
 BENCH = ROOT / "bench"
-TIME_BIN = Path("/usr/bin/time")
 # The tool runs R with single-threaded BLAS (harness.engines.r_engine); the bare R script gets the same.
 R_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 
@@ -47,112 +40,9 @@ R_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Measure:
-    label: str
-    cmd: list[str]
-    wall_s: float
-    rc: int
-    maxrss_mb: Optional[float]  # /usr/bin/time -v: the largest single process of the tree
-    tree_peak_mb: float  # sampled sum of RSS over the process tree (shared pages counted per process)
-    own_cpu_s: float  # CPU of the measured tree (sampled per process)
-    other_cores: float  # CPU used by everything else on the machine, in cores, over the run
-    load1: tuple[float, float]  # 1-minute load average at start and end
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def short(self) -> str:
-        return f"{self.label}: {self.wall_s:.2f}s rc={self.rc} rss={self.tree_peak_mb:.0f}MB other={self.other_cores:.2f}"
-
-
-def _busy_seconds() -> float:
-    """CPU-seconds the whole machine has been busy (all cores), from /proc/stat."""
-    with open("/proc/stat", encoding="ascii") as handle:
-        values = [int(v) for v in handle.readline().split()[1:]]
-    idle = values[3] + (values[4] if len(values) > 4 else 0)
-    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-class _TreeSampler(threading.Thread):
-    """Samples the RSS and CPU of a process and its descendants every ``interval`` seconds."""
-
-    def __init__(self, pid: int, interval: float = 0.1) -> None:
-        super().__init__(daemon=True)
-        self.root = psutil.Process(pid)
-        self.interval = interval
-        self.peak_rss = 0
-        self.cpu: dict[int, float] = {}
-        self.stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop_event.is_set():
-            try:
-                procs = [self.root, *self.root.children(recursive=True)]
-            except psutil.Error:
-                break
-            rss = 0
-            for proc in procs:
-                try:
-                    with proc.oneshot():
-                        rss += proc.memory_info().rss
-                        times = proc.cpu_times()
-                        self.cpu[proc.pid] = times.user + times.system
-                except psutil.Error:
-                    continue
-            self.peak_rss = max(self.peak_rss, rss)
-            self.stop_event.wait(self.interval)
-
-
 def measure(label: str, cmd: list[str], env: Optional[dict[str, str]] = None, ok_codes: tuple[int, ...] = (0, 1)) -> Measure:
     """Run ``cmd`` from the project root and time it from outside (wall, memory, foreign load)."""
-    time_file = Path(tempfile.mkstemp(prefix="dmlp_time_")[1])
-    full = [str(TIME_BIN), "-v", "-o", str(time_file), *cmd] if TIME_BIN.exists() else cmd
-    run_env = {**os.environ, **(env or {})}
-    load_start = os.getloadavg()[0]
-    busy0 = _busy_seconds()
-    start = time.perf_counter()
-    # A session of its own, so an interrupted bench can stop the whole tree (R, loky workers).
-    proc = subprocess.Popen(
-        full, cwd=ROOT, env=run_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
-    )
-    sampler = _TreeSampler(proc.pid)
-    sampler.start()
-    try:
-        _stdout, stderr = proc.communicate()
-    except BaseException:
-        os.killpg(proc.pid, signal.SIGTERM)
-        raise
-    wall = time.perf_counter() - start
-    sampler.stop_event.set()
-    sampler.join()
-    busy = _busy_seconds() - busy0
-    own_cpu = sum(sampler.cpu.values())
-    maxrss = None
-    user_sys = None
-    if TIME_BIN.exists():
-        text = time_file.read_text(encoding="utf-8", errors="replace")
-        for line in text.splitlines():
-            line = line.strip()
-            if line.startswith("Maximum resident set size"):
-                maxrss = int(line.rsplit(":", 1)[1]) / 1024
-            elif line.startswith("User time") or line.startswith("System time"):
-                user_sys = (user_sys or 0.0) + float(line.rsplit(":", 1)[1])
-    time_file.unlink(missing_ok=True)
-    # Processes that exit between samples lose up to one interval of CPU; the waited-for total from
-    # /usr/bin/time is exact for everything that was reaped, so take the larger of the two.
-    own_cpu = max(own_cpu, user_sys or 0.0)
-    if proc.returncode not in ok_codes:
-        raise RuntimeError(f"{label}: exit {proc.returncode}\n$ {shlex.join(cmd)}\n{stderr[-3000:]}")
-    m = Measure(
-        label=label,
-        cmd=cmd,
-        wall_s=wall,
-        rc=proc.returncode,
-        maxrss_mb=maxrss,
-        tree_peak_mb=sampler.peak_rss / 2**20,
-        own_cpu_s=own_cpu,
-        other_cores=max(0.0, (busy - own_cpu) / wall),
-        load1=(load_start, os.getloadavg()[0]),
-    )
+    m = measure_command(label, cmd, ROOT, env, ok_codes)
     print("  " + m.short(), flush=True)
     return m
 
@@ -396,25 +286,3 @@ def machine_info() -> dict[str, Any]:
         "r": dict(item.split("=", 1) for item in r_out if "=" in item),
         "time_v": TIME_BIN.exists(),
     }
-
-
-def other_processes() -> list[str]:
-    """The busiest processes outside this bench, sampled over one second (for the load note)."""
-    mine = {os.getpid(), *(p.pid for p in psutil.Process().children(recursive=True))}
-    procs = [p for p in psutil.process_iter(["pid", "cmdline"]) if p.pid not in mine]
-    for p in procs:
-        try:
-            p.cpu_percent(None)
-        except psutil.Error:
-            pass
-    time.sleep(1.0)
-    busy = []
-    for p in procs:
-        try:
-            pct = p.cpu_percent(None)
-        except psutil.Error:
-            continue
-        if pct >= 20:
-            cmd = " ".join(p.info["cmdline"] or [])[:90]
-            busy.append(f"{pct:.0f}% {cmd}")
-    return busy

@@ -23,7 +23,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any, Optional
@@ -31,6 +30,10 @@ from typing import Any, Optional
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.sampling import TreeSampler, busy_seconds  # noqa: E402
+
 PY = ROOT / ".venv" / "bin" / "python"
 RAW = ROOT / "bench" / "replicate_throughput_raw.json"
 MARKDOWN = ROOT / "bench" / "RESULTS.md"
@@ -46,42 +49,6 @@ defaults: {{model: plr, y: y, d: d, x: [X1, X2, X3, X4, X5, X6, X7, X8, X9, X10]
 specs:
   - {{id: plr_forest, learner: {{name: rf, n_estimators: 50, max_depth: 6}}, replicates: {{n: {n}, vary: data}}}}
 """
-
-
-def _busy_seconds() -> float:
-    with open("/proc/stat", encoding="ascii") as handle:
-        values = [int(v) for v in handle.readline().split()[1:]]
-    return (sum(values[:8]) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
-
-
-class Sampler(threading.Thread):
-    """Peak of the summed RSS, and CPU, of the process trees under ``roots`` (sampled every 0.1 s)."""
-
-    def __init__(self, roots: list[int]) -> None:
-        super().__init__(daemon=True)
-        self.roots = [psutil.Process(pid) for pid in roots]
-        self.peak = 0
-        self.cpu: dict[int, float] = {}
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            rss = 0
-            for root in self.roots:
-                try:
-                    procs = [root, *root.children(recursive=True)]
-                except psutil.Error:
-                    continue
-                for proc in procs:
-                    try:
-                        with proc.oneshot():
-                            rss += proc.memory_info().rss
-                            times = proc.cpu_times()
-                            self.cpu[proc.pid] = times.user + times.system
-                    except psutil.Error:
-                        continue
-            self.peak = max(self.peak, rss)
-            self.stop.wait(0.1)
 
 
 def _run(label: str, args: list[str], specs: Path, extra_roots: list[int], n: int) -> dict[str, Any]:
@@ -103,15 +70,15 @@ def _run(label: str, args: list[str], specs: Path, extra_roots: list[int], n: in
     ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     load = os.getloadavg()[0]
-    busy0 = _busy_seconds()
+    busy0 = busy_seconds()
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    sampler = Sampler([proc.pid, *extra_roots])
+    sampler = TreeSampler([proc.pid, *extra_roots])
     cpu0 = {pid: psutil.Process(pid).cpu_times() for pid in extra_roots}
     sampler.start()
     _, stderr = proc.communicate()
     wall = time.perf_counter() - start
-    sampler.stop.set()
+    sampler.stop_event.set()
     sampler.join()
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"{label}: exit {proc.returncode}: {stderr[-2000:]}")
@@ -126,7 +93,7 @@ def _run(label: str, args: list[str], specs: Path, extra_roots: list[int], n: in
         "replicates_per_min": round(60 * n / wall, 2),
         "peak_rss_mb": round(sampler.peak / 2**20, 1),
         "own_cpu_s": round(own, 1),
-        "other_cores": round(max(0.0, (_busy_seconds() - busy0 - own) / wall), 2),
+        "other_cores": round(max(0.0, (busy_seconds() - busy0 - own) / wall), 2),
         "load1_start": round(load, 2),
         "coef_sum": sum(block["python"]["coef"]) + sum(block["r"]["coef"]),
     }

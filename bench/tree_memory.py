@@ -11,43 +11,25 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
+from pathlib import Path
 
-import psutil
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-def sample(cmd: list[str], interval: float = 0.05) -> tuple[int, dict[int, int], dict[int, int], dict[int, str]]:
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    root = psutil.Process(proc.pid)
-    own_peak: dict[int, int] = {}
-    names: dict[int, str] = {}
-    tree_peak, at_peak = 0, {}
-    while proc.poll() is None:
-        try:
-            procs = [root, *root.children(recursive=True)]
-        except psutil.Error:
-            break
-        now = {}
-        for p in procs:
-            try:
-                now[p.pid] = p.memory_full_info().pss
-                names.setdefault(p.pid, " ".join(p.cmdline())[:80])
-            except psutil.Error:
-                continue
-            own_peak[p.pid] = max(own_peak.get(p.pid, 0), now[p.pid])
-        if sum(now.values()) > tree_peak:
-            tree_peak, at_peak = sum(now.values()), now
-        time.sleep(interval)
-    return tree_peak, at_peak, own_peak, names
+from bench.sampling import TreeSampler, pss  # noqa: E402
 
 
 def main() -> None:
-    tree_peak, at_peak, own_peak, names = sample(sys.argv[1:])
-    print(f"tree peak {tree_peak >> 20} MB")
-    for pid, pss in at_peak.items():
-        print(f"  at the tree's peak: {pss >> 20:6d} MB  {names[pid]}")
-    for pid, pss in own_peak.items():
-        print(f"  own peak:           {pss >> 20:6d} MB  {names[pid]}")
+    proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sampler = TreeSampler([proc.pid], interval=0.05, memory=pss)
+    sampler.start()
+    proc.wait()
+    sampler.stop_event.set()
+    sampler.join()
+    print(f"tree peak {sampler.peak >> 20} MB")
+    for pid, share in sampler.at_peak.items():
+        print(f"  at the tree's peak: {share >> 20:6d} MB  {sampler.names.get(pid, pid)}")
+    for pid, own in sampler.own_peak.items():
+        print(f"  own peak:           {own >> 20:6d} MB  {sampler.names.get(pid, pid)}")
 
 
 if __name__ == "__main__":
