@@ -90,65 +90,18 @@ def spec_file(learner: str, directory: Path) -> Path:
     return path
 
 
-def _manifest_entry(spec, design, n_folds: int, csv: str, folds: Optional[str]) -> dict[str, Any]:
-    from harness.learners import resolve_learner
-
-    r_learners = {}
-    for nuisance in spec.nuisances:
-        resolved = resolve_learner(spec.learner_for(nuisance), nuisance, spec.model)
-        key, params = resolved.r_learner(len(design.x))
-        r_learners[nuisance] = {"key": key, "params": params, "classif": resolved.kind == "classif"}
-    return {
-        "id": spec.id,
-        "csv": csv,
-        "folds": folds,
-        "model": spec.model,
-        "score": spec.score_name,
-        "y": design.y,
-        "d": design.d,
-        "x": list(design.x),
-        "z": list(design.z),
-        "cluster": list(design.cluster),
-        "n_folds": n_folds,
-        "n_rep": spec.n_rep,
-        "seed": spec.seed,
-        "trimming_threshold": spec.trimming_threshold,
-        "subgroups": spec.subgroups,
-        "learners": {n: spec.learner_for(n) for n in spec.nuisances},
-        "r_learners": r_learners,
-    }
-
-
 def bare_manifest(specs: Path, csv: Path, directory: Path, export_designs: bool) -> Path:
     """The bare scripts' manifest. Growth runs read the raw CSV and draw their own folds; the seed
     subset (fixed effects, clusters) gets the tool's designs and folds, as the overhead bench did."""
+    from bench.inputs import export_design, manifest_entry
     from harness.runner import prepare
     from harness.spec import load_spec_file
-    from harness.splits import sample_splits
 
-    entries = []
-    for prepared in prepare(load_spec_file(specs), csv):
-        spec, design, folds = prepared.spec, prepared.design, prepared.folds
-        n_folds = folds.n_folds_per_cluster or folds.n_folds
-        if not export_designs:
-            entries.append(_manifest_entry(spec, design, n_folds, csv.name, None))
-            continue
-        design.frame.to_csv(directory / f"{spec.id}.csv", index=False, float_format="%.17g")
-        splits = sample_splits(design, folds)
-        doc: dict[str, Any] = {
-            "smpls": [{"train": [tr.tolist() for tr, _ in rep], "test": [te.tolist() for _, te in rep]} for rep in splits.smpls],
-            "smpls_cluster": None,
-        }
-        if splits.smpls_cluster is not None:
-            doc["smpls_cluster"] = [
-                {
-                    "train": [[v.astype(int).tolist() for v in tr] for tr, _ in rep],
-                    "test": [[v.astype(int).tolist() for v in te] for _, te in rep],
-                }
-                for rep in splits.smpls_cluster
-            ]
-        (directory / f"{spec.id}.folds.json").write_text(json.dumps(doc), encoding="utf-8")
-        entries.append(_manifest_entry(spec, design, n_folds, f"{spec.id}.csv", f"{spec.id}.folds.json"))
+    prepared = prepare(load_spec_file(specs), csv)
+    if export_designs:
+        entries = [export_design(p, directory) for p in prepared]
+    else:
+        entries = [manifest_entry(p, csv.name, None) for p in prepared]
     path = directory / f"manifest_{csv.stem}_{specs.stem}.json"
     path.write_text(json.dumps({"specs": entries}, indent=1), encoding="utf-8")
     return path

@@ -16,11 +16,15 @@ import pandas as pd
 import yaml
 
 from bench.measure import TOOL
+from harness.fit import PreparedSpec
 from harness.learners import resolve_learner
 from harness.runner import prepare
 from harness.spec import load_spec_file
 
-__all__ = ["Suite", "derived_spec_file", "export_for_bare", "replicate_panel", "resolve_suite", "snapshot_suite"]
+__all__ = [
+    "Suite", "derived_spec_file", "export_design", "export_for_bare", "manifest_entry", "replicate_panel",
+    "resolve_suite", "snapshot_suite",
+]  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -132,53 +136,61 @@ def export_for_bare(suite: Suite, only: Optional[list[str]], directory: Path, da
     """
     directory.mkdir(parents=True, exist_ok=True)
     spec_file = load_spec_file(suite.specs, only)
-    entries = []
-    for prepared in prepare(spec_file, data or suite.data_path):
-        spec, design, folds = prepared.spec, prepared.design, prepared.folds
-        csv = f"{spec.id}.csv"
-        # %.17g round-trips every float64, so both scripts read the tool's numbers bit for bit.
-        design.frame.to_csv(directory / csv, index=False, float_format="%.17g")
-        codes = design.frame[list(design.cluster)].to_numpy().astype(np.int64) if design.cluster else None
-        smpls = [{"train": [tr.tolist() for tr, _ in rep], "test": [te.tolist() for _, te in rep]} for rep in folds.smpls(codes)]
-        fold_doc: dict[str, Any] = {"smpls": smpls, "smpls_cluster": None}
-        if folds.cluster_folds is not None:
-            fold_doc["smpls_cluster"] = [
-                {
-                    "train": [[v.astype(int).tolist() for v in tr] for tr, _ in rep],
-                    "test": [[v.astype(int).tolist() for v in te] for _, te in rep],
-                }
-                for rep in folds.smpls_cluster()
-            ]
-        (directory / f"{spec.id}.folds.json").write_text(json.dumps(fold_doc), encoding="utf-8")
-        r_learners = {}
-        for nuisance in spec.nuisances:
-            resolved = resolve_learner(spec.learner_for(nuisance), nuisance, spec.model)
-            key, params = resolved.r_learner(len(design.x))
-            r_learners[nuisance] = {"key": key, "params": params, "classif": resolved.kind == "classif"}
-        entries.append(
-            {
-                "id": spec.id,
-                "csv": csv,
-                "folds": f"{spec.id}.folds.json",
-                "model": spec.model,
-                "score": spec.score_name,
-                "y": design.y,
-                "d": design.d,
-                "x": list(design.x),
-                "z": list(design.z),
-                "cluster": list(design.cluster),
-                "n_folds": folds.n_folds_per_cluster or folds.n_folds,
-                "n_rep": folds.n_rep,
-                "seed": spec.seed,
-                "trimming_threshold": spec.trimming_threshold,
-                "subgroups": spec.subgroups,
-                "learners": {n: spec.learner_for(n) for n in spec.nuisances},
-                "r_learners": r_learners,
-            }
-        )
+    entries = [export_design(prepared, directory) for prepared in prepare(spec_file, data or suite.data_path)]
     manifest = directory / "manifest.json"
     manifest.write_text(json.dumps({"specs": entries}, indent=1), encoding="utf-8")
     return manifest
+
+
+def export_design(prepared: PreparedSpec, directory: Path) -> dict[str, Any]:
+    """Write one spec's design (``<id>.csv``) and folds (``<id>.folds.json``); its manifest entry."""
+    spec, design, folds = prepared.spec, prepared.design, prepared.folds
+    csv = f"{spec.id}.csv"
+    # %.17g round-trips every float64, so both scripts read the tool's numbers bit for bit.
+    design.frame.to_csv(directory / csv, index=False, float_format="%.17g")
+    codes = design.frame[list(design.cluster)].to_numpy().astype(np.int64) if design.cluster else None
+    smpls = [{"train": [tr.tolist() for tr, _ in rep], "test": [te.tolist() for _, te in rep]} for rep in folds.smpls(codes)]
+    fold_doc: dict[str, Any] = {"smpls": smpls, "smpls_cluster": None}
+    if folds.cluster_folds is not None:
+        fold_doc["smpls_cluster"] = [
+            {
+                "train": [[v.astype(int).tolist() for v in tr] for tr, _ in rep],
+                "test": [[v.astype(int).tolist() for v in te] for _, te in rep],
+            }
+            for rep in folds.smpls_cluster()
+        ]
+    (directory / f"{spec.id}.folds.json").write_text(json.dumps(fold_doc), encoding="utf-8")
+    return manifest_entry(prepared, csv, f"{spec.id}.folds.json")
+
+
+def manifest_entry(prepared: PreparedSpec, csv: str, folds_file: Optional[str]) -> dict[str, Any]:
+    """What the bare scripts need to fit one spec: columns, model, folds (a file, or None: the
+    script draws its own), seed and both languages' learners."""
+    spec, design, folds = prepared.spec, prepared.design, prepared.folds
+    r_learners = {}
+    for nuisance in spec.nuisances:
+        resolved = resolve_learner(spec.learner_for(nuisance), nuisance, spec.model)
+        key, params = resolved.r_learner(len(design.x))
+        r_learners[nuisance] = {"key": key, "params": params, "classif": resolved.kind == "classif"}
+    return {
+        "id": spec.id,
+        "csv": csv,
+        "folds": folds_file,
+        "model": spec.model,
+        "score": spec.score_name,
+        "y": design.y,
+        "d": design.d,
+        "x": list(design.x),
+        "z": list(design.z),
+        "cluster": list(design.cluster),
+        "n_folds": folds.n_folds_per_cluster or folds.n_folds,
+        "n_rep": folds.n_rep,
+        "seed": spec.seed,
+        "trimming_threshold": spec.trimming_threshold,
+        "subgroups": spec.subgroups,
+        "learners": {n: spec.learner_for(n) for n in spec.nuisances},
+        "r_learners": r_learners,
+    }
 
 
 class _PlainDumper(yaml.SafeDumper):
