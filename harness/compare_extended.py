@@ -53,16 +53,10 @@ class ExtendedComparison:
     explained_gap: Optional[dict]
 
     def as_dict(self) -> dict:
-        first = self.per_treatment[0][1]
-        out = {
-            "status": self.status,
-            "tier": self.tier,
-            "tolerance": self.tolerance,
-            "diff": first.diff,
-            "checks": [c.as_dict() for c in self.checks],
-            "learner_free": first.learner_free,
-            "nuisance": first.nuisance,
-        }
+        # The first treatment's record, with the whole fit's status, checks and explanation.
+        out = self.per_treatment[0][1].as_dict()
+        out.update(status=self.status, tier=self.tier, tolerance=self.tolerance, checks=[c.as_dict() for c in self.checks])
+        out.pop("explained_gap", None)
         if self.explained_gap is not None:
             out["explained_gap"] = self.explained_gap
         if len(self.per_treatment) > 1:
