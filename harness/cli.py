@@ -163,9 +163,9 @@ def write_run(results: dict, out: Path) -> None:
 
     def write(staging: Path) -> None:
         written = write_arrays(results, staging)  # rows and folds -> arrays.npz, referenced by sha256
-        atomic_write_json(staging / "results.json", written)
         write_report(written, staging)
-        # The list lets the next run into this folder replace exactly these files and no other.
+        # Written last, with the list of what is beside it: the next run into this folder replaces
+        # exactly these files and no other.
         atomic_write_json(staging / "results.json", {**written, OUTPUT_FILES_KEY: list_outputs(staging)})
 
     replace_folder(Path(out), write)
