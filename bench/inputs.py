@@ -16,6 +16,7 @@ import pandas as pd
 import yaml
 
 from bench.measure import TOOL
+from harness.design import cluster_codes
 from harness.fit import PreparedSpec
 from harness.learners import resolve_learner
 from harness.runner import prepare
@@ -148,8 +149,8 @@ def export_design(prepared: PreparedSpec, directory: Path) -> dict[str, Any]:
     csv = f"{spec.id}.csv"
     # %.17g round-trips every float64, so both scripts read the tool's numbers bit for bit.
     design.frame.to_csv(directory / csv, index=False, float_format="%.17g")
-    codes = design.frame[list(design.cluster)].to_numpy().astype(np.int64) if design.cluster else None
-    smpls = [{"train": [tr.tolist() for tr, _ in rep], "test": [te.tolist() for _, te in rep]} for rep in folds.smpls(codes)]
+    rep_folds = folds.smpls(cluster_codes(design))
+    smpls = [{"train": [tr.tolist() for tr, _ in rep], "test": [te.tolist() for _, te in rep]} for rep in rep_folds]
     fold_doc: dict[str, Any] = {"smpls": smpls, "smpls_cluster": None}
     if folds.cluster_folds is not None:
         fold_doc["smpls_cluster"] = [

@@ -22,7 +22,7 @@ from harness.expr import ConditionError, evaluate, parse_condition
 from harness.spec import BINARY_TREATMENT, DatasetSpec, Spec
 from harness.within import NotConverged, demean
 
-__all__ = ["Design", "Folds", "build_design", "draw_folds", "load_data", "sha256_of"]
+__all__ = ["Design", "Folds", "build_design", "cluster_codes", "draw_folds", "load_data", "sha256_of"]
 
 # Fixed effects are removed until every unit and period mean is below this share of a column's scale.
 WITHIN_TOL = 1e-13
@@ -412,6 +412,13 @@ class Folds:
         return [(k // K**v) % K for v in range(n_vars)]
 
 
+def cluster_codes(design: Design) -> Optional[np.ndarray]:
+    """``(n_obs, n_cluster_vars)`` int64 cluster codes (0-based, as built here), or None without clusters."""
+    if not design.cluster:
+        return None
+    return design.frame[list(design.cluster)].to_numpy().astype(np.int64)
+
+
 def _deal(rng: np.random.Generator, n_items: int, n_folds: int) -> np.ndarray:
     """Shuffle ``n_items`` and deal them round-robin into ``n_folds`` folds."""
     fold_of = np.empty(n_items, dtype=np.int64)
@@ -428,7 +435,7 @@ def draw_folds(design: Design, n_folds: int, n_rep: int, seed: int, where: str =
     rng = np.random.default_rng(seed)
     n_obs = design.n_obs
     if design.cluster:
-        codes = design.frame[list(design.cluster)].to_numpy().astype(np.int64)
+        codes = cluster_codes(design)
         labels = np.empty((n_rep, n_obs), dtype=np.int64)
         cluster_folds = []
         for rep in range(n_rep):

@@ -25,7 +25,7 @@ import numpy as np
 from scipy.linalg import qr
 from scipy.optimize import linprog
 
-from harness.design import Design, Folds
+from harness.design import Design, Folds, cluster_codes
 from harness.errors import SpecError
 from harness.learners import resolve_learner
 from harness.spec import Spec
@@ -58,7 +58,7 @@ def _subsets(spec: Spec, design: Design) -> dict[str, tuple[str, np.ndarray, str
 
 
 def _training_sets(design: Design, folds: Folds) -> Iterator[tuple[int, int, np.ndarray]]:
-    codes = design.frame[list(design.cluster)].to_numpy().astype(np.int64) if design.cluster else None
+    codes = cluster_codes(design)
     for rep, rep_folds in enumerate(folds.smpls(codes)):
         for k, (train, _) in enumerate(rep_folds):
             mask = np.zeros(design.n_obs, dtype=bool)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import norm
 
-from harness.design import Design, Folds
+from harness.design import Design, Folds, cluster_codes
 
 __all__ = [
     "Aggregate",
@@ -113,7 +113,7 @@ def score_se(psi: np.ndarray, psi_a: np.ndarray, design: Design, folds: Folds, r
     """
     if not design.cluster:
         return float(np.sqrt(np.mean(psi**2) / np.mean(psi_a) ** 2 / len(psi)))
-    codes = design.frame[list(design.cluster)].to_numpy().astype(np.int64)
+    codes = cluster_codes(design)
     labels = folds.labels[rep]
     n_vars = codes.shape[1]
     gamma = 0.0

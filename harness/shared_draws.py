@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.design import Design, Folds
+from harness.design import Design, Folds, cluster_codes
 
 __all__ = ["WEIGHT_STREAM", "bootstrap_weights", "inner_splits", "split_key"]
 
@@ -54,8 +54,7 @@ def inner_splits(design: Design, folds: Folds, seed: int) -> dict[bytes, tuple[n
     strata = (frame[design.d].to_numpy() + 2 * frame[design.s].to_numpy()).astype(np.int64)
     rng = np.random.default_rng([seed, SPLIT_STREAM])
     out: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
-    codes = frame[list(design.cluster)].to_numpy().astype(np.int64) if design.cluster else None
-    for rep in folds.smpls(codes):
+    for rep in folds.smpls(cluster_codes(design)):
         for train, _ in rep:
             first, second = [], []
             for stratum in np.unique(strata[train]):

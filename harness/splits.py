@@ -15,7 +15,7 @@ from typing import Optional
 
 import numpy as np
 
-from harness.design import Design, Folds
+from harness.design import Design, Folds, cluster_codes
 
 __all__ = ["SampleSplits", "sample_splits", "validate_splits"]
 
@@ -58,13 +58,6 @@ def sample_splits(design: Design, folds: Folds) -> SampleSplits:
     )
     validate_splits(splits, codes)
     return splits
-
-
-def cluster_codes(design: Design) -> Optional[np.ndarray]:
-    """``(n_obs, n_cluster_vars)`` int64 cluster codes, or None without clusters."""
-    if not design.cluster:
-        return None
-    return design.frame[list(design.cluster)].to_numpy().astype(np.int64)
 
 
 def _indices(name: str, values: np.ndarray, n_obs: int) -> None:
