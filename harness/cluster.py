@@ -38,6 +38,8 @@ def _on_worker(kind: str, payload, engines: tuple[str, ...]):
 class Cluster:
     """A client of the scheduler at ``address``; a context manager that closes it."""
 
+    shares_memory = False  # its workers may be other machines: they receive the arrays themselves
+
     def __init__(self, address: str, engines: tuple[str, ...]) -> None:
         from dask.distributed import Client
 

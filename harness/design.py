@@ -19,6 +19,7 @@ import pandas as pd
 
 from harness.errors import DataError, SpecError
 from harness.expr import ConditionError, evaluate, parse_condition
+from harness.shared_memory import portable, portable_frame, resolved, resolved_frame
 from harness.spec import BINARY_TREATMENT, DatasetSpec, Spec
 from harness.within import NotConverged, demean
 
@@ -83,6 +84,18 @@ class Design:
         """The single-treatment view both packages fit for ``d``: the other treatments are controls."""
         others = tuple(t for t in self.d_cols if t != d)
         return dataclasses.replace(self, d=d, x=self.x + others, treatments=())
+
+    # Pickled for a worker, a design in shared memory travels as a reference (harness.shared_memory).
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "frame": portable_frame(self.frame), "rows": portable(self.rows)}
+
+    def __setstate__(self, state: dict) -> None:
+        _set_fields(self, {**state, "frame": resolved_frame(state["frame"]), "rows": resolved(state["rows"])})
+
+
+def _set_fields(obj: object, state: dict) -> None:
+    for name, value in state.items():
+        object.__setattr__(obj, name, value)  # frozen dataclass: set as its own __init__ does
 
 
 def sha256_of(path: Path) -> str:
@@ -374,6 +387,12 @@ class Folds:
     @property
     def n_rep(self) -> int:
         return self.labels.shape[0]
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "labels": portable(self.labels)}
+
+    def __setstate__(self, state: dict) -> None:
+        _set_fields(self, {**state, "labels": resolved(state["labels"])})
 
     def smpls(self, cluster_codes: Optional[np.ndarray] = None) -> list[list[tuple[np.ndarray, np.ndarray]]]:
         """``(train, test)`` 0-based index arrays per repetition and fold."""

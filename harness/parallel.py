@@ -16,36 +16,63 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.connection
 import signal
+import sys
+import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Optional
 
+from harness import shared_memory
 from harness.errors import EnvironmentProblem
 from harness.fit import PreparedSpec, failed_result, python_versions, run_one, worker_versions
 from harness.worker import worker_main
 
-__all__ = ["ATTEMPTS", "InProcess", "WorkerPool"]
+__all__ = ["ATTEMPTS", "InProcess", "WorkerPool", "fork_is_safe", "preload_engine"]
 
 ATTEMPTS = 2  # a spec whose worker died is tried once more, in a new worker
 GRACE_S = 3.0  # for a worker told to stop mid-fit (SIGTERM) before it is killed
 EXIT_S = 15.0  # for an idle worker with R to exit by itself (R removes its temporary folder)
-# Workers are forked from a server process that has imported the Python engine once, so a worker
-# (a retry, the next run of a long-lived caller) is ready at once. Nothing there has started R:
-# each worker starts its own. Elsewhere workers are spawned fresh.
-PRELOAD = [
-    "harness.worker",
-    "harness.fit",
-    "harness.compare_extended",
-    "harness.learner_free",
-    "harness.engines.python_engine",
-    "doubleml",
-]
+# Where workers come from. A process that has not started R and runs no other thread (the CLI)
+# forks them from itself: they share its imported modules (numpy, pandas, scikit-learn: about
+# 100 MB) page for page instead of importing their own. Any other process (a test session, a
+# notebook: threads, perhaps an embedded R a fork would copy) forks them from a server process
+# that has imported the tool's modules once. Either way no worker inherits R: each starts its own.
+PRELOAD = ["harness.worker", "harness.fit"]
+# doubleml (about 60 MB beyond scikit-learn) is not imported before a worker's first Python fit,
+# which comes after its first R fit, so that R's fit (the run's peak at a million rows) does not
+# carry it. A caller whose fork server outlives one run (the test suite) may preload it with
+# preload_engine(): its workers then start with it imported (2 s less each).
+ENGINE = ["harness.compare_extended", "harness.learner_free", "harness.engines.python_engine", "doubleml"]
+_preload = list(PRELOAD)
+
+
+def preload_engine() -> None:
+    """Fork server workers with doubleml imported. Takes effect only if called before the
+    process's first fork server starts (once per process)."""
+    _preload[:] = PRELOAD + ENGINE
+
+
+def _r_started() -> bool:
+    if "rpy2.rinterface_lib.embedded" not in sys.modules:
+        return False
+    from rpy2.rinterface_lib import embedded
+
+    return bool(embedded.isinitialized())
+
+
+def fork_is_safe() -> bool:
+    """Whether workers can be forked from this process: Linux, no other Python thread (a lock it
+    holds would stay locked in the child), no embedded R (a child must start its own)."""
+    return sys.platform.startswith("linux") and threading.active_count() == 1 and not _r_started()
 
 
 def _context():
-    if "forkserver" in multiprocessing.get_all_start_methods():
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and fork_is_safe():
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(PRELOAD)
+        context.set_forkserver_preload(_preload)
         return context
     return multiprocessing.get_context("spawn")
 
@@ -110,11 +137,14 @@ class _Worker:
 class WorkerPool:
     """Up to ``size`` worker processes, started on demand; a context manager that ends them all."""
 
+    # Designs and folds reach the workers as references to the run's memory (harness.shared_memory).
+    shares_memory = shared_memory.available()
+
     def __init__(self, size: int, engines: tuple[str, ...], note: Callable[[str], None]) -> None:
         self.size = size
         self.engines = engines
         self.note = note
-        self._context = _context()  # never a plain fork: this process may hold R
+        self._context = _context()
         self._idle: list[_Worker] = []
         self._all: list[_Worker] = []
 
@@ -220,6 +250,8 @@ class WorkerPool:
 
 class InProcess:
     """Fits in the calling process, one after another (``RunOptions.in_process``: profiling, pdb)."""
+
+    shares_memory = False  # nothing leaves the process
 
     def __init__(self, engines: tuple[str, ...]) -> None:
         self.engines = engines

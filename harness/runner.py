@@ -4,6 +4,7 @@ checks, with a per-spec result cache."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -18,12 +19,13 @@ import numpy as np
 
 from harness.arrays import pair_digest
 from harness.cache import ResultCache, cache_key, default_cache_dir
-from harness.design import build_design, draw_folds, load_data, sha256_of
+from harness.design import Design, Folds, build_design, draw_folds, load_data, sha256_of
 from harness.errors import DataError, HarnessError, SpecError
 from harness.feasibility import check_feasible
 from harness.fit import PreparedSpec, python_versions, run_one
 from harness.memory import release_freed_memory
 from harness.progress import Progress
+from harness.shared_memory import shared_copy, shared_frame
 from harness.spec import Spec, SpecFile, load_spec_file
 
 __all__ = [
@@ -101,10 +103,12 @@ def _truth(spec_file: SpecFile, data_override: Optional[Path]) -> dict:
     return truth.get("effects", truth)
 
 
-def prepare(spec_file: SpecFile, data_path: Optional[Path]) -> list[PreparedSpec]:
+def prepare(spec_file: SpecFile, data_path: Optional[Path], share: bool = False) -> list[PreparedSpec]:
     """Designs and folds of every spec; any input error is raised here, before a fit.
 
-    ``data_path`` None: each spec's data is drawn by the spec file's generator with the spec's seed."""
+    ``data_path`` None: each spec's data is drawn by the spec file's generator with the spec's seed.
+    ``share``: hold the designs and folds in memory the run's worker processes map rather than
+    receive a copy of (harness.shared_memory)."""
     data = load_data(data_path, spec_file.dataset) if data_path is not None else None
     where = _where(spec_file, data_path)
     out = []
@@ -113,10 +117,17 @@ def prepare(spec_file: SpecFile, data_path: Optional[Path]) -> list[PreparedSpec
         design = build_design(spec, frame, spec_file.dataset, where)
         folds = draw_folds(design, spec.n_folds, spec.n_rep, spec.seed, where, spec.id)
         check_feasible(spec, design, folds, where)
+        if share:
+            design, folds = _in_shared_memory(design, folds)
         out.append(PreparedSpec(spec, design, folds))
     del data
     release_freed_memory()  # the CSV's parse buffers and the design steps' copies
     return out
+
+
+def _in_shared_memory(design: Design, folds: Folds) -> tuple[Design, Folds]:
+    shared = dataclasses.replace(design, frame=shared_frame(design.frame), rows=shared_copy(design.rows))
+    return shared, dataclasses.replace(folds, labels=shared_copy(folds.labels))
 
 
 def _where(spec_file: SpecFile, data_path: Optional[Path]) -> str:
@@ -161,7 +172,7 @@ def run(options: RunOptions) -> dict:
         executor.start(1)
         data_path = _data_path(spec_file, options.data)
         truth = _truth(spec_file, options.data)
-        prepared = prepare(spec_file, data_path)
+        prepared = prepare(spec_file, data_path, share=executor.shares_memory)
         # Replicates: every fit of the run (all replicates of all specs) is one task of one pool.
         plan = _replicate_plan(spec_file, prepared, options, data_path)
         tasks = plan.tasks

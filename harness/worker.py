@@ -19,6 +19,7 @@ SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_T
 def worker_main(conn, engines: tuple[str, ...]) -> None:
     """Answer ``("versions", None)`` and ``("fit", prepared)`` requests; ``None`` ends the loop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to handle: it ends us
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a worker forked from the CLI inherits its handler
     _die_with_parent()
     for key, value in SINGLE_THREAD.items():
         os.environ.setdefault(key, value)
@@ -27,8 +28,8 @@ def worker_main(conn, engines: tuple[str, ...]) -> None:
     from harness.errors import HarnessError
     from harness.fit import run_one, warm_up, worker_versions
 
-    # Ready the engines at once, while the run still reads the data and checks the cache; BLAS
-    # loaded before this process started (a preloaded numpy) is limited here.
+    # Start R at once, while the run still reads the data and checks the cache; BLAS loaded
+    # before this process started (a preloaded numpy) is limited here.
     problem = None
     try:
         warm_up(engines)

@@ -27,6 +27,11 @@ _SESSION_CACHE = tempfile.mkdtemp(prefix="dmlp-test-cache-")
 def pytest_configure(config: pytest.Config) -> None:
     # Set before any test runs, so in-process runs and CLI subprocesses alike use it.
     os.environ["DMLP_CACHE_DIR"] = _SESSION_CACHE
+    # The session's fork server outlives its runs: workers forked from it start with doubleml
+    # imported (CLI subprocesses, like users' runs, import it in the worker after R's fit).
+    from harness.parallel import preload_engine
+
+    preload_engine()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

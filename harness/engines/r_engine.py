@@ -248,11 +248,14 @@ def fit_r(
     copied out; R's collector runs before this returns, so the next spec starts from a small heap.
     """
     session = session or r_session()
-    splits = splits or sample_splits(design, folds)
     # rpy2 keeps its converter in a context variable: a worker thread (Dask) starts without one.
     try:
         with session.building():
-            return _fit_r(spec, design, folds, splits, session, own_draws, share_inner_split)
+            # Folds built here are garbage once R has its copy: not held in Python during R's fit.
+            arguments = fit_arguments(
+                spec, design, folds, splits or sample_splits(design, folds), session, own_draws, share_inner_split
+            )
+            return _fit_r(design, folds, arguments, session)
     finally:
         session.collect_garbage()
         release_freed_memory()
@@ -328,16 +331,7 @@ def fit_arguments(
     }
 
 
-def _fit_r(
-    spec: Spec,
-    design: Design,
-    folds: Folds,
-    splits: SampleSplits,
-    session: RSession,
-    own_draws: bool,
-    share_inner_split: bool,
-) -> EngineResult:
-    arguments = fit_arguments(spec, design, folds, splits, session, own_draws, share_inner_split)
+def _fit_r(design: Design, folds: Folds, arguments: dict[str, Any], session: RSession) -> EngineResult:
     start = time.perf_counter()
     out = session.call_raw("dmlp_fit", **arguments)
     seconds = time.perf_counter() - start
