@@ -1,5 +1,5 @@
-"""Where a tool run's memory goes: the process's RSS sampled every 20 ms during one run in this
-process, with marks at the start and end of each step (issue 14).
+"""Where a tool run's memory goes: the process's RSS sampled every 20 ms during one run with its
+fits in this process (``DMLP_IN_PROCESS=1``), with marks at the start and end of each step (issue 14).
 
     .venv/bin/python bench/growth_memory.py SPEC_FILE CSV
 
@@ -8,6 +8,7 @@ Prints, per mark, the RSS at the mark and the peak since the previous mark.
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import threading
@@ -19,15 +20,16 @@ sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
 
-from harness import cli, runner  # noqa: E402
-from harness.engines import r_engine  # noqa: E402
+from harness import cli, compare_extended, parallel, runner  # noqa: E402
+from harness.engines import python_engine, r_engine  # noqa: E402
 
+# Marked where the run calls them (functions imported at call time are patched on their module).
 STEPS = [
     (runner, "prepare"),
-    (runner, "run_one"),
-    (runner, "fit_python"),
+    (parallel, "run_one"),
     (r_engine, "fit_r"),
-    (runner, "compare"),
+    (python_engine, "fit_python"),
+    (compare_extended, "judge"),
     (cli, "write_run"),
 ]
 
@@ -59,6 +61,8 @@ def main(spec_file: str, csv: str) -> None:
         marked(module, name)
     threading.Thread(target=sample, daemon=True).start()
     start = time.perf_counter()
+    # The fits in this process, where the marks see them (a run's workers are other processes).
+    os.environ["DMLP_IN_PROCESS"] = "1"
     with tempfile.TemporaryDirectory() as scratch:
         cli.main(
             [

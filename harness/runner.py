@@ -12,6 +12,7 @@ import platform
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
@@ -188,6 +189,7 @@ def run(options: RunOptions) -> dict:
 
         def started(i: int, pid: Optional[int]) -> None:
             progress.started(tasks[i].spec.id, engines, f"worker {pid}" if pid else "")
+            _ready_report()
 
         def finished(i: int, result: dict) -> None:
             # Stored as each spec finishes, so an interrupted run keeps what it did.
@@ -223,6 +225,16 @@ def run(options: RunOptions) -> dict:
         "summary": summarize(specs_out),
         "specs": specs_out,
     }
+
+
+@lru_cache(maxsize=1)
+def _ready_report() -> None:
+    """The report's modules and fonts (about 0.7 s), loaded while a worker fits the run's first
+    spec rather than after its last."""
+    from harness.report import canvas, fonts
+
+    fonts.font_families()
+    canvas.new_figure(1, 1)
 
 
 def _executor(options: RunOptions, engines: tuple[str, ...], progress: Progress):
