@@ -5,6 +5,7 @@ checks, with a per-spec result cache."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
 import os
@@ -20,7 +21,7 @@ import numpy as np
 
 from harness.arrays import pair_digest
 from harness.cache import ResultCache, cache_key, default_cache_dir
-from harness.design import Design, Folds, build_design, draw_folds, load_data, sha256_of
+from harness.design import Design, build_design, draw_folds, load_data, sha256_of
 from harness.errors import DataError, HarnessError, SpecError
 from harness.feasibility import check_feasible
 from harness.fit import PreparedSpec, python_versions, run_one
@@ -113,22 +114,33 @@ def prepare(spec_file: SpecFile, data_path: Optional[Path], share: bool = False)
     data = load_data(data_path, spec_file.dataset) if data_path is not None else None
     where = _where(spec_file, data_path)
     out = []
+    tables: dict[str, tuple] = {}
     for spec in spec_file.specs:
         frame = data if data is not None else _generated(spec_file, spec.seed)
         design = build_design(spec, frame, spec_file.dataset, where)
         folds = draw_folds(design, spec.n_folds, spec.n_rep, spec.seed, where, spec.id)
         check_feasible(spec, design, folds, where)
+        design = _one_copy(design, tables, share)
         if share:
-            design, folds = _in_shared_memory(design, folds)
+            folds = dataclasses.replace(folds, labels=shared_copy(folds.labels))
         out.append(PreparedSpec(spec, design, folds))
     del data
     release_freed_memory()  # the CSV's parse buffers and the design steps' copies
     return out
 
 
-def _in_shared_memory(design: Design, folds: Folds) -> tuple[Design, Folds]:
-    shared = dataclasses.replace(design, frame=shared_frame(design.frame), rows=shared_copy(design.rows))
-    return shared, dataclasses.replace(folds, labels=shared_copy(folds.labels))
+def _one_copy(design: Design, tables: dict[str, tuple], share: bool) -> Design:
+    """Specs with the same table (columns, values and rows: robustness checks that change only the
+    learner or the folds) hold one copy of it, in shared memory when ``share``."""
+    digest = hashlib.sha256(json.dumps([str(c) for c in design.frame.columns]).encode())
+    for column in design.frame.columns:  # column by column: no n x p copy
+        digest.update(np.ascontiguousarray(design.frame[column].to_numpy(dtype=float)))
+    digest.update(np.ascontiguousarray(design.rows))
+    key = digest.hexdigest()
+    if key not in tables:
+        tables[key] = (shared_frame(design.frame), shared_copy(design.rows)) if share else (design.frame, design.rows)
+    frame, rows = tables[key]
+    return dataclasses.replace(design, frame=frame, rows=rows)
 
 
 def _where(spec_file: SpecFile, data_path: Optional[Path]) -> str:

@@ -201,3 +201,22 @@ def test_a_workers_r_fit_runs_without_doubleml() -> None:
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_specs_with_the_same_table_hold_one_copy(spec_file: Path, tmp_path: Path) -> None:
+    """Robustness checks that change only the learner or the seed keep one copy of the table."""
+    (tmp_path / "data.csv").write_bytes((spec_file.parent / "data.csv").read_bytes())
+    (tmp_path / "s.yaml").write_text(
+        SPECS
+        + "  - {id: plr_lasso, model: plr, y: y, d: d, x: [x1, x2, x3], learner: {name: lasso, alpha: 0.01}, seed: 9}\n"
+        + "  - {id: plr_two, model: plr, y: y, d: d, x: [x1, x2], learner: ols}\n",
+        encoding="utf-8",
+    )
+    for share in (False, True):
+        ols, irm, lasso, two = _prepared(tmp_path / "s.yaml", share=share)
+        assert lasso.design.frame is ols.design.frame and lasso.design.rows is ols.design.rows
+        assert not np.array_equal(lasso.folds.labels, ols.folds.labels)  # its own folds
+        assert two.design.frame is not ols.design.frame and irm.design.frame is not ols.design.frame
+        if share:  # both specs' messages name the same memory file
+            refs = [shared_memory.portable_frame(p.design.frame).values for p in (ols, lasso)]
+            assert refs[0] == refs[1]
