@@ -1,9 +1,9 @@
-"""The folds as the engines take them: built once per spec from the drawn fold labels and
-validated once, here, in vectorised code.
+"""The folds as the engines take them: built from the drawn fold labels and validated here, in
+vectorised code (0.1 s at a million rows), once for R's fit and once for both Python fits.
 
 doubleml's ``set_sample_splitting`` validates user folds with sets and ``np.unique`` per fold, twice
 over (27 s at a million rows, fit and learner-free refit). The tool drew these folds itself, so it
-checks the same properties once (integer 0-based indices, sorted and unique, inside ``[0, n)``,
+checks the same properties itself (integer 0-based indices, sorted and unique, inside ``[0, n)``,
 test sets partitioning the rows, training and test sets disjoint, cluster folds partitioning the
 clusters) and the engines hand them over without a second check.
 """
