@@ -22,8 +22,19 @@ from typing import Any, Optional
 import numpy as np
 import pandas as pd
 
-__all__ = ["SharedFrame", "SharedRef", "available", "portable", "portable_frame", "resolved", "resolved_frame",
-           "shared_copy", "shared_frame"]
+__all__ = [
+    "SharedFrame",
+    "SharedRef",
+    "attach",
+    "available",
+    "portable",
+    "portable_frame",
+    "reference",
+    "resolved",
+    "resolved_frame",
+    "shared_copy",
+    "shared_frame",
+]
 
 # The memory file behind each mapping the run created; closed when the mapping is garbage.
 _FDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -73,14 +84,20 @@ def shared_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _new_shared(shape: tuple[int, ...], dtype: np.dtype, order: str) -> np.ndarray:
+    """An empty array in a new memory file; a private array when the process has no file
+    descriptor left (each shared array holds two: a spec file of hundreds of specs may meet the
+    limit) or the system no memory files: it then travels to a worker as a copy."""
     nbytes = max(int(np.prod(shape)) * dtype.itemsize, 1)  # a mapping cannot be empty
-    fd = os.memfd_create("dml-parity", os.MFD_CLOEXEC)
+    try:
+        fd = os.memfd_create("dml-parity", os.MFD_CLOEXEC)
+    except OSError:
+        return np.empty(shape, dtype, order=order)
     try:
         os.ftruncate(fd, nbytes)
-        buffer = mmap.mmap(fd, nbytes)
+        buffer = mmap.mmap(fd, nbytes)  # keeps a duplicate of fd
     except OSError:
         os.close(fd)
-        raise
+        return np.empty(shape, dtype, order=order)
     _FDS[buffer] = fd
     weakref.finalize(buffer, os.close, fd)
     return np.ndarray(shape, dtype, buffer=buffer, order=order)

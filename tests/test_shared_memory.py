@@ -213,3 +213,30 @@ def test_specs_with_the_same_table_hold_one_copy(spec_file: Path, tmp_path: Path
         if share:  # both specs' messages name the same memory file
             refs = [shared_memory.portable_frame(p.design.frame).values for p in (ols, lasso)]
             assert refs[0] == refs[1]
+
+
+FEW_FDS = textwrap.dedent(
+    """
+    import os, pickle, resource
+    from pathlib import Path
+    from harness.runner import prepare
+    from harness.spec import load_spec_file
+
+    spec_file = Path(os.environ["SPEC_FILE"])
+    open_now = len(os.listdir("/proc/self/fd"))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (open_now + 6, hard))  # room for about two arrays
+    prepared = prepare(load_spec_file(spec_file, None), spec_file.parent / "data.csv", share=True)
+    sizes = [len(pickle.dumps(p)) for p in prepared]
+    print(min(sizes) < 20_000 < max(sizes), all(p.folds.labels.shape[1] == 6000 for p in prepared))
+    """
+)
+
+
+def test_a_run_without_file_descriptors_left_sends_copies(spec_file: Path) -> None:
+    """A real limit (RLIMIT_NOFILE), not a mock: the first arrays are shared, the rest travel as
+    copies, and nothing fails."""
+    proc = subprocess.run([sys.executable, "-c", FEW_FDS], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "SPEC_FILE": str(spec_file)})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", "True"]
