@@ -240,3 +240,29 @@ def test_a_run_without_file_descriptors_left_sends_copies(spec_file: Path) -> No
                           env={**os.environ, "PYTHONPATH": str(ROOT), "SPEC_FILE": str(spec_file)})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["True", "True"]
+
+
+NOTEBOOK = textwrap.dedent(
+    """
+    import os, tempfile, threading
+    from pathlib import Path
+    from harness.runner import RunOptions, run
+
+    # A notebook's kernel runs threads: its workers come from the fork server, which (unlike the
+    # test session's) has not imported doubleml; the first Python fit of each worker imports it.
+    threading.Thread(target=threading.Event().wait, daemon=True).start()
+    from harness.parallel import fork_is_safe
+    assert not fork_is_safe()
+    with tempfile.TemporaryDirectory() as scratch:
+        results = run(RunOptions(specs=Path(os.environ["SPEC_FILE"]), engines=("python",), jobs=2,
+                                 use_cache=False, cache_dir=Path(scratch)))
+    print(" ".join(str(s["python"]["coef"] is not None and s["error"] is None) for s in results["specs"]))
+    """
+)
+
+
+def test_a_process_with_threads_runs_its_fits_in_fork_server_workers(spec_file: Path) -> None:
+    proc = subprocess.run([sys.executable, "-c", NOTEBOOK], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "SPEC_FILE": str(spec_file)})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", "True"]
