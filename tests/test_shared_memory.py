@@ -113,7 +113,11 @@ def test_only_the_runs_own_workers_get_references() -> None:
     assert Cluster.shares_memory is False  # Dask workers may be other machines
 
 
-@pytest.mark.parametrize("engines", [("python",), pytest.param(("python", "r"), marks=pytest.mark.r)])
+# Python alone is the `slow` half's: with R (every `make test` on a set-up machine) the second case
+# checks the same path and more.
+@pytest.mark.parametrize(
+    "engines", [pytest.param(("python",), marks=pytest.mark.slow), pytest.param(("python", "r"), marks=pytest.mark.r)]
+)
 def test_results_equal_a_run_whose_fits_received_copies(spec_file: Path, tmp_path: Path, engines: tuple) -> None:
     options = dict(specs=spec_file, engines=engines, use_cache=False, cache_dir=tmp_path / "cache")
     in_process = run(RunOptions(**options, in_process=True))  # copies: nothing leaves the process
