@@ -90,8 +90,8 @@ def run_one(prepared: PreparedSpec, engines: tuple[str, ...]) -> dict:
         from harness.compare_extended import judge
         from harness.engines.python_engine import fit_python
 
-        splits = sample_splits(design, folds)  # validated once for both Python fits (0.1 s at 1M rows)
         if "python" in engines:
+            splits = sample_splits(design, folds)  # validated once for both Python fits (0.1 s at 1M rows)
             py = fit_python(spec, design, folds, splits=splits)
             result["python"] = py.summary()
             result["timings"]["python_s"] = round(py.seconds, 3)
