@@ -13,7 +13,10 @@ aggregate:
   own draws (``monte_carlo`` layer); with joint intervals, each treatment's joint interval (both
   ways); with ``p_adjust``, each treatment's adjusted p-value (Romano-Wolf: both ways).
 
-A comparison that leaves a gap raises :class:`VerdictError` instead of passing vacuously.
+A comparison that leaves a gap raises :class:`VerdictError` instead of passing vacuously. Only a
+check that could fail covers anything: one whose limit is at or beyond the worst value its metric can
+take (``can_fail`` False, e.g. a Monte Carlo bound from a handful of bootstrap draws) is kept in the
+results, marked, and counts for nothing.
 """
 
 from __future__ import annotations
@@ -68,6 +71,8 @@ class Check:
     treatment : str or None
         The treatment a check belongs to when a spec has several (its name then starts with
         ``<treatment>/``); None for one treatment and for checks of the whole fit.
+    can_fail : bool
+        False when no value the metric can take would fail the limit: such a check covers nothing.
     """
 
     name: str
@@ -79,6 +84,7 @@ class Check:
     ok: bool
     metric: str
     treatment: Optional[str] = None
+    can_fail: bool = True
 
     def as_dict(self) -> dict:
         out = {
@@ -93,6 +99,8 @@ class Check:
         }
         if self.treatment is not None:
             out["treatment"] = self.treatment
+        if not self.can_fail:
+            out["can_fail"] = False
         return out
 
 
@@ -100,14 +108,34 @@ def _num(value: float) -> Optional[float]:
     return None if value is None or not np.isfinite(value) else float(value)
 
 
-def at_most(name: str, layer: str, quantity: Optional[str], rep: Optional[int], value: float, limit: float, metric: str) -> Check:
-    return Check(name, layer, quantity, rep, float(value), float(limit), bool(np.isfinite(value) and value <= limit), metric)
+def at_most(
+    name: str,
+    layer: str,
+    quantity: Optional[str],
+    rep: Optional[int],
+    value: float,
+    limit: float,
+    metric: str,
+    largest: Optional[float] = None,
+) -> Check:
+    """``value <= limit``; ``largest``: the largest value the metric can take (None: unbounded)."""
+    ok, can_fail = bool(np.isfinite(value) and value <= limit), largest is None or limit < largest
+    return Check(name, layer, quantity, rep, float(value), float(limit), ok, metric, can_fail=can_fail)
 
 
 def at_least(
-    name: str, layer: str, quantity: Optional[str], rep: Optional[int], value: float, limit: float, metric: str
+    name: str,
+    layer: str,
+    quantity: Optional[str],
+    rep: Optional[int],
+    value: float,
+    limit: float,
+    metric: str,
+    smallest: Optional[float] = None,
 ) -> Check:
-    return Check(name, layer, quantity, rep, float(value), float(limit), bool(np.isfinite(value) and value >= limit), metric)
+    """``value >= limit``; ``smallest``: the smallest value the metric can take (None: unbounded)."""
+    ok, can_fail = bool(np.isfinite(value) and value >= limit), smallest is None or limit > smallest
+    return Check(name, layer, quantity, rep, float(value), float(limit), ok, metric, can_fail=can_fail)
 
 
 def rel_diff(a: float | np.ndarray, b: float | np.ndarray) -> float:
@@ -176,7 +204,11 @@ def required_coverage(
 
 
 def covered_by(checks: list[Check], triples: bool) -> set[tuple]:
-    """What the checks cover, in :func:`required_coverage`'s form."""
+    """What the checks cover, in :func:`required_coverage`'s form; a check that cannot fail covers nothing."""
+    return _cover([c for c in checks if c.can_fail], triples)
+
+
+def _cover(checks: list[Check], triples: bool) -> set[tuple]:
     if not triples:
         return {(c.quantity, c.rep) for c in checks if c.layer == "end_to_end"}
     out = {(c.quantity, c.rep, c.treatment) for c in checks if c.layer == "end_to_end"}
@@ -199,7 +231,9 @@ def assert_covered(
     missing = required - covered_by(checks, triples)
     if missing:
         listed = ", ".join(_describe(item) for item in sorted(missing, key=str))
-        raise VerdictError(f"spec '{spec_id}': no end-to-end check for {listed}; the tool cannot judge it")
+        hollow = missing & _cover(checks, triples)
+        why = f" (checked only by checks that cannot fail: {', '.join(_describe(i) for i in sorted(hollow, key=str))})"
+        raise VerdictError(f"spec '{spec_id}': no end-to-end check for {listed}; the tool cannot judge it{why if hollow else ''}")
 
 
 def _describe(item: tuple) -> str:

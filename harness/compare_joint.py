@@ -33,6 +33,7 @@ from harness.formulas import r_aggregate, var_scaling_factor
 from harness.multiplicity import (
     LEVEL,
     p_adjust_rule,
+    proportion_check_can_fail,
     proportion_mc_bound,
     python_joint_ci,
     quantile_mc_bound,
@@ -275,6 +276,7 @@ def _mc_pair(
             value,
             delta,
             "|empirical CDF of the other's draws at the critical value - 0.95|",
+            largest=max(LEVEL, 1 - LEVEL),  # too few draws make delta reach it (refused in the spec)
         )
     ]
     if spec.joint:
@@ -302,6 +304,7 @@ def _mc_pair(
                     bool(value <= bound),
                     "absolute",
                     d,
+                    can_fail=proportion_check_can_fail(n, n),
                 )
             )
     return out

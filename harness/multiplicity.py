@@ -18,6 +18,8 @@ other package's numbers, as for the aggregation of coef and se.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 from scipy.stats import norm
 
@@ -30,12 +32,15 @@ __all__ = [
     "proportion_mc_bound",
     "python_critical_values",
     "python_joint_ci",
+    "proportion_check_can_fail",
     "python_romano_wolf",
+    "quantile_check_can_fail",
     "quantile_mc_bound",
     "r_critical_value",
     "r_joint_ci",
     "r_romano_wolf",
     "romano_wolf",
+    "too_few_draws",
 ]
 
 LEVEL = 0.95
@@ -160,3 +165,38 @@ def proportion_mc_bound(p_a: float, p_b: float, n_a: int, n_b: int, z: float = M
     low, high = sorted((float(p_a), float(p_b)))
     p = min(max(0.5, low), high)
     return z * float(np.sqrt(p * (1 - p) * (1.0 / n_a + 1.0 / n_b))) + 1.0 / n_a + 1.0 / n_b
+
+
+# --- when a Monte Carlo check can fail at all ---------------------------------------------------------
+
+
+def quantile_check_can_fail(n_draws: int, level: float = LEVEL) -> bool:
+    """|F_a(c_b) - level| is at most max(level, 1 - level) (F is a share of draws); a bound at or
+    beyond that passes whatever the draws (1 to 3 draws at the 95 % level)."""
+    return quantile_mc_bound(level, n_draws) < max(level, 1 - level)
+
+
+def proportion_check_can_fail(n_a: int, n_b: int) -> bool:
+    """|p_a - p_b| of two proportions is at most 1, reached at p_a = 0, p_b = 1, where the bound takes
+    its largest value (at p = 1/2): the check can fail exactly when that bound is below 1 (12 or more
+    draws each; tests/test_can_fail.py checks every pair of proportions for small counts)."""
+    return proportion_mc_bound(0.5, 0.5, n_a, n_b) < 1.0
+
+
+def too_few_draws(n_rep_boot: int, n_rep: int, p_adjust: Optional[str]) -> Optional[str]:
+    """Why ``n_rep_boot`` draws per repetition leave an own-draws check that cannot fail, or None.
+    The own-draws checks pool every repetition's draws (R's rule): ``n_rep_boot * n_rep`` in all."""
+    n = n_rep_boot * n_rep
+    if not quantile_check_can_fail(n):
+        what, bound, largest = "the critical value", quantile_mc_bound(LEVEL, n), max(LEVEL, 1 - LEVEL)
+        fewest = next(k for k in range(1, 1000) if quantile_check_can_fail(k))
+    elif p_adjust == "romano-wolf" and not proportion_check_can_fail(n, n):
+        what, bound, largest = "the Romano-Wolf p-values", proportion_mc_bound(0.5, 0.5, n, n), 1.0
+        fewest = next(k for k in range(1, 1000) if proportion_check_can_fail(k, k))
+    else:
+        return None
+    return (
+        f"{n} draws in all (n_rep_boot {n_rep_boot} x n_rep {n_rep}): the Monte Carlo bound of {what} with each "
+        f"package's own draws, {bound:.3g}, is at or beyond {largest:g}, the largest value that check measures, so it "
+        f"cannot fail; give at least {fewest} draws in all"
+    )

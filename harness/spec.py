@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from harness.errors import SpecError
 from harness.expr import check_plain_name, parse_condition
+from harness.inference_spec import BootstrapSpec, inference_rules
 from harness.learners import LearnerChoice, nuisances_of, parse_learner
 from harness.replicates_spec import ReplicatesSpec
 
@@ -106,20 +107,6 @@ class ClaimSpec(_Frozen):
     @classmethod
     def _as_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
-
-
-class BootstrapSpec(_Frozen):
-    """The multiplier bootstrap both packages run after the fit (``DoubleML.bootstrap``)."""
-
-    method: Literal["normal", "wild", "Bayes"] = "normal"
-    n_rep_boot: int = 500
-
-    @field_validator("n_rep_boot")
-    @classmethod
-    def _draws(cls, value: int) -> int:
-        if value < 1:
-            raise ValueError(f"must be at least 1, got {value}")
-        return value
 
 
 class Spec(_Frozen):
@@ -265,7 +252,7 @@ class Spec(_Frozen):
             raise ValueError("fold_groups: cluster data already keeps each cluster's rows in one fold")
         _treatment_rules(self)
         _pliv_rules(self, score)
-        _inference_rules(self)
+        inference_rules(self)
         needed = nuisances_of(self.model, score, self.subgroups, self.partial_name)
         unknown = set(self.learners) - set(needed)
         if unknown:
@@ -358,21 +345,6 @@ def _ssm_rules(spec: Spec, score: str) -> None:
         raise ValueError("z: ssm missing-at-random uses no instrument (both packages would ignore it)")
     if spec.fixed_effects in ("twoway", "unit", "time"):
         raise ValueError("fixed_effects: a within transformation would mix the unobserved outcomes (s = 0) into the observed")
-
-
-def _inference_rules(spec: Spec) -> None:
-    if spec.joint and spec.bootstrap is None:
-        raise ValueError("joint: needs bootstrap (the joint critical value is a bootstrap quantile)")
-    if spec.p_adjust == "romano-wolf" and spec.bootstrap is None:
-        raise ValueError("p_adjust: romano-wolf needs bootstrap (its step-down uses the bootstrap draws)")
-    if spec.bootstrap is not None and spec.cluster:
-        raise ValueError("bootstrap: neither package bootstraps cluster data ('not yet implemented with clustering' in both)")
-    if spec.has_inference and spec.model == "irm" and spec.score_name == "ATTE":
-        field = "bootstrap" if spec.bootstrap is not None else "p_adjust"
-        raise ValueError(
-            f"{field}: IRM ATTE's scores differ on purpose between the packages (R divides by each fold's treated share), "
-            "so their joint inference is not compared"
-        )
 
 
 class SpecFile(_Frozen):

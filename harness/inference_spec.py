@@ -1,0 +1,51 @@
+"""The ``bootstrap`` field of a spec and the rules of its inference settings (``joint``,
+``p_adjust``): what the packages refuse, and draws too few for any own-draws check to fail
+(:func:`harness.multiplicity.too_few_draws`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from harness.multiplicity import too_few_draws
+
+if TYPE_CHECKING:
+    from harness.spec import Spec
+
+__all__ = ["BootstrapSpec", "inference_rules"]
+
+
+class BootstrapSpec(BaseModel):
+    """The multiplier bootstrap both packages run after the fit (``DoubleML.bootstrap``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: Literal["normal", "wild", "Bayes"] = "normal"
+    n_rep_boot: int = 500
+
+    @field_validator("n_rep_boot")
+    @classmethod
+    def _draws(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"must be at least 1, got {value}")
+        return value
+
+
+def inference_rules(spec: Spec) -> None:
+    """Refuse inference settings neither package runs, or that no check could judge (ValueError
+    starting with the field's name)."""
+    if spec.joint and spec.bootstrap is None:
+        raise ValueError("joint: needs bootstrap (the joint critical value is a bootstrap quantile)")
+    if spec.p_adjust == "romano-wolf" and spec.bootstrap is None:
+        raise ValueError("p_adjust: romano-wolf needs bootstrap (its step-down uses the bootstrap draws)")
+    if spec.bootstrap is not None and spec.cluster:
+        raise ValueError("bootstrap: neither package bootstraps cluster data ('not yet implemented with clustering' in both)")
+    if spec.bootstrap is not None and (why := too_few_draws(spec.bootstrap.n_rep_boot, spec.n_rep, spec.p_adjust)):
+        raise ValueError(f"bootstrap.n_rep_boot: {why}")
+    if spec.has_inference and spec.model == "irm" and spec.score_name == "ATTE":
+        field = "bootstrap" if spec.bootstrap is not None else "p_adjust"
+        raise ValueError(
+            f"{field}: IRM ATTE's scores differ on purpose between the packages (R divides by each fold's treated share), "
+            "so their joint inference is not compared"
+        )
