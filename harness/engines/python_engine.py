@@ -20,7 +20,7 @@ from harness.memory import release_freed_memory
 from harness.spec import Spec
 from harness.splits import SampleSplits, sample_splits
 
-__all__ = ["fit_python", "fold_labels", "hand_splits", "load_doubleml"]
+__all__ = ["FoldsUsed", "fit_python", "hand_splits", "load_doubleml"]
 
 # The doubleml whose set_sample_splitting hand_splits mirrors.
 HANDED_SPLITS_VERSION = "0.11.4"
@@ -65,8 +65,8 @@ def hand_splits(model, splits: SampleSplits) -> None:
     Its check (sets and ``np.unique`` per fold) costs seconds per call at a million rows; the folds
     were drawn and validated by the tool (:func:`harness.splits.sample_splits`), and
     ``tests/test_splits.py`` proves the result bitwise equal to the checked route for every model.
-    The fields are the package's own, so ``model.smpls`` still reads back what doubleml fits on
-    (:func:`fold_labels`). Another doubleml version (the project pins 0.11.4) takes the checked route.
+    Which folds doubleml then fits on is read from its fit, not from these fields
+    (:class:`FoldsUsed`). Another doubleml version (the project pins 0.11.4) takes the checked route.
     """
     if load_doubleml().__version__ != HANDED_SPLITS_VERSION:
         model.set_sample_splitting(splits.smpls, splits.smpls_cluster)
@@ -135,7 +135,9 @@ def fit_python(
     splits : SampleSplits, optional
         The validated folds (built from ``folds`` when not given).
     """
-    model = _model(spec, design, folds, splits or sample_splits(design, folds))
+    splits = splits or sample_splits(design, folds)
+    model = _model(spec, design, folds, splits)
+    used = FoldsUsed(model, splits)
     if external_predictions is not None and external_predictions and not isinstance(
         next(iter(external_predictions.values())), dict
     ):
@@ -152,7 +154,7 @@ def fit_python(
         inference = python_inference(spec, model, own_draws) if spec.has_inference else None
     seconds = time.perf_counter() - start
     ci = model.confint(level=0.95).to_numpy()
-    held_folds = fold_labels(model.smpls, design.n_obs)
+    held_folds = used.labels
     # Copies (np.array), so that nothing of the model outlives this call: it holds the data's
     # arrays, the learners and the score elements, hundreds of MB at a million rows.
     per_treatment = []
@@ -185,10 +187,48 @@ def fit_python(
     )
 
 
-def fold_labels(smpls: list, n_obs: int) -> np.ndarray:
-    """``(n_rep, n_obs)`` test fold of every row from doubleml's ``smpls`` (-1: in no test set)."""
-    labels = np.full((len(smpls), n_obs), -1, dtype=np.int64)
-    for rep, folds in enumerate(smpls):
-        for k, (_, test) in enumerate(folds):
-            labels[rep, np.asarray(test, dtype=np.int64)] = k
-    return labels
+class FoldsUsed:
+    """The folds doubleml's fit used, per repetition, as ``(n_rep, n_obs)`` test-fold labels.
+
+    doubleml 0.11.4's ``fit`` hands each repetition's folds to the model's ``_nuisance_est(smpls,
+    ...)`` once per repetition and treatment (``_fit_nuisance_and_score_elements``, which reads them
+    through a private per-repetition accessor, not through ``model.smpls``); every learner is
+    cross-fitted on those folds (IRM, IIVM and SSM on subsets of their training sets). This records
+    each call on the model instance (no module-level name is touched, so threads do not interact)
+    and labels each row with the test fold it had there. A row gets -1, counted by the fold check as
+    a row in another fold, when no call covered its repetition, when it sits in no test set or in
+    several, when a training set the package used is not the tool's, or when two calls of one
+    repetition (treatments) disagree.
+    """
+
+    def __init__(self, model, splits: SampleSplits) -> None:
+        self._splits = splits
+        self.labels = np.full((splits.n_rep, splits.n_obs), -1, dtype=np.int64)
+        self._seen = np.zeros(splits.n_rep, dtype=bool)
+        estimate = model._nuisance_est
+
+        def recording(smpls, *args, **kwargs):
+            self._record(model._i_rep, smpls)
+            return estimate(smpls, *args, **kwargs)
+
+        model._nuisance_est = recording
+
+    def _record(self, rep: int, smpls: list) -> None:
+        n_obs, expected = self._splits.n_obs, self._splits.smpls[rep]
+        labels = np.full(n_obs, -1, dtype=np.int64)
+        hits = np.zeros(n_obs, dtype=np.int64)
+        wrong = np.full(n_obs, len(smpls) != len(expected))
+        for k, (train, test) in enumerate(smpls):
+            test = np.asarray(test, dtype=np.int64)
+            labels[test] = k
+            hits[test] += 1
+            if k < len(expected):
+                used_train, drawn_train = np.zeros(n_obs, dtype=bool), np.zeros(n_obs, dtype=bool)
+                used_train[np.asarray(train, dtype=np.int64)] = True
+                drawn_train[expected[k][0]] = True
+                wrong |= used_train != drawn_train
+        labels[(hits != 1) | wrong] = -1
+        if self._seen[rep]:
+            labels[labels != self.labels[rep]] = -1
+        self.labels[rep] = labels
+        self._seen[rep] = True
