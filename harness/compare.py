@@ -302,12 +302,43 @@ def nuisance_targets(spec: Spec, design: Design) -> dict[str, tuple[np.ndarray, 
     return {"ml_g0": (y, z == 0), "ml_g1": (y, z == 1), "ml_m": (z, everyone), "ml_r0": (d, z == 0), "ml_r1": (d, z == 1)}
 
 
-def _shared_predictions(spec: Spec, py: EngineResult, r: EngineResult) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    out = {}
-    for name in sorted(set(py.predictions) & set(r.predictions)):
-        a, b = py.predictions[name], r.predictions[name]
-        if np.isnan(a).all() or np.isnan(b).all():
-            continue  # a nuisance one package does not fit for this score (R's ml_g1 for ATTE)
+def _unfitted_by_design(spec: Spec, design: Design) -> set[str]:
+    """Nuisances R 1.0.2 leaves unfitted (absent or all NaN): ``ml_g1`` for IRM ATTE, which R's ATTE
+    score does not use, and PLIV's ``ml_m_<instrument>`` with several instruments, which it does not
+    store. Nothing to compare there; any other nuisance is compared or fails."""
+    if _is_atte(spec):
+        return {"ml_g1"}
+    if spec.model == "pliv" and spec.partial_name == "X" and len(design.z) > 1:
+        return {f"ml_m_{instrument}" for instrument in design.z}
+    return set()
+
+
+def _uncomparable(a: Optional[np.ndarray], b: Optional[np.ndarray]) -> Optional[str]:
+    """Why two packages' predictions of one nuisance cannot be compared, or None."""
+    for engine, x in (("python", a), ("r", b)):
+        if x is None:
+            return f"no {engine} predictions"
+    if a.shape != b.shape:
+        return f"shapes differ (python {a.shape}, r {b.shape})"
+    for engine, x in (("python", a), ("r", b)):
+        bad = int(np.size(x) - np.isfinite(x).sum())
+        if bad:
+            return f"{bad} of {np.size(x)} {engine} predictions are not finite"
+    return None
+
+
+def _shared_predictions(spec: Spec, design: Design, py: EngineResult, r: EngineResult) -> dict[str, tuple]:
+    """Per nuisance either package reports: the two predictions, or None and why they cannot be compared."""
+    out: dict[str, tuple] = {}
+    unfitted = _unfitted_by_design(spec, design)
+    for name in sorted(set(py.predictions) | set(r.predictions)):
+        a, b = py.predictions.get(name), r.predictions.get(name)
+        if name in unfitted and (b is None or np.isnan(b).all()):
+            continue
+        why = _uncomparable(a, b)
+        if why is not None:
+            out[name] = (None, why)
+            continue
         if name == "ml_m" and spec.model in ("irm", "iivm", "ssm"):
             # R stores raw propensities and trims in the score; Python stores them trimmed.
             a = np.clip(a, spec.trimming_threshold, 1 - spec.trimming_threshold)
@@ -316,17 +347,29 @@ def _shared_predictions(spec: Spec, py: EngineResult, r: EngineResult) -> dict[s
     return out
 
 
+def _correlation(a: np.ndarray, b: np.ndarray) -> tuple[Optional[float], Optional[str]]:
+    flat_a, flat_b = a.ravel(), b.ravel()
+    if np.array_equal(flat_a, flat_b):
+        return 1.0, None
+    constant = [engine for engine, x in (("python", flat_a), ("r", flat_b)) if not np.std(x) > 0]
+    if constant:
+        return None, f"{' and '.join(constant)} predictions constant: no correlation"
+    return float(np.corrcoef(flat_a, flat_b)[0, 1]), None
+
+
 def nuisance_summary(spec: Spec, design: Design, py: EngineResult, r: EngineResult) -> dict:
-    """Per nuisance: max abs and relative difference, correlation, RMSE against the target."""
+    """Per nuisance: max abs and relative difference, correlation, RMSE against the target; a nuisance
+    that cannot be compared says why (``uncomparable``) and fails its check."""
     targets = nuisance_targets(spec, design)
     out = {}
-    for name, (a, b) in _shared_predictions(spec, py, r).items():
+    for name, (a, b) in _shared_predictions(spec, design, py, r).items():
+        if a is None:
+            out[name] = {"max_abs_diff": None, "max_rel_diff": None, "corr": None, "uncomparable": b}
+            continue
         entry = {"max_abs_diff": float(np.abs(a - b).max()) if a.size else None, "max_rel_diff": norm_rel_diff(a, b)}
-        flat_a, flat_b = a.ravel(), b.ravel()
-        if np.std(flat_a) > 0 and np.std(flat_b) > 0:
-            entry["corr"] = float(np.corrcoef(flat_a, flat_b)[0, 1])
-        else:
-            entry["corr"] = 1.0 if np.array_equal(flat_a, flat_b) else None
+        entry["corr"], why = _correlation(a, b)
+        if why is not None:
+            entry["corr_undefined"] = why
         if name == "ml_m" and spec.model in ("irm", "iivm"):
             # The weights the score divided by, per engine (heavy tails start there).
             assigned = design.frame[design.d if spec.model == "irm" else design.z[0]].to_numpy()
@@ -344,16 +387,15 @@ def nuisance_summary(spec: Spec, design: Design, py: EngineResult, r: EngineResu
 
 
 def nuisance_checks(tier: str, tol: float, summary: dict) -> list[Check]:
+    """One check per nuisance; one that cannot be compared (no value) fails, never goes missing."""
     out = []
     for name, entry in summary.items():
         if tier == "exact":
-            out.append(
-                at_most(
-                    f"nuisance.{name}.max_rel_diff", "nuisance", None, None, entry["max_rel_diff"], tol, "relative (max norm)"
-                )
-            )
-        elif entry.get("corr") is not None:
-            out.append(at_least(f"nuisance.{name}.corr", "nuisance", None, None, entry["corr"], NUISANCE_CORR_MIN, "correlation"))
+            value = entry["max_rel_diff"] if entry["max_rel_diff"] is not None else float("nan")
+            out.append(at_most(f"nuisance.{name}.max_rel_diff", "nuisance", None, None, value, tol, "relative (max norm)"))
+        else:
+            value = entry["corr"] if entry["corr"] is not None else float("nan")
+            out.append(at_least(f"nuisance.{name}.corr", "nuisance", None, None, value, NUISANCE_CORR_MIN, "correlation"))
     return out
 
 
