@@ -1,5 +1,6 @@
 """Real faults injected into one engine's input, through both packages: R fitted on folds with two
-rows swapped. The verdict must turn to ``disagree`` and name the fold check, for every model."""
+rows swapped, and doubleml fitted on such folds while its ``smpls`` still shows the tool's. The
+verdict must turn to ``disagree`` and name that engine's fold check, for every model."""
 
 from __future__ import annotations
 
@@ -42,3 +43,17 @@ def test_r_on_swapped_folds_disagrees(model_key: str, monkeypatch: pytest.Monkey
     assert "folds.r" in failed and "folds.python" not in failed, failed
     # The swapped rows change R's fit itself, so the estimates no longer agree either.
     assert any(name.startswith("end_to_end") for name in failed), failed
+
+
+@pytest.mark.parametrize("model_key", list(MODELS))
+def test_python_on_other_folds_disagrees(model_key: str) -> None:
+    from tests.test_can_fail import _doubleml_fits_swapped_folds
+
+    # doubleml's fit takes repetition 0's folds with two rows traded through its private
+    # per-repetition accessor, while its `smpls` still holds what the tool handed over: the fold
+    # check must see what doubleml fitted on, not read the tool's own hand-over back.
+    with _doubleml_fits_swapped_folds():
+        result = _run(MatrixCase("generated", model_key, "none", 1, 2, "small"))
+    failed = {c["name"] for c in result["checks"] if not c["ok"]}
+    assert result["status"] == "disagree"
+    assert "folds.python" in failed and "folds.r" not in failed, failed
