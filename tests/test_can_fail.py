@@ -155,10 +155,12 @@ def test_python_fitting_other_folds_fails_the_python_fold_check(case: str) -> No
     assert check.value >= 2
 
 
-def test_python_on_the_drawn_folds_passes_the_fold_check() -> None:
+@pytest.mark.parametrize("case", ["plr_po", "irm_ate", "iivm"])
+@pytest.mark.parametrize("cluster", [None, ["g"], ["g", "h"]], ids=["none", "oneway", "twoway"])
+def test_python_on_the_drawn_folds_passes_the_fold_check(case: str, cluster) -> None:
     from tests.test_compare import _spec
 
-    spec = _spec("plr_po", n_rep=2, cluster=["g"])
+    spec = _spec(case, n_rep=2, cluster=cluster)
     design = build_design(spec, DATA, DatasetSpec(), "generated")
     folds = draw_folds(design, spec.n_folds, spec.n_rep, spec.seed)
     py = fit_python(spec, design, folds)
