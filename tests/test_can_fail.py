@@ -244,3 +244,26 @@ def test_the_romano_wolf_rule_matches_every_pair_of_proportions(n: int) -> None:
     some_pair_fails = any(abs(a - b) > proportion_mc_bound(a, b, n, n) for a in grid for b in grid)
     assert some_pair_fails == proportion_check_can_fail(n, n)
     assert quantile_check_can_fail(n) == (n >= 4)
+
+
+def test_recording_the_folds_keeps_no_model_alive(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The recorder sits on the model instance: a reference cycle through it would keep the model
+    # (its data, learners and score arrays) alive after fit_python until a garbage collection.
+    import gc
+    import weakref
+
+    from harness.engines import python_engine
+    from tests.test_compare import _spec
+
+    made = []
+    original = python_engine._model
+    monkeypatch.setattr(python_engine, "_model", lambda *a, **k: made.append(weakref.ref(m := original(*a, **k))) or m)
+    spec = _spec("plr_po")
+    design = build_design(spec, DATA, DatasetSpec(), "generated")
+    folds = draw_folds(design, spec.n_folds, spec.n_rep, spec.seed)
+    gc.disable()
+    try:
+        fit_python(spec, design, folds)
+        assert made and made[0]() is None
+    finally:
+        gc.enable()

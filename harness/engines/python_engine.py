@@ -7,6 +7,7 @@ import importlib
 import threading
 import time
 import warnings
+import weakref
 from functools import lru_cache
 from typing import Optional
 
@@ -205,11 +206,13 @@ class FoldsUsed:
         self._splits = splits
         self.labels = np.full((splits.n_rep, splits.n_obs), -1, dtype=np.int64)
         self._seen = np.zeros(splits.n_rep, dtype=bool)
-        estimate = model._nuisance_est
+        # Weakly: the model must not hold itself through this wrapper, or it would outlive
+        # fit_python's `del model` until a garbage collection (hundreds of MB at a million rows).
+        fitted, estimate = weakref.ref(model), type(model)._nuisance_est
 
         def recording(smpls, *args, **kwargs):
-            self._record(model._i_rep, smpls)
-            return estimate(smpls, *args, **kwargs)
+            self._record(fitted()._i_rep, smpls)
+            return estimate(fitted(), smpls, *args, **kwargs)
 
         model._nuisance_est = recording
 
