@@ -29,11 +29,13 @@ def learner_free_fit(
 
     A nuisance R leaves unfitted (``ml_g1`` for IRM ATTE, which the ATTE score does not use; PLIV's
     ``ml_m_<instrument>`` with several instruments, which R 1.0.2 does not store) is left to
-    Python's own learner. ``splits``: the validated folds of the spec's fits (built from
-    ``folds`` when not given).
+    Python's own learner, and so is one with any non-finite prediction, which doubleml refuses
+    (the nuisance layer fails that nuisance's check). The written-out score takes R's predictions
+    as they are: a NaN there gives NaN numbers, which fail their checks. ``splits``: the validated
+    folds of the spec's fits (built from ``folds`` when not given).
     """
-    fitted = [{name: p for name, p in t.predictions.items() if not np.isnan(p).all()} for t in r.per_treatment()]
     if needs_written_score(spec):
-        return formula_fit(spec, design, folds, fitted)
+        return formula_fit(spec, design, folds, [dict(t.predictions) for t in r.per_treatment()])
+    fitted = [{name: p for name, p in t.predictions.items() if np.isfinite(p).all()} for t in r.per_treatment()]
     external = dict(zip(design.d_cols, fitted, strict=True)) if design.treatments else fitted[0]
     return fit_python(spec, design, folds, external_predictions=external, own_draws=False, splits=splits)
