@@ -25,7 +25,8 @@ The rule, stated once:
   have, makes the spec ``error``; the statistics of the others are kept.
 * Replicates that all reported the same numbers (learners without a random stream under ``vary:
   seeds``: nothing varied reached the estimates) are one draw: judged as one, by replicate 1's
-  single-draw verdict, with no equivalence test and no power (``identical`` in the block).
+  single-draw verdict (``disagree`` if any replicate's was), with no equivalence test and no power
+  (``identical`` in the block).
 """
 
 from __future__ import annotations
@@ -285,7 +286,8 @@ def replicate_outcome(
     if n > 1 and _identical(results, scale):
         # Nothing the replicates vary reached the estimates (learners without a random stream under
         # vary: seeds): n copies of one draw would give a zero sd and a test with false power.
-        status = results[0].get("status") or "error"
+        statuses = {r.get("status") for r in results}
+        status = "disagree" if "disagree" in statuses else results[0].get("status") or "error"
         block["identical"] = {"draws": 1, "of": n}
         block["verdict"] = status
         block["reason"] = (
@@ -457,7 +459,7 @@ def with_replicates(record: dict, results: list[dict], replication, spec) -> dic
     if status == "error" and not record.get("error"):
         out["error"] = block["reason"]  # replicate 1 ran; another did not
     if block.get("identical"):
-        out["checks"] = merged_checks(results[:1], None)  # one draw: replicate 1's own checks
+        out["checks"] = merged_checks(results, None)  # one draw: its single-draw checks (each at its worst)
     elif status not in ("not-run", "r-not-run", "python-not-run"):
         out["checks"] = merged_checks(results, layers) + checks
     out["timings"] = {

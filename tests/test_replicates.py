@@ -265,7 +265,7 @@ def test_a_structural_failure_in_any_replicate_is_disagree() -> None:
 
 
 def test_exact_tier_needs_every_replicate_and_an_error_is_an_error() -> None:
-    results = [_result(0.5, 0.5) for _ in range(5)]
+    results = [_result(0.5 + 0.01 * k, 0.5 + 0.01 * k) for k in range(5)]  # five draws, not one five times
     assert replicate_outcome(results, "exact", 0.2, "data", None, seed=1)[0] == "agree"
     results[3]["status"] = "disagree"
     status, block, checks = replicate_outcome(results, "exact", 0.2, "data", None, seed=1)
@@ -293,6 +293,7 @@ def test_identical_replicates_are_one_draw_judged_as_one(tier: str) -> None:
     # replicate 1's single-draw verdict stands, whatever it is
     failed = _result(0.31, 0.3, se=0.5, status="disagree")
     assert replicate_outcome([failed] * 6, tier, 0.2, "seeds", None, seed=1)[0] == "disagree"
+    assert replicate_outcome([one] * 5 + [failed], tier, 0.2, "seeds", None, seed=1)[0] == "disagree"
     # one replicate that differs in one engine by more than rounding makes them draws again
     moved = [one] * 5 + [_result(0.31, 0.3 + 1e-9, se=0.5)]
     assert "identical" not in replicate_outcome(moved, tier, 0.2, "seeds", None, seed=1)[1]
