@@ -326,7 +326,7 @@ def test_an_engine_missing_in_some_replicates_is_an_error() -> None:
 
 def test_report_has_a_picture_and_a_table_per_replicated_spec(spec_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    assert main(["run", "--specs", str(spec_path), "--engines", "python", "--out", str(out), "--quiet"]) == 0
+    assert main(["run", "--specs", str(spec_path), "--engines", "python", "--out", str(out), "--quiet"]) == 4
     pictures = sorted(p.name for p in out.glob("replicates-*.png"))
     assert pictures == ["replicates-rf_both.png", "replicates-rf_folds.png", "replicates-rf_seeds.png"]
     html = (out / "report.html").read_text(encoding="utf-8")
