@@ -199,6 +199,8 @@ def test_deterministic_learners_under_replicates(deterministic: tuple[int, str, 
         if spec["tier"] == "exact":
             assert spec["status"] == "agree" and block["reason"] == "exact tier: 4 of 4 replicates agree"
         else:
-            assert block["mde_se"] > 0 and spec["status"] in ("agree", "inconclusive", "disagree")
+            # libsvm on both sides: on this data each draw's Python and R numbers match to rounding,
+            # so four different draws with (near) zero paired differences are a real agree.
+            assert spec["status"] == "agree" and block["coef"]["verdict"] == "agree", block["reason"]
     if spec["tier"] == "exact":
         assert spec["status"] == "agree", block["reason"]
