@@ -82,10 +82,18 @@ lock: .venv/.installed .rlib/.installed
 	Rscript r_scripts/lock_packages.R .rlib "$(DMLP_R_REPO)" r-packages.lock $(R_EXTRA)
 	touch .venv/.installed .rlib/.installed
 
-# Exit 1 means "Python and R disagree somewhere": a finding the report shows, not a failed job.
+# Exit 1 means "a spec disagrees or is inconclusive": a finding the report shows, not a failed job.
+# 2 (bad input), 3 (the tool failed) and 4 (nothing compared) fail the target (README, "Exit codes").
 run: setup
 	.venv/bin/dml-parity run --specs $(SPECS) --jobs $(JOBS) --out reports/paper; \
-	  rc=$$?; if [ $$rc -eq 1 ]; then echo "some specs disagree or failed: see reports/paper/report.html"; fi; [ $$rc -le 1 ]
+	  rc=$$?; case $$rc in \
+	    0) ;; \
+	    1) echo "a finding: some specs disagree or are inconclusive; see reports/paper/report.html";; \
+	    2) echo "dml-parity: bad input (exit 2)"; exit 2;; \
+	    3) echo "dml-parity: the tool failed (exit 3)"; exit 3;; \
+	    4) echo "dml-parity: nothing compared (exit 4)"; exit 4;; \
+	    *) exit $$rc;; \
+	  esac
 
 # Two workers (the machines have two cores); a module's tests stay on one worker so that its shared
 # fits run once, the matrix cases (in shard classes, tests/shards.py) spread over both.

@@ -8,50 +8,99 @@ import shlex
 import signal
 import sys
 import threading
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Optional
 
 from harness.errors import HarnessError
+from harness.exit_codes import FAILED
 
 __all__ = ["main"]
 
 
+EXIT_CODES = """exit codes:
+  0  every spec compared and every verdict earned (agree, explained); check: nothing moved
+  1  a finding: a spec disagrees or is inconclusive; check: an estimate moved
+  2  bad input: a spec field, data file or column, option or path (one line names it)
+  3  the tool failed: a crash, a spec that ended in error, R not usable
+  4  nothing compared: one engine only (--engines python), or no spec run
+  130/143  interrupted (Ctrl-C) / terminated (SIGTERM)
+when several apply: 3, then 2, 1, 4"""
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def of(dist: str) -> str:
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return f"dml-parity {of('dml-parity')} (Python doubleml {of('doubleml')}; `dml-parity doctor` shows R's side)"
+
+
 def _parser() -> argparse.ArgumentParser:
+    raw = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
-        prog="dml-parity", description="Does a DoubleML analysis give the same answer in Python and in R?"
+        prog="dml-parity",
+        description="Does a DoubleML analysis give the same answer in Python and in R?",
+        epilog=EXIT_CODES,
+        formatter_class=raw,
     )
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run a spec file through both engines and write results and report")
+    run = sub.add_parser(
+        "run",
+        help="run a spec file through both engines and write results and report",
+        description="Fit every spec of a spec file in Python and in R, compare, and write results.json and report.html.",
+        epilog=EXIT_CODES,
+        formatter_class=raw,
+    )
     run.add_argument("--specs", required=True, type=Path, help="YAML spec file")
     run.add_argument("--data", type=Path, help="CSV to use instead of the spec file's dataset.path")
-    run.add_argument("--only", help="comma-separated spec ids")
-    run.add_argument("--engines", default="python,r", help="python,r (default) or python or r")
-    run.add_argument("--out", type=Path, help="output directory (default reports/<spec name>-<UTC time>)")
-    run.add_argument("--jobs", type=int, default=1, help="specs fitted in parallel worker processes")
+    run.add_argument("--only", help="comma-separated spec ids (default: every spec)")
+    run.add_argument(
+        "--engines", default="python,r", help="python,r (default) or python or r; one engine compares nothing (exit 4)"
+    )
+    run.add_argument(
+        "--out", type=Path, help="output directory (default reports/<spec file name>-<UTC time>, relative to the current folder)"
+    )
+    run.add_argument("--jobs", type=int, default=1, help="specs fitted in parallel worker processes (default 1)")
     run.add_argument("--scheduler", help="Dask scheduler address: run the specs on that cluster")
     run.add_argument("--no-cache", action="store_true", help="refit every spec")
     run.add_argument("--cache-dir", type=Path, help="result cache (default ~/.cache/dml-parity/results)")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.add_argument("--replicates", type=int, metavar="N", help="fit every statistical-tier spec N times (replicates.n)")
 
-    sub.add_parser("doctor", help="versions of both sides and which learner pairs are usable")
+    sub.add_parser(
+        "doctor",
+        help="versions of both sides and which learner pairs are usable",
+        description="Versions of both sides, which learner pairs are usable, and a last line: ready, or what is missing.",
+        epilog="exit codes: 0 ready; 3 R or a learner pair not usable",
+    )
 
     data = sub.add_parser("data", help="data utilities")
     data_sub = data.add_subparsers(dest="data_command", required=True)
     synth = data_sub.add_parser("synth", help="write the synthetic 279-city panel and its true effects")
-    synth.add_argument("--seed", type=int, default=20260415)
-    synth.add_argument("--out", type=Path, default=Path("data/city_panel.csv"))
+    synth.add_argument("--seed", type=int, default=20260415, help="the draw's seed (default 20260415)")
+    synth.add_argument("--out", type=Path, default=Path("data/city_panel.csv"), help="CSV to write (default data/city_panel.csv)")
 
     baseline = sub.add_parser("baseline", help="regression-testing baselines")
     base_sub = baseline.add_subparsers(dest="baseline_command", required=True)
     save = base_sub.add_parser("save", help="save a run's estimates as a baseline")
-    save.add_argument("run_dir", type=Path)
-    save.add_argument("--to", required=True, type=Path)
+    save.add_argument("run_dir", type=Path, help="a run's output folder (the --out of `dml-parity run`; holds results.json)")
+    save.add_argument("--to", required=True, type=Path, help="the baseline file to write (JSON), e.g. baseline.json")
 
-    check = sub.add_parser("check", help="list estimates that moved beyond their tier's tolerance")
-    check.add_argument("--baseline", required=True, type=Path)
+    check = sub.add_parser(
+        "check",
+        help="list estimates that moved beyond their tier's tolerance",
+        epilog=EXIT_CODES,
+        formatter_class=raw,
+    )
+    check.add_argument("--baseline", required=True, type=Path, help="a baseline file written by `dml-parity baseline save`")
     check.add_argument("--run", type=Path, help="a run directory to read (default: re-run the baseline's spec file)")
     check.add_argument("--engines", default=None, help="engines for a re-run (default: the baseline's)")
     return parser
@@ -80,6 +129,13 @@ def main(argv: Optional[list[str]] = None) -> int:
         what = "terminated" if isinstance(err, Terminated) else "interrupted"
         print(f"dml-parity: {what}; finished specs are kept in the cache, no report written", file=sys.stderr)
         return 143 if isinstance(err, Terminated) else 130
+    except Exception as err:  # a defect of the tool (a VerdictError, a crash): never a finding's exit 1
+        if os.environ.get("DMLP_DEBUG"):
+            traceback.print_exc()
+        hint = "" if os.environ.get("DMLP_DEBUG") else " (DMLP_DEBUG=1 shows the traceback)"
+        text = " ".join(str(err).split())
+        print(f"dml-parity: the tool failed: {err.__class__.__name__}: {text}{hint}", file=sys.stderr)
+        return FAILED
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
@@ -123,8 +179,9 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     # Before anything is read or fitted: a run that cannot write its report must not start.
     check_output(out)
 
+    from harness.exit_codes import run_exit_code, why
     from harness.progress import Progress
-    from harness.runner import RunOptions, exit_code, parse_engines, run
+    from harness.runner import RunOptions, parse_engines, run
 
     engines = parse_engines(args.engines)
     quiet = args.quiet
@@ -151,7 +208,10 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         keys = ("agree", "explained", "disagree", "inconclusive", "error", "not-run", "r-not-run")
         counts = ", ".join(f"{s[key]} {key}" for key in keys if s.get(key))
         print(f"{s['specs']} specs: {counts} -> {out}/report.html")
-    return exit_code(results)
+    code = run_exit_code(results)
+    if code != 0 and (code == FAILED or not quiet):  # a failure is said even with --quiet
+        print(f"dml-parity: {why(results)}", file=sys.stderr)
+    return code
 
 
 def write_run(results: dict, out: Path) -> None:

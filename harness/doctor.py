@@ -27,6 +27,7 @@ def doctor() -> int:
     except EnvironmentProblem as err:
         print(f"\nR side: NOT USABLE\n  {err}", file=sys.stderr)
         _pairs(None)
+        print(f"\nnot ready: R is not usable ({' '.join(str(err).split())})", file=sys.stderr)
         return err.exit_code
     try:
         import rpy2
@@ -39,9 +40,18 @@ def doctor() -> int:
     return _pairs(session)
 
 
+def _tolerance(pair) -> str:
+    """The limit a pair's estimates are held to: relative for exact pairs, in se for statistical ones."""
+    if pair.tier == "exact":
+        return f"{pair.tolerance:g} relative"
+    from harness.spec import Spec
+
+    return f"±{Spec.model_fields['coef_tolerance_se'].default:g} se (coef_tolerance_se)"
+
+
 def _pairs(session) -> int:
     rows = []
-    bad = 0
+    bad = []
     for pair in LEARNERS.values():
         for kind, make in sorted(pair.python.items()):
             try:
@@ -57,11 +67,15 @@ def _pairs(session) -> int:
                     r_ok = "yes"
                 except Exception as err:
                     r_ok = f"no ({' '.join(str(err).split())[:60]})"
-            bad += py_ok != "yes" or r_ok != "yes"
-            rows.append([pair.name, kind, pair.tier, pair.tolerance or "-", py_ok, pair.r_key[kind], r_ok])
+            if py_ok != "yes" or r_ok != "yes":
+                bad.append(f"{pair.name} ({kind})")
+            rows.append([pair.name, kind, pair.tier, _tolerance(pair), py_ok, pair.r_key[kind], r_ok])
     print("\nLearner pairs")
     print(tabulate(rows, headers=["name", "kind", "tier", "tolerance", "python", "mlr3", "R"], tablefmt="github"))
-    if session is not None and bad:
-        print(f"\n{bad} learner pair(s) not usable: run `make setup`", file=sys.stderr)
+    if session is None:
         return 3
-    return 0 if session is not None else 3
+    if bad:
+        print(f"\nnot ready: {len(bad)} learner pair(s) not usable: {', '.join(bad)}; run `make setup`", file=sys.stderr)
+        return 3
+    print("\nready: both engines and every learner pair are usable")
+    return 0

@@ -21,7 +21,12 @@ The rule, stated once:
   when every test shows equivalence (an intersection-union test: its size stays at 5 %);
   ``inconclusive`` otherwise (with the number of replicates that would decide). How often the
   single-draw rule passed is kept (``single_draw``): it measures that rule's false alarms.
-* A replicate that ended in an error makes the spec ``error``; the statistics of the others are kept.
+* A replicate that ended in an error, or that lacks an engine's estimate which other replicates
+  have, makes the spec ``error``; the statistics of the others are kept.
+* Replicates that all reported the same numbers (learners without a random stream under ``vary:
+  seeds``: nothing varied reached the estimates) are one draw: judged as one, by replicate 1's
+  single-draw verdict (``disagree`` if any replicate's was), with no equivalence test and no power
+  (``identical`` in the block).
 """
 
 from __future__ import annotations
@@ -70,6 +75,45 @@ def _non_finite(results: list[dict]) -> list[int]:
         if result.get("status") != "error" and any(v is not None and not np.isfinite(v) for v in values):
             out.append(number)
     return out
+
+
+def _missing_somewhere(results: list[dict]) -> list[dict]:
+    """Errors for replicates that lack an engine's estimate that other replicates have: the
+    statistics would otherwise be taken from whichever replicates happen to have it."""
+    out = []
+    for key in ENGINES:
+        have = [(r.get(key) or {}).get("coef") is not None for r in results]
+        if any(have) and not all(have):
+            out += [
+                {"replicate": i, "error": f"no {key} estimate, which other replicates have"}
+                for i, (h, r) in enumerate(zip(have, results, strict=True), 1)
+                if not h and r.get("status") != "error"
+            ]
+    return out
+
+
+IDENTICAL_REL = 1e-12
+
+
+def _identical(results: list[dict], scale: float) -> bool:
+    """Whether every replicate reported replicate 1's numbers (coef, se, and per repetition) in both
+    engines and the learner-free estimate, to 1e-12 of the larger of the value and the typical se."""
+
+    def numbers(result: dict) -> np.ndarray:
+        values = []
+        for key in (*ENGINES, "learner_free"):
+            entry = result.get(key) or {}
+            for q in ("coef", "se", "coef_reps", "se_reps"):
+                values += np.atleast_1d(np.asarray(entry.get(q) if entry.get(q) is not None else [], dtype=float)).tolist()
+        return np.asarray(values, dtype=float)
+
+    first = numbers(results[0])
+    bound = IDENTICAL_REL * np.maximum(np.abs(first), scale)
+    for result in results[1:]:
+        other = numbers(result)
+        if other.shape != first.shape or np.any(np.abs(other - first) > bound):
+            return False
+    return True
 
 
 def _structural_failures(results: list[dict]) -> list[dict]:
@@ -209,6 +253,7 @@ def replicate_outcome(
     block: dict = {"n": n, "vary": vary, "status": [r.get("status") for r in results]}
     errors = [{"replicate": i, "error": r.get("error")} for i, r in enumerate(results, 1) if r.get("status") == "error"]
     errors += [{"replicate": i, "error": "an engine returned a non-finite estimate"} for i in _non_finite(results)]
+    errors += _missing_somewhere(results)
     block["errors"] = sorted(errors, key=lambda e: e["replicate"])
     estimates = {key: _estimates(results, key) for key in (*ENGINES, "learner_free")}
     for key, values in estimates.items():
@@ -233,9 +278,22 @@ def replicate_outcome(
             for name, values in ran.items()
         }
     if py is None or r is None or lf is None:
+        # No replicate has that engine (_missing_somewhere made a partial absence an error).
         status = results[0].get("status") or "not-run"
         block["verdict"] = status
         block["reason"] = "one engine did not run: nothing to compare"
+        return status, block, []
+    if n > 1 and _identical(results, scale):
+        # Nothing the replicates vary reached the estimates (learners without a random stream under
+        # vary: seeds): n copies of one draw would give a zero sd and a test with false power.
+        statuses = {r.get("status") for r in results}
+        status = "disagree" if "disagree" in statuses else results[0].get("status") or "error"
+        block["identical"] = {"draws": 1, "of": n}
+        block["verdict"] = status
+        block["reason"] = (
+            f"the {n} replicates (vary: {vary}) gave identical estimates in both engines: one draw, judged as one "
+            f"(replicate 1's {tier}-tier checks); vary folds, seeds+folds or data for draws that differ"
+        )
         return status, block, []
 
     coef_diff = (py["coef"] - lf["coef"]) / scale
@@ -400,7 +458,9 @@ def with_replicates(record: dict, results: list[dict], replication, spec) -> dic
     out = {**record, "status": status, "replicates": block}
     if status == "error" and not record.get("error"):
         out["error"] = block["reason"]  # replicate 1 ran; another did not
-    if status not in ("not-run", "r-not-run", "python-not-run"):
+    if block.get("identical"):
+        out["checks"] = merged_checks(results, None)  # one draw: its single-draw checks (each at its worst)
+    elif status not in ("not-run", "r-not-run", "python-not-run"):
         out["checks"] = merged_checks(results, layers) + checks
     out["timings"] = {
         **(record.get("timings") or {}),

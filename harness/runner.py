@@ -335,9 +335,11 @@ def _learner_label(spec: Spec, nuisance: str) -> str:
 
 
 def exit_code(results: dict) -> int:
-    """0 when every spec agrees (or is explained, or R was not asked for), 1 otherwise (an
-    ``inconclusive`` replicated spec has not shown agreement either)."""
-    return 1 if any(s.get("status") in ("disagree", "error", "inconclusive") for s in results["specs"]) else 0
+    """The run's exit code (:mod:`harness.exit_codes`: 0 all earned, 1 a finding, 3 an ``error``
+    spec, 4 a spec that compared nothing)."""
+    from harness.exit_codes import run_exit_code
+
+    return run_exit_code(results)
 
 
 def _plain(value):

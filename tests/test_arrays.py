@@ -37,7 +37,7 @@ def spec_path(tmp_path: Path, generated_csv: Path) -> Path:
 
 
 def run_python(spec_path: Path, out: Path, *extra) -> dict:
-    assert main(["run", "--specs", str(spec_path), "--engines", "python", "--out", str(out), "--quiet", *map(str, extra)]) == 0
+    assert main(["run", "--specs", str(spec_path), "--engines", "python", "--out", str(out), "--quiet", *map(str, extra)]) == 4
     return json.loads((out / "results.json").read_text(encoding="utf-8"))
 
 

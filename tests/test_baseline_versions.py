@@ -24,7 +24,7 @@ def run_and_baseline(tmp_path: Path, generated_csv: Path) -> tuple[Path, Path]:
     spec_path = tmp_path / "s.yaml"
     spec_path.write_text(SPECS.replace("DATA", str(generated_csv)), encoding="utf-8")
     out, baseline = tmp_path / "run", tmp_path / "baseline.json"
-    assert main(["run", "--specs", str(spec_path), "--engines", "python", "--out", str(out), "--no-cache", "--quiet"]) == 0
+    assert main(["run", "--specs", str(spec_path), "--engines", "python", "--out", str(out), "--no-cache", "--quiet"]) == 4
     assert main(["baseline", "save", str(out), "--to", str(baseline)]) == 0
     return out, baseline
 

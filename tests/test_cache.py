@@ -48,7 +48,7 @@ def spec_path(tmp_path_factory: pytest.TempPathFactory, generated_csv: Path) -> 
 def test_damaged_and_foreign_entries_are_refitted_never_served(spec_path: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     common = ("--specs", spec_path, "--engines", "python", "--cache-dir", cache)
-    assert cli("run", *common, "--out", tmp_path / "clean")[0] == 0
+    assert cli("run", *common, "--out", tmp_path / "clean")[0] == 4
     clean = stable_view(read_results(tmp_path / "clean"))
     files = entries(cache)
     assert set(files) == {"a_ols", "b_slow", "c_irm"}
@@ -57,12 +57,12 @@ def test_damaged_and_foreign_entries_are_refitted_never_served(spec_path: Path, 
     files["a_ols"].write_bytes(files["a_ols"].read_bytes()[:100])
     shutil.copyfile(files["c_irm"], files["b_slow"])
     code, stderr = cli("run", *common, "--out", tmp_path / "again")
-    assert code == 0 and stderr == ""
+    assert code == 4 and stderr == ""
     again = read_results(tmp_path / "again")
     assert cached(again) == {"a_ols": False, "b_slow": False, "c_irm": True}
     assert stable_view(again) == clean
     # Both entries were rewritten whole and are served next time.
-    assert cli("run", *common, "--out", tmp_path / "third")[0] == 0
+    assert cli("run", *common, "--out", tmp_path / "third")[0] == 4
     assert all(cached(read_results(tmp_path / "third")).values())
 
     # An entry for the right key whose stored result was edited to claim another key.
@@ -72,7 +72,7 @@ def test_damaged_and_foreign_entries_are_refitted_never_served(spec_path: Path, 
     files["c_irm"].write_text(json.dumps(entry), encoding="utf-8")
     # ... and one in the format before keys were stored (the bare result).
     files["a_ols"].write_text(json.dumps(json.loads(files["a_ols"].read_text(encoding="utf-8"))["result"]), encoding="utf-8")
-    assert cli("run", *common, "--out", tmp_path / "fourth")[0] == 0
+    assert cli("run", *common, "--out", tmp_path / "fourth")[0] == 4
     fourth = read_results(tmp_path / "fourth")
     assert cached(fourth) == {"a_ols": False, "b_slow": True, "c_irm": False}
     assert stable_view(fourth) == clean
@@ -91,6 +91,6 @@ def test_a_cache_that_cannot_be_written_costs_the_cache_not_the_run(spec_path: P
     blocked.write_text("a file where the cache folder should be", encoding="utf-8")
     common = ("--specs", spec_path, "--engines", "python", "--only", "a_ols,c_irm")
     code, stderr = cli("run", *common, "--cache-dir", blocked, "--out", tmp_path / "out")
-    assert code == 0
+    assert code == 4
     assert stderr.count("warning: result cache") == 1, stderr
     assert len(read_results(tmp_path / "out")["specs"]) == 2

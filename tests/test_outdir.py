@@ -30,7 +30,7 @@ def tool_folder(spec_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     """A folder a real run wrote, into an empty folder (tests copy it before changing it)."""
     out = tmp_path_factory.mktemp("tool") / "run"
     out.mkdir()
-    assert cli("run", "--specs", spec_path, "--engines", "python", "--only", "a_ols", "--out", out, "--no-cache")[0] == 0
+    assert cli("run", "--specs", spec_path, "--engines", "python", "--only", "a_ols", "--out", out, "--no-cache")[0] == 4
     return out
 
 
@@ -101,7 +101,7 @@ def test_the_tools_own_folder_is_replaced(tool_folder: Path, spec_path: Path, tm
     old = read_results(folder)
     assert old["schema"] == "dml-parity/results/2" and (folder / "arrays.npz").is_file()
     assert sorted(old["output_files"]) == sorted(p.name for p in folder.iterdir() if p.name != "results.json")
-    assert cli("run", "--specs", spec_path, "--engines", "python", "--only", "c_irm", "--out", folder, "--no-cache")[0] == 0
+    assert cli("run", "--specs", spec_path, "--engines", "python", "--only", "c_irm", "--out", folder, "--no-cache")[0] == 4
     assert [s["id"] for s in read_results(folder)["specs"]] == ["c_irm"] != [s["id"] for s in old["specs"]]
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")], "no staging or old folder left"
 
@@ -193,7 +193,7 @@ def test_a_folder_that_changes_during_the_run_is_still_protected(spec_path: Path
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
     # The fit was cached: the re-run into a free folder fits nothing and equals a fresh run.
     code, _ = cli("run", *common, "--out", tmp_path / "free", "--cache-dir", tmp_path / "c")
-    assert code == 0 and read_results(tmp_path / "free")["specs"][0]["timings"]["cached"] is True
+    assert code == 4 and read_results(tmp_path / "free")["specs"][0]["timings"]["cached"] is True
     assert stable_view(read_results(tmp_path / "free")) == stable_view(read_results(tool_folder))
 
 

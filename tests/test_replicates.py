@@ -265,7 +265,7 @@ def test_a_structural_failure_in_any_replicate_is_disagree() -> None:
 
 
 def test_exact_tier_needs_every_replicate_and_an_error_is_an_error() -> None:
-    results = [_result(0.5, 0.5) for _ in range(5)]
+    results = [_result(0.5 + 0.01 * k, 0.5 + 0.01 * k) for k in range(5)]  # five draws, not one five times
     assert replicate_outcome(results, "exact", 0.2, "data", None, seed=1)[0] == "agree"
     results[3]["status"] = "disagree"
     status, block, checks = replicate_outcome(results, "exact", 0.2, "data", None, seed=1)
@@ -280,9 +280,53 @@ def test_exact_tier_needs_every_replicate_and_an_error_is_an_error() -> None:
     )
 
 
+@pytest.mark.parametrize("tier", ["statistical", "exact"])
+def test_identical_replicates_are_one_draw_judged_as_one(tier: str) -> None:
+    """Six copies of one draw (a learner without a random stream under vary: seeds) are not six
+    draws: no equivalence test, no power, replicate 1's own verdict, and the reason says so."""
+    one = _result(0.31, 0.3, se=0.5)
+    status, block, checks = replicate_outcome([one] * 6, tier, 0.2, "seeds", None, seed=1)
+    assert status == "agree" and checks == []
+    assert block["identical"] == {"draws": 1, "of": 6} and block["verdict"] == "agree"
+    assert "mde_se" not in block and "coef" not in block and "floor" not in block
+    assert block["reason"].startswith("the 6 replicates (vary: seeds) gave identical estimates in both engines: one draw")
+    # replicate 1's single-draw verdict stands, whatever it is
+    failed = _result(0.31, 0.3, se=0.5, status="disagree")
+    assert replicate_outcome([failed] * 6, tier, 0.2, "seeds", None, seed=1)[0] == "disagree"
+    assert replicate_outcome([one] * 5 + [failed], tier, 0.2, "seeds", None, seed=1)[0] == "disagree"
+    # one replicate that differs in one engine by more than rounding makes them draws again
+    moved = [one] * 5 + [_result(0.31, 0.3 + 1e-9, se=0.5)]
+    assert "identical" not in replicate_outcome(moved, tier, 0.2, "seeds", None, seed=1)[1]
+
+
+def test_identical_replicates_keep_replicate_ones_checks_in_the_record() -> None:
+    from types import SimpleNamespace
+
+    from harness.replicate_verdict import with_replicates
+
+    one = _result(0.31, 0.3, se=0.5)
+    spec = SimpleNamespace(coef_tolerance_se=0.2, seed=1)
+    replication = SimpleNamespace(vary="seeds", seeds=lambda: {})
+    record = with_replicates({"id": "svr", "tier": "statistical", "checks": one["checks"]}, [one] * 4, replication, spec)
+    assert record["status"] == "agree" and record["replicates"]["identical"]["of"] == 4
+    # the single-draw rule's own checks, not the replicate tests (there are none to earn agree)
+    assert [c["name"] for c in record["checks"]] == [c["name"] for c in one["checks"]]
+
+
+def test_an_engine_missing_in_some_replicates_is_an_error() -> None:
+    results = _results(0.0, n=5)
+    results[2] = {**results[2], "r": None, "learner_free": None, "status": "not-run"}
+    status, block, _ = replicate_outcome(results, "statistical", 0.2, "data", None, seed=1)
+    assert status == "error"
+    assert block["reason"] == "1 of 5 replicates failed; replicate 3: no r estimate, which other replicates have"
+    # missing in every replicate: one engine did not run (nothing compared), as before
+    alone = [{**r, "r": None, "learner_free": None, "status": "not-run"} for r in _results(0.0, n=3)]
+    assert replicate_outcome(alone, "statistical", 0.2, "data", None, seed=1)[0] == "not-run"
+
+
 def test_report_has_a_picture_and_a_table_per_replicated_spec(spec_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    assert main(["run", "--specs", str(spec_path), "--engines", "python", "--out", str(out), "--quiet"]) == 0
+    assert main(["run", "--specs", str(spec_path), "--engines", "python", "--out", str(out), "--quiet"]) == 4
     pictures = sorted(p.name for p in out.glob("replicates-*.png"))
     assert pictures == ["replicates-rf_both.png", "replicates-rf_folds.png", "replicates-rf_seeds.png"]
     html = (out / "report.html").read_text(encoding="utf-8")

@@ -142,3 +142,65 @@ def test_stated_power_holds_on_the_real_paired_differences(noisy: dict) -> None:
         assert abs(share - stated) <= 0.03, (verdict, share, stated)
     assert n == 30 and power_agree(0.0, diff.std(ddof=1), n, 0.2) == pytest.approx(coef["power_agree_at_zero"])
     assert power_disagree(SHIFT, diff.std(ddof=1), n, 0.2) == pytest.approx(coef["power_disagree_at_shift"])
+
+
+# -- learners without a random stream under replicates ------------------------------------------
+# The verdict matrix of replicates over deterministic learners: {ols, lasso (exact tier), svr
+# (statistical)} x {vary: seeds (nothing they use changes: one draw), vary: folds (new draws)}.
+
+DETERMINISTIC = {"ols": "ols", "lasso": "{name: lasso, alpha: 0.01}", "svr": "svr"}
+VARY = ("seeds", "folds")
+DETERMINISTIC_SPECS = (
+    "dataset: {path: DATA}\ndefaults: {n_folds: 3, seed: 7, model: plr, y: y, d: d, x: [x1, x2, x3]}\nspecs:\n"
+    + "".join(
+        f"  - {{id: {name}_{vary}, learner: {learner}, replicates: {{n: 4, vary: {vary}}}}}\n"
+        for name, learner in DETERMINISTIC.items()
+        for vary in VARY
+    )
+)
+
+
+@pytest.fixture(scope="module")
+def deterministic(tmp_path_factory: pytest.TempPathFactory, generated_csv: Path) -> tuple[int, str, dict]:
+    """One run of the matrix through the command line, as a user runs it."""
+    import subprocess
+    import sys
+
+    from tests.faults import ROOT, env
+
+    folder = tmp_path_factory.mktemp("deterministic")
+    spec = folder / "det.yaml"
+    spec.write_text(DETERMINISTIC_SPECS.replace("DATA", str(generated_csv)), encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "run", "--specs", str(spec), "--out", str(folder / "out"), "--no-cache"],
+        capture_output=True, text=True, env=env(), cwd=ROOT, timeout=600,
+    )  # fmt: skip
+    results = json.loads((folder / "out" / "results.json").read_text(encoding="utf-8"))
+    return proc.returncode, proc.stderr, {s["id"]: s for s in results["specs"]}
+
+
+@pytest.mark.parametrize("vary", VARY)
+@pytest.mark.parametrize("name", list(DETERMINISTIC))
+def test_deterministic_learners_under_replicates(deterministic: tuple[int, str, dict], name: str, vary: str) -> None:
+    code, stderr, specs = deterministic
+    spec = specs[f"{name}_{vary}"]
+    block = spec["replicates"]
+    assert "Traceback" not in stderr and code in (0, 1), stderr  # never the tool failing, never nothing compared
+    if vary == "seeds":
+        # Four copies of one draw: said so, judged as that one draw, given no power.
+        assert block["identical"] == {"draws": 1, "of": 4}, block.get("reason")
+        assert len(set(block["python"]["coef"])) == 1 and len(set(block["r"]["coef"])) == 1
+        assert spec["status"] == block["status"][0] and "mde_se" not in block and "coef" not in block
+        assert "one draw, judged as one" in block["reason"]
+        assert not any(c["layer"] == "replicates" for c in spec["checks"]) and spec["checks"]
+    else:
+        # New folds: four different draws, judged over the replicates.
+        assert "identical" not in block and len(set(block["python"]["coef"])) == 4
+        if spec["tier"] == "exact":
+            assert spec["status"] == "agree" and block["reason"] == "exact tier: 4 of 4 replicates agree"
+        else:
+            # libsvm on both sides: on this data each draw's Python and R numbers match to rounding,
+            # so four different draws with (near) zero paired differences are a real agree.
+            assert spec["status"] == "agree" and block["coef"]["verdict"] == "agree", block["reason"]
+    if spec["tier"] == "exact":
+        assert spec["status"] == "agree", block["reason"]

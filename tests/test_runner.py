@@ -37,7 +37,7 @@ def read(out: Path) -> dict:
 
 def test_same_inputs_give_identical_results(spec_path: Path, tmp_path: Path) -> None:
     for name in ("one", "two"):
-        assert cli("run", "--specs", spec_path, "--engines", "python", "--out", tmp_path / name, "--no-cache", "--quiet") == 0
+        assert cli("run", "--specs", spec_path, "--engines", "python", "--out", tmp_path / name, "--no-cache", "--quiet") == 4
     one, two = read(tmp_path / "one"), read(tmp_path / "two")
     assert json.dumps(stable_view(one), sort_keys=True) == json.dumps(stable_view(two), sort_keys=True)
     assert (tmp_path / "one" / "report.md").read_text() != ""
@@ -47,18 +47,18 @@ def test_same_inputs_give_identical_results(spec_path: Path, tmp_path: Path) -> 
 def test_cache_reuses_and_refits_only_what_changed(spec_path: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     common = ("--engines", "python", "--cache-dir", cache, "--quiet")
-    assert cli("run", "--specs", spec_path, "--out", tmp_path / "first", *common) == 0
-    assert cli("run", "--specs", spec_path, "--out", tmp_path / "second", *common) == 0
+    assert cli("run", "--specs", spec_path, "--out", tmp_path / "first", *common) == 4
+    assert cli("run", "--specs", spec_path, "--out", tmp_path / "second", *common) == 4
     second = read(tmp_path / "second")
     assert all(s["timings"]["cached"] for s in second["specs"])
     assert stable_view(read(tmp_path / "first")) == stable_view(second)
 
     spec_path.write_text(spec_path.read_text().replace("n_estimators: 20", "n_estimators: 21"), encoding="utf-8")
-    assert cli("run", "--specs", spec_path, "--out", tmp_path / "third", *common) == 0
+    assert cli("run", "--specs", spec_path, "--out", tmp_path / "third", *common) == 4
     cached = {s["id"]: s["timings"]["cached"] for s in read(tmp_path / "third")["specs"]}
     assert cached == {"a_ols": True, "b_rf": False, "c_irm": True}
 
-    assert cli("run", "--specs", spec_path, "--out", tmp_path / "fourth", "--no-cache", *common) == 0
+    assert cli("run", "--specs", spec_path, "--out", tmp_path / "fourth", "--no-cache", *common) == 4
     assert not any(s["timings"]["cached"] for s in read(tmp_path / "fourth")["specs"])
 
 
@@ -67,12 +67,12 @@ def test_cache_never_serves_other_data(spec_path: Path, tmp_path: Path, generate
 
     cache = tmp_path / "cache"
     common = ("--engines", "python", "--cache-dir", cache, "--quiet", "--only", "a_ols")
-    assert cli("run", "--specs", spec_path, "--out", tmp_path / "first", *common) == 0
+    assert cli("run", "--specs", spec_path, "--out", tmp_path / "first", *common) == 4
     other = tmp_path / "other.csv"
     frame = pd.read_csv(generated_csv)
     frame.loc[0, "y"] += 1.0
     frame.to_csv(other, index=False)
-    assert cli("run", "--specs", spec_path, "--data", other, "--out", tmp_path / "second", *common) == 0
+    assert cli("run", "--specs", spec_path, "--data", other, "--out", tmp_path / "second", *common) == 4
     first, second = read(tmp_path / "first")["specs"][0], read(tmp_path / "second")["specs"][0]
     assert second["timings"]["cached"] is False
     assert first["python"]["coef"] != second["python"]["coef"]
@@ -80,7 +80,7 @@ def test_cache_never_serves_other_data(spec_path: Path, tmp_path: Path, generate
 
 def test_python_only_run_never_reads_agree(spec_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    assert cli("run", "--specs", spec_path, "--engines", "python", "--out", out, "--no-cache", "--quiet") == 0
+    assert cli("run", "--specs", spec_path, "--engines", "python", "--out", out, "--no-cache", "--quiet") == 4
     results = read(out)
     assert {s["status"] for s in results["specs"]} == {"not-run"}
     assert results["summary"].get("agree", 0) == 0
@@ -89,7 +89,7 @@ def test_python_only_run_never_reads_agree(spec_path: Path, tmp_path: Path) -> N
 
 def test_baseline_roundtrip_and_drift(spec_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "run"
-    assert cli("run", "--specs", spec_path, "--engines", "python", "--out", out, "--no-cache", "--quiet") == 0
+    assert cli("run", "--specs", spec_path, "--engines", "python", "--out", out, "--no-cache", "--quiet") == 4
     baseline = tmp_path / "baseline.json"
     assert cli("baseline", "save", out, "--to", baseline) == 0
     assert cli("check", "--baseline", baseline, "--run", out) == 0
@@ -138,8 +138,8 @@ def test_cache_key_follows_the_learner_registry(spec_path: Path, tmp_path: Path,
 
     cache = tmp_path / "cache"
     common = ("--engines", "python", "--cache-dir", cache, "--quiet", "--only", "a_ols")
-    assert cli("run", "--specs", spec_path, "--out", tmp_path / "first", *common) == 0
+    assert cli("run", "--specs", spec_path, "--out", tmp_path / "first", *common) == 4
     changed = dataclasses.replace(learners.LEARNERS["ols"], r_fixed={"regr": {"singular.ok": False}})
     monkeypatch.setitem(learners.LEARNERS, "ols", changed)
-    assert cli("run", "--specs", spec_path, "--out", tmp_path / "second", *common) == 0
+    assert cli("run", "--specs", spec_path, "--out", tmp_path / "second", *common) == 4
     assert read(tmp_path / "second")["specs"][0]["timings"]["cached"] is False

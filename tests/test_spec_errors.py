@@ -230,7 +230,7 @@ def test_python_engine_runs_without_r_and_r_engine_names_the_fix(tmp_path: Path,
     spec = tmp_path / "s.yaml"
     spec.write_text(spec_with(GOOD).replace("DATA", str(data)), encoding="utf-8")
     ok = run_spec_file(spec, tmp_path / "py", "--quiet", env=env)
-    assert ok.returncode == 0, ok.stderr
+    assert ok.returncode == 4, ok.stderr
     assert "R not run" in (tmp_path / "py" / "report.html").read_text(encoding="utf-8")
     proc = run_spec_file(spec, tmp_path / "both", "--quiet", "--engines", "python,r", env=env)
     assert proc.returncode == 3

@@ -28,7 +28,7 @@ def clean(spec_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The clean run every re-run after a fault must equal (timestamps and timings aside)."""
     folder = tmp_path_factory.mktemp("clean")
     args = ["run", "--specs", spec_path, "--engines", "python", "--out", folder / "out", "--cache-dir", folder / "cache"]
-    assert main([str(a) for a in [*args, "--quiet"]]) == 0
+    assert main([str(a) for a in [*args, "--quiet"]]) == 4
     return stable_view(read_results(folder / "out"))
 
 
@@ -52,7 +52,7 @@ def rerun(spec_path: Path, out: Path, cache: Path, *extra: str) -> dict:
     args = ["run", "--specs", spec_path, "--engines", "python", "--out", out, "--cache-dir", cache, "--quiet", *extra]
     code = main([str(a) for a in args])
     results = read_results(out)
-    assert code == 0, results["summary"]
+    assert code == 4, results["summary"]
     return results
 
 
@@ -63,7 +63,7 @@ def test_a_killed_worker_costs_only_its_spec(spec_path: Path, clean: dict, tmp_p
         ["run", "--specs", spec_path, "--engines", "python", "--jobs", 2, "--out", out, "--cache-dir", cache],
         on_line=killer("b_slow", 2, killed),
     )
-    assert run.wait() == 1, run.stderr
+    assert run.wait() == 3, run.stderr
     assert len(killed) == 2, run.stderr  # the first attempt and its one retry, each in its own worker
     by_id = {s["id"]: s for s in read_results(out)["specs"]}
     assert by_id["b_slow"]["status"] == "error"
@@ -85,7 +85,7 @@ def test_a_worker_killed_once_is_retried_and_the_run_equals_a_clean_one(spec_pat
         ["run", "--specs", spec_path, "--engines", "python", "--jobs", 1, "--out", out, "--cache-dir", tmp_path / "cache"],
         on_line=killer("b_slow", 1, killed),
     )
-    assert run.wait() == 0, run.stderr
+    assert run.wait() == 4, run.stderr
     assert len(killed) == 1 and not alive(killed[0])
     assert same(read_results(out), clean)
     assert not nothing_left(run.pgid)
@@ -172,7 +172,7 @@ def test_dask_a_killed_worker_costs_only_its_spec(spec_path: Path, clean: dict, 
 
     thread = threading.Thread(target=kill_b_slow)
     thread.start()
-    assert run.wait() == 1, run.stderr
+    assert run.wait() == 3, run.stderr
     thread.join()
     assert len(killed) == 2
     by_id = {s["id"]: s for s in read_results(out)["specs"]}
@@ -218,7 +218,7 @@ def test_a_worker_killed_in_an_r_run_costs_only_its_spec(spec_path: Path, tmp_pa
         ["run", "--specs", spec_path, "--jobs", 2, "--out", out, "--cache-dir", tmp_path / "cache"],
         on_line=killer("b_slow", 2, killed),
     )
-    assert run.wait() == 1, run.stderr
+    assert run.wait() == 3, run.stderr
     by_id = {s["id"]: s for s in read_results(out)["specs"]}
     assert by_id["b_slow"]["error"] == "worker died: signal 9"
     assert by_id["a_ols"]["status"] == "agree" and by_id["c_irm"]["status"] == "agree"

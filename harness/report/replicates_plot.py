@@ -137,7 +137,8 @@ def render_replicate_plots(results: dict) -> dict[str, bytes]:
                 _difference_panel(right, block, spec.get("status") or "")
             else:
                 right.set_axis_off()
-                right.text(0.5, 0.5, "one engine only: nothing to pair", ha="center", va="center")
+                why = "identical draws: one draw, judged as one" if block.get("identical") else "one engine only: nothing to pair"
+                right.text(0.5, 0.5, why, ha="center", va="center")
             fig.suptitle(
                 drawable(f"{spec['id']}  {spec.get('title_zh') or spec.get('title') or ''}"), x=0.01, ha="left", fontsize=10
             )
