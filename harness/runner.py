@@ -191,29 +191,41 @@ def run(options: RunOptions) -> dict:
         tasks = plan.tasks
         versions = executor.versions()
         keys = [cache_key(p, versions, engines) for p in tasks]
-        todo = []
+        todo, served, refitted = [], {}, {}
         for i, (p, key) in enumerate(zip(tasks, keys, strict=True)):
-            stored = cache.load(key, p.spec.id, pair_digest(p.design.rows, p.folds.labels))
-            if stored is None:
-                todo.append(i)
-            else:
-                results[i] = {**stored, "timings": {**stored["timings"], "cached": True}}
+            stored, problem = cache.load(key, p.spec.id, pair_digest(p.design.rows, p.folds.labels))
+            if stored is not None:
+                served[i] = stored
+                continue
+            todo.append(i)
+            if problem is not None:
+                refitted[i] = f"cache entry {problem}; fitted again"
+                progress.note(f"dml-parity: {p.spec.id}: {refitted[i]}")
 
         def started(i: int, pid: Optional[int]) -> None:
             progress.started(tasks[i].spec.id, engines, f"worker {pid}" if pid else "")
             _ready_report()
 
         def finished(i: int, result: dict) -> None:
-            # Stored as each spec finishes, so an interrupted run keeps what it did.
-            cache.store(keys[i], result)
-            results[i] = {**result, "timings": {**result["timings"], "cached": False}}
+            # Stored as each spec finishes, so an interrupted run keeps what it did. The cache
+            # keeps the engines' outputs, never the verdict.
+            outputs = result.pop("engine_outputs", None)
+            cache.store(keys[i], result, outputs)
+            results[i] = {**result, "timings": {**result["timings"], "cached": False}, **_cache_mark(i, refitted)}
             progress.finished(tasks[i].spec.id, result.get("status", "?"))
 
-        progress.begin(len(todo), len(tasks) - len(todo))
+        progress.begin(len(todo), len(served))
         try:
             executor.run(tasks, todo, started, finished)
         finally:
             progress.end()
+
+    # Served entries are judged by this run's code, exactly as a fit is (harness.fit.judge_stored).
+    from harness.fit import judge_stored
+
+    for i, stored in served.items():
+        result = judge_stored(tasks[i], stored.engines, stored.timings)
+        results[i] = {**result, "timings": {**result["timings"], "cached": True}, "cache": "served"}
 
     # A spec with several treatments gives one row per treatment (harness.rows).
     specs_out = [row for i in range(len(prepared)) for row in _spec_outcome(plan, i, prepared[i], results, truth)]
@@ -233,10 +245,17 @@ def run(options: RunOptions) -> dict:
             "spec_file": {"path": str(spec_file.path), "sha256": spec_file.sha256},
             "seeds": {p.spec.id: p.spec.seed for p in prepared},
             "platform": f"{platform.system()} {platform.machine()}",
+            # How many fits were served by the cache (judged again) and fitted (again): not stable.
+            "cache": {"served": len(served), "fitted": len(todo) - len(refitted), "refitted": len(refitted)},
         },
         "summary": summarize(specs_out),
         "specs": specs_out,
     }
+
+
+def _cache_mark(i: int, refitted: dict[int, str]) -> dict:
+    """``cache``: ``fitted``, or ``refitted`` with ``cache_note`` saying what was wrong with the entry."""
+    return {"cache": "refitted", "cache_note": refitted[i]} if i in refitted else {"cache": "fitted"}
 
 
 @lru_cache(maxsize=1)
@@ -352,8 +371,10 @@ def stable_view(results: dict) -> dict:
     out = json.loads(json.dumps(results, default=_plain))
     out["provenance"].pop("created", None)
     out["provenance"].pop("command", None)
+    out["provenance"].pop("cache", None)
     for spec in out["specs"]:
-        spec.pop("timings", None)
+        for key in ("timings", "cache", "cache_note"):
+            spec.pop(key, None)
     return out
 
 

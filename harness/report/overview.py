@@ -4,6 +4,7 @@ provenance rows, shared by the markdown and HTML views."""
 from __future__ import annotations
 
 from harness.claims import ENGINES, NOT_JUDGED, NOT_REPRODUCED, REPRODUCED, judge_claims
+from harness.report.marks import served_count
 from harness.summary import STATUSES, summarize
 
 __all__ = [
@@ -88,6 +89,15 @@ def summary_rows(specs: list[dict]) -> list[tuple[str, str]]:
             rows.append((STATUS_LABEL[status].capitalize(), str(summary[status])))
     for engine in ENGINES:
         rows.append((f"Paper claims reproduced by {ENGINE_LABEL[engine]}", _claims_count_text(summary["claims"][engine])))
+    return rows + _origin_rows(specs)
+
+
+def _origin_rows(specs: list[dict]) -> list[tuple[str, str]]:
+    """Where verdicts came from: the cache (harness.cache)."""
+    rows = []
+    served = served_count(specs)
+    if served:
+        rows.append(("Served from the cache", f"{served} of {len(specs)} (engine outputs, judged again by this run)"))
     return rows
 
 
