@@ -228,7 +228,7 @@ def run(options: RunOptions) -> dict:
         results[i] = {**result, "timings": {**result["timings"], "cached": True}, "cache": "served"}
 
     # A spec with several treatments gives one row per treatment (harness.rows).
-    specs_out = [row for i in range(len(prepared)) for row in _spec_outcome(plan, i, prepared[i], results, truth)]
+    specs_out = [row for i in range(len(prepared)) for row in _spec_outcome(plan, i, prepared[i], results, truth, options.specs)]
     from harness.claims import judge_claims
     from harness.summary import summarize
 
@@ -294,7 +294,7 @@ def _replicate_plan(spec_file: SpecFile, prepared: list[PreparedSpec], options: 
     return plan_replicates(prepared, settings, spec_file.dataset, generator, _where(spec_file, data_path))
 
 
-def _spec_outcome(plan, index: int, prepared: PreparedSpec, results: dict[int, dict], truth: dict) -> list[dict]:
+def _spec_outcome(plan, index: int, prepared: PreparedSpec, results: dict[int, dict], truth: dict, specs: Path) -> list[dict]:
     """A spec's records: its one fit, or replicate 1 with the verdict over all its replicates."""
     own = plan.results_of(index, results)
     records = _spec_records(prepared, own[0], truth)
@@ -302,6 +302,12 @@ def _spec_outcome(plan, index: int, prepared: PreparedSpec, results: dict[int, d
         from harness.replicate_verdict import with_replicates
 
         records = [with_replicates(records[0], own, plan.replication[index], prepared.spec)]
+    else:  # a statistical-tier verdict from one draw says so (harness.draws)
+        from harness.draws import mark_single_draw
+
+        spec = prepared.spec
+        for record in records:
+            mark_single_draw(record, specs, spec.id, not (spec.several_treatments or spec.has_inference))
     return records
 
 

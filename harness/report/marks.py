@@ -1,7 +1,10 @@
 """Lines under a spec's status that say where its verdict came from: served from the result cache
-(and judged again by this run), or fitted again because its cache entry was damaged."""
+(and judged again by this run), fitted again because its cache entry was damaged, and a
+statistical-tier verdict from one draw (:mod:`harness.draws`)."""
 
 from __future__ import annotations
+
+from harness.draws import label
 
 __all__ = ["SERVED", "mark_lines", "served_count"]
 
@@ -9,7 +12,7 @@ SERVED = "Served from the cache: the engines' stored outputs, judged again by th
 
 
 def mark_lines(spec: dict) -> list[str]:
-    lines = []
+    lines = label(spec)
     if spec.get("cache") == "served":
         lines.append(SERVED)
     elif spec.get("cache") == "refitted":

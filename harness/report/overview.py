@@ -93,8 +93,13 @@ def summary_rows(specs: list[dict]) -> list[tuple[str, str]]:
 
 
 def _origin_rows(specs: list[dict]) -> list[tuple[str, str]]:
-    """Where verdicts came from: the cache (harness.cache)."""
+    """Where verdicts came from: one draw (harness.draws), the cache (harness.cache)."""
     rows = []
+    single = [spec for spec in specs if spec.get("single_draw")]
+    if single:
+        near = sum(1 for spec in single if spec.get("near_margin"))
+        text = f"{len(single)} (another seed can change them; run with --replicates N for a replicated verdict)"
+        rows.append(("Statistical verdicts from one draw", text + (f"; {near} near the margin" if near else "")))
     served = served_count(specs)
     if served:
         rows.append(("Served from the cache", f"{served} of {len(specs)} (engine outputs, judged again by this run)"))
