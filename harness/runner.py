@@ -328,6 +328,8 @@ def _spec_records(prepared: PreparedSpec, result: dict, truth: dict) -> list[dic
 
 
 def _spec_record(prepared: PreparedSpec, result: dict, truth: dict) -> dict:
+    from harness.learner_settings import learner_settings
+
     spec = prepared.spec
     record = {
         "id": spec.id,
@@ -339,6 +341,7 @@ def _spec_record(prepared: PreparedSpec, result: dict, truth: dict) -> dict:
         "y": spec.y,
         "d": spec.d,
         "learners": {n: _learner_label(spec, n) for n in spec.nuisances},
+        "learner_settings": learner_settings(spec, len(prepared.design.x)),
         "paper": spec.paper.model_dump() if spec.paper else None,
         "truth": truth.get(spec.truth) if spec.truth else None,
         # Arrays, not lists: results.json refers to them in a side file (harness.arrays).

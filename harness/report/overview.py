@@ -65,7 +65,10 @@ def prepare(results: dict) -> list[dict]:
 
 
 def groups(specs: list[dict]) -> list[tuple[str, list[dict]]]:
-    """Specs grouped by paper table; ``specs`` is already in table order."""
+    """Specs grouped by paper table; ``specs`` is already in table order. A spec file without
+    tables gives one group, "Specs" (no table to be without)."""
+    if not any(spec.get("table") for spec in specs):
+        return [("Specs", list(specs))] if specs else []
     out: dict[str, list[dict]] = {}
     for spec in specs:
         out.setdefault(spec.get("table") or NO_TABLE, []).append(spec)
@@ -87,8 +90,9 @@ def summary_rows(specs: list[dict]) -> list[tuple[str, str]]:
         # Python always runs in practice; show its row only when it did not.
         if status != "python-not-run" or summary[status]:
             rows.append((STATUS_LABEL[status].capitalize(), str(summary[status])))
-    for engine in ENGINES:
-        rows.append((f"Paper claims reproduced by {ENGINE_LABEL[engine]}", _claims_count_text(summary["claims"][engine])))
+    if any(spec.get("paper") for spec in specs):  # without a paper block the claim rows say nothing
+        for engine in ENGINES:
+            rows.append((f"Paper claims reproduced by {ENGINE_LABEL[engine]}", _claims_count_text(summary["claims"][engine])))
     return rows + _origin_rows(specs)
 
 
