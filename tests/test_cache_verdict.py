@@ -135,3 +135,29 @@ def test_a_served_spec_is_judged_by_this_runs_code(spec_path: Path, tmp_path: Pa
     assert changed["cache"] == "served"
     assert changed["status"] == "disagree" and code != 0
     assert any(not c["ok"] for c in changed["checks"] if c["layer"] == "rule")
+
+
+@pytest.mark.r
+def test_served_extended_specs_judge_as_fitted(generated_csv: Path, tmp_path: Path) -> None:
+    """Several treatments, joint inference with both packages' own draws, adjusted p-values and
+    PLIV's partial-XZ score: every part of an engine's output the verdict reads survives the cache."""
+    specs = tmp_path / "api.yaml"
+    specs.write_text(
+        """
+dataset: {path: DATA}
+defaults: {n_folds: 3, n_rep: 2, seed: 8}
+specs:
+  - {id: two, model: plr, y: y, d: [d, zc], x: [x1, x2, x3], learner: ols, bootstrap: {method: normal, n_rep_boot: 300},
+     joint: true, p_adjust: romano-wolf}
+  - {id: pliv_xz, model: pliv, partial: XZ, y: y, d: d, z: [zc, z], x: [x1, x2, x3], learner: ols, p_adjust: holm}
+""".replace("DATA", str(generated_csv)),
+        encoding="utf-8",
+    )
+    common = ("run", "--specs", specs, "--cache-dir", tmp_path / "cache", "--quiet")
+    fitted_code = cli(*common, "--out", tmp_path / "fitted")[0]
+    served_code = cli(*common, "--out", tmp_path / "served")[0]
+    fitted, served = read_results(tmp_path / "fitted"), read_results(tmp_path / "served")
+    assert {s["cache"] for s in served["specs"]} == {"served"}
+    assert all(s["checks"] for s in served["specs"])
+    assert served_code == fitted_code
+    assert stable_view(served) == stable_view(fitted)
