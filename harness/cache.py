@@ -1,36 +1,51 @@
-"""The per-spec result cache: what may be stored, and what may be served.
+"""The per-spec result cache: what the engines produced, never a verdict.
 
-Only completed fits are stored (any status but ``error``, a disagreement included); an ``error``
-is never cached, so a transient failure (an R error, a killed worker) is refitted next time. Each
-entry carries its own key: an entry that cannot be read, is truncated, or was written for other
-inputs is refitted and overwritten, never served and never fatal. A cache that cannot be written
-costs the cache, not the run. Entries stay small at any size of data: a result names the rows and
-folds it was fitted on by their sha256 (``arrays.sha256``, :func:`harness.arrays.pair_digest`),
-never by lists, and is served only to a spec with the same rows and folds.
+An entry holds each engine's full output (numbers, predictions, folds, bootstrap draws) and the
+fit's timings; the run judges a served entry with its own comparison code exactly as it judges a
+fit (:func:`harness.fit.judge_stored`), so a rule fixed since the entry was stored applies to it,
+and nothing an entry says about a status or checks is ever read. An entry is one ``.npz`` file:
+a JSON ``meta`` member (schema, key, spec id, rows-and-folds digest, timings, each engine's
+result with its arrays named) and the arrays, with a sha256 over all of them stored beside them;
+an entry whose digest, key, id or rows-and-folds digest does not match is fitted again and
+overwritten, never served and never fatal. The key holds the inputs, the package versions, the
+learners as both engines build them, and a digest of the engine code (harness/engines, r_scripts):
+what can change what the engines produce.
+
+Only completed fits are stored (any status but ``error``); an ``error`` is never cached, so a
+transient failure (an R error, a killed worker) is refitted next time. A cache that cannot be
+written costs the cache, not the run. Entries grow with the data (the predictions are what the
+nuisance checks compare); a result names the rows and folds it was fitted on by their sha256.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import sys
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
+from harness import cache_codec
+from harness.engines.result import EngineResult
 from harness.fit import PreparedSpec
-from harness.io import atomic_write_json
+from harness.io import atomic_write_bytes
 from harness.learners import resolve_learner
 
-__all__ = ["ResultCache", "cache_key", "default_cache_dir"]
+__all__ = ["Stored", "ResultCache", "cache_key", "default_cache_dir"]
 
-ENTRY_SCHEMA = "dml-parity/cache/1"
+ENTRY_SCHEMA = "dml-parity/cache/2"  # engine outputs only (cache/1 stored verdicts: never read)
+INTEGRITY = "failed its integrity check"
 
 
 def cache_key(prepared: PreparedSpec, versions: dict, engines: tuple[str, ...]) -> str:
-    """Hash of everything that can change a spec's result."""
+    """Hash of everything that can change what the engines produce for a spec (the verdict is
+    made again by every run, so the comparison code is not part of it)."""
     spec, design, folds = prepared.spec, prepared.design, prepared.folds
     digest = hashlib.sha256()
     digest.update(spec.content_hash().encode())
@@ -48,6 +63,21 @@ def cache_key(prepared: PreparedSpec, versions: dict, engines: tuple[str, ...]) 
         digest.update(repr(sorted(estimator.get_params(deep=False).items())).encode())
         digest.update(repr(resolved.r_learner(len(design.x))).encode())
     digest.update(",".join(engines).encode())
+    digest.update(engine_code_digest().encode())
+    return digest.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def engine_code_digest() -> str:
+    """sha256 of the code that fits (harness/engines, harness/splits.py, r_scripts/*.R): a change to
+    how an engine is called must not be served outputs of the old call."""
+    root = Path(__file__).resolve().parents[1]
+    files = sorted((root / "harness" / "engines").glob("*.py")) + [root / "harness" / "splits.py"]
+    files += sorted((root / "r_scripts").glob("*.R"))
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes() if path.exists() else b"")
     return digest.hexdigest()
 
 
@@ -58,8 +88,17 @@ def default_cache_dir() -> Path:
     return Path(base)
 
 
+@dataclass(frozen=True)
+class Stored:
+    """What an entry gives back: each engine's output (None for an engine the fit did not run) and
+    the fit's timings. No status, no checks: the run judges it."""
+
+    engines: dict[str, Optional[EngineResult]]
+    timings: dict
+
+
 class ResultCache:
-    """Result entries under ``directory``, one JSON file per key."""
+    """Entries under ``directory``, one ``.npz`` file per key."""
 
     def __init__(self, directory: Path, serve: bool = True) -> None:
         # serve=False (--no-cache) refits every spec but still stores what it fits.
@@ -68,36 +107,58 @@ class ResultCache:
         self._write_failed = False
 
     def path(self, key: str) -> Path:
-        return self.directory / key[:2] / f"{key}.json"
+        return self.directory / key[:2] / f"{key}.npz"
 
-    def load(self, key: str, spec_id: str, arrays_sha256: Optional[str] = None) -> Optional[dict]:
-        """The stored result for ``key``, or None when there is none that can be trusted.
+    def load(self, key: str, spec_id: str, arrays_sha256: Optional[str] = None) -> tuple[Optional[Stored], Optional[str]]:
+        """The stored engine outputs for ``key``, or None and why not.
 
-        ``arrays_sha256``: the spec's rows-and-folds digest; an entry fitted on others is not served."""
-        if not self.serve:
-            return None
+        The reason is None when there is no entry (or one in the old format, which held verdicts);
+        otherwise it says that the entry failed its integrity check. ``arrays_sha256``: the spec's
+        rows-and-folds digest; an entry fitted on others is not served."""
+        path = self.path(key)
+        if not self.serve or not path.exists():
+            return None, None
         try:
-            entry = json.loads(self.path(key).read_text(encoding="utf-8"))
-        except (OSError, ValueError):  # missing, unreadable, truncated, not JSON
-            return None
-        if not isinstance(entry, dict) or entry.get("schema") != ENTRY_SCHEMA or entry.get("key") != key:
-            return None
-        result = entry.get("result")
-        if not isinstance(result, dict) or result.get("id") != spec_id or not _storable(result):
-            return None
-        if not isinstance(result.get("timings"), dict):
-            return None
-        arrays = result.get("arrays")
-        if arrays_sha256 is not None and (not isinstance(arrays, dict) or arrays.get("sha256") != arrays_sha256):
-            return None
-        return result
+            with np.load(path, allow_pickle=False) as entry:
+                members = {name: entry[name] for name in entry.files}
+            text = str(members.pop("meta"))
+            stored_digest = str(members.pop("digest"))
+            if cache_codec.digest(text, members) != stored_digest:
+                return None, f"{INTEGRITY} (its contents do not match their sha256)"
+            meta = json.loads(text)
+            if meta.get("schema") != ENTRY_SCHEMA or meta.get("key") != key or meta.get("id") != spec_id:
+                return None, f"{INTEGRITY} (written for another key or spec)"
+            if arrays_sha256 is not None and meta.get("arrays_sha256") != arrays_sha256:
+                return None, f"{INTEGRITY} (fitted on other rows or folds)"
+            engines = {
+                name: None if tree is None else cache_codec.decode(tree, members) for name, tree in meta["engines"].items()
+            }
+            timings = meta["timings"]
+            if not isinstance(timings, dict) or not any(engines.values()):
+                raise TypeError("no engine output")
+        except Exception as err:  # unreadable, truncated, not an entry: never fatal, never served
+            return None, f"{INTEGRITY} (cannot be read: {err.__class__.__name__})"
+        return Stored(engines, timings), None
 
-    def store(self, key: str, result: dict) -> None:
-        """Keep a completed fit; errors are never stored. A failed write warns once."""
-        if not _storable(result):
+    def store(self, key: str, result: dict, outputs: Optional[dict]) -> None:
+        """Keep a completed fit's engine outputs; errors are never stored. A failed write warns once."""
+        if not _storable(result) or not outputs or not any(outputs.values()):
             return
+        arrays: dict[str, np.ndarray] = {}
+        meta = {
+            "schema": ENTRY_SCHEMA,
+            "key": key,
+            "id": result["id"],
+            "arrays_sha256": (result.get("arrays") or {}).get("sha256"),
+            "timings": result.get("timings", {}),
+            "engines": {name: None if out is None else cache_codec.encode(out, arrays) for name, out in outputs.items()},
+        }
+        text = json.dumps(meta, sort_keys=True, allow_nan=True)
+        buffer = io.BytesIO()
+        np.savez(buffer, meta=np.array(text), digest=np.array(cache_codec.digest(text, arrays)), **arrays)
         try:
-            atomic_write_json(self.path(key), {"schema": ENTRY_SCHEMA, "key": key, "result": result})
+            atomic_write_bytes(self.path(key), buffer.getvalue())
+            self.path(key).with_suffix(".json").unlink(missing_ok=True)  # the old format's verdict
         except OSError as err:
             if not self._write_failed:
                 self._write_failed = True
@@ -107,6 +168,6 @@ class ResultCache:
 
 
 def _storable(result: dict) -> bool:
-    # Any verdict is a finding worth keeping; an error is not (it may be transient).
+    # Any completed fit is worth keeping; an error is not (it may be transient).
     status = result.get("status")
     return isinstance(status, str) and status != "error"

@@ -208,6 +208,10 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         keys = ("agree", "explained", "disagree", "inconclusive", "error", "not-run", "r-not-run")
         counts = ", ".join(f"{s[key]} {key}" for key in keys if s.get(key))
         print(f"{s['specs']} specs: {counts} -> {out}/report.html")
+        from harness.draws import terminal_lines
+
+        for line in terminal_lines(results):  # one-draw verdicts say so, with the command for more
+            print(line)
     code = run_exit_code(results)
     if code != 0 and (code == FAILED or not quiet):  # a failure is said even with --quiet
         print(f"dml-parity: {why(results)}", file=sys.stderr)

@@ -1,7 +1,9 @@
 """One spec through the engines and the comparison: the unit of work a worker process runs.
 
 ``run_one`` never raises for a failing fit (the spec becomes an ``error`` result); only an
-``EnvironmentProblem`` (R or an R package unusable) ends the run.
+``EnvironmentProblem`` (R or an R package unusable) ends the run. Its result carries the engines'
+outputs under ``engine_outputs`` for the result cache (the runner takes them off).
+:func:`judge_stored` judges outputs served by the cache through the same code as a fit.
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ from harness.errors import EnvironmentProblem
 from harness.spec import Spec
 from harness.splits import SampleSplits
 
-__all__ = ["PreparedSpec", "error_line", "failed_result", "python_versions", "run_one", "warm_up", "worker_versions"]
+__all__ = [
+    "PreparedSpec",
+    "error_line",
+    "failed_result",
+    "judge_stored",
+    "python_versions",
+    "run_one",
+    "warm_up",
+    "worker_versions",
+]
 
 
 @dataclass(frozen=True)
@@ -87,7 +98,6 @@ def run_one(prepared: PreparedSpec, engines: tuple[str, ...]) -> dict:
                 result["r"] = r.summary()
                 result["timings"]["r_s"] = round(r.seconds, 3)
         # Imported after R's fit: a worker's first R fit runs without doubleml (harness.parallel).
-        from harness.compare_extended import judge
         from harness.engines.python_engine import fit_python
 
         if "python" in engines:
@@ -95,22 +105,59 @@ def run_one(prepared: PreparedSpec, engines: tuple[str, ...]) -> dict:
             py = fit_python(spec, design, folds, splits=splits)
             result["python"] = py.summary()
             result["timings"]["python_s"] = round(py.seconds, 3)
-        if py is not None and r is not None:
-            learner_free = _learner_free(spec, design, folds, r, splits)
-            comparison = judge(spec, design, folds, py, r, learner_free)
-            result.update(comparison.as_dict())
-        elif result["error"]:
-            result["status"] = "error"
-        else:
-            result["status"] = "not-run"
+        _verdict(prepared, result, py, r, splits if py is not None else None)
     except EnvironmentProblem:
         raise
     except Exception as err:  # one spec's failure must not stop the others
-        result["status"] = "error"
-        result["error"] = error_line(err)
-        if os.environ.get("DMLP_DEBUG"):
-            traceback.print_exc()
+        _failed(result, err)
+    result["engine_outputs"] = {"python": py, "r": r}
     return result
+
+
+def judge_stored(prepared: PreparedSpec, outputs: dict[str, Optional[EngineResult]], timings: dict) -> dict:
+    """The result of engine outputs served by the cache, judged by this run's comparison code
+    exactly as :func:`run_one` judges a fit's (the same function, on the same inputs)."""
+    from threadpoolctl import threadpool_limits
+
+    result = _blank_result(prepared)
+    result["timings"] = dict(timings)
+    py, r = outputs.get("python"), outputs.get("r")
+    try:
+        result["python"] = None if py is None else py.summary()
+        result["r"] = None if r is None else r.summary()
+        # One thread, as in a worker: the learner-free fit then gives the same bits as there.
+        with threadpool_limits(limits=1):
+            _verdict(prepared, result, py, r, None)
+    except EnvironmentProblem:
+        raise
+    except Exception as err:
+        _failed(result, err)
+    return result
+
+
+def _verdict(
+    prepared: PreparedSpec, result: dict, py: Optional[EngineResult], r: Optional[EngineResult], splits: Optional[SampleSplits]
+) -> None:
+    """The status and checks of a result from both engines' outputs (``not-run`` without both)."""
+    if py is not None and r is not None:
+        from harness.compare_extended import judge
+        from harness.splits import sample_splits
+
+        spec, design, folds = prepared.spec, prepared.design, prepared.folds
+        splits = splits if splits is not None else sample_splits(design, folds)
+        learner_free = _learner_free(spec, design, folds, r, splits)
+        result.update(judge(spec, design, folds, py, r, learner_free).as_dict())
+    elif result["error"]:
+        result["status"] = "error"
+    else:
+        result["status"] = "not-run"
+
+
+def _failed(result: dict, err: Exception) -> None:
+    result["status"] = "error"
+    result["error"] = error_line(err)
+    if os.environ.get("DMLP_DEBUG"):
+        traceback.print_exc()
 
 
 def _learner_free(spec: Spec, design: Design, folds: Folds, r, splits: SampleSplits) -> EngineResult:

@@ -30,7 +30,7 @@ class Progress:
         self.total = total
         self.start = time.perf_counter()
         if cached:
-            self._line(f"{cached} spec(s) from the cache, {total} to fit", final=True)
+            self._line(f"{cached} spec(s) from the cache (judged again by this run), {total} to fit", final=True)
 
     def started(self, spec_id: str, engines: tuple[str, ...], where: str = "") -> None:
         place = f" in {where}" if where else ""

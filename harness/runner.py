@@ -191,32 +191,44 @@ def run(options: RunOptions) -> dict:
         tasks = plan.tasks
         versions = executor.versions()
         keys = [cache_key(p, versions, engines) for p in tasks]
-        todo = []
+        todo, served, refitted = [], {}, {}
         for i, (p, key) in enumerate(zip(tasks, keys, strict=True)):
-            stored = cache.load(key, p.spec.id, pair_digest(p.design.rows, p.folds.labels))
-            if stored is None:
-                todo.append(i)
-            else:
-                results[i] = {**stored, "timings": {**stored["timings"], "cached": True}}
+            stored, problem = cache.load(key, p.spec.id, pair_digest(p.design.rows, p.folds.labels))
+            if stored is not None:
+                served[i] = stored
+                continue
+            todo.append(i)
+            if problem is not None:
+                refitted[i] = f"cache entry {problem}; fitted again"
+                progress.note(f"dml-parity: {p.spec.id}: {refitted[i]}")
 
         def started(i: int, pid: Optional[int]) -> None:
             progress.started(tasks[i].spec.id, engines, f"worker {pid}" if pid else "")
             _ready_report()
 
         def finished(i: int, result: dict) -> None:
-            # Stored as each spec finishes, so an interrupted run keeps what it did.
-            cache.store(keys[i], result)
-            results[i] = {**result, "timings": {**result["timings"], "cached": False}}
+            # Stored as each spec finishes, so an interrupted run keeps what it did. The cache
+            # keeps the engines' outputs, never the verdict.
+            outputs = result.pop("engine_outputs", None)
+            cache.store(keys[i], result, outputs)
+            results[i] = {**result, "timings": {**result["timings"], "cached": False}, **_cache_mark(i, refitted)}
             progress.finished(tasks[i].spec.id, result.get("status", "?"))
 
-        progress.begin(len(todo), len(tasks) - len(todo))
+        progress.begin(len(todo), len(served))
         try:
             executor.run(tasks, todo, started, finished)
         finally:
             progress.end()
 
+    # Served entries are judged by this run's code, exactly as a fit is (harness.fit.judge_stored).
+    from harness.fit import judge_stored
+
+    for i, stored in served.items():
+        result = judge_stored(tasks[i], stored.engines, stored.timings)
+        results[i] = {**result, "timings": {**result["timings"], "cached": True}, "cache": "served"}
+
     # A spec with several treatments gives one row per treatment (harness.rows).
-    specs_out = [row for i in range(len(prepared)) for row in _spec_outcome(plan, i, prepared[i], results, truth)]
+    specs_out = [row for i in range(len(prepared)) for row in _spec_outcome(plan, i, prepared[i], results, truth, options.specs)]
     from harness.claims import judge_claims
     from harness.summary import summarize
 
@@ -233,10 +245,17 @@ def run(options: RunOptions) -> dict:
             "spec_file": {"path": str(spec_file.path), "sha256": spec_file.sha256},
             "seeds": {p.spec.id: p.spec.seed for p in prepared},
             "platform": f"{platform.system()} {platform.machine()}",
+            # How many fits were served by the cache (judged again) and fitted (again): not stable.
+            "cache": {"served": len(served), "fitted": len(todo) - len(refitted), "refitted": len(refitted)},
         },
         "summary": summarize(specs_out),
         "specs": specs_out,
     }
+
+
+def _cache_mark(i: int, refitted: dict[int, str]) -> dict:
+    """``cache``: ``fitted``, or ``refitted`` with ``cache_note`` saying what was wrong with the entry."""
+    return {"cache": "refitted", "cache_note": refitted[i]} if i in refitted else {"cache": "fitted"}
 
 
 @lru_cache(maxsize=1)
@@ -275,7 +294,7 @@ def _replicate_plan(spec_file: SpecFile, prepared: list[PreparedSpec], options: 
     return plan_replicates(prepared, settings, spec_file.dataset, generator, _where(spec_file, data_path))
 
 
-def _spec_outcome(plan, index: int, prepared: PreparedSpec, results: dict[int, dict], truth: dict) -> list[dict]:
+def _spec_outcome(plan, index: int, prepared: PreparedSpec, results: dict[int, dict], truth: dict, specs: Path) -> list[dict]:
     """A spec's records: its one fit, or replicate 1 with the verdict over all its replicates."""
     own = plan.results_of(index, results)
     records = _spec_records(prepared, own[0], truth)
@@ -283,6 +302,12 @@ def _spec_outcome(plan, index: int, prepared: PreparedSpec, results: dict[int, d
         from harness.replicate_verdict import with_replicates
 
         records = [with_replicates(records[0], own, plan.replication[index], prepared.spec)]
+    else:  # a statistical-tier verdict from one draw says so (harness.draws)
+        from harness.draws import mark_single_draw
+
+        spec = prepared.spec
+        for record in records:
+            mark_single_draw(record, specs, spec.id, not (spec.several_treatments or spec.has_inference))
     return records
 
 
@@ -303,6 +328,8 @@ def _spec_records(prepared: PreparedSpec, result: dict, truth: dict) -> list[dic
 
 
 def _spec_record(prepared: PreparedSpec, result: dict, truth: dict) -> dict:
+    from harness.learner_settings import learner_settings
+
     spec = prepared.spec
     record = {
         "id": spec.id,
@@ -314,6 +341,7 @@ def _spec_record(prepared: PreparedSpec, result: dict, truth: dict) -> dict:
         "y": spec.y,
         "d": spec.d,
         "learners": {n: _learner_label(spec, n) for n in spec.nuisances},
+        "learner_settings": learner_settings(spec, len(prepared.design.x)),
         "paper": spec.paper.model_dump() if spec.paper else None,
         "truth": truth.get(spec.truth) if spec.truth else None,
         # Arrays, not lists: results.json refers to them in a side file (harness.arrays).
@@ -354,8 +382,10 @@ def stable_view(results: dict) -> dict:
     out = json.loads(json.dumps(results, default=_plain))
     out["provenance"].pop("created", None)
     out["provenance"].pop("command", None)
+    out["provenance"].pop("cache", None)
     for spec in out["specs"]:
-        spec.pop("timings", None)
+        for key in ("timings", "cache", "cache_note"):
+            spec.pop(key, None)
     return out
 
 

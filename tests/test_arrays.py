@@ -109,25 +109,35 @@ def test_changed_side_file_is_refused(spec_path: Path, tmp_path: Path) -> None:
 
 
 def test_cache_entries_carry_a_checksum_not_the_lists(spec_path: Path, tmp_path: Path) -> None:
+    from harness import cache_codec
+
     cache = tmp_path / "cache"
     first = run_python(spec_path, tmp_path / "first", "--cache-dir", cache)
-    paths = sorted(cache.rglob("*.json"))
-    # An entry is {schema, key, result} (harness/cache.py); the result names its rows and folds.
-    entries = [json.loads(p.read_text(encoding="utf-8")) for p in paths]
-    assert len(entries) == 2
-    for entry in entries:
-        assert "rows" not in entry["result"] and "folds" not in entry["result"]
-        assert len(json.dumps(entry)) < 5_000
+    paths = sorted(cache.rglob("*.npz"))
+    # An entry is the engines' outputs with a meta member (harness/cache.py): it names the rows and
+    # folds the tool drew by their checksum (the folds each package used are engine output).
+    stored = []
+    for path in paths:
+        with np.load(path, allow_pickle=False) as entry:
+            stored.append({name: entry[name] for name in entry.files})
+    metas = [json.loads(str(members["meta"])) for members in stored]
+    assert len(metas) == 2
+    for meta in metas:
+        assert "rows" not in meta and "folds" not in meta and "status" not in meta and "checks" not in meta
     by_id = {s["id"]: s for s in first["specs"]}
-    assert {e["result"]["arrays"]["sha256"] for e in entries} == {s["arrays"]["sha256"] for s in by_id.values()}
+    assert {m["arrays_sha256"] for m in metas} == {s["arrays"]["sha256"] for s in by_id.values()}
     second = run_python(spec_path, tmp_path / "second", "--cache-dir", cache)
     assert all(s["timings"]["cached"] for s in second["specs"])
     assert (tmp_path / "second" / SIDE_FILE).read_bytes() == (tmp_path / "first" / SIDE_FILE).read_bytes()
-    # An entry stored for other rows and folds under the right key is not served: refitted.
-    entry = entries[0]
-    served_id = entry["result"]["id"]
-    entry["result"]["arrays"]["sha256"] = "0" * 64
-    paths[0].write_text(json.dumps(entry), encoding="utf-8")
+    # An entry stored for other rows and folds under the right key (its digest made to match) is
+    # not served: refitted.
+    meta, members = metas[0], stored[0]
+    served_id = meta["id"]
+    meta["arrays_sha256"] = "0" * 64
+    text = json.dumps(meta)
+    arrays = {k: v for k, v in members.items() if k not in ("meta", "digest")}
+    with paths[0].open("wb") as handle:
+        np.savez(handle, meta=np.array(text), digest=np.array(cache_codec.digest(text, arrays)), **arrays)
     third = run_python(spec_path, tmp_path / "third", "--cache-dir", cache)
     assert {s["id"]: s["timings"]["cached"] for s in third["specs"]} == {i: i != served_id for i in by_id}
 

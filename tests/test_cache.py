@@ -1,6 +1,7 @@
-"""The result cache serves only what it can trust: successes, stored under their own key.
-Errors are never stored; a truncated, foreign or old-format entry is refitted and overwritten;
-a cache that cannot be written costs the cache, not the run."""
+"""The result cache serves only what it can trust: engine outputs of completed fits, stored under
+their own key. Errors are never stored; a truncated, foreign or old-format entry is refitted and
+overwritten; a cache that cannot be written costs the cache, not the run. (That a served entry is
+judged again, and a tampered one refitted: tests/test_cache_verdict.py.)"""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from harness import cache_codec
 from harness.cache import ResultCache
 from harness.cli import main
 from harness.runner import stable_view
@@ -25,12 +28,14 @@ def cli(*args) -> tuple[int, str]:
     return code, stderr.getvalue()
 
 
+def members(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as entry:
+        return {name: entry[name] for name in entry.files}
+
+
 def entries(cache: Path) -> dict[str, Path]:
     """Spec id -> its cache entry file."""
-    out = {}
-    for path in cache.rglob("*.json"):
-        out[json.loads(path.read_text(encoding="utf-8"))["result"]["id"]] = path
-    return out
+    return {json.loads(str(members(path)["meta"]))["id"]: path for path in cache.rglob("*.npz")}
 
 
 def cached(results: dict) -> dict[str, bool]:
@@ -65,25 +70,34 @@ def test_damaged_and_foreign_entries_are_refitted_never_served(spec_path: Path, 
     assert cli("run", *common, "--out", tmp_path / "third")[0] == 4
     assert all(cached(read_results(tmp_path / "third")).values())
 
-    # An entry for the right key whose stored result was edited to claim another key.
-    entry = json.loads(files["c_irm"].read_text(encoding="utf-8"))
-    entry["key"] = "0" * 64
-    entry["result"]["python"]["coef"] = 123.0
-    files["c_irm"].write_text(json.dumps(entry), encoding="utf-8")
-    # ... and one in the format before keys were stored (the bare result).
-    files["a_ols"].write_text(json.dumps(json.loads(files["a_ols"].read_text(encoding="utf-8"))["result"]), encoding="utf-8")
+    # An entry whose meta was edited to claim another key, its digest made to match the edit.
+    stored = members(files["c_irm"])
+    meta = json.loads(str(stored.pop("meta")))
+    meta["key"] = "0" * 64
+    text = json.dumps(meta)
+    stored.pop("digest")
+    with files["c_irm"].open("wb") as handle:
+        np.savez(handle, meta=np.array(text), digest=np.array(cache_codec.digest(text, stored)), **stored)
+    # ... and, in the place of a_ols's entry, one in the format that stored verdicts (cache/1).
+    old_format = files["a_ols"].with_suffix(".json")
+    old_format.write_text(
+        json.dumps({"schema": "dml-parity/cache/1", "key": files["a_ols"].stem, "result": {}}), encoding="utf-8"
+    )
+    files["a_ols"].unlink()
     assert cli("run", *common, "--out", tmp_path / "fourth")[0] == 4
     fourth = read_results(tmp_path / "fourth")
     assert cached(fourth) == {"a_ols": False, "b_slow": True, "c_irm": False}
+    assert {s["id"]: s["cache"] for s in fourth["specs"]} == {"a_ols": "fitted", "b_slow": "served", "c_irm": "refitted"}
     assert stable_view(fourth) == clean
+    assert not old_format.exists()  # replaced by the new entry
 
 
 def test_an_error_result_is_not_stored_even_if_asked(tmp_path: Path) -> None:
     # In whole runs: a spec whose worker died (tests/test_workers.py) and an R error
     # (tests/test_runner.py) are fitted again by the next run.
     cache = ResultCache(tmp_path)
-    cache.store("ab" * 32, {"id": "x", "status": "error", "error": "R: failed", "timings": {}})
-    assert not list(tmp_path.rglob("*.json"))
+    cache.store("ab" * 32, {"id": "x", "status": "error", "error": "R: failed", "timings": {}}, {"python": None, "r": None})
+    assert not list(tmp_path.rglob("*.npz"))
 
 
 def test_a_cache_that_cannot_be_written_costs_the_cache_not_the_run(spec_path: Path, tmp_path: Path) -> None:

@@ -111,6 +111,8 @@ def test_r_error_in_one_spec_leaves_the_others_and_is_not_cached(
 ) -> None:
     import dataclasses
 
+    import numpy as np
+
     from harness import learners
     from harness.cli import write_run
     from harness.runner import RunOptions, run
@@ -127,7 +129,7 @@ def test_r_error_in_one_spec_leaves_the_others_and_is_not_cached(
     assert "no_such_learner" in by_id["c_irm"]["error"]
     assert (out / "report.html").exists()
     # The R error is not cached (a transient R failure must not be served forever).
-    stored = [json.loads(p.read_text())["result"]["id"] for p in cache.rglob("*.json")]
+    stored = [json.loads(str(np.load(p)["meta"]))["id"] for p in cache.rglob("*.npz")]
     assert stored == ["a_ols"]
 
 

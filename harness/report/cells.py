@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.claims import ENGINES, ENGINES_DISAGREE
+from harness.report.marks import mark_lines
 from harness.report.overview import DASH, ENGINE_LABEL, VERDICT_LABEL
 from harness.summary import effective_status
 
@@ -249,4 +250,4 @@ def status_lines(spec: dict, with_error: bool = True) -> list[str]:
         lines.append(spec.get("error") or "no message")
     elif status in ("disagree", "explained"):
         lines += [f"failed: {check}" for check in failed_checks(spec)]
-    return lines + layer_lines(spec)
+    return lines + layer_lines(spec) + mark_lines(spec)

@@ -12,6 +12,7 @@ import functools
 import jinja2
 
 import harness.report.cells as cells
+import harness.report.learner_section as learner_section
 import harness.report.replicates_section as replicates_section
 from harness.claims import ENGINES
 from harness.report.overview import (
@@ -124,6 +125,8 @@ def render_html(results: dict, parity_png: bytes, forest_png: bytes, replicate_p
             parity_png=base64.b64encode(parity_png).decode("ascii"),
             forest_png=base64.b64encode(forest_png).decode("ascii"),
             replicates=_replicates(results, replicate_pngs),
+            learners=learner_section.learner_rows(specs),
+            learners_intro=learner_section.INTRO,
             replicates_intro=replicates_section.INTRO,
             provenance=provenance_rows(prov),
             packages=package_rows(prov),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from tabulate import tabulate
 
 import harness.report.cells as cells
+import harness.report.learner_section as learner_section
 import harness.report.replicates_section as replicates_section
 from harness.claims import ENGINES
 from harness.report.overview import (
@@ -98,6 +99,14 @@ def _replicates_part(results: dict) -> list[str]:
     return parts
 
 
+def _learners_part(specs: list[dict]) -> list[str]:
+    rows = learner_section.learner_rows(specs)
+    if not rows:
+        return []
+    table = _table([[_md(c) for c in row] for row in rows], learner_section.HEADERS)
+    return ["## Learner settings", f"<details><summary>{_md(learner_section.INTRO)}</summary>\n\n{table}\n\n</details>"]
+
+
 def render_markdown(results: dict) -> str:
     """Render ``report.md``.
 
@@ -127,6 +136,7 @@ def render_markdown(results: dict) -> str:
         block = _checks_block(members)
         if block:
             parts.append(block)
+    parts += _learners_part(specs)
     parts += _replicates_part(results)
     parts += [
         "## Estimates",

@@ -4,6 +4,7 @@ provenance rows, shared by the markdown and HTML views."""
 from __future__ import annotations
 
 from harness.claims import ENGINES, NOT_JUDGED, NOT_REPRODUCED, REPRODUCED, judge_claims
+from harness.report.marks import served_count
 from harness.summary import STATUSES, summarize
 
 __all__ = [
@@ -64,7 +65,10 @@ def prepare(results: dict) -> list[dict]:
 
 
 def groups(specs: list[dict]) -> list[tuple[str, list[dict]]]:
-    """Specs grouped by paper table; ``specs`` is already in table order."""
+    """Specs grouped by paper table; ``specs`` is already in table order. A spec file without
+    tables gives one group, "Specs" (no table to be without)."""
+    if not any(spec.get("table") for spec in specs):
+        return [("Specs", list(specs))] if specs else []
     out: dict[str, list[dict]] = {}
     for spec in specs:
         out.setdefault(spec.get("table") or NO_TABLE, []).append(spec)
@@ -86,8 +90,23 @@ def summary_rows(specs: list[dict]) -> list[tuple[str, str]]:
         # Python always runs in practice; show its row only when it did not.
         if status != "python-not-run" or summary[status]:
             rows.append((STATUS_LABEL[status].capitalize(), str(summary[status])))
-    for engine in ENGINES:
-        rows.append((f"Paper claims reproduced by {ENGINE_LABEL[engine]}", _claims_count_text(summary["claims"][engine])))
+    if any(spec.get("paper") for spec in specs):  # without a paper block the claim rows say nothing
+        for engine in ENGINES:
+            rows.append((f"Paper claims reproduced by {ENGINE_LABEL[engine]}", _claims_count_text(summary["claims"][engine])))
+    return rows + _origin_rows(specs)
+
+
+def _origin_rows(specs: list[dict]) -> list[tuple[str, str]]:
+    """Where verdicts came from: one draw (harness.draws), the cache (harness.cache)."""
+    rows = []
+    single = [spec for spec in specs if spec.get("single_draw")]
+    if single:
+        near = sum(1 for spec in single if spec.get("near_margin"))
+        text = f"{len(single)} (another seed can change them; run with --replicates N for a replicated verdict)"
+        rows.append(("Statistical verdicts from one draw", text + (f"; {near} near the margin" if near else "")))
+    served = served_count(specs)
+    if served:
+        rows.append(("Served from the cache", f"{served} of {len(specs)} (engine outputs, judged again by this run)"))
     return rows
 
 

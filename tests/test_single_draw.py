@@ -1,0 +1,87 @@
+"""A statistical-tier verdict from one draw says so (issue 25, item 1): in the terminal, the report
+and results.json, with the command that gets a replicated verdict; a spec within a quarter of its
+margin says that it is near it."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shlex
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.draws import near_margin
+from tests.faults import read_results
+
+SPECS = """
+dataset: {path: DATA}
+defaults: {n_folds: 3, seed: 5}
+specs:
+  - {id: a_ols, model: plr, y: y, d: d, x: [x1, x2, x3], learner: ols}
+  - {id: b_rf, model: plr, y: y, d: d, x: [x1, x2, x3], learner: {name: rf, n_estimators: 20}TOL}
+"""
+
+
+def write(folder: Path, data: Path, tolerance: str = "") -> Path:
+    path = folder / "s.yaml"
+    path.write_text(SPECS.replace("DATA", str(data)).replace("TOL", tolerance), encoding="utf-8")
+    return path
+
+
+def cli(*args) -> tuple[int, str]:
+    stdout = io.StringIO()
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(stdout):
+        code = main([str(a) for a in args])
+    return code, stdout.getvalue()
+
+
+def end_to_end_coef(spec: dict) -> float:
+    return next(c["value"] for c in spec["checks"] if c["name"] == "end_to_end.coef")
+
+
+def test_near_margin_is_a_quarter_of_the_limit_either_side() -> None:
+    def check(value: float, name: str = "end_to_end.coef") -> dict:
+        return {"name": name, "layer": "end_to_end", "metric": "in se", "value": value, "limit": 0.2}
+
+    assert near_margin([check(0.14)]) is None
+    assert near_margin([check(0.16)])["share"] == 0.8
+    assert near_margin([check(0.24)])["check"] == "end_to_end.coef"  # just beyond: near it too
+    assert near_margin([check(0.26), check(float("nan"))]) is None
+    # The nearest of several; checks in other units (relative, correlation) are not margins in se.
+    assert near_margin([check(0.16), check(0.21, "end_to_end.se")])["check"] == "end_to_end.se"
+    assert near_margin([{**check(0.19), "metric": "relative"}]) is None
+
+
+@pytest.mark.r
+def test_a_one_draw_verdict_says_so_everywhere(tmp_path: Path, generated_csv: Path) -> None:
+    specs = write(tmp_path, generated_csv)
+    code, stdout = cli("run", "--specs", specs, "--out", tmp_path / "out", "--no-cache")
+    results = read_results(tmp_path / "out")
+    by_id = {s["id"]: s for s in results["specs"]}
+    rf = by_id["b_rf"]
+    assert rf["tier"] == "statistical" and rf["status"] in ("agree", "disagree")
+    command = rf["single_draw"]["replicates_command"]
+    assert command == shlex.join(["dml-parity", "run", "--specs", str(specs), "--only", "b_rf", "--replicates", "20"])
+    assert "single_draw" not in by_id["a_ols"]  # exact tier: no draw to speak of
+    assert "b_rf: one draw" in stdout and command in stdout, stdout
+    for name in ("report.md", "report.html"):
+        text = (tmp_path / "out" / name).read_text(encoding="utf-8")
+        assert "one draw: another seed can change this verdict" in text, name
+        assert "Statistical verdicts from one draw" in text, name
+
+    # The command it prints gets the replicated verdict (3 replicates here, for time).
+    args = shlex.split(command)[1:-1] + ["3", "--out", tmp_path / "replicated", "--no-cache"]
+    cli(*args)
+    replicated = read_results(tmp_path / "replicated")["specs"][0]
+    assert replicated["replicates"]["n"] == 3 and "single_draw" not in replicated
+
+    # The same spec with a margin a little above its measured gap is near the margin.
+    value = end_to_end_coef(rf)
+    specs = write(tmp_path, generated_csv, f", coef_tolerance_se: {value / 0.9:.6f}")
+    code, stdout = cli("run", "--specs", specs, "--out", tmp_path / "near", "--no-cache", "--only", "b_rf")
+    near = read_results(tmp_path / "near")["specs"][0]
+    assert near["near_margin"]["check"].startswith("end_to_end.") and 0.75 <= near["near_margin"]["share"] <= 1.25
+    assert "near the margin" in stdout
+    assert "near the margin" in (tmp_path / "near" / "report.md").read_text(encoding="utf-8")
