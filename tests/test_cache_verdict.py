@@ -67,14 +67,14 @@ def tamper_every_entry(cache: Path) -> int:
 def test_a_tampered_entry_is_fitted_again_never_served(spec_path: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     common = ("run", "--specs", spec_path, "--engines", "python", "--cache-dir", cache, "--quiet")
-    assert cli(*common, "--out", tmp_path / "clean")[0] == 0
+    assert cli(*common, "--out", tmp_path / "clean")[0] == 4
     clean = read_results(tmp_path / "clean")
     assert {s["id"]: s["cache"] for s in clean["specs"]} == {"a_ols": "fitted", "c_irm": "fitted"}
     assert tamper_every_entry(cache) == 2
 
     code, stderr = cli(*common, "--out", tmp_path / "again")
     again = read_results(tmp_path / "again")
-    assert code == 0
+    assert code == 4
     assert {s["id"]: s["cache"] for s in again["specs"]} == {"a_ols": "refitted", "c_irm": "refitted"}
     assert {s["id"]: s["timings"]["cached"] for s in again["specs"]} == {"a_ols": False, "c_irm": False}
     assert stable_view(again) == stable_view(clean)
@@ -86,8 +86,8 @@ def test_a_tampered_entry_is_fitted_again_never_served(spec_path: Path, tmp_path
 def test_served_specs_are_marked_in_results_and_report(spec_path: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     common = ("run", "--specs", spec_path, "--engines", "python", "--cache-dir", cache, "--quiet")
-    assert cli(*common, "--out", tmp_path / "first")[0] == 0
-    assert cli(*common, "--out", tmp_path / "second")[0] == 0
+    assert cli(*common, "--out", tmp_path / "first")[0] == 4
+    assert cli(*common, "--out", tmp_path / "second")[0] == 4
     second = read_results(tmp_path / "second")
     assert {s["id"]: s["cache"] for s in second["specs"]} == {"a_ols": "served", "c_irm": "served"}
     assert second["provenance"]["cache"] == {"served": 2, "fitted": 0, "refitted": 0}

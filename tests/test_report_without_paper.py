@@ -26,7 +26,7 @@ def run(tmp_path: Path, data: Path, paper: str = "") -> Path:
     specs.write_text(SPECS.replace("DATA", str(data)).replace("PAPER", paper), encoding="utf-8")
     out = tmp_path / "out"
     with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
-        assert main(["run", "--specs", str(specs), "--engines", "python", "--out", str(out), "--no-cache", "--quiet"]) == 0
+        assert main(["run", "--specs", str(specs), "--engines", "python", "--out", str(out), "--no-cache", "--quiet"]) == 4
     return out
 
 
