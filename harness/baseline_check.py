@@ -53,7 +53,10 @@ def check_baseline(options: CheckOptions) -> int:
     out = None
     if options.run_dir is not None:
         results = read_results(options.run_dir)
-        spec_file = run_spec_file(results)
+        try:
+            spec_file = run_spec_file(results)
+        except HarnessError:  # moved or gone since that run: its fields cannot be told, the rest can
+            spec_file = None
     else:
         out = options.out or _default_out(baseline)
         results, spec_file = _rerun(baseline, options, out)
@@ -246,7 +249,7 @@ def render(baseline: dict, changes: dict, moved: list[dict], engines: tuple, n_r
     for f, b, a, counts in changes["dataset"]:
         lines.append(f"dataset.{f}: {_show(b)} -> {_show(a)}" + ("" if counts else " (descriptive)"))
     if not changes["spec_file_known"]:
-        lines.append("spec fields: not compared (the run's spec file changed since it ran)")
+        lines.append("spec fields: not compared (the run's spec file changed or is gone since it ran)")
     elif not changes["specs"]:
         lines.append("spec fields: the same as the baseline's")
     else:

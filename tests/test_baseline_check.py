@@ -212,3 +212,11 @@ def test_both_engines_check_clean(tmp_path: Path, generated_csv: Path, capsys) -
     capsys.readouterr()
     assert main(["check", "--baseline", str(tmp_path / "b.json"), "--quiet", "--out", str(tmp_path / "c")]) == 0
     assert "no drift: 1 estimate row(s) within their tier's tolerance (python, r)" in capsys.readouterr().out
+
+
+def test_a_run_whose_spec_file_is_gone_is_still_checked(saved, capsys) -> None:
+    spec_path, run, baseline = saved
+    spec_path.unlink()
+    capsys.readouterr()
+    assert main(["check", "--baseline", str(baseline), "--run", str(run)]) == 0
+    assert "spec fields: not compared (the run's spec file changed or is gone since it ran)" in capsys.readouterr().out
