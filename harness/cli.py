@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser(
         "check", help="re-run a baseline's specs: what changed since it (specs, data, packages) and what moved"
     )
-    check.add_argument("--baseline", required=True, type=Path)
+    check.add_argument("--baseline", required=True, type=Path, help="a baseline file (dml-parity baseline save)")
     check.add_argument("--run", type=Path, help="a run directory to read instead of re-running the baseline's spec file")
     check.add_argument("--data", type=Path, help="CSV for the re-run (default: the baseline's data); other data is a finding")
     check.add_argument("--only", help="comma-separated spec ids to re-run and compare")
