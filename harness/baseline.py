@@ -1,33 +1,55 @@
-"""Regression testing of estimates: save a run as a baseline, then list what moved.
+"""Regression testing of estimates: the baseline file, and how far an estimate moved from it.
 
-An estimate has moved when it leaves its tier's tolerance: exact tier, relative change of coef or
-se above the learner pair's tolerance; statistical tier, a coef or se change above
-``coef_tolerance_se`` (default 0.2) times the baseline's se.
+A baseline records, per estimate row, each engine's coef, se, p, CI and per-repetition coef and se,
+the tier and its tolerance *with its unit*; per spec, the spec's content hash and fields; the data
+file's (or generator's) sha256; and the package versions. ``harness.baseline_check`` re-runs or
+reads a run and says what changed since (spec fields, data, packages) beside what moved.
+
+How far a number moved, and in which unit (:func:`quantity_change`):
+
+- exact tier: ``|now - before| / max(|before|, |now|, se)`` (relative; the se in the scale keeps a
+  coefficient near 0 from turning rounding into a large relative change); p absolute;
+- statistical tier: ``|now - before| / max(se before, se now)`` (in se; the spec's
+  ``coef_tolerance_se``, default 0.2); p moves when its significance at 1/5/10 % changes. A se of 0
+  on both sides never divides: the change is then relative to ``max(|before|, |now|)``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Optional
 
-from tabulate import tabulate
+import numpy as np
 
-from harness.compare import rel_diff
 from harness.errors import DataError
 from harness.io import atomic_write_json
 
-__all__ = ["check_baseline", "drift", "save_baseline", "version_changes"]
+__all__ = [
+    "QUANTITIES",
+    "SCHEMA",
+    "drift",
+    "load_baseline",
+    "quantity_change",
+    "read_results",
+    "save_baseline",
+    "version_changes",
+]
 
-SCHEMA = "dml-parity/baseline/1"
+SCHEMA = "dml-parity/baseline/2"
+OLD_SCHEMAS = ("dml-parity/baseline/1",)
 # Runs whose estimates this module reads; results/2 moved rows and folds to a side file, the
 # estimates are laid out as in results/1.
 RESULTS_SCHEMAS = ("dml-parity/results/1", "dml-parity/results/2")
-STATISTICAL_SE_SHARE = 0.2
+# What a baseline keeps of each engine's estimate (t is coef / se: it moves when they do).
+QUANTITIES = ("coef", "se", "p", "ci", "coef_reps", "se_reps")
+SIGNIFICANCE_LEVELS = (0.01, 0.05, 0.10)  # as harness.compare's same-significance check
 
 
-def _read_results(run_dir: Path) -> dict:
+def read_results(run_dir: Path) -> dict:
+    """A run's results.json (``run_dir`` the run's folder or the file)."""
     path = run_dir / "results.json" if run_dir.is_dir() else run_dir
     try:
         results = json.loads(path.read_text(encoding="utf-8"))
@@ -41,55 +63,217 @@ def _read_results(run_dir: Path) -> dict:
     return results
 
 
+def run_spec_file(results: dict):
+    """The spec file a run read, loaded, or None when it changed since (its sha256 differs); a
+    ``SpecError`` when it is gone or no longer valid."""
+    from harness.spec import load_spec_file
+
+    spec_file = load_spec_file(Path(results["provenance"]["spec_file"]["path"]))
+    return spec_file if spec_file.sha256 == results["provenance"]["spec_file"]["sha256"] else None
+
+
+def rows_folds_digest(row: dict) -> Optional[str]:
+    """sha256 of the rows and folds a result row used (names the data rows and the split)."""
+    stored = (row.get("arrays") or {}).get("sha256")
+    if stored:
+        return stored
+    if row.get("rows") is None or row.get("folds") is None:
+        return None
+    from harness.arrays import pair_digest
+
+    return pair_digest(np.asarray(row["rows"]), np.asarray(row["folds"]))
+
+
+def data_record(provenance: dict, spec_file, relative_to: Path) -> dict:
+    """The data a run read: its sha256, and for a file its path relative to ``relative_to`` and
+    whether it replaced the spec file's own ``dataset.path`` (``--data``)."""
+    data = provenance["data"]
+    if "path" not in data:
+        return {"generator": data.get("generator"), "sha256": data["sha256"]}
+    path = Path(data["path"]).resolve()
+    own = None
+    if spec_file is not None and spec_file.dataset.path:
+        own = (spec_file.path.parent / spec_file.dataset.path).resolve()
+    return {"path": os.path.relpath(path, relative_to), "sha256": data["sha256"], "override": path != own}
+
+
 def save_baseline(run_dir: Path, to: Path) -> None:
-    """Write the estimates of a run (a directory with results.json) to a baseline file."""
-    results = _read_results(run_dir)
+    """Write the estimates of a run (a directory with results.json), what they were fitted on and
+    with which packages, to a baseline file."""
+    results = read_results(run_dir)
+    spec_file = run_spec_file(results)
     spec_path = Path(results["provenance"]["spec_file"]["path"])
-    estimates = {}
-    for spec in results["specs"]:
-        estimates[spec["id"]] = {
-            "tier": spec.get("tier"),
-            "tolerance": spec.get("tolerance"),
-            "python": _estimate(spec.get("python")),
-            "r": _estimate(spec.get("r")),
+    if spec_file is None:
+        raise DataError(f"{spec_path}: changed since the run in {run_dir}; run it again before saving a baseline")
+    where = to.resolve().parent
+    estimates, specs = {}, {}
+    for row in results["specs"]:
+        spec = spec_file.spec(row.get("spec_id", row["id"]))
+        specs[spec.id] = {"sha256": spec.content_hash(), "fields": spec.model_dump(mode="json")}
+        tier = row.get("tier") or "statistical"
+        estimates[row["id"]] = {
+            "spec": spec.id,
+            "tier": tier,
+            "tolerance": tolerance_of(tier, row.get("tolerance"), spec.coef_tolerance_se),
+            "rows_folds_sha256": rows_folds_digest(row),
+            "python": _estimate(row.get("python")),
+            "r": _estimate(row.get("r")),
         }
     atomic_write_json(
         to,
         {
             "schema": SCHEMA,
-            "spec_file": os.path.relpath(spec_path.resolve(), to.resolve().parent),
-            "data_sha256": results["provenance"]["data"]["sha256"],
+            "spec_file": os.path.relpath(spec_path.resolve(), where),
+            "dataset": spec_file.dataset.model_dump(mode="json"),
+            "data": data_record(results["provenance"], spec_file, where),
             "engines": results["provenance"]["engines"],
             "versions": {"python": results["provenance"]["python"], "r": results["provenance"]["r"]},
+            "specs": specs,
             "estimates": estimates,
         },
     )
 
 
+def tolerance_of(tier: str, exact_tolerance: Optional[float], coef_tolerance_se: float) -> dict:
+    """The limit a baseline applies, with its unit: the pair's relative tolerance (exact tier) or
+    the spec's ``coef_tolerance_se`` in se (statistical tier; results record 0.0 for it)."""
+    if tier == "exact":
+        return {"limit": exact_tolerance, "unit": "relative"}
+    return {"limit": coef_tolerance_se, "unit": "se"}
+
+
 def _estimate(block: Optional[dict]) -> Optional[dict]:
-    return None if block is None else {"coef": block["coef"], "se": block["se"]}
+    if block is None:
+        return None
+    return {q: block[q] for q in QUANTITIES if block.get(q) is not None}
 
 
-def drift(baseline: dict, results: dict) -> list[dict]:
-    """Every estimate of ``baseline`` that ``results`` moved beyond its tier's tolerance."""
+def load_baseline(path: Path) -> dict:
+    """A baseline file of this version; an older one is refused with how to re-save it."""
+    try:
+        baseline = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: baseline file not found") from None
+    except (OSError, json.JSONDecodeError) as err:
+        raise DataError(f"{path}: cannot read baseline ({err.__class__.__name__})") from None
+    schema = baseline.get("schema") if isinstance(baseline, dict) else None
+    if schema in OLD_SCHEMAS:
+        raise DataError(
+            f"{path}: a baseline of the older format {schema}, without spec and data digests; "
+            f"re-save it: dml-parity baseline save RUN_DIR --to {path}"
+        )
+    if schema != SCHEMA:
+        raise DataError(f"{path}: not a dml-parity baseline (schema {schema!r})")
+    return baseline
+
+
+# --- how far a number moved ------------------------------------------------------------------------
+
+
+def quantity_change(quantity: str, before: float, now: float, se_before: float, se_now: float, tier: str) -> tuple[float, str]:
+    """How far one number of an estimate moved, and the unit of that figure.
+
+    ``quantity`` is coef, se, p, a CI bound or a per-repetition coef or se (``se_*`` is the se that
+    goes with it: the estimate's, or the repetition's). Units: ``relative`` (exact tier, to
+    ``max(|before|, |now|, se)``), ``se`` (statistical tier, to the larger se), ``absolute`` (p).
+    NaN on one side only is an infinite change; NaN on both is none.
+    """
+    values = (before, now)
+    if any(v is None for v in values) or any(math.isnan(v) for v in values):
+        both = all(v is None or math.isnan(v) for v in values)
+        return (0.0 if both else math.inf), "absolute"
+    diff = abs(now - before)
+    if quantity == "p":
+        return diff, "absolute"
+    se = max(_finite(se_before), _finite(se_now))
+    if tier == "statistical" and se > 0:
+        return diff / se, "se"
+    scale = max(abs(before), abs(now)) if tier == "statistical" else max(abs(before), abs(now), se)
+    if scale > 0:
+        return diff / scale, "relative"
+    return diff, "absolute"  # both numbers 0
+
+
+def _finite(value: Optional[float]) -> float:
+    return value if value is not None and math.isfinite(value) else 0.0
+
+
+def _significance(p: Optional[float]) -> Optional[int]:
+    return None if p is None or math.isnan(p) else sum(p < level for level in SIGNIFICANCE_LEVELS)
+
+
+def _numbers(block: dict, quantity: str) -> tuple[list[Optional[float]], list[Optional[float]]]:
+    """The quantity's numbers (one, two CI bounds, or one per repetition) and the se of each."""
+    value = block.get(quantity)
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    if quantity in ("coef_reps", "se_reps"):
+        ses = list(block.get("se_reps") or [None] * len(values))
+    else:
+        ses = [block.get("se")] * len(values)
+    return values, ses
+
+
+def _label(quantity: str, i: int, n: int) -> str:
+    if quantity == "ci":
+        return ("ci lower", "ci upper")[i] if n == 2 else f"ci[{i}]"
+    if quantity in ("coef_reps", "se_reps"):
+        return f"{quantity[:-5]} rep {i + 1}"
+    return quantity
+
+
+def engine_moves(entry: dict, before: dict, now: dict) -> list[dict]:
+    """Every number of one engine's estimate that moved beyond ``entry``'s tolerance."""
+    tier, limit = entry["tier"], entry["tolerance"]["limit"]
+    moved = []
+    for quantity in QUANTITIES:
+        if quantity not in before:
+            continue
+        old, old_se = _numbers(before, quantity)
+        new, new_se = _numbers(now, quantity)
+        if quantity in ("coef_reps", "se_reps") and len(old) == len(new) == 1:
+            continue  # one repetition: the same numbers as coef and se
+        if len(old) != len(new):
+            moved.append(_moved(quantity, len(old), len(new), None, "", None, "same number of values"))
+            continue
+        for i, (b, a) in enumerate(zip(old, new, strict=True)):
+            label = _label(quantity, i, len(old))
+            change, unit = quantity_change(quantity, b, a, old_se[i], new_se[i], tier)
+            if quantity == "p" and tier == "statistical":
+                if _significance(b) != _significance(a):
+                    moved.append(_moved(label, b, a, change, unit, None, "same significance at 1/5/10 %"))
+            elif not change <= limit:
+                moved.append(_moved(label, b, a, change, unit, limit, None))
+    return moved
+
+
+def _moved(what: str, before, now, change: Optional[float], unit: str, limit: Optional[float], rule: Optional[str]) -> dict:
+    return {"what": what, "before": before, "now": now, "change": change, "unit": unit, "limit": limit, "rule": rule}
+
+
+def drift(
+    baseline: dict, results: dict, rows: Optional[set[str]] = None, engines: Optional[tuple[str, ...]] = None
+) -> list[dict]:
+    """Every number of ``baseline``'s estimates that ``results`` moved beyond its tier's tolerance.
+
+    ``rows``: the baseline rows to compare (default all); ``engines``: the engines to compare
+    (default those the baseline holds). A row or engine estimate that is gone is one ``missing`` move.
+    """
     now = {s["id"]: s for s in results["specs"]}
     moved = []
-    for spec_id, entry in sorted(baseline["estimates"].items()):
+    for row_id, entry in sorted(baseline["estimates"].items()):
+        if rows is not None and row_id not in rows:
+            continue
         for engine in ("python", "r"):
             before = entry.get(engine)
-            if before is None:
+            if before is None or (engines is not None and engine not in engines):
                 continue
-            after = now.get(spec_id, {}).get(engine)
+            after = now.get(row_id, {}).get(engine)
             if after is None:
-                moved.append(_moved(spec_id, engine, "missing", before["coef"], None, None, None))
+                moved.append(
+                    {"id": row_id, "engine": engine, **_moved("estimate", None, None, None, "", None, "present now (missing)")}
+                )
                 continue
-            for what in ("coef", "se"):
-                if entry["tier"] == "exact":
-                    change, limit = rel_diff(after[what], before[what]), entry["tolerance"]
-                else:
-                    change, limit = abs(after[what] - before[what]) / before["se"], STATISTICAL_SE_SHARE
-                if not change <= limit:
-                    moved.append(_moved(spec_id, engine, what, before[what], after[what], change, limit))
+            moved += [{"id": row_id, "engine": engine, **m} for m in engine_moves(entry, before, after)]
     return moved
 
 
@@ -113,51 +297,3 @@ def version_changes(before: dict, after: dict) -> list[dict]:
             if old.get(package) != new.get(package):
                 changes.append({"language": label, "package": package, "before": old.get(package), "after": new.get(package)})
     return changes
-
-
-def _print_version_changes(baseline: dict, results: dict) -> None:
-    now = {"python": results["provenance"].get("python"), "r": results["provenance"].get("r")}
-    changes = version_changes(baseline.get("versions") or {}, now)
-    if not changes:
-        print("package versions: the same as the baseline's")
-        return
-    rows = [[c["language"], c["package"], c["before"] or "-", c["after"] or "-"] for c in changes]
-    print(f"{len(changes)} package version(s) differ from the baseline's:")
-    print(tabulate(rows, headers=["language", "package", "baseline", "now"], tablefmt="github", disable_numparse=True))
-
-
-def _moved(spec_id: str, engine: str, what: str, before, after, change, limit) -> dict:
-    return {"id": spec_id, "engine": engine, "what": what, "before": before, "after": after, "change": change, "limit": limit}
-
-
-def check_baseline(baseline_path: Path, run_dir: Optional[Path], engines: Optional[str]) -> int:
-    """Print what moved; 0 when nothing did, 1 on drift."""
-    try:
-        baseline = json.loads(baseline_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{baseline_path}: baseline file not found") from None
-    except (OSError, json.JSONDecodeError) as err:
-        raise DataError(f"{baseline_path}: cannot read baseline ({err.__class__.__name__})") from None
-    if baseline.get("schema") != SCHEMA:
-        raise DataError(f"{baseline_path}: not a dml-parity baseline (schema {baseline.get('schema')!r})")
-    if run_dir is not None:
-        results = _read_results(run_dir)
-    else:
-        from harness.runner import RunOptions, parse_engines, run
-
-        spec_file = (baseline_path.parent / baseline["spec_file"]).resolve()
-        chosen = parse_engines(engines) if engines else tuple(baseline["engines"])
-        results = run(RunOptions(specs=spec_file, engines=chosen))
-    if results["provenance"]["data"]["sha256"] != baseline["data_sha256"]:
-        print("note: the data differ from the baseline's (sha256)")
-    moved = drift(baseline, results)
-    if not moved:
-        print(f"no drift: {len(baseline['estimates'])} specs within their tier's tolerance")
-        _print_version_changes(baseline, results)
-        return 0
-    rows = [[m["id"], m["engine"], m["what"], m["before"], m["after"], m["change"], m["limit"]] for m in moved]
-    print(tabulate(rows, headers=["spec", "engine", "estimate", "baseline", "now", "change", "limit"], tablefmt="github"))
-    print(f"{len(moved)} estimate(s) moved beyond their tier's tolerance")
-    # The first question when estimates move after an upgrade: what was upgraded.
-    _print_version_changes(baseline, results)
-    return 1

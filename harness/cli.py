@@ -96,13 +96,21 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser(
         "check",
-        help="list estimates that moved beyond their tier's tolerance",
+        help="re-run a baseline's specs: what changed since it (specs, data, packages) and what moved",
         epilog=EXIT_CODES,
         formatter_class=raw,
     )
     check.add_argument("--baseline", required=True, type=Path, help="a baseline file written by `dml-parity baseline save`")
-    check.add_argument("--run", type=Path, help="a run directory to read (default: re-run the baseline's spec file)")
+    check.add_argument("--run", type=Path, help="a run directory to read instead of re-running the baseline's spec file")
+    check.add_argument("--data", type=Path, help="CSV for the re-run (default: the baseline's data); other data is a finding")
+    check.add_argument("--only", help="comma-separated spec ids to re-run and compare")
     check.add_argument("--engines", default=None, help="engines for a re-run (default: the baseline's)")
+    check.add_argument("--out", type=Path, help="folder for the re-run and check.md (default reports/<name>-check-<time>)")
+    check.add_argument("--jobs", type=int, default=None, help="specs fitted in parallel worker processes (default 1)")
+    check.add_argument("--scheduler", help="Dask scheduler address: run the specs on that cluster")
+    check.add_argument("--no-cache", action="store_true", help="refit every spec")
+    check.add_argument("--cache-dir", type=Path, help="result cache (default ~/.cache/dml-parity/results)")
+    check.add_argument("--quiet", action="store_true", help="no progress output")
     return parser
 
 
@@ -162,9 +170,7 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         print(f"wrote {args.to}")
         return 0
     if args.command == "check":
-        from harness.baseline import check_baseline
-
-        return check_baseline(args.baseline, args.run, args.engines)
+        return _cmd_check(args, argv)
     return 2
 
 
@@ -216,6 +222,33 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     if code != 0 and (code == FAILED or not quiet):  # a failure is said even with --quiet
         print(f"dml-parity: {why(results)}", file=sys.stderr)
     return code
+
+
+def _cmd_check(args: argparse.Namespace, argv: list[str]) -> int:
+    from harness.baseline_check import CheckOptions, check_baseline, refuse_with_run
+    from harness.progress import Progress
+    from harness.runner import parse_engines
+
+    if args.run is not None:
+        given = {"--data": args.data, "--engines": args.engines, "--out": args.out, "--jobs": args.jobs is not None}
+        refuse_with_run({**given, "--scheduler": args.scheduler, "--no-cache": args.no_cache, "--cache-dir": args.cache_dir})
+    if args.jobs is not None and args.jobs < 1:
+        raise HarnessError(f"--jobs: must be at least 1, got {args.jobs}")
+    options = CheckOptions(
+        baseline=args.baseline,
+        run_dir=args.run,
+        data=args.data,
+        only=[s.strip() for s in args.only.split(",")] if args.only else None,
+        engines=parse_engines(args.engines) if args.engines else None,
+        out=args.out,
+        jobs=args.jobs or 1,
+        scheduler=args.scheduler,
+        use_cache=not args.no_cache,
+        cache_dir=args.cache_dir,
+        command=shlex.join(["dml-parity", *argv]),
+        progress=None if args.quiet else Progress(),
+    )
+    return check_baseline(options)
 
 
 def write_run(results: dict, out: Path) -> None:

@@ -1,0 +1,360 @@
+"""``dml-parity check --baseline``: re-run (or read) a run, then say what changed since the baseline
+(spec fields, data, rows and folds, package versions) beside what moved, every figure with its unit.
+
+Exit codes (/work/notes/EXIT_CODES.md): 0 nothing moved and nothing changed; 1 a number moved, or
+the inputs differ from the baseline's (other data, changed spec fields, a spec added or gone: the
+baseline no longer tests the same thing); 3 a spec ended in ``error``; 4 nothing compared. Other
+package versions alone are no finding: estimates that hold across an upgrade are what a baseline
+is for.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Optional
+
+from tabulate import tabulate
+
+from harness.baseline import data_record, drift, load_baseline, read_results, rows_folds_digest, run_spec_file, version_changes
+from harness.errors import DataError, HarnessError
+from harness.progress import Progress
+
+__all__ = ["CheckOptions", "check_baseline", "input_changes"]
+
+CHECK_SCHEMA = "dml-parity/check/1"
+# Spec fields that describe an estimate without changing it: shown, but no finding.
+DESCRIPTIVE_FIELDS = frozenset({"title", "title_zh", "table", "paper", "papers", "truth"})
+DESCRIPTIVE_DATASET_FIELDS = frozenset({"path", "truth"})  # the data's sha256 says whether it changed
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    baseline: Path
+    run_dir: Optional[Path] = None  # read this run instead of re-running
+    data: Optional[Path] = None
+    only: Optional[list[str]] = None
+    engines: Optional[tuple[str, ...]] = None
+    out: Optional[Path] = None
+    jobs: int = 1
+    scheduler: Optional[str] = None
+    use_cache: bool = True
+    cache_dir: Optional[Path] = None
+    command: str = ""
+    progress: Optional[Progress] = field(default=None, compare=False)
+
+
+def check_baseline(options: CheckOptions) -> int:
+    """Print what changed and what moved; write check.md and check.json with the re-run's report."""
+    baseline = load_baseline(options.baseline)
+    out = None
+    if options.run_dir is not None:
+        results = read_results(options.run_dir)
+        try:
+            spec_file = run_spec_file(results)
+        except HarnessError:  # moved or gone since that run: its fields cannot be told, the rest can
+            spec_file = None
+    else:
+        out = options.out or _default_out(baseline)
+        results, spec_file = _rerun(baseline, options, out)
+    only = set(options.only) if options.only else None
+    changes = input_changes(baseline, spec_file, results, options.baseline.resolve().parent, only)
+    engines = tuple(e for e in baseline["engines"] if e in results["provenance"]["engines"])
+    rows = {r for r, e in baseline["estimates"].items() if only is None or e["spec"] in only}
+    moved = drift(baseline, results, rows, engines) if engines else []
+    errors = [s["id"] for s in results["specs"] if s.get("status") == "error" and (only is None or _spec_of(s) in only)]
+    code = _exit_code(changes, moved, errors, bool(engines and rows))
+    text = render(baseline, changes, moved, engines, len(rows), errors, code)
+    print(text, end="")
+    if out is not None:
+        _write(results, out, text, _as_json(options, changes, moved, engines, errors, code))
+        print(f"wrote {out}/check.md and the run's report {out}/report.html")
+    return code
+
+
+def _spec_of(row: dict) -> str:
+    return row.get("spec_id", row["id"])
+
+
+def _default_out(baseline: dict) -> Path:
+    stem = Path(baseline["spec_file"]).stem
+    return Path("reports") / f"{stem}-check-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
+
+
+def _rerun(baseline: dict, options: CheckOptions, out: Path):
+    from harness.outdir import check_output
+    from harness.runner import RunOptions, run
+    from harness.spec import load_spec_file
+
+    # Before anything is read or fitted: a check that cannot write its report must not start.
+    check_output(out)
+    spec_path = (options.baseline.resolve().parent / baseline["spec_file"]).resolve()
+    spec_file = load_spec_file(spec_path, options.only)
+    results = run(
+        RunOptions(
+            specs=spec_path,
+            data=options.data or _baseline_data(baseline, options.baseline),
+            only=options.only,
+            engines=options.engines or tuple(baseline["engines"]),
+            jobs=options.jobs,
+            scheduler=options.scheduler,
+            cache_dir=options.cache_dir,
+            use_cache=options.use_cache,
+            command=options.command,
+            progress=options.progress,
+        )
+    )
+    return results, spec_file
+
+
+def _baseline_data(baseline: dict, baseline_path: Path) -> Optional[Path]:
+    """The ``--data`` the baseline's run was given, so a re-run reads the same file."""
+    data = baseline["data"]
+    if not data.get("override"):
+        return None
+    path = (baseline_path.resolve().parent / data["path"]).resolve()
+    if not path.is_file():
+        raise DataError(f"{path}: the baseline's data file (its run's --data) is not there; give --data")
+    return path
+
+
+# --- what changed since the baseline ----------------------------------------------------------------
+
+
+def input_changes(baseline: dict, spec_file, results: dict, baseline_dir: Path, only: Optional[set[str]]) -> dict:
+    """What the fits now read that differs from what the baseline's fits read.
+
+    ``spec_file`` None: the run's spec file changed since it ran, so its fields cannot be told.
+    """
+    before_data, now_data = baseline["data"], data_record(results["provenance"], spec_file, baseline_dir)
+    data = None
+    if "path" in before_data and before_data["sha256"] != now_data["sha256"]:
+        data = {"before": before_data, "now": now_data}
+    specs, dataset = {}, []
+    if spec_file is not None:
+        dataset = _field_changes(baseline.get("dataset") or {}, spec_file.dataset.model_dump(mode="json"))
+        dataset = [(f, b, a, f not in DESCRIPTIVE_DATASET_FIELDS) for f, b, a in dataset]
+        known = baseline["specs"]
+        for spec in spec_file.specs:
+            if only is not None and spec.id not in only:
+                continue
+            if spec.id not in known:
+                specs[spec.id] = {"status": "new", "fields": []}
+            elif known[spec.id]["sha256"] != spec.content_hash():
+                fields = _field_changes(known[spec.id]["fields"], spec.model_dump(mode="json"))
+                specs[spec.id] = {"status": "changed", "fields": [(f, b, a, f not in DESCRIPTIVE_FIELDS) for f, b, a in fields]}
+        ids = {s.id for s in spec_file.specs}
+        for spec_id in sorted(set(known) - ids):
+            if only is None:
+                specs[spec_id] = {"status": "gone", "fields": []}
+    now_rows = {s["id"]: s for s in results["specs"]}
+    rows_folds = sorted(
+        row_id
+        for row_id, entry in baseline["estimates"].items()
+        if row_id in now_rows
+        and entry.get("rows_folds_sha256")
+        and rows_folds_digest(now_rows[row_id]) not in (None, entry["rows_folds_sha256"])
+    )
+    now_versions = {"python": results["provenance"].get("python"), "r": results["provenance"].get("r")}
+    return {
+        "spec_file_known": spec_file is not None,
+        "data": data,
+        "dataset": dataset,
+        "specs": specs,
+        "rows_folds": rows_folds,
+        "versions": version_changes(baseline.get("versions") or {}, now_versions),
+    }
+
+
+def _field_changes(before: dict, now: dict) -> list[tuple[str, object, object]]:
+    missing = object()
+    out = []
+    for key in sorted(set(before) | set(now)):
+        b, a = before.get(key, missing), now.get(key, missing)
+        if b != a:
+            out.append((key, None if b is missing else b, None if a is missing else a))
+    return out
+
+
+def _findings(changes: dict) -> list[str]:
+    """The input changes that make the baseline test something else."""
+    found = []
+    if changes["data"]:
+        found.append("data")
+    found += [f"dataset.{f}" for f, _, _, counts in changes["dataset"] if counts]
+    for spec_id, entry in changes["specs"].items():
+        if entry["status"] != "changed" or any(counts for *_, counts in entry["fields"]):
+            found.append(spec_id)
+    if changes["rows_folds"]:
+        found.append("rows and folds")
+    return found
+
+
+def _exit_code(changes: dict, moved: list[dict], errors: list[str], compared: bool) -> int:
+    if errors:
+        return 3
+    if moved or _findings(changes):
+        return 1
+    return 0 if compared else 4
+
+
+# --- the report ----------------------------------------------------------------------------------
+
+
+def _show(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _figure(value: Optional[float], unit: str) -> str:
+    if value is None:
+        return "-"
+    return f"inf ({unit})" if math.isinf(value) else f"{value:.3g} {unit}"
+
+
+def _why(row_id: str, entry_spec: str, changes: dict) -> str:
+    """What changed for one row, for the moved table's last column."""
+    parts = []
+    spec = changes["specs"].get(entry_spec)
+    if spec is not None:
+        parts.append(", ".join(f for f, *_ in spec["fields"]) or spec["status"])
+    if changes["data"]:
+        parts.append("data")
+    parts += [f"dataset.{f}" for f, _, _, counts in changes["dataset"] if counts]
+    if row_id in changes["rows_folds"]:
+        parts.append("rows/folds")
+    if changes["versions"]:
+        parts.append("packages")
+    return "; ".join(parts) or "nothing recorded"
+
+
+def render(baseline: dict, changes: dict, moved: list[dict], engines: tuple, n_rows: int, errors: list[str], code: int) -> str:
+    """The check as markdown: what changed since the baseline, what moved, the outcome."""
+    lines = ["## What changed since the baseline", ""]
+    data = changes["data"]
+    if data:
+        b, a = data["before"], data["now"]
+        lines.append(
+            f"data: DIFFER from the baseline's: {b.get('path')} -> {a.get('path')}, "
+            f"sha256 {b['sha256'][:12]} -> {a['sha256'][:12]}"
+        )
+    else:
+        lines.append(f"data: the same as the baseline's (sha256 {baseline['data']['sha256'][:12]})")
+    for f, b, a, counts in changes["dataset"]:
+        lines.append(f"dataset.{f}: {_show(b)} -> {_show(a)}" + ("" if counts else " (descriptive)"))
+    if not changes["spec_file_known"]:
+        lines.append("spec fields: not compared (the run's spec file changed or is gone since it ran)")
+    elif not changes["specs"]:
+        lines.append("spec fields: the same as the baseline's")
+    else:
+        table = []
+        for spec_id, entry in sorted(changes["specs"].items()):
+            if entry["status"] != "changed":
+                table.append(
+                    [
+                        spec_id,
+                        f"({entry['status']}: {'not in the baseline' if entry['status'] == 'new' else 'not in the spec file'})",
+                        "",
+                        "",
+                    ]
+                )
+            for f, b, a, counts in entry["fields"]:
+                table.append([spec_id, f + ("" if counts else " (descriptive)"), _show(b), _show(a)])
+        lines.append(f"spec fields: {len(changes['specs'])} spec(s) differ from the baseline's:")
+        lines += ["", tabulate(table, headers=["spec", "field", "baseline", "now"], tablefmt="github", disable_numparse=True), ""]
+    if changes["rows_folds"]:
+        lines.append(f"rows and folds: differ for {', '.join(changes['rows_folds'])}")
+    versions = changes["versions"]
+    if not versions:
+        lines.append("package versions: the same as the baseline's")
+    else:
+        rows = [[c["language"], c["package"], c["before"] or "-", c["after"] or "-"] for c in versions]
+        lines.append(f"{len(versions)} package version(s) differ from the baseline's:")
+        lines += [
+            "",
+            tabulate(rows, headers=["language", "package", "baseline", "now"], tablefmt="github", disable_numparse=True),
+        ]
+    lines += ["", "## What moved", ""]
+    skipped = [e for e in baseline["engines"] if e not in engines]
+    if skipped:
+        lines.append(f"not compared: {', '.join(skipped)} (in the baseline, not fitted now)")
+    if moved:
+        specs = {r: e["spec"] for r, e in baseline["estimates"].items()}
+        table = [
+            [
+                m["id"],
+                m["engine"],
+                m["what"],
+                _show(m["before"]),
+                _show(m["now"]),
+                _figure(m["change"], m["unit"]),
+                _figure(m["limit"], m["unit"]) if m["rule"] is None else m["rule"],
+                _why(m["id"], specs.get(m["id"], m["id"]), changes),
+            ]
+            for m in moved
+        ]
+        headers = ["spec", "engine", "number", "baseline", "now", "change", "limit", "changed since the baseline"]
+        lines += [tabulate(table, headers=headers, tablefmt="github", disable_numparse=True), ""]
+        lines.append(f"{len(moved)} number(s) moved beyond their tier's tolerance")
+    elif engines and n_rows:
+        lines.append(f"no drift: {n_rows} estimate row(s) within their tier's tolerance ({', '.join(engines)})")
+    if errors:
+        lines.append(f"error: {', '.join(errors)} ended in status error (see the run's report)")
+    outcome = {0: "nothing moved", 1: "something moved or changed", 3: "a spec failed", 4: "nothing compared"}[code]
+    lines += ["", f"check: {outcome} (exit {code})", ""]
+    return "\n".join(lines)
+
+
+def _as_json(options: CheckOptions, changes: dict, moved: list[dict], engines: tuple, errors: list[str], code: int) -> dict:
+    def finite(value):
+        return None if isinstance(value, float) and not math.isfinite(value) else value
+
+    return {
+        "schema": CHECK_SCHEMA,
+        "baseline": str(options.baseline),
+        "exit_code": code,
+        "engines_compared": list(engines),
+        "changes": {
+            **changes,
+            "dataset": [{"field": f, "baseline": b, "now": a, "finding": c} for f, b, a, c in changes["dataset"]],
+            "specs": {
+                s: {
+                    "status": e["status"],
+                    "fields": [{"field": f, "baseline": b, "now": a, "finding": c} for f, b, a, c in e["fields"]],
+                }
+                for s, e in changes["specs"].items()
+            },
+        },
+        "moved": [{**m, "change": finite(m["change"])} for m in moved],
+        "errors": errors,
+    }
+
+
+def _write(results: dict, out: Path, text: str, summary: dict) -> None:
+    """The re-run's folder as ``run`` writes it, with check.md and check.json beside its report."""
+    from harness.arrays import write_arrays
+    from harness.io import atomic_write_json, atomic_write_text
+    from harness.outdir import OUTPUT_FILES_KEY, list_outputs, replace_folder
+    from harness.report import write_report
+
+    def write(staging: Path) -> None:
+        written = write_arrays(results, staging)
+        write_report(written, staging)
+        atomic_write_text(staging / "check.md", text)
+        atomic_write_json(staging / "check.json", summary)
+        atomic_write_json(staging / "results.json", {**written, OUTPUT_FILES_KEY: list_outputs(staging)})
+
+    replace_folder(Path(out), write)
+
+
+def refuse_with_run(options: dict) -> None:
+    """``--run DIR`` reads a finished run: options of a re-run have nothing to act on."""
+    for name, given in options.items():
+        if given:
+            raise HarnessError(f"{name}: applies to a re-run; --run reads a finished run (drop one of them)")

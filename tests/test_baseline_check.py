@@ -1,0 +1,222 @@
+"""`dml-parity check --baseline` the way a user runs it: save a baseline from a run, change a spec
+field or the data, and read what changed beside what moved, every figure with its unit."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from harness.baseline import quantity_change
+from harness.cli import main
+
+SPECS = """
+dataset: {path: DATA}
+defaults: {n_folds: 3, seed: 11}
+specs:
+  - {id: ols_twin, model: plr, y: y, d: d, x: [x1, x2, x3, skew], learner: ols}
+  - {id: ols_stat, model: plr, y: y, d: d, x: [x1, x2], learner: ols, tier: statistical, coef_tolerance_se: 0.05}
+"""
+
+
+def _write_specs(folder: Path, data: Path, text: str = SPECS) -> Path:
+    path = folder / "s.yaml"
+    path.write_text(text.replace("DATA", str(data)), encoding="utf-8")
+    return path
+
+
+def _run(spec_path: Path, out: Path, *extra: str) -> None:
+    # 0, or 4 where a Python-only run counts as "nothing compared" (EXIT_CODES.md).
+    args = ["run", "--specs", str(spec_path), "--engines", "python", "--out", str(out), "--quiet", *extra]
+    assert main(args) in (0, 4)
+
+
+@pytest.fixture()
+def saved(tmp_path: Path, generated_csv: Path) -> tuple[Path, Path, Path]:
+    """(spec file, run folder, baseline) of a Python-only run."""
+    spec_path = _write_specs(tmp_path, generated_csv)
+    run, baseline = tmp_path / "run", tmp_path / "baseline.json"
+    _run(spec_path, run)
+    assert main(["baseline", "save", str(run), "--to", str(baseline)]) == 0
+    return spec_path, run, baseline
+
+
+def _check(capsys, baseline: Path, *extra: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(["check", "--baseline", str(baseline), "--engines", "python", *extra])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_baseline_records_digests_versions_and_the_real_tolerances(saved) -> None:
+    _, _, baseline = saved
+    data = json.loads(baseline.read_text(encoding="utf-8"))
+    assert data["schema"] == "dml-parity/baseline/2"
+    assert data["specs"]["ols_twin"]["fields"]["seed"] == 11 and len(data["specs"]["ols_twin"]["sha256"]) == 64
+    assert data["data"]["path"].endswith("generated.csv")
+    assert data["data"]["override"] is False and len(data["data"]["sha256"]) == 64
+    assert data["estimates"]["ols_twin"]["tolerance"] == {"limit": 1e-10, "unit": "relative"}
+    # Statistical tier: the spec's coef_tolerance_se, not the 0.0 results record for it.
+    assert data["estimates"]["ols_stat"]["tolerance"] == {"limit": 0.05, "unit": "se"}
+    python = data["estimates"]["ols_twin"]["python"]
+    assert set(python) == {"coef", "se", "p", "ci", "coef_reps", "se_reps"}
+    assert len(data["estimates"]["ols_twin"]["rows_folds_sha256"]) == 64
+    assert data["versions"]["python"]["doubleml"]
+
+
+def test_unchanged_inputs_check_clean_with_progress_and_a_report(saved, tmp_path: Path, capsys) -> None:
+    _, _, baseline = saved
+    out = tmp_path / "check"
+    code, printed, err = _check(capsys, baseline, "--out", str(out))
+    assert code == 0, printed
+    assert "data: the same as the baseline's" in printed and "spec fields: the same as the baseline's" in printed
+    assert "no drift: 2 estimate row(s)" in printed and "check: nothing moved (exit 0)" in printed
+    assert "from the cache" in err or "fitting" in err  # the run's progress, as `run` shows it
+    assert (out / "check.md").read_text(encoding="utf-8").startswith("## What changed since the baseline")
+    summary = json.loads((out / "check.json").read_text(encoding="utf-8"))
+    assert summary["exit_code"] == 0 and summary["moved"] == [] and summary["engines_compared"] == ["python"]
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert {"check.md", "check.json", "report.html"} <= set(results["output_files"])
+    # The same folder may be written again (it is one this tool wrote).
+    assert _check(capsys, baseline, "--out", str(out), "--quiet")[0] == 0
+
+
+def test_a_changed_seed_is_named_beside_what_moved_with_units(saved, generated_csv: Path, capsys) -> None:
+    spec_path, _, baseline = saved
+    spec_path.write_text(SPECS.replace("DATA", str(generated_csv)).replace("seed: 11", "seed: 12"), encoding="utf-8")
+    out = spec_path.parent / "check"
+    code, printed, _ = _check(capsys, baseline, "--out", str(out), "--quiet")
+    assert code == 1
+    field_rows = [cells for cells in map(_cells, printed.splitlines()) if cells[1:2] == ["seed"]]
+    assert field_rows == [["ols_stat", "seed", "11", "12"], ["ols_twin", "seed", "11", "12"]]
+    assert "rows and folds: differ for ols_stat, ols_twin" in printed
+    moved = {(cells[0], cells[2]): cells for cells in map(_cells, printed.splitlines()) if len(cells) == 8}
+    twin = moved[("ols_twin", "coef")]
+    assert twin[5].endswith(" relative") and twin[6] == "1e-10 relative" and twin[7] == "seed; rows/folds"
+    for (spec, number), cells in moved.items():
+        unit = "relative" if spec == "ols_twin" else "se"
+        if number != "p":
+            assert cells[5].endswith(unit) and cells[6].endswith(unit), cells
+    summary = json.loads((out / "check.json").read_text(encoding="utf-8"))
+    assert summary["changes"]["specs"]["ols_twin"]["fields"] == [{"field": "seed", "baseline": 11, "now": 12, "finding": True}]
+    assert {m["unit"] for m in summary["moved"] if m["id"] == "ols_stat" and m["what"] != "p"} == {"se"}
+
+
+def _cells(line: str) -> list[str]:
+    """A body row of a printed table (not its header or rule)."""
+    if not line.startswith("|") or line.startswith("|-") or line.startswith("| spec "):
+        return []
+    return [c.strip() for c in line.split("|")[1:-1]]
+
+
+def test_a_title_change_is_shown_but_is_no_finding(saved, generated_csv: Path, capsys) -> None:
+    spec_path, _, baseline = saved
+    text = SPECS.replace("learner: ols}", "learner: ols, title: Renamed}", 1)
+    spec_path.write_text(text.replace("DATA", str(generated_csv)), encoding="utf-8")
+    code, printed, _ = _check(capsys, baseline, "--quiet")
+    assert code == 0, printed
+    assert "title (descriptive)" in printed
+
+
+def test_other_data_is_a_finding_and_the_baseline_s_data_is_the_default(saved, tmp_path: Path, generated_csv, capsys) -> None:
+    spec_path, _, baseline = saved
+    other = tmp_path / "other.csv"
+    frame = pd.read_csv(generated_csv)
+    frame.iloc[: len(frame) // 2].to_csv(other, index=False)
+    code, printed, _ = _check(capsys, baseline, "--data", str(other), "--quiet", "--out", str(tmp_path / "c"))
+    assert code == 1
+    assert "data: DIFFER from the baseline's:" in printed and "other.csv" in printed
+    assert {cells[7] for cells in map(_cells, printed.splitlines()) if len(cells) == 8} == {"data; rows/folds"}
+
+    # A baseline saved from a run on --data: its re-run reads that file again, not the spec file's.
+    _run(spec_path, tmp_path / "run_other", "--data", str(other))
+    assert main(["baseline", "save", str(tmp_path / "run_other"), "--to", str(tmp_path / "b_other.json")]) == 0
+    assert json.loads((tmp_path / "b_other.json").read_text(encoding="utf-8"))["data"]["override"] is True
+    code, printed, _ = _check(capsys, tmp_path / "b_other.json", "--quiet", "--out", str(tmp_path / "c2"))
+    assert code == 0, printed
+
+
+def test_a_baseline_se_of_zero_does_not_divide(saved, capsys) -> None:
+    _, run, baseline = saved
+    data = json.loads(baseline.read_text(encoding="utf-8"))
+    data["estimates"]["ols_stat"]["python"].update(se=0.0, se_reps=[0.0])
+    baseline.write_text(json.dumps(data), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["check", "--baseline", str(baseline), "--run", str(run)]) == 1
+    printed = capsys.readouterr().out
+    rows = {cells[2]: cells for cells in map(_cells, printed.splitlines()) if len(cells) == 8 and cells[0] == "ols_stat"}
+    # se 0 -> 0.04: one se of the run's (the larger se), not a division by 0.
+    assert rows["se"][5] == "1 se" and rows["se"][6] == "0.05 se"
+
+
+def test_quantity_change_units() -> None:
+    assert quantity_change("coef", 1.0, 1.1, 0.5, 0.5, "statistical") == pytest.approx((0.2, "se"))
+    change, unit = quantity_change("coef", 0.0, 1e-12, 0.1, 0.1, "exact")
+    assert unit == "relative" and change == pytest.approx(1e-11)  # scaled by the se, not by |coef| near 0
+    assert quantity_change("coef", 1.0, 2.0, 0.0, 0.0, "statistical") == (0.5, "relative")
+    assert quantity_change("se", 0.0, 0.0, 0.0, 0.0, "statistical") == (0.0, "absolute")
+    assert quantity_change("p", 0.01, 0.04, 0.1, 0.1, "statistical") == pytest.approx((0.03, "absolute"))
+    assert quantity_change("coef", math.nan, 1.0, 0.1, 0.1, "exact") == (math.inf, "absolute")
+
+
+def test_only_jobs_and_no_cache_are_accepted(saved, tmp_path: Path, capsys) -> None:
+    _, _, baseline = saved
+    code, printed, err = _check(capsys, baseline, "--only", "ols_twin", "--jobs", "2", "--no-cache", "--out", str(tmp_path / "c"))
+    assert code == 0, printed + err
+    assert "no drift: 1 estimate row(s)" in printed
+    assert "fitting ols_twin" in err and "ols_stat" not in err
+    results = json.loads((tmp_path / "c" / "results.json").read_text(encoding="utf-8"))
+    assert [s["id"] for s in results["specs"]] == ["ols_twin"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [(["--data", "x.csv"], "--data"), (["--jobs", "2"], "--jobs"), (["--no-cache"], "--no-cache"), (["--out", "o"], "--out")],
+)
+def test_re_run_options_with_run_are_refused(saved, capsys, extra: list[str], named: str) -> None:
+    _, run, baseline = saved
+    capsys.readouterr()
+    assert main(["check", "--baseline", str(baseline), "--run", str(run), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"dml-parity: error: {named}: applies to a re-run") and err.count("\n") == 1
+
+
+def test_an_old_baseline_is_refused_with_how_to_re_save_it(tmp_path: Path, capsys) -> None:
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"schema": "dml-parity/baseline/1", "estimates": {}}), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["check", "--baseline", str(old), "--run", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "older format" in err and f"dml-parity baseline save RUN_DIR --to {old}" in err and err.count("\n") == 1
+
+
+def test_no_engine_in_common_is_nothing_compared(saved, capsys) -> None:
+    _, run, baseline = saved
+    data = json.loads(baseline.read_text(encoding="utf-8"))
+    data["engines"] = ["r"]
+    baseline.write_text(json.dumps(data), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["check", "--baseline", str(baseline), "--run", str(run)]) == 4
+    assert "not compared: r (in the baseline, not fitted now)" in capsys.readouterr().out
+
+
+@pytest.mark.r
+def test_both_engines_check_clean(tmp_path: Path, generated_csv: Path, capsys) -> None:
+    spec_path = _write_specs(tmp_path, generated_csv, SPECS.split("  - {id: ols_stat")[0])
+    run = tmp_path / "run"
+    assert main(["run", "--specs", str(spec_path), "--out", str(run), "--quiet"]) == 0
+    assert main(["baseline", "save", str(run), "--to", str(tmp_path / "b.json")]) == 0
+    capsys.readouterr()
+    assert main(["check", "--baseline", str(tmp_path / "b.json"), "--quiet", "--out", str(tmp_path / "c")]) == 0
+    assert "no drift: 1 estimate row(s) within their tier's tolerance (python, r)" in capsys.readouterr().out
+
+
+def test_a_run_whose_spec_file_is_gone_is_still_checked(saved, capsys) -> None:
+    spec_path, run, baseline = saved
+    spec_path.unlink()
+    capsys.readouterr()
+    assert main(["check", "--baseline", str(baseline), "--run", str(run)]) == 0
+    assert "spec fields: not compared (the run's spec file changed or is gone since it ran)" in capsys.readouterr().out
