@@ -88,7 +88,14 @@ def summary_rows(specs: list[dict]) -> list[tuple[str, str]]:
             rows.append((STATUS_LABEL[status].capitalize(), str(summary[status])))
     for engine in ENGINES:
         rows.append((f"Paper claims reproduced by {ENGINE_LABEL[engine]}", _claims_count_text(summary["claims"][engine])))
+    rows.append(("Limits loosened by the spec", _loosened_text(specs)))
     return rows
+
+
+def _loosened_text(specs: list[dict]) -> str:
+    """'none', or each spec that loosened a default limit (harness.tolerances) with the setting."""
+    flagged = [f"⚠ {spec['id']}: {'; '.join(spec['loosened'])}" for spec in specs if spec.get("loosened")]
+    return "; ".join(flagged) if flagged else "none"
 
 
 def _claims_count_text(tally: dict[str, int]) -> str:
