@@ -129,8 +129,8 @@ def rel_diff(a: float | np.ndarray, b: float | np.ndarray) -> float:
 
 
 def _scaled(a: float | np.ndarray, b: float | np.ndarray, floor: float | np.ndarray) -> float:
-    """Largest elementwise ``|a - b| / max(|a|, |b|, floor)``; NaN where any input is NaN or a
-    floor is not positive (0 where the scale is 0 and a == b cannot happen then)."""
+    """Largest elementwise ``|a - b| / max(|a|, |b|, floor)``; NaN (a failed check) where any input
+    is NaN or a floor is not positive."""
     a, b, floor = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (a, b, floor))
     if a.shape != b.shape or np.isnan(a).any() or np.isnan(b).any() or not (floor > 0).all():
         return float("nan")
