@@ -38,6 +38,7 @@ __all__ = [
     "norm_rel_diff",
     "rel_diff",
     "required_coverage",
+    "same_sign",
     "same_significance",
     "t_diff",
 ]
@@ -158,6 +159,16 @@ def abs_diff(a: float | np.ndarray, b: float | np.ndarray) -> float:
     if a.shape != b.shape or np.isnan(a).any() or np.isnan(b).any():
         return float("nan")
     return float(np.max(np.abs(a - b))) if a.size else 0.0
+
+
+def same_sign(a: float, b: float, band: float) -> float:
+    """1.0 when two coefficients have the same sign or both lie within ``band`` (the tolerance, in
+    the coefficient's units) of 0, where a sign says nothing; else 0.0; NaN when any input is NaN.
+    Once |a - b| <= band holds, opposite signs occur only inside it: without the band the check
+    would fail exactly at placebos."""
+    if not (np.isfinite(a) and np.isfinite(b) and np.isfinite(band)):
+        return float("nan")
+    return float(np.sign(a) == np.sign(b) or max(abs(a), abs(b)) <= band)
 
 
 def same_significance(p_a: float, p_b: float) -> float:

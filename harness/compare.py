@@ -35,6 +35,7 @@ from harness.checks import (
     diff_in_se,
     norm_rel_diff,
     rel_diff,
+    same_sign,
     same_significance,
     t_diff,
 )
@@ -228,8 +229,9 @@ def statistical_checks(spec: Spec, py: EngineResult, lf: EngineResult) -> list[C
         for q, a, b in (("coef", py.coef_reps[rep], lf.coef_reps[rep]), ("se", py.se_reps[rep], lf.se_reps[rep])):
             checks.append(at_most(f"end_to_end.{q}.rep{rep + 1}", "end_to_end", q, rep + 1, diff_in_se(a, b, se), c, "in se"))
     se = 0.5 * (py.se + lf.se)
-    same_sign = float(np.sign(py.coef) == np.sign(lf.coef))
-    checks.append(at_least("end_to_end.coef.same_sign", "end_to_end", "coef", None, same_sign, 1.0, "1 = same sign"))
+    sign = same_sign(py.coef, lf.coef, c * se)
+    metric = f"1 = same sign, or both within {c:g} se of 0"
+    checks.append(at_least("end_to_end.coef.same_sign", "end_to_end", "coef", None, sign, 1.0, metric))
     checks.append(at_most("end_to_end.coef", "end_to_end", "coef", None, diff_in_se(py.coef, lf.coef, se), c, "in se"))
     checks.append(at_most("end_to_end.se", "end_to_end", "se", None, diff_in_se(py.se, lf.se, se), c, "in se"))
     same_sig = same_significance(py.p, lf.p)

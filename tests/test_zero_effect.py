@@ -90,3 +90,26 @@ def test_a_real_difference_at_zero_still_disagrees(placebo: dict, case: str) -> 
     assert result.status == "disagree"
     assert any(name.endswith("coef.rep1") and name.startswith("end_to_end") for name in failed), failed
     assert any(name.endswith("coef.rep1") and name.startswith("learner_free") for name in failed), failed
+
+
+def _moved_py(py: EngineResult, share_of_se: float) -> EngineResult:
+    from harness.formulas import python_aggregate
+
+    coef_reps = py.coef_reps + share_of_se * py.se_reps
+    agg = python_aggregate(coef_reps, py.se_reps)
+    return dataclasses.replace(py, coef=agg.coef, se=agg.se, t=agg.t, p=agg.p, ci=agg.ci, coef_reps=coef_reps)
+
+
+def test_statistical_tier_a_sign_inside_the_band_around_zero_is_no_disagreement(placebo: dict) -> None:
+    """Statistical tier: Python at +0.01 se, Python's code on R's predictions at -0.01 se. Two signs
+    within the tolerance of 0 say nothing (and once |Δcoef| ≤ c se holds, opposite signs can only
+    occur there): the same-sign check failed exactly at placebos."""
+    spec, design, folds, py, r = placebo["plr"]
+    stat = spec.model_copy(update={"tier": "statistical"})
+    above, below = _moved_py(py, 0.01), _moved_py(py, -0.01)
+    assert np.sign(above.coef) != np.sign(below.coef)
+    result = compare(stat, design, folds, above, below, below)  # n_rep 1: R reports what Python's code does
+    assert result.status == "agree", [(c.name, c.value) for c in result.checks if not c.ok]
+    # Away from zero opposite signs are beyond the band and still disagree.
+    far = compare(stat, design, folds, _moved_py(py, 0.3), _moved_py(py, -0.3), _moved_py(py, -0.3))
+    assert {"end_to_end.coef.same_sign", "end_to_end.coef"} <= {c.name for c in far.checks if not c.ok}
