@@ -14,6 +14,12 @@ aggregate:
   ways); with ``p_adjust``, each treatment's adjusted p-value (Romano-Wolf: both ways).
 
 A comparison that leaves a gap raises :class:`VerdictError` instead of passing vacuously.
+
+Each difference measure is one function here, used by every layer, and NaN on either side makes it
+NaN, which fails: :func:`coef_diff` (relative to max(|coef|, se): a placebo's coefficient at 0 leaves
+the scale in place), :func:`t_diff`, :func:`rel_diff` (se, critical values), :func:`abs_diff`
+(p-values), :func:`diff_in_se` (CI bounds), :func:`norm_rel_diff` (whole arrays), :func:`same_sign`
+and :func:`same_significance` (statistical tier).
 """
 
 from __future__ import annotations
