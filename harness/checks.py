@@ -17,6 +17,12 @@ A comparison that leaves a gap raises :class:`VerdictError` instead of passing v
 check that could fail covers anything: one whose limit is at or beyond the worst value its metric can
 take (``can_fail`` False, e.g. a Monte Carlo bound from a handful of bootstrap draws) is kept in the
 results, marked, and counts for nothing.
+
+Each difference measure is one function here, used by every layer, and NaN on either side makes it
+NaN, which fails: :func:`coef_diff` (relative to max(|coef|, se): a placebo's coefficient at 0 leaves
+the scale in place), :func:`t_diff`, :func:`rel_diff` (se, critical values), :func:`abs_diff`
+(p-values), :func:`diff_in_se` (CI bounds), :func:`norm_rel_diff` (whole arrays), :func:`same_sign`
+and :func:`same_significance` (statistical tier).
 """
 
 from __future__ import annotations
@@ -28,20 +34,27 @@ from typing import Optional
 import numpy as np
 
 __all__ = [
+    "SIGNIFICANCE_LEVELS",
     "Check",
     "VerdictError",
+    "abs_diff",
     "assert_covered",
     "at_least",
     "covered_by",
     "at_most",
+    "coef_diff",
     "diff_in_se",
     "norm_rel_diff",
     "rel_diff",
     "required_coverage",
+    "same_sign",
+    "same_significance",
+    "t_diff",
 ]
 
 PER_REP = ("coef", "se")
 AGGREGATE = {"exact": ("coef", "se", "t", "p", "ci"), "statistical": ("coef", "se", "p")}
+SIGNIFICANCE_LEVELS = (0.01, 0.05, 0.10)
 
 
 class VerdictError(RuntimeError):
@@ -148,6 +161,56 @@ def rel_diff(a: float | np.ndarray, b: float | np.ndarray) -> float:
     diff = np.abs(a - b)
     out = np.where(scale > 0, diff / np.where(scale > 0, scale, 1.0), 0.0)
     return float(out.max()) if out.size else 0.0
+
+
+def _scaled(a: float | np.ndarray, b: float | np.ndarray, floor: float | np.ndarray) -> float:
+    """Largest elementwise ``|a - b| / max(|a|, |b|, floor)``; NaN (a failed check) where any input
+    is NaN or a floor is not positive."""
+    a, b, floor = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (a, b, floor))
+    if a.shape != b.shape or np.isnan(a).any() or np.isnan(b).any() or not (floor > 0).all():
+        return float("nan")
+    scale = np.maximum(np.maximum(np.abs(a), np.abs(b)), floor)
+    return float(np.max(np.abs(a - b) / scale)) if a.size else 0.0
+
+
+def coef_diff(a: float | np.ndarray, b: float | np.ndarray, se: float | np.ndarray) -> float:
+    """Largest ``|a - b| / max(|a|, |b|, se)`` of coefficients: relative where a coefficient is large
+    against its se, in units of the se where it is near 0 (a placebo, a null subgroup), so that the
+    scale of a difference never vanishes with the coefficient. ``se``: the larger of the two sides'
+    standard errors of that coefficient; NaN (a failed check) when it is not positive."""
+    return _scaled(a, b, se)
+
+
+def t_diff(a: float | np.ndarray, b: float | np.ndarray) -> float:
+    """Largest ``|a - b| / max(|a|, |b|, 1)`` of t statistics: a t statistic is a coefficient in units
+    of its se, so the floor of :func:`coef_diff` is 1 here."""
+    return _scaled(a, b, 1.0)
+
+
+def abs_diff(a: float | np.ndarray, b: float | np.ndarray) -> float:
+    """Largest ``|a - b|``, for p-values (on [0, 1]: their scale is fixed); NaN where either is NaN."""
+    a, b = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (a, b))
+    if a.shape != b.shape or np.isnan(a).any() or np.isnan(b).any():
+        return float("nan")
+    return float(np.max(np.abs(a - b))) if a.size else 0.0
+
+
+def same_sign(a: float, b: float, band: float) -> float:
+    """1.0 when two coefficients have the same sign or both lie within ``band`` (the tolerance, in
+    the coefficient's units) of 0, where a sign says nothing; else 0.0; NaN when any input is NaN.
+    Once |a - b| <= band holds, opposite signs occur only inside it: without the band the check
+    would fail exactly at placebos."""
+    if not (np.isfinite(a) and np.isfinite(b) and np.isfinite(band)):
+        return float("nan")
+    return float(np.sign(a) == np.sign(b) or max(abs(a), abs(b)) <= band)
+
+
+def same_significance(p_a: float, p_b: float) -> float:
+    """1.0 when the same number of the 1/5/10 % levels reject for both p-values, else 0.0; NaN (a
+    failed check) when either is NaN, which rejects at no level and would otherwise match."""
+    if not (np.isfinite(p_a) and np.isfinite(p_b)):
+        return float("nan")
+    return float(sum(p_a < level for level in SIGNIFICANCE_LEVELS) == sum(p_b < level for level in SIGNIFICANCE_LEVELS))
 
 
 def norm_rel_diff(a: np.ndarray, b: np.ndarray) -> float:

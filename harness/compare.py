@@ -25,7 +25,20 @@ from typing import Optional
 
 import numpy as np
 
-from harness.checks import Check, assert_covered, at_least, at_most, diff_in_se, norm_rel_diff, rel_diff
+from harness.checks import (
+    Check,
+    abs_diff,
+    assert_covered,
+    at_least,
+    at_most,
+    coef_diff,
+    diff_in_se,
+    norm_rel_diff,
+    rel_diff,
+    same_sign,
+    same_significance,
+    t_diff,
+)
 from harness.design import Design, Folds
 from harness.engines.result import EngineResult
 from harness.formulas import Aggregate, atte_reps, python_aggregate, r_aggregate, var_scaling_factor
@@ -41,6 +54,7 @@ __all__ = [
     "end_to_end_diff",
     "nuisance_summary",
     "rel_diff",
+    "rep_checks",
     "spec_tier",
 ]
 
@@ -48,7 +62,9 @@ LEARNER_FREE_LIMIT = 1e-10
 # A rule recomputed from numbers both packages share reproduces the reported value to rounding.
 EXPLAINED_LIMIT = 1e-10
 NUISANCE_CORR_MIN = 0.95
-SIGNIFICANCE_LEVELS = (0.01, 0.05, 0.10)
+# How each quantity is measured (harness.checks has one function per measure; README, "The verdict rule").
+COEF_METRIC = "relative to max(|coef|, se)"
+T_METRIC = "relative to max(|t|, 1)"
 RULE_AGGREGATION = "n_rep aggregation"
 RULE_ATTE = "IRM ATTE treated share"
 RULE_TEXT = {
@@ -138,29 +154,36 @@ def _rules(spec: Spec, n_rep: int) -> list[str]:
 
 
 def _aggregate_checks(prefix: str, layer: str, reported: Aggregate, expected: Aggregate, limit: float, quantities) -> list[Check]:
-    """coef, se, t relative; p absolute (a relative difference of two p-values near 0 means nothing);
-    CI bounds in units of the se (bounds may sit near 0)."""
+    """coef relative to max(|coef|, se) and t to max(|t|, 1) (a placebo's coefficient sits at 0: the
+    scale must not vanish with it); se relative; p absolute (a relative difference of two p-values
+    near 0 means nothing); CI bounds in units of the se (bounds may sit near 0)."""
     out = []
+    se = float(np.maximum(reported.se, expected.se))  # NaN stays NaN (max() would drop it)
     for q in quantities:
         name = f"{prefix}.{q}"
-        if q in ("coef", "se", "t"):
-            out.append(at_most(name, layer, q, None, rel_diff(getattr(reported, q), getattr(expected, q)), limit, "relative"))
+        if q == "coef":
+            out.append(at_most(name, layer, q, None, coef_diff(reported.coef, expected.coef, se), limit, COEF_METRIC))
+        elif q == "t":
+            out.append(at_most(name, layer, q, None, t_diff(reported.t, expected.t), limit, T_METRIC))
+        elif q == "se":
+            out.append(at_most(name, layer, q, None, rel_diff(reported.se, expected.se), limit, "relative"))
         elif q == "p":
-            out.append(at_most(name, layer, q, None, abs(reported.p - expected.p), limit, "absolute"))
+            out.append(at_most(name, layer, q, None, abs_diff(reported.p, expected.p), limit, "absolute"))
         else:
-            value = diff_in_se(np.array(reported.ci), np.array(expected.ci), max(reported.se, expected.se))
+            value = diff_in_se(np.array(reported.ci), np.array(expected.ci), se)
             out.append(at_most(name, layer, q, None, value, limit, "in se"))
     return out
 
 
-def _rep_checks(
+def rep_checks(
     prefix: str, layer: str, a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], limit: float
 ) -> list[Check]:
     out = []
     for rep in range(len(a[0])):
-        for q, i in (("coef", 0), ("se", 1)):
-            value = rel_diff(a[i][rep], b[i][rep])
-            out.append(at_most(f"{prefix}.{q}.rep{rep + 1}", layer, q, rep + 1, value, limit, "relative"))
+        se = float(np.maximum(a[1][rep], b[1][rep]))
+        name = f"{prefix}.{{}}.rep{rep + 1}"
+        out.append(at_most(name.format("coef"), layer, "coef", rep + 1, coef_diff(a[0][rep], b[0][rep], se), limit, COEF_METRIC))
+        out.append(at_most(name.format("se"), layer, "se", rep + 1, rel_diff(a[1][rep], b[1][rep]), limit, "relative"))
     return out
 
 
@@ -171,21 +194,21 @@ def exact_checks(spec: Spec, sides: tuple[_Side, _Side], tol: float) -> list[Che
     py, r = py_side.reported, r_side.reported
     rules = _rules(spec, len(py.coef_reps))
     if not rules:
-        checks = _rep_checks("end_to_end", "end_to_end", (py.coef_reps, py.se_reps), (r.coef_reps, r.se_reps), tol)
+        checks = rep_checks("end_to_end", "end_to_end", (py.coef_reps, py.se_reps), (r.coef_reps, r.se_reps), tol)
         return checks + _aggregate_checks(
             "end_to_end", "end_to_end", _reported_aggregate(py), _reported_aggregate(r), tol, ("coef", "se", "t", "p", "ci")
         )
     limit = max(tol, EXPLAINED_LIMIT)
     checks = []
     if _is_atte(spec):
-        checks += _rep_checks(
+        checks += rep_checks(
             "end_to_end.r_rule_on_python", "end_to_end", (r.coef_reps, r.se_reps), (r_side.coef_reps, r_side.se_reps), limit
         )
-        checks += _rep_checks(
+        checks += rep_checks(
             "end_to_end.python_rule_on_r", "end_to_end", (py.coef_reps, py.se_reps), (py_side.coef_reps, py_side.se_reps), limit
         )
     else:
-        checks += _rep_checks("end_to_end", "end_to_end", (py.coef_reps, py.se_reps), (r.coef_reps, r.se_reps), tol)
+        checks += rep_checks("end_to_end", "end_to_end", (py.coef_reps, py.se_reps), (r.coef_reps, r.se_reps), tol)
     quantities = ("coef", "se", "t", "p", "ci")
     checks += _aggregate_checks(
         "end_to_end.r_rule_on_python", "end_to_end", _reported_aggregate(r), r_side.aggregate, limit, quantities
@@ -196,11 +219,6 @@ def exact_checks(spec: Spec, sides: tuple[_Side, _Side], tol: float) -> list[Che
     return checks
 
 
-def _significance(p: float) -> int:
-    """How many of the 1/5/10 % levels reject."""
-    return sum(p < level for level in SIGNIFICANCE_LEVELS)
-
-
 def statistical_checks(spec: Spec, py: EngineResult, lf: EngineResult) -> list[Check]:
     """End to end, statistical tier: Python against Python's own code on R's predictions (``lf``), so
     that only the learners differ; the learner-free layer ties ``lf`` to R's reported numbers."""
@@ -209,13 +227,14 @@ def statistical_checks(spec: Spec, py: EngineResult, lf: EngineResult) -> list[C
     for rep in range(len(py.coef_reps)):
         se = 0.5 * (py.se_reps[rep] + lf.se_reps[rep])
         for q, a, b in (("coef", py.coef_reps[rep], lf.coef_reps[rep]), ("se", py.se_reps[rep], lf.se_reps[rep])):
-            checks.append(at_most(f"end_to_end.{q}.rep{rep + 1}", "end_to_end", q, rep + 1, abs(a - b) / se, c, "in se"))
+            checks.append(at_most(f"end_to_end.{q}.rep{rep + 1}", "end_to_end", q, rep + 1, diff_in_se(a, b, se), c, "in se"))
     se = 0.5 * (py.se + lf.se)
-    same_sign = float(np.sign(py.coef) == np.sign(lf.coef))
-    checks.append(at_least("end_to_end.coef.same_sign", "end_to_end", "coef", None, same_sign, 1.0, "1 = same sign"))
-    checks.append(at_most("end_to_end.coef", "end_to_end", "coef", None, abs(py.coef - lf.coef) / se, c, "in se"))
-    checks.append(at_most("end_to_end.se", "end_to_end", "se", None, abs(py.se - lf.se) / se, c, "in se"))
-    same_sig = float(_significance(py.p) == _significance(lf.p))
+    sign = same_sign(py.coef, lf.coef, c * se)
+    metric = f"1 = same sign, or both within {c:g} se of 0"
+    checks.append(at_least("end_to_end.coef.same_sign", "end_to_end", "coef", None, sign, 1.0, metric))
+    checks.append(at_most("end_to_end.coef", "end_to_end", "coef", None, diff_in_se(py.coef, lf.coef, se), c, "in se"))
+    checks.append(at_most("end_to_end.se", "end_to_end", "se", None, diff_in_se(py.se, lf.se, se), c, "in se"))
+    same_sig = same_significance(py.p, lf.p)
     checks.append(at_least("end_to_end.p.same_significance", "end_to_end", "p", None, same_sig, 1.0, "1 = same at 1/5/10 %"))
     return checks
 
@@ -223,19 +242,19 @@ def statistical_checks(spec: Spec, py: EngineResult, lf: EngineResult) -> list[C
 def learner_free_checks(spec: Spec, design: Design, folds: Folds, r: EngineResult, lf: EngineResult) -> list[Check]:
     """Python's code on R's predictions against R's numbers, per repetition."""
     if not _is_atte(spec):
-        return _rep_checks(
+        return rep_checks(
             "learner_free", "learner_free", (lf.coef_reps, lf.se_reps), (r.coef_reps, r.se_reps), LEARNER_FREE_LIMIT
         )
     # ATTE: the tool's R rule on R's predictions reproduces R, its Python rule reproduces Python's code.
     r_rule = atte_reps("r", design, folds, r.predictions, spec.trimming_threshold)
     py_rule = atte_reps("python", design, folds, r.predictions, spec.trimming_threshold)
-    return _rep_checks(
+    return rep_checks(
         "learner_free.r_rule",
         "learner_free",
         (r.coef_reps, r.se_reps),
         (r_rule["coef_reps"], r_rule["se_reps"]),
         LEARNER_FREE_LIMIT,
-    ) + _rep_checks(
+    ) + rep_checks(
         "learner_free.python_rule",
         "learner_free",
         (lf.coef_reps, lf.se_reps),
@@ -403,18 +422,20 @@ def nuisance_checks(tier: str, tol: float, summary: dict) -> list[Check]:
 
 
 def end_to_end_diff(py: EngineResult, r: EngineResult) -> dict:
-    """The reported numbers side by side, as differences (for the report; the verdict is the checks)."""
+    """The reported numbers side by side, as differences (for the report; the verdict is the checks),
+    each measured as its check measures it: ``coef_rel`` relative to max(|coef|, se), ``t_rel`` to
+    max(|t|, 1)."""
     se_mean = 0.5 * (py.se + r.se)
     return {
-        "coef_abs": float(abs(py.coef - r.coef)),
-        "coef_rel": rel_diff(py.coef, r.coef),
+        "coef_abs": abs_diff(py.coef, r.coef),
+        "coef_rel": coef_diff(py.coef, r.coef, np.maximum(py.se, r.se)),
         "se_rel": rel_diff(py.se, r.se),
-        "t_rel": rel_diff(py.t, r.t),
-        "p_abs": float(abs(py.p - r.p)),
-        "ci_in_se": diff_in_se(np.array(py.ci), np.array(r.ci), max(py.se, r.se)),
-        "coef_reps_rel": rel_diff(py.coef_reps, r.coef_reps),
+        "t_rel": t_diff(py.t, r.t),
+        "p_abs": abs_diff(py.p, r.p),
+        "ci_in_se": diff_in_se(np.array(py.ci), np.array(r.ci), np.maximum(py.se, r.se)),
+        "coef_reps_rel": coef_diff(py.coef_reps, r.coef_reps, np.maximum(py.se_reps, r.se_reps)),
         "se_reps_rel": rel_diff(py.se_reps, r.se_reps),
-        "coef_in_se": float(abs(py.coef - r.coef) / se_mean) if se_mean > 0 else float("nan"),
+        "coef_in_se": diff_in_se(py.coef, r.coef, se_mean),
         "coef_diff_in_se": float((py.coef - r.coef) / se_mean) if se_mean > 0 else float("nan"),
     }
 
@@ -457,7 +478,10 @@ def compare(
         checks += statistical_checks(spec, py, learner_free)
     assert_covered(checks, tier, folds.n_rep, spec.id)
 
-    lf = {"coef_rel": rel_diff(learner_free.coef_reps, r.coef_reps), "se_rel": rel_diff(learner_free.se_reps, r.se_reps)}
+    lf = {
+        "coef_rel": coef_diff(learner_free.coef_reps, r.coef_reps, np.maximum(learner_free.se_reps, r.se_reps)),
+        "se_rel": rel_diff(learner_free.se_reps, r.se_reps),
+    }
     # Python's code on R's predictions: the R side of the statistical tier, kept for replicates.
     lf.update({k: v for k, v in learner_free.summary().items() if k in ("coef", "se", "ci", "coef_reps", "se_reps")})
     explained = None

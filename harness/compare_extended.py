@@ -15,10 +15,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
-import numpy as np
-
 from harness.checks import Check, assert_covered
-from harness.compare import LEARNER_FREE_LIMIT, Comparison, compare, spec_tier
+from harness.compare import LEARNER_FREE_LIMIT, Comparison, compare, rep_checks, spec_tier
 from harness.compare_joint import JOINT_RULE_TEXT, joint_checks
 from harness.design import Design, Folds
 from harness.engines.result import EngineResult
@@ -104,24 +102,10 @@ def _written_score_checks(spec: Spec, design: Design, folds: Folds, py: EngineRe
                       [t.predictions for t in py.per_treatment()])  # fmt: skip
     out = []
     for d, mine, theirs in zip(treatments, own.per_treatment(), py.per_treatment(), strict=True):
-        for q, a, b in (("coef", mine.coef_reps, theirs.coef_reps), ("se", mine.se_reps, theirs.se_reps)):
-            for rep in range(len(a)):
-                scale = max(abs(a[rep]), abs(b[rep]))
-                value = abs(a[rep] - b[rep]) / scale if scale > 0 else 0.0
-                name = f"learner_free.python_score.{q}.rep{rep + 1}"
-                out.append(
-                    Check(
-                        f"{d}/{name}" if d else name,
-                        "learner_free",
-                        q,
-                        rep + 1,
-                        float(value),
-                        LEARNER_FREE_LIMIT,
-                        bool(np.isfinite(value) and value <= LEARNER_FREE_LIMIT),
-                        "relative",
-                        d,
-                    )  # fmt: skip
-                )
+        # The verdict's own measures (harness.compare): a NaN on either side fails.
+        checks = rep_checks("learner_free.python_score", "learner_free", (mine.coef_reps, mine.se_reps),
+                             (theirs.coef_reps, theirs.se_reps), LEARNER_FREE_LIMIT)  # fmt: skip
+        out += [_labelled(c, d) if d else c for c in checks]
     return out
 
 

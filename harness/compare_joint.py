@@ -26,7 +26,7 @@ from typing import Optional
 
 import numpy as np
 
-from harness.checks import Check, at_most, diff_in_se, norm_rel_diff, rel_diff
+from harness.checks import Check, abs_diff, at_most, diff_in_se, norm_rel_diff, rel_diff, same_significance
 from harness.design import Design
 from harness.engines.result import Bootstrap, EngineResult
 from harness.formulas import r_aggregate, var_scaling_factor
@@ -46,7 +46,6 @@ __all__ = ["JOINT_RULE_TEXT", "JointOutcome", "joint_checks"]
 
 LEARNER_FREE_LIMIT = 1e-10
 EXPLAINED_LIMIT = 1e-10
-SIGNIFICANCE_LEVELS = (0.01, 0.05, 0.10)
 JOINT_RULE_TEXT = (
     "joint inference with n_rep > 1: Python takes each repetition's critical value (or adjusted p-values) "
     "and the median over repetitions; R pools all repetitions' bootstrap draws with the aggregated coef, se and t"
@@ -113,7 +112,7 @@ def _compare_values(
         if quantity == "joint_ci":
             value, metric = diff_in_se(a[i], b[i], se[i]), "in se"
         else:
-            value, metric = abs(float(a[i]) - float(b[i])), "absolute"
+            value, metric = abs_diff(a[i], b[i]), "absolute"
         out.append(
             Check(
                 _label(name, d),
@@ -196,10 +195,6 @@ def _shared_exact(
     return out, gap
 
 
-def _significance(p: float) -> int:
-    return sum(p < level for level in SIGNIFICANCE_LEVELS)
-
-
 def _shared_statistical(
     spec: Spec, treatments, py: EngineResult, r: EngineResult, lf: EngineResult, scaling: float
 ) -> list[Check]:
@@ -223,7 +218,7 @@ def _shared_statistical(
                     "relative (max norm)",
                 )
             )
-        value = abs(r_critical_value(P.boot_t) - r_critical_value(L.boot_t))
+        value = abs_diff(r_critical_value(P.boot_t), r_critical_value(L.boot_t))
         out.append(at_most("end_to_end.crit", "end_to_end", "crit", None, value, c, "absolute (t units)"))
     for what in _asked(spec):
         # Python's rule on R's repetitions and draws is what Python's code on R's predictions reports.
@@ -235,7 +230,7 @@ def _shared_statistical(
             out += _compare_values("end_to_end.joint_ci", "end_to_end", what, treatments, P.joint_ci, L.joint_ci, se, c)
         else:
             for i, d in enumerate(treatments):
-                same = float(_significance(P.p_adjusted[i]) == _significance(L.p_adjusted[i]))
+                same = same_significance(P.p_adjusted[i], L.p_adjusted[i])
                 out.append(
                     Check(
                         _label("end_to_end.p_adjust.same_significance", d),
@@ -244,7 +239,7 @@ def _shared_statistical(
                         None,
                         same,
                         1.0,
-                        same >= 1.0,
+                        bool(same >= 1.0),  # NaN (a NaN p-value) fails
                         "1 = same at 1/5/10 %",
                         d,
                     )

@@ -29,6 +29,7 @@ from harness.memory import release_freed_memory
 from harness.progress import Progress
 from harness.shared_memory import shared_copy, shared_frame
 from harness.spec import Spec, SpecFile, load_spec_file
+from harness.tolerances import loosened
 
 __all__ = [
     "ENGINES",
@@ -344,6 +345,10 @@ def _spec_record(prepared: PreparedSpec, result: dict, truth: dict) -> dict:
         "learner_settings": learner_settings(spec, len(prepared.design.x)),
         "paper": spec.paper.model_dump() if spec.paper else None,
         "truth": truth.get(spec.truth) if spec.truth else None,
+        # The limit the statistical rules used, and each setting that loosened a default (the report
+        # shows both beside the verdict and lists the specs in its summary).
+        "coef_tolerance_se": spec.coef_tolerance_se,
+        "loosened": loosened(spec),
         # Arrays, not lists: results.json refers to them in a side file (harness.arrays).
         "rows": prepared.design.rows,
         "folds": prepared.folds.labels,

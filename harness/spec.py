@@ -18,17 +18,9 @@ from harness.expr import check_plain_name, parse_condition
 from harness.inference_spec import BootstrapSpec, inference_rules
 from harness.learners import LearnerChoice, nuisances_of, parse_learner
 from harness.replicates_spec import ReplicatesSpec
+from harness.tolerances import DEFAULT_CLAIM_LEVEL, DEFAULT_COEF_TOLERANCE_SE, ClaimLevel, CoefToleranceSe
 
-__all__ = [
-    "BootstrapSpec",
-    "ClaimSpec",
-    "DatasetSpec",
-    "ModelName",
-    "Published",
-    "Spec",
-    "SpecFile",
-    "load_spec_file",
-]
+__all__ = ["BootstrapSpec", "ClaimSpec", "DatasetSpec", "ModelName", "Published", "Spec", "SpecFile", "load_spec_file"]
 
 ModelName = Literal["plr", "pliv", "irm", "iivm", "ssm"]
 FixedEffects = Literal["none", "twoway", "unit", "time", "dummies"]
@@ -97,7 +89,7 @@ class ClaimSpec(_Frozen):
     claim: str
     claim_zh: Optional[str] = None
     sign: Optional[Literal["positive", "negative"]] = None
-    level: float = 0.05
+    level: ClaimLevel = DEFAULT_CLAIM_LEVEL
     p: Literal["pointwise", "adjusted"] = "pointwise"
     greater_than: list[str] = Field(default_factory=list)
     less_than: list[str] = Field(default_factory=list)
@@ -143,7 +135,7 @@ class Spec(_Frozen):
     binarize: dict[str, Union[Literal["median"], float]] = Field(default_factory=dict)
     dropna: bool = False
     tier: Optional[Literal["exact", "statistical"]] = None
-    coef_tolerance_se: float = 0.2
+    coef_tolerance_se: CoefToleranceSe = DEFAULT_COEF_TOLERANCE_SE
     replicates: Optional[ReplicatesSpec] = None
     title: Optional[str] = None
     title_zh: Optional[str] = None

@@ -15,6 +15,15 @@ full product (1,080 cases, about 98,000 trainings per engine) does not fit a CI 
   cases), and on each other (data, size) pair every model × score × cluster setting once, with the
   (n_rep, n_folds) pairs dealt round so that every model × cluster setting meets five of the ten
   pairs across the five (data, size) pairs — 90 cases.
+
+A fourth axis, the effect (issue 19): beside the data as they are, a **zero** effect (the outcome
+moved by ``c * d`` so that Python's first repetition estimates 0 to rounding: a placebo, a null
+subgroup) and a **near-zero** one (0.002 se from 0). Every model here is linear in the outcome with
+ols outcome learners, so the first repetition's estimate is linear in ``c`` and two Python fits find
+it (:func:`effect_frame`). ``fast``: each model × {zero, near} on generated data at n_rep 2 — 12 cases;
+``slow``: each model × cluster setting × {zero, near} at 300 rows, K = 5, n_rep 2, on ``wagepan``
+(IIVM on ``401k``: wagepan's union is separated for ``ml_r``) — 36 cases. Exact agreement at zero
+must still be ``agree``/``explained``.
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ import pandas as pd
 
 from tests.conftest import make_tables
 
-__all__ = ["DATASETS", "MatrixCase", "cases", "dataset_frame"]
+__all__ = ["DATASETS", "EFFECTS", "MatrixCase", "cases", "dataset_frame", "effect_frame"]
 
 MODELS = {
     # name: (model, score, treatment role, instrument role)
@@ -44,6 +53,8 @@ CLUSTERS = ("none", "oneway", "twoway")
 N_REPS = (1, 2, 3, 4, 10)
 N_FOLDS = (2, 5)
 SIZES = ("small", "large")
+# The data as they are; the first repetition's estimate moved to 0; to 0.002 se.
+EFFECTS = {"as-is": None, "zero": 0.0, "near": 0.002}
 
 
 @dataclass(frozen=True)
@@ -121,10 +132,12 @@ class MatrixCase:
     n_rep: int
     n_folds: int
     size: str
+    effect: str = "as-is"
 
     @property
     def id(self) -> str:
-        return f"{self.dataset}-{self.model_key}-{self.cluster}-rep{self.n_rep}-k{self.n_folds}-{self.size}"
+        tail = "" if self.effect == "as-is" else f"-{self.effect}"
+        return f"{self.dataset}-{self.model_key}-{self.cluster}-rep{self.n_rep}-k{self.n_folds}-{self.size}{tail}"
 
     def spec_fields(self) -> dict:
         roles = DATASETS[self.dataset]
@@ -151,6 +164,38 @@ class MatrixCase:
         return fields
 
 
+def effect_frame(case: MatrixCase) -> pd.DataFrame:
+    """The case's data with its effect: for ``zero``/``near`` the outcome moved by ``c * d`` so that
+    Python's first repetition lands at ``EFFECTS[effect]`` of its se from 0 (``c`` from two fits)."""
+    from harness.design import build_design, draw_folds
+    from harness.engines.python_engine import fit_python
+    from harness.spec import DatasetSpec, Spec
+
+    frame = dataset_frame(case.dataset, case.size)
+    if EFFECTS[case.effect] is None:
+        return frame
+    fields = case.spec_fields()
+    y, d = fields["y"], fields["d"]
+
+    def first_rep(shift: float) -> tuple[float, float]:
+        moved = frame.assign(**{y: frame[y] - shift * frame[d]})
+        spec = Spec(**fields)
+        design = build_design(spec, moved, DatasetSpec(), case.dataset)
+        fit = fit_python(spec, design, draw_folds(design, spec.n_folds, spec.n_rep, spec.seed, case.dataset, spec.id))
+        return float(fit.coef_reps[0]), float(fit.se_reps[0])
+
+    (theta0, se0), (theta1, _) = first_rep(0.0), first_rep(1.0)
+    shift = (theta0 - EFFECTS[case.effect] * se0) / (theta0 - theta1)
+    return frame.assign(**{y: frame[y] - shift * frame[d]})
+
+
+def _effects(dataset: str, size: str, clusters: tuple[str, ...], n_folds: int, models=tuple(MODELS)) -> list[MatrixCase]:
+    return [
+        MatrixCase(dataset, model_key, cluster, 2, n_folds, size, effect)
+        for model_key, cluster, effect in itertools.product(models, clusters, ("zero", "near"))
+    ]
+
+
 def _full_product(dataset: str, size: str) -> list[MatrixCase]:
     return [
         MatrixCase(dataset, model_key, cluster, n_rep, n_folds, size)
@@ -173,7 +218,10 @@ def cases(half: str) -> list[MatrixCase]:
     generated = _full_product("generated", "small")
     fast = [c for c in generated if c.n_folds == 2 and c.n_rep <= 3]
     if half == "fast":
-        return fast
+        return fast + _effects("generated", "small", ("none",), 2)
     others = [(d, s) for d in DATASETS for s in SIZES if (d, s) != ("generated", "small")]
     dealt = [case for offset, (d, s) in enumerate(others) for case in _dealt(d, s, offset)]
-    return [c for c in generated if c not in fast] + dealt
+    # wagepan's union is separated for IIVM's ml_r at 300 rows: IIVM at zero on 401(k) instead.
+    placebos = _effects("wagepan", "small", CLUSTERS, 5, tuple(m for m in MODELS if m != "iivm"))
+    placebos += _effects("401k", "small", CLUSTERS, 5, ("iivm",))
+    return [c for c in generated if c not in fast] + dealt + placebos

@@ -16,7 +16,7 @@ from harness.errors import SpecError
 from harness.feasibility import check_feasible
 from harness.runner import PreparedSpec, run_one
 from harness.spec import DatasetSpec, Spec
-from tests.matrix_cases import cases, dataset_frame
+from tests.matrix_cases import cases, dataset_frame, effect_frame
 from tests.shards import add_shards
 
 pytestmark = pytest.mark.r
@@ -42,6 +42,9 @@ def _run(case) -> dict:
         check_feasible(spec, design, folds, case.dataset)
     except SpecError as err:
         return {"status": "refused", "error": str(err), "checks": []}
+    if case.effect != "as-is":
+        # The same rows, treatment and clusters (so the same folds); only the outcome moves.
+        design = build_design(spec, effect_frame(case), DatasetSpec(), case.dataset)
     return run_one(PreparedSpec(spec, design, folds), ("python", "r"))
 
 

@@ -45,9 +45,9 @@ def results(*specs: dict) -> dict:
 
 def test_statistical_rows_are_signed_gaps_in_mean_se_against_the_specs_own_band():
     lower = spec("r_higher", est(0.30, 0.05), est(0.32, 0.03))  # Python below R: negative
-    wide = spec(
-        "wide_band", est(0.50, 0.10), est(0.45, 0.10), checks=[{"name": "coef_in_se", "value": 0.5, "limit": 0.6, "ok": True}]
-    )
+    # The band is the limit the verdict's end_to_end.coef check applied.
+    check = {"name": "end_to_end.coef", "value": 0.5, "limit": 0.6, "ok": True, "metric": "in se"}
+    wide = spec("wide_band", est(0.50, 0.10), est(0.45, 0.10), checks=[check])
     rows = {row.label: row for row in parity_rows(results(lower, wide))["statistical"]}
     assert rows["r_higher"].values == (pytest.approx(-0.02 / 0.04),)
     assert rows["r_higher"].limit == 0.2  # the default coef_tolerance_se

@@ -14,6 +14,7 @@ from harness.claims import ENGINES, ENGINES_DISAGREE
 from harness.report.marks import mark_lines
 from harness.report.overview import DASH, ENGINE_LABEL, VERDICT_LABEL
 from harness.summary import effective_status
+from harness.tolerances import DEFAULT_COEF_TOLERANCE_SE
 
 __all__ = [
     "DEFAULT_SE_BAND",
@@ -26,6 +27,7 @@ __all__ = [
     "gap_in_se",
     "gap_lines",
     "layer_lines",
+    "loosened_lines",
     "num",
     "se_band",
     "status_lines",
@@ -34,7 +36,7 @@ __all__ = [
 ]
 
 # The statistical tier's default |Δcoef| limit in standard errors (Spec.coef_tolerance_se).
-DEFAULT_SE_BAND = 0.2
+DEFAULT_SE_BAND = DEFAULT_COEF_TOLERANCE_SE
 CHECK_KEYS = ("name", "value", "limit", "ok")
 
 
@@ -89,15 +91,21 @@ def gap_in_se(spec: dict) -> float | None:
 def se_band(spec: dict) -> tuple[float, bool]:
     """The statistical tier's |Δcoef| limit in se for this spec, and whether it is the default.
 
-    Taken from the spec's own ``coef_tolerance_se`` when the results carry it, else from the limit
-    of its ``coef_in_se`` check, else the default.
+    The limit its ``end_to_end.coef`` check applied (what the verdict used), else the spec's own
+    ``coef_tolerance_se`` as the results carry it, else the default.
     """
-    if finite(spec.get("coef_tolerance_se")):
-        return float(spec["coef_tolerance_se"]), False
     for check in spec.get("checks") or []:
-        if str(check.get("name", "")).endswith("coef_in_se") and finite(check.get("limit")):
-            return float(check["limit"]), check["limit"] == DEFAULT_SE_BAND
+        if str(check.get("name", "")).endswith("end_to_end.coef") and check.get("metric") == "in se":
+            if finite(check.get("limit")):
+                return float(check["limit"]), check["limit"] == DEFAULT_SE_BAND
+    if finite(spec.get("coef_tolerance_se")):
+        return float(spec["coef_tolerance_se"]), spec["coef_tolerance_se"] == DEFAULT_SE_BAND
     return DEFAULT_SE_BAND, True
+
+
+def loosened_lines(spec: dict) -> list[str]:
+    """One warning per setting with which the spec loosened a default limit (harness.tolerances)."""
+    return [f"⚠ loosened: {text}" for text in spec.get("loosened") or []]
 
 
 def gap_lines(spec: dict) -> list[str]:
@@ -246,6 +254,7 @@ def status_lines(spec: dict, with_error: bool = True) -> list[str]:
     if replicates:
         # The status is the verdict over the replicates (harness.replicate_verdict); say so first.
         lines.append(f"{replicates['n']} replicates (vary: {replicates['vary']}): {replicates.get('reason', '')}")
+    lines += loosened_lines(spec)
     if status == "error" and with_error:
         lines.append(spec.get("error") or "no message")
     elif status in ("disagree", "explained"):

@@ -41,7 +41,8 @@ HOW_TO_READ = (
     "Each spec was estimated by Python doubleml and by R DoubleML on the same data, folds and "
     "seed, and the two estimates were compared. Exact: the learner pair solves the same problem in "
     "both languages, so Python and R must agree within that pair's tolerance (the Python − R "
-    "column gives the relative differences of coefficient and se). Statistical: the learners differ in algorithm or random "
+    "column gives the difference of the coefficient relative to max(|coef|, se), and of the se relative). "
+    "Statistical: the learners differ in algorithm or random "
     "stream, so agreement means the same sign, the same significance at the 1 %, 5 % and 10 % "
     "levels, |Δcoef| ≤ 0.2 × se (unless the spec sets another coef_tolerance_se) and nuisance "
     "predictions correlated ≥ 0.95 (the Python − R column gives the gap in standard errors). Explained: the two "
@@ -93,6 +94,7 @@ def summary_rows(specs: list[dict]) -> list[tuple[str, str]]:
     if any(spec.get("paper") for spec in specs):  # without a paper block the claim rows say nothing
         for engine in ENGINES:
             rows.append((f"Paper claims reproduced by {ENGINE_LABEL[engine]}", _claims_count_text(summary["claims"][engine])))
+    rows.append(("Limits loosened by the spec", _loosened_text(specs)))
     return rows + _origin_rows(specs)
 
 
@@ -108,6 +110,12 @@ def _origin_rows(specs: list[dict]) -> list[tuple[str, str]]:
     if served:
         rows.append(("Served from the cache", f"{served} of {len(specs)} (engine outputs, judged again by this run)"))
     return rows
+
+
+def _loosened_text(specs: list[dict]) -> str:
+    """'none', or each spec that loosened a default limit (harness.tolerances) with the setting."""
+    flagged = [f"⚠ {spec['id']}: {'; '.join(spec['loosened'])}" for spec in specs if spec.get("loosened")]
+    return "; ".join(flagged) if flagged else "none"
 
 
 def _claims_count_text(tally: dict[str, int]) -> str:
