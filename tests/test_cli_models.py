@@ -107,3 +107,22 @@ def test_each_family_and_score_agrees_from_a_spec_file(both: dict, spec_id: str)
     failed = [(c["name"], c["value"], c["limit"]) for c in record["checks"] if not c["ok"]]
     assert record["status"] in ("agree", "explained"), (record["status"], record.get("error"), failed, stderr)
     assert record["checks"] and not failed
+
+
+def test_an_ssm_spec_no_package_can_fit_is_refused_in_one_line(tmp_path: Path) -> None:
+    """Selection never observed for the treated: the selection logit on (x, d) is separated, so the
+    feasibility check refuses it, naming the learner (before, any SSM spec crashed there)."""
+    from harness.generated import generate
+
+    frame = generate({"name": "make_ssm_data", "n_obs": 400, "dim_x": 5, "mar": True}, 13)
+    frame["s"] = frame["s"] * (1 - frame["d"])
+    frame.to_csv(tmp_path / "ssm.csv", index=False)
+    spec = _spec_file(tmp_path, "{path: ssm.csv}", {"ssm_mar": SSM_SPECS["ssm_mar"][1]})
+    args = ["run", "--specs", spec, "--out", tmp_path / "out", "--no-cache", "--quiet"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", *map(str, args)], capture_output=True, text=True, env=env(), cwd=ROOT
+    )
+    assert proc.returncode == 2, proc.stderr
+    [line] = proc.stderr.splitlines()
+    assert "spec 'ssm_mar' field 'learners.ml_pi'" in line and "perfectly separated" in line, line
+    assert not (tmp_path / "out").exists()
