@@ -208,7 +208,9 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         in_process=os.environ.get("DMLP_IN_PROCESS") == "1",
     )
     results = run(options)
-    write_run(results, out)
+    kept = write_run(results, out)
+    if kept:  # saved into --out while the report was written: moved into the new folder, not deleted
+        print(f"dml-parity: note: kept {', '.join(kept)} in {out} (saved there during the run)", file=sys.stderr)
     if not quiet:
         s = results["summary"]
         keys = ("agree", "explained", "disagree", "inconclusive", "error", "not-run", "r-not-run")
@@ -251,8 +253,9 @@ def _cmd_check(args: argparse.Namespace, argv: list[str]) -> int:
     return check_baseline(options)
 
 
-def write_run(results: dict, out: Path) -> None:
-    """Write results, their side file and the report into a staging folder, then move it into place whole."""
+def write_run(results: dict, out: Path) -> list[str]:
+    """Write results, their side file and the report into a staging folder, then move it into place
+    whole; returns what the user saved into ``out`` meanwhile (kept in it)."""
     from harness.arrays import write_arrays
     from harness.io import atomic_write_json
     from harness.outdir import OUTPUT_FILES_KEY, list_outputs, replace_folder
@@ -265,7 +268,7 @@ def write_run(results: dict, out: Path) -> None:
         # exactly these files and no other.
         atomic_write_json(staging / "results.json", {**written, OUTPUT_FILES_KEY: list_outputs(staging)})
 
-    replace_folder(Path(out), write)
+    return replace_folder(Path(out), write)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -152,8 +152,11 @@ def _replace_backticks(text: str) -> tuple[str, tuple[tuple[str, str], ...]]:
             end = text.find("`", i + 1)
             if end <= i + 1:
                 raise ConditionError(f"{_show(text)}: unmatched or empty backtick quote")
+            column = text[i + 1 : end]
+            if column.startswith("__"):  # the tool's own columns (``__row__``), quoted or not
+                raise ConditionError(f"{_show(text)}: the name {column!r} is not allowed")
             name = f"{prefix}{len(quoted)}"
-            quoted.append((name, text[i + 1 : end]))
+            quoted.append((name, column))
             out.append(f" {name} ")
             i = end
         else:

@@ -47,6 +47,8 @@ def _subsets(spec: Spec, design: Design) -> dict[str, tuple[str, np.ndarray, str
         return {n: (n, everyone, targets[n]) for n in spec.nuisances}
     if spec.model == "irm":
         return {"ml_g0": ("ml_g", d == 0, design.y), "ml_g1": ("ml_g", d == 1, design.y), "ml_m": ("ml_m", everyone, design.d)}
+    if spec.model == "ssm":
+        return _ssm_subsets(design, d)
     z = frame[design.z[0]].to_numpy()
     out = {"ml_g0": ("ml_g", z == 0, design.y), "ml_g1": ("ml_g", z == 1, design.y), "ml_m": ("ml_m", everyone, design.z[0])}
     groups = spec.subgroups or {}
@@ -55,6 +57,28 @@ def _subsets(spec: Spec, design: Design) -> dict[str, tuple[str, np.ndarray, str
     if groups.get("never_takers", True):
         out["ml_r1"] = ("ml_r", z == 1, design.d)
     return out
+
+
+def _ssm_subsets(design: Design, d: np.ndarray) -> dict[str, tuple[str, np.ndarray, str]]:
+    """SSM: selection on every row, the treatment propensity on every row, the outcome on the
+    selected rows of each treatment arm. The nonignorable score trains ``ml_m`` and ``ml_g`` on half
+    of each training set (and with the predicted selection as one more feature): these rows are a
+    superset, so what they lack the half lacks too."""
+    everyone = np.ones(len(d), dtype=bool)
+    selected = design.frame[design.s].to_numpy() == 1
+    return {
+        "ml_pi": ("ml_pi", everyone, design.s),
+        "ml_m": ("ml_m", everyone, design.d),
+        "ml_g_d0": ("ml_g", selected & (d == 0), design.y),
+        "ml_g_d1": ("ml_g", selected & (d == 1), design.y),
+    }
+
+
+def _features(spec: Spec, design: Design, nuisance: str) -> list[str]:
+    """The columns a nuisance learns from (SSM's selection also from the treatment and instrument)."""
+    if spec.model == "ssm" and nuisance == "ml_pi":
+        return [*design.x, design.d, *design.z]
+    return list(design.x)
 
 
 def _training_sets(design: Design, folds: Folds) -> Iterator[tuple[int, int, np.ndarray]]:
@@ -116,8 +140,8 @@ def check_feasible(spec: Spec, design: Design, folds: Folds, where: str) -> None
         name: (key, rows, target, resolve_learner(spec.learner_for(key), key, spec.model))
         for name, (key, rows, target) in _subsets(spec, design).items()
     }
-    names = list(design.x)
-    x_all = design.frame[names].to_numpy(dtype=float)
+    features = {nuisance: _features(spec, design, nuisance) for nuisance in subsets}
+    columns = {c: design.frame[c].to_numpy(dtype=float) for names in features.values() for c in names}
     for rep, k, train in _training_sets(design, folds):
         where_fold = f"repetition {rep + 1}, fold {k + 1}"
         for nuisance, (key, rows, target, resolved) in subsets.items():
@@ -130,7 +154,8 @@ def check_feasible(spec: Spec, design: Design, folds: Folds, where: str) -> None
                 raise SpecError(f"{field}: {nuisance}'s training rows in {where_fold} hold one class of '{target}' only")
             if resolved.name not in ("ols", "logit"):
                 continue
-            x = x_all[mask]
+            names = features[nuisance]
+            x = np.column_stack([columns[c][mask] for c in names])
             aliased = _aliased(x, names, centred=resolved.name == "ols")
             if aliased:
                 raise SpecError(

@@ -14,6 +14,8 @@ from typing import Any, Literal, Optional, Union
 
 import numpy as np
 
+from harness.spec_messages import did_you_mean
+
 __all__ = [
     "LEARNERS",
     "LearnerChoice",
@@ -433,7 +435,8 @@ def parse_learner(choice: Optional[LearnerChoice], nuisance: str, model: str) ->
     else:
         raise ValueError(f"learners.{nuisance}: a learner name or a mapping with 'name'")
     if name not in LEARNERS:
-        raise ValueError(f"learners.{nuisance}: unknown learner '{name}' (known: {', '.join(sorted(LEARNERS))})")
+        hint = did_you_mean(name, LEARNERS) or f" (known: {', '.join(sorted(LEARNERS))})"
+        raise ValueError(f"learners.{nuisance}: unknown learner '{name}'{hint}")
     pair = LEARNERS[name]
     kind: Kind = "classif" if is_classifier_nuisance(model, nuisance) else "regr"
     if kind not in pair.python:

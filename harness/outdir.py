@@ -11,6 +11,7 @@ renamed into place, so a reader never sees half a run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -26,9 +27,7 @@ __all__ = ["OUTPUT_FILES_KEY", "OutputError", "check_output", "list_outputs", "r
 # replaces exactly those files and refuses anything else.
 OUTPUT_FILES_KEY = "output_files"
 # Folders written before the list existed: the files those versions could write, by name.
-LEGACY_FILES = frozenset(
-    {"results.json", "report.html", "report.md", "results.csv", "parity.png", "forest.png", "arrays.npz"}
-)
+LEGACY_FILES = frozenset({"results.json", "report.html", "report.md", "results.csv", "parity.png", "forest.png", "arrays.npz"})
 RESULTS_SCHEMA_PREFIX = "dml-parity/results/"
 PROBE_BYTES = 1 << 20
 
@@ -44,11 +43,26 @@ def check_output(out: Path) -> None:
     _probe(out)
 
 
-def _check_replaceable(out: Path) -> None:
+def _check_not_working_folder(out: Path) -> None:
+    """The run replaces ``out`` whole: never the folder the user works in, nor one above it."""
+    target, here = out.resolve(), Path.cwd().resolve()
+    if target == here or target in here.parents:
+        verb = "is" if target == here else "holds"
+        raise OutputError(
+            f"--out {out}: {verb} the folder you are working in, and a run replaces its --out folder whole; "
+            "name a folder of its own, e.g. --out reports/run1"
+        )
+    if out.name in ("", ".", ".."):
+        raise OutputError(f"--out {out}: name the folder itself, e.g. --out {out.resolve()}")
+
+
+def _check_replaceable(out: Path) -> frozenset[str]:
+    """The names of the tool's files in ``out`` (none when it is new or empty), or ``OutputError``."""
+    _check_not_working_folder(out)
     if out.is_symlink():
         raise OutputError(f"--out {out}: is a symbolic link; name a folder")
     if not out.exists():
-        return
+        return frozenset()
     if not out.is_dir():
         raise OutputError(f"--out {out}: exists and is not a folder")
     try:
@@ -56,7 +70,7 @@ def _check_replaceable(out: Path) -> None:
     except OSError as err:
         raise OutputError(f"--out {out}: cannot list the folder ({_reason(err)})") from None
     if not entries:
-        return
+        return frozenset()
     names = sorted(e.name for e in entries)
     ours = _files_written_by_us(out / "results.json")
     if ours is None:
@@ -66,6 +80,7 @@ def _check_replaceable(out: Path) -> None:
         raise OutputError(f"--out {out}: holds {_some(foreign)}, which dml-parity did not write; choose another --out")
     if not os.access(out, os.W_OK | os.X_OK):
         raise OutputError(f"--out {out}: the folder is not writable, so its old run cannot be replaced")
+    return ours
 
 
 def _some(names: list[str]) -> str:
@@ -87,9 +102,16 @@ def _files_written_by_us(results: Path) -> frozenset[str] | None:
     listed = data.get(OUTPUT_FILES_KEY)
     if listed is None:
         return LEGACY_FILES
-    if not isinstance(listed, list) or not all(isinstance(n, str) and n == Path(n).name for n in listed):
+    if not isinstance(listed, list) or not all(_plain_file_name(n) for n in listed):
         return None  # a list that names paths is not one this tool wrote
     return frozenset({"results.json", *listed})
+
+
+def _plain_file_name(name: object) -> bool:
+    """A name of a file in the folder itself: no path, not the folder or its parent."""
+    return (
+        isinstance(name, str) and name not in ("", ".", "..") and "/" not in name and "\0" not in name and name == Path(name).name
+    )
 
 
 def _tool_file(entry: Path, ours: frozenset[str]) -> bool:
@@ -140,15 +162,17 @@ def _reason(err: OSError) -> str:
     return (err.strerror or err.__class__.__name__).lower()
 
 
-def replace_folder(out: Path, write: Callable[[Path], None]) -> None:
+def replace_folder(out: Path, write: Callable[[Path], None]) -> list[str]:
     """Call ``write(staging)`` on a fresh folder beside ``out``, then put it in ``out``'s place.
 
     The folder rule is checked again first: the run may have taken hours, and the folder may have
-    changed meanwhile. A write that fails leaves ``out`` as it was.
+    changed meanwhile. A write that fails leaves ``out`` as it was. Whatever the user saved into
+    ``out`` after that check (while the results were written) is moved into the new folder, never
+    deleted: the names of those entries are returned.
     """
     out = Path(out)
     try:
-        _check_replaceable(out)
+        ours = _check_replaceable(out)
     except OutputError as err:
         raise OutputError(f"{err}; the fitted specs are in the result cache") from None
     staging = None
@@ -162,12 +186,32 @@ def replace_folder(out: Path, write: Callable[[Path], None]) -> None:
             old = tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent)
             os.replace(out, old)
             os.replace(staging, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, out)
+            return _clear_old(Path(old), ours, out)
+        os.replace(staging, out)
+        return []
     except OSError as err:
         reason = _reason(err)
         raise OutputError(f"--out {out}: cannot write the results ({reason}); the fitted specs are in the result cache") from None
     finally:
         if staging is not None and staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _clear_old(old: Path, ours: frozenset[str], out: Path) -> list[str]:
+    """Delete the old run's own files from ``old`` by name, move anything else back into ``out``
+    (a file saved between the last check and the swap), then remove ``old`` if it is empty."""
+    kept: list[str] = []
+    try:
+        for _ in range(3):  # a file may still arrive in the old folder (a process working in it)
+            for entry in sorted(old.iterdir()):
+                if _tool_file(entry, ours):
+                    entry.unlink()
+                elif not os.path.lexists(out / entry.name):
+                    os.rename(entry, out / entry.name)
+                    kept.append(entry.name)
+            with contextlib.suppress(OSError):
+                old.rmdir()
+                return kept
+    except OSError as err:
+        raise OutputError(f"--out {out}: written; the previous run's folder is kept as {old} ({_reason(err)})") from None
+    raise OutputError(f"--out {out}: written; files saved into it during the run that clash with its names are kept in {old}")

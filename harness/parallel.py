@@ -88,9 +88,11 @@ class _Worker:
     def __init__(self, context, engines: tuple[str, ...]) -> None:
         parent_end, child_end = context.Pipe()
         self.process = context.Process(target=worker_main, args=(child_end, engines), name="dml-parity-worker", daemon=True)
-        # SIGINT blocked while the worker is created: the child inherits the mask, so a Ctrl-C
-        # in its first milliseconds cannot interrupt it; the run receives it right after.
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        # SIGINT and SIGTERM blocked while the worker is created: the child inherits the mask, so
+        # neither a Ctrl-C nor the run ending it in its first milliseconds can reach it before
+        # worker_main sets its own handlers (a forked child would otherwise run the CLI's SIGTERM
+        # handler and print a traceback); the run receives its own right after.
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
             self.process.start()
         finally:

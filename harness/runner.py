@@ -181,15 +181,15 @@ def run(options: RunOptions) -> dict:
     progress = options.progress or Progress(stream=io.StringIO(), live=False)
 
     results: dict[int, dict] = {}
+    # All input is checked before any worker starts: bad input ends the run before R is started
+    # for nothing, and no worker has to be ended mid-start.
+    data_path = _data_path(spec_file, options.data)
+    truth = _truth(spec_file, options.data)
+    prepared = prepare(spec_file, data_path, share=_shares_memory(options))
+    # Replicates: every fit of the run (all replicates of all specs) is one task of one pool.
+    plan = _replicate_plan(spec_file, prepared, options, data_path)
+    tasks = plan.tasks
     with _executor(options, engines, progress) as executor:
-        # The first worker readies R and the engines while this process reads the data.
-        executor.start(1)
-        data_path = _data_path(spec_file, options.data)
-        truth = _truth(spec_file, options.data)
-        prepared = prepare(spec_file, data_path, share=executor.shares_memory)
-        # Replicates: every fit of the run (all replicates of all specs) is one task of one pool.
-        plan = _replicate_plan(spec_file, prepared, options, data_path)
-        tasks = plan.tasks
         versions = executor.versions()
         keys = [cache_key(p, versions, engines) for p in tasks]
         todo, served, refitted = [], {}, {}
@@ -267,6 +267,15 @@ def _ready_report() -> None:
 
     fonts.font_families()
     canvas.new_figure(1, 1)
+
+
+def _shares_memory(options: RunOptions) -> bool:
+    """Whether the run's fits read designs and folds from shared memory (worker processes only)."""
+    if options.scheduler or options.in_process:
+        return False
+    from harness.parallel import WorkerPool
+
+    return WorkerPool.shares_memory
 
 
 def _executor(options: RunOptions, engines: tuple[str, ...], progress: Progress):

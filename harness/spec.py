@@ -18,6 +18,7 @@ from harness.expr import check_plain_name, parse_condition
 from harness.inference_spec import BootstrapSpec, inference_rules
 from harness.learners import LearnerChoice, nuisances_of, parse_learner
 from harness.replicates_spec import ReplicatesSpec
+from harness.spec_messages import UNSUPPORTED, did_you_mean, validation_message, yaml_message
 from harness.tolerances import DEFAULT_CLAIM_LEVEL, DEFAULT_COEF_TOLERANCE_SE, ClaimLevel, CoefToleranceSe
 
 __all__ = ["BootstrapSpec", "ClaimSpec", "DatasetSpec", "ModelName", "Published", "Spec", "SpecFile", "load_spec_file"]
@@ -220,7 +221,8 @@ class Spec(_Frozen):
     def _model_rules(self) -> Spec:
         score = self.score or DEFAULT_SCORES[self.model]
         if score not in VALID_SCORES[self.model]:
-            raise ValueError(f"score: {score!r} is not a {self.model} score {VALID_SCORES[self.model]}")
+            hint = did_you_mean(score, VALID_SCORES[self.model])
+            raise ValueError(f"score: {score!r} is not a {self.model} score {VALID_SCORES[self.model]}{hint}")
         if self.model in NEEDS_INSTRUMENT and not self.z:
             raise ValueError(f"z: model {self.model} needs an instrument")
         if self.model == "ssm":
@@ -351,25 +353,13 @@ class SpecFile(_Frozen):
         return next(s for s in self.specs if s.id == spec_id)
 
 
-# Options of one package only, or that the tool does not compare: named, with the reason, instead of
-# "unknown key".
-UNSUPPORTED = {
-    "dml_procedure": "only dml2 is shared (DoubleML for R still has dml1, doubleml 0.11.4 removed it); the tool fits dml2",
-    "apply_cross_fitting": "R only (doubleml 0.11.4 always cross-fits)",
-    "draw_sample_splitting": "the tool draws the folds itself and gives both packages the same ones",
-    "normalize_ipw": "in both packages, but not compared yet (the ATTE and SSM rules are written without it)",
-    "use_other_treat_as_covariate": "the tool keeps both packages' default (the other treatments are controls)",
-    "tune": "the packages tune with different searches (scikit-learn vs mlr3tuning): not comparable; give fixed parameters",
-    "sensitivity": "doubleml only (DoubleML for R 1.0.2 has no sensitivity analysis)",
-}
-
-
 def _format_error(path: Path, spec_id: Optional[str], err: ValidationError) -> str:
     first = err.errors()[0]
     field = ".".join(str(p) for p in first["loc"] if not isinstance(p, int) or spec_id is None)
-    msg = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        msg = f"not supported: {UNSUPPORTED[field]}" if field in UNSUPPORTED else "unknown key"
+    known = (Spec if spec_id else DatasetSpec).model_fields
+    msg = validation_message(first, known) or first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden" and field in UNSUPPORTED:
+        msg = f"not supported: {UNSUPPORTED[field]}"
     where = f"spec '{spec_id}'" if spec_id else "dataset"
     field_txt = f" field '{field}'" if field else ""
     return f"{path}: {where}{field_txt}: {msg}"
@@ -399,15 +389,15 @@ def load_spec_file(path: Union[str, Path], only: Optional[list[str]] = None) -> 
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(err, "problem", None) or "syntax error"
-        raise SpecError(f"{path}:{line}: YAML error: {problem}") from None
+        mark, problem = getattr(err, "problem_mark", None), getattr(err, "problem", None) or "syntax error"
+        where = f" {yaml_message(problem, mark.line, text)}" if mark is not None else f" YAML error: {problem}"
+        raise SpecError(f"{path}:{where}") from None
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: expected a mapping with 'dataset', 'defaults' and 'specs'")
     unknown = set(raw) - {"dataset", "defaults", "specs"}
     if unknown:
-        raise SpecError(f"{path}: unknown top-level key '{sorted(unknown)[0]}'")
+        first = sorted(unknown, key=str)[0]
+        raise SpecError(f"{path}: unknown top-level key '{first}'{did_you_mean(first, ('dataset', 'defaults', 'specs'))}")
     try:
         dataset = DatasetSpec(**(raw.get("dataset") or {}))
     except ValidationError as err:

@@ -20,6 +20,8 @@ def worker_main(conn, engines: tuple[str, ...]) -> None:
     """Answer ``("versions", None)`` and ``("fit", prepared)`` requests; ``None`` ends the loop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to handle: it ends us
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a worker forked from the CLI inherits its handler
+    # Blocked while the run started us (harness.parallel): a SIGTERM sent meanwhile ends us here, quietly.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     _die_with_parent()
     for key, value in SINGLE_THREAD.items():
         os.environ.setdefault(key, value)

@@ -42,6 +42,8 @@ HOSTILE = [
     ("matrix product", "x1 @ x2 > 0", "'@' names"),
     ("dunder name", "__builtins__ == 0", "the name '__builtins__'"),
     ("dunder column", "__row__ < 10", "the name '__row__'"),
+    ("backticked dunder column", "`__row__` < 5", "the name '__row__'"),
+    ("backticked dunder with spaces", "x1 > 0 and `__row__ ` < 5", "the name '__row__ '"),
     ("lambda", "(lambda: 1) == 1", "lambdas"),
     ("list comprehension", "[a for a in x1] == 1", "comprehensions"),
     ("generator", "any(a for a in x1)", "function calls"),

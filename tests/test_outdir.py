@@ -231,3 +231,85 @@ def test_a_file_list_naming_paths_is_not_the_tools(tool_folder: Path, tmp_path: 
     (folder / "results.json").write_text(json.dumps(results), encoding="utf-8")
     code, stderr = cli("run", "--specs", NO_SPEC, "--out", folder)
     assert_refused(code, stderr, r"not a folder dml-parity wrote")
+
+
+@pytest.mark.parametrize("given", [".", "./", "CWD", "tool folder", "..", "sub/.."])
+def test_the_current_folder_or_one_above_it_is_refused_before_fitting(
+    spec_path: Path, tool_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    """A run replaces its --out folder whole: the folder the user works in is never that folder.
+    Before, `--out .` in an empty folder passed the check before fitting and failed after it."""
+    work = tmp_path / "work"
+    if given == "tool folder":  # cd into an earlier run's folder, then --out .
+        shutil.copytree(tool_folder, work)
+    else:
+        work.mkdir()
+    if given in ("..", "sub/.."):
+        (work / "sub").mkdir()
+    monkeypatch.chdir(work / "sub" if given == ".." else work)
+    out = {"CWD": str(work), "tool folder": "."}.get(given, given)
+    before = snapshot(tmp_path)
+    code, stderr = cli(
+        "run", "--specs", spec_path, "--engines", "python", "--only", "a_ols", "--out", out, "--cache-dir", tmp_path / "c"
+    )
+    assert_refused(code, stderr, rf"--out {re.escape(str(Path(out)))}: (is|holds) the folder you are working in")
+    assert snapshot(tmp_path) == before, "nothing fitted, cached or written"
+
+
+def test_files_saved_while_the_report_is_written_are_kept(spec_path: Path, tool_folder: Path, tmp_path: Path) -> None:
+    """A real race: while the run writes its staging folder and swaps it in, another thread keeps
+    saving files into --out. Each file whose save succeeded is in --out afterwards (before, the swap
+    moved them into the old folder and deleted it)."""
+    import threading
+    import time
+
+    folder = tmp_path / "run"
+    shutil.copytree(tool_folder, folder)
+    saved: dict[str, bytes] = {}
+    done = threading.Event()
+
+    def save_while_writing() -> None:
+        while not done.is_set() and not any(p.name.startswith(".run.") for p in tmp_path.iterdir()):
+            time.sleep(0.001)  # the run's staging folder appears when it starts writing
+        i = 0
+        while not done.is_set():
+            name, content = f"draft-{i}.txt", f"saved during the write, number {i}".encode()
+            try:
+                with open(folder / name, "xb") as handle:
+                    handle.write(content)
+                saved[name] = content
+            except OSError:  # the moment the folder is renamed: the save fails, the user sees it
+                pass
+            i += 1
+            time.sleep(0.002)
+
+    saver = threading.Thread(target=save_while_writing)
+    saver.start()
+    try:
+        code, stderr = cli("run", "--specs", spec_path, "--engines", "python", "--only", "a_ols", "--out", folder, "--no-cache")
+    finally:
+        done.set()
+        saver.join()
+    assert code == 0, stderr
+    assert saved, "no file was saved during the write"
+    for name, content in saved.items():
+        assert (folder / name).read_bytes() == content, name
+    assert read_results(folder)["specs"][0]["id"] == "a_ols"
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")], "no staging or old folder left"
+
+
+@pytest.mark.parametrize("listed", [["../thesis.tex"], ["/etc/passwd"], [".."], ["."], [""], ["sub/notes.md"]])
+def test_a_file_list_naming_anything_but_a_file_in_the_folder_touches_nothing(
+    tool_folder: Path, tmp_path: Path, listed: list[str]
+) -> None:
+    folder = tmp_path / "run"
+    shutil.copytree(tool_folder, folder)
+    (tmp_path / "thesis.tex").write_text("\\documentclass{book}", encoding="utf-8")
+    results = read_results(folder)
+    results["output_files"] = [*results["output_files"], *listed]
+    (folder / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    before = snapshot(tmp_path)
+    passwd = Path("/etc/passwd").read_bytes()
+    code, stderr = cli("run", "--specs", NO_SPEC, "--out", folder)
+    assert_refused(code, stderr, r"not a folder dml-parity wrote")
+    assert snapshot(tmp_path) == before and Path("/etc/passwd").read_bytes() == passwd

@@ -57,6 +57,11 @@ CASES = [
         "{id: a, model: plr, y: y, d: d, x: [x1], learner: ols, sample: 'x1 >>> 2'}",
         r"spec 'a' field 'sample': 'x1 >>> 2' is not a valid condition",
     ),
+    (
+        "backticked internal column",
+        "{id: a, model: plr, y: y, d: d, x: [x1], learner: ols, sample: '`__row__` < 5'}",
+        r"spec 'a'.*field 'sample'.*the name '__row__' is not allowed",
+    ),
     ("unknown key", "{id: a, model: plr, y: y, d: d, x: [x1], learner: ols, bogus: 1}", r"spec 'a' field 'bogus': unknown key"),
     (
         "bad learner parameter",

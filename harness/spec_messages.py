@@ -1,0 +1,91 @@
+"""Spec-file mistakes in the tool's own words: a suggestion for a near miss (case, a letter
+dropped), the validation library's and the YAML parser's jargon replaced by what is wrong where."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from typing import Any, Optional
+
+__all__ = ["UNSUPPORTED", "did_you_mean", "validation_message", "yaml_message"]
+
+# Options of one package only, or that the tool does not compare: named, with the reason, instead of
+# "unknown key".
+UNSUPPORTED = {
+    "dml_procedure": "only dml2 is shared (DoubleML for R still has dml1, doubleml 0.11.4 removed it); the tool fits dml2",
+    "apply_cross_fitting": "R only (doubleml 0.11.4 always cross-fits)",
+    "draw_sample_splitting": "the tool draws the folds itself and gives both packages the same ones",
+    "normalize_ipw": "in both packages, but not compared yet (the ATTE and SSM rules are written without it)",
+    "use_other_treat_as_covariate": "the tool keeps both packages' default (the other treatments are controls)",
+    "tune": "the packages tune with different searches (scikit-learn vs mlr3tuning): not comparable; give fixed parameters",
+    "sensitivity": "doubleml only (DoubleML for R 1.0.2 has no sensitivity analysis)",
+}
+
+# pydantic error type -> what the value should have been (its own words name its types).
+EXPECTED = {
+    "int_parsing": "a whole number",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "bool_parsing": "true or false",
+    "bool_type": "true or false",
+    "string_type": "text",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+}
+
+
+def did_you_mean(word: object, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for a choice that differs only in case or is close, else ``""``."""
+    if not isinstance(word, str):
+        return ""
+    choices = [str(c) for c in choices]
+    same_but_case = [c for c in choices if c.lower() == word.lower()]
+    close = (
+        same_but_case
+        or difflib.get_close_matches(word, choices, n=1)
+        or difflib.get_close_matches(word.lower(), [c.lower() for c in choices], n=1)
+    )
+    if not close:
+        return ""
+    match = next((c for c in choices if c.lower() == close[0].lower()), close[0])
+    return f" (did you mean '{match}'?)"
+
+
+def validation_message(error: dict[str, Any], known_keys: Iterable[str]) -> Optional[str]:
+    """The message for one pydantic error, or None to keep pydantic's own (a rule's ValueError)."""
+    kind, value = error["type"], error.get("input")
+    if kind == "extra_forbidden":
+        return "unknown key" + did_you_mean(str(error["loc"][-1]), known_keys)
+    if kind == "literal_error":
+        choices = re.findall(r"'([^']*)'", error.get("ctx", {}).get("expected", ""))
+        return f"{value!r} is not one of {', '.join(choices)}{did_you_mean(value, choices)}"
+    if kind == "missing":
+        return "required, and not given"
+    if kind in EXPECTED:
+        return f"{value!r} is not {EXPECTED[kind]}"
+    return None
+
+
+def yaml_message(problem: str, line: int, text: str) -> str:
+    """``line N: ...`` for a YAML error at 0-based ``line``: a key out of line is named as such."""
+    lines = text.splitlines()
+    here = lines[line] if line < len(lines) else ""
+    key = re.match(r"^(\s*(?:-\s+)?)([^\s:#'\"{\[][^:#]*?)\s*:(\s|$)", here)
+    out_of_line = problem.startswith("expected <block end>") or problem in (
+        "mapping values are not allowed here",
+        "could not find expected ':'",
+    )
+    above = next((lines[i] for i in range(line - 1, -1, -1) if lines[i].strip() and not lines[i].lstrip().startswith("#")), "")
+    above_key = re.match(r"^(\s*(?:-\s+)?)\S", above)
+    column, above_column = (len(key.group(1)) if key else None), (len(above_key.group(1)) if above_key else None)
+    # Lined up with the key above, the problem is elsewhere (a value holding ': ', say).
+    if key is None or not out_of_line or above_column is None or column == above_column:
+        return f"line {line + 1}: YAML error: {problem}"
+    return (
+        f"line {line + 1}: key '{key.group(2)}' is out of line (indented {column} spaces, the key above it "
+        f"{above_column}); keys of one mapping start in the same column"
+    )
