@@ -290,7 +290,7 @@ def test_files_saved_while_the_report_is_written_are_kept(spec_path: Path, tool_
     finally:
         done.set()
         saver.join()
-    assert code == 0, stderr
+    assert code == 4, stderr  # 4: one engine, nothing compared
     assert saved, "no file was saved during the write"
     for name, content in saved.items():
         assert (folder / name).read_bytes() == content, name
