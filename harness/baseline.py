@@ -24,6 +24,7 @@ from typing import Optional
 
 import numpy as np
 
+from harness.checks import SIGNIFICANCE_LEVELS, abs_diff, coef_diff, diff_in_se, rel_diff
 from harness.errors import DataError
 from harness.io import atomic_write_json
 
@@ -45,7 +46,6 @@ OLD_SCHEMAS = ("dml-parity/baseline/1",)
 RESULTS_SCHEMAS = ("dml-parity/results/1", "dml-parity/results/2")
 # What a baseline keeps of each engine's estimate (t is coef / se: it moves when they do).
 QUANTITIES = ("coef", "se", "p", "ci", "coef_reps", "se_reps")
-SIGNIFICANCE_LEVELS = (0.01, 0.05, 0.10)  # as harness.compare's same-significance check
 
 
 def read_results(run_dir: Path) -> dict:
@@ -182,16 +182,14 @@ def quantity_change(quantity: str, before: float, now: float, se_before: float, 
     if any(v is None for v in values) or any(math.isnan(v) for v in values):
         both = all(v is None or math.isnan(v) for v in values)
         return (0.0 if both else math.inf), "absolute"
-    diff = abs(now - before)
     if quantity == "p":
-        return diff, "absolute"
+        return abs_diff(before, now), "absolute"
     se = max(_finite(se_before), _finite(se_now))
-    if tier == "statistical" and se > 0:
-        return diff / se, "se"
-    scale = max(abs(before), abs(now)) if tier == "statistical" else max(abs(before), abs(now), se)
-    if scale > 0:
-        return diff / scale, "relative"
-    return diff, "absolute"  # both numbers 0
+    if se <= 0:  # no se to scale by: relative to the larger number (no unit where both are 0)
+        return (rel_diff(before, now), "relative") if before or now else (0.0, "absolute")
+    if tier == "statistical":
+        return diff_in_se(before, now, se), "se"
+    return coef_diff(before, now, se), "relative"
 
 
 def _finite(value: Optional[float]) -> float:
