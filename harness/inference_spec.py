@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from harness.multiplicity import too_few_draws
-
 if TYPE_CHECKING:
     from harness.spec import Spec
 
@@ -41,6 +39,10 @@ def inference_rules(spec: Spec) -> None:
         raise ValueError("p_adjust: romano-wolf needs bootstrap (its step-down uses the bootstrap draws)")
     if spec.bootstrap is not None and spec.cluster:
         raise ValueError("bootstrap: neither package bootstraps cluster data ('not yet implemented with clustering' in both)")
+    # The verdict's Monte Carlo bounds decide how few draws no check could judge (imported here, at call
+    # time: the spec language sits above the verdict in the data flow).
+    from harness.multiplicity import too_few_draws
+
     if spec.bootstrap is not None and (why := too_few_draws(spec.bootstrap.n_rep_boot, spec.n_rep, spec.p_adjust)):
         raise ValueError(f"bootstrap.n_rep_boot: {why}")
     if spec.has_inference and spec.model == "irm" and spec.score_name == "ATTE":
