@@ -4,12 +4,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Optional, Protocol
 
 from pydantic import BaseModel, ConfigDict, field_validator
-
-if TYPE_CHECKING:
-    from harness.spec import Spec
 
 __all__ = ["BootstrapSpec", "inference_rules"]
 
@@ -30,7 +27,21 @@ class BootstrapSpec(BaseModel):
         return value
 
 
-def inference_rules(spec: Spec) -> None:
+class InferenceFields(Protocol):
+    """What :func:`inference_rules` reads of a spec (a protocol: harness.spec calls it, so it cannot
+    import Spec without a cycle)."""
+
+    joint: bool
+    p_adjust: Optional[str]
+    bootstrap: Optional[BootstrapSpec]
+    cluster: Optional[list[str]]
+    n_rep: int
+    model: str
+    score_name: str
+    has_inference: bool
+
+
+def inference_rules(spec: InferenceFields) -> None:
     """Refuse inference settings neither package runs, or that no check could judge (ValueError
     starting with the field's name)."""
     if spec.joint and spec.bootstrap is None:
