@@ -233,6 +233,8 @@ def run(options: RunOptions) -> dict:
             "spec_file": {"path": str(spec_file.path), "sha256": spec_file.sha256},
             "seeds": {p.spec.id: p.spec.seed for p in prepared},
             "platform": f"{platform.system()} {platform.machine()}",
+            # Dask workers that could not fit, and why (harness.cluster); absent when none.
+            **({"workers_set_aside": executor.set_aside} if getattr(executor, "set_aside", None) else {}),
         },
         "summary": summarize(specs_out),
         "specs": specs_out,
@@ -254,7 +256,7 @@ def _executor(options: RunOptions, engines: tuple[str, ...], progress: Progress)
     if options.scheduler:
         from harness.cluster import Cluster
 
-        return Cluster(options.scheduler, engines)
+        return Cluster(options.scheduler, engines, note=progress.note)
     from harness.parallel import InProcess, WorkerPool
 
     if options.in_process:

@@ -17,12 +17,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from distributed.diagnostics.plugin import SchedulerPlugin
 
 from harness.engines.r_engine import r_library
 from harness.runner import stable_view
 from tests.faults import ROOT, Run, alive, nothing_left, read_results
-
-pytestmark = [pytest.mark.r, pytest.mark.slow]
 
 SPECS = """
 dataset: {path: DATA}
@@ -57,7 +56,8 @@ def _children(pid: int) -> list[int]:
 class LongLivedCluster:
     """The processes a user starts by hand (README, "On a Dask cluster")."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, broken: dict[str, str] | None = None) -> None:
+        """``broken``: environment settings for the second worker only (one that cannot fit)."""
         self.port = _free_port()
         self.address = f"tcp://127.0.0.1:{self.port}"
         self.folder = folder
@@ -72,11 +72,12 @@ class LongLivedCluster:
         local = ["--host", "127.0.0.1", "--no-dashboard"]
         self.scheduler = self._start("scheduler", [DASK, "scheduler", "--port", str(self.port), *local])
         worker = [DASK, "worker", self.address, "--nthreads", "1", "--nworkers", "1", *local]
-        self.workers = [self._start(f"worker{k}", worker) for k in range(2)]
+        self.workers = [self._start("worker0", worker), self._start("worker1", worker, broken or {})]
 
-    def _start(self, name: str, command: list[str]) -> subprocess.Popen:
+    def _start(self, name: str, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         log = open(self.folder / f"{name}.log", "w", encoding="utf-8")  # noqa: SIM115 (kept open by the process)
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.folder)
+        env = {**self.env, **(env or {})}
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.folder)
         log.close()
         self.processes.append(process)
         return process
@@ -109,9 +110,8 @@ class LongLivedCluster:
                 os.kill(pid, signal.SIGKILL)
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LongLivedCluster]:
-    started = LongLivedCluster(tmp_path_factory.mktemp("cluster"))
+def _cluster(folder: Path, broken: dict[str, str] | None = None) -> Iterator[LongLivedCluster]:
+    started = LongLivedCluster(folder, broken)
     try:
         with started.client() as client:
             client.wait_for_workers(2, timeout=120)
@@ -119,6 +119,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LongLivedClust
     finally:
         started.stop()
     assert not [p.pid for p in started.processes if p.poll() is None]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LongLivedCluster]:
+    yield from _cluster(tmp_path_factory.mktemp("cluster"))
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +150,8 @@ def numbers(results: dict) -> str:
     return json.dumps(stable_view(results)["specs"], sort_keys=True)
 
 
+@pytest.mark.r
+@pytest.mark.slow
 def test_run_after_run_on_one_cluster_with_a_worker_killed(
     cluster: LongLivedCluster, spec_path: Path, jobs_2: dict, tmp_path: Path
 ) -> None:
@@ -198,3 +205,104 @@ def test_run_after_run_on_one_cluster_with_a_worker_killed(
     run = cli(spec_path, tmp_path / "run4", "--scheduler", cluster.address)
     assert run.wait() == 0, f"run 4: {run.stderr}\n{cluster.logs()}"
     assert numbers(read_results(tmp_path / "run4")) == expected
+
+
+@pytest.mark.r
+@pytest.mark.slow
+def test_a_worker_that_cannot_fit_is_set_aside_and_named(spec_path: Path, jobs_2: dict, tmp_path: Path) -> None:
+    empty = tmp_path / "no-r-packages"
+    empty.mkdir()
+    # The second worker's R finds no DoubleML: it answers "unfit", the run goes on without it.
+    for started in _cluster(tmp_path / "cluster", broken={"DMLP_RLIB": str(empty), "R_LIBS": str(empty)}):
+        with started.client() as client:
+            addresses = {pid: address for address, pid in client.run(os.getpid).items()}
+        broken_address = next(addresses[pid] for pid in _children(started.workers[1].pid) if pid in addresses)
+        run = cli(spec_path, tmp_path / "out", "--scheduler", started.address)
+        assert run.wait() == 0, f"{run.stderr}\n{started.logs()}"
+        results = read_results(tmp_path / "out")
+        assert numbers(results) == json.dumps(jobs_2["specs"], sort_keys=True)
+        set_aside = results["provenance"]["workers_set_aside"]
+        assert list(set_aside) == [broken_address]
+        assert "R package(s) missing: DoubleML" in set_aside[broken_address]
+        assert f"Dask worker {broken_address} cannot fit (" in run.stderr
+        assert "Workers set aside" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.r
+def test_r_needs_no_conversion_rules_from_the_context_that_started_it(generated_csv: Path, tmp_path: Path) -> None:
+    """As on a Dask worker: R started in one context (a former client's task), then asked for its
+    versions and a fit from fresh contexts, each in another thread."""
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    from harness.fit import run_one, worker_versions
+    from harness.runner import prepare
+    from harness.spec import load_spec_file
+
+    path = tmp_path / "s.yaml"
+    path.write_text(SPECS.replace("DATA", str(generated_csv)), encoding="utf-8")
+    prepared = prepare(load_spec_file(path), generated_csv)[0]
+    with ThreadPoolExecutor(1) as first:
+        started = first.submit(contextvars.Context().run, worker_versions, ("r",)).result()
+    with ThreadPoolExecutor(1) as later:
+        again = later.submit(contextvars.Context().run, worker_versions, ("r",)).result()
+        result = later.submit(contextvars.Context().run, run_one, prepared, ("r",)).result()
+    assert again == started and again["DoubleML"]
+    assert result["error"] is None and result["r"]["se"] > 0, result
+
+
+# -- what a task carries ---------------------------------------------------------------------
+
+REPLICATED = """
+dataset: {path: DATA}
+defaults: {n_folds: 3, seed: 3}
+specs:
+  - {id: ols_seeds, model: plr, y: y, d: d, x: [x1, x2, x3], learner: ols, replicates: {n: 4, vary: seeds}}
+  - {id: lasso, model: plr, y: y, d: d, x: [x1, x2, x3], learner: lasso}
+"""
+
+
+class TaskSizes(SchedulerPlugin):
+    """A scheduler plugin: the pickled size of each fit task as the scheduler holds it (what it
+    sends the worker that runs it)."""
+
+    name = "dml-parity-task-sizes"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: dict[str, int] = {}
+
+    def update_graph(self, scheduler, *, keys, **kwargs) -> None:
+        from distributed.protocol import pickle
+
+        for key in keys:
+            if str(key).startswith("dml-parity-") and "versions" not in str(key) and "warm" not in str(key):
+                self.sizes[str(key)] = len(pickle.dumps(scheduler.tasks[key].run_spec))
+
+
+def test_a_shared_table_reaches_the_cluster_once_not_in_every_task(tmp_path: Path) -> None:
+    import dask
+    import numpy as np
+    import pandas as pd
+    from dask.distributed import LocalCluster
+
+    from harness.cli import main
+
+    rng = np.random.default_rng(1)
+    table = pd.DataFrame(rng.normal(size=(20_000, 5)), columns=["y", "d", "x1", "x2", "x3"])
+    table.to_csv(tmp_path / "big.csv", index=False)
+    specs = tmp_path / "s.yaml"
+    specs.write_text(REPLICATED.replace("DATA", str(tmp_path / "big.csv")), encoding="utf-8")
+    table_bytes = 20_000 * 5 * 8
+    sizes = TaskSizes()
+    with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+            cluster.scheduler.add_plugin(sizes)
+            args = ["run", "--specs", specs, "--engines", "python", "--scheduler", cluster.scheduler_address]
+            code = main([str(a) for a in [*args, "--out", tmp_path / "out", "--no-cache", "--quiet"]])
+    assert code in (0, 1)
+    results = read_results(tmp_path / "out")
+    assert {s["status"] for s in results["specs"]} <= {"python-only", "not-run", "agree"}, results["summary"]
+    # Five fits (four replicates and a plain spec) on one table, folds and rows.
+    assert len(sizes.sizes) == 5, sizes.sizes
+    assert max(sizes.sizes.values()) < table_bytes / 20, sizes.sizes
