@@ -24,6 +24,7 @@ future is cancelled and the client closed; a task already running on a worker fi
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -39,6 +40,9 @@ UNFIT_REPEATS = 5  # "unfit" answers from workers already set aside, per task, b
 
 # This worker process's fitness, found by its first task: ("ok", versions) or ("unfit", why).
 _FITNESS: dict[tuple[str, ...], tuple[str, Any]] = {}
+# One task at a time per worker process: it has one embedded R, which is not thread-safe (a worker
+# started with more threads than one runs the tool's tasks one after another).
+_ONE_AT_A_TIME = threading.Lock()
 
 
 def _fitness(engines: tuple[str, ...]) -> tuple[str, Any]:
@@ -74,7 +78,11 @@ def _on_worker(kind: str, payload: Any, engines: tuple[str, ...], expected: Opti
     ``versions``, ``result`` or ``unfit`` (the answer then says why)."""
     from distributed import get_worker
 
-    address = get_worker().address
+    with _ONE_AT_A_TIME:
+        return _task(get_worker().address, kind, payload, engines, expected, arrays)
+
+
+def _task(address: str, kind: str, payload: Any, engines: tuple[str, ...], expected: Optional[dict], arrays: dict) -> tuple:
     state, answer = _fitness(engines)
     if state == "unfit":
         return ("unfit", address, answer)

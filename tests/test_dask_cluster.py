@@ -25,10 +25,10 @@ from tests.faults import ROOT, Run, alive, nothing_left, read_results
 
 SPECS = """
 dataset: {path: DATA}
-defaults: {n_folds: 3, seed: 7}
+defaults: {n_folds: 3, seed: 5}
 specs:
   - {id: a_ols, model: plr, y: y, d: d, x: [x1, x2, x3], learner: ols}
-  - {id: b_slow, model: plr, y: y, d: d, x: [x1, x2, x3], learner: {name: rf, n_estimators: 150}}
+  - {id: b_slow, model: plr, y: y, d: d, x: [x1, x2, x3], learner: {name: rf, n_estimators: 100}}
   - {id: c_irm, model: irm, y: y, d: db, x: [x1, x2], learners: {ml_g: ols, ml_m: logit}}
   - {id: d_lasso, model: plr, y: y, d: d, x: [x1, x2, x3, skew], learner: lasso}
 """
@@ -111,6 +111,7 @@ class LongLivedCluster:
 
 
 def _cluster(folder: Path, broken: dict[str, str] | None = None) -> Iterator[LongLivedCluster]:
+    folder.mkdir(exist_ok=True)
     started = LongLivedCluster(folder, broken)
     try:
         with started.client() as client:
