@@ -230,6 +230,27 @@ def test_a_worker_that_cannot_fit_is_set_aside_and_named(spec_path: Path, jobs_2
 
 
 @pytest.mark.r
+def test_no_worker_that_can_fit_is_exit_3_naming_each(spec_path: Path, tmp_path: Path, capsys) -> None:
+    from dask.distributed import LocalCluster
+
+    from harness.cli import main
+
+    empty = tmp_path / "no-r-packages"
+    empty.mkdir()
+    env = {"DMLP_RLIB": str(empty), "R_LIBS": str(empty), "PYTHONPATH": str(ROOT)}
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, env=env) as local:
+        workers = sorted(local.scheduler_info["workers"])
+        args = ["run", "--specs", spec_path, "--scheduler", local.scheduler_address, "--out", tmp_path / "out"]
+        code = main([str(a) for a in [*args, "--no-cache", "--quiet"]])
+    err = capsys.readouterr().err
+    assert code == 3, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"dml-parity: error: --scheduler {local.scheduler_address}: no worker of the cluster can run")
+    assert all(f"{w}: R package(s) missing: DoubleML" in last for w in workers), last
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.r
 def test_r_needs_no_conversion_rules_from_the_context_that_started_it(generated_csv: Path, tmp_path: Path) -> None:
     """As on a Dask worker: R started in one context (a former client's task), then asked for its
     versions and a fit from fresh contexts, each in another thread."""
