@@ -55,12 +55,16 @@ def _fitness(engines: tuple[str, ...]) -> tuple[str, Any]:
         try:
             _FITNESS[engines] = ("ok", {"python": python_versions(), "r": worker_versions(engines)})
         except Exception as err:  # R or a package unusable here: this worker's problem
-            _FITNESS[engines] = ("unfit", error_line(err))
+            _FITNESS[engines] = ("unfit", _why(err))
         else:
             from threadpoolctl import threadpool_limits
 
             threadpool_limits(limits=1)  # BLAS loaded before the task (the worker's numpy) too
     return _FITNESS[engines]
+
+
+def _why(err: BaseException) -> str:
+    return str(err) if isinstance(err, HarnessError) else error_line(err)  # the tool's own lines name no class
 
 
 def _version_change(mine: dict, expected: dict) -> str:
@@ -96,8 +100,8 @@ def _task(address: str, kind: str, payload: Any, engines: tuple[str, ...], expec
     try:
         return ("result", address, run_one(rebuild(payload, arrays), engines))
     except EnvironmentProblem as err:  # R broke here: every later task would meet it too
-        _FITNESS[engines] = ("unfit", error_line(err))
-        return ("unfit", address, error_line(err))
+        _FITNESS[engines] = ("unfit", _why(err))
+        return ("unfit", address, _why(err))
 
 
 class Cluster:
