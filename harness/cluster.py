@@ -1,38 +1,107 @@
 """Specs on a Dask cluster (``--scheduler ADDRESS``): one future per spec.
 
+The cluster is the user's and outlives the run: its workers may have served other clients, and
+the tool never changes its configuration. Each task sets up on its worker what it needs (R's
+conversion rules are entered in every call: harness.engines.r_engine), whatever client, thread or
+context submitted it.
+
+A worker that cannot fit is set aside, not the run: each task first checks, once per worker
+process, that R starts there and that the worker's package versions are the run's (those of the
+first worker that answered the versions probe). A worker that fails the check answers "unfit, and
+why"; the run names it (a note, and ``provenance.workers_set_aside``), sends that task and the
+later ones to the other workers, and ends only when no worker is left that can fit.
+
 The run keeps no more specs in flight than the cluster has threads, so a worker that dies takes
 only the spec it was running (a queued one would die with it): the scheduler runs that spec again on
 another worker, up to the cluster's ``distributed.scheduler.allowed-failures`` (Dask's default 3;
 set it to 1 on the scheduler for the retry-once rule of ``--jobs``), then gives up with
 ``KilledWorker``; that spec is reported as an ``error`` ("worker died: ...") and the others go on.
-The cluster is the user's: the tool never changes its configuration. On Ctrl-C every future is
-cancelled and the client closed; a task already running on a worker finishes there (Dask cannot
-stop a running task) and its result is dropped.
+Arrays that several tasks share reach each worker once (harness.cluster_data). On Ctrl-C every
+future is cancelled and the client closed; a task already running on a worker finishes there
+(Dask cannot stop a running task) and its result is dropped.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections import deque
 from collections.abc import Callable
-from typing import Optional
+from typing import Any, Optional
 
-from harness.errors import HarnessError
+from harness.errors import EnvironmentProblem, HarnessError
 from harness.fit import PreparedSpec, error_line, failed_result
 from harness.worker import SINGLE_THREAD
 
 __all__ = ["Cluster"]
 
-def _on_worker(kind: str, payload, engines: tuple[str, ...]):
-    # Set before the worker's R starts (R reads them once).
-    for key, value in SINGLE_THREAD.items():
-        os.environ.setdefault(key, value)
-    from harness.fit import python_versions, run_one, worker_versions
+UNFIT_REPEATS = 5  # "unfit" answers from workers already set aside, per task, before the run gives up
 
+# This worker process's fitness, found by its first task: ("ok", versions) or ("unfit", why).
+_FITNESS: dict[tuple[str, ...], tuple[str, Any]] = {}
+# One task at a time per worker process: it has one embedded R, which is not thread-safe (a worker
+# started with more threads than one runs the tool's tasks one after another).
+_ONE_AT_A_TIME = threading.Lock()
+
+
+def _fitness(engines: tuple[str, ...]) -> tuple[str, Any]:
+    if engines not in _FITNESS:
+        # Set before the worker's R starts (R reads them once).
+        for key, value in SINGLE_THREAD.items():
+            os.environ.setdefault(key, value)
+        from harness.fit import python_versions, worker_versions
+
+        try:
+            _FITNESS[engines] = ("ok", {"python": python_versions(), "r": worker_versions(engines)})
+        except Exception as err:  # R or a package unusable here: this worker's problem
+            _FITNESS[engines] = ("unfit", _why(err))
+        else:
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(limits=1)  # BLAS loaded before the task (the worker's numpy) too
+    return _FITNESS[engines]
+
+
+def _why(err: BaseException) -> str:
+    return str(err) if isinstance(err, HarnessError) else error_line(err)  # the tool's own lines name no class
+
+
+def _version_change(mine: dict, expected: dict) -> str:
+    changed = [
+        f"{package} {(mine.get(side) or {}).get(package)} (the run's: {version})"
+        for side in ("python", "r")
+        for package, version in sorted((expected.get(side) or {}).items())
+        if (mine.get(side) or {}).get(package) != version
+    ]
+    return "other package versions than the run's: " + ", ".join(changed)
+
+
+def _on_worker(kind: str, payload: Any, engines: tuple[str, ...], expected: Optional[dict], arrays: dict) -> tuple:
+    """One task on a worker: ``(kind, this worker's address, answer)``, where kind is
+    ``versions``, ``result`` or ``unfit`` (the answer then says why)."""
+    from distributed import get_worker
+
+    with _ONE_AT_A_TIME:
+        return _task(get_worker().address, kind, payload, engines, expected, arrays)
+
+
+def _task(address: str, kind: str, payload: Any, engines: tuple[str, ...], expected: Optional[dict], arrays: dict) -> tuple:
+    state, answer = _fitness(engines)
+    if state == "unfit":
+        return ("unfit", address, answer)
     if kind == "versions":
-        return {"python": python_versions(), "r": worker_versions(engines)}
-    return run_one(payload, engines)
+        return ("versions", address, answer)
+    if answer != expected:
+        return ("unfit", address, _version_change(answer, expected or {}))
+    from harness.cluster_data import rebuild
+    from harness.fit import run_one
+
+    try:
+        return ("result", address, run_one(rebuild(payload, arrays), engines))
+    except EnvironmentProblem as err:  # R broke here: every later task would meet it too
+        _FITNESS[engines] = ("unfit", _why(err))
+        return ("unfit", address, _why(err))
 
 
 class Cluster:
@@ -40,16 +109,21 @@ class Cluster:
 
     shares_memory = False  # its workers may be other machines: they receive the arrays themselves
 
-    def __init__(self, address: str, engines: tuple[str, ...]) -> None:
+    def __init__(self, address: str, engines: tuple[str, ...], note: Callable[[str], None] = lambda text: None) -> None:
         from dask.distributed import Client
 
         self.engines = engines
         self.address = address
+        self.note = note
         try:
             self.client = Client(address, set_as_default=False, timeout=30)
         except (OSError, TimeoutError) as err:
             raise HarnessError(f"--scheduler {address}: cannot connect ({error_line(err)})") from None
         self._token = uuid.uuid4().hex[:8]
+        self._count = 0
+        self._versions: Optional[dict] = None
+        self.set_aside: dict[str, str] = {}  # worker address -> why it cannot fit
+        self._warming: list = []  # probes on the other workers, not waited for
 
     def __enter__(self) -> Cluster:
         return self
@@ -60,18 +134,91 @@ class Cluster:
     def start(self, count: int = 1) -> None:
         return None  # the cluster's workers are already running
 
+    def _submit(self, kind: str, payload: Any, name: str, arrays: Optional[dict] = None):
+        """A task on any worker not set aside (a loose restriction: should all of those be gone,
+        any worker may take it, and a set-aside one answers "unfit" again)."""
+        self._count += 1
+        where: dict[str, Any] = {}
+        if self.set_aside:
+            workers = [w for w in self.client.scheduler_info(n_workers=-1)["workers"] if w not in self.set_aside]
+            if not workers:
+                self._no_worker_left()
+            where = {"workers": workers, "allow_other_workers": True}
+        key = f"dml-parity-{name}-{self._token}-{self._count}"
+        return self.client.submit(
+            _on_worker, kind, payload, self.engines, self._versions, arrays or {}, key=key, pure=False, **where
+        )
+
+    def _set_aside(self, address: str, why: str) -> bool:
+        """Record an unfit worker; False if it was set aside already."""
+        if address in self.set_aside:
+            return False
+        self.set_aside[address] = why
+        self.note(f"Dask worker {address} cannot fit ({why}); its specs go to the other workers")
+        return True
+
+    def _no_worker_left(self) -> None:
+        reasons = "; ".join(f"{w}: {why}" for w, why in self.set_aside.items())
+        raise EnvironmentProblem(f"--scheduler {self.address}: no worker of the cluster can run the fits ({reasons})")
+
     def versions(self) -> dict:
-        """Python's and R's versions where the fits run: on the cluster's workers."""
-        key = f"dml-parity-versions-{self._token}"
-        future = self.client.submit(_on_worker, "versions", None, self.engines, key=key, pure=False)
-        try:
-            return future.result()
-        except HarnessError:
-            raise
-        except Exception as err:  # the cluster cannot run our code at all
-            raise HarnessError(f"--scheduler {self.address}: the cluster cannot run the fits ({error_line(err)})") from None
-        finally:
-            future.release()
+        """Python's and R's versions where the fits run: on the first worker that can fit."""
+        repeats = 0
+        while True:
+            future = self._submit("versions", None, "versions")
+            try:
+                kind, address, answer = future.result()
+            except HarnessError:
+                raise
+            except Exception as err:  # the cluster cannot run our code at all
+                raise HarnessError(f"--scheduler {self.address}: the cluster cannot run the fits ({error_line(err)})") from None
+            finally:
+                future.release()
+            if kind == "versions":
+                self._versions = answer
+                self._warm(besides=address)
+                return answer
+            if not self._set_aside(address, answer):
+                repeats += 1
+                if repeats >= UNFIT_REPEATS:
+                    self._no_worker_left()
+
+    def _warm(self, besides: str) -> None:
+        """The same probe on every other worker, not waited for: each starts its R now, beside the
+        run's own preparations, rather than in its first fit; one that cannot fit is set aside
+        before it gets a spec (``_check_warm``)."""
+        for worker in self.client.scheduler_info(n_workers=-1)["workers"]:
+            if worker != besides and worker not in self.set_aside:
+                self._count += 1
+                key = f"dml-parity-warm-{self._token}-{self._count}"
+                self._warming.append(
+                    self.client.submit(
+                        _on_worker,
+                        "versions",
+                        None,
+                        self.engines,
+                        None,
+                        {},
+                        key=key,
+                        pure=False,
+                        workers=[worker],
+                        allow_other_workers=False,
+                    )
+                )
+
+    def _check_warm(self) -> None:
+        for future in [f for f in self._warming if f.done()]:
+            self._warming.remove(future)
+            try:
+                kind, address, answer = future.result()
+            except Exception:  # its worker died, say: a fit there would meet the same
+                continue
+            finally:
+                future.release()
+            if kind == "unfit":
+                self._set_aside(address, answer)
+            elif answer != self._versions:
+                self._set_aside(address, _version_change(answer, self._versions or {}))
 
     def run(self, prepared: list[PreparedSpec], todo: list[int], started: Callable, finished: Callable) -> None:
         """Fit ``todo``; ``finished(i, result)`` is called here as each spec returns (the scheduler
@@ -83,34 +230,60 @@ class Cluster:
         from dask.distributed import as_completed
         from distributed.scheduler import KilledWorker
 
+        from harness.cluster_data import ArrayStore
+
+        store = ArrayStore(lambda value: self.client.scatter([value], broadcast=True, hash=False)[0])
+        store.count([prepared[i] for i in todo])
         pending = deque(todo)
-        futures: dict = {}
+        futures: dict = {}  # future -> (spec index, the futures of its shared arrays)
+        repeats = dict.fromkeys(todo, 0)
         running = as_completed(loop=self.client.loop)
 
         def submit_while_free() -> None:
-            threads = sum(self.client.nthreads().values())
+            self._check_warm()
+            threads = sum(n for w, n in self.client.nthreads().items() if w not in self.set_aside)
             while pending and len(futures) < max(threads, 1):
                 i = pending.popleft()
-                key = f"dml-parity-{prepared[i].spec.id}-{self._token}"
-                future = self.client.submit(_on_worker, "fit", prepared[i], self.engines, key=key, pure=False)
-                futures[future] = i
+                light, refs = store.lighten(prepared[i])
+                future = self._submit("fit", light, prepared[i].spec.id, refs)
+                futures[future] = (i, refs)
                 running.add(future)
 
         try:
             submit_while_free()
             for future in running:
-                i = futures.pop(future)
-                error: Optional[BaseException] = future.exception() if future.status == "error" else None
-                if error is None:
-                    result = future.result()
+                i, refs = futures.pop(future)
+                answer, error = None, None
+                try:
+                    answer = future.result()
+                except HarnessError:
+                    raise
+                except Exception as err:  # the task's own failure (or its worker's death)
+                    error = err
+                future.release()
+                again = answer is not None and answer[0] == "unfit" and not self._set_aside(answer[1], answer[2])
+                if error is not None and not isinstance(error, KilledWorker) and _lost(refs):
+                    store.forget(refs)  # every copy of a shared array died with its workers
+                    again = True
+                if again:
+                    repeats[i] += 1
+                    if repeats[i] >= UNFIT_REPEATS:
+                        self._no_worker_left()
+                if again or (answer is not None and answer[0] == "unfit"):
+                    pending.appendleft(i)
+                    submit_while_free()
+                    continue
+                submit_while_free()  # the next spec starts before this one is stored
+                if answer is not None:
+                    result = answer[2]
                 elif isinstance(error, KilledWorker):
                     result = failed_result(prepared[i], "worker died: every Dask worker that ran it died (KilledWorker)")
-                elif isinstance(error, HarnessError):
-                    raise error
                 else:
                     result = failed_result(prepared[i], error_line(error))
-                future.release()
                 finished(i, result)
-                submit_while_free()
         finally:
-            self.client.cancel(list(futures), force=True)
+            self.client.cancel([*futures, *self._warming], force=True)
+
+
+def _lost(refs: dict) -> bool:
+    return any(future.status != "finished" for future in refs.values())

@@ -248,6 +248,8 @@ def run(options: RunOptions) -> dict:
             "platform": f"{platform.system()} {platform.machine()}",
             # How many fits were served by the cache (judged again) and fitted (again): not stable.
             "cache": {"served": len(served), "fitted": len(todo) - len(refitted), "refitted": len(refitted)},
+            # Dask workers that could not fit, and why (harness.cluster); absent when none.
+            **({"workers_set_aside": executor.set_aside} if getattr(executor, "set_aside", None) else {}),
         },
         "summary": summarize(specs_out),
         "specs": specs_out,
@@ -283,7 +285,7 @@ def _executor(options: RunOptions, engines: tuple[str, ...], progress: Progress)
     if options.scheduler:
         from harness.cluster import Cluster
 
-        return Cluster(options.scheduler, engines)
+        return Cluster(options.scheduler, engines, note=progress.note)
     from harness.parallel import InProcess, WorkerPool
 
     if options.in_process:

@@ -86,6 +86,11 @@ class RSession:
         # R's console output goes to a buffer, not to the user's terminal or the report.
         callbacks.consolewrite_print = self._messages.append
         callbacks.consolewrite_warnerror = self._messages.append
+        with self.building():
+            self._setup()
+
+    def _setup(self) -> None:
+        ro = self._ro
         lib = r_library()
         ro.r[".libPaths"](ro.StrVector([str(lib), *ro.r[".libPaths"]()]))
         # Installed, not loaded (engine.R dmlp_setup says why): a learner loads its package on first use.
@@ -96,7 +101,12 @@ class RSession:
         self.call("dmlp_setup", script_dir=str(project_root() / "r_scripts"))
 
     def building(self):
-        """rpy2's default converter, under which R values are built and stay R objects."""
+        """rpy2's default converter, under which R values are built and stay R objects.
+
+        Entered by every call that converts (start, versions, each fit): rpy2 keeps its rules in
+        a context variable, which a thread or context inherits only from the one that set them. A
+        Dask worker runs each task in a fresh copy of its event loop's context, so rules set while
+        an earlier task (perhaps another client's) started R are not there."""
         from rpy2.robjects.conversion import localconverter
 
         return localconverter(self._ro.default_converter)
@@ -122,9 +132,11 @@ class RSession:
             raise RError(" ".join(str(err).split())) from None
 
     def versions(self, packages: tuple[str, ...] = R_PACKAGES) -> dict[str, Optional[str]]:
-        values = self.call("dmlp_versions", self._ro.StrVector(list(packages)))
-        out = {p: _version_or_none(v) for p, v in zip(packages, list(values), strict=True)}
-        out["R"] = ".".join(str(v[0]) for v in (self._ro.r["R.version"].rx2("major"), self._ro.r["R.version"].rx2("minor")))
+        with self.building():
+            values = self.call("dmlp_versions", self._ro.StrVector(list(packages)))
+            out = {p: _version_or_none(v) for p, v in zip(packages, list(values), strict=True)}
+            version = self._ro.r["R.version"]
+            out["R"] = ".".join(str(v[0]) for v in (version.rx2("major"), version.rx2("minor")))
         return out
 
     # -- conversion helpers -------------------------------------------------------------
@@ -248,7 +260,7 @@ def fit_r(
     copied out; R's collector runs before this returns, so the next spec starts from a small heap.
     """
     session = session or r_session()
-    # rpy2 keeps its converter in a context variable: a worker thread (Dask) starts without one.
+    # Entered here, in every fit (RSession.building says why).
     try:
         with session.building():
             # Folds built here are garbage once R has its copy: not held in Python during R's fit.

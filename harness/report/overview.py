@@ -139,6 +139,8 @@ def provenance_rows(prov: dict) -> list[tuple[str, str]]:
         rows.append((label, f"{item.get('path') or DASH} (sha256 {item.get('sha256') or DASH})"))
     if prov.get("platform"):
         rows.append(("Platform", prov["platform"]))
+    if prov.get("workers_set_aside"):  # Dask workers that could not fit (harness.cluster)
+        rows.append(("Workers set aside", "; ".join(f"{w}: {why}" for w, why in prov["workers_set_aside"].items())))
     return rows
 
 

@@ -1,0 +1,330 @@
+"""A long-lived Dask cluster as a team runs one: a ``dask scheduler`` and two ``dask worker``
+processes (one thread each, R on ``R_LIBS``) started here, serving run after run of the CLI,
+one of them with a worker killed mid-fit and restarted by its nanny. Every run's numbers equal a
+``--jobs 2`` run's. Everything listens on 127.0.0.1 only and is stopped by PID at the end."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from distributed.diagnostics.plugin import SchedulerPlugin
+
+from harness.engines.r_engine import r_library
+from harness.runner import stable_view
+from tests.faults import ROOT, Run, alive, nothing_left, read_results
+
+SPECS = """
+dataset: {path: DATA}
+defaults: {n_folds: 3, seed: 5}
+specs:
+  - {id: a_ols, model: plr, y: y, d: d, x: [x1, x2, x3], learner: ols}
+  - {id: b_slow, model: plr, y: y, d: d, x: [x1, x2, x3], learner: {name: rf, n_estimators: 100}}
+  - {id: c_irm, model: irm, y: y, d: db, x: [x1, x2], learners: {ml_g: ols, ml_m: logit}}
+  - {id: d_lasso, model: plr, y: y, d: d, x: [x1, x2, x3, skew], learner: lasso}
+"""
+
+DASK = str(Path(sys.executable).with_name("dask"))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _children(pid: int) -> list[int]:
+    """The process's descendants (a nanny's worker, its forkserver), by a /proc scan."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return out + [grand for child in out for grand in _children(child)]
+
+
+class LongLivedCluster:
+    """The processes a user starts by hand (README, "On a Dask cluster")."""
+
+    def __init__(self, folder: Path, broken: dict[str, str] | None = None) -> None:
+        """``broken``: environment settings for the second worker only (one that cannot fit)."""
+        self.port = _free_port()
+        self.address = f"tcp://127.0.0.1:{self.port}"
+        self.folder = folder
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "DMLP_RLIB": str(r_library()),
+            "R_LIBS": str(r_library()),
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.processes: list[subprocess.Popen] = []
+        local = ["--host", "127.0.0.1", "--no-dashboard"]
+        self.scheduler = self._start("scheduler", [DASK, "scheduler", "--port", str(self.port), *local])
+        worker = [DASK, "worker", self.address, "--nthreads", "1", "--nworkers", "1", *local]
+        self.workers = [self._start("worker0", worker), self._start("worker1", worker, broken or {})]
+
+    def _start(self, name: str, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+        log = open(self.folder / f"{name}.log", "w", encoding="utf-8")  # noqa: SIM115 (kept open by the process)
+        env = {**self.env, **(env or {})}
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.folder)
+        log.close()
+        self.processes.append(process)
+        return process
+
+    def client(self):
+        from dask.distributed import Client
+
+        return Client(self.address, timeout=60, set_as_default=False)
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.folder.glob("*.log")))
+
+    def stop(self) -> None:
+        """SIGTERM to each process started here and to its descendants, by PID; SIGKILL after 20 s."""
+        pids = [pid for p in self.processes for pid in (p.pid, *_children(p.pid))]
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 20
+        for process in self.processes:
+            try:
+                process.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for pid in pids:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _cluster(folder: Path, broken: dict[str, str] | None = None) -> Iterator[LongLivedCluster]:
+    folder.mkdir(exist_ok=True)
+    started = LongLivedCluster(folder, broken)
+    try:
+        with started.client() as client:
+            client.wait_for_workers(2, timeout=120)
+        yield started
+    finally:
+        started.stop()
+    assert not [p.pid for p in started.processes if p.poll() is None]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LongLivedCluster]:
+    yield from _cluster(tmp_path_factory.mktemp("cluster"))
+
+
+@pytest.fixture(scope="module")
+def spec_path(tmp_path_factory: pytest.TempPathFactory, generated_csv: Path) -> Path:
+    path = tmp_path_factory.mktemp("longlived") / "s.yaml"
+    path.write_text(SPECS.replace("DATA", str(generated_csv)), encoding="utf-8")
+    return path
+
+
+def cli(spec_path: Path, out: Path, *extra: str) -> Run:
+    cache = out.with_name(out.name + "-cache")
+    return Run(["run", "--specs", spec_path, "--out", out, "--no-cache", "--cache-dir", cache, *extra])
+
+
+@pytest.fixture(scope="module")
+def jobs_2(spec_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("jobs2") / "out"
+    run = cli(spec_path, out, "--jobs", "2")
+    assert run.wait() == 0, run.stderr
+    return stable_view(read_results(out))
+
+
+def numbers(results: dict) -> str:
+    return json.dumps(stable_view(results)["specs"], sort_keys=True)
+
+
+@pytest.mark.r
+@pytest.mark.slow
+def test_run_after_run_on_one_cluster_with_a_worker_killed(
+    cluster: LongLivedCluster, spec_path: Path, jobs_2: dict, tmp_path: Path
+) -> None:
+    expected = json.dumps(jobs_2["specs"], sort_keys=True)
+    assert {s["status"] for s in jobs_2["specs"]} == {"agree"}
+
+    # Runs 1 and 2: each a new client; the second meets workers whose R a former client started.
+    for k in (1, 2):
+        run = cli(spec_path, tmp_path / f"run{k}", "--scheduler", cluster.address)
+        assert run.wait() == 0, f"run {k}: {run.stderr}\n{cluster.logs()}"
+        assert numbers(read_results(tmp_path / f"run{k}")) == expected, f"run {k}"
+        assert not nothing_left(run.pgid)
+
+    # Run 3: the worker that fits b_slow is killed mid-fit (SIGKILL); the scheduler runs b_slow
+    # again on the other worker, and the nanny starts a new worker process.
+    killed: list[int] = []
+    with cluster.client() as watcher:
+
+        def executing(dask_worker) -> tuple[int, list[str]]:
+            return os.getpid(), [str(ts.key) for ts in dask_worker.state.executing]
+
+        def kill_b_slow(run: Run) -> None:
+            while run.proc.poll() is None and not killed:
+                try:
+                    workers = watcher.run(executing)
+                except Exception:  # a worker is coming or going: look again
+                    time.sleep(0.1)
+                    continue
+                for pid, keys in workers.values():
+                    if any("b_slow" in key for key in keys):
+                        time.sleep(0.5)  # inside the fit, not at its start
+                        os.kill(pid, signal.SIGKILL)
+                        killed.append(pid)
+                        break
+                time.sleep(0.05)
+
+        run = cli(spec_path, tmp_path / "run3", "--scheduler", cluster.address)
+        thread = threading.Thread(target=kill_b_slow, args=(run,))
+        thread.start()
+        code = run.wait()
+        thread.join()
+        assert killed, "b_slow was seen running and its worker killed"
+        assert code == 0, f"run 3: {run.stderr}\n{cluster.logs()}"
+        assert numbers(read_results(tmp_path / "run3")) == expected
+        assert not nothing_left(run.pgid)
+        # The nanny has replaced the killed process.
+        watcher.wait_for_workers(2, timeout=120)
+        assert killed[0] not in [pid for pid, _ in watcher.run(executing).values()]
+
+    # Run 4: one worker new, one that has served three clients.
+    run = cli(spec_path, tmp_path / "run4", "--scheduler", cluster.address)
+    assert run.wait() == 0, f"run 4: {run.stderr}\n{cluster.logs()}"
+    assert numbers(read_results(tmp_path / "run4")) == expected
+
+
+@pytest.mark.r
+@pytest.mark.slow
+def test_a_worker_that_cannot_fit_is_set_aside_and_named(spec_path: Path, jobs_2: dict, tmp_path: Path) -> None:
+    empty = tmp_path / "no-r-packages"
+    empty.mkdir()
+    # The second worker's R finds no DoubleML: it answers "unfit", the run goes on without it.
+    for started in _cluster(tmp_path / "cluster", broken={"DMLP_RLIB": str(empty), "R_LIBS": str(empty)}):
+        with started.client() as client:
+            addresses = {pid: address for address, pid in client.run(os.getpid).items()}
+        broken_address = next(addresses[pid] for pid in _children(started.workers[1].pid) if pid in addresses)
+        run = cli(spec_path, tmp_path / "out", "--scheduler", started.address)
+        assert run.wait() == 0, f"{run.stderr}\n{started.logs()}"
+        results = read_results(tmp_path / "out")
+        assert numbers(results) == json.dumps(jobs_2["specs"], sort_keys=True)
+        set_aside = results["provenance"]["workers_set_aside"]
+        assert list(set_aside) == [broken_address]
+        assert "R package(s) missing: DoubleML" in set_aside[broken_address]
+        assert f"Dask worker {broken_address} cannot fit (" in run.stderr
+        assert "Workers set aside" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.r
+def test_no_worker_that_can_fit_is_exit_3_naming_each(spec_path: Path, tmp_path: Path, capsys) -> None:
+    from dask.distributed import LocalCluster
+
+    from harness.cli import main
+
+    empty = tmp_path / "no-r-packages"
+    empty.mkdir()
+    env = {"DMLP_RLIB": str(empty), "R_LIBS": str(empty), "PYTHONPATH": str(ROOT)}
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, env=env) as local:
+        workers = sorted(local.scheduler_info["workers"])
+        args = ["run", "--specs", spec_path, "--scheduler", local.scheduler_address, "--out", tmp_path / "out"]
+        code = main([str(a) for a in [*args, "--no-cache", "--quiet"]])
+    err = capsys.readouterr().err
+    assert code == 3, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"dml-parity: error: --scheduler {local.scheduler_address}: no worker of the cluster can run")
+    assert all(f"{w}: R package(s) missing: DoubleML" in last for w in workers), last
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.r
+def test_r_needs_no_conversion_rules_from_the_context_that_started_it(generated_csv: Path, tmp_path: Path) -> None:
+    """As on a Dask worker: R started in one context (a former client's task), then asked for its
+    versions and a fit from fresh contexts, each in another thread."""
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    from harness.fit import run_one, worker_versions
+    from harness.runner import prepare
+    from harness.spec import load_spec_file
+
+    path = tmp_path / "s.yaml"
+    path.write_text(SPECS.replace("DATA", str(generated_csv)), encoding="utf-8")
+    prepared = prepare(load_spec_file(path), generated_csv)[0]
+    with ThreadPoolExecutor(1) as first:
+        started = first.submit(contextvars.Context().run, worker_versions, ("r",)).result()
+    with ThreadPoolExecutor(1) as later:
+        again = later.submit(contextvars.Context().run, worker_versions, ("r",)).result()
+        result = later.submit(contextvars.Context().run, run_one, prepared, ("r",)).result()
+    assert again == started and again["DoubleML"]
+    assert result["error"] is None and result["r"]["se"] > 0, result
+
+
+# -- what a task carries ---------------------------------------------------------------------
+
+REPLICATED = """
+dataset: {path: DATA}
+defaults: {n_folds: 3, seed: 3}
+specs:
+  - {id: ols_seeds, model: plr, y: y, d: d, x: [x1, x2, x3], learner: ols, replicates: {n: 4, vary: seeds}}
+  - {id: lasso, model: plr, y: y, d: d, x: [x1, x2, x3], learner: lasso}
+"""
+
+
+class TaskSizes(SchedulerPlugin):
+    """A scheduler plugin: the pickled size of each fit task as the scheduler holds it (what it
+    sends the worker that runs it)."""
+
+    name = "dml-parity-task-sizes"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: dict[str, int] = {}
+
+    def update_graph(self, scheduler, *, keys, **kwargs) -> None:
+        from distributed.protocol import pickle
+
+        for key in keys:
+            if str(key).startswith("dml-parity-") and "versions" not in str(key) and "warm" not in str(key):
+                self.sizes[str(key)] = len(pickle.dumps(scheduler.tasks[key].run_spec))
+
+
+def test_a_shared_table_reaches_the_cluster_once_not_in_every_task(tmp_path: Path) -> None:
+    import dask
+    import numpy as np
+    import pandas as pd
+    from dask.distributed import LocalCluster
+
+    from harness.cli import main
+
+    rng = np.random.default_rng(1)
+    table = pd.DataFrame(rng.normal(size=(20_000, 5)), columns=["y", "d", "x1", "x2", "x3"])
+    table.to_csv(tmp_path / "big.csv", index=False)
+    specs = tmp_path / "s.yaml"
+    specs.write_text(REPLICATED.replace("DATA", str(tmp_path / "big.csv")), encoding="utf-8")
+    table_bytes = 20_000 * 5 * 8
+    sizes = TaskSizes()
+    with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+            cluster.scheduler.add_plugin(sizes)
+            args = ["run", "--specs", specs, "--engines", "python", "--scheduler", cluster.scheduler_address]
+            code = main([str(a) for a in [*args, "--out", tmp_path / "out", "--no-cache", "--quiet"]])
+    assert code in (0, 1)
+    results = read_results(tmp_path / "out")
+    assert {s["status"] for s in results["specs"]} <= {"python-only", "not-run", "agree"}, results["summary"]
+    # Five fits (four replicates and a plain spec) on one table, folds and rows.
+    assert len(sizes.sizes) == 5, sizes.sizes
+    assert max(sizes.sizes.values()) < table_bytes / 20, sizes.sizes
