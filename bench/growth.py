@@ -167,7 +167,7 @@ PROFILE_PARTS = {
     ("harness/compare.py", "compare"): "three-layer comparison",
     ("harness/compare_extended.py", "judge"): "comparison and verdict",
     ("harness/cli.py", "write_run"): "results.json, arrays.npz and report",
-    ("harness/arrays.py", "write_arrays"): "arrays.npz",
+    ("harness/output/arrays.py", "write_arrays"): "arrays.npz",
 }
 
 

@@ -161,10 +161,10 @@ PROFILE_PARTS = {
     ("harness/cache.py", "cache_key"): "cache keys (hash of design, folds, versions)",
     ("harness/claims.py", "judge_claims"): "claim checks",
     ("harness/cli.py", "write_run"): "results.json + report (md, html, csv, forest.png)",
-    ("harness/arrays.py", "write_arrays"): "… of which arrays.npz (rows and folds)",
+    ("harness/output/arrays.py", "write_arrays"): "… of which arrays.npz (rows and folds)",
     ("harness/report/forest_plot.py", "render_forest"): "… of which the forest plot (incl. importing matplotlib)",
     ("harness/report/parity_plot.py", "render_parity"): "… of which the parity plot",
-    ("harness/io.py", "atomic_write_json"): "… JSON writes (results.json, cache entries)",
+    ("harness/output/atomic_write.py", "atomic_write_json"): "… JSON writes (results.json, cache entries)",
 }
 # Parts earlier versions of the tool measured (runner.py's lists to R), so that stored raw data
 # (bench/run_bench_raw.json) renders as it did; label -> the label it is listed after.

@@ -26,7 +26,7 @@ import numpy as np
 
 from harness.checks import SIGNIFICANCE_LEVELS, abs_diff, coef_diff, diff_in_se, rel_diff
 from harness.errors import DataError
-from harness.io import atomic_write_json
+from harness.output.atomic_write import atomic_write_json
 
 __all__ = [
     "QUANTITIES",
@@ -79,7 +79,7 @@ def rows_folds_digest(row: dict) -> Optional[str]:
         return stored
     if row.get("rows") is None or row.get("folds") is None:
         return None
-    from harness.arrays import pair_digest
+    from harness.output.arrays import pair_digest
 
     return pair_digest(np.asarray(row["rows"]), np.asarray(row["folds"]))
 

@@ -85,7 +85,7 @@ def _default_out(baseline: dict) -> Path:
 
 
 def _rerun(baseline: dict, options: CheckOptions, out: Path):
-    from harness.outdir import check_output
+    from harness.output.outdir import check_output
     from harness.runner import RunOptions, run
     from harness.spec import load_spec_file
 
@@ -338,9 +338,9 @@ def _as_json(options: CheckOptions, changes: dict, moved: list[dict], engines: t
 
 def _write(results: dict, out: Path, text: str, summary: dict) -> None:
     """The re-run's folder as ``run`` writes it, with check.md and check.json beside its report."""
-    from harness.arrays import write_arrays
-    from harness.io import atomic_write_json, atomic_write_text
-    from harness.outdir import OUTPUT_FILES_KEY, list_outputs, replace_folder
+    from harness.output.arrays import write_arrays
+    from harness.output.atomic_write import atomic_write_json, atomic_write_text
+    from harness.output.outdir import OUTPUT_FILES_KEY, list_outputs, replace_folder
     from harness.report import write_report
 
     def write(staging: Path) -> None:

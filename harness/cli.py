@@ -175,7 +175,7 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
-    from harness.outdir import check_output
+    from harness.output.outdir import check_output
 
     if args.jobs < 1:
         raise HarnessError(f"--jobs: must be at least 1, got {args.jobs}")
@@ -256,9 +256,9 @@ def _cmd_check(args: argparse.Namespace, argv: list[str]) -> int:
 def write_run(results: dict, out: Path) -> list[str]:
     """Write results, their side file and the report into a staging folder, then move it into place
     whole; returns what the user saved into ``out`` meanwhile (kept in it)."""
-    from harness.arrays import write_arrays
-    from harness.io import atomic_write_json
-    from harness.outdir import OUTPUT_FILES_KEY, list_outputs, replace_folder
+    from harness.output.arrays import write_arrays
+    from harness.output.atomic_write import atomic_write_json
+    from harness.output.outdir import OUTPUT_FILES_KEY, list_outputs, replace_folder
     from harness.report import write_report
 
     def write(staging: Path) -> None:

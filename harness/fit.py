@@ -44,8 +44,8 @@ class PreparedSpec:
 def _blank_result(prepared: PreparedSpec) -> dict:
     # Imported here: the comparison (scipy) is the workers' business; the run's own process
     # stays light so that its start-up does not add to theirs.
-    from harness.arrays import pair_digest
     from harness.compare import spec_tier
+    from harness.output.arrays import pair_digest
 
     tier, tolerance = spec_tier(prepared.spec)
     return {

@@ -19,13 +19,13 @@ from typing import Optional
 
 import numpy as np
 
-from harness.arrays import pair_digest
 from harness.cache import ResultCache, cache_key, default_cache_dir
 from harness.design import Design, build_design, draw_folds, load_data, sha256_of
 from harness.errors import DataError, HarnessError, SpecError
 from harness.feasibility import check_feasible
 from harness.fit import PreparedSpec, python_versions, run_one
 from harness.memory import release_freed_memory
+from harness.output.arrays import pair_digest
 from harness.progress import Progress
 from harness.shared_memory import shared_copy, shared_frame
 from harness.spec import Spec, SpecFile, load_spec_file
@@ -46,7 +46,7 @@ __all__ = [
     "stable_view",
 ]
 
-SCHEMA = "dml-parity/results/2"  # rows and folds in arrays.npz beside results.json (harness.arrays)
+SCHEMA = "dml-parity/results/2"  # rows and folds in arrays.npz beside results.json (harness.output.arrays)
 ENGINES = ("python", "r")
 
 
@@ -360,7 +360,7 @@ def _spec_record(prepared: PreparedSpec, result: dict, truth: dict) -> dict:
         # shows both beside the verdict and lists the specs in its summary).
         "coef_tolerance_se": spec.coef_tolerance_se,
         "loosened": loosened(spec),
-        # Arrays, not lists: results.json refers to them in a side file (harness.arrays).
+        # Arrays, not lists: results.json refers to them in a side file (harness.output.arrays).
         "rows": prepared.design.rows,
         "folds": prepared.folds.labels,
     }

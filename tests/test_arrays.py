@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.arrays import SIDE_FILE, attach_arrays, pair_digest, read_arrays, side_file_bytes, write_arrays
 from harness.baseline import save_baseline
 from harness.cli import main
 from harness.errors import DataError
+from harness.output.arrays import SIDE_FILE, attach_arrays, pair_digest, read_arrays, side_file_bytes, write_arrays
 from harness.runner import SCHEMA, prepare
 from harness.spec import load_spec_file
 

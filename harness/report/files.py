@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.io import atomic_write_bytes
+from harness.output.atomic_write import atomic_write_bytes
 from harness.report.forest_plot import render_forest
 from harness.report.html import render_html
 from harness.report.markdown import render_markdown

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.io import atomic_write_json, atomic_write_text
+from harness.output.atomic_write import atomic_write_json, atomic_write_text
 from harness.synth.layout import city_layout
 from harness.synth.process import DGP, N_YEARS, YEARS, simulate
 from harness.synth.truth import EFFECT_NOTES, ESTIMANDS, SAMPLES, TRUTH_REPLICATES, dev_cut_of, truth_effects

@@ -29,7 +29,7 @@ from typing import Union
 import numpy as np
 
 from harness.errors import DataError
-from harness.io import atomic_write_bytes
+from harness.output.atomic_write import atomic_write_bytes
 
 __all__ = [
     "SIDE_FILE",

@@ -1,0 +1,1 @@
+"""Files a run writes: atomic writes, the output folder, ``arrays.npz``."""
