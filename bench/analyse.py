@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.measure import Measure
-from harness.spec import load_spec_file
+from harness.language.spec import load_spec_file
 
 __all__ = [
     "coef_check", "granularity_bound", "greedy_makespan", "parallel_sets", "pick_balanced", "pick_subset", "refitted",

@@ -4,7 +4,7 @@ as CSV, folds as JSON) with the same learners, and nothing else. It is the Pytho
 
     .venv/bin/python bench/bare_python.py MANIFEST_JSON OUT_JSON
 
-The only project import is the learner registry (harness.learners), so both sides build exactly
+The only project import is the learner registry (harness.language.learners), so both sides build exactly
 the same scikit-learn estimators; it imports nothing heavier than numpy.
 """
 
@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from doubleml.utils import PSProcessorConfig  # noqa: E402
 
-from harness.learners import resolve_learner  # noqa: E402
+from harness.language.learners import resolve_learner  # noqa: E402
 
 IMPORTED = time.perf_counter()
 

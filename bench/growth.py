@@ -94,8 +94,8 @@ def bare_manifest(specs: Path, csv: Path, directory: Path, export_designs: bool)
     """The bare scripts' manifest. Growth runs read the raw CSV and draw their own folds; the seed
     subset (fixed effects, clusters) gets the tool's designs and folds, as the overhead bench did."""
     from bench.inputs import export_design, manifest_entry
+    from harness.language.spec import load_spec_file
     from harness.runner import prepare
-    from harness.spec import load_spec_file
 
     prepared = prepare(load_spec_file(specs), csv)
     if export_designs:

@@ -30,9 +30,9 @@ from growth_render import write_section  # noqa: E402
 
 from harness.engines.python_engine import _model, hand_splits  # noqa: E402
 from harness.engines.r_engine import fit_arguments, r_session  # noqa: E402
+from harness.language.spec import load_spec_file  # noqa: E402
 from harness.output.arrays import side_file_bytes  # noqa: E402
 from harness.runner import prepare  # noqa: E402
-from harness.spec import load_spec_file  # noqa: E402
 from harness.splits import sample_splits  # noqa: E402
 
 

@@ -18,9 +18,9 @@ import yaml
 from bench.measure import TOOL
 from harness.design import cluster_codes
 from harness.fit import PreparedSpec
-from harness.learners import resolve_learner
+from harness.language.learners import resolve_learner
+from harness.language.spec import load_spec_file
 from harness.runner import prepare
-from harness.spec import load_spec_file
 
 __all__ = [
     "Suite", "derived_spec_file", "export_design", "export_for_bare", "manifest_entry", "replicate_panel",

@@ -44,7 +44,7 @@ from bench.analyse import coef_check, pick_balanced, pick_subset, spec_cost  # n
 from bench.inputs import derived_spec_file, export_for_bare, replicate_panel, resolve_suite  # noqa: E402
 from bench.measure import Measure, Runner, machine_info, med, other_processes, startup_costs  # noqa: E402
 from bench.render import RESULTS_MD, render, write_section  # noqa: E402
-from harness.spec import load_spec_file  # noqa: E402
+from harness.language.spec import load_spec_file  # noqa: E402
 
 BENCH = ROOT / "bench"
 RAW_JSON = BENCH / "run_bench_raw.json"

@@ -66,7 +66,7 @@ def read_results(run_dir: Path) -> dict:
 def run_spec_file(results: dict):
     """The spec file a run read, loaded, or None when it changed since (its sha256 differs); a
     ``SpecError`` when it is gone or no longer valid."""
-    from harness.spec import load_spec_file
+    from harness.language.spec import load_spec_file
 
     spec_file = load_spec_file(Path(results["provenance"]["spec_file"]["path"]))
     return spec_file if spec_file.sha256 == results["provenance"]["spec_file"]["sha256"] else None

@@ -85,9 +85,9 @@ def _default_out(baseline: dict) -> Path:
 
 
 def _rerun(baseline: dict, options: CheckOptions, out: Path):
+    from harness.language.spec import load_spec_file
     from harness.output.outdir import check_output
     from harness.runner import RunOptions, run
-    from harness.spec import load_spec_file
 
     # Before anything is read or fitted: a check that cannot write its report must not start.
     check_output(out)

@@ -34,7 +34,7 @@ import numpy as np
 from harness import cache_codec
 from harness.engines.result import EngineResult
 from harness.fit import PreparedSpec
-from harness.learners import resolve_learner
+from harness.language.learners import resolve_learner
 from harness.output.atomic_write import atomic_write_bytes
 
 __all__ = ["Stored", "ResultCache", "cache_key", "default_cache_dir"]

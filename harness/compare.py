@@ -42,9 +42,9 @@ from harness.checks import (
 from harness.design import Design, Folds
 from harness.engines.result import EngineResult
 from harness.formulas import Aggregate, atte_reps, python_aggregate, r_aggregate, var_scaling_factor
-from harness.learners import LEARNERS, resolve_learner
+from harness.language.learners import LEARNERS, resolve_learner
+from harness.language.spec import Spec
 from harness.propensity import propensity_extremes
-from harness.spec import Spec
 
 __all__ = [
     "EXPLAINED_LIMIT",

@@ -20,8 +20,8 @@ from harness.compare import LEARNER_FREE_LIMIT, Comparison, compare, rep_checks,
 from harness.compare_joint import JOINT_RULE_TEXT, joint_checks
 from harness.design import Design, Folds
 from harness.engines.result import EngineResult
+from harness.language.spec import Spec
 from harness.scores import formula_fit, needs_written_score
-from harness.spec import Spec
 
 __all__ = ["ExtendedComparison", "compare_extended", "is_extended", "judge", "treatment_status"]
 

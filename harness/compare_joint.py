@@ -30,6 +30,7 @@ from harness.checks import Check, abs_diff, at_most, diff_in_se, norm_rel_diff, 
 from harness.design import Design
 from harness.engines.result import Bootstrap, EngineResult
 from harness.formulas import r_aggregate, var_scaling_factor
+from harness.language.spec import Spec
 from harness.multiplicity import (
     LEVEL,
     p_adjust_rule,
@@ -40,7 +41,6 @@ from harness.multiplicity import (
     r_critical_value,
     r_joint_ci,
 )
-from harness.spec import Spec
 
 __all__ = ["JOINT_RULE_TEXT", "JointOutcome", "joint_checks"]
 

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import DataError, SpecError
-from harness.expr import ConditionError, evaluate, parse_condition
+from harness.language.expr import ConditionError, evaluate, parse_condition
+from harness.language.spec import BINARY_TREATMENT, DatasetSpec, Spec
 from harness.shared_memory import portable, portable_frame, resolved, resolved_frame
-from harness.spec import BINARY_TREATMENT, DatasetSpec, Spec
 from harness.within import NotConverged, demean
 
 __all__ = ["Design", "Folds", "build_design", "cluster_codes", "draw_folds", "load_data", "sha256_of"]

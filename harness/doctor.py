@@ -7,7 +7,7 @@ import sys
 from tabulate import tabulate
 
 from harness.errors import EnvironmentProblem
-from harness.learners import LEARNERS
+from harness.language.learners import LEARNERS
 
 __all__ = ["doctor"]
 
@@ -44,7 +44,7 @@ def _tolerance(pair) -> str:
     """The limit a pair's estimates are held to: relative for exact pairs, in se for statistical ones."""
     if pair.tier == "exact":
         return f"{pair.tolerance:g} relative"
-    from harness.spec import Spec
+    from harness.language.spec import Spec
 
     return f"±{Spec.model_fields['coef_tolerance_se'].default:g} se (coef_tolerance_se)"
 

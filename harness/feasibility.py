@@ -27,8 +27,8 @@ from scipy.optimize import linprog
 
 from harness.design import Design, Folds, cluster_codes
 from harness.errors import SpecError
-from harness.learners import resolve_learner
-from harness.spec import Spec
+from harness.language.learners import resolve_learner
+from harness.language.spec import Spec
 
 __all__ = ["check_feasible"]
 

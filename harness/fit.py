@@ -17,7 +17,7 @@ from typing import Optional
 from harness.design import Design, Folds
 from harness.engines.result import EngineResult
 from harness.errors import EnvironmentProblem
-from harness.spec import Spec
+from harness.language.spec import Spec
 from harness.splits import SampleSplits
 
 __all__ = [

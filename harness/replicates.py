@@ -29,8 +29,8 @@ import numpy as np
 from harness.design import build_design, draw_folds
 from harness.errors import SpecError
 from harness.feasibility import check_feasible
-from harness.learners import LEARNERS, LearnerChoice
-from harness.spec import DatasetSpec, Spec
+from harness.language.learners import LEARNERS, LearnerChoice
+from harness.language.spec import DatasetSpec, Spec
 
 __all__ = ["PURPOSES", "ReplicatePlan", "Replication", "derive_seed", "plan_replicates", "replicate_settings"]
 

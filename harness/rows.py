@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Optional
 
 from harness.compare_extended import treatment_status
-from harness.spec import Spec
+from harness.language.spec import Spec
 
 __all__ = ["row_id", "treatment_rows"]
 

@@ -24,12 +24,12 @@ from harness.design import Design, build_design, draw_folds, load_data, sha256_o
 from harness.errors import DataError, HarnessError, SpecError
 from harness.feasibility import check_feasible
 from harness.fit import PreparedSpec, python_versions, run_one
+from harness.language.spec import Spec, SpecFile, load_spec_file
+from harness.language.tolerances import loosened
 from harness.memory import release_freed_memory
 from harness.output.arrays import pair_digest
 from harness.progress import Progress
 from harness.shared_memory import shared_copy, shared_frame
-from harness.spec import Spec, SpecFile, load_spec_file
-from harness.tolerances import loosened
 
 __all__ = [
     "ENGINES",
@@ -340,7 +340,7 @@ def _spec_records(prepared: PreparedSpec, result: dict, truth: dict) -> list[dic
 
 
 def _spec_record(prepared: PreparedSpec, result: dict, truth: dict) -> dict:
-    from harness.learner_settings import learner_settings
+    from harness.language.learner_settings import learner_settings
 
     spec = prepared.spec
     record = {

@@ -1,7 +1,7 @@
 # Helpers for bench/learner_pairs.py: fit one mlr3 learner on a matrix and predict, outside DoubleML.
 # Independent of engine.R; the learners (including lgbm_learners.R) must already be registered.
 
-# key, params: as harness.learners.ResolvedLearner.r_learner gives them; x_*: numeric matrices with
+# key, params: as harness.language.learners.ResolvedLearner.r_learner gives them; x_*: numeric matrices with
 # column names; y: numeric (0/1 for a classifier). Returns predictions (P(y = 1) for a classifier).
 dmlp_bench_fit_predict <- function(key, params, classif, x_train, y_train, x_test) {
   learner <- mlr3::lrn(key)

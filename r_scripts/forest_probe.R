@@ -2,7 +2,7 @@
 # bench/replicate_forest_probe.py: test-fold propensities and the shape of the trees.
 
 # x: numeric matrix with column names; d: 0/1 treatment; train, test: 1-based rows;
-# params: classif.ranger's parameters as harness/learners.py translates them.
+# params: classif.ranger's parameters as harness/language/learners.py translates them.
 probe_ranger <- function(x, d, train, test, params) {
   dt <- data.table::as.data.table(x)
   dt$d <- factor(d, levels = c(0, 1))

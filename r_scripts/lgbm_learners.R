@@ -1,7 +1,7 @@
 # mlr3 learners for LightGBM: regr.lgbm and classif.lgbm (mlr3learners has none).
 #
 # They call lgb.train with exactly the parameters they are given, in LightGBM's own names; the
-# harness (harness/learners.py) translates the scikit-learn vocabulary and always sends every
+# harness (harness/language/learners.py) translates the scikit-learn vocabulary and always sends every
 # setting, so R's wrapper defaults never decide a number. The features reach LightGBM as the
 # float64 matrix Python builds, in the data's own column order (see dmlp_lgbm_features).
 

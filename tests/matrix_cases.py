@@ -169,7 +169,7 @@ def effect_frame(case: MatrixCase) -> pd.DataFrame:
     Python's first repetition lands at ``EFFECTS[effect]`` of its se from 0 (``c`` from two fits)."""
     from harness.design import build_design, draw_folds
     from harness.engines.python_engine import fit_python
-    from harness.spec import DatasetSpec, Spec
+    from harness.language.spec import DatasetSpec, Spec
 
     frame = dataset_frame(case.dataset, case.size)
     if EFFECTS[case.effect] is None:

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from harness.generated import generate
+from harness.language.spec import load_spec_file
 from harness.runner import RunOptions, run
-from harness.spec import load_spec_file
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = sorted((ROOT / "specs" / "alignment").glob("*.yaml"))

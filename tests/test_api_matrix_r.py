@@ -13,9 +13,9 @@ import pytest
 
 from harness.checks import covered_by, required_coverage
 from harness.design import build_design, draw_folds
+from harness.language.spec import DatasetSpec, Spec
 from harness.rows import treatment_rows
 from harness.runner import PreparedSpec, run_one
-from harness.spec import DatasetSpec, Spec
 from tests.api_matrix_cases import api_cases, api_frame
 from tests.shards import add_shards
 

@@ -16,9 +16,9 @@ import pytest
 from harness.baseline import save_baseline
 from harness.cli import main
 from harness.errors import DataError
+from harness.language.spec import load_spec_file
 from harness.output.arrays import SIDE_FILE, attach_arrays, pair_digest, read_arrays, side_file_bytes, write_arrays
 from harness.runner import SCHEMA, prepare
-from harness.spec import load_spec_file
 
 SPECS = """
 dataset: {path: DATA}

@@ -28,8 +28,8 @@ from harness.compare import compare
 from harness.compare_extended import judge
 from harness.design import build_design, draw_folds
 from harness.engines.python_engine import fit_python
+from harness.language.spec import BootstrapSpec, DatasetSpec, Spec, load_spec_file
 from harness.learner_free import learner_free_fit
-from harness.spec import BootstrapSpec, DatasetSpec, Spec, load_spec_file
 from tests.conftest import make_tables
 from tests.test_compare import _as_r
 from tests.test_compare_api import _r_like

@@ -21,8 +21,8 @@ import pytest
 from harness.cli import main
 from harness.design import build_design, draw_folds
 from harness.engines import r_engine
+from harness.language.spec import DatasetSpec, Spec
 from harness.runner import PreparedSpec, run_one
-from harness.spec import DatasetSpec, Spec
 from tests.conftest import FULL, make_tables
 from tests.matrix_cases import MODELS, MatrixCase, dataset_frame
 

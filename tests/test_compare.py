@@ -20,7 +20,7 @@ from harness.design import build_design, draw_folds
 from harness.engines.python_engine import fit_python
 from harness.engines.result import EngineResult
 from harness.formulas import atte_reps, python_aggregate, r_aggregate, var_scaling_factor
-from harness.spec import DatasetSpec, Spec
+from harness.language.spec import DatasetSpec, Spec
 from tests.conftest import make_tables
 
 EXACT = {"ml_l": "ols", "ml_m": "ols", "ml_g": "ols", "ml_r": "ols"}

@@ -22,10 +22,10 @@ from harness.engines.python_engine import fit_python
 from harness.engines.result import Bootstrap, EngineResult, Inference
 from harness.formulas import r_aggregate, var_scaling_factor
 from harness.generated import generate
+from harness.language.spec import DatasetSpec, Spec
 from harness.learner_free import learner_free_fit
 from harness.multiplicity import p_adjust_rule, r_joint_ci
 from harness.rows import treatment_rows
-from harness.spec import DatasetSpec, Spec
 from tests.conftest import make_tables
 
 DATA = make_tables(seed=21, n=300)

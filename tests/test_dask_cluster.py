@@ -258,8 +258,8 @@ def test_r_needs_no_conversion_rules_from_the_context_that_started_it(generated_
     from concurrent.futures import ThreadPoolExecutor
 
     from harness.fit import run_one, worker_versions
+    from harness.language.spec import load_spec_file
     from harness.runner import prepare
-    from harness.spec import load_spec_file
 
     path = tmp_path / "s.yaml"
     path.write_text(SPECS.replace("DATA", str(generated_csv)), encoding="utf-8")

@@ -10,7 +10,7 @@ import pytest
 
 from harness.design import build_design, demean, draw_folds, load_data
 from harness.errors import DataError
-from harness.spec import DatasetSpec, Spec
+from harness.language.spec import DatasetSpec, Spec
 
 PANEL = DatasetSpec(unit="unit", time="year")
 

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from harness.cli import main
-from harness.expr import MAX_DEPTH, ConditionError, evaluate, parse_condition
+from harness.language.expr import MAX_DEPTH, ConditionError, evaluate, parse_condition
 
 
 def marker_payloads(marker: Path) -> list[str]:

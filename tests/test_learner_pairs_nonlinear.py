@@ -13,9 +13,9 @@ import pytest
 
 from harness.compare import LEARNER_FREE_LIMIT
 from harness.design import build_design, draw_folds
-from harness.learners import LEARNERS, LearnerChoice, parse_learner
+from harness.language.learners import LEARNERS, LearnerChoice, parse_learner
+from harness.language.spec import DatasetSpec, Spec
 from harness.runner import PreparedSpec, run_one
-from harness.spec import DatasetSpec, Spec
 from tests.conftest import make_tables
 
 X = ["x1", "x2", "x3", "skew", "near"]

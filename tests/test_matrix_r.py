@@ -14,8 +14,8 @@ from harness.checks import required_coverage
 from harness.design import build_design, draw_folds
 from harness.errors import SpecError
 from harness.feasibility import check_feasible
+from harness.language.spec import DatasetSpec, Spec
 from harness.runner import PreparedSpec, run_one
-from harness.spec import DatasetSpec, Spec
 from tests.matrix_cases import cases, dataset_frame, effect_frame
 from tests.shards import add_shards
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from harness.design import build_design, draw_folds
-from harness.spec import DatasetSpec, Spec
+from harness.language.spec import DatasetSpec, Spec
 from tests.conftest import ROOT, make_tables
 
 # In a fresh interpreter, so that the fit below is where doubleml is first imported (optuna,
@@ -23,7 +23,7 @@ PYTHON_CHECK = textwrap.dedent(
     warnings.simplefilter("ignore")
     from harness.design import build_design, draw_folds
     from harness.engines.python_engine import fit_python
-    from harness.spec import DatasetSpec, Spec
+    from harness.language.spec import DatasetSpec, Spec
     from tests.conftest import make_tables
 
     spec = Spec(id="m", model="irm", y="y", d="db", x=["x1", "x2"], learners={"ml_g": "ols", "ml_m": "logit"}, n_rep=2)

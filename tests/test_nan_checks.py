@@ -18,8 +18,8 @@ from harness.compare_extended import judge
 from harness.design import build_design, draw_folds
 from harness.engines.python_engine import fit_python
 from harness.generated import generate
+from harness.language.spec import DatasetSpec, Spec
 from harness.scores import formula_fit
-from harness.spec import DatasetSpec, Spec
 from tests.conftest import make_tables
 
 NAN = float("nan")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.compare import spec_tier
-from harness.spec import load_spec_file
+from harness.language.spec import load_spec_file
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from harness.baseline import drift
+from harness.language.spec import load_spec_file
 from harness.runner import RunOptions, run
-from harness.spec import load_spec_file
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "specs" / "paper.yaml"

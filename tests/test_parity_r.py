@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import learners as learner_registry
+from harness.language import learners as learner_registry
+from harness.language.spec import load_spec_file
 from harness.runner import RunOptions, prepare, run, run_one
-from harness.spec import load_spec_file
 
 pytestmark = pytest.mark.r
 

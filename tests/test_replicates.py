@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from harness.cli import main
+from harness.language.spec import load_spec_file
 from harness.replicate_verdict import replicate_outcome
 from harness.replicates import derive_seed, plan_replicates, replicate_settings
 from harness.runner import RunOptions, prepare, run, stable_view
-from harness.spec import load_spec_file
 
 SPECS = """
 dataset: {path: DATA}

@@ -113,8 +113,8 @@ def test_r_error_in_one_spec_leaves_the_others_and_is_not_cached(
 
     import numpy as np
 
-    from harness import learners
     from harness.cli import write_run
+    from harness.language import learners
     from harness.runner import RunOptions, run
 
     broken = dataclasses.replace(learners.LEARNERS["logit"], r_key={"classif": "classif.no_such_learner"})
@@ -136,7 +136,7 @@ def test_r_error_in_one_spec_leaves_the_others_and_is_not_cached(
 def test_cache_key_follows_the_learner_registry(spec_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import dataclasses
 
-    from harness import learners
+    from harness.language import learners
 
     cache = tmp_path / "cache"
     common = ("--engines", "python", "--cache-dir", cache, "--quiet", "--only", "a_ols")

@@ -20,9 +20,9 @@ import pytest
 
 from harness import shared_memory
 from harness.cluster import Cluster
+from harness.language.spec import load_spec_file
 from harness.parallel import InProcess, WorkerPool, fork_is_safe
 from harness.runner import RunOptions, prepare, run, stable_view
-from harness.spec import load_spec_file
 from tests.conftest import ROOT, make_tables
 from tests.faults import Run, worker_of
 
@@ -178,7 +178,7 @@ R_FIT_ALONE = textwrap.dedent(
     from harness.fit import warm_up
     from harness.design import build_design, draw_folds
     from harness.engines.r_engine import fit_r
-    from harness.spec import DatasetSpec, Spec
+    from harness.language.spec import DatasetSpec, Spec
     from tests.conftest import make_tables
 
     spec = Spec(id="m", model="plr", y="y", d="d", x=["x1", "x2"], learner="ols")
@@ -224,7 +224,7 @@ FEW_FDS = textwrap.dedent(
     import os, pickle, resource
     from pathlib import Path
     from harness.runner import prepare
-    from harness.spec import load_spec_file
+    from harness.language.spec import load_spec_file
 
     spec_file = Path(os.environ["SPEC_FILE"])
     open_now = len(os.listdir("/proc/self/fd"))

@@ -12,7 +12,7 @@ import pytest
 
 from harness.design import build_design, cluster_codes, draw_folds
 from harness.engines.python_engine import _model, fit_python
-from harness.spec import DatasetSpec, Spec
+from harness.language.spec import DatasetSpec, Spec
 from harness.splits import SampleSplits, sample_splits, validate_splits
 from tests.conftest import make_tables
 

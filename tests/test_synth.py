@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from harness import synth
-from harness.spec import load_spec_file
+from harness.language.spec import load_spec_file
 from harness.synth.layout import city_layout
 from harness.synth.panel import panel_frame
 from harness.synth.process import simulate

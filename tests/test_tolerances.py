@@ -1,4 +1,4 @@
-"""A spec's own limits (harness/tolerances.py): bounded when the file is read, shown beside the
+"""A spec's own limits (harness/language/tolerances.py): bounded when the file is read, shown beside the
 verdict, and every spec that loosens a default is named in the report's summary.
 
 Through the command line as a referee runs someone else's spec file."""

@@ -10,7 +10,7 @@ from harness import design as design_module
 from harness import within
 from harness.design import build_design
 from harness.errors import DataError
-from harness.spec import DatasetSpec, Spec
+from harness.language.spec import DatasetSpec, Spec
 from harness.within import NotConverged, demean, largest_group_mean
 
 

@@ -21,7 +21,7 @@ from harness.design import build_design, draw_folds
 from harness.engines.python_engine import fit_python
 from harness.engines.result import EngineResult
 from harness.formulas import r_aggregate, var_scaling_factor
-from harness.spec import DatasetSpec, Spec
+from harness.language.spec import DatasetSpec, Spec
 from tests.conftest import make_tables
 from tests.test_compare import _as_r
 

@@ -16,9 +16,9 @@ import numpy as np
 from harness.design import Design, Folds
 from harness.engines.python_inference import python_inference, shared_inner_split
 from harness.engines.result import EngineResult
-from harness.learners import resolve_learner
+from harness.language.learners import resolve_learner
+from harness.language.spec import Spec
 from harness.memory import release_freed_memory
-from harness.spec import Spec
 from harness.splits import SampleSplits, sample_splits
 
 __all__ = ["FoldsUsed", "fit_python", "hand_splits", "load_doubleml"]

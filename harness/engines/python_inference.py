@@ -26,8 +26,8 @@ from collections.abc import Iterator
 import numpy as np
 
 from harness.engines.result import Bootstrap, Inference
+from harness.language.spec import Spec
 from harness.shared_draws import bootstrap_weights, inner_splits, split_key
-from harness.spec import Spec
 
 __all__ = ["python_inference", "shared_inner_split"]
 

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.claims import ENGINES, ENGINES_DISAGREE
+from harness.language.tolerances import DEFAULT_COEF_TOLERANCE_SE
 from harness.report.marks import mark_lines
 from harness.report.overview import DASH, ENGINE_LABEL, VERDICT_LABEL
 from harness.summary import effective_status
-from harness.tolerances import DEFAULT_COEF_TOLERANCE_SE
 
 __all__ = [
     "DEFAULT_SE_BAND",
@@ -104,7 +104,7 @@ def se_band(spec: dict) -> tuple[float, bool]:
 
 
 def loosened_lines(spec: dict) -> list[str]:
-    """One warning per setting with which the spec loosened a default limit (harness.tolerances)."""
+    """One warning per setting with which the spec loosened a default limit (harness.language.tolerances)."""
     return [f"⚠ loosened: {text}" for text in spec.get("loosened") or []]
 
 

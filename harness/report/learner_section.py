@@ -1,9 +1,9 @@
 """The report's "Learner settings" section: per spec and nuisance, what each engine received
-(recorded by the run as ``learner_settings``, :mod:`harness.learner_settings`)."""
+(recorded by the run as ``learner_settings``, :mod:`harness.language.learner_settings`)."""
 
 from __future__ import annotations
 
-from harness.learner_settings import settings_text
+from harness.language.learner_settings import settings_text
 
 __all__ = ["HEADERS", "INTRO", "learner_rows"]
 

@@ -113,7 +113,7 @@ def _origin_rows(specs: list[dict]) -> list[tuple[str, str]]:
 
 
 def _loosened_text(specs: list[dict]) -> str:
-    """'none', or each spec that loosened a default limit (harness.tolerances) with the setting."""
+    """'none', or each spec that loosened a default limit (harness.language.tolerances) with the setting."""
     flagged = [f"⚠ {spec['id']}: {'; '.join(spec['loosened'])}" for spec in specs if spec.get("loosened")]
     return "; ".join(flagged) if flagged else "none"
 

@@ -1,14 +1,14 @@
 """The settings each engine received for each nuisance, as the run recorded them (issue 25): a user
 without a paper should see that the forest had 500 trees in both languages, what ranger got as
 ``num.trees`` and ``min.bucket``, and which nuisances were classifiers, without opening
-results.json. The same registry translation the engines use builds it (harness.learners)."""
+results.json. The same registry translation the engines use builds it (harness.language.learners)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from harness.learners import resolve_learner
-from harness.spec import Spec
+from harness.language.learners import resolve_learner
+from harness.language.spec import Spec
 
 __all__ = ["learner_settings", "settings_text"]
 

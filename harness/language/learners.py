@@ -14,7 +14,7 @@ from typing import Any, Literal, Optional, Union
 
 import numpy as np
 
-from harness.spec_messages import did_you_mean
+from harness.language.spec_messages import did_you_mean
 
 __all__ = [
     "LEARNERS",

@@ -28,7 +28,7 @@ class BootstrapSpec(BaseModel):
 
 
 class InferenceFields(Protocol):
-    """What :func:`inference_rules` reads of a spec (a protocol: harness.spec calls it, so it cannot
+    """What :func:`inference_rules` reads of a spec (a protocol: harness.language.spec calls it, so it cannot
     import Spec without a cycle)."""
 
     joint: bool

@@ -14,12 +14,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import SpecError
-from harness.expr import check_plain_name, parse_condition
-from harness.inference_spec import BootstrapSpec, inference_rules
-from harness.learners import LearnerChoice, nuisances_of, parse_learner
-from harness.replicates_spec import ReplicatesSpec
-from harness.spec_messages import UNSUPPORTED, did_you_mean, validation_message, yaml_message
-from harness.tolerances import DEFAULT_CLAIM_LEVEL, DEFAULT_COEF_TOLERANCE_SE, ClaimLevel, CoefToleranceSe
+from harness.language.expr import check_plain_name, parse_condition
+from harness.language.inference_settings import BootstrapSpec, inference_rules
+from harness.language.learners import LearnerChoice, nuisances_of, parse_learner
+from harness.language.replicate_settings import ReplicatesSpec
+from harness.language.spec_messages import UNSUPPORTED, did_you_mean, validation_message, yaml_message
+from harness.language.tolerances import DEFAULT_CLAIM_LEVEL, DEFAULT_COEF_TOLERANCE_SE, ClaimLevel, CoefToleranceSe
 
 __all__ = ["BootstrapSpec", "ClaimSpec", "DatasetSpec", "ModelName", "Published", "Spec", "SpecFile", "load_spec_file"]
 

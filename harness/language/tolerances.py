@@ -57,9 +57,9 @@ ClaimLevel = Annotated[float, AfterValidator(_claim_level)]
 
 
 def loosened(spec: Any) -> list[str]:
-    """Each setting of ``spec`` (a :class:`harness.spec.Spec`) that loosens a default limit the
+    """Each setting of ``spec`` (a :class:`harness.language.spec.Spec`) that loosens a default limit the
     verdict or a claim applies, in words; empty when it loosens none."""
-    from harness.learners import LEARNERS, resolve_learner
+    from harness.language.learners import LEARNERS, resolve_learner
 
     out = []
     pairs = [LEARNERS[resolve_learner(spec.learner_for(n), n, spec.model).name] for n in spec.nuisances]

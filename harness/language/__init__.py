@@ -1,0 +1,2 @@
+"""The spec language: validated, frozen specs, the ``sample`` grammar, the learner registry,
+replicate settings."""
