@@ -157,7 +157,7 @@ PROFILE_PARTS = {
     ("harness/runner.py", "prepare"): "read CSV, designs and folds (runner.prepare)",
     ("harness/engines/r_engine.py", "r_session"): "start embedded R, load R packages",
     ("harness/cache.py", "cache_key"): "cache keys",
-    ("harness/splits.py", "sample_splits"): "folds built and validated once (harness.splits)",
+    ("harness/design/splits.py", "sample_splits"): "folds built and validated once (harness.design.splits)",
     ("harness/engines/python_engine.py", "fit_python"): "Python fits incl. learner-free refit",
     ("harness/fit.py", "_learner_free"): "learner-free refit",
     ("harness/engines/python_engine.py", "hand_splits"): "folds handed to doubleml (both Python fits)",

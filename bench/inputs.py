@@ -16,7 +16,7 @@ import pandas as pd
 import yaml
 
 from bench.measure import TOOL
-from harness.design import cluster_codes
+from harness.design.table import cluster_codes
 from harness.fit import PreparedSpec
 from harness.language.learners import resolve_learner
 from harness.language.spec import load_spec_file

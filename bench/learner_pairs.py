@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from harness.compare import rel_diff  # noqa: E402
-from harness.design import Folds, build_design, draw_folds  # noqa: E402
+from harness.design.table import Folds, build_design, draw_folds  # noqa: E402
 from harness.engines.r_engine import RSession, project_root, r_session  # noqa: E402
 from harness.language.learners import LEARNERS, LearnerChoice, parse_learner  # noqa: E402
 from harness.language.spec import DatasetSpec, Spec  # noqa: E402

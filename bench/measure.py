@@ -146,7 +146,7 @@ PROFILE_PARTS = {
     ("harness/runner.py", "prepare"): "read CSV, designs and folds (runner.prepare)",
     ("harness/engines/r_engine.py", "__init__"): "start embedded R, load R packages (RSession)",
     ("harness/engines/r_engine.py", "versions"): "R package versions (cache key)",
-    ("harness/splits.py", "sample_splits"): "folds built and validated once (splits.sample_splits)",
+    ("harness/design/splits.py", "sample_splits"): "folds built and validated once (splits.sample_splits)",
     ("harness/engines/python_engine.py", "fit_python"): "Python fits incl. learner-free refit (fit_python)",
     ("harness/engines/python_engine.py", "hand_splits"): "… of which folds handed to doubleml (hand_splits)",
     ("harness/fit.py", "_learner_free"): "learner-free refit (Python score on R's predictions)",

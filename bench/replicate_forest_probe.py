@@ -18,8 +18,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from harness.design.generated import generate  # noqa: E402
 from harness.engines.r_engine import r_session  # noqa: E402
-from harness.generated import generate  # noqa: E402
 from harness.language.learners import resolve_learner  # noqa: E402
 from harness.replicates import derive_seed  # noqa: E402
 

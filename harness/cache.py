@@ -69,7 +69,7 @@ def cache_key(prepared: PreparedSpec, versions: dict, engines: tuple[str, ...]) 
 
 @lru_cache(maxsize=1)
 def engine_code_digest() -> str:
-    """sha256 of the code that fits (harness/engines, harness/splits.py, r_scripts/*.R): a change to
+    """sha256 of the code that fits (harness/engines, harness/design/splits.py, r_scripts/*.R): a change to
     how an engine is called must not be served outputs of the old call."""
     root = Path(__file__).resolve().parents[1]
     files = sorted((root / "harness" / "engines").glob("*.py")) + [root / "harness" / "splits.py"]

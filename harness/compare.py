@@ -39,7 +39,7 @@ from harness.checks import (
     same_significance,
     t_diff,
 )
-from harness.design import Design, Folds
+from harness.design.table import Design, Folds
 from harness.engines.result import EngineResult
 from harness.formulas import Aggregate, atte_reps, python_aggregate, r_aggregate, var_scaling_factor
 from harness.language.learners import LEARNERS, resolve_learner

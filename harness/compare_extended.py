@@ -18,7 +18,7 @@ from typing import Optional
 from harness.checks import Check, assert_covered
 from harness.compare import LEARNER_FREE_LIMIT, Comparison, compare, rep_checks, spec_tier
 from harness.compare_joint import JOINT_RULE_TEXT, joint_checks
-from harness.design import Design, Folds
+from harness.design.table import Design, Folds
 from harness.engines.result import EngineResult
 from harness.language.spec import Spec
 from harness.scores import formula_fit, needs_written_score

@@ -27,7 +27,7 @@ from typing import Optional
 import numpy as np
 
 from harness.checks import Check, abs_diff, at_most, diff_in_se, norm_rel_diff, rel_diff, same_significance
-from harness.design import Design
+from harness.design.table import Design
 from harness.engines.result import Bootstrap, EngineResult
 from harness.formulas import r_aggregate, var_scaling_factor
 from harness.language.spec import Spec

@@ -14,11 +14,11 @@ import traceback
 from dataclasses import dataclass
 from typing import Optional
 
-from harness.design import Design, Folds
+from harness.design.splits import SampleSplits
+from harness.design.table import Design, Folds
 from harness.engines.result import EngineResult
 from harness.errors import EnvironmentProblem
 from harness.language.spec import Spec
-from harness.splits import SampleSplits
 
 __all__ = [
     "PreparedSpec",
@@ -79,7 +79,7 @@ def error_line(err: BaseException) -> str:
 
 def run_one(prepared: PreparedSpec, engines: tuple[str, ...]) -> dict:
     """Fit one spec in the requested engines and compare; never raises for a fit failure."""
-    from harness.splits import sample_splits
+    from harness.design.splits import sample_splits
 
     spec, design, folds = prepared.spec, prepared.design, prepared.folds
     result = _blank_result(prepared)
@@ -141,7 +141,7 @@ def _verdict(
     """The status and checks of a result from both engines' outputs (``not-run`` without both)."""
     if py is not None and r is not None:
         from harness.compare_extended import judge
-        from harness.splits import sample_splits
+        from harness.design.splits import sample_splits
 
         spec, design, folds = prepared.spec, prepared.design, prepared.folds
         splits = splits if splits is not None else sample_splits(design, folds)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import norm
 
-from harness.design import Design, Folds, cluster_codes
+from harness.design.table import Design, Folds, cluster_codes
 
 __all__ = [
     "Aggregate",

@@ -12,12 +12,12 @@ from typing import Optional
 
 import numpy as np
 
-from harness.design import Design, Folds
+from harness.design.splits import SampleSplits
+from harness.design.table import Design, Folds
 from harness.engines.python_engine import fit_python
 from harness.engines.result import EngineResult
 from harness.language.spec import Spec
 from harness.scores import formula_fit, needs_written_score
-from harness.splits import SampleSplits
 
 __all__ = ["learner_free_fit"]
 

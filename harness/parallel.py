@@ -9,7 +9,7 @@ a worker is killed by the kernel if the run's process itself is killed.
 
 Each worker starts its own embedded R once and keeps its learners single-threaded, so N workers
 use N cores without oversubscription and give the numbers a one-worker run gives. Designs and folds
-reach a worker as references to memory the run holds (harness.shared_memory), not as copies.
+reach a worker as references to memory the run holds (harness.design.shared_memory), not as copies.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Optional
 
-from harness import shared_memory
+from harness.design import shared_memory
 from harness.errors import EnvironmentProblem
 from harness.fit import PreparedSpec, failed_result, python_versions, run_one, worker_versions
 from harness.worker import worker_main
@@ -140,7 +140,7 @@ class _Worker:
 class WorkerPool:
     """Up to ``size`` worker processes, started on demand; a context manager that ends them all."""
 
-    # Designs and folds reach the workers as references to the run's memory (harness.shared_memory).
+    # Designs and folds reach the workers as references to the run's memory (harness.design.shared_memory).
     shares_memory = shared_memory.available()
 
     def __init__(self, size: int, engines: tuple[str, ...], note: Callable[[str], None]) -> None:

@@ -26,9 +26,9 @@ from typing import Any, Optional
 
 import numpy as np
 
-from harness.design import build_design, draw_folds
+from harness.design.feasibility import check_feasible
+from harness.design.table import build_design, draw_folds
 from harness.errors import SpecError
-from harness.feasibility import check_feasible
 from harness.language.learners import LEARNERS, LearnerChoice
 from harness.language.spec import DatasetSpec, Spec
 
@@ -200,7 +200,7 @@ def _replicate(base: Any, k: int, replication: Replication, dataset: DatasetSpec
     design = base.design
     here = f"{where} (replicate {k})"
     if replication.data_seeds is not None:
-        from harness.generated import generate
+        from harness.design.generated import generate
 
         try:
             frame = generate(generator, replication.data_seeds[k - 1])

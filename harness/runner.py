@@ -20,16 +20,16 @@ from typing import Optional
 import numpy as np
 
 from harness.cache import ResultCache, cache_key, default_cache_dir
-from harness.design import Design, build_design, draw_folds, load_data, sha256_of
+from harness.design.feasibility import check_feasible
+from harness.design.shared_memory import shared_copy, shared_frame
+from harness.design.table import Design, build_design, draw_folds, load_data, sha256_of
 from harness.errors import DataError, HarnessError, SpecError
-from harness.feasibility import check_feasible
 from harness.fit import PreparedSpec, python_versions, run_one
 from harness.language.spec import Spec, SpecFile, load_spec_file
 from harness.language.tolerances import loosened
 from harness.memory import release_freed_memory
 from harness.output.arrays import pair_digest
 from harness.progress import Progress
-from harness.shared_memory import shared_copy, shared_frame
 
 __all__ = [
     "ENGINES",
@@ -92,7 +92,7 @@ def _data_path(spec_file: SpecFile, override: Optional[Path]) -> Optional[Path]:
 def _truth(spec_file: SpecFile, data_override: Optional[Path]) -> dict:
     """True effects of a synthetic data set; a user's own data has none."""
     if data_override is None and spec_file.dataset.generator is not None:
-        from harness.generated import GENERATORS, true_effect
+        from harness.design.generated import GENERATORS, true_effect
 
         generator = spec_file.dataset.generator
         return {GENERATORS[generator["name"]][1]: true_effect(generator)}
@@ -111,7 +111,7 @@ def prepare(spec_file: SpecFile, data_path: Optional[Path], share: bool = False)
 
     ``data_path`` None: each spec's data is drawn by the spec file's generator with the spec's seed.
     ``share``: hold the designs and folds in memory the run's worker processes map rather than
-    receive a copy of (harness.shared_memory)."""
+    receive a copy of (harness.design.shared_memory)."""
     data = load_data(data_path, spec_file.dataset) if data_path is not None else None
     where = _where(spec_file, data_path)
     out = []
@@ -149,7 +149,7 @@ def _where(spec_file: SpecFile, data_path: Optional[Path]) -> str:
 
 
 def _generated(spec_file: SpecFile, seed: int):
-    from harness.generated import generate
+    from harness.design.generated import generate
 
     try:
         return generate(spec_file.dataset.generator, seed)
@@ -160,7 +160,7 @@ def _generated(spec_file: SpecFile, seed: int):
 def _data_provenance(spec_file: SpecFile, data_path: Optional[Path]) -> dict:
     if data_path is not None:
         return {"path": _display_path(data_path), "sha256": sha256_of(data_path)}
-    from harness.generated import generated_sha256
+    from harness.design.generated import generated_sha256
 
     seeds = sorted({spec.seed for spec in spec_file.specs})
     frames = [_generated(spec_file, seed) for seed in seeds]

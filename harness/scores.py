@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.design import Design, Folds
+from harness.design.shared_draws import bootstrap_weights
+from harness.design.table import Design, Folds
 from harness.engines.result import Bootstrap, EngineResult, Inference
 from harness.formulas import python_aggregate, score_coef, score_se
 from harness.language.spec import Spec
 from harness.multiplicity import p_adjust_rule, python_joint_ci
-from harness.shared_draws import bootstrap_weights
 
 __all__ = ["formula_fit", "needs_written_score", "score_elements"]
 

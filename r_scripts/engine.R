@@ -72,7 +72,7 @@ dmlp_data <- function(x, y, d, x_cols, z_cols, cluster_cols, s_col = NULL) {
 
 # The fields DoubleML 1.0.2's set_sample_splitting sets for cross-fitting folds, after its own
 # check (checkmate on every fold: 1.8 s at a million rows). Python built and validated these folds
-# (harness/splits.py); tests/test_splits_r.py proves both routes give bitwise the same fit.
+# (harness/design/splits.py); tests/test_splits_r.py proves both routes give bitwise the same fit.
 # Another DoubleML version (the project installs 1.0.2) takes the checked route.
 dmlp_hand_smpls <- function(obj, smpls) {
   if (utils::packageVersion("DoubleML") != "1.0.2") return(invisible(obj$set_sample_splitting(smpls)))

@@ -24,7 +24,7 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
-from harness.generated import generate
+from harness.design.generated import generate
 from tests.conftest import make_tables
 
 __all__ = ["ApiCase", "api_cases", "api_frame"]

@@ -167,7 +167,7 @@ class MatrixCase:
 def effect_frame(case: MatrixCase) -> pd.DataFrame:
     """The case's data with its effect: for ``zero``/``near`` the outcome moved by ``c * d`` so that
     Python's first repetition lands at ``EFFECTS[effect]`` of its se from 0 (``c`` from two fits)."""
-    from harness.design import build_design, draw_folds
+    from harness.design.table import build_design, draw_folds
     from harness.engines.python_engine import fit_python
     from harness.language.spec import DatasetSpec, Spec
 

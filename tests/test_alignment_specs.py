@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.generated import generate
+from harness.design.generated import generate
 from harness.language.spec import load_spec_file
 from harness.runner import RunOptions, run
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from harness.checks import covered_by, required_coverage
-from harness.design import build_design, draw_folds
+from harness.design.table import build_design, draw_folds
 from harness.language.spec import DatasetSpec, Spec
 from harness.rows import treatment_rows
 from harness.runner import PreparedSpec, run_one

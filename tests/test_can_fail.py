@@ -26,7 +26,7 @@ import pytest
 from harness.checks import VerdictError
 from harness.compare import compare
 from harness.compare_extended import judge
-from harness.design import build_design, draw_folds
+from harness.design.table import build_design, draw_folds
 from harness.engines.python_engine import fit_python
 from harness.language.spec import BootstrapSpec, DatasetSpec, Spec, load_spec_file
 from harness.learner_free import learner_free_fit

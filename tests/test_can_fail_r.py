@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from harness.cli import main
-from harness.design import build_design, draw_folds
+from harness.design.table import build_design, draw_folds
 from harness.engines import r_engine
 from harness.language.spec import DatasetSpec, Spec
 from harness.runner import PreparedSpec, run_one

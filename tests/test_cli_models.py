@@ -113,7 +113,7 @@ def test_each_family_and_score_agrees_from_a_spec_file(both: dict, spec_id: str)
 def test_an_ssm_spec_no_package_can_fit_is_refused_in_one_line(tmp_path: Path) -> None:
     """Selection never observed for the treated: the selection logit on (x, d) is separated, so the
     feasibility check refuses it, naming the learner (before, any SSM spec crashed there)."""
-    from harness.generated import generate
+    from harness.design.generated import generate
 
     frame = generate({"name": "make_ssm_data", "n_obs": 400, "dim_x": 5, "mar": True}, 13)
     frame["s"] = frame["s"] * (1 - frame["d"])

@@ -16,7 +16,7 @@ import pytest
 import harness.compare as compare_module
 from harness.checks import VerdictError, assert_covered, required_coverage
 from harness.compare import compare
-from harness.design import build_design, draw_folds
+from harness.design.table import build_design, draw_folds
 from harness.engines.python_engine import fit_python
 from harness.engines.result import EngineResult
 from harness.formulas import atte_reps, python_aggregate, r_aggregate, var_scaling_factor

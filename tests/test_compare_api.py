@@ -17,11 +17,11 @@ import pytest
 from harness import compare_extended as extended_module
 from harness.checks import VerdictError, covered_by, required_coverage
 from harness.compare_extended import judge
-from harness.design import build_design, draw_folds
+from harness.design.generated import generate
+from harness.design.table import build_design, draw_folds
 from harness.engines.python_engine import fit_python
 from harness.engines.result import Bootstrap, EngineResult, Inference
 from harness.formulas import r_aggregate, var_scaling_factor
-from harness.generated import generate
 from harness.language.spec import DatasetSpec, Spec
 from harness.learner_free import learner_free_fit
 from harness.multiplicity import p_adjust_rule, r_joint_ci

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.design import build_design, demean, draw_folds, load_data
+from harness.design.table import build_design, demean, draw_folds, load_data
 from harness.errors import DataError
 from harness.language.spec import DatasetSpec, Spec
 

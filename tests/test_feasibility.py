@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.feasibility import _aliased, _separated
+from harness.design.feasibility import _aliased, _separated
 
 
 def test_collinear_and_constant_columns_are_found_at_lms_tolerance() -> None:

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from harness.compare import LEARNER_FREE_LIMIT
-from harness.design import build_design, draw_folds
+from harness.design.table import build_design, draw_folds
 from harness.language.learners import LEARNERS, LearnerChoice, parse_learner
 from harness.language.spec import DatasetSpec, Spec
 from harness.runner import PreparedSpec, run_one

@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 
 from harness.checks import required_coverage
-from harness.design import build_design, draw_folds
+from harness.design.feasibility import check_feasible
+from harness.design.table import build_design, draw_folds
 from harness.errors import SpecError
-from harness.feasibility import check_feasible
 from harness.language.spec import DatasetSpec, Spec
 from harness.runner import PreparedSpec, run_one
 from tests.matrix_cases import cases, dataset_frame, effect_frame

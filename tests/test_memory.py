@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from harness.design import build_design, draw_folds
+from harness.design.table import build_design, draw_folds
 from harness.language.spec import DatasetSpec, Spec
 from tests.conftest import ROOT, make_tables
 
@@ -21,7 +21,7 @@ PYTHON_CHECK = textwrap.dedent(
     """
     import gc, warnings
     warnings.simplefilter("ignore")
-    from harness.design import build_design, draw_folds
+    from harness.design.table import build_design, draw_folds
     from harness.engines.python_engine import fit_python
     from harness.language.spec import DatasetSpec, Spec
     from tests.conftest import make_tables

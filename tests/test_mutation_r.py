@@ -34,7 +34,7 @@ def _swap_two_rows(splits):
 @pytest.mark.parametrize("model_key", list(MODELS))
 def test_r_on_swapped_folds_disagrees(model_key: str, monkeypatch: pytest.MonkeyPatch) -> None:
     original = r_engine._r_smpls
-    # At the hand-over to R (harness/splits.py validated the folds before): R's folds are read back
+    # At the hand-over to R (harness/design/splits.py validated the folds before): R's folds are read back
     # from its fitted object, so the swap must show in folds.r, not be masked by the tool's arrays.
     monkeypatch.setattr(r_engine, "_r_smpls", lambda session, splits: original(session, _swap_two_rows(splits)))
     result = _run(MatrixCase("generated", model_key, "none", 1, 2, "small"))

@@ -15,9 +15,9 @@ import pytest
 from harness.checks import abs_diff, at_least, at_most, coef_diff, diff_in_se, norm_rel_diff, rel_diff, same_significance, t_diff
 from harness.compare import compare
 from harness.compare_extended import judge
-from harness.design import build_design, draw_folds
+from harness.design.generated import generate
+from harness.design.table import build_design, draw_folds
 from harness.engines.python_engine import fit_python
-from harness.generated import generate
 from harness.language.spec import DatasetSpec, Spec
 from harness.scores import formula_fit
 from tests.conftest import make_tables

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import shared_memory
 from harness.cluster import Cluster
+from harness.design import shared_memory
 from harness.language.spec import load_spec_file
 from harness.parallel import InProcess, WorkerPool, fork_is_safe
 from harness.runner import RunOptions, prepare, run, stable_view
@@ -176,7 +176,7 @@ R_FIT_ALONE = textwrap.dedent(
     import sys, warnings
     warnings.simplefilter("ignore")
     from harness.fit import warm_up
-    from harness.design import build_design, draw_folds
+    from harness.design.table import build_design, draw_folds
     from harness.engines.r_engine import fit_r
     from harness.language.spec import DatasetSpec, Spec
     from tests.conftest import make_tables

@@ -10,10 +10,10 @@ import warnings
 import numpy as np
 import pytest
 
-from harness.design import build_design, cluster_codes, draw_folds
+from harness.design.splits import SampleSplits, sample_splits, validate_splits
+from harness.design.table import build_design, cluster_codes, draw_folds
 from harness.engines.python_engine import _model, fit_python
 from harness.language.spec import DatasetSpec, Spec
-from harness.splits import SampleSplits, sample_splits, validate_splits
 from tests.conftest import make_tables
 
 X = ["x1", "x2", "x3", "skew"]

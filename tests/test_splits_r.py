@@ -9,8 +9,8 @@ import dataclasses
 import numpy as np
 import pytest
 
+from harness.design.splits import sample_splits
 from harness.engines.r_engine import RError, fit_arguments, r_session
-from harness.splits import sample_splits
 from tests.test_splits import CASES, prepared
 
 pytestmark = pytest.mark.r

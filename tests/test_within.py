@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness import design as design_module
-from harness import within
-from harness.design import build_design
+from harness.design import table as design_module
+from harness.design import within
+from harness.design.table import build_design
+from harness.design.within import NotConverged, demean, largest_group_mean
 from harness.errors import DataError
 from harness.language.spec import DatasetSpec, Spec
-from harness.within import NotConverged, demean, largest_group_mean
 
 
 def staggered_panel(n_units: int = 120, seed: int = 0, linked: bool = False) -> pd.DataFrame:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from harness.compare import compare
-from harness.design import build_design, draw_folds
+from harness.design.table import build_design, draw_folds
 from harness.engines.python_engine import fit_python
 from harness.engines.result import EngineResult
 from harness.formulas import r_aggregate, var_scaling_factor

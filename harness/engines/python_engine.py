@@ -13,13 +13,13 @@ from typing import Optional
 
 import numpy as np
 
-from harness.design import Design, Folds
+from harness.design.splits import SampleSplits, sample_splits
+from harness.design.table import Design, Folds
 from harness.engines.python_inference import python_inference, shared_inner_split
 from harness.engines.result import EngineResult
 from harness.language.learners import resolve_learner
 from harness.language.spec import Spec
 from harness.memory import release_freed_memory
-from harness.splits import SampleSplits, sample_splits
 
 __all__ = ["FoldsUsed", "fit_python", "hand_splits", "load_doubleml"]
 
@@ -64,7 +64,7 @@ def hand_splits(model, splits: SampleSplits) -> None:
     ``set_sample_splitting`` sets after its own check, then the re-initialisation it calls.
 
     Its check (sets and ``np.unique`` per fold) costs seconds per call at a million rows; the folds
-    were drawn and validated by the tool (:func:`harness.splits.sample_splits`), and
+    were drawn and validated by the tool (:func:`harness.design.splits.sample_splits`), and
     ``tests/test_splits.py`` proves the result bitwise equal to the checked route for every model.
     Which folds doubleml then fits on is read from its fit, not from these fields
     (:class:`FoldsUsed`). Another doubleml version (the project pins 0.11.4) takes the checked route.

@@ -5,13 +5,13 @@ How the tool's draws reach doubleml's own code (read in doubleml 0.11.4's source
 * bootstrap weights: ``DoubleMLFramework.bootstrap`` draws each repetition's weights through the
   module-level ``_draw_weights`` that ``double_ml_framework.py`` imports from ``utils/_estimation.py``.
   For the duration of the call the tool substitutes that one name by a function that returns the
-  tool's weights (:func:`harness.shared_draws.bootstrap_weights`) for the same arguments; the rest
+  tool's weights (:func:`harness.design.shared_draws.bootstrap_weights`) for the same arguments; the rest
   of ``bootstrap``, ``confint(joint=True)`` and ``p_adjust`` run unchanged. Substituting the name is
   the narrowest hook the source offers: the draw is one call, made once per repetition with
   ``(method, n_rep_boot, n_obs)``, and nothing else reads it.
 * SSM nonignorable: ``DoubleMLSSM._nuisance_est`` halves each training fold with
   ``sklearn.model_selection.train_test_split``, imported by name into ``irm/ssm.py``; the tool
-  substitutes that name by a lookup of its own split (:func:`harness.shared_draws.inner_splits`).
+  substitutes that name by a lookup of its own split (:func:`harness.design.shared_draws.inner_splits`).
 
 Both substitutions hold a process-wide lock, so threads (a Dask worker's) never see each other's.
 """
@@ -25,9 +25,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from harness.design.shared_draws import bootstrap_weights, inner_splits, split_key
 from harness.engines.result import Bootstrap, Inference
 from harness.language.spec import Spec
-from harness.shared_draws import bootstrap_weights, inner_splits, split_key
 
 __all__ = ["python_inference", "shared_inner_split"]
 

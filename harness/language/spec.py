@@ -50,7 +50,7 @@ class DatasetSpec(_Frozen):
     """Where the data lives and how the user's columns map to the names the specs use.
 
     ``generator`` instead of ``path`` draws the data with a doubleml generator per spec seed
-    (:mod:`harness.generated`); its true effect is the generator's theta/alpha argument."""
+    (:mod:`harness.design.generated`); its true effect is the generator's theta/alpha argument."""
 
     path: Optional[str] = None
     generator: Optional[dict[str, Any]] = None
@@ -67,7 +67,7 @@ class DatasetSpec(_Frozen):
             raise ValueError("generator: give either path or generator, not both")
         if self.truth is not None or self.columns:
             raise ValueError("generator: generated data has no truth file or column map (its truth is the generator's)")
-        from harness.generated import check_generator
+        from harness.design.generated import check_generator
 
         check_generator(self.generator)
         return self

@@ -15,7 +15,7 @@ from typing import Optional
 
 import numpy as np
 
-from harness.design import Design, Folds, cluster_codes
+from harness.design.table import Design, Folds, cluster_codes
 
 __all__ = ["SampleSplits", "sample_splits", "validate_splits"]
 

@@ -25,7 +25,7 @@ import numpy as np
 from scipy.linalg import qr
 from scipy.optimize import linprog
 
-from harness.design import Design, Folds, cluster_codes
+from harness.design.table import Design, Folds, cluster_codes
 from harness.errors import SpecError
 from harness.language.learners import resolve_learner
 from harness.language.spec import Spec

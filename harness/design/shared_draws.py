@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.design import Design, Folds, cluster_codes
+from harness.design.table import Design, Folds, cluster_codes
 
 __all__ = ["WEIGHT_STREAM", "bootstrap_weights", "inner_splits", "split_key"]
 

@@ -17,11 +17,11 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from harness.design.shared_memory import portable, portable_frame, resolved, resolved_frame
+from harness.design.within import NotConverged, demean
 from harness.errors import DataError, SpecError
 from harness.language.expr import ConditionError, evaluate, parse_condition
 from harness.language.spec import BINARY_TREATMENT, DatasetSpec, Spec
-from harness.shared_memory import portable, portable_frame, resolved, resolved_frame
-from harness.within import NotConverged, demean
 
 __all__ = ["Design", "Folds", "build_design", "cluster_codes", "draw_folds", "load_data", "sha256_of"]
 
@@ -85,7 +85,7 @@ class Design:
         others = tuple(t for t in self.d_cols if t != d)
         return dataclasses.replace(self, d=d, x=self.x + others, treatments=())
 
-    # Pickled for a worker, a design in shared memory travels as a reference (harness.shared_memory).
+    # Pickled for a worker, a design in shared memory travels as a reference (harness.design.shared_memory).
     def __getstate__(self) -> dict:
         return {**self.__dict__, "frame": portable_frame(self.frame), "rows": portable(self.rows)}
 
