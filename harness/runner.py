@@ -23,11 +23,11 @@ from harness.cache import ResultCache, cache_key, default_cache_dir
 from harness.design.feasibility import check_feasible
 from harness.design.shared_memory import shared_copy, shared_frame
 from harness.design.table import Design, build_design, draw_folds, load_data, sha256_of
+from harness.engines.heap_trim import release_freed_memory
 from harness.errors import DataError, HarnessError, SpecError
 from harness.fit import PreparedSpec, python_versions, run_one
 from harness.language.spec import Spec, SpecFile, load_spec_file
 from harness.language.tolerances import loosened
-from harness.memory import release_freed_memory
 from harness.output.arrays import pair_digest
 from harness.progress import Progress
 

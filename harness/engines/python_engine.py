@@ -15,11 +15,11 @@ import numpy as np
 
 from harness.design.splits import SampleSplits, sample_splits
 from harness.design.table import Design, Folds
+from harness.engines.heap_trim import release_freed_memory
 from harness.engines.python_inference import python_inference, shared_inner_split
 from harness.engines.result import EngineResult
 from harness.language.learners import resolve_learner
 from harness.language.spec import Spec
-from harness.memory import release_freed_memory
 
 __all__ = ["FoldsUsed", "fit_python", "hand_splits", "load_doubleml"]
 

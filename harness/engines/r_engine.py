@@ -19,11 +19,11 @@ import numpy as np
 from harness.design.shared_draws import bootstrap_weights, inner_splits
 from harness.design.splits import SampleSplits, sample_splits
 from harness.design.table import Design, Folds
+from harness.engines.heap_trim import release_freed_memory
 from harness.engines.result import Bootstrap, EngineResult, Inference
 from harness.errors import EnvironmentProblem
 from harness.language.learners import resolve_learner
 from harness.language.spec import Spec
-from harness.memory import release_freed_memory
 
 __all__ = ["R_PACKAGES", "RSession", "fit_arguments", "fit_r", "project_root", "r_library", "r_session"]
 
