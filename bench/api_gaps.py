@@ -35,13 +35,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.compare_extended import judge  # noqa: E402
 from harness.design.generated import generate  # noqa: E402
 from harness.design.table import build_design, draw_folds  # noqa: E402
 from harness.engines.python_engine import fit_python  # noqa: E402
 from harness.engines.r_engine import fit_r  # noqa: E402
 from harness.language.spec import DatasetSpec, Spec  # noqa: E402
-from harness.learner_free import learner_free_fit  # noqa: E402
+from harness.verdict.compare_extended import judge  # noqa: E402
+from harness.verdict.learner_free import learner_free_fit  # noqa: E402
 from tests.conftest import make_tables  # noqa: E402
 
 X = ["x1", "x2", "x3", "skew"]

@@ -164,8 +164,8 @@ PROFILE_PARTS = {
     ("harness/engines/r_engine.py", "fit_r"): "R fit incl. conversions and gc",
     ("harness/engines/r_engine.py", "fit_arguments"): "design columns and folds -> R vectors",
     ("harness/engines/r_engine.py", "collect_garbage"): "R gc after the fit",
-    ("harness/compare.py", "compare"): "three-layer comparison",
-    ("harness/compare_extended.py", "judge"): "comparison and verdict",
+    ("harness/verdict/compare.py", "compare"): "three-layer comparison",
+    ("harness/verdict/compare_extended.py", "judge"): "comparison and verdict",
     ("harness/cli.py", "write_run"): "results.json, arrays.npz and report",
     ("harness/output/arrays.py", "write_arrays"): "arrays.npz",
 }

@@ -22,12 +22,12 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.compare import rel_diff  # noqa: E402
 from harness.design.table import Folds, build_design, draw_folds  # noqa: E402
 from harness.engines.r_engine import RSession, project_root, r_session  # noqa: E402
 from harness.language.learners import LEARNERS, LearnerChoice, parse_learner  # noqa: E402
 from harness.language.spec import DatasetSpec, Spec  # noqa: E402
 from harness.runner import PreparedSpec, python_versions, run_one  # noqa: E402
+from harness.verdict.compare import rel_diff  # noqa: E402
 
 SECTION = "## Nonlinear learner pairs (lgbm, svr)"
 PANEL = ROOT / "data" / "city_panel.csv"

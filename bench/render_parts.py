@@ -71,7 +71,11 @@ def overhead_explanation(raw: dict[str, Any]) -> str:
     t_lf = _part(prof, ("harness/fit.py", "_learner_free"))
     t_cmp = sum(
         _part(prof, k)
-        for k in [("harness/compare.py", "compare"), ("harness/claims.py", "judge_claims"), ("harness/cache.py", "cache_key")]
+        for k in [
+            ("harness/verdict/compare.py", "compare"),
+            ("harness/verdict/claims.py", "judge_claims"),
+            ("harness/cache.py", "cache_key"),
+        ]
     )
     t_rep = _part(prof, ("harness/cli.py", "write_run"))
     t_rest = t_wall - t_fits - t_prep - t_lf - t_cmp - t_rep

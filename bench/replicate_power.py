@@ -1,5 +1,5 @@
-"""Size and power of the replicate verdict, stated (normal theory, harness.replicate_stats) against
-simulated (the tool's own vectorised rule, harness.replicate_stats.decide, on normal and on
+"""Size and power of the replicate verdict, stated (normal theory, harness.verdict.replicate_stats) against
+simulated (the tool's own vectorised rule, harness.verdict.replicate_stats.decide, on normal and on
 Student-t3 differences of the same sd). Pure numpy: about a minute.
 
     .venv/bin/python bench/replicate_power.py            # prints the README's table (markdown)
@@ -15,7 +15,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.replicate_stats import decide, power_agree, power_disagree  # noqa: E402
+from harness.verdict.replicate_stats import decide, power_agree, power_disagree  # noqa: E402
 
 SIMS = 40_000
 MARGIN = 0.2

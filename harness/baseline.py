@@ -24,9 +24,9 @@ from typing import Optional
 
 import numpy as np
 
-from harness.checks import SIGNIFICANCE_LEVELS, abs_diff, coef_diff, diff_in_se, rel_diff
 from harness.errors import DataError
 from harness.output.atomic_write import atomic_write_json
+from harness.verdict.checks import SIGNIFICANCE_LEVELS, abs_diff, coef_diff, diff_in_se, rel_diff
 
 __all__ = [
     "QUANTITIES",

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from harness.errors import HarnessError
-from harness.exit_codes import FAILED
+from harness.verdict.exit_codes import FAILED
 
 __all__ = ["main"]
 
@@ -185,9 +185,9 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     # Before anything is read or fitted: a run that cannot write its report must not start.
     check_output(out)
 
-    from harness.exit_codes import run_exit_code, why
     from harness.progress import Progress
     from harness.runner import RunOptions, parse_engines, run
+    from harness.verdict.exit_codes import run_exit_code, why
 
     engines = parse_engines(args.engines)
     quiet = args.quiet
@@ -216,7 +216,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         keys = ("agree", "explained", "disagree", "inconclusive", "error", "not-run", "r-not-run")
         counts = ", ".join(f"{s[key]} {key}" for key in keys if s.get(key))
         print(f"{s['specs']} specs: {counts} -> {out}/report.html")
-        from harness.draws import terminal_lines
+        from harness.verdict.single_draw import terminal_lines
 
         for line in terminal_lines(results):  # one-draw verdicts say so, with the command for more
             print(line)

@@ -44,8 +44,8 @@ class PreparedSpec:
 def _blank_result(prepared: PreparedSpec) -> dict:
     # Imported here: the comparison (scipy) is the workers' business; the run's own process
     # stays light so that its start-up does not add to theirs.
-    from harness.compare import spec_tier
     from harness.output.arrays import pair_digest
+    from harness.verdict.compare import spec_tier
 
     tier, tolerance = spec_tier(prepared.spec)
     return {
@@ -140,8 +140,8 @@ def _verdict(
 ) -> None:
     """The status and checks of a result from both engines' outputs (``not-run`` without both)."""
     if py is not None and r is not None:
-        from harness.compare_extended import judge
         from harness.design.splits import sample_splits
+        from harness.verdict.compare_extended import judge
 
         spec, design, folds = prepared.spec, prepared.design, prepared.folds
         splits = splits if splits is not None else sample_splits(design, folds)
@@ -161,8 +161,8 @@ def _failed(result: dict, err: Exception) -> None:
 
 
 def _learner_free(spec: Spec, design: Design, folds: Folds, r, splits: SampleSplits) -> EngineResult:
-    """Python's score and inference code on R's predictions (:mod:`harness.learner_free`)."""
-    from harness.learner_free import learner_free_fit
+    """Python's score and inference code on R's predictions (:mod:`harness.verdict.learner_free`)."""
+    from harness.verdict.learner_free import learner_free_fit
 
     return learner_free_fit(spec, design, folds, r, splits)
 

@@ -43,7 +43,7 @@ PRELOAD = ["harness.worker", "harness.fit"]
 # which comes after its first R fit, so that R's fit (the run's peak at a million rows) does not
 # carry it. A caller whose fork server outlives one run (the test suite) may preload it with
 # preload_engine(): its workers then start with it imported (2 s less each).
-ENGINE = ["harness.compare_extended", "harness.learner_free", "harness.engines.python_engine", "doubleml"]
+ENGINE = ["harness.verdict.compare_extended", "harness.verdict.learner_free", "harness.engines.python_engine", "doubleml"]
 _preload = list(PRELOAD)
 
 

@@ -228,10 +228,10 @@ def run(options: RunOptions) -> dict:
         result = judge_stored(tasks[i], stored.engines, stored.timings)
         results[i] = {**result, "timings": {**result["timings"], "cached": True}, "cache": "served"}
 
-    # A spec with several treatments gives one row per treatment (harness.rows).
+    # A spec with several treatments gives one row per treatment (harness.verdict.treatment_rows).
     specs_out = [row for i in range(len(prepared)) for row in _spec_outcome(plan, i, prepared[i], results, truth, options.specs)]
-    from harness.claims import judge_claims
-    from harness.summary import summarize
+    from harness.verdict.claims import judge_claims
+    from harness.verdict.summary import summarize
 
     specs_out = judge_claims(specs_out)
     return {
@@ -294,8 +294,8 @@ def _executor(options: RunOptions, engines: tuple[str, ...], progress: Progress)
 
 
 def _replicate_plan(spec_file: SpecFile, prepared: list[PreparedSpec], options: RunOptions, data_path: Optional[Path]):
-    from harness.compare import spec_tier
     from harness.replicates import plan_replicates, replicate_settings
+    from harness.verdict.compare import spec_tier
 
     generator = spec_file.dataset.generator if data_path is None else None
     settings = {}
@@ -311,11 +311,11 @@ def _spec_outcome(plan, index: int, prepared: PreparedSpec, results: dict[int, d
     own = plan.results_of(index, results)
     records = _spec_records(prepared, own[0], truth)
     if index in plan.replication:  # one treatment (harness.replicates refuses several)
-        from harness.replicate_verdict import with_replicates
+        from harness.verdict.replicate_verdict import with_replicates
 
         records = [with_replicates(records[0], own, plan.replication[index], prepared.spec)]
-    else:  # a statistical-tier verdict from one draw says so (harness.draws)
-        from harness.draws import mark_single_draw
+    else:  # a statistical-tier verdict from one draw says so (harness.verdict.single_draw)
+        from harness.verdict.single_draw import mark_single_draw
 
         spec = prepared.spec
         for record in records:
@@ -324,7 +324,7 @@ def _spec_outcome(plan, index: int, prepared: PreparedSpec, results: dict[int, d
 
 
 def _spec_records(prepared: PreparedSpec, result: dict, truth: dict) -> list[dict]:
-    from harness.rows import treatment_rows
+    from harness.verdict.treatment_rows import treatment_rows
 
     spec = prepared.spec
     records = []
@@ -379,9 +379,9 @@ def _learner_label(spec: Spec, nuisance: str) -> str:
 
 
 def exit_code(results: dict) -> int:
-    """The run's exit code (:mod:`harness.exit_codes`: 0 all earned, 1 a finding, 3 an ``error``
+    """The run's exit code (:mod:`harness.verdict.exit_codes`: 0 all earned, 1 a finding, 3 an ``error``
     spec, 4 a spec that compared nothing)."""
-    from harness.exit_codes import run_exit_code
+    from harness.verdict.exit_codes import run_exit_code
 
     return run_exit_code(results)
 

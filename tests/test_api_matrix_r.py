@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import pytest
 
-from harness.checks import covered_by, required_coverage
 from harness.design.table import build_design, draw_folds
 from harness.language.spec import DatasetSpec, Spec
-from harness.rows import treatment_rows
 from harness.runner import PreparedSpec, run_one
+from harness.verdict.checks import covered_by, required_coverage
+from harness.verdict.treatment_rows import treatment_rows
 from tests.api_matrix_cases import api_cases, api_frame
 from tests.shards import add_shards
 
@@ -51,7 +51,7 @@ def _assert_earned(spec: Spec, result: dict) -> None:
 
 
 def covered_by_dicts(checks: list[dict], triples: bool) -> set:
-    from harness.checks import Check
+    from harness.verdict.checks import Check
 
     fields = ("name", "layer", "quantity", "rep", "value", "limit", "ok", "metric")
     objects = [Check(*(c[f] for f in fields), c.get("treatment")) for c in checks]

@@ -116,7 +116,7 @@ def test_a_tampered_entry_never_changes_a_verdict(spec_path: Path, tmp_path: Pat
 
 @pytest.mark.r
 def test_a_served_spec_is_judged_by_this_runs_code(spec_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import harness.compare
+    import harness.verdict.compare
 
     cache = tmp_path / "cache"
     common = ("run", "--specs", spec_path, "--cache-dir", cache, "--quiet", "--only", "a_ols")
@@ -129,7 +129,7 @@ def test_a_served_spec_is_judged_by_this_runs_code(spec_path: Path, tmp_path: Pa
 
     # A rule changed since the entry was stored (here: the rule layer's limit below any value it
     # can measure): the served spec is judged by the changed rule, not the stored verdict.
-    monkeypatch.setattr(harness.compare, "EXPLAINED_LIMIT", -1.0)
+    monkeypatch.setattr(harness.verdict.compare, "EXPLAINED_LIMIT", -1.0)
     code = cli(*common, "--out", tmp_path / "changed")[0]
     changed = read_results(tmp_path / "changed")["specs"][0]
     assert changed["cache"] == "served"

@@ -23,13 +23,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.checks import VerdictError
-from harness.compare import compare
-from harness.compare_extended import judge
 from harness.design.table import build_design, draw_folds
 from harness.engines.python_engine import fit_python
 from harness.language.spec import BootstrapSpec, DatasetSpec, Spec, load_spec_file
-from harness.learner_free import learner_free_fit
+from harness.verdict.checks import VerdictError
+from harness.verdict.compare import compare
+from harness.verdict.compare_extended import judge
+from harness.verdict.learner_free import learner_free_fit
 from tests.conftest import make_tables
 from tests.test_compare import _as_r
 from tests.test_compare_api import _r_like
@@ -95,7 +95,7 @@ def test_a_check_that_cannot_fail_does_not_cover_its_quantity(n_rep_boot: int, p
 
 
 def test_a_check_that_cannot_fail_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    import harness.compare_extended as extended
+    import harness.verdict.compare_extended as extended
 
     spec, design, folds, py, r = _bootstrap_case(3)
     monkeypatch.setattr(extended, "assert_covered", lambda *args, **kwargs: None)
@@ -238,7 +238,7 @@ def test_r_leaving_atte_ml_g1_unfitted_is_by_design_not_a_gap() -> None:
 def test_the_romano_wolf_rule_matches_every_pair_of_proportions(n: int) -> None:
     # The own-draws check of a Romano-Wolf p-value can fail for some pair of n-draw proportions
     # exactly when proportion_check_can_fail says so (and the critical value's when its rule does).
-    from harness.multiplicity import proportion_check_can_fail, proportion_mc_bound, quantile_check_can_fail
+    from harness.verdict.multiplicity import proportion_check_can_fail, proportion_mc_bound, quantile_check_can_fail
 
     grid = np.arange(n + 1) / n
     some_pair_fails = any(abs(a - b) > proportion_mc_bound(a, b, n, n) for a in grid for b in grid)

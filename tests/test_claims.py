@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from harness.claims import ENGINES_DISAGREE, count_claims, judge_claims
+from harness.verdict.claims import ENGINES_DISAGREE, count_claims, judge_claims
 
 
 def est(coef: float, se: float = 0.05, p: float = 0.001, ci: tuple[float, float] | None = None) -> dict:

@@ -77,7 +77,7 @@ def _run_all(folder: Path, engines: str) -> dict[str, tuple[dict, str]]:
             timeout=600,
         )
         assert "Traceback" not in proc.stderr, proc.stderr
-        # 4: nothing compared (one engine), 0: every verdict earned (harness.exit_codes)
+        # 4: nothing compared (one engine), 0: every verdict earned (harness.verdict.exit_codes)
         assert proc.returncode == (4 if engines == "python" else 0), proc.stderr
         for record in json.loads((target / "results.json").read_text(encoding="utf-8"))["specs"]:
             out[record["id"]] = (record, proc.stderr)

@@ -1,7 +1,7 @@
 """The verdict rules without R: compare() on engine results built from real Python fits.
 
 The R result is constructed as R would report it for the same predictions (R's aggregation and R's
-ATTE rule, from harness.formulas), so every rule of the verdict runs in any test environment; one
+ATTE rule, from harness.verdict.formulas), so every rule of the verdict runs in any test environment; one
 quantity is then perturbed at a time and the verdict must turn to ``disagree`` naming that check.
 Whether the formulas are R's own is tested against R itself in test_matrix_r.py.
 """
@@ -13,14 +13,14 @@ import dataclasses
 import numpy as np
 import pytest
 
-import harness.compare as compare_module
-from harness.checks import VerdictError, assert_covered, required_coverage
-from harness.compare import compare
+import harness.verdict.compare as compare_module
 from harness.design.table import build_design, draw_folds
 from harness.engines.python_engine import fit_python
 from harness.engines.result import EngineResult
-from harness.formulas import atte_reps, python_aggregate, r_aggregate, var_scaling_factor
 from harness.language.spec import DatasetSpec, Spec
+from harness.verdict.checks import VerdictError, assert_covered, required_coverage
+from harness.verdict.compare import compare
+from harness.verdict.formulas import atte_reps, python_aggregate, r_aggregate, var_scaling_factor
 from tests.conftest import make_tables
 
 EXACT = {"ml_l": "ols", "ml_m": "ols", "ml_g": "ols", "ml_r": "ols"}
@@ -150,7 +150,7 @@ def test_tiny_p_values_compare_absolutely() -> None:
     # Two p-values from t statistics 1e-14 apart differ relatively by ~1e-12 at t = 15, yet mean the same.
     from scipy.stats import norm
 
-    from harness.checks import rel_diff
+    from harness.verdict.checks import rel_diff
 
     t = 15.0
     p1, p2 = 2 * norm.sf(t), 2 * norm.sf(t * (1 + 1e-14))

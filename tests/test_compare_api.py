@@ -1,8 +1,8 @@
 """The verdict of several treatments, joint inference, PLIV variants and SSM, without R.
 
 As in test_compare.py, R's result is built from a real Python fit as R reports it: the same
-repetitions, R's aggregation (harness.formulas) and R's joint-inference rules
-(harness.multiplicity) on the same shared draws; R's own draws are doubleml's with another seed.
+repetitions, R's aggregation (harness.verdict.formulas) and R's joint-inference rules
+(harness.verdict.multiplicity) on the same shared draws; R's own draws are doubleml's with another seed.
 One quantity is then perturbed at a time and the verdict must turn to ``disagree`` naming that
 check. Whether the written rules are R's own is tested against R in test_api_matrix_r.py.
 """
@@ -14,18 +14,18 @@ import dataclasses
 import numpy as np
 import pytest
 
-from harness import compare_extended as extended_module
-from harness.checks import VerdictError, covered_by, required_coverage
-from harness.compare_extended import judge
 from harness.design.generated import generate
 from harness.design.table import build_design, draw_folds
 from harness.engines.python_engine import fit_python
 from harness.engines.result import Bootstrap, EngineResult, Inference
-from harness.formulas import r_aggregate, var_scaling_factor
 from harness.language.spec import DatasetSpec, Spec
-from harness.learner_free import learner_free_fit
-from harness.multiplicity import p_adjust_rule, r_joint_ci
-from harness.rows import treatment_rows
+from harness.verdict import compare_extended as extended_module
+from harness.verdict.checks import VerdictError, covered_by, required_coverage
+from harness.verdict.compare_extended import judge
+from harness.verdict.formulas import r_aggregate, var_scaling_factor
+from harness.verdict.learner_free import learner_free_fit
+from harness.verdict.multiplicity import p_adjust_rule, r_joint_ci
+from harness.verdict.treatment_rows import treatment_rows
 from tests.conftest import make_tables
 
 DATA = make_tables(seed=21, n=300)
@@ -275,7 +275,7 @@ def test_one_prediction_of_a_new_nuisance_disagrees(fitted: dict, case: str, nui
 
 
 def test_a_comparison_without_joint_checks_raises(fitted: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    from harness.compare_joint import JointOutcome
+    from harness.verdict.compare_joint import JointOutcome
 
     monkeypatch.setattr(extended_module, "joint_checks", lambda *a, **k: JointOutcome([], False, {}))
     with pytest.raises(VerdictError, match="joint_ci of the aggregate of treatment d"):
@@ -302,7 +302,7 @@ def test_single_treatment_rows_keep_their_form(fitted: dict) -> None:
 
 
 def test_an_adjusted_claim_is_judged_on_the_adjusted_p() -> None:
-    from harness.claims import judge_spec
+    from harness.verdict.claims import judge_spec
 
     paper = {"claim": "c", "sign": "positive", "level": 0.05, "p": "adjusted"}
     row = {

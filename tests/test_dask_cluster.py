@@ -322,7 +322,7 @@ def test_a_shared_table_reaches_the_cluster_once_not_in_every_task(tmp_path: Pat
             cluster.scheduler.add_plugin(sizes)
             args = ["run", "--specs", specs, "--engines", "python", "--scheduler", cluster.scheduler_address]
             code = main([str(a) for a in [*args, "--out", tmp_path / "out", "--no-cache", "--quiet"]])
-    assert code == 4  # one engine: nothing compared (harness.exit_codes)
+    assert code == 4  # one engine: nothing compared (harness.verdict.exit_codes)
     results = read_results(tmp_path / "out")
     assert {s["status"] for s in results["specs"]} <= {"python-only", "not-run", "agree"}, results["summary"]
     # Five fits (four replicates and a plain spec) on one table, folds and rows.

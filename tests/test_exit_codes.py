@@ -1,4 +1,4 @@
-"""Each exit code means one thing (harness/exit_codes.py; README, "Exit codes"), every one is
+"""Each exit code means one thing (harness/verdict/exit_codes.py; README, "Exit codes"), every one is
 provoked through the command line as a user meets it, and the help says what a user needs."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.exit_codes import run_exit_code, worst
+from harness.verdict.exit_codes import run_exit_code, worst
 from tests.faults import ROOT, Run, env, read_results, worker_of, write_specs
 
 
@@ -102,7 +102,8 @@ def test_a_spec_whose_worker_died_is_the_tool_failing_3(spec_path: Path, tmp_pat
 def test_a_defect_of_the_tool_is_3_in_one_line(error: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An exception the tool did not expect (a comparison left unchecked, a bug) ends the run with
     3 and one line, never with Python's 1 and a traceback."""
-    from harness import checks, runner
+    from harness import runner
+    from harness.verdict import checks
 
     kind = checks.VerdictError if error == "VerdictError" else RuntimeError
 

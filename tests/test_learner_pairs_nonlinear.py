@@ -11,11 +11,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.compare import LEARNER_FREE_LIMIT
 from harness.design.table import build_design, draw_folds
 from harness.language.learners import LEARNERS, LearnerChoice, parse_learner
 from harness.language.spec import DatasetSpec, Spec
 from harness.runner import PreparedSpec, run_one
+from harness.verdict.compare import LEARNER_FREE_LIMIT
 from tests.conftest import make_tables
 
 X = ["x1", "x2", "x3", "skew", "near"]

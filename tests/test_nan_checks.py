@@ -1,5 +1,5 @@
 """NaN never passes a check (issue 19, item 5): each difference measure is one function in
-harness/checks.py, and every layer of the verdict calls it.
+harness/verdict/checks.py, and every layer of the verdict calls it.
 
 Found before: the written-out score's check (SSM; PLIV partial Z/XZ) had its own relative difference
 in which NaN became 0.0 and passed, and two NaN p-values were "the same significance" (neither
@@ -12,14 +12,24 @@ import dataclasses
 import numpy as np
 import pytest
 
-from harness.checks import abs_diff, at_least, at_most, coef_diff, diff_in_se, norm_rel_diff, rel_diff, same_significance, t_diff
-from harness.compare import compare
-from harness.compare_extended import judge
 from harness.design.generated import generate
 from harness.design.table import build_design, draw_folds
 from harness.engines.python_engine import fit_python
 from harness.language.spec import DatasetSpec, Spec
-from harness.scores import formula_fit
+from harness.verdict.checks import (
+    abs_diff,
+    at_least,
+    at_most,
+    coef_diff,
+    diff_in_se,
+    norm_rel_diff,
+    rel_diff,
+    same_significance,
+    t_diff,
+)
+from harness.verdict.compare import compare
+from harness.verdict.compare_extended import judge
+from harness.verdict.scores import formula_fit
 from tests.conftest import make_tables
 
 NAN = float("nan")

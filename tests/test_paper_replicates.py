@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.compare import spec_tier
 from harness.language.spec import load_spec_file
+from harness.verdict.compare import spec_tier
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -31,7 +31,7 @@ ABSTRACT = {
 
 
 def exact_ids() -> list[str]:
-    from harness.compare import spec_tier
+    from harness.verdict.compare import spec_tier
 
     return [s.id for s in load_spec_file(SPECS).specs if spec_tier(s)[0] == "exact"]
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from harness.replicate_stats import (
+from harness.verdict.replicate_stats import (
     decide,
     equivalence,
     mcnemar,

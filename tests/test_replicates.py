@@ -12,9 +12,9 @@ import pytest
 
 from harness.cli import main
 from harness.language.spec import load_spec_file
-from harness.replicate_verdict import replicate_outcome
 from harness.replicates import derive_seed, plan_replicates, replicate_settings
 from harness.runner import RunOptions, prepare, run, stable_view
+from harness.verdict.replicate_verdict import replicate_outcome
 
 SPECS = """
 dataset: {path: DATA}
@@ -161,7 +161,7 @@ def test_dask_pool_gives_the_same_replicates(spec_path: Path, tmp_path: Path) ->
 # --- the verdict over constructed replicate results -----------------------------------------------
 
 
-# Each package's p from its coef and se by its written-down rule (harness.compare.rule_checks).
+# Each package's p from its coef and se by its written-down rule (harness.verdict.compare.rule_checks).
 RULE_P = [
     {"name": f"rule.{engine}.p", "layer": "rule", "quantity": "p", "rep": None, "value": 0.0, "limit": 1e-10, "ok": True}
     for engine in ("python", "r")
@@ -213,7 +213,7 @@ def _with_reps(result: dict, py_reps: list[float], r_reps: list[float], se: floa
 
 
 def test_replicate_tests_cover_every_repetition_and_the_aggregate_p() -> None:
-    """The coverage rule of harness.checks holds for replicates: with n_rep = 2 a repetition that
+    """The coverage rule of harness.verdict.checks holds for replicates: with n_rep = 2 a repetition that
     differs while the aggregate (the median of two) hides it cannot be agree; covered, it agrees."""
     rng = np.random.default_rng(3)
     truth = rng.standard_normal((40, 2))
@@ -238,8 +238,8 @@ def test_replicate_tests_cover_every_repetition_and_the_aggregate_p() -> None:
 
 
 def test_an_agree_without_a_test_of_every_quantity_is_a_tool_error() -> None:
-    from harness.checks import VerdictError
-    from harness.replicate_verdict import assert_replicates_covered
+    from harness.verdict.checks import VerdictError
+    from harness.verdict.replicate_verdict import assert_replicates_covered
 
     _, _, checks = replicate_outcome(_results(0.0), "statistical", 0.2, "data", None, seed=1)
     # coef and se of the aggregate tested, rep 1 is the aggregate, p through both rule checks
@@ -302,7 +302,7 @@ def test_identical_replicates_are_one_draw_judged_as_one(tier: str) -> None:
 def test_identical_replicates_keep_replicate_ones_checks_in_the_record() -> None:
     from types import SimpleNamespace
 
-    from harness.replicate_verdict import with_replicates
+    from harness.verdict.replicate_verdict import with_replicates
 
     one = _result(0.31, 0.3, se=0.5)
     spec = SimpleNamespace(coef_tolerance_se=0.2, seed=1)
@@ -337,7 +337,7 @@ def test_report_has_a_picture_and_a_table_per_replicated_spec(spec_path: Path, t
 
 def test_inconclusive_is_not_agreement_for_the_exit_code() -> None:
     from harness.runner import exit_code
-    from harness.summary import summarize
+    from harness.verdict.summary import summarize
 
     specs = [{"status": "agree", "python": {}, "r": {}}, {"status": "inconclusive", "python": {}, "r": {}}]
     assert exit_code({"specs": specs}) == 1 and exit_code({"specs": specs[:1]}) == 0

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.replicate_verdict import replicate_outcome
 from harness.report import write_report
+from harness.verdict.replicate_verdict import replicate_outcome
 from tests.test_replicates import RULE_P
 from tests.test_report_browser import MEASURE, WIDTH, _measure
 

@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 
 from harness.cli import main
-from harness.replicate_stats import decide, power_agree, power_disagree
-from harness.replicate_verdict import replicate_outcome
+from harness.verdict.replicate_stats import decide, power_agree, power_disagree
+from harness.verdict.replicate_verdict import replicate_outcome
 
 pytestmark = pytest.mark.r
 

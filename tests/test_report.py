@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 import harness.report.files as report_files
-from harness.claims import judge_claims
 from harness.report import CSV_COLUMNS, REPORT_FILES, render_csv, render_html, render_markdown, write_report
-from harness.summary import effective_status, summarize
+from harness.verdict.claims import judge_claims
+from harness.verdict.summary import effective_status, summarize
 
 CREATED = "2026-11-29T15:00:00Z"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.draws import near_margin
+from harness.verdict.single_draw import near_margin
 from tests.faults import read_results
 
 SPECS = """

@@ -16,12 +16,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from harness.compare import compare
 from harness.design.table import build_design, draw_folds
 from harness.engines.python_engine import fit_python
 from harness.engines.result import EngineResult
-from harness.formulas import r_aggregate, var_scaling_factor
 from harness.language.spec import DatasetSpec, Spec
+from harness.verdict.compare import compare
+from harness.verdict.formulas import r_aggregate, var_scaling_factor
 from tests.conftest import make_tables
 from tests.test_compare import _as_r
 
@@ -93,7 +93,7 @@ def test_a_real_difference_at_zero_still_disagrees(placebo: dict, case: str) -> 
 
 
 def _moved_py(py: EngineResult, share_of_se: float) -> EngineResult:
-    from harness.formulas import python_aggregate
+    from harness.verdict.formulas import python_aggregate
 
     coef_reps = py.coef_reps + share_of_se * py.se_reps
     agg = python_aggregate(coef_reps, py.se_reps)

@@ -1,6 +1,6 @@
 """The ``bootstrap`` field of a spec and the rules of its inference settings (``joint``,
 ``p_adjust``): what the packages refuse, and draws too few for any own-draws check to fail
-(:func:`harness.multiplicity.too_few_draws`)."""
+(:func:`harness.verdict.multiplicity.too_few_draws`)."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def inference_rules(spec: InferenceFields) -> None:
         raise ValueError("bootstrap: neither package bootstraps cluster data ('not yet implemented with clustering' in both)")
     # The verdict's Monte Carlo bounds decide how few draws no check could judge (imported here, at call
     # time: the spec language sits above the verdict in the data flow).
-    from harness.multiplicity import too_few_draws
+    from harness.verdict.multiplicity import too_few_draws
 
     if spec.bootstrap is not None and (why := too_few_draws(spec.bootstrap.n_rep_boot, spec.n_rep, spec.p_adjust)):
         raise ValueError(f"bootstrap.n_rep_boot: {why}")

@@ -3,7 +3,7 @@
 Parameters are written in scikit-learn's vocabulary and translated for R here, so a spec never
 speaks mlr3. Each pair has a tier: ``exact`` pairs solve the same problem to solver precision and are
 compared with a tolerance; ``statistical`` pairs use different algorithms or random streams and are
-compared with the statistical rules in :mod:`harness.compare`.
+compared with the statistical rules in :mod:`harness.verdict.compare`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The ``replicates`` field of a spec (``replicates: {n: 40, vary: data}``); harness/replicates.py
-turns it into tasks, harness/replicate_verdict.py judges them."""
+turns it into tasks, harness/verdict/replicate_verdict.py judges them."""
 
 from __future__ import annotations
 

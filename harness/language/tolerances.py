@@ -66,7 +66,7 @@ def loosened(spec: Any) -> list[str]:
     exact_pairs = all(p.tier == "exact" for p in pairs)
     if spec.tier == "statistical" and exact_pairs:
         out.append(f"tier: statistical with exact learner pairs (tolerance {max(p.tolerance for p in pairs):g} relative)")
-    # As harness.compare.spec_tier decides the tier.
+    # As harness.verdict.compare.spec_tier decides the tier.
     tier = "statistical" if spec.tier == "statistical" or not exact_pairs else "exact"
     uses_se_band = tier == "statistical" or spec.replicates is not None
     if uses_se_band and spec.coef_tolerance_se > DEFAULT_COEF_TOLERANCE_SE:

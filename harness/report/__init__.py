@@ -3,7 +3,7 @@ forest.png.
 
 Every output is a pure function of the results dict, so the same results give the same bytes (the
 only timestamp shown is the run's own ``provenance.created``). Statuses shown are *effective*
-statuses (:mod:`harness.summary`): a spec with no R estimate reads "R not run" whatever the runner
+statuses (:mod:`harness.verdict.summary`): a spec with no R estimate reads "R not run" whatever the runner
 wrote, because a comparison that never happened must not be counted as agreement.
 
 One module per job: :mod:`.overview` (labels, order, status summary, provenance), :mod:`.cells`
@@ -19,7 +19,7 @@ from harness.report.markdown import render_markdown
 from harness.report.overview import HOW_TO_READ
 from harness.report.parity_plot import render_parity
 from harness.report.table_csv import CSV_COLUMNS, render_csv
-from harness.summary import effective_status, summarize
+from harness.verdict.summary import effective_status, summarize
 
 __all__ = [
     "CSV_COLUMNS",

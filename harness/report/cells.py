@@ -10,11 +10,11 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from harness.claims import ENGINES, ENGINES_DISAGREE
 from harness.language.tolerances import DEFAULT_COEF_TOLERANCE_SE
 from harness.report.marks import mark_lines
 from harness.report.overview import DASH, ENGINE_LABEL, VERDICT_LABEL
-from harness.summary import effective_status
+from harness.verdict.claims import ENGINES, ENGINES_DISAGREE
+from harness.verdict.summary import effective_status
 
 __all__ = [
     "DEFAULT_SE_BAND",
@@ -252,7 +252,7 @@ def status_lines(spec: dict, with_error: bool = True) -> list[str]:
     lines = []
     replicates = spec.get("replicates")
     if replicates:
-        # The status is the verdict over the replicates (harness.replicate_verdict); say so first.
+        # The status is the verdict over the replicates (harness.verdict.replicate_verdict); say so first.
         lines.append(f"{replicates['n']} replicates (vary: {replicates['vary']}): {replicates.get('reason', '')}")
     lines += loosened_lines(spec)
     if status == "error" and with_error:

@@ -14,7 +14,7 @@ import harness.report.cells as cells
 from harness.report.canvas import ENGINE_STYLE, new_figure, png_bytes
 from harness.report.fonts import drawable, plot_style
 from harness.report.overview import ENGINE_LABEL, STATUS_LABEL, groups, prepare
-from harness.summary import effective_status
+from harness.verdict.summary import effective_status
 
 __all__ = ["SCALE_SPLIT", "forest_panels", "render_forest"]
 

@@ -8,7 +8,6 @@ from tabulate import tabulate
 import harness.report.cells as cells
 import harness.report.learner_section as learner_section
 import harness.report.replicates_section as replicates_section
-from harness.claims import ENGINES
 from harness.report.overview import (
     ENGINE_LABEL,
     HOW_TO_READ,
@@ -21,7 +20,8 @@ from harness.report.overview import (
     title,
 )
 from harness.report.replicates_plot import replicate_file_name, replicated_specs
-from harness.summary import effective_status
+from harness.verdict.claims import ENGINES
+from harness.verdict.summary import effective_status
 
 __all__ = ["TABLE_HEADERS", "render_markdown"]
 

@@ -1,10 +1,10 @@
 """Lines under a spec's status that say where its verdict came from: served from the result cache
 (and judged again by this run), fitted again because its cache entry was damaged, and a
-statistical-tier verdict from one draw (:mod:`harness.draws`)."""
+statistical-tier verdict from one draw (:mod:`harness.verdict.single_draw`)."""
 
 from __future__ import annotations
 
-from harness.draws import label
+from harness.verdict.single_draw import label
 
 __all__ = ["SERVED", "mark_lines", "served_count"]
 

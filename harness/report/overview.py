@@ -3,9 +3,9 @@ provenance rows, shared by the markdown and HTML views."""
 
 from __future__ import annotations
 
-from harness.claims import ENGINES, NOT_JUDGED, NOT_REPRODUCED, REPRODUCED, judge_claims
 from harness.report.marks import served_count
-from harness.summary import STATUSES, summarize
+from harness.verdict.claims import ENGINES, NOT_JUDGED, NOT_REPRODUCED, REPRODUCED, judge_claims
+from harness.verdict.summary import STATUSES, summarize
 
 __all__ = [
     "DASH",
@@ -99,7 +99,7 @@ def summary_rows(specs: list[dict]) -> list[tuple[str, str]]:
 
 
 def _origin_rows(specs: list[dict]) -> list[tuple[str, str]]:
-    """Where verdicts came from: one draw (harness.draws), the cache (harness.cache)."""
+    """Where verdicts came from: one draw (harness.verdict.single_draw), the cache (harness.cache)."""
     rows = []
     single = [spec for spec in specs if spec.get("single_draw")]
     if single:

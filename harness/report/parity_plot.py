@@ -19,7 +19,7 @@ import harness.report.cells as cells
 from harness.report.canvas import NO_COMPARISON_COLOUR, STATUS_COLOUR, new_figure, png_bytes
 from harness.report.fonts import drawable, plot_style
 from harness.report.overview import STATUS_LABEL, prepare
-from harness.summary import effective_status
+from harness.verdict.summary import effective_status
 
 __all__ = ["FLOOR", "parity_rows", "render_parity"]
 

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from harness.report.overview import prepare
-from harness.summary import effective_status
+from harness.verdict.summary import effective_status
 
 __all__ = ["CSV_COLUMNS", "render_csv"]
 

@@ -1,11 +1,11 @@
 """The verdict for what a single pointwise comparison does not cover: several treatments, joint
 inference, and the models whose learner-free fit is the tool's written-out score.
 
-Each treatment is judged by :func:`harness.compare.compare` on its single-treatment view of the
+Each treatment is judged by :func:`harness.verdict.compare.compare` on its single-treatment view of the
 design (the other treatments as controls, as both packages fit it), so every check and rule of the
 single-treatment verdict applies per treatment; with several treatments a check's name starts with
 ``<treatment>/`` and carries the treatment. The fold checks are the fit's, once. Joint inference
-adds the checks of :mod:`harness.compare_joint`. The coverage rule (:func:`harness.checks.assert_covered`)
+adds the checks of :mod:`harness.verdict.compare_joint`. The coverage rule (:func:`harness.verdict.checks.assert_covered`)
 then covers every treatment and every joint quantity.
 """
 
@@ -15,13 +15,13 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
-from harness.checks import Check, assert_covered
-from harness.compare import LEARNER_FREE_LIMIT, Comparison, compare, rep_checks, spec_tier
-from harness.compare_joint import JOINT_RULE_TEXT, joint_checks
 from harness.design.table import Design, Folds
 from harness.engines.result import EngineResult
 from harness.language.spec import Spec
-from harness.scores import formula_fit, needs_written_score
+from harness.verdict.checks import Check, assert_covered
+from harness.verdict.compare import LEARNER_FREE_LIMIT, Comparison, compare, rep_checks, spec_tier
+from harness.verdict.compare_joint import JOINT_RULE_TEXT, joint_checks
+from harness.verdict.scores import formula_fit, needs_written_score
 
 __all__ = ["ExtendedComparison", "compare_extended", "is_extended", "judge", "treatment_status"]
 
@@ -102,7 +102,7 @@ def _written_score_checks(spec: Spec, design: Design, folds: Folds, py: EngineRe
                       [t.predictions for t in py.per_treatment()])  # fmt: skip
     out = []
     for d, mine, theirs in zip(treatments, own.per_treatment(), py.per_treatment(), strict=True):
-        # The verdict's own measures (harness.compare): a NaN on either side fails.
+        # The verdict's own measures (harness.verdict.compare): a NaN on either side fails.
         checks = rep_checks("learner_free.python_score", "learner_free", (mine.coef_reps, mine.se_reps),
                              (theirs.coef_reps, theirs.se_reps), LEARNER_FREE_LIMIT)  # fmt: skip
         out += [_labelled(c, d) if d else c for c in checks]
@@ -113,7 +113,7 @@ def compare_extended(
     spec: Spec, design: Design, folds: Folds, py: EngineResult, r: EngineResult, learner_free: EngineResult
 ) -> ExtendedComparison:
     """Judge every treatment, then the joint inference; raises
-    :class:`~harness.checks.VerdictError` when a compared quantity is left without a check."""
+    :class:`~harness.verdict.checks.VerdictError` when a compared quantity is left without a check."""
     tier, tol = spec_tier(spec)
     names = list(design.d_cols)
     several = len(names) > 1

@@ -7,11 +7,11 @@ The rule, stated once:
   every replicate; one failure makes the spec ``disagree`` and names the replicate.
 * Exact tier: every replicate must be ``agree`` (or ``explained``).
 * Statistical tier: the single-draw end-to-end and nuisance checks are replaced by equivalence
-  tests over the replicates (:func:`harness.replicate_stats.equivalence`) of the paired differences
+  tests over the replicates (:func:`harness.verdict.replicate_stats.equivalence`) of the paired differences
   Python minus Python's own code on R's predictions (``learner_free``, so that only the learners
   differ, as in the single-draw rule; the learner-free checks tie it to R's numbers), in units of the
   spec's typical se. They cover what the single-draw rule covers (:func:`assert_replicates_covered`,
-  the coverage rule of :mod:`harness.checks`): the aggregate coefficient and se, and with ``n_rep``
+  the coverage rule of :mod:`harness.verdict.checks`): the aggregate coefficient and se, and with ``n_rep``
   > 1 the coefficient and se of every repetition. The aggregate p is a function of the aggregate
   coefficient and se, the same in both packages, and the rule layer checks that function on each
   package's reported p in every replicate (``rule.python.p``, ``rule.r.p``): p is covered by those
@@ -36,8 +36,16 @@ from typing import Optional
 
 import numpy as np
 
-from harness.checks import VerdictError, required_coverage
-from harness.replicate_stats import TAIL_SE, engine_summary, equivalence, mcnemar, mean_interval, paired_ks, resampled_rates
+from harness.verdict.checks import VerdictError, required_coverage
+from harness.verdict.replicate_stats import (
+    TAIL_SE,
+    engine_summary,
+    equivalence,
+    mcnemar,
+    mean_interval,
+    paired_ks,
+    resampled_rates,
+)
 
 __all__ = ["STRUCTURAL_LAYERS", "assert_replicates_covered", "merged_checks", "replicate_outcome", "with_replicates"]
 
@@ -142,7 +150,7 @@ def _single_draw(results: list[dict]) -> dict:
 
 def _propensity(results: list[dict]) -> Optional[dict]:
     """Per engine and replicate, the share of propensities at the trimming bound and the largest
-    inverse-propensity weight (IRM and IIVM; :mod:`harness.propensity`)."""
+    inverse-propensity weight (IRM and IIVM; :mod:`harness.verdict.propensity`)."""
     entries = [((r.get("nuisance") or {}).get("ml_m") or {}).get("propensity") for r in results]
     if not entries or any(e is None for e in entries):
         return None
@@ -403,8 +411,8 @@ def _not_shown(checks: list[dict]) -> str:
 
 
 def assert_replicates_covered(checks: list[dict], n_rep: int, spec_id: str) -> None:
-    """Raise :class:`~harness.checks.VerdictError` when a statistical-tier replicated ``agree`` leaves a
-    quantity of :func:`~harness.checks.required_coverage` without a test.
+    """Raise :class:`~harness.verdict.checks.VerdictError` when a statistical-tier replicated ``agree`` leaves a
+    quantity of :func:`~harness.verdict.checks.required_coverage` without a test.
 
     ``checks``: the replicate-layer tests and the merged rule-layer checks. With one repetition the
     repetition's numbers are the aggregate's in both packages; the aggregate p is covered by the

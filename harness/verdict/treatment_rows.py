@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from harness.compare_extended import treatment_status
 from harness.language.spec import Spec
+from harness.verdict.compare_extended import treatment_status
 
 __all__ = ["row_id", "treatment_rows"]
 

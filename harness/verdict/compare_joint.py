@@ -1,5 +1,5 @@
 """Checks of joint inference: bootstrap t statistics, critical values, joint intervals, adjusted
-p-values (rules in :mod:`harness.multiplicity`).
+p-values (rules in :mod:`harness.verdict.multiplicity`).
 
 Compared twice, as the folds are:
 
@@ -26,12 +26,12 @@ from typing import Optional
 
 import numpy as np
 
-from harness.checks import Check, abs_diff, at_most, diff_in_se, norm_rel_diff, rel_diff, same_significance
 from harness.design.table import Design
 from harness.engines.result import Bootstrap, EngineResult
-from harness.formulas import r_aggregate, var_scaling_factor
 from harness.language.spec import Spec
-from harness.multiplicity import (
+from harness.verdict.checks import Check, abs_diff, at_most, diff_in_se, norm_rel_diff, rel_diff, same_significance
+from harness.verdict.formulas import r_aggregate, var_scaling_factor
+from harness.verdict.multiplicity import (
     LEVEL,
     p_adjust_rule,
     proportion_check_can_fail,

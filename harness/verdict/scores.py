@@ -16,9 +16,9 @@ import numpy as np
 from harness.design.shared_draws import bootstrap_weights
 from harness.design.table import Design, Folds
 from harness.engines.result import Bootstrap, EngineResult, Inference
-from harness.formulas import python_aggregate, score_coef, score_se
 from harness.language.spec import Spec
-from harness.multiplicity import p_adjust_rule, python_joint_ci
+from harness.verdict.formulas import python_aggregate, score_coef, score_se
+from harness.verdict.multiplicity import p_adjust_rule, python_joint_ci
 
 __all__ = ["formula_fit", "needs_written_score", "score_elements"]
 

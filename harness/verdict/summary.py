@@ -1,6 +1,6 @@
 """The run summary rule: what status a spec counts as, and how a run's specs add up.
 
-It sits beside the verdict (``harness.compare``) rather than in the report because the runner
+It sits beside the verdict (``harness.verdict.compare``) rather than in the report because the runner
 writes the same summary into ``results.json`` and the command line prints it: a comparison that
 never happened must not count as agreement anywhere, not only on the page.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.claims import ENGINES, count_claims
+from harness.verdict.claims import ENGINES, count_claims
 
 __all__ = ["STATUSES", "effective_status", "summarize"]
 
@@ -48,13 +48,13 @@ def summarize(specs: list[dict]) -> dict[str, Any]:
     Parameters
     ----------
     specs : list of dict
-        Specs as returned by :func:`harness.claims.judge_claims`.
+        Specs as returned by :func:`harness.verdict.claims.judge_claims`.
 
     Returns
     -------
     dict
         ``specs`` (total), one count per status of ``STATUSES``, ``agree-exact`` and
-        ``agree-statistical``, and ``claims`` (see :func:`harness.claims.count_claims`).
+        ``agree-statistical``, and ``claims`` (see :func:`harness.verdict.claims.count_claims`).
     """
     summary: dict[str, Any] = {"specs": len(specs), **dict.fromkeys(STATUSES, 0)}
     summary["agree-exact"] = summary["agree-statistical"] = 0

@@ -1,6 +1,6 @@
 """The comparison of a Python and an R estimate: pure functions on engine results, no engines.
 
-Layers (each a list of :class:`~harness.checks.Check`):
+Layers (each a list of :class:`~harness.verdict.checks.Check`):
 
 1. ``folds``: each package fitted on the folds the tool drew.
 2. ``nuisance``: the cross-fitted predictions (exact tier: within the pair's tolerance; statistical
@@ -9,9 +9,9 @@ Layers (each a list of :class:`~harness.checks.Check`):
    (after R's own rule where the packages differ), whatever the learner: the score and inference code
    are the same.
 4. ``rule``: each package's aggregate recomputed from its own repetitions by the rule the tool writes
-   down (:mod:`harness.formulas`), so a wrong rule cannot explain anything.
+   down (:mod:`harness.verdict.formulas`), so a wrong rule cannot explain anything.
 5. ``end_to_end``: Python against R, per repetition and aggregated (coverage rule in
-   :mod:`harness.checks`). Where the packages differ on purpose (n_rep > 1 aggregation, IRM ATTE's
+   :mod:`harness.verdict.checks`). Where the packages differ on purpose (n_rep > 1 aggregation, IRM ATTE's
    treated share) each side is compared with its own rule applied to the other side's numbers.
 
 Statuses: ``disagree`` if any check fails; ``explained`` if all pass but the reported numbers differ
@@ -25,7 +25,11 @@ from typing import Optional
 
 import numpy as np
 
-from harness.checks import (
+from harness.design.table import Design, Folds
+from harness.engines.result import EngineResult
+from harness.language.learners import LEARNERS, resolve_learner
+from harness.language.spec import Spec
+from harness.verdict.checks import (
     Check,
     abs_diff,
     assert_covered,
@@ -39,12 +43,8 @@ from harness.checks import (
     same_significance,
     t_diff,
 )
-from harness.design.table import Design, Folds
-from harness.engines.result import EngineResult
-from harness.formulas import Aggregate, atte_reps, python_aggregate, r_aggregate, var_scaling_factor
-from harness.language.learners import LEARNERS, resolve_learner
-from harness.language.spec import Spec
-from harness.propensity import propensity_extremes
+from harness.verdict.formulas import Aggregate, atte_reps, python_aggregate, r_aggregate, var_scaling_factor
+from harness.verdict.propensity import propensity_extremes
 
 __all__ = [
     "EXPLAINED_LIMIT",
@@ -62,7 +62,7 @@ LEARNER_FREE_LIMIT = 1e-10
 # A rule recomputed from numbers both packages share reproduces the reported value to rounding.
 EXPLAINED_LIMIT = 1e-10
 NUISANCE_CORR_MIN = 0.95
-# How each quantity is measured (harness.checks has one function per measure; README, "The verdict rule").
+# How each quantity is measured (harness.verdict.checks has one function per measure; README, "The verdict rule").
 COEF_METRIC = "relative to max(|coef|, se)"
 T_METRIC = "relative to max(|t|, 1)"
 RULE_AGGREGATION = "n_rep aggregation"
@@ -458,7 +458,7 @@ def compare(
 ) -> Comparison:
     """Judge one spec from both engines' results and Python's fit on R's predictions.
 
-    One treatment with pointwise inference; :func:`harness.compare_extended.judge` sends several
+    One treatment with pointwise inference; :func:`harness.verdict.compare_extended.judge` sends several
     treatments and joint inference here one treatment at a time and adds the joint checks.
 
     Raises

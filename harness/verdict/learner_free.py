@@ -2,7 +2,7 @@
 
 Where doubleml takes given predictions (``fit(external_predictions=...)``, keyed by treatment), it
 is doubleml's own code on R's predictions; for SSM and PLIV partialling out Z or XZ, which doubleml
-fits only with its own learners, it is the tool's written-out score (:mod:`harness.scores`). With a
+fits only with its own learners, it is the tool's written-out score (:mod:`harness.verdict.scores`). With a
 bootstrap it uses the tool's shared weights, never its own draws.
 """
 
@@ -17,7 +17,7 @@ from harness.design.table import Design, Folds
 from harness.engines.python_engine import fit_python
 from harness.engines.result import EngineResult
 from harness.language.spec import Spec
-from harness.scores import formula_fit, needs_written_score
+from harness.verdict.scores import formula_fit, needs_written_score
 
 __all__ = ["learner_free_fit"]
 

@@ -7,7 +7,7 @@ input, 3 for :class:`~harness.errors.EnvironmentProblem`); a run's results are m
 
 from __future__ import annotations
 
-from harness.summary import effective_status
+from harness.verdict.summary import effective_status
 
 __all__ = ["BAD_INPUT", "FAILED", "FINDING", "NOTHING_COMPARED", "OK", "PRECEDENCE", "run_exit_code", "why", "worst"]
 
