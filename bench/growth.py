@@ -95,7 +95,7 @@ def bare_manifest(specs: Path, csv: Path, directory: Path, export_designs: bool)
     subset (fixed effects, clusters) gets the tool's designs and folds, as the overhead bench did."""
     from bench.inputs import export_design, manifest_entry
     from harness.language.spec import load_spec_file
-    from harness.runner import prepare
+    from harness.running.runner import prepare
 
     prepared = prepare(load_spec_file(specs), csv)
     if export_designs:
@@ -154,12 +154,12 @@ def run_cell(label: str, tool_args: list[str], manifest: Path, reps: int, scratc
 
 
 PROFILE_PARTS = {
-    ("harness/runner.py", "prepare"): "read CSV, designs and folds (runner.prepare)",
+    ("harness/running/runner.py", "prepare"): "read CSV, designs and folds (runner.prepare)",
     ("harness/engines/r_engine.py", "r_session"): "start embedded R, load R packages",
-    ("harness/cache.py", "cache_key"): "cache keys",
+    ("harness/running/cache.py", "cache_key"): "cache keys",
     ("harness/design/splits.py", "sample_splits"): "folds built and validated once (harness.design.splits)",
     ("harness/engines/python_engine.py", "fit_python"): "Python fits incl. learner-free refit",
-    ("harness/fit.py", "_learner_free"): "learner-free refit",
+    ("harness/running/fit.py", "_learner_free"): "learner-free refit",
     ("harness/engines/python_engine.py", "hand_splits"): "folds handed to doubleml (both Python fits)",
     ("harness/engines/r_engine.py", "fit_r"): "R fit incl. conversions and gc",
     ("harness/engines/r_engine.py", "fit_arguments"): "design columns and folds -> R vectors",

@@ -20,8 +20,9 @@ sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
 
-from harness import cli, parallel, runner  # noqa: E402
+from harness import cli  # noqa: E402
 from harness.engines import python_engine, r_engine  # noqa: E402
+from harness.running import parallel, runner  # noqa: E402
 from harness.verdict import compare_extended  # noqa: E402
 
 # Marked where the run calls them (functions imported at call time are patched on their module).

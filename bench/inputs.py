@@ -17,10 +17,10 @@ import yaml
 
 from bench.measure import TOOL
 from harness.design.table import cluster_codes
-from harness.fit import PreparedSpec
 from harness.language.learners import resolve_learner
 from harness.language.spec import load_spec_file
-from harness.runner import prepare
+from harness.running.fit import PreparedSpec
+from harness.running.runner import prepare
 
 __all__ = [
     "Suite", "derived_spec_file", "export_design", "export_for_bare", "manifest_entry", "replicate_panel",
@@ -132,7 +132,7 @@ def resolve_suite(specs: Path, data: Optional[Path], workdir: Path) -> Suite:
 def export_for_bare(suite: Suite, only: Optional[list[str]], directory: Path, data: Optional[Path] = None) -> Path:
     """Write each spec's design matrix (CSV), folds (JSON) and learners into ``directory``.
 
-    The designs and folds come from ``harness.runner.prepare``, the tool's own first step, so the
+    The designs and folds come from ``harness.running.runner.prepare``, the tool's own first step, so the
     bare scripts fit exactly what the tool fits. Returns the manifest's path.
     """
     directory.mkdir(parents=True, exist_ok=True)

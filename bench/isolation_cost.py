@@ -36,7 +36,7 @@ ONE = """
 import sys
 from pathlib import Path
 from harness.cli import write_run
-from harness.runner import RunOptions, run
+from harness.running.runner import RunOptions, run
 specs, only, out, cache, in_process = sys.argv[1:6]
 options = RunOptions(specs=Path(specs), only=only.split(",") if only else None, use_cache=False,
                      cache_dir=Path(cache), in_process=in_process == "1")

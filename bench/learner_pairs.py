@@ -26,7 +26,7 @@ from harness.design.table import Folds, build_design, draw_folds  # noqa: E402
 from harness.engines.r_engine import RSession, project_root, r_session  # noqa: E402
 from harness.language.learners import LEARNERS, LearnerChoice, parse_learner  # noqa: E402
 from harness.language.spec import DatasetSpec, Spec  # noqa: E402
-from harness.runner import PreparedSpec, python_versions, run_one  # noqa: E402
+from harness.running.runner import PreparedSpec, python_versions, run_one  # noqa: E402
 from harness.verdict.compare import rel_diff  # noqa: E402
 
 SECTION = "## Nonlinear learner pairs (lgbm, svr)"
@@ -386,7 +386,7 @@ def describe(n: int, skipped: str) -> str:
         f"logistic 0/1 for IRM); {N_FOLDS} folds drawn once (seed {SEED}) and shared by both sides.{skipped} "
         f"Per-fold columns list folds 1..{N_FOLDS}; relative differences are |a-b|/max(|a|,|b|). Direct fits: "
         "the registry's Python estimator vs the R learner through mlr3 (r_scripts/bench_helpers.R) with the "
-        "registry's translated parameters. DML rows: harness.runner.run_one (both engines, learner-free refit)."
+        "registry's translated parameters. DML rows: harness.running.runner.run_one (both engines, learner-free refit)."
     )
 
 

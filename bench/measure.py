@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from bench.sampling import TIME_BIN, Measure, measure_command, other_processes
 from harness.engines.r_engine import R_PACKAGES, r_library  # (no R is started by this import)
-from harness.runner import python_versions
+from harness.running.runner import python_versions
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -143,13 +143,13 @@ class Runner:
 # worker processes a normal run uses, cProfile of the run's process would see no fit at all.
 PROFILE_PARTS = {
     ("harness/cli.py", "main"): "cli.main (everything after interpreter start and `import harness.cli`)",
-    ("harness/runner.py", "prepare"): "read CSV, designs and folds (runner.prepare)",
+    ("harness/running/runner.py", "prepare"): "read CSV, designs and folds (runner.prepare)",
     ("harness/engines/r_engine.py", "__init__"): "start embedded R, load R packages (RSession)",
     ("harness/engines/r_engine.py", "versions"): "R package versions (cache key)",
     ("harness/design/splits.py", "sample_splits"): "folds built and validated once (splits.sample_splits)",
     ("harness/engines/python_engine.py", "fit_python"): "Python fits incl. learner-free refit (fit_python)",
     ("harness/engines/python_engine.py", "hand_splits"): "… of which folds handed to doubleml (hand_splits)",
-    ("harness/fit.py", "_learner_free"): "learner-free refit (Python score on R's predictions)",
+    ("harness/running/fit.py", "_learner_free"): "learner-free refit (Python score on R's predictions)",
     ("harness/engines/r_engine.py", "fit_r"): "R fits incl. conversions (fit_r)",
     ("harness/engines/r_engine.py", "fit_arguments"): "… of which design, folds, weights -> R vectors (fit_arguments)",
     ("harness/engines/r_engine.py", "_r_smpls"): "… … of which folds -> R vectors (_r_smpls)",
@@ -158,7 +158,7 @@ PROFILE_PARTS = {
     ("harness/engines/r_engine.py", "collect_garbage"): "… of which R's garbage collection after each fit",
     ("harness/verdict/compare_extended.py", "judge"): "comparison and verdict (compare_extended.judge)",
     ("harness/verdict/compare.py", "compare"): "three-layer comparison (compare)",
-    ("harness/cache.py", "cache_key"): "cache keys (hash of design, folds, versions)",
+    ("harness/running/cache.py", "cache_key"): "cache keys (hash of design, folds, versions)",
     ("harness/verdict/claims.py", "judge_claims"): "claim checks",
     ("harness/cli.py", "write_run"): "results.json + report (md, html, csv, forest.png)",
     ("harness/output/arrays.py", "write_arrays"): "… of which arrays.npz (rows and folds)",

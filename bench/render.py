@@ -110,7 +110,7 @@ def render(raw: dict[str, Any]) -> str:
         "Tool: `dml-parity run --no-cache --jobs 1 --quiet` (both engines, learner-free refit, comparison, "
         "report). Bare: `bench/bare_python.py` (plain `doubleml`, learners from `harness.language.learners`' registry) "
         "plus `Rscript r_scripts/bare_dml.R` (plain `DoubleML`/mlr3, the registry's mlr3 keys and parameters), on the "
-        "design matrices and folds `harness.runner.prepare()` builds, exported to CSV/JSON before timing "
+        "design matrices and folds `harness.running.runner.prepare()` builds, exported to CSV/JSON before timing "
         "(the tool builds them itself inside its time). Bare R runs with `OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1`, "
         "as the tool's embedded R does."
     )

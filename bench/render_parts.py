@@ -67,14 +67,14 @@ def overhead_explanation(raw: dict[str, Any]) -> str:
     so, subset, prof = raw["subset_overhead"], raw["subset"], raw["subset_profile"]
     t_wall = med(wall_times(so["tool"]))
     t_fits = med([sum(spec_cost_raw(m, i) for i in subset) for m in so["tool"]])
-    t_prep = _part(prof, ("harness/runner.py", "prepare"))
-    t_lf = _part(prof, ("harness/fit.py", "_learner_free"))
+    t_prep = _part(prof, ("harness/running/runner.py", "prepare"))
+    t_lf = _part(prof, ("harness/running/fit.py", "_learner_free"))
     t_cmp = sum(
         _part(prof, k)
         for k in [
             ("harness/verdict/compare.py", "compare"),
             ("harness/verdict/claims.py", "judge_claims"),
-            ("harness/cache.py", "cache_key"),
+            ("harness/running/cache.py", "cache_key"),
         ]
     )
     t_rep = _part(prof, ("harness/cli.py", "write_run"))

@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 from harness.design.generated import generate  # noqa: E402
 from harness.engines.r_engine import r_session  # noqa: E402
 from harness.language.learners import resolve_learner  # noqa: E402
-from harness.replicates import derive_seed  # noqa: E402
+from harness.running.replicate_tasks import derive_seed  # noqa: E402
 
 GENERATOR = {"name": "make_irm_data", "n_obs": 500, "dim_x": 10, "theta": 0.5}
 COLUMNS = [f"X{i}" for i in range(1, 11)]

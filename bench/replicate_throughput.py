@@ -150,7 +150,7 @@ def render(raw: dict[str, Any]) -> str:
         "(PLR, forests of 50 trees in both languages, fresh `make_plr_CCDDHNR2018` data of 500 rows per replicate, "
         f"3 folds), {raw['rounds']} rounds in alternating order, each run from a cold start (new workers, new R, "
         "empty cache). Medians over the rounds; ratios to `--jobs 1`. Every fit runs in a worker process "
-        "(`harness/parallel.py`): `--jobs 1` is the run's process and one worker, `--jobs 2` two workers, each with "
+        "(`harness/running/parallel.py`): `--jobs 1` is the run's process and one worker, `--jobs 2` two workers, each with "
         "its own embedded R; with `--scheduler` each replicate is a Dask future on the cluster's two single-threaded "
         "worker processes, each of which starts its own R. Peak memory is the sampled sum of RSS over the run's "
         "process tree (and the cluster's workers).",

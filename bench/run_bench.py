@@ -9,7 +9,7 @@ re-runs, peak memory and growth with rows and with the number of specs.
 
 Every number is the wall time of a subprocess as a user would start it (the tool's own command
 line, ``bench/bare_python.py``, ``Rscript r_scripts/bare_dml.R``), timed from outside. The bare scripts
-fit the design matrices and folds that ``harness.runner.prepare()`` builds, exported here as CSV and
+fit the design matrices and folds that ``harness.running.runner.prepare()`` builds, exported here as CSV and
 JSON, so both sides do the same fits. Results go into ``bench/RESULTS.md`` (between this script's
 markers, above the sections other scripts own) and the raw measurements into
 ``bench/run_bench_raw.json``.

@@ -21,7 +21,7 @@ from tabulate import tabulate
 
 from harness.baseline import data_record, drift, load_baseline, read_results, rows_folds_digest, run_spec_file, version_changes
 from harness.errors import DataError, HarnessError
-from harness.progress import Progress
+from harness.running.progress import Progress
 
 __all__ = ["CheckOptions", "check_baseline", "input_changes"]
 
@@ -87,7 +87,7 @@ def _default_out(baseline: dict) -> Path:
 def _rerun(baseline: dict, options: CheckOptions, out: Path):
     from harness.language.spec import load_spec_file
     from harness.output.outdir import check_output
-    from harness.runner import RunOptions, run
+    from harness.running.runner import RunOptions, run
 
     # Before anything is read or fitted: a check that cannot write its report must not start.
     check_output(out)

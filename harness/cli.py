@@ -185,8 +185,8 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     # Before anything is read or fitted: a run that cannot write its report must not start.
     check_output(out)
 
-    from harness.progress import Progress
-    from harness.runner import RunOptions, parse_engines, run
+    from harness.running.progress import Progress
+    from harness.running.runner import RunOptions, parse_engines, run
     from harness.verdict.exit_codes import run_exit_code, why
 
     engines = parse_engines(args.engines)
@@ -228,8 +228,8 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
 
 def _cmd_check(args: argparse.Namespace, argv: list[str]) -> int:
     from harness.baseline_check import CheckOptions, check_baseline, refuse_with_run
-    from harness.progress import Progress
-    from harness.runner import parse_engines
+    from harness.running.progress import Progress
+    from harness.running.runner import parse_engines
 
     if args.run is not None:
         given = {"--data": args.data, "--engines": args.engines, "--out": args.out, "--jobs": args.jobs is not None}

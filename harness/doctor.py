@@ -14,7 +14,7 @@ __all__ = ["doctor"]
 
 def doctor() -> int:
     """Print versions and learner-pair usability; 0 when the R side is usable, 3 when not."""
-    from harness.runner import python_versions
+    from harness.running.runner import python_versions
 
     py = python_versions()
     print("Python side")

@@ -29,7 +29,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["DMLP_CACHE_DIR"] = _SESSION_CACHE
     # The session's fork server outlives its runs: workers forked from it start with doubleml
     # imported (CLI subprocesses, like users' runs, import it in the worker after R's fit).
-    from harness.parallel import preload_engine
+    from harness.running.parallel import preload_engine
 
     preload_engine()
 

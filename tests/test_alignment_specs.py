@@ -13,7 +13,7 @@ import pytest
 
 from harness.design.generated import generate
 from harness.language.spec import load_spec_file
-from harness.runner import RunOptions, run
+from harness.running.runner import RunOptions, run
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = sorted((ROOT / "specs" / "alignment").glob("*.yaml"))

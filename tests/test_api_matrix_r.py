@@ -13,7 +13,7 @@ import pytest
 
 from harness.design.table import build_design, draw_folds
 from harness.language.spec import DatasetSpec, Spec
-from harness.runner import PreparedSpec, run_one
+from harness.running.runner import PreparedSpec, run_one
 from harness.verdict.checks import covered_by, required_coverage
 from harness.verdict.treatment_rows import treatment_rows
 from tests.api_matrix_cases import api_cases, api_frame

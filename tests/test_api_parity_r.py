@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.report import write_report
-from harness.runner import RunOptions, run, stable_view
+from harness.running.runner import RunOptions, run, stable_view
 
 pytestmark = pytest.mark.r
 

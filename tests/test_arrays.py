@@ -18,7 +18,7 @@ from harness.cli import main
 from harness.errors import DataError
 from harness.language.spec import load_spec_file
 from harness.output.arrays import SIDE_FILE, attach_arrays, pair_digest, read_arrays, side_file_bytes, write_arrays
-from harness.runner import SCHEMA, prepare
+from harness.running.runner import SCHEMA, prepare
 
 SPECS = """
 dataset: {path: DATA}
@@ -109,12 +109,12 @@ def test_changed_side_file_is_refused(spec_path: Path, tmp_path: Path) -> None:
 
 
 def test_cache_entries_carry_a_checksum_not_the_lists(spec_path: Path, tmp_path: Path) -> None:
-    from harness import cache_codec
+    from harness.running import cache_codec
 
     cache = tmp_path / "cache"
     first = run_python(spec_path, tmp_path / "first", "--cache-dir", cache)
     paths = sorted(cache.rglob("*.npz"))
-    # An entry is the engines' outputs with a meta member (harness/cache.py): it names the rows and
+    # An entry is the engines' outputs with a meta member (harness/running/cache.py): it names the rows and
     # folds the tool drew by their checksum (the folds each package used are engine output).
     stored = []
     for path in paths:

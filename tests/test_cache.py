@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import cache_codec
-from harness.cache import ResultCache
 from harness.cli import main
-from harness.runner import stable_view
+from harness.running import cache_codec
+from harness.running.cache import ResultCache
+from harness.running.runner import stable_view
 from tests.faults import read_results, write_specs
 
 

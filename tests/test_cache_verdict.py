@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from harness.cli import main
-from harness.runner import stable_view
+from harness.running.runner import stable_view
 from tests.faults import read_results
 
 SPECS = """

@@ -22,7 +22,7 @@ from harness.cli import main
 from harness.design.table import build_design, draw_folds
 from harness.engines import r_engine
 from harness.language.spec import DatasetSpec, Spec
-from harness.runner import PreparedSpec, run_one
+from harness.running.runner import PreparedSpec, run_one
 from tests.conftest import FULL, make_tables
 from tests.matrix_cases import MODELS, MatrixCase, dataset_frame
 

@@ -20,7 +20,7 @@ import pytest
 from distributed.diagnostics.plugin import SchedulerPlugin
 
 from harness.engines.r_engine import r_library
-from harness.runner import stable_view
+from harness.running.runner import stable_view
 from tests.faults import ROOT, Run, alive, nothing_left, read_results
 
 SPECS = """
@@ -257,9 +257,9 @@ def test_r_needs_no_conversion_rules_from_the_context_that_started_it(generated_
     import contextvars
     from concurrent.futures import ThreadPoolExecutor
 
-    from harness.fit import run_one, worker_versions
     from harness.language.spec import load_spec_file
-    from harness.runner import prepare
+    from harness.running.fit import run_one, worker_versions
+    from harness.running.runner import prepare
 
     path = tmp_path / "s.yaml"
     path.write_text(SPECS.replace("DATA", str(generated_csv)), encoding="utf-8")

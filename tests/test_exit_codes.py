@@ -102,7 +102,7 @@ def test_a_spec_whose_worker_died_is_the_tool_failing_3(spec_path: Path, tmp_pat
 def test_a_defect_of_the_tool_is_3_in_one_line(error: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An exception the tool did not expect (a comparison left unchecked, a bug) ends the run with
     3 and one line, never with Python's 1 and a traceback."""
-    from harness import runner
+    from harness.running import runner
     from harness.verdict import checks
 
     kind = checks.VerdictError if error == "VerdictError" else RuntimeError

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from harness.runner import default_cache_dir
+from harness.running.runner import default_cache_dir
 
 
 def test_the_session_caches_in_a_temporary_folder() -> None:

@@ -14,7 +14,7 @@ import pytest
 from harness.design.table import build_design, draw_folds
 from harness.language.learners import LEARNERS, LearnerChoice, parse_learner
 from harness.language.spec import DatasetSpec, Spec
-from harness.runner import PreparedSpec, run_one
+from harness.running.runner import PreparedSpec, run_one
 from harness.verdict.compare import LEARNER_FREE_LIMIT
 from tests.conftest import make_tables
 

@@ -14,7 +14,7 @@ from harness.design.feasibility import check_feasible
 from harness.design.table import build_design, draw_folds
 from harness.errors import SpecError
 from harness.language.spec import DatasetSpec, Spec
-from harness.runner import PreparedSpec, run_one
+from harness.running.runner import PreparedSpec, run_one
 from harness.verdict.checks import required_coverage
 from tests.matrix_cases import cases, dataset_frame, effect_frame
 from tests.shards import add_shards

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.runner import stable_view
+from harness.running.runner import stable_view
 from tests.faults import ROOT, Run, env, read_results, worker_of, write_specs
 
 

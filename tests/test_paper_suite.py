@@ -10,7 +10,7 @@ import pytest
 
 from harness.baseline import drift
 from harness.language.spec import load_spec_file
-from harness.runner import RunOptions, run
+from harness.running.runner import RunOptions, run
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "specs" / "paper.yaml"

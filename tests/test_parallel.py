@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.progress import Progress
-from harness.runner import RunOptions, run, stable_view
+from harness.running.progress import Progress
+from harness.running.runner import RunOptions, run, stable_view
 
 SPECS = """
 dataset: {path: DATA}

@@ -11,7 +11,7 @@ import pytest
 
 from harness.language import learners as learner_registry
 from harness.language.spec import load_spec_file
-from harness.runner import RunOptions, prepare, run, run_one
+from harness.running.runner import RunOptions, prepare, run, run_one
 
 pytestmark = pytest.mark.r
 

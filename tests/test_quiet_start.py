@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import parallel
 from harness.cli import main
+from harness.running import parallel
 from tests.faults import ROOT, env
 
 
@@ -75,7 +75,7 @@ def test_a_worker_ended_as_it_starts_says_nothing() -> None:
         """
         import signal
         from harness.cli import _terminate
-        from harness.parallel import WorkerPool
+        from harness.running.parallel import WorkerPool
         signal.signal(signal.SIGTERM, _terminate)
         for _ in range(20):
             pool = WorkerPool(1, ("python",), note=print)

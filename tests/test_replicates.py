@@ -12,8 +12,8 @@ import pytest
 
 from harness.cli import main
 from harness.language.spec import load_spec_file
-from harness.replicates import derive_seed, plan_replicates, replicate_settings
-from harness.runner import RunOptions, prepare, run, stable_view
+from harness.running.replicate_tasks import derive_seed, plan_replicates, replicate_settings
+from harness.running.runner import RunOptions, prepare, run, stable_view
 from harness.verdict.replicate_verdict import replicate_outcome
 
 SPECS = """
@@ -336,7 +336,7 @@ def test_report_has_a_picture_and_a_table_per_replicated_spec(spec_path: Path, t
 
 
 def test_inconclusive_is_not_agreement_for_the_exit_code() -> None:
-    from harness.runner import exit_code
+    from harness.running.runner import exit_code
     from harness.verdict.summary import summarize
 
     specs = [{"status": "agree", "python": {}, "r": {}}, {"status": "inconclusive", "python": {}, "r": {}}]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.runner import stable_view
+from harness.running.runner import stable_view
 
 SPECS = """
 dataset: {path: DATA}
@@ -115,7 +115,7 @@ def test_r_error_in_one_spec_leaves_the_others_and_is_not_cached(
 
     from harness.cli import write_run
     from harness.language import learners
-    from harness.runner import RunOptions, run
+    from harness.running.runner import RunOptions, run
 
     broken = dataclasses.replace(learners.LEARNERS["logit"], r_key={"classif": "classif.no_such_learner"})
     monkeypatch.setitem(learners.LEARNERS, "logit", broken)

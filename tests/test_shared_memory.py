@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.cluster import Cluster
 from harness.design import shared_memory
 from harness.language.spec import load_spec_file
-from harness.parallel import InProcess, WorkerPool, fork_is_safe
-from harness.runner import RunOptions, prepare, run, stable_view
+from harness.running.dask_cluster import Cluster
+from harness.running.parallel import InProcess, WorkerPool, fork_is_safe
+from harness.running.runner import RunOptions, prepare, run, stable_view
 from tests.conftest import ROOT, make_tables
 from tests.faults import Run, worker_of
 
@@ -138,7 +138,7 @@ def test_workers_fork_from_a_run_with_one_thread_and_no_r() -> None:
         stop.set()
         other.join()
     fresh = subprocess.run(
-        [sys.executable, "-c", "from harness.parallel import fork_is_safe; print(fork_is_safe())"],
+        [sys.executable, "-c", "from harness.running.parallel import fork_is_safe; print(fork_is_safe())"],
         capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True,
     )
     assert fresh.stdout.strip() == "True"
@@ -148,7 +148,7 @@ def test_workers_fork_from_a_run_with_one_thread_and_no_r() -> None:
 def test_no_fork_from_a_process_holding_r() -> None:
     code = (
         "from harness.engines.r_engine import r_session; r_session()\n"
-        "from harness.parallel import fork_is_safe; print(fork_is_safe())"
+        "from harness.running.parallel import fork_is_safe; print(fork_is_safe())"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -175,7 +175,7 @@ R_FIT_ALONE = textwrap.dedent(
     """
     import sys, warnings
     warnings.simplefilter("ignore")
-    from harness.fit import warm_up
+    from harness.running.fit import warm_up
     from harness.design.table import build_design, draw_folds
     from harness.engines.r_engine import fit_r
     from harness.language.spec import DatasetSpec, Spec
@@ -223,7 +223,7 @@ FEW_FDS = textwrap.dedent(
     """
     import os, pickle, resource
     from pathlib import Path
-    from harness.runner import prepare
+    from harness.running.runner import prepare
     from harness.language.spec import load_spec_file
 
     spec_file = Path(os.environ["SPEC_FILE"])
@@ -250,12 +250,12 @@ NOTEBOOK = textwrap.dedent(
     """
     import os, tempfile, threading
     from pathlib import Path
-    from harness.runner import RunOptions, run
+    from harness.running.runner import RunOptions, run
 
     # A notebook's kernel runs threads: its workers come from the fork server, which (unlike the
     # test session's) has not imported doubleml; the first Python fit of each worker imports it.
     threading.Thread(target=threading.Event().wait, daemon=True).start()
-    from harness.parallel import fork_is_safe
+    from harness.running.parallel import fork_is_safe
     assert not fork_is_safe()
     with tempfile.TemporaryDirectory() as scratch:
         results = run(RunOptions(specs=Path(os.environ["SPEC_FILE"]), engines=("python",), jobs=2,

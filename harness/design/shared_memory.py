@@ -152,7 +152,7 @@ def resolved(value: Any) -> Any:
 
 def portable_frame(frame: pd.DataFrame) -> Any:
     """For pickling: a frame built by :func:`shared_frame` as a :class:`SharedFrame`, else the frame."""
-    if not isinstance(frame, pd.DataFrame):  # None: a Dask task's table travels apart (harness.cluster_data)
+    if not isinstance(frame, pd.DataFrame):  # None: a Dask task's table travels apart (harness.running.dask_data)
         return frame
     if frame.shape[1] == 0 or not isinstance(frame.index, pd.RangeIndex) or frame.index.start != 0:
         return frame

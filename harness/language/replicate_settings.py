@@ -1,4 +1,4 @@
-"""The ``replicates`` field of a spec (``replicates: {n: 40, vary: data}``); harness/replicates.py
+"""The ``replicates`` field of a spec (``replicates: {n: 40, vary: data}``); harness/running/replicate_tasks.py
 turns it into tasks, harness/verdict/replicate_verdict.py judges them."""
 
 from __future__ import annotations

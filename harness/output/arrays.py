@@ -94,7 +94,7 @@ def _names(i: int) -> tuple[str, str]:
 def detach_arrays(results: dict) -> tuple[dict, bytes]:
     """``results`` with each spec's rows and folds replaced by references, and the side file's bytes.
 
-    The records' ``rows`` and ``folds`` are arrays (``harness.runner``); a record without them
+    The records' ``rows`` and ``folds`` are arrays (``harness.running.runner``); a record without them
     (a hand-made one) gets no reference.
     """
     members: dict[str, np.ndarray] = {}

@@ -99,7 +99,7 @@ def summary_rows(specs: list[dict]) -> list[tuple[str, str]]:
 
 
 def _origin_rows(specs: list[dict]) -> list[tuple[str, str]]:
-    """Where verdicts came from: one draw (harness.verdict.single_draw), the cache (harness.cache)."""
+    """Where verdicts came from: one draw (harness.verdict.single_draw), the cache (harness.running.cache)."""
     rows = []
     single = [spec for spec in specs if spec.get("single_draw")]
     if single:
@@ -139,7 +139,7 @@ def provenance_rows(prov: dict) -> list[tuple[str, str]]:
         rows.append((label, f"{item.get('path') or DASH} (sha256 {item.get('sha256') or DASH})"))
     if prov.get("platform"):
         rows.append(("Platform", prov["platform"]))
-    if prov.get("workers_set_aside"):  # Dask workers that could not fit (harness.cluster)
+    if prov.get("workers_set_aside"):  # Dask workers that could not fit (harness.running.dask_cluster)
         rows.append(("Workers set aside", "; ".join(f"{w}: {why}" for w, why in prov["workers_set_aside"].items())))
     return rows
 

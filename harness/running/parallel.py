@@ -25,8 +25,8 @@ from typing import Optional
 
 from harness.design import shared_memory
 from harness.errors import EnvironmentProblem
-from harness.fit import PreparedSpec, failed_result, python_versions, run_one, worker_versions
-from harness.worker import worker_main
+from harness.running.fit import PreparedSpec, failed_result, python_versions, run_one, worker_versions
+from harness.running.worker import worker_main
 
 __all__ = ["ATTEMPTS", "InProcess", "WorkerPool", "fork_is_safe", "preload_engine"]
 
@@ -38,7 +38,7 @@ EXIT_S = 15.0  # for an idle worker with R to exit by itself (R removes its temp
 # 100 MB) page for page instead of importing their own. Any other process (a test session, a
 # notebook: threads, perhaps an embedded R a fork would copy) forks them from a server process
 # that has imported the tool's modules once. Either way no worker inherits R: each starts its own.
-PRELOAD = ["harness.worker", "harness.fit"]
+PRELOAD = ["harness.running.worker", "harness.running.fit"]
 # doubleml (about 60 MB beyond scikit-learn) is not imported before a worker's first Python fit,
 # which comes after its first R fit, so that R's fit (the run's peak at a million rows) does not
 # carry it. A caller whose fork server outlives one run (the test suite) may preload it with

@@ -19,17 +19,17 @@ from typing import Optional
 
 import numpy as np
 
-from harness.cache import ResultCache, cache_key, default_cache_dir
 from harness.design.feasibility import check_feasible
 from harness.design.shared_memory import shared_copy, shared_frame
 from harness.design.table import Design, build_design, draw_folds, load_data, sha256_of
 from harness.engines.heap_trim import release_freed_memory
 from harness.errors import DataError, HarnessError, SpecError
-from harness.fit import PreparedSpec, python_versions, run_one
 from harness.language.spec import Spec, SpecFile, load_spec_file
 from harness.language.tolerances import loosened
 from harness.output.arrays import pair_digest
-from harness.progress import Progress
+from harness.running.cache import ResultCache, cache_key, default_cache_dir
+from harness.running.fit import PreparedSpec, python_versions, run_one
+from harness.running.progress import Progress
 
 __all__ = [
     "ENGINES",
@@ -70,7 +70,7 @@ class RunOptions:
     cache_dir: Optional[Path] = None
     use_cache: bool = True
     command: str = ""
-    # --replicates N: n for every statistical-tier spec (harness/replicates.py).
+    # --replicates N: n for every statistical-tier spec (harness/running/replicate_tasks.py).
     replicates: Optional[int] = None
     progress: Optional[Progress] = field(default=None, compare=False)
     # Fit in this process instead of worker processes: for profiling and debugging only (a crash
@@ -221,8 +221,8 @@ def run(options: RunOptions) -> dict:
         finally:
             progress.end()
 
-    # Served entries are judged by this run's code, exactly as a fit is (harness.fit.judge_stored).
-    from harness.fit import judge_stored
+    # Served entries are judged by this run's code, exactly as a fit is (harness.running.fit.judge_stored).
+    from harness.running.fit import judge_stored
 
     for i, stored in served.items():
         result = judge_stored(tasks[i], stored.engines, stored.timings)
@@ -248,7 +248,7 @@ def run(options: RunOptions) -> dict:
             "platform": f"{platform.system()} {platform.machine()}",
             # How many fits were served by the cache (judged again) and fitted (again): not stable.
             "cache": {"served": len(served), "fitted": len(todo) - len(refitted), "refitted": len(refitted)},
-            # Dask workers that could not fit, and why (harness.cluster); absent when none.
+            # Dask workers that could not fit, and why (harness.running.dask_cluster); absent when none.
             **({"workers_set_aside": executor.set_aside} if getattr(executor, "set_aside", None) else {}),
         },
         "summary": summarize(specs_out),
@@ -275,7 +275,7 @@ def _shares_memory(options: RunOptions) -> bool:
     """Whether the run's fits read designs and folds from shared memory (worker processes only)."""
     if options.scheduler or options.in_process:
         return False
-    from harness.parallel import WorkerPool
+    from harness.running.parallel import WorkerPool
 
     return WorkerPool.shares_memory
 
@@ -283,10 +283,10 @@ def _shares_memory(options: RunOptions) -> bool:
 def _executor(options: RunOptions, engines: tuple[str, ...], progress: Progress):
     """Where the fits run: the run's own worker processes, or the Dask cluster at ``--scheduler``."""
     if options.scheduler:
-        from harness.cluster import Cluster
+        from harness.running.dask_cluster import Cluster
 
         return Cluster(options.scheduler, engines, note=progress.note)
-    from harness.parallel import InProcess, WorkerPool
+    from harness.running.parallel import InProcess, WorkerPool
 
     if options.in_process:
         return InProcess(engines)
@@ -294,7 +294,7 @@ def _executor(options: RunOptions, engines: tuple[str, ...], progress: Progress)
 
 
 def _replicate_plan(spec_file: SpecFile, prepared: list[PreparedSpec], options: RunOptions, data_path: Optional[Path]):
-    from harness.replicates import plan_replicates, replicate_settings
+    from harness.running.replicate_tasks import plan_replicates, replicate_settings
     from harness.verdict.compare import spec_tier
 
     generator = spec_file.dataset.generator if data_path is None else None
@@ -310,7 +310,7 @@ def _spec_outcome(plan, index: int, prepared: PreparedSpec, results: dict[int, d
     """A spec's records: its one fit, or replicate 1 with the verdict over all its replicates."""
     own = plan.results_of(index, results)
     records = _spec_records(prepared, own[0], truth)
-    if index in plan.replication:  # one treatment (harness.replicates refuses several)
+    if index in plan.replication:  # one treatment (harness.running.replicate_tasks refuses several)
         from harness.verdict.replicate_verdict import with_replicates
 
         records = [with_replicates(records[0], own, plan.replication[index], prepared.spec)]

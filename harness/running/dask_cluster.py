@@ -16,7 +16,7 @@ only the spec it was running (a queued one would die with it): the scheduler run
 another worker, up to the cluster's ``distributed.scheduler.allowed-failures`` (Dask's default 3;
 set it to 1 on the scheduler for the retry-once rule of ``--jobs``), then gives up with
 ``KilledWorker``; that spec is reported as an ``error`` ("worker died: ...") and the others go on.
-Arrays that several tasks share reach each worker once (harness.cluster_data). On Ctrl-C every
+Arrays that several tasks share reach each worker once (harness.running.dask_data). On Ctrl-C every
 future is cancelled and the client closed; a task already running on a worker finishes there
 (Dask cannot stop a running task) and its result is dropped.
 """
@@ -31,8 +31,8 @@ from collections.abc import Callable
 from typing import Any, Optional
 
 from harness.errors import EnvironmentProblem, HarnessError
-from harness.fit import PreparedSpec, error_line, failed_result
-from harness.worker import SINGLE_THREAD
+from harness.running.fit import PreparedSpec, error_line, failed_result
+from harness.running.worker import SINGLE_THREAD
 
 __all__ = ["Cluster"]
 
@@ -50,7 +50,7 @@ def _fitness(engines: tuple[str, ...]) -> tuple[str, Any]:
         # Set before the worker's R starts (R reads them once).
         for key, value in SINGLE_THREAD.items():
             os.environ.setdefault(key, value)
-        from harness.fit import python_versions, worker_versions
+        from harness.running.fit import python_versions, worker_versions
 
         try:
             _FITNESS[engines] = ("ok", {"python": python_versions(), "r": worker_versions(engines)})
@@ -94,8 +94,8 @@ def _task(address: str, kind: str, payload: Any, engines: tuple[str, ...], expec
         return ("versions", address, answer)
     if answer != expected:
         return ("unfit", address, _version_change(answer, expected or {}))
-    from harness.cluster_data import rebuild
-    from harness.fit import run_one
+    from harness.running.dask_data import rebuild
+    from harness.running.fit import run_one
 
     try:
         return ("result", address, run_one(rebuild(payload, arrays), engines))
@@ -230,7 +230,7 @@ class Cluster:
         from dask.distributed import as_completed
         from distributed.scheduler import KilledWorker
 
-        from harness.cluster_data import ArrayStore
+        from harness.running.dask_data import ArrayStore
 
         store = ArrayStore(lambda value: self.client.scatter([value], broadcast=True, hash=False)[0])
         store.count([prepared[i] for i in todo])

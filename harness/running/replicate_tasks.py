@@ -204,7 +204,7 @@ def _replicate(base: Any, k: int, replication: Replication, dataset: DatasetSpec
 
         try:
             frame = generate(generator, replication.data_seeds[k - 1])
-        except ValueError as err:  # worded as harness.runner words it for replicate 1
+        except ValueError as err:  # worded as harness.running.runner words it for replicate 1
             raise SpecError(f"{where}: dataset field '{str(err).split(':')[0]}': {str(err).split(': ', 1)[1]}") from None
         design = build_design(spec, frame, dataset, here)
     folds = base.folds

@@ -1,4 +1,4 @@
-"""The loop of a worker process (see harness/parallel.py): one request at a time, until told to
+"""The loop of a worker process (see harness/running/parallel.py): one request at a time, until told to
 stop or the run is gone.
 
 Only the standard library is imported at the top: this module is what a new worker process
@@ -20,7 +20,7 @@ def worker_main(conn, engines: tuple[str, ...]) -> None:
     """Answer ``("versions", None)`` and ``("fit", prepared)`` requests; ``None`` ends the loop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to handle: it ends us
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a worker forked from the CLI inherits its handler
-    # Blocked while the run started us (harness.parallel): a SIGTERM sent meanwhile ends us here, quietly.
+    # Blocked while the run started us (harness.running.parallel): a SIGTERM sent meanwhile ends us here, quietly.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     _die_with_parent()
     for key, value in SINGLE_THREAD.items():
@@ -28,7 +28,7 @@ def worker_main(conn, engines: tuple[str, ...]) -> None:
     from threadpoolctl import threadpool_limits
 
     from harness.errors import HarnessError
-    from harness.fit import run_one, warm_up, worker_versions
+    from harness.running.fit import run_one, warm_up, worker_versions
 
     # Start R at once, while the run still reads the data and checks the cache; BLAS loaded
     # before this process started (a preloaded numpy) is limited here.

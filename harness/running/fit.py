@@ -97,7 +97,7 @@ def run_one(prepared: PreparedSpec, engines: tuple[str, ...]) -> dict:
             else:
                 result["r"] = r.summary()
                 result["timings"]["r_s"] = round(r.seconds, 3)
-        # Imported after R's fit: a worker's first R fit runs without doubleml (harness.parallel).
+        # Imported after R's fit: a worker's first R fit runs without doubleml (harness.running.parallel).
         from harness.engines.python_engine import fit_python
 
         if "python" in engines:
@@ -169,7 +169,7 @@ def _learner_free(spec: Spec, design: Design, folds: Folds, r, splits: SampleSpl
 
 def warm_up(engines: tuple[str, ...]) -> None:
     """Start R, so the first fit does not wait for it. The Python engine is imported by the first
-    Python fit, after R's (harness.parallel says why)."""
+    Python fit, after R's (harness.running.parallel says why)."""
     worker_versions(engines)
 
 

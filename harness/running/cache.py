@@ -2,7 +2,7 @@
 
 An entry holds each engine's full output (numbers, predictions, folds, bootstrap draws) and the
 fit's timings; the run judges a served entry with its own comparison code exactly as it judges a
-fit (:func:`harness.fit.judge_stored`), so a rule fixed since the entry was stored applies to it,
+fit (:func:`harness.running.fit.judge_stored`), so a rule fixed since the entry was stored applies to it,
 and nothing an entry says about a status or checks is ever read. An entry is one ``.npz`` file:
 a JSON ``meta`` member (schema, key, spec id, rows-and-folds digest, timings, each engine's
 result with its arrays named) and the arrays, with a sha256 over all of them stored beside them;
@@ -31,11 +31,11 @@ from typing import Optional
 
 import numpy as np
 
-from harness import cache_codec
 from harness.engines.result import EngineResult
-from harness.fit import PreparedSpec
 from harness.language.learners import resolve_learner
 from harness.output.atomic_write import atomic_write_bytes
+from harness.running import cache_codec
+from harness.running.fit import PreparedSpec
 
 __all__ = ["Stored", "ResultCache", "cache_key", "default_cache_dir"]
 

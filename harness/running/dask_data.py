@@ -1,7 +1,7 @@
 """What a fit task carries to a Dask worker: its spec, and its arrays or names for them.
 
 A run's tasks often share arrays: specs that differ only in the learner or the folds share one
-design table (harness.runner ``_one_copy``), replicates that vary seeds or folds share their
+design table (harness.running.runner ``_one_copy``), replicates that vary seeds or folds share their
 spec's table, and specs with the same folds share the labels. Pickled into every task, such a
 table would cross the network once per task. Instead each array that two or more of the run's
 tasks use is scattered to the cluster once (to every worker, so a worker that dies takes no array
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.fit import PreparedSpec
+from harness.running.fit import PreparedSpec
 
 __all__ = ["ArrayStore", "rebuild"]
 
