@@ -164,7 +164,7 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         print(f"wrote {args.out}")
         return 0
     if args.command == "baseline":
-        from harness.baseline import save_baseline
+        from harness.regression.baseline import save_baseline
 
         save_baseline(args.run_dir, args.to)
         print(f"wrote {args.to}")
@@ -227,7 +227,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _cmd_check(args: argparse.Namespace, argv: list[str]) -> int:
-    from harness.baseline_check import CheckOptions, check_baseline, refuse_with_run
+    from harness.regression.baseline_check import CheckOptions, check_baseline, refuse_with_run
     from harness.running.progress import Progress
     from harness.running.runner import parse_engines
 

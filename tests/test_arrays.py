@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.baseline import save_baseline
 from harness.cli import main
 from harness.errors import DataError
 from harness.language.spec import load_spec_file
 from harness.output.arrays import SIDE_FILE, attach_arrays, pair_digest, read_arrays, side_file_bytes, write_arrays
+from harness.regression.baseline import save_baseline
 from harness.running.runner import SCHEMA, prepare
 
 SPECS = """

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.baseline import quantity_change
 from harness.cli import main
+from harness.regression.baseline import quantity_change
 
 SPECS = """
 dataset: {path: DATA}

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.baseline import version_changes
 from harness.cli import main
+from harness.regression.baseline import version_changes
 
 SPECS = """
 dataset: {path: DATA}

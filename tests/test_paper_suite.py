@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.baseline import drift
 from harness.language.spec import load_spec_file
+from harness.regression.baseline import drift
 from harness.running.runner import RunOptions, run
 
 ROOT = Path(__file__).resolve().parents[1]

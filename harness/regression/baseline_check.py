@@ -19,8 +19,16 @@ from typing import Optional
 
 from tabulate import tabulate
 
-from harness.baseline import data_record, drift, load_baseline, read_results, rows_folds_digest, run_spec_file, version_changes
 from harness.errors import DataError, HarnessError
+from harness.regression.baseline import (
+    data_record,
+    drift,
+    load_baseline,
+    read_results,
+    rows_folds_digest,
+    run_spec_file,
+    version_changes,
+)
 from harness.running.progress import Progress
 
 __all__ = ["CheckOptions", "check_baseline", "input_changes"]

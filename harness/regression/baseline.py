@@ -2,7 +2,7 @@
 
 A baseline records, per estimate row, each engine's coef, se, p, CI and per-repetition coef and se,
 the tier and its tolerance *with its unit*; per spec, the spec's content hash and fields; the data
-file's (or generator's) sha256; and the package versions. ``harness.baseline_check`` re-runs or
+file's (or generator's) sha256; and the package versions. ``harness.regression.baseline_check`` re-runs or
 reads a run and says what changed since (spec fields, data, packages) beside what moved.
 
 How far a number moved, and in which unit (:func:`quantity_change`):

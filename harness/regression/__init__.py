@@ -1,0 +1,1 @@
+"""Regression testing: a run compared with a stored baseline."""
