@@ -91,8 +91,8 @@ def _difference_panel(ax: Any, block: dict, status: str) -> None:
     test = block["coef"]
     margin = test["margin"]
     py = np.asarray(block["python"]["coef"], dtype=float)
-    lf = np.asarray(block["learner_free"]["coef"], dtype=float)
-    diff = (py - lf) / block["scale_se"]
+    learner_free = np.asarray(block["learner_free"]["coef"], dtype=float)
+    diff = (py - learner_free) / block["scale_se"]
     replicate = np.arange(1, len(diff) + 1)
     ax.axhspan(-margin, margin, color=BAND_COLOUR, zorder=0, label=f"tolerance ±{margin:g} se")
     ax.axhline(0, color="#999999", linewidth=0.8)

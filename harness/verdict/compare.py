@@ -112,7 +112,7 @@ class Comparison:
 
 
 @dataclass(frozen=True)
-class _Side:
+class _Reported:
     """One package's reported numbers next to its own rule applied to the other package's numbers."""
 
     name: str
@@ -126,19 +126,21 @@ def _reported_aggregate(result: EngineResult) -> Aggregate:
     return Aggregate(result.coef, result.se, result.t, result.p, tuple(result.ci))
 
 
-def _sides(spec: Spec, design: Design, folds: Folds, py: EngineResult, r: EngineResult, lf: EngineResult) -> tuple[_Side, _Side]:
+def _sides(
+    spec: Spec, design: Design, folds: Folds, py: EngineResult, r: EngineResult, learner_free: EngineResult
+) -> tuple[_Reported, _Reported]:
     """R's rule on Python's numbers, and Python's rule on R's numbers."""
     if _is_atte(spec):
         r_on_py = atte_reps("r", design, folds, py.predictions, spec.trimming_threshold)
         r_reps = (r_on_py["coef_reps"], r_on_py["se_reps"])
-        py_reps = (lf.coef_reps, lf.se_reps)  # Python's own code on R's predictions
+        py_reps = (learner_free.coef_reps, learner_free.se_reps)  # Python's own code on R's predictions
     else:
         r_reps = (py.coef_reps, py.se_reps)
         py_reps = (r.coef_reps, r.se_reps)
     scaling = var_scaling_factor(design)
     return (
-        _Side("python", py, *py_reps, python_aggregate(*py_reps)),
-        _Side("r", r, *r_reps, r_aggregate(*r_reps, scaling)),
+        _Reported("python", py, *py_reps, python_aggregate(*py_reps)),
+        _Reported("r", r, *r_reps, r_aggregate(*r_reps, scaling)),
     )
 
 
@@ -187,7 +189,7 @@ def rep_checks(
     return out
 
 
-def exact_checks(spec: Spec, sides: tuple[_Side, _Side], tol: float) -> list[Check]:
+def exact_checks(spec: Spec, sides: tuple[_Reported, _Reported], tol: float) -> list[Check]:
     """End to end, exact tier: every quantity within the pair's tolerance, each side against its own
     rule on the other side's numbers (the direct comparison where no rule differs)."""
     py_side, r_side = sides
@@ -219,31 +221,38 @@ def exact_checks(spec: Spec, sides: tuple[_Side, _Side], tol: float) -> list[Che
     return checks
 
 
-def statistical_checks(spec: Spec, py: EngineResult, lf: EngineResult) -> list[Check]:
-    """End to end, statistical tier: Python against Python's own code on R's predictions (``lf``), so
-    that only the learners differ; the learner-free layer ties ``lf`` to R's reported numbers."""
+def statistical_checks(spec: Spec, py: EngineResult, learner_free: EngineResult) -> list[Check]:
+    """End to end, statistical tier: Python against Python's own code on R's predictions (``learner_free``), so
+    that only the learners differ; the learner-free layer ties ``learner_free`` to R's reported numbers."""
     c = spec.coef_tolerance_se
     checks = []
     for rep in range(len(py.coef_reps)):
-        se = 0.5 * (py.se_reps[rep] + lf.se_reps[rep])
-        for q, a, b in (("coef", py.coef_reps[rep], lf.coef_reps[rep]), ("se", py.se_reps[rep], lf.se_reps[rep])):
+        se = 0.5 * (py.se_reps[rep] + learner_free.se_reps[rep])
+        for q, a, b in (
+            ("coef", py.coef_reps[rep], learner_free.coef_reps[rep]),
+            ("se", py.se_reps[rep], learner_free.se_reps[rep]),
+        ):
             checks.append(at_most(f"end_to_end.{q}.rep{rep + 1}", "end_to_end", q, rep + 1, diff_in_se(a, b, se), c, "in se"))
-    se = 0.5 * (py.se + lf.se)
-    sign = same_sign(py.coef, lf.coef, c * se)
+    se = 0.5 * (py.se + learner_free.se)
+    sign = same_sign(py.coef, learner_free.coef, c * se)
     metric = f"1 = same sign, or both within {c:g} se of 0"
     checks.append(at_least("end_to_end.coef.same_sign", "end_to_end", "coef", None, sign, 1.0, metric))
-    checks.append(at_most("end_to_end.coef", "end_to_end", "coef", None, diff_in_se(py.coef, lf.coef, se), c, "in se"))
-    checks.append(at_most("end_to_end.se", "end_to_end", "se", None, diff_in_se(py.se, lf.se, se), c, "in se"))
-    same_sig = same_significance(py.p, lf.p)
+    checks.append(at_most("end_to_end.coef", "end_to_end", "coef", None, diff_in_se(py.coef, learner_free.coef, se), c, "in se"))
+    checks.append(at_most("end_to_end.se", "end_to_end", "se", None, diff_in_se(py.se, learner_free.se, se), c, "in se"))
+    same_sig = same_significance(py.p, learner_free.p)
     checks.append(at_least("end_to_end.p.same_significance", "end_to_end", "p", None, same_sig, 1.0, "1 = same at 1/5/10 %"))
     return checks
 
 
-def learner_free_checks(spec: Spec, design: Design, folds: Folds, r: EngineResult, lf: EngineResult) -> list[Check]:
+def learner_free_checks(spec: Spec, design: Design, folds: Folds, r: EngineResult, learner_free: EngineResult) -> list[Check]:
     """Python's code on R's predictions against R's numbers, per repetition."""
     if not _is_atte(spec):
         return rep_checks(
-            "learner_free", "learner_free", (lf.coef_reps, lf.se_reps), (r.coef_reps, r.se_reps), LEARNER_FREE_LIMIT
+            "learner_free",
+            "learner_free",
+            (learner_free.coef_reps, learner_free.se_reps),
+            (r.coef_reps, r.se_reps),
+            LEARNER_FREE_LIMIT,
         )
     # ATTE: the tool's R rule on R's predictions reproduces R, its Python rule reproduces Python's code.
     r_rule = atte_reps("r", design, folds, r.predictions, spec.trimming_threshold)
@@ -257,7 +266,7 @@ def learner_free_checks(spec: Spec, design: Design, folds: Folds, r: EngineResul
     ) + rep_checks(
         "learner_free.python_rule",
         "learner_free",
-        (lf.coef_reps, lf.se_reps),
+        (learner_free.coef_reps, learner_free.se_reps),
         (py_rule["coef_reps"], py_rule["se_reps"]),
         LEARNER_FREE_LIMIT,
     )
@@ -478,12 +487,14 @@ def compare(
         checks += statistical_checks(spec, py, learner_free)
     assert_covered(checks, tier, folds.n_rep, spec.id)
 
-    lf = {
+    learner_free_summary = {
         "coef_rel": coef_diff(learner_free.coef_reps, r.coef_reps, np.maximum(learner_free.se_reps, r.se_reps)),
         "se_rel": rel_diff(learner_free.se_reps, r.se_reps),
     }
     # Python's code on R's predictions: the R side of the statistical tier, kept for replicates.
-    lf.update({k: v for k, v in learner_free.summary().items() if k in ("coef", "se", "ci", "coef_reps", "se_reps")})
+    learner_free_summary.update(
+        {k: v for k, v in learner_free.summary().items() if k in ("coef", "se", "ci", "coef_reps", "se_reps")}
+    )
     explained = None
     rules = _rules(spec, folds.n_rep)
     if not all(c.ok for c in checks):
@@ -494,4 +505,4 @@ def compare(
         explained = {"rule": "; ".join(texts), "rules": texts, "gap_coef_rel": diff["coef_rel"], "gap_se_rel": diff["se_rel"]}
     else:
         status = "agree"
-    return Comparison(status, tier, tol, diff, checks, lf, nuisance, explained)
+    return Comparison(status, tier, tol, diff, checks, learner_free_summary, nuisance, explained)

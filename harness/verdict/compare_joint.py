@@ -53,7 +53,7 @@ JOINT_RULE_TEXT = (
 
 
 @dataclass(frozen=True)
-class _Side:
+class _JointInputs:
     """One package's numbers that joint inference is computed from."""
 
     coef_reps: np.ndarray  # (k, n_rep)
@@ -62,7 +62,7 @@ class _Side:
     se: np.ndarray
 
     @classmethod
-    def of(cls, result: EngineResult) -> _Side:
+    def of(cls, result: EngineResult) -> _JointInputs:
         per = result.per_treatment()
         return cls(
             np.array([t.coef_reps for t in per]),
@@ -88,7 +88,7 @@ def _label(name: str, treatment: Optional[str]) -> str:
     return f"{treatment}/{name}" if treatment is not None else name
 
 
-def _rule_value(package: str, what: str, spec: Spec, side: _Side, boot: Bootstrap, scaling: float) -> np.ndarray:
+def _rule_value(package: str, what: str, spec: Spec, side: _JointInputs, boot: Bootstrap, scaling: float) -> np.ndarray:
     if what == "joint_ci":
         if package == "python":
             return python_joint_ci(side.coef_reps, side.se_reps, boot.boot_t)
@@ -140,7 +140,7 @@ def _reported(boot: Bootstrap, what: str) -> np.ndarray:
 def _rule_checks(spec: Spec, treatments, py: EngineResult, r: EngineResult, scaling: float) -> list[Check]:
     out = []
     for package, result in (("python", py), ("r", r)):
-        side = _Side.of(result)
+        side = _JointInputs.of(result)
         runs = [("", result.inference.shared)] + ([("own.", result.inference.own)] if result.inference.own else [])
         for tag, boot in runs:
             for what in _asked(spec):
@@ -164,7 +164,7 @@ def _shared_exact(
     spec: Spec, treatments, py: EngineResult, r: EngineResult, tol: float, scaling: float
 ) -> tuple[list[Check], bool]:
     P, R = py.inference.shared, r.inference.shared
-    ps, rs = _Side.of(py), _Side.of(r)
+    ps, rs = _JointInputs.of(py), _JointInputs.of(r)
     se = np.maximum(ps.se, rs.se)
     out: list[Check] = []
     if spec.bootstrap is not None:
@@ -181,7 +181,7 @@ def _shared_exact(
             out += _compare_values(f"end_to_end.{what}", "end_to_end", what, treatments, reported_py, reported_r, se, tol)
             continue
         limit = max(tol, EXPLAINED_LIMIT)
-        r_on_py = _rule_value("r", what, spec, _Side(ps.coef_reps, ps.se_reps, *ps.r_aggregated(scaling)), P, scaling)
+        r_on_py = _rule_value("r", what, spec, _JointInputs(ps.coef_reps, ps.se_reps, *ps.r_aggregated(scaling)), P, scaling)
         py_on_r = _rule_value("python", what, spec, rs, R, scaling)
         out += _compare_values(
             f"end_to_end.r_rule_on_python.{what}", "end_to_end", what, treatments, reported_r, r_on_py, se, limit
@@ -196,13 +196,13 @@ def _shared_exact(
 
 
 def _shared_statistical(
-    spec: Spec, treatments, py: EngineResult, r: EngineResult, lf: EngineResult, scaling: float
+    spec: Spec, treatments, py: EngineResult, r: EngineResult, learner_free: EngineResult, scaling: float
 ) -> list[Check]:
     """Python's code on R's predictions reproduces R's draws; Python against it within the tier."""
-    P, R, L = py.inference.shared, r.inference.shared, lf.inference.shared
+    P, R, L = py.inference.shared, r.inference.shared, learner_free.inference.shared
     c = spec.coef_tolerance_se
     out: list[Check] = []
-    rs, ls, ps = _Side.of(r), _Side.of(lf), _Side.of(py)
+    rs, ls, ps = _JointInputs.of(r), _JointInputs.of(learner_free), _JointInputs.of(py)
     se = 0.5 * (ps.se + ls.se)
     if spec.bootstrap is not None:
         for m in range(R.boot_t.shape[2]):
@@ -252,7 +252,7 @@ def _pooled_max(boot_t: np.ndarray) -> np.ndarray:
 
 
 def _mc_pair(
-    prefix: str, spec: Spec, treatments, a: tuple[_Side, np.ndarray], b: tuple[_Side, np.ndarray], slack: float
+    prefix: str, spec: Spec, treatments, a: tuple[_JointInputs, np.ndarray], b: tuple[_JointInputs, np.ndarray], slack: float
 ) -> list[Check]:
     """Two bootstrap runs from independent draws, both by R's pooled rule, within the Monte Carlo
     bound of their number of draws (plus ``slack`` in se for the joint interval)."""
@@ -308,9 +308,9 @@ def _mc_pair(
 def _own_draws(spec: Spec, tier: str, tol: float, treatments, py: EngineResult, r: EngineResult, scaling: float) -> list[Check]:
     if spec.bootstrap is None or py.inference.own is None or r.inference.own is None:
         return []
-    ps, rs = _Side.of(py), _Side.of(r)
+    ps, rs = _JointInputs.of(py), _JointInputs.of(r)
     # R's rule on Python's repetitions: the aggregated coef and se R would report for them.
-    ps_r = _Side(ps.coef_reps, ps.se_reps, *ps.r_aggregated(scaling))
+    ps_r = _JointInputs(ps.coef_reps, ps.se_reps, *ps.r_aggregated(scaling))
     if tier == "exact":
         return _mc_pair("monte_carlo", spec, treatments, (ps_r, py.inference.own.boot_t), (rs, r.inference.own.boot_t), tol)
     return _mc_pair(
@@ -319,7 +319,7 @@ def _own_draws(spec: Spec, tier: str, tol: float, treatments, py: EngineResult, 
 
 
 def joint_checks(
-    spec: Spec, design: Design, tier: str, tol: float, py: EngineResult, r: EngineResult, lf: EngineResult
+    spec: Spec, design: Design, tier: str, tol: float, py: EngineResult, r: EngineResult, learner_free: EngineResult
 ) -> JointOutcome:
     """Every check of the spec's joint inference, whether the reported gap needs the n_rep rule to be
     explained, and a summary (critical values, Monte Carlo bounds) for the results."""
@@ -331,7 +331,7 @@ def joint_checks(
     if tier == "exact":
         shared, gap = _shared_exact(spec, treatments, py, r, tol, scaling)
     else:
-        shared = _shared_statistical(spec, treatments, py, r, lf, scaling)
+        shared = _shared_statistical(spec, treatments, py, r, learner_free, scaling)
     checks += shared + _own_draws(spec, tier, tol, treatments, py, r, scaling)
     return JointOutcome(checks, gap, _summary(spec, py, r))
 

@@ -200,12 +200,12 @@ def _check(
     }
 
 
-def _floor(vary: str, py: dict, lf: dict, scale: float, coef_test: dict) -> dict:
+def _floor(vary: str, py: dict, learner_free: dict, scale: float, coef_test: dict) -> dict:
     """The within-engine noise of a single run, against which the Python − R difference is read."""
     if vary not in ("seeds", "seeds+folds"):
         return {"measured": False, "why": f"vary: {vary} changes more than the random streams; vary: seeds measures the floor"}
     sd_py = float(np.std(py["coef"], ddof=1) / scale)
-    sd_r = float(np.std(lf["coef"], ddof=1) / scale)
+    sd_r = float(np.std(learner_free["coef"], ddof=1) / scale)
     floor = float(np.hypot(sd_py, sd_r))
     low, high = coef_test["ci95"]
     exceeds = bool(low is not None and (low > 0 or high < 0))
@@ -266,7 +266,7 @@ def replicate_outcome(
     estimates = {key: _estimates(results, key) for key in (*ENGINES, "learner_free")}
     for key, values in estimates.items():
         block[key] = None if values is None else {"coef": values["coef"].tolist(), "se": values["se"].tolist()}
-    py, r, lf = estimates["python"], estimates["r"], estimates["learner_free"]
+    py, r, learner_free = estimates["python"], estimates["r"], estimates["learner_free"]
     if errors:
         first = block["errors"][0]
         block["verdict"] = "error"
@@ -276,7 +276,7 @@ def replicate_outcome(
     if ran:
         # The typical se: of the two sides the comparison pairs (Python, and R's predictions
         # through Python's code), or of the one engine that ran.
-        ses = [py["se"], lf["se"]] if py is not None and lf is not None else [v["se"] for v in ran.values()]
+        ses = [py["se"], learner_free["se"]] if py is not None and learner_free is not None else [v["se"] for v in ran.values()]
         scale = float(np.median(np.mean(ses, axis=0)))
         centre = float(np.median(np.concatenate([v["coef"] for v in ran.values()])))
         block["scale_se"] = scale
@@ -285,7 +285,7 @@ def replicate_outcome(
             name: engine_summary(values["coef"], values["ci"], scale, centre, truth, with_coverage=vary == "data")
             for name, values in ran.items()
         }
-    if py is None or r is None or lf is None:
+    if py is None or r is None or learner_free is None:
         # No replicate has that engine (_missing_somewhere made a partial absence an error).
         status = results[0].get("status") or "not-run"
         block["verdict"] = status
@@ -304,10 +304,10 @@ def replicate_outcome(
         )
         return status, block, []
 
-    coef_diff = (py["coef"] - lf["coef"]) / scale
+    coef_diff = (py["coef"] - learner_free["coef"]) / scale
     coef_test = equivalence(coef_diff, margin).as_dict()
     coef_test["resampled"] = resampled_rates(coef_diff, margin, seed=seed) if n > 2 else None
-    se_test = equivalence((py["se"] - lf["se"]) / scale, margin).as_dict()
+    se_test = equivalence((py["se"] - learner_free["se"]) / scale, margin).as_dict()
     block["mde_se"] = coef_test["mde"]
     block["coef"] = coef_test
     block["se"] = se_test
@@ -330,7 +330,7 @@ def replicate_outcome(
         "r_only": r_only,
         "p_mcnemar": mcnemar(python_only, r_only),
     }
-    block["floor"] = _floor(vary, py, lf, scale, coef_test) if n > 1 else {"measured": False, "why": "one replicate"}
+    block["floor"] = _floor(vary, py, learner_free, scale, coef_test) if n > 1 else {"measured": False, "why": "one replicate"}
     block["single_draw"] = _single_draw(results)
     block["propensity"] = _propensity(results)
     structural = _structural_failures(results)
@@ -345,9 +345,9 @@ def replicate_outcome(
         status = "disagree" if structural else _status_exact(results)
         reason = f"exact tier: {n - not_agree} of {n} replicates agree"
     else:
-        block["t"] = _t_difference(py, lf)
+        block["t"] = _t_difference(py, learner_free)
         tests = [("coef", None, coef_test), ("se", None, se_test)]
-        rep_tests = _repetition_tests(py, lf, scale, margin)
+        rep_tests = _repetition_tests(py, learner_free, scale, margin)
         if rep_tests is not None:
             block["repetitions"] = rep_tests
             tests += [(q, entry["rep"], entry[q]) for entry in rep_tests for q in ("coef", "se")]
@@ -382,22 +382,22 @@ def replicate_outcome(
     return status, block, checks
 
 
-def _repetition_tests(py: dict, lf: dict, scale: float, margin: float) -> Optional[list[dict]]:
+def _repetition_tests(py: dict, learner_free: dict, scale: float, margin: float) -> Optional[list[dict]]:
     """With ``n_rep`` > 1: the equivalence tests of every repetition's coefficient and se."""
-    if _n_rep(py) < 2 or "coef_reps" not in lf:
+    if _n_rep(py) < 2 or "coef_reps" not in learner_free:
         return None
     out = []
     for j in range(py["coef_reps"].shape[1]):
         entry: dict = {"rep": j + 1}
         for q in ("coef", "se"):
-            entry[q] = equivalence((py[f"{q}_reps"][:, j] - lf[f"{q}_reps"][:, j]) / scale, margin).as_dict()
+            entry[q] = equivalence((py[f"{q}_reps"][:, j] - learner_free[f"{q}_reps"][:, j]) / scale, margin).as_dict()
         out.append(entry)
     return out
 
 
-def _t_difference(py: dict, lf: dict) -> dict:
+def _t_difference(py: dict, learner_free: dict) -> dict:
     """Python's t statistic minus R's (through Python's code on R's predictions): reported, not judged."""
-    mean, sd, low, high = mean_interval(py["coef"] / py["se"] - lf["coef"] / lf["se"], 0.95)
+    mean, sd, low, high = mean_interval(py["coef"] / py["se"] - learner_free["coef"] / learner_free["se"], 0.95)
     finite = [v if np.isfinite(v) else None for v in (mean, sd, low, high)]
     return {"mean": finite[0], "sd": finite[1], "ci95": finite[2:]}
 
