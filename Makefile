@@ -109,7 +109,7 @@ doctor: setup
 	.venv/bin/dml-parity doctor
 
 bench: setup
-	.venv/bin/python bench/run_bench.py
+	.venv/bin/python bench/overhead/run_bench.py
 
 clean:
 	rm -rf .venv .rlib

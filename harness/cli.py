@@ -203,8 +203,8 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         replicates=args.replicates,
         command=shlex.join(["dml-parity", *argv]),
         progress=None if quiet else Progress(),
-        # DMLP_IN_PROCESS=1: the fits run in this process, for profilers only (bench/measure.py,
-        # bench/growth.py; a profiler sees no worker's work). A crash in a fit then ends the run.
+        # DMLP_IN_PROCESS=1: the fits run in this process, for profilers only (bench/common/measure.py,
+        # bench/growth/growth.py; a profiler sees no worker's work). A crash in a fit then ends the run.
         in_process=os.environ.get("DMLP_IN_PROCESS") == "1",
     )
     results = run(options)

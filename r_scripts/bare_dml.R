@@ -1,4 +1,4 @@
-# A plain R DoubleML script: fits the specs that bench/run_bench.py exported (design matrices as
+# A plain R DoubleML script: fits the specs that bench/overhead/run_bench.py exported (design matrices as
 # CSV, folds as JSON, mlr3 learner keys and parameters as JSON) and nothing else. It is the R half of
 # the "bare scripts" the tool's wall time is compared with.
 #
@@ -41,7 +41,7 @@ fit_spec <- function(s) {
   t0 <- proc.time()[["elapsed"]]
   dt <- fread(file.path(export, s$csv))
   dt[, names(dt) := lapply(.SD, as.numeric)]
-  # "folds": null lets DoubleML draw its own folds, as a plain script would (bench/growth.py).
+  # "folds": null lets DoubleML draw its own folds, as a plain script would (bench/growth/growth.py).
   folds <- if (is.null(s$folds)) NULL else read_folds(file.path(export, s$folds))
   t1 <- proc.time()[["elapsed"]]
   set.seed(s$seed)

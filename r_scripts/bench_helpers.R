@@ -1,4 +1,4 @@
-# Helpers for bench/learner_pairs.py: fit one mlr3 learner on a matrix and predict, outside DoubleML.
+# Helpers for bench/learner_pairs/learner_pairs.py: fit one mlr3 learner on a matrix and predict, outside DoubleML.
 # Independent of engine.R; the learners (including lgbm_learners.R) must already be registered.
 
 # key, params: as harness.language.learners.ResolvedLearner.r_learner gives them; x_*: numeric matrices with

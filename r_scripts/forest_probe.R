@@ -1,5 +1,5 @@
 # Propensity forests in ranger as the tool builds them (dmlp_learner of engine.R), for
-# bench/replicate_forest_probe.py: test-fold propensities and the shape of the trees.
+# bench/replicates/replicate_forest_probe.py: test-fold propensities and the shape of the trees.
 
 # x: numeric matrix with column names; d: 0/1 treatment; train, test: 1-based rows;
 # params: classif.ranger's parameters as harness/language/learners.py translates them.

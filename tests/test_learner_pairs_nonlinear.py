@@ -1,5 +1,5 @@
 """The nonlinear learner pairs (lgbm, svr): both engines on shared folds earn the tier the registry
-declares (measured in bench/learner_pairs.py), and bad learner parameters are one-line spec errors."""
+declares (measured in bench/learner_pairs/learner_pairs.py), and bad learner parameters are one-line spec errors."""
 
 from __future__ import annotations
 

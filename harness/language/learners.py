@@ -313,7 +313,7 @@ LEARNERS: dict[str, LearnerPair] = {
         LearnerPair(
             name="lgbm",
             tier="exact",
-            # bench/learner_pairs.py: predictions bit-identical, DML coef/se within 1e-15.
+            # bench/learner_pairs/learner_pairs.py: predictions bit-identical, DML coef/se within 1e-15.
             tolerance=1e-10,
             python={
                 "regr": _sk("lightgbm", "LGBMRegressor", objective="regression", **_LGBM_PY_FIXED),

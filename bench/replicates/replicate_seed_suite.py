@@ -2,7 +2,7 @@
 per spec the verdict, the mean Python − R difference against the seed-noise floor, and how often
 the single-draw rule would have passed.
 
-    .venv/bin/python bench/replicate_seed_suite.py reports/paper_seed_replicates/results.json
+    .venv/bin/python bench/replicates/replicate_seed_suite.py reports/paper_seed_replicates/results.json
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from bench.measure import TOOL
+from bench.common.measure import TOOL
 from harness.design.table import cluster_codes
 from harness.language.learners import resolve_learner
 from harness.language.spec import load_spec_file
@@ -87,9 +87,9 @@ def resolve_suite(specs: Path, data: Optional[Path], workdir: Path) -> Suite:
     note = ""
     temporary = False
     if not specs.exists():
-        from bench.temp_suite import write_temp_suite
+        from bench.common.temp_suite import write_temp_suite
 
-        print(f"{specs} does not exist: using the temporary suite of bench/temp_suite.py", flush=True)
+        print(f"{specs} does not exist: using the temporary suite of bench/common/temp_suite.py", flush=True)
         specs, data = write_temp_suite(workdir / "temp_suite")
         temporary = True
     snapshot: dict[str, Any] = {}
@@ -111,9 +111,9 @@ def resolve_suite(specs: Path, data: Optional[Path], workdir: Path) -> Suite:
                     "generated into the scratch directory and passed with `--data`"
                 )
             else:
-                from bench.temp_suite import write_temp_suite
+                from bench.common.temp_suite import write_temp_suite
 
-                print(f"{data_path} does not exist: using the temporary suite of bench/temp_suite.py", flush=True)
+                print(f"{data_path} does not exist: using the temporary suite of bench/common/temp_suite.py", flush=True)
                 specs, data = write_temp_suite(workdir / "temp_suite")
                 temporary = True
                 spec_file = load_spec_file(specs)

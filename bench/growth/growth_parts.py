@@ -1,13 +1,13 @@
 """Before and after, part by part, at one size (issue 14): each step the tool changed, timed the old
 way and the new way in the same process on the same design and folds.
 
-    .venv/bin/python bench/growth_parts.py [--rows 1001700] [--reps 3]
+    .venv/bin/python bench/growth/growth_parts.py [--rows 1001700] [--reps 3]
 
 Parts: folds handed to doubleml (its ``set_sample_splitting`` vs the tool's validation plus
 ``hand_splits``), folds handed to R's DoubleML (its ``set_sample_splitting`` vs
 ``dmlp_hand_smpls``), folds and design sent to R (Python lists vs buffer copies), and the rows
 and folds written (JSON lists in results.json vs arrays.npz). Adds ``parts`` to
-bench/growth_raw.json and re-renders the section of bench/RESULTS.md.
+bench/growth/growth_raw.json and re-renders the section of bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 import numpy as np  # noqa: E402
 from growth import OUT, RAW, spec_file, survey_csv  # noqa: E402
@@ -141,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     raw = json.loads(RAW.read_text(encoding="utf-8")) if RAW.exists() else {}
     raw["parts"] = measure_parts(args.rows, args.reps)
-    raw["parts"]["command"] = " ".join([".venv/bin/python", "bench/growth_parts.py", *(sys.argv[1:] if argv is None else argv)])
+    raw["parts"]["command"] = " ".join(
+        [".venv/bin/python", "bench/growth/growth_parts.py", *(sys.argv[1:] if argv is None else argv)]
+    )
     RAW.write_text(json.dumps(raw, indent=1), encoding="utf-8")
     write_section(raw)
     print(json.dumps(raw["parts"], indent=1))

@@ -14,14 +14,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from bench.sampling import TIME_BIN, Measure, measure_command, other_processes
+from bench.common.sampling import TIME_BIN, Measure, measure_command, other_processes
 from harness.engines.r_engine import R_PACKAGES, r_library  # (no R is started by this import)
 from harness.running.runner import python_versions
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 if TYPE_CHECKING:
-    from bench.inputs import Suite
+    from bench.common.inputs import Suite
 
 __all__ = [
     "BENCH", "PROFILE_PARTS", "RETIRED_PARTS", "PY", "R_ENV", "ROOT", "TOOL", "Measure", "Runner", "machine_info",
@@ -117,7 +117,7 @@ class Runner:
 
     def bare_python(self, label: str, manifest: Path) -> Measure:
         out = self.fresh("bare_py").with_suffix(".json")
-        m = measure(label, [str(PY), str(BENCH / "bare_python.py"), str(manifest), str(out)], ok_codes=(0,))
+        m = measure(label, [str(PY), str(BENCH / "common" / "bare_python.py"), str(manifest), str(out)], ok_codes=(0,))
         m.extra.update(json.loads(out.read_text(encoding="utf-8")))
         return m
 
@@ -167,7 +167,7 @@ PROFILE_PARTS = {
     ("harness/output/atomic_write.py", "atomic_write_json"): "… JSON writes (results.json, cache entries)",
 }
 # Parts earlier versions of the tool measured (runner.py's lists to R), so that stored raw data
-# (bench/run_bench_raw.json) renders as it did; label -> the label it is listed after.
+# (bench/overhead/run_bench_raw.json) renders as it did; label -> the label it is listed after.
 RETIRED_PARTS = {
     "folds -> R lists": "R fits incl. conversions (fit_r)",
     "design matrix -> R matrix": "folds -> R lists",

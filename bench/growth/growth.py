@@ -9,14 +9,14 @@ folds, OLS or lasso learners (cheap, so that the tool's own overhead is visible)
 At each size, side by side and alternating (tool, bare Python, bare R; then the reverse order):
 - tool: ``python -m harness.cli run --no-cache --jobs 1`` (both engines, learner-free refit,
   comparison, report, arrays.npz);
-- bare: ``bench/bare_python.py`` (plain doubleml) and ``Rscript r_scripts/bare_dml.R`` (plain
+- bare: ``bench/common/bare_python.py`` (plain doubleml) and ``Rscript r_scripts/bare_dml.R`` (plain
   DoubleML), each reading the same CSV and letting its package draw its own folds.
 
-    .venv/bin/python bench/growth.py [--sizes 10000,100000,300000,1001700] [--reps 2]
-    .venv/bin/python bench/growth.py --seed-subset het_west,mech_innov_lasso,rob_lasso_cv --reps 3
-    .venv/bin/python bench/growth.py --render bench/growth_raw.json
+    .venv/bin/python bench/growth/growth.py [--sizes 10000,100000,300000,1001700] [--reps 2]
+    .venv/bin/python bench/growth/growth.py --seed-subset het_west,mech_innov_lasso,rob_lasso_cv --reps 3
+    .venv/bin/python bench/growth/growth.py --render bench/growth/growth_raw.json
 
-Writes ``bench/growth_raw.json`` and the "Growth to a million rows" section of bench/RESULTS.md.
+Writes ``bench/growth/growth_raw.json`` and the "Growth to a million rows" section of bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -37,18 +37,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Optional
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from growth_render import write_section  # noqa: E402
 
-from bench.sampling import Measure, measure_command, other_processes, pss  # noqa: E402
+from bench.common.sampling import Measure, measure_command, other_processes, pss  # noqa: E402
 
 PY = ROOT / ".venv" / "bin" / "python"
 OUT = ROOT / "bench" / "out" / "growth"
-RAW = ROOT / "bench" / "growth_raw.json"
+RAW = ROOT / "bench" / "growth" / "growth_raw.json"
 SURVEY_ROWS = 9275
 X = ["inc", "age", "fsize", "marr", "male", "pira"]
 LEARNERS: dict[str, Any] = {"ols": "ols", "lasso": {"name": "lasso", "alpha": 0.1}}
@@ -93,7 +93,7 @@ def spec_file(learner: str, directory: Path) -> Path:
 def bare_manifest(specs: Path, csv: Path, directory: Path, export_designs: bool) -> Path:
     """The bare scripts' manifest. Growth runs read the raw CSV and draw their own folds; the seed
     subset (fixed effects, clusters) gets the tool's designs and folds, as the overhead bench did."""
-    from bench.inputs import export_design, manifest_entry
+    from bench.common.inputs import export_design, manifest_entry
     from harness.language.spec import load_spec_file
     from harness.running.runner import prepare
 
@@ -142,7 +142,7 @@ def run_cell(label: str, tool_args: list[str], manifest: Path, reps: int, scratc
                 shutil.rmtree(out, ignore_errors=True)
                 shutil.rmtree(scratch / "cache", ignore_errors=True)
             elif kind == "bare_python":
-                cmd = [str(PY), "bench/bare_python.py", str(manifest), str(out) + ".json"]
+                cmd = [str(PY), "bench/common/bare_python.py", str(manifest), str(out) + ".json"]
                 m = measure(f"{label} bare Python #{rep + 1}", cmd, ROOT, TOOL_ENV)
                 m.extra = json.loads(Path(str(out) + ".json").read_text(encoding="utf-8"))
             else:
@@ -227,7 +227,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     raw = json.loads(args.raw.read_text(encoding="utf-8")) if args.raw.exists() else {}
     OUT.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="dmlp_growth_"))
-    command = shlex.join([".venv/bin/python", "bench/growth.py", *(sys.argv[1:] if argv is None else argv)])
+    command = shlex.join([".venv/bin/python", "bench/growth/growth.py", *(sys.argv[1:] if argv is None else argv)])
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     try:
         if args.seed_subset:

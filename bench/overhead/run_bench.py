@@ -1,24 +1,24 @@
 """Benchmarks of dml-parity (issue 4 §4): overhead against bare scripts, parallel gain, cached
 re-runs, peak memory and growth with rows and with the number of specs.
 
-    .venv/bin/python bench/run_bench.py                  # the full bench (42 min on a busy 2-core machine)
-    .venv/bin/python bench/run_bench.py --quick          # one repetition, no 16x rows, no full-suite bare scripts
-    .venv/bin/python bench/run_bench.py --specs other.yaml --data other.csv
-    .venv/bin/python bench/run_bench.py --remeasure-parallel bench/run_bench_raw.json   # parallel gain again
-    .venv/bin/python bench/run_bench.py --render bench/run_bench_raw.json [--note TEXT]  # re-render only
+    .venv/bin/python bench/overhead/run_bench.py                  # the full bench (42 min on a busy 2-core machine)
+    .venv/bin/python bench/overhead/run_bench.py --quick          # one repetition, no 16x rows, no full-suite bare scripts
+    .venv/bin/python bench/overhead/run_bench.py --specs other.yaml --data other.csv
+    .venv/bin/python bench/overhead/run_bench.py --remeasure-parallel bench/overhead/run_bench_raw.json   # parallel gain again
+    .venv/bin/python bench/overhead/run_bench.py --render bench/overhead/run_bench_raw.json [--note TEXT]  # re-render only
 
 Every number is the wall time of a subprocess as a user would start it (the tool's own command
-line, ``bench/bare_python.py``, ``Rscript r_scripts/bare_dml.R``), timed from outside. The bare scripts
+line, ``bench/common/bare_python.py``, ``Rscript r_scripts/bare_dml.R``), timed from outside. The bare scripts
 fit the design matrices and folds that ``harness.running.runner.prepare()`` builds, exported here as CSV and
 JSON, so both sides do the same fits. Results go into ``bench/RESULTS.md`` (between this script's
 markers, above the sections other scripts own) and the raw measurements into
-``bench/run_bench_raw.json``.
+``bench/overhead/run_bench_raw.json``.
 
 This script is the command line and the order of the measurements; the work is in
-``bench/measure.py`` (timing a command, the tool and bare-script runs, profiles, the machine),
-``bench/inputs.py`` (suite snapshot, exports, derived spec files, bigger panels),
-``bench/analyse.py`` (numbers derived from measurements) and ``bench/render.py`` with
-``bench/render_parts.py`` (the RESULTS.md sections).
+``bench/common/measure.py`` (timing a command, the tool and bare-script runs, profiles, the machine),
+``bench/common/inputs.py`` (suite snapshot, exports, derived spec files, bigger panels),
+``bench/overhead/analyse.py`` (numbers derived from measurements) and ``bench/overhead/render.py`` with
+``bench/overhead/render_parts.py`` (the RESULTS.md sections).
 """
 
 from __future__ import annotations
@@ -37,17 +37,17 @@ from typing import Any, Optional
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.analyse import coef_check, pick_balanced, pick_subset, spec_cost  # noqa: E402
-from bench.inputs import derived_spec_file, export_for_bare, replicate_panel, resolve_suite  # noqa: E402
-from bench.measure import Measure, Runner, machine_info, med, other_processes, startup_costs  # noqa: E402
-from bench.render import RESULTS_MD, render, write_section  # noqa: E402
+from bench.common.inputs import derived_spec_file, export_for_bare, replicate_panel, resolve_suite  # noqa: E402
+from bench.common.measure import Measure, Runner, machine_info, med, other_processes, startup_costs  # noqa: E402
+from bench.overhead.analyse import coef_check, pick_balanced, pick_subset, spec_cost  # noqa: E402
+from bench.overhead.render import RESULTS_MD, render, write_section  # noqa: E402
 from harness.language.spec import load_spec_file  # noqa: E402
 
 BENCH = ROOT / "bench"
-RAW_JSON = BENCH / "run_bench_raw.json"
+RAW_JSON = BENCH / "overhead" / "run_bench_raw.json"
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -97,7 +97,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="dmlp_bench_"))
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    command = shlex.join([".venv/bin/python", "bench/run_bench.py", *(argv if argv is not None else sys.argv[1:])])
+    command = shlex.join([".venv/bin/python", "bench/overhead/run_bench.py", *(argv if argv is not None else sys.argv[1:])])
     try:
         if args.remeasure_cache:
             raw = json.loads(args.remeasure_cache.read_text(encoding="utf-8"))

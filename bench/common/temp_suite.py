@@ -20,7 +20,7 @@ YEARS = np.arange(2011, 2024)
 CONTROLS = ["lngdppc", "urban", "open", "fin", "hum", "lnpopden", "infra", "gov", "innov", "ind_struct"]
 
 SPEC_TEXT = """\
-# Temporary benchmark suite (bench/temp_suite.py): stands in for specs/paper.yaml.
+# Temporary benchmark suite (bench/common/temp_suite.py): stands in for specs/paper.yaml.
 dataset: {{path: {data}, unit: city_id, time: year}}
 defaults:
   n_folds: 5

@@ -1,7 +1,7 @@
 """Where a tool run's memory goes: the process's RSS sampled every 20 ms during one run with its
 fits in this process (``DMLP_IN_PROCESS=1``), with marks at the start and end of each step (issue 14).
 
-    .venv/bin/python bench/growth_memory.py SPEC_FILE CSV
+    .venv/bin/python bench/growth/growth_memory.py SPEC_FILE CSV
 
 Prints, per mark, the RSS at the mark and the peak since the previous mark.
 """
@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402

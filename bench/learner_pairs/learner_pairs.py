@@ -1,7 +1,7 @@
 """Measure the nonlinear learner pairs (lgbm, svr): Python estimator vs R learner, fold by fold,
 then through both DoubleML packages (PLR and IRM) with shared folds.
 
-Usage: .venv/bin/python bench/learner_pairs.py [--out bench/RESULTS.md] [--n 1000]
+Usage: .venv/bin/python bench/learner_pairs/learner_pairs.py [--out bench/RESULTS.md] [--n 1000]
 
 Writes the section ``## Nonlinear learner pairs (lgbm, svr)`` of the results file (other sections
 are kept). Uses ``data/city_panel.csv`` as a second data set when it exists.
@@ -19,7 +19,7 @@ from typing import Any, Optional
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from harness.design.table import Folds, build_design, draw_folds  # noqa: E402
@@ -430,7 +430,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         for case in CASES:
             print(f"{data.name}: {case.label}", file=sys.stderr)
             rows.extend(measure(session, data, case))
-    command = ".venv/bin/python bench/learner_pairs.py" + (f" --n {args.n}" if args.n != 1000 else "")
+    command = ".venv/bin/python bench/learner_pairs/learner_pairs.py" + (f" --n {args.n}" if args.n != 1000 else "")
     skipped = "" if extra is not None else f" `{PANEL.relative_to(ROOT)}` is absent, so only generated data was measured."
     text = "\n\n".join(
         [

@@ -3,13 +3,13 @@ two-worker Dask ``LocalCluster`` (``--scheduler``), each from a cold start and a
 alternating order, timed from outside; peak memory is the sampled sum of RSS over every process of
 the run (for Dask: the command's tree and the cluster's worker processes).
 
-    .venv/bin/python bench/replicate_throughput.py                 # 2 rounds, 24 replicates
-    .venv/bin/python bench/replicate_throughput.py --rounds 3 --replicates 40
-    .venv/bin/python bench/replicate_throughput.py --render        # rewrite its RESULTS.md section only
+    .venv/bin/python bench/replicates/replicate_throughput.py                 # 2 rounds, 24 replicates
+    .venv/bin/python bench/replicates/replicate_throughput.py --rounds 3 --replicates 40
+    .venv/bin/python bench/replicates/replicate_throughput.py --render        # rewrite its RESULTS.md section only
 
 Results are ratios to ``--jobs 1`` (this machine has 2 cores shared with other work: each
 measurement records the CPU the rest of the machine used meanwhile, in cores). Raw numbers go to
-``bench/replicate_throughput_raw.json``, the tables to this script's section of ``bench/RESULTS.md``
+``bench/replicates/replicate_throughput_raw.json``, the tables to this script's section of ``bench/RESULTS.md``
 (between its begin and end markers; the rest of the file is left as it is).
 """
 
@@ -29,15 +29,15 @@ from typing import Any, Optional
 
 import psutil
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.sampling import TreeSampler, busy_seconds  # noqa: E402
+from bench.common.sampling import TreeSampler, busy_seconds  # noqa: E402
 
 PY = ROOT / ".venv" / "bin" / "python"
-RAW = ROOT / "bench" / "replicate_throughput_raw.json"
+RAW = ROOT / "bench" / "replicates" / "replicate_throughput_raw.json"
 MARKDOWN = ROOT / "bench" / "RESULTS.md"
-BEGIN = "<!-- replicate_throughput.py: begin (generated; edit bench/replicate_throughput.py instead) -->"
+BEGIN = "<!-- replicate_throughput.py: begin (generated; edit bench/replicates/replicate_throughput.py instead) -->"
 END = "<!-- replicate_throughput.py: end -->"
 
 # The workload: fresh generated data per replicate, forests in both languages (the replicate
@@ -222,7 +222,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         for row in measure_round(specs, args.replicates, orders[round_number % 2]):
             rows.append({"round": round_number + 1, **row})
     raw = {
-        "command": "bench/replicate_throughput.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "bench/replicates/replicate_throughput.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB",
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "n": args.replicates,

@@ -3,7 +3,7 @@ forest study, README): both languages' forests as the tool builds them, trained 
 fresh ``make_irm_data`` draws (the study's data seeds), compared on the held-out fold and by the
 shape of their trees (depth, leaves, share of pure leaves).
 
-    .venv/bin/python bench/replicate_forest_probe.py [--draws 30]
+    .venv/bin/python bench/replicates/replicate_forest_probe.py [--draws 30]
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from harness.design.generated import generate  # noqa: E402

@@ -2,7 +2,7 @@
 simulated (the tool's own vectorised rule, harness.verdict.replicate_stats.decide, on normal and on
 Student-t3 differences of the same sd). Pure numpy: about a minute.
 
-    .venv/bin/python bench/replicate_power.py            # prints the README's table (markdown)
+    .venv/bin/python bench/replicates/replicate_power.py            # prints the README's table (markdown)
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from harness.verdict.replicate_stats import decide, power_agree, power_disagree  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Measured Python-R gaps of every model x score x option of the shared API (README's coverage table).
 
-Run:  PYTHONPATH=$PWD .venv/bin/python bench/api_gaps.py [--out bench/api_gaps.md]
+Run:  PYTHONPATH=$PWD .venv/bin/python bench/api_gaps/api_gaps.py [--out bench/api_gaps/api_gaps.md]
 
 Each row is one spec with exact learners (ols, logit) on generated data (tests/conftest.py
 ``make_tables``, 1,000 rows; SSM: doubleml's ``make_ssm_data``, 1,000 rows, 5 controls), K = 3,
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from harness.design.generated import generate  # noqa: E402

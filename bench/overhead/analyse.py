@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.measure import Measure
+from bench.common.measure import Measure
 from harness.language.spec import load_spec_file
 
 __all__ = [

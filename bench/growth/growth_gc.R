@@ -1,7 +1,7 @@
 # R's garbage-collection time in a million-row OLS fit with and without the learners' namespaces
 # loaded (issue 14: why the tool's R engine no longer loads them up front).
 #
-#   OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 Rscript bench/growth_gc.R CSV [load]
+#   OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 Rscript bench/growth/growth_gc.R CSV [load]
 #
 # With "load", ranger, glmnet, rpart, nnet, e1071, lightgbm and mlr3tuning are loaded and the
 # project's LightGBM learners sourced first (what the tool's R session did before). Two fits each.

@@ -5,8 +5,8 @@ name without its repetition): the largest value seen against its limit — for t
 ``end_to_end.*_rule_on_*`` families that is the residual left after recomputing an intended
 difference between the packages.
 
-    .venv/bin/python bench/verdict_matrix.py --half fast   # 66 cases (12 with a zero or near-zero effect)
-    .venv/bin/python bench/verdict_matrix.py --half slow   # 252 cases (36 with a zero or near-zero effect)
+    .venv/bin/python bench/verdict_matrix/verdict_matrix.py --half fast   # 66 cases (12 with a zero or near-zero effect)
+    .venv/bin/python bench/verdict_matrix/verdict_matrix.py --half slow   # 252 cases (36 with a zero or near-zero effect)
 
 Writes bench/out/verdict_matrix_<half>.json and prints a markdown table.
 """
@@ -21,7 +21,7 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tabulate import tabulate  # noqa: E402

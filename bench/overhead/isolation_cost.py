@@ -6,7 +6,7 @@ Each measurement is a fresh process that runs a spec file the way ``dml-parity r
 alternate, so load drift on a shared machine falls on both. Prints a markdown table of the wall
 times and the ratio worker / in-process (medians).
 
-    .venv/bin/python bench/isolation_cost.py [--reps 3]
+    .venv/bin/python bench/overhead/isolation_cost.py [--reps 3]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 SMALL = """dataset: {path: DATA}
@@ -30,7 +30,7 @@ specs:
   - {id: b_rf, model: plr, y: y, d: d, x: [x1, x2, x3], learner: {name: rf, n_estimators: 20}}
   - {id: c_irm, model: irm, y: y, d: db, x: [x1, x2], learners: {ml_g: ols, ml_m: logit}}
 """
-SUBSET = "het_west,mech_innov_lasso,rob_lasso_cv"  # the subset bench/run_bench.py repeats
+SUBSET = "het_west,mech_innov_lasso,rob_lasso_cv"  # the subset bench/overhead/run_bench.py repeats
 
 ONE = """
 import sys

@@ -1,7 +1,7 @@
 """What the IRM forest study (specs/examples/irm_forest_tails.yaml) finds about the two packages'
 tails, from its results.json: the table and the two figures of the README.
 
-    .venv/bin/python bench/replicate_tails.py reports/irm_forest_tails/results.json
+    .venv/bin/python bench/replicates/replicate_tails.py reports/irm_forest_tails/results.json
 
 The three specs share data, folds and learner seeds replicate by replicate, so engines are paired
 across specs too. Writes ``bench/replicates/tails_quantiles.png`` and
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from harness.report.canvas import ENGINE_STYLE, new_figure, png_bytes  # noqa: E402

@@ -1,6 +1,6 @@
 """Which process of a run holds its memory: each process's PSS, sampled every 50 ms.
 
-    .venv/bin/python bench/tree_memory.py COMMAND...
+    .venv/bin/python bench/common/tree_memory.py COMMAND...
 
 Prints the tree's peak (the sum of PSS over the command and its descendants) with each process's
 share at that moment, then each process's own peak. PSS splits a shared page between the
@@ -13,9 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.sampling import TreeSampler, pss  # noqa: E402
+from bench.common.sampling import TreeSampler, pss  # noqa: E402
 
 
 def main() -> None:
