@@ -61,3 +61,76 @@ def test_no_paper_rows_without_a_paper_block(tmp_path: Path, generated_csv: Path
     out = run(tmp_path / "paper", generated_csv, ", table: T1, paper: {claim: effect is positive, sign: positive}")
     text = (out / "report.md").read_text(encoding="utf-8")
     assert "Paper claims reproduced by Python" in text and "## T1" in text
+
+
+def _csv_header(out: Path) -> list[str]:
+    return (out / "results.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
+
+
+def test_no_paper_column_without_a_paper_block(tmp_path: Path, generated_csv: Path) -> None:
+    """A user's own data without a paper block (nor a truth): the report's spec tables, its reading
+    guide, the estimates' caption and results.csv carry nothing that could only say "—"."""
+    (tmp_path / "none").mkdir()
+    out = run(tmp_path / "none", generated_csv)
+    md = (out / "report.md").read_text(encoding="utf-8")
+    html = (out / "report.html").read_text(encoding="utf-8")
+    header_line = next(line for line in md.splitlines() if line.startswith("| Spec "))
+    assert [cell.strip() for cell in header_line.strip("|").split("|")] == [
+        "Spec", "Python coef (se)", "R coef (se)", "Python − R", "Status"
+    ]  # fmt: skip
+    assert "Paper claim" not in md and "Truth (in 95 % CI)" not in md
+    assert "A paper claim is reproduced" not in md
+    assert "<th>Paper claim</th>" not in html and "Truth (in 95 % CI)" not in html and "published coefficient" not in html
+    assert "A paper claim is reproduced" not in html
+    header = _csv_header(out)
+    assert not {"published_coef", "claim_python", "claim_r", "claim_agreement", "truth", "bias_python"} & set(header)
+    assert header[:3] == ["id", "table", "title"] and "coef_in_se" in header
+    rows = (out / "results.csv").read_text(encoding="utf-8").splitlines()[1:]
+    assert [r.split(",")[0] for r in rows] == ["a_ols", "b_rf", "c_irm"]
+    assert all(len(r.split(",")) >= len(header) for r in rows)
+
+    # A paper block brings the claim column, its sentence and its csv columns back.
+    (tmp_path / "paper").mkdir()
+    out = run(tmp_path / "paper", generated_csv, ", table: T1, paper: {claim: effect is positive, sign: positive}")
+    md = (out / "report.md").read_text(encoding="utf-8")
+    html = (out / "report.html").read_text(encoding="utf-8")
+    header_line = next(line for line in md.splitlines() if line.startswith("| Spec "))
+    assert [cell.strip() for cell in header_line.strip("|").split("|")][-1] == "Paper claim"
+    assert "A paper claim is reproduced" in md
+    assert "<th>Paper claim</th>" in html and "effect is positive" in html
+    assert {"published_coef", "claim_python", "claim_r", "claim_agreement"} <= set(_csv_header(out))
+    assert "truth" not in _csv_header(out)  # still no spec knows its true effect
+
+
+def test_the_seed_suites_kind_of_report_keeps_its_paper_and_truth_columns() -> None:
+    """specs/paper.yaml has paper blocks and a truth: the builders keep the claim and truth columns,
+    the claim sentence, the forest's marks and the csv's claim columns; an error row spans them all."""
+    from harness.report import CSV_COLUMNS, render_csv, render_html, render_markdown
+
+    estimate = {"coef": 0.3, "se": 0.05, "t": 6.0, "p": 1e-9, "ci": [0.2, 0.4]}
+    paper = {"claim": "positive", "sign": "positive", "level": 0.05, "published": {"coef": 0.29, "se": None, "note": None}}
+    specs = [
+        {"id": "base", "table": "T2", "status": "agree", "tier": "exact", "python": estimate, "r": estimate,
+         "diff": {"coef_rel": 0.0, "se_rel": 0.0, "coef_in_se": 0.0, "coef_abs": 0.0}, "truth": 0.3, "paper": paper},
+        {"id": "broken", "table": "T2", "status": "error", "python": None, "r": None, "error": "R: failed"},
+    ]  # fmt: skip
+    results = {"schema": "dml-parity/results/1", "provenance": {}, "specs": specs}
+    md = render_markdown(results)
+    header_line = next(line for line in md.splitlines() if line.startswith("| Spec "))
+    assert [c.strip() for c in header_line.strip("|").split("|")][-2:] == ["Paper claim", "Truth (in 95 % CI)"]
+    assert "A paper claim is reproduced" in md
+    html = render_html(results, b"png", b"png", {})
+    assert "<th>Paper claim</th>" in html and "<th>Truth (in 95 % CI)</th>" in html
+    assert "× marks the true effect, ◇ the published coefficient" in html
+    assert '<td colspan="7">broken: R: failed' in html
+    assert render_csv(results).splitlines()[0].split(",") == list(CSV_COLUMNS)
+
+    # Truth without a paper (generated data): the truth column stays, the claim column goes.
+    for spec in specs:
+        spec.pop("paper", None)
+    md, html = render_markdown(results), render_html(results, b"png", b"png", {})
+    header_line = next(line for line in md.splitlines() if line.startswith("| Spec "))
+    assert [c.strip() for c in header_line.strip("|").split("|")][-2:] == ["Status", "Truth (in 95 % CI)"]
+    assert "<th>Paper claim</th>" not in html and '<td colspan="6">broken' in html
+    assert "× marks the true effect." in html and "published" not in html.split('id="forest"')[1].split("</figure>")[0]
+    assert "claim_python" not in render_csv(results) and "truth_in_ci_r" in render_csv(results)

@@ -16,7 +16,7 @@ from harness.report.fonts import drawable, plot_style
 from harness.report.overview import ENGINE_LABEL, STATUS_LABEL, groups, prepare
 from harness.verdict.summary import effective_status
 
-__all__ = ["SCALE_SPLIT", "forest_panels", "render_forest"]
+__all__ = ["SCALE_SPLIT", "forest_caption", "forest_panels", "render_forest"]
 
 SCALE_SPLIT = 4.0  # neighbouring magnitudes further apart than this start a new panel
 ROW_HEIGHT = 0.4  # inches: two label lines (id, Chinese title)
@@ -29,9 +29,28 @@ def _points(spec: dict) -> list[float]:
     for engine in ENGINE_STYLE:
         estimate = spec.get(engine) or {}
         out += [v for v in [estimate.get("coef"), *(estimate.get("ci") or [])] if cells.finite(v)]
-    published = (((spec.get("paper") or {}).get("published")) or {}).get("coef")
-    out += [v for v in (spec.get("truth"), published) if cells.finite(v)]
+    out += [v for v in (spec.get("truth"), _published(spec)) if cells.finite(v)]
     return out
+
+
+def _published(spec: dict) -> object:
+    return (((spec.get("paper") or {}).get("published")) or {}).get("coef")
+
+
+def _marks(specs: list[dict]) -> tuple[bool, bool]:
+    """Whether any spec draws a truth (×) and a published coefficient (◇): the legend and the
+    caption name only what is drawn."""
+    return any(cells.finite(s.get("truth")) for s in specs), any(cells.finite(_published(s)) for s in specs)
+
+
+def forest_caption(specs: list[dict]) -> str:
+    """The picture's caption in report.html, naming only the marks it draws."""
+    truth, published = _marks(specs)
+    marks = ["× marks the true effect"] if truth else []
+    if published:
+        marks.append("◇ the published coefficient" if truth else "◇ marks the published coefficient")
+    said = f"; {', '.join(marks)}" if marks else ""
+    return f"Each spec's estimate and 95 % confidence interval, Python above and R below{said}. Each table has its own axis."
 
 
 def _magnitude(spec: dict) -> float | None:
@@ -93,7 +112,7 @@ def _plot_spec(ax: Any, y: float, spec: dict) -> None:
         ax.plot([coef], [y + offset], marker=marker, color=colour, markersize=4.5, linestyle="none")
     if cells.finite(spec.get("truth")):
         ax.plot([spec["truth"]], [y], marker="x", color="black", markersize=7, linestyle="none")
-    published = (((spec.get("paper") or {}).get("published")) or {}).get("coef")
+    published = _published(spec)
     if cells.finite(published):
         ax.plot([published], [y], markersize=6, linestyle="none", **PUBLISHED_STYLE)
 
@@ -115,15 +134,17 @@ def _panel(ax: Any, title: str, members: list[dict]) -> None:
     ax.set_title(drawable(title), loc="left", fontweight="bold", fontsize=9)
 
 
-def _legend_handles() -> list[Any]:
+def _legend_handles(truth: bool = True, published: bool = True) -> list[Any]:
     from matplotlib.lines import Line2D
 
     handles = [
         Line2D([], [], color=colour, marker=marker, label=f"{ENGINE_LABEL[engine]} (95 % CI)")
         for engine, (colour, marker) in ENGINE_STYLE.items()
     ]
-    handles.append(Line2D([], [], color="black", marker="x", linestyle="none", label="truth"))
-    handles.append(Line2D([], [], linestyle="none", label="published", **PUBLISHED_STYLE))
+    if truth:
+        handles.append(Line2D([], [], color="black", marker="x", linestyle="none", label="truth"))
+    if published:
+        handles.append(Line2D([], [], linestyle="none", label="published", **PUBLISHED_STYLE))
     return handles
 
 
@@ -152,5 +173,6 @@ def render_forest(results: dict) -> bytes:
         for ax, (title, members) in zip(axes, panels, strict=True):
             _panel(ax, title, members)
         axes[-1].set_xlabel("coefficient (each panel on its own scale)")
-        fig.legend(handles=_legend_handles(), loc="outside lower center", ncol=4, frameon=False)
+        specs = [spec for _, members in panels for spec in members]
+        fig.legend(handles=_legend_handles(*_marks(specs)), loc="outside lower center", ncol=4, frameon=False)
         return png_bytes(fig)

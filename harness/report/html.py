@@ -14,11 +14,14 @@ import jinja2
 import harness.report.cells as cells
 import harness.report.learner_section as learner_section
 import harness.report.replicates_section as replicates_section
+from harness.report.forest_plot import forest_caption
 from harness.report.overview import (
     ENGINE_LABEL,
-    HOW_TO_READ,
     STATUS_LABEL,
     groups,
+    has_paper,
+    has_truth,
+    how_to_read,
     package_rows,
     prepare,
     provenance_rows,
@@ -32,6 +35,8 @@ from harness.verdict.summary import effective_status
 __all__ = ["render_html"]
 
 TEMPLATE = "report.html.j2"
+# Shares (%) of the spec table's columns the template may leave out (its stylesheet gives the rest).
+CLAIM_WIDTH, TRUTH_WIDTH, STATUS_WIDTH = 25, 8, 22
 
 
 @functools.cache
@@ -73,6 +78,13 @@ def _row(spec: dict) -> dict:
         "truth": cells.truth_text(spec),
         "error": (spec.get("error") or "no message") if status == "error" else None,
     }
+
+
+def _columns(specs: list[dict]) -> dict:
+    """Which optional columns of the spec table are shown, and the status column's share."""
+    paper, truth = has_paper(specs), has_truth(specs)
+    width = STATUS_WIDTH + (0 if paper else CLAIM_WIDTH) + (0 if truth else TRUTH_WIDTH)
+    return {"paper": paper, "truth": truth, "status_width": width, "count": 5 + paper + truth}
 
 
 def _replicates(results: dict, pngs: dict[str, bytes]) -> list[dict]:
@@ -120,8 +132,10 @@ def render_html(results: dict, parity_png: bytes, forest_png: bytes, replicate_p
         .render(
             title=title(results),
             summary=summary_rows(specs),
-            how_to_read=HOW_TO_READ,
+            how_to_read=how_to_read(specs),
             tables=tables,
+            columns=_columns(specs),
+            forest_caption=forest_caption(specs),
             parity_png=base64.b64encode(parity_png).decode("ascii"),
             forest_png=base64.b64encode(forest_png).decode("ascii"),
             replicates=_replicates(results, replicate_pngs),

@@ -10,9 +10,11 @@ import harness.report.learner_section as learner_section
 import harness.report.replicates_section as replicates_section
 from harness.report.overview import (
     ENGINE_LABEL,
-    HOW_TO_READ,
     STATUS_LABEL,
     groups,
+    has_paper,
+    has_truth,
+    how_to_read,
     package_rows,
     prepare,
     provenance_rows,
@@ -26,6 +28,7 @@ from harness.verdict.summary import effective_status
 __all__ = ["TABLE_HEADERS", "render_markdown"]
 
 TABLE_HEADERS = ["Spec", "Python coef (se)", "R coef (se)", "Python − R", "Status", "Paper claim", "Truth (in 95 % CI)"]
+PAPER_HEADER, TRUTH_HEADER = TABLE_HEADERS[5], TABLE_HEADERS[6]
 CHECK_HEADERS = ["Spec", "Check", "Value", "Limit", "Result"]
 REPLICATE_HEADERS = ["Statistic", "Python", "R", "Python − R"]
 
@@ -52,6 +55,17 @@ def _claim(spec: dict) -> str:
         if key:
             lines += [f"{ENGINE_LABEL[engine]}: {label}", *reasons]
     return _join(lines)
+
+
+def _shown(specs: list[dict]) -> list[bool]:
+    """Which of TABLE_HEADERS this run shows: the claim column only with a paper block, the truth
+    column only when a spec knows its true effect."""
+    hidden = {PAPER_HEADER: not has_paper(specs), TRUTH_HEADER: not has_truth(specs)}
+    return [not hidden.get(header, False) for header in TABLE_HEADERS]
+
+
+def _pick(cells_: list[str], shown: list[bool]) -> list[str]:
+    return [cell for cell, keep in zip(cells_, shown, strict=True) if keep]
 
 
 def _row(spec: dict) -> list[str]:
@@ -127,12 +141,13 @@ def render_markdown(results: dict) -> str:
         f"# {title(results)}",
         "## Summary",
         _table([[_md(a), _md(b)] for a, b in summary_rows(specs)], ["", "Specs"]),
-        f"**How to read this.** {HOW_TO_READ}",
+        f"**How to read this.** {how_to_read(specs)}",
         "## Python versus R",
         "![Python minus R per spec: statistical tier in standard errors, exact tier as relative differences](parity.png)",
     ]
+    shown = _shown(specs)
     for table, members in groups(specs):
-        parts += [f"## {_md(table)}", _table([_row(spec) for spec in members], TABLE_HEADERS)]
+        parts += [f"## {_md(table)}", _table([_pick(_row(spec), shown) for spec in members], _pick(TABLE_HEADERS, shown))]
         block = _checks_block(members)
         if block:
             parts.append(block)

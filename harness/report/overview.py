@@ -3,6 +3,8 @@ provenance rows, shared by the markdown and HTML views."""
 
 from __future__ import annotations
 
+import math
+
 from harness.report.marks import served_count
 from harness.verdict.claims import ENGINES, NOT_JUDGED, NOT_REPRODUCED, REPRODUCED, judge_claims
 from harness.verdict.summary import STATUSES, summarize
@@ -14,6 +16,9 @@ __all__ = [
     "STATUS_LABEL",
     "VERDICT_LABEL",
     "groups",
+    "has_paper",
+    "has_truth",
+    "how_to_read",
     "package_rows",
     "prepare",
     "provenance_rows",
@@ -37,7 +42,7 @@ STATUS_LABEL = {
 assert tuple(STATUS_LABEL) == STATUSES, "every status needs a label"
 VERDICT_LABEL = {REPRODUCED: "reproduced", NOT_REPRODUCED: "not reproduced", NOT_JUDGED: "not judged"}
 
-HOW_TO_READ = (
+_READ_TIERS = (
     "Each spec was estimated by Python doubleml and by R DoubleML on the same data, folds and "
     "seed, and the two estimates were compared. Exact: the learner pair solves the same problem in "
     "both languages, so Python and R must agree within that pair's tolerance (the Python − R "
@@ -49,11 +54,33 @@ HOW_TO_READ = (
     "packages differ on purpose; the tool recomputed the other package's formula from the shared "
     "nuisance predictions and it accounts for the difference. R not run: there is no R estimate for "
     "the spec (R was not asked for, not available, or failed before estimating), so nothing was "
-    "compared and the spec is not counted as agreeing. A paper claim is reproduced by an engine "
+    "compared and the spec is not counted as agreeing."
+)
+_READ_CLAIMS = (
+    "A paper claim is reproduced by an engine "
     "when its sign (significant at the claim's level) and every ordering against other specs hold "
     "for that engine's estimates; it is not judged when a spec it is compared with has no estimate "
-    "from that engine. Stars: *** p < 0.01, ** p < 0.05, * p < 0.1."
+    "from that engine."
 )
+_READ_STARS = "Stars: *** p < 0.01, ** p < 0.05, * p < 0.1."
+HOW_TO_READ = " ".join((_READ_TIERS, _READ_CLAIMS, _READ_STARS))
+
+
+def has_paper(specs: list[dict]) -> bool:
+    """Whether any spec carries a paper claim: without one, every paper-only column, row and
+    sentence of the report is left out (it would only say "—")."""
+    return any(spec.get("paper") for spec in specs)
+
+
+def has_truth(specs: list[dict]) -> bool:
+    """Whether any spec knows its true effect (generated or synthetic data): else no truth column."""
+    values = [spec.get("truth") for spec in specs]
+    return any(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)
+
+
+def how_to_read(specs: list[dict]) -> str:
+    """The report's reading guide; the sentence on paper claims only when a spec has one."""
+    return " ".join((_READ_TIERS, *((_READ_CLAIMS,) if has_paper(specs) else ()), _READ_STARS))
 
 
 def prepare(results: dict) -> list[dict]:
@@ -91,7 +118,7 @@ def summary_rows(specs: list[dict]) -> list[tuple[str, str]]:
         # Python always runs in practice; show its row only when it did not.
         if status != "python-not-run" or summary[status]:
             rows.append((STATUS_LABEL[status].capitalize(), str(summary[status])))
-    if any(spec.get("paper") for spec in specs):  # without a paper block the claim rows say nothing
+    if has_paper(specs):  # without a paper block the claim rows say nothing
         for engine in ENGINES:
             rows.append((f"Paper claims reproduced by {ENGINE_LABEL[engine]}", _claims_count_text(summary["claims"][engine])))
     rows.append(("Limits loosened by the spec", _loosened_text(specs)))

@@ -7,10 +7,10 @@ import io
 import json
 from typing import Any
 
-from harness.report.overview import prepare
+from harness.report.overview import has_paper, has_truth, prepare
 from harness.verdict.summary import effective_status
 
-__all__ = ["CSV_COLUMNS", "render_csv"]
+__all__ = ["CSV_COLUMNS", "PAPER_COLUMNS", "TRUTH_COLUMNS", "render_csv"]
 
 CSV_COLUMNS = (
     "id", "table", "title", "title_zh", "model", "score", "y", "d", "learners", "status", "tier",
@@ -21,6 +21,9 @@ CSV_COLUMNS = (
     "truth", "truth_in_ci_python", "truth_in_ci_r", "bias_python", "bias_r",
     "published_coef", "claim_python", "claim_r", "claim_agreement", "error",
 )  # fmt: skip
+# Left out when no spec has a paper block (or a truth): they would be empty in every row.
+PAPER_COLUMNS = ("published_coef", "claim_python", "claim_r", "claim_agreement")
+TRUTH_COLUMNS = ("truth", "truth_in_ci_python", "truth_in_ci_r", "bias_python", "bias_r")
 PLAIN_KEYS = (
     "id",
     "table",
@@ -83,7 +86,7 @@ def _csv_row(spec: dict) -> dict[str, Any]:
 
 
 def render_csv(results: dict) -> str:
-    """Render ``results.csv``: one row per spec, columns ``CSV_COLUMNS``.
+    """Render ``results.csv``: one row per spec, columns ``CSV_COLUMNS`` (in that order).
 
     Parameters
     ----------
@@ -94,11 +97,16 @@ def render_csv(results: dict) -> str:
     -------
     str
         CSV text with ``\\n`` line ends; rows in report order (paper table, then run order).
+        Without a paper block in any spec the ``PAPER_COLUMNS`` are left out, without a truth the
+        ``TRUTH_COLUMNS``.
     """
+    specs = prepare(results)
+    hidden = (() if has_paper(specs) else PAPER_COLUMNS) + (() if has_truth(specs) else TRUTH_COLUMNS)
+    columns = [column for column in CSV_COLUMNS if column not in hidden]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for spec in prepare(results):
+    writer.writerow(columns)
+    for spec in specs:
         row = _csv_row(spec)
-        writer.writerow([_csv_value(row[column]) for column in CSV_COLUMNS])
+        writer.writerow([_csv_value(row[column]) for column in columns])
     return buffer.getvalue()
