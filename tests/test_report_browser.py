@@ -177,3 +177,20 @@ def test_parity_picture_is_present_loaded_and_first(measured):
     assert parity["beforeFirstTable"]
     assert [image["id"] for image in measured["images"]] == ["parity-plot", "forest-plot"]
     assert all(image["complete"] and image["naturalWidth"] > 0 for image in measured["images"])
+
+
+def test_a_report_without_paper_or_truth_fits_too(results: dict, chromium_binary: str, tmp_path: Path) -> None:
+    """Without a paper block and a truth the claim and truth columns go and the status column
+    takes their width (issue 25): still no sideways scrolling, checks open or closed."""
+    bare = json.loads(json.dumps(results))
+    for spec in bare["specs"]:
+        spec.pop("paper"), spec.pop("truth"), spec.pop("truth_in_ci")
+    write_report(bare, tmp_path)
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<th>Paper claim</th>" not in page and "Truth (in 95 % CI)" not in page
+    probe = tmp_path / "measured.html"
+    probe.write_text(page.replace("</body>", MEASURE + "</body>"), encoding="utf-8")
+    measured = _measure(chromium_binary, probe, tmp_path / "profile")
+    for state in ("closed", "open"):
+        assert measured[state]["scrollWidth"] <= measured[state]["clientWidth"], measured[state]
+    assert measured["spilledClosed"] == [] and measured["spilledOpen"] == []
