@@ -134,3 +134,7 @@ def test_the_seed_suites_kind_of_report_keeps_its_paper_and_truth_columns() -> N
     assert "<th>Paper claim</th>" not in html and '<td colspan="6">broken' in html
     assert "× marks the true effect." in html and "published" not in html.split('id="forest"')[1].split("</figure>")[0]
     assert "claim_python" not in render_csv(results) and "truth_in_ci_r" in render_csv(results)
+    # Tables of one's own (``table:``) without a paper are "Tables", not "Paper tables".
+    specs[1]["table"] = "T3"
+    html = render_html(results, b"png", b"png", {})
+    assert "<nav><p>Tables:" in html and "Paper tables" not in html
