@@ -77,6 +77,12 @@ class EngineResult:
         fields above then repeat the first treatment's); empty for one treatment.
     inference : Inference or None
         Bootstrap, joint intervals and adjusted p-values, when the spec asks for them.
+    inner_cv : dict
+        Cross-validated learners on the tool's inner folds (``lasso_cv``), read back from each
+        fitted learner, per fitted nuisance (doubleml's names: IRM's ``ml_g`` is ``ml_g0`` and
+        ``ml_g1``): ``alpha`` ``(n_rep, n_folds)`` the chosen penalty and ``folds`` ``(n_rep,
+        n_folds, n_obs)`` each row's 0-based inner fold in that fit (-1: not in its training set).
+        Not kept by the engine cache.
     """
 
     coef: float
@@ -91,6 +97,7 @@ class EngineResult:
     folds: Optional[np.ndarray] = None
     treatments: tuple[EngineResult, ...] = ()
     inference: Optional[Inference] = None
+    inner_cv: dict = field(default_factory=dict)
 
     def per_treatment(self) -> tuple[EngineResult, ...]:
         """One single-treatment result per treatment (just this one for a single treatment)."""

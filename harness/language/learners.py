@@ -199,6 +199,43 @@ def _check_svr(params: dict[str, Any]) -> Optional[str]:
     return None
 
 
+def _grid(value: Any, n_features: int) -> np.ndarray:
+    return np.asarray(value, dtype=float)
+
+
+_LASSO_CV_TRANSLATE: Translation = {
+    "cv": ("nfolds", _int),
+    "alphas": ("lambda", _grid),
+    "n_alphas": ("nlambda", _int),
+    "eps": ("eps", _float),
+}
+
+
+def _check_lasso_cv(params: dict[str, Any]) -> Optional[str]:
+    problem = _only(params, _LASSO_CV_TRANSLATE, "is fixed by the pair (the tool draws the inner folds)")
+    if problem:
+        return problem
+    cv = params.get("cv")
+    if not (_is_int(cv) and cv >= 2):
+        return f"cv must be a number of inner folds, an integer >= 2, got {cv!r}"
+    for name in ("n_alphas",):
+        if name in params and not (_is_int(params[name]) and params[name] >= 2):
+            return f"{name} must be an integer >= 2, got {params[name]!r}"
+    if "eps" in params and not (_is_num(params["eps"]) and 0 < params["eps"] < 1):
+        return f"eps must lie in (0, 1), got {params['eps']!r}"
+    grid = params.get("alphas")
+    if grid is None:
+        return None
+    if not isinstance(grid, (list, tuple)) or not all(_is_num(a) for a in grid):
+        return f"alphas must be a list of numbers, got {grid!r}"
+    if len(set(grid)) < 2:
+        return f"alphas needs at least two distinct values (R's cv.glmnet refuses a single lambda), got {list(grid)!r}"
+    bad = [a for a in grid if not (np.isfinite(a) and a > 0)]
+    if bad:
+        return f"alphas must be positive and finite (glmnet's lambda and a lasso penalty), got {bad[0]!r}"
+    return None
+
+
 LEARNERS: dict[str, LearnerPair] = {
     pair.name: pair
     for pair in [
@@ -301,14 +338,19 @@ LEARNERS: dict[str, LearnerPair] = {
         ),
         LearnerPair(
             name="lasso_cv",
-            tier="statistical",
-            tolerance=0.0,
-            python={"regr": _sk("sklearn.linear_model", "LassoCV", max_iter=100_000)},
-            r_key={"regr": "regr.cv_glmnet"},
+            # The tool draws the inner folds (harness/design/inner_folds.py) and the grid, and R
+            # picks the penalty by scikit-learn's rule: then both choose the same grid value and
+            # refit the lasso pair's problem, so the lasso pair's tolerance holds.
+            tier="exact",
+            tolerance=1e-6,
+            python={"regr": _sk("harness.engines.shared_cv", "LassoCVSharedFolds")},
+            r_key={"regr": "regr.cv_glmnet_shared"},
             defaults={"cv": 5},
-            translate={"cv": ("nfolds", _int)},
-            r_fixed={"regr": {"alpha": 1, "standardize": False, "s": "lambda.min"}},
-            note="inner cross-validation folds are drawn independently",
+            translate=_LASSO_CV_TRANSLATE,
+            r_fixed={"regr": {"thresh": 1e-18, "maxit": 10_000_000}},
+            note="LassoCV / cv.glmnet on the tool's inner folds and grid, penalty by scikit-learn's rule "
+            "(mean of the folds' MSE, first minimum); then the lasso pair's problem",
+            check=_check_lasso_cv,
         ),
         LearnerPair(
             name="lgbm",
