@@ -230,6 +230,8 @@ def _check_lasso_cv(params: dict[str, Any]) -> Optional[str]:
         return f"alphas must be a list of numbers, got {grid!r}"
     if len(set(grid)) < 2:
         return f"alphas needs at least two distinct values (R's cv.glmnet refuses a single lambda), got {list(grid)!r}"
+    if len(set(grid)) != len(grid):
+        return f"alphas has a repeated value (glmnet's lambda sequence must decrease strictly), got {list(grid)!r}"
     bad = [a for a in grid if not (np.isfinite(a) and a > 0)]
     if bad:
         return f"alphas must be positive and finite (glmnet's lambda and a lasso penalty), got {bad[0]!r}"
