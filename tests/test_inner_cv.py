@@ -170,3 +170,19 @@ def test_lasso_cv_agrees_at_the_exact_tier_through_the_cli(tmp_path: Path) -> No
     assert all(c["ok"] for c in spec["checks"]), [c["name"] for c in spec["checks"] if not c["ok"]]
     for name in ("nuisance.ml_l.max_rel_diff", "nuisance.ml_m.max_rel_diff", "end_to_end.coef.rep1", "end_to_end.coef.rep2"):
         assert checks[name]["value"] < 1e-6 and checks[name]["limit"] == 1e-6, name
+
+
+def test_lasso_cv_is_refused_where_doubleml_does_not_tell_a_learner_its_rows(tmp_path: Path) -> None:
+    # SSM nonignorable: doubleml fits its learners on its own sub-splits with plain .fit calls
+    # (irm/ssm.py), so no fit learns which design rows it has and the inner folds cannot be shared.
+    spec = """
+dataset: {generator: {name: make_ssm_data, n_obs: 200, dim_x: 3, theta: 1.0, mar: false}}
+defaults: {n_folds: 2, seed: 1}
+specs:
+  - {id: ssm_nonig, model: ssm, y: y, d: d, s: s, z: [z], x: [X1, X2, X3], score: nonignorable,
+     learners: {ml_g: lasso_cv, ml_pi: logit, ml_m: logit}}
+"""
+    done = _cli(tmp_path, spec, "--engines", "python")
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "learners.ml_g: 'lasso_cv' cannot serve ssm with score nonignorable" in lines[0], lines

@@ -164,8 +164,10 @@ def check_svr(params: dict[str, Any]) -> Optional[str]:
     return None
 
 
-def _grid(value: Any, n_features: int) -> np.ndarray:
-    return np.asarray(value, dtype=float)
+def _grid(value: Any, n_features: int) -> list[float]:
+    # A list reaches R as a list of numbers (the learner takes as.numeric of it) and reads well in
+    # the learner settings of results.json.
+    return [float(v) for v in value]
 
 
 LASSO_CV_TRANSLATE: Translation = {

@@ -63,6 +63,8 @@ class LearnerPair:
     note: str = ""
     # Extra checks of a spec's parameters (all of them, defaults included); returns the first problem.
     check: Optional[Callable[[dict[str, Any]], Optional[str]]] = None
+    # (model, score) -> why the pair cannot serve it.
+    refused: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 def _sk(module: str, cls: str, **fixed: Any) -> Callable[..., Any]:
@@ -191,6 +193,10 @@ LEARNERS: dict[str, LearnerPair] = {
             note="LassoCV / cv.glmnet on the tool's inner folds and grid, penalty by scikit-learn's rule "
             "(mean of the folds' MSE, first minimum); then the lasso pair's problem",
             check=check_lasso_cv,
+            refused={
+                ("ssm", "nonignorable"): "doubleml fits ssm's nonignorable learners on its own sub-splits, where "
+                "a learner is not told which rows it has, so the inner folds cannot be shared"
+            },
         ),
         LearnerPair(
             name="lgbm",
@@ -305,7 +311,7 @@ def nuisances_of(model: str, score: str, subgroups: Optional[dict[str, bool]] = 
     return ["ml_g", "ml_m", "ml_r"]
 
 
-def parse_learner(choice: Optional[LearnerChoice], nuisance: str, model: str) -> ResolvedLearner:
+def parse_learner(choice: Optional[LearnerChoice], nuisance: str, model: str, score: str = "") -> ResolvedLearner:
     """Turn a spec's learner entry into a resolved learner; ``ValueError`` names what is wrong."""
     if choice is None:
         raise ValueError(f"learners.{nuisance}: no learner given")
@@ -320,6 +326,8 @@ def parse_learner(choice: Optional[LearnerChoice], nuisance: str, model: str) ->
         hint = did_you_mean(name, LEARNERS) or f" (known: {', '.join(sorted(LEARNERS))})"
         raise ValueError(f"learners.{nuisance}: unknown learner '{name}'{hint}")
     pair = LEARNERS[name]
+    if (model, score) in pair.refused:
+        raise ValueError(f"learners.{nuisance}: '{name}' cannot serve {model} with score {score}: {pair.refused[model, score]}")
     kind: Kind = "classif" if is_classifier_nuisance(model, nuisance) else "regr"
     if kind not in pair.python:
         need = "classifier" if kind == "classif" else "regressor"
