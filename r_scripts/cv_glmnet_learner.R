@@ -15,7 +15,7 @@
 
 dmlp_cv_glmnet_param_set <- function() {
   paradox::ps(
-    nfolds = paradox::p_int(lower = 2L, default = 5L, tags = "train"),
+    nfolds = paradox::p_int(lower = 3L, default = 5L, tags = "train"),
     lambda = paradox::p_uty(default = NULL, tags = "train"),
     nlambda = paradox::p_int(lower = 2L, default = 100L, tags = "train"),
     eps = paradox::p_dbl(lower = 0, upper = 1, default = 1e-3, tags = "train"),

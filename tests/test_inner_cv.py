@@ -128,7 +128,7 @@ specs:
         ("{name: lasso_cv, alphas: [0.1]}", "alphas needs at least two distinct values (R's cv.glmnet refuses a single lambda)"),
         ("{name: lasso_cv, alphas: [0.1, -0.5]}", "alphas must be positive and finite"),
         ("{name: lasso_cv, alphas: [0.1, 0.1, 0.2]}", "alphas has a repeated value"),
-        ("{name: lasso_cv, cv: 1}", "cv must be a number of inner folds, an integer >= 2"),
+        ("{name: lasso_cv, cv: 2}", "cv must be a number of inner folds, an integer >= 3 (R's cv.glmnet refuses fewer)"),
         ("{name: lasso_cv, tol: 0.001}", "parameter 'tol' is fixed by the pair"),
     ],
 )

@@ -183,8 +183,8 @@ def check_lasso_cv(params: dict[str, Any]) -> Optional[str]:
     if problem:
         return problem
     cv = params.get("cv")
-    if not (_is_int(cv) and cv >= 2):
-        return f"cv must be a number of inner folds, an integer >= 2, got {cv!r}"
+    if not (_is_int(cv) and cv >= 3):
+        return f"cv must be a number of inner folds, an integer >= 3 (R's cv.glmnet refuses fewer), got {cv!r}"
     for name in ("n_alphas",):
         if name in params and not (_is_int(params[name]) and params[name] >= 2):
             return f"{name} must be an integer >= 2, got {params[name]!r}"
