@@ -11,7 +11,9 @@ doubleml 0.11.4 fits learners in ``utils/_estimation.py``, through two names tha
 sklearn's ``cross_val_predict`` (folds that partition the rows) and its own ``_fit`` (training sets
 that are subsets, e.g. IRM's treated rows). For the duration of a fit, :func:`row_ids_to_learners`
 substitutes both by versions that also pass the training rows' indices to this estimator's
-``fit`` (``row_ids``), and change nothing for any other learner.
+``fit`` (``row_ids``), and change nothing for any other learner. SSM's nonignorable score fits its
+learners with plain ``.fit`` calls on sub-splits of its own, which no substitute sees: the registry
+refuses ``lasso_cv`` there (``LearnerPair.refused``), and a fit without rows raises.
 
 The grid, when the spec gives none: scikit-learn's default on the training set, ``n_alphas`` values
 spaced geometrically from ``alpha_max = max_j |x_j'(y - mean y)| / n`` (columns centred) down to
