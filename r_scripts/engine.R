@@ -18,6 +18,8 @@ dmlp_setup <- function(script_dir = NULL) {
   if (!is.null(script_dir) && dmlp_installed("lightgbm")) {
     source(file.path(script_dir, "lgbm_learners.R"), local = globalenv())
   }
+  # regr.cv_glmnet_shared: cv.glmnet on the tool's inner folds and grid (glmnet is required).
+  if (!is.null(script_dir)) source(file.path(script_dir, "cv_glmnet_learner.R"), local = globalenv())
   # Bootstrap, joint inference and the SSM inner split with the tool's draws.
   if (!is.null(script_dir)) source(file.path(script_dir, "inference.R"), local = globalenv())
   # mlr3 and bbotk log every fit at "info"; only warnings and errors are worth a user's eye.
@@ -158,12 +160,15 @@ dmlp_fit <- function(model, x, y, d, x_cols, z_cols, cluster_cols, learners, sco
   data <- dmlp_data(x, y, d, x_cols, z_cols, cluster_cols, s_col)
   obj <- dmlp_model(model, data, learners, score, n_folds, n_rep, smpls, smpls_cluster,
                     trimming_threshold, subgroups, partial, checked)
+  # Cross-validated learners on shared inner folds report what they chose from their models.
+  inner_cv <- any(vapply(learners, function(l) l$key == "regr.cv_glmnet_shared", logical(1)))
   if (is.null(inner_splits)) {
-    obj$fit(store_predictions = TRUE)
+    obj$fit(store_predictions = TRUE, store_models = inner_cv)
   } else {
-    dmlp_with_inner_splits(inner_splits, function() obj$fit(store_predictions = TRUE))
+    dmlp_with_inner_splits(inner_splits, function() obj$fit(store_predictions = TRUE, store_models = inner_cv))
   }
   out <- dmlp_result(obj)
+  if (inner_cv) out$inner_cv <- dmlp_inner_cv(obj)
   if (!is.null(inference)) out$inference <- dmlp_inference(obj, inference, seed)
   out
 }

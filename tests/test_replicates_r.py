@@ -2,9 +2,9 @@
 
 * An exact-tier spec under replicates must agree in every replicate (fresh data, new folds).
 * The equivalence verdict on real between-engine noise: a statistical spec whose learner pair
-  draws its inner cross-validation folds independently in each language (``lasso_cv``: R's
-  ``cv.glmnet`` from R's stream, Python's ``LassoCV`` unshuffled), fitted on fresh data in every
-  replicate, is ``agree``; the same replicates with a systematic shift of 0.5 typical se injected
+  draws from each language's own random stream (``rf``: scikit-learn's forest and ranger; until
+  issue 23 this was ``lasso_cv``, whose inner folds the tool now shares), fitted on fresh data in
+  every replicate, is ``agree``; the same replicates with a systematic shift of 0.5 typical se injected
   into Python's estimates are ``disagree``. The shift is injected where the test looks (the paired
   estimates the verdict reads), not into an engine's data: a shifted outcome or treatment would
   change the estimand of one engine, and a deliberately biased learner would move the estimate by
@@ -45,7 +45,7 @@ dataset:
   generator: {{name: make_plr_CCDDHNR2018, n_obs: 300, dim_x: 20, alpha: 0.5}}
 defaults: {{model: plr, y: y, d: d, x: [{X20}], n_folds: 2, seed: 12, truth: alpha}}
 specs:
-  - {{id: lasso_cv_fresh_data, learner: lasso_cv, replicates: {{n: 30, vary: data}}}}
+  - {{id: rf_fresh_data, learner: {{name: rf, n_estimators: 100}}, replicates: {{n: 30, vary: data}}}}
 """
 
 SHIFT = 0.5

@@ -13,11 +13,13 @@ from typing import Optional
 
 import numpy as np
 
+from harness.design.inner_folds import inner_order
 from harness.design.splits import SampleSplits, sample_splits
 from harness.design.table import Design, Folds
 from harness.engines.heap_trim import release_freed_memory
 from harness.engines.python_inference import python_inference, shared_inner_split
 from harness.engines.result import EngineResult
+from harness.engines.shared_cv import LassoCVSharedFolds, row_ids_to_learners
 from harness.language.learners import resolve_learner
 from harness.language.spec import Spec
 
@@ -85,6 +87,9 @@ def _model(spec: Spec, design: Design, folds: Folds, splits: SampleSplits):
 
     data = _dml_data(design)
     learners = {n: resolve_learner(spec.learner_for(n), n, spec.model).python_estimator() for n in spec.nuisances}
+    for learner in learners.values():
+        if isinstance(learner, LassoCVSharedFolds):
+            learner.set_params(row_order=inner_order(design.n_obs, spec.seed))
     common = {
         "n_folds": folds.n_folds_per_cluster or folds.n_folds,
         "n_rep": folds.n_rep,
@@ -143,19 +148,24 @@ def fit_python(
         next(iter(external_predictions.values())), dict
     ):
         external_predictions = {design.d: external_predictions}
+    inner_cv = any(isinstance(learner, LassoCVSharedFolds) for learner in model.learner.values())
     start = time.perf_counter()
     with warnings.catch_warnings():
         # doubleml warns about propensity clipping and deprecated names; the report carries the facts.
         warnings.simplefilter("ignore")
-        with shared_inner_split(spec, design, folds) if share_inner_split else contextlib.nullcontext():
+        with (
+            shared_inner_split(spec, design, folds) if share_inner_split else contextlib.nullcontext(),
+            row_ids_to_learners() if inner_cv else contextlib.nullcontext(),
+        ):
             if external_predictions is not None:
                 model.fit(external_predictions=external_predictions)
             else:
-                model.fit(store_predictions=True)
+                model.fit(store_predictions=True, store_models=inner_cv)
         inference = python_inference(spec, model, own_draws) if spec.has_inference else None
     seconds = time.perf_counter() - start
     ci = model.confint(level=0.95).to_numpy()
     held_folds = used.labels
+    chosen = _inner_cv(model, design.n_obs) if inner_cv and external_predictions is None else {}
     # Copies (np.array), so that nothing of the model outlives this call: it holds the data's
     # arrays, the learners and the score elements, hundreds of MB at a million rows.
     per_treatment = []
@@ -172,6 +182,7 @@ def fit_python(
                 predictions={k: np.array(v[:, :, i], dtype=float) for k, v in model.predictions.items()},
                 seconds=seconds,
                 folds=held_folds,
+                inner_cv=chosen,
             )
         )
     del model
@@ -185,7 +196,25 @@ def fit_python(
         folds=first.folds,
         treatments=tuple(per_treatment) if len(per_treatment) > 1 else (),
         inference=inference,
+        inner_cv=chosen,
     )
+
+
+def _inner_cv(model, n_obs: int) -> dict:
+    """What each fitted :class:`LassoCVSharedFolds` chose and the inner folds it used (first
+    treatment; see ``EngineResult.inner_cv``)."""
+    out = {}
+    for name, per_treatment in model.models.items():
+        reps = next(iter(per_treatment.values()))
+        if not reps or not reps[0] or not isinstance(reps[0][0], LassoCVSharedFolds):
+            continue
+        alpha = np.array([[fitted.alpha_ for fitted in rep] for rep in reps], dtype=float)
+        labels = np.full((len(reps), len(reps[0]), n_obs), -1, dtype=np.int8)
+        for r, rep in enumerate(reps):
+            for k, fitted in enumerate(rep):
+                labels[r, k, fitted.inner_rows_] = fitted.inner_folds_
+        out[name] = {"alpha": alpha, "folds": labels}
+    return out
 
 
 class FoldsUsed:

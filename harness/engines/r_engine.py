@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from harness.design.inner_folds import inner_order
 from harness.design.shared_draws import bootstrap_weights, inner_splits
 from harness.design.splits import SampleSplits, sample_splits
 from harness.design.table import Design, Folds
@@ -317,6 +318,8 @@ def fit_arguments(
     for nuisance in spec.nuisances:
         resolved = resolve_learner(spec.learner_for(nuisance), nuisance, spec.model)
         key, params = resolved.r_learner(len(design.x))
+        if key == "regr.cv_glmnet_shared":
+            params["row_order"] = inner_order(design.n_obs, spec.seed)
         learners[nuisance] = {"key": key, "params": params, "classif": resolved.kind == "classif"}
     value = session.r_value
     return {
@@ -352,7 +355,8 @@ def _fit_r(design: Design, folds: Folds, arguments: dict[str, Any], session: RSe
     del out
     # (n_obs, n_rep) as R returns it, (n_rep, n_obs) as the tool holds folds.
     fold_labels = np.asarray(result["folds"], dtype=np.int64).reshape(design.n_obs, folds.n_rep).T.copy()
-    per_treatment = [_treatment(t, seconds, fold_labels) for t in result["treatments"]]
+    chosen = _inner_cv(result.get("inner_cv"), design.n_obs, folds.n_rep)
+    per_treatment = [_treatment(t, seconds, fold_labels, chosen) for t in result["treatments"]]
     inference = _inference(result.get("inference"), len(per_treatment), folds.n_rep)
     first = per_treatment[0]
     if len(per_treatment) == 1 and inference is None:
@@ -363,7 +367,26 @@ def _fit_r(design: Design, folds: Folds, arguments: dict[str, Any], session: RSe
         folds=fold_labels,
         treatments=tuple(per_treatment) if len(per_treatment) > 1 else (),
         inference=inference,
+        inner_cv=chosen,
     )
+
+
+def _inner_cv(reported: Any, n_obs: int, n_rep: int) -> dict:
+    """R's read-back of its cross-validated learners, shaped as the Python engine's
+    (``EngineResult.inner_cv``); ``lambda_min`` is what glmnet's own rule would have chosen."""
+    if not isinstance(reported, dict):
+        return {}
+    out = {}
+    for name, values in reported.items():
+        alpha = np.asarray(values["alpha"], dtype=float).reshape(n_rep, -1, order="F")
+        n_folds = alpha.shape[1]
+        folds = np.asarray(values["folds"]).reshape(n_obs, n_folds, n_rep, order="F").transpose(2, 1, 0)
+        out[name] = {
+            "alpha": alpha,
+            "lambda_min": np.asarray(values["lambda_min"], dtype=float).reshape(n_rep, n_folds, order="F"),
+            "folds": folds.astype(np.int8),
+        }
+    return out
 
 
 def _from_r(session: RSession, value: Any) -> Any:
@@ -387,7 +410,7 @@ def _from_r(session: RSession, value: Any) -> Any:
     return np.array(value)
 
 
-def _treatment(result: dict, seconds: float, fold_labels: np.ndarray) -> EngineResult:
+def _treatment(result: dict, seconds: float, fold_labels: np.ndarray, inner_cv: dict) -> EngineResult:
     predictions = {name: np.asarray(value, dtype=float) for name, value in result["predictions"].items()}
     ci = np.asarray(result["ci"], dtype=float)
     return EngineResult(
@@ -401,6 +424,7 @@ def _treatment(result: dict, seconds: float, fold_labels: np.ndarray) -> EngineR
         predictions=predictions,
         seconds=seconds,
         folds=fold_labels,
+        inner_cv=inner_cv,
     )
 
 

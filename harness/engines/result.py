@@ -77,6 +77,12 @@ class EngineResult:
         fields above then repeat the first treatment's); empty for one treatment.
     inference : Inference or None
         Bootstrap, joint intervals and adjusted p-values, when the spec asks for them.
+    inner_cv : dict
+        Cross-validated learners on the tool's inner folds (``lasso_cv``), read back from each
+        fitted learner, per fitted nuisance (doubleml's names: IRM's ``ml_g`` is ``ml_g0`` and
+        ``ml_g1``): ``alpha`` ``(n_rep, n_folds)`` the chosen penalty and ``folds`` ``(n_rep,
+        n_folds, n_obs)`` each row's 0-based inner fold in that fit (-1: not in its training set).
+        Not kept by the engine cache.
     """
 
     coef: float
@@ -91,6 +97,7 @@ class EngineResult:
     folds: Optional[np.ndarray] = None
     treatments: tuple[EngineResult, ...] = ()
     inference: Optional[Inference] = None
+    inner_cv: dict = field(default_factory=dict)
 
     def per_treatment(self) -> tuple[EngineResult, ...]:
         """One single-treatment result per treatment (just this one for a single treatment)."""
@@ -103,7 +110,17 @@ class EngineResult:
             out["treatments"] = [t._numbers() for t in self.treatments]
         if self.inference is not None:
             out["inference"] = self.inference.summary()
+        if self.inner_cv:
+            out["inner_cv"] = self.inner_cv_summary()
         return out
+
+    def inner_cv_summary(self) -> dict:
+        """Per cross-validated nuisance, the penalty chosen in each fit (``alpha``: repetitions x
+        folds; R also ``lambda_min``, glmnet's own rule): the inner folds stay in the arrays."""
+        return {
+            name: {key: [[float(v) for v in row] for row in values[key]] for key in ("alpha", "lambda_min") if key in values}
+            for name, values in sorted(self.inner_cv.items())
+        }
 
     def _numbers(self) -> dict:
         return {

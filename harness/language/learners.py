@@ -14,6 +14,21 @@ from typing import Any, Literal, Optional, Union
 
 import numpy as np
 
+from harness.language.learner_params import (
+    LASSO_CV_TRANSLATE,
+    LGBM_PY_FIXED,
+    LGBM_R_FIXED,
+    LGBM_TRANSLATE,
+    RF_TRANSLATE,
+    SVR_TRANSLATE,
+    Translation,
+    check_lasso_cv,
+    check_lgbm,
+    check_svr,
+    convert_float,
+    convert_int,
+    convert_same,
+)
 from harness.language.spec_messages import did_you_mean
 
 __all__ = [
@@ -30,26 +45,6 @@ __all__ = [
 Kind = Literal["regr", "classif"]
 Tier = Literal["exact", "statistical"]
 LearnerChoice = Union[str, dict]
-
-# scikit-learn name -> (mlr3 name, translation of (value, number of features)).
-Translation = dict[str, tuple[Optional[str], Callable[[Any, int], Any]]]
-
-
-def _same(value: Any, n_features: int) -> Any:
-    return value
-
-
-def _int(value: Any, n_features: int) -> int:
-    return int(value)
-
-
-def _float(value: Any, n_features: int) -> float:
-    return float(value)
-
-
-def _mtry(value: Any, n_features: int) -> int:
-    # scikit-learn floors max_features * p; mlr3's mtry.ratio would take the ceiling.
-    return max(1, int(float(value) * n_features))
 
 
 @dataclass(frozen=True)
@@ -68,6 +63,8 @@ class LearnerPair:
     note: str = ""
     # Extra checks of a spec's parameters (all of them, defaults included); returns the first problem.
     check: Optional[Callable[[dict[str, Any]], Optional[str]]] = None
+    # (model, score) -> why the pair cannot serve it.
+    refused: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 def _sk(module: str, cls: str, **fixed: Any) -> Callable[..., Any]:
@@ -79,124 +76,6 @@ def _sk(module: str, cls: str, **fixed: Any) -> Callable[..., Any]:
 
     make.__name__ = cls
     return make
-
-
-_RF_TRANSLATE: Translation = {
-    "n_estimators": ("num.trees", _int),
-    "max_features": ("mtry", _mtry),
-    # scikit-learn's leaf minimum is ranger's min.bucket; ranger's min.node.size is the split minimum.
-    "min_samples_leaf": ("min.bucket", _int),
-    "min_samples_split": ("min.node.size", _int),
-    "max_depth": ("max.depth", _int),
-    "random_state": ("seed", _int),
-}
-
-
-def _gamma(value: Any, n_features: int) -> float:
-    # scikit-learn's "auto" is 1/p, e1071's own default; "scale" is refused in _check_svr.
-    return 1.0 / n_features if value == "auto" else float(value)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _is_num(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
-def _only(params: dict[str, Any], translate: Translation, why: str) -> Optional[str]:
-    for key in params:
-        if key not in translate:
-            return f"parameter '{key}' {why} (supported: {', '.join(sorted(translate))})"
-    return None
-
-
-# LightGBM in the scikit-learn wrapper's vocabulary, named as lgb.train knows them. The wrapper's
-# defaults equal LightGBM's core defaults, and all are sent to R explicitly so neither side falls back.
-_LGBM_TRANSLATE: Translation = {
-    "n_estimators": ("num_iterations", _int),
-    "learning_rate": ("learning_rate", _float),
-    "num_leaves": ("num_leaves", _int),
-    "max_depth": ("max_depth", _int),
-    "min_child_samples": ("min_data_in_leaf", _int),
-    "min_child_weight": ("min_sum_hessian_in_leaf", _float),
-    "min_split_gain": ("min_gain_to_split", _float),
-    "subsample": ("bagging_fraction", _float),
-    "subsample_freq": ("bagging_freq", _int),
-    "colsample_bytree": ("feature_fraction", _float),
-    "reg_lambda": ("lambda_l2", _float),
-    "reg_alpha": ("lambda_l1", _float),
-    "subsample_for_bin": ("bin_construct_sample_cnt", _int),
-    "random_state": ("seed", _int),
-}
-
-# (name, integer?, lowest allowed, lowest is allowed?, highest allowed)
-_LGBM_RANGES: list[tuple[str, bool, float, bool, float]] = [
-    ("n_estimators", True, 1, True, np.inf),
-    ("learning_rate", False, 0, False, np.inf),
-    ("num_leaves", True, 2, True, 131072),
-    ("max_depth", True, -np.inf, True, np.inf),
-    ("min_child_samples", True, 0, True, np.inf),
-    ("min_child_weight", False, 0, True, np.inf),
-    ("min_split_gain", False, 0, True, np.inf),
-    ("subsample", False, 0, False, 1),
-    ("subsample_freq", True, 0, True, np.inf),
-    ("colsample_bytree", False, 0, False, 1),
-    ("reg_lambda", False, 0, True, np.inf),
-    ("reg_alpha", False, 0, True, np.inf),
-    ("subsample_for_bin", True, 1, True, np.inf),
-    ("random_state", True, 0, True, 2**31 - 1),
-]
-
-# Settings both sides always get: one thread, deterministic histograms and column-wise layout make
-# a fit a pure function of data and seed; the rest pin values the two front ends could default apart.
-_LGBM_FIXED: dict[str, Any] = {
-    "deterministic": True,
-    "force_col_wise": True,
-    "boost_from_average": True,
-    "min_data_in_bin": 3,
-    "max_bin": 255,
-}
-_LGBM_PY_FIXED: dict[str, Any] = {**_LGBM_FIXED, "n_jobs": 1, "verbosity": -1}
-_LGBM_R_FIXED: dict[str, Any] = {**_LGBM_FIXED, "num_threads": 1, "verbose": -1}
-
-
-def _check_lgbm(params: dict[str, Any]) -> Optional[str]:
-    problem = _only(params, _LGBM_TRANSLATE, "is fixed by the pair or has no R translation")
-    if problem:
-        return problem
-    for name, integer, low, low_ok, high in _LGBM_RANGES:
-        if name not in params:
-            continue
-        value = params[name]
-        if not (_is_int(value) if integer else _is_num(value)):
-            return f"{name} must be {'an integer' if integer else 'a number'}, got {value!r}"
-        if not ((value >= low if low_ok else value > low) and value <= high):
-            lo = "[" if low_ok else "("
-            return f"{name} must lie in {lo}{low:g}, {high:g}], got {value!r}"
-    return None
-
-
-_SVR_TRANSLATE: Translation = {
-    "C": ("cost", _float),
-    "gamma": ("gamma", _gamma),
-    "epsilon": ("epsilon", _float),
-    "tol": ("tolerance", _float),
-    "shrinking": ("shrinking", _same),
-    "cache_size": ("cachesize", _float),
-}
-
-
-def _check_svr(params: dict[str, Any]) -> Optional[str]:
-    problem = _only(params, _SVR_TRANSLATE, "has no e1071 translation (kernel is rbf)")
-    if problem:
-        return problem
-    gamma = params.get("gamma")
-    if not (gamma == "auto" or (_is_num(gamma) and gamma > 0)):
-        # "scale" is 1/(p var(X)) of each training fold, which mlr3's regr.svm cannot see.
-        return f"gamma must be a positive number or 'auto' (1/n_features), got {gamma!r}"
-    return None
 
 
 LEARNERS: dict[str, LearnerPair] = {
@@ -235,7 +114,7 @@ LEARNERS: dict[str, LearnerPair] = {
             python={"regr": _sk("sklearn.linear_model", "Lasso", tol=1e-12, max_iter=1_000_000)},
             r_key={"regr": "regr.glmnet"},
             defaults={"alpha": 0.01},
-            translate={"alpha": ("lambda", _float)},
+            translate={"alpha": ("lambda", convert_float)},
             # glmnet stops on a change relative to the null deviance: 1e-14 left the moderation twin
             # (collinear dig_int, gov, dig_int x gov) 4e-9 apart; 1e-18 gives 4e-11 (measured).
             r_fixed={"regr": {"alpha": 1, "standardize": False, "thresh": 1e-18, "maxit": 10_000_000}},
@@ -257,7 +136,7 @@ LEARNERS: dict[str, LearnerPair] = {
                 "min_samples_split": 2,
                 "random_state": 1,
             },
-            translate=_RF_TRANSLATE,
+            translate=RF_TRANSLATE,
             r_fixed={"regr": {"num.threads": 1}, "classif": {"num.threads": 1}},
             note="different implementations and random streams: never exact",
         ),
@@ -272,10 +151,10 @@ LEARNERS: dict[str, LearnerPair] = {
             r_key={"regr": "regr.rpart", "classif": "classif.rpart"},
             defaults={"max_depth": 5, "min_samples_leaf": 10, "min_samples_split": 20, "random_state": 1},
             translate={
-                "max_depth": ("maxdepth", _int),
-                "min_samples_leaf": ("minbucket", _int),
-                "min_samples_split": ("minsplit", _int),
-                "random_state": (None, _same),
+                "max_depth": ("maxdepth", convert_int),
+                "min_samples_leaf": ("minbucket", convert_int),
+                "min_samples_split": ("minsplit", convert_int),
+                "random_state": (None, convert_same),
             },
             r_fixed={"regr": {"cp": 0, "xval": 0, "maxsurrogate": 0}, "classif": {"cp": 0, "xval": 0, "maxsurrogate": 0}},
             note="CART on both sides; tie-breaking between equal splits differs",
@@ -291,24 +170,33 @@ LEARNERS: dict[str, LearnerPair] = {
             r_key={"regr": "regr.nnet", "classif": "classif.nnet"},
             defaults={"hidden_layer_sizes": 5, "alpha": 0.01, "max_iter": 500, "random_state": 1},
             translate={
-                "hidden_layer_sizes": ("size", _int),
-                "alpha": ("decay", _float),
-                "max_iter": ("maxit", _int),
-                "random_state": (None, _same),
+                "hidden_layer_sizes": ("size", convert_int),
+                "alpha": ("decay", convert_float),
+                "max_iter": ("maxit", convert_int),
+                "random_state": (None, convert_same),
             },
             r_fixed={"regr": {"trace": False}, "classif": {"trace": False}},  # mlr3 sets linout for regression
             note="one hidden layer; random starting weights differ",
         ),
         LearnerPair(
             name="lasso_cv",
-            tier="statistical",
-            tolerance=0.0,
-            python={"regr": _sk("sklearn.linear_model", "LassoCV", max_iter=100_000)},
-            r_key={"regr": "regr.cv_glmnet"},
+            # The tool draws the inner folds (harness/design/inner_folds.py) and the grid, and R
+            # picks the penalty by scikit-learn's rule: then both choose the same grid value and
+            # refit the lasso pair's problem, so the lasso pair's tolerance holds.
+            tier="exact",
+            tolerance=1e-6,
+            python={"regr": _sk("harness.engines.shared_cv", "LassoCVSharedFolds")},
+            r_key={"regr": "regr.cv_glmnet_shared"},
             defaults={"cv": 5},
-            translate={"cv": ("nfolds", _int)},
-            r_fixed={"regr": {"alpha": 1, "standardize": False, "s": "lambda.min"}},
-            note="inner cross-validation folds are drawn independently",
+            translate=LASSO_CV_TRANSLATE,
+            r_fixed={"regr": {"thresh": 1e-18, "maxit": 10_000_000}},
+            note="LassoCV / cv.glmnet on the tool's inner folds and grid, penalty by scikit-learn's rule "
+            "(mean of the folds' MSE, first minimum); then the lasso pair's problem",
+            check=check_lasso_cv,
+            refused={
+                ("ssm", "nonignorable"): "doubleml fits ssm's nonignorable learners on its own sub-splits, where "
+                "a learner is not told which rows it has, so the inner folds cannot be shared"
+            },
         ),
         LearnerPair(
             name="lgbm",
@@ -316,8 +204,8 @@ LEARNERS: dict[str, LearnerPair] = {
             # bench/learner_pairs/learner_pairs.py: predictions bit-identical, DML coef/se within 1e-15.
             tolerance=1e-10,
             python={
-                "regr": _sk("lightgbm", "LGBMRegressor", objective="regression", **_LGBM_PY_FIXED),
-                "classif": _sk("lightgbm", "LGBMClassifier", objective="binary", **_LGBM_PY_FIXED),
+                "regr": _sk("lightgbm", "LGBMRegressor", objective="regression", **LGBM_PY_FIXED),
+                "classif": _sk("lightgbm", "LGBMClassifier", objective="binary", **LGBM_PY_FIXED),
             },
             r_key={"regr": "regr.lgbm", "classif": "classif.lgbm"},
             defaults={
@@ -336,11 +224,11 @@ LEARNERS: dict[str, LearnerPair] = {
                 "subsample_for_bin": 200_000,
                 "random_state": 1,
             },
-            translate=_LGBM_TRANSLATE,
-            r_fixed={"regr": dict(_LGBM_R_FIXED), "classif": dict(_LGBM_R_FIXED)},
+            translate=LGBM_TRANSLATE,
+            r_fixed={"regr": dict(LGBM_R_FIXED), "classif": dict(LGBM_R_FIXED)},
             note="one LightGBM core (same version both sides); seed, 1 thread, deterministic sent to both; "
             "R keeps the data's column order (mlr3 sorts features; LightGBM breaks gain ties by position)",
-            check=_check_lgbm,
+            check=check_lgbm,
         ),
         LearnerPair(
             name="svr",
@@ -353,11 +241,11 @@ LEARNERS: dict[str, LearnerPair] = {
             python={"regr": _sk("sklearn.svm", "SVR", kernel="rbf")},
             r_key={"regr": "regr.svm"},
             defaults={"C": 1.0, "gamma": "auto", "epsilon": 0.1, "tol": 1e-3, "shrinking": True, "cache_size": 200.0},
-            translate=_SVR_TRANSLATE,
+            translate=SVR_TRANSLATE,
             r_fixed={"regr": {"type": "eps-regression", "kernel": "radial", "scale": False, "fitted": False}},
             note="eps-SVR, RBF kernel, unscaled, numeric gamma ('auto' = 1/p); libsvm's solver on both sides, "
             "but mlr3 reorders the columns alphabetically, so the solver's path differs within tol; regression only",
-            check=_check_svr,
+            check=check_svr,
         ),
     ]
 }
@@ -389,7 +277,7 @@ class ResolvedLearner:
         pair = self.pair
         out: dict[str, Any] = dict(pair.r_fixed.get(self.kind, {}))
         for key, value in self.params.items():
-            r_name, convert = pair.translate.get(key, (key, _same))
+            r_name, convert = pair.translate.get(key, (key, convert_same))
             if r_name is not None:
                 out[r_name] = convert(value, n_features)
         return pair.r_key[self.kind], out
@@ -423,7 +311,7 @@ def nuisances_of(model: str, score: str, subgroups: Optional[dict[str, bool]] = 
     return ["ml_g", "ml_m", "ml_r"]
 
 
-def parse_learner(choice: Optional[LearnerChoice], nuisance: str, model: str) -> ResolvedLearner:
+def parse_learner(choice: Optional[LearnerChoice], nuisance: str, model: str, score: str = "") -> ResolvedLearner:
     """Turn a spec's learner entry into a resolved learner; ``ValueError`` names what is wrong."""
     if choice is None:
         raise ValueError(f"learners.{nuisance}: no learner given")
@@ -438,6 +326,8 @@ def parse_learner(choice: Optional[LearnerChoice], nuisance: str, model: str) ->
         hint = did_you_mean(name, LEARNERS) or f" (known: {', '.join(sorted(LEARNERS))})"
         raise ValueError(f"learners.{nuisance}: unknown learner '{name}'{hint}")
     pair = LEARNERS[name]
+    if (model, score) in pair.refused:
+        raise ValueError(f"learners.{nuisance}: '{name}' cannot serve {model} with score {score}: {pair.refused[model, score]}")
     kind: Kind = "classif" if is_classifier_nuisance(model, nuisance) else "regr"
     if kind not in pair.python:
         need = "classifier" if kind == "classif" else "regressor"

@@ -255,12 +255,12 @@ class Spec(_Frozen):
         if missing:
             raise ValueError(f"learners: no learner for {missing} (give learners or learner)")
         for nuisance in needed:
-            resolved = parse_learner(self.learners.get(nuisance, self.learner), nuisance, self.model)
+            resolved = parse_learner(self.learners.get(nuisance, self.learner), nuisance, self.model, score)
             if self.tier == "exact" and resolved.pair.tier != "exact":
                 # An exact verdict needs learners that solve the same problem in both languages.
                 raise ValueError(
                     f"tier: 'exact' cannot be earned with the statistical learner '{resolved.name}' ({nuisance}); "
-                    "use an exact pair (ols, logit, lasso, lgbm) or drop 'tier'"
+                    "use an exact pair (ols, logit, lasso, lasso_cv, lgbm) or drop 'tier'"
                 )
         return self
 

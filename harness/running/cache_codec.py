@@ -43,6 +43,7 @@ def encode(result: EngineResult, arrays: dict[str, np.ndarray]) -> dict:
         tree["inference"]["own"] = None if own is None else _encode_bootstrap(own, put)
     else:
         tree["inference"] = None
+    tree["inner_cv"] = {name: {key: put(v) for key, v in values.items()} for name, values in result.inner_cv.items()}
     return tree
 
 
@@ -73,6 +74,7 @@ def decode(tree: dict, arrays: dict[str, np.ndarray]) -> EngineResult:
         folds=get(tree["folds"]),
         treatments=tuple(decode(t, arrays) for t in tree["treatments"]),
         inference=inference,
+        inner_cv={name: {key: get(ref) for key, ref in values.items()} for name, values in tree.get("inner_cv", {}).items()},
     )
 
 
