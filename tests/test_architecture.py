@@ -4,6 +4,7 @@ two documents give exists, and no module grows past 500 lines."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -85,3 +86,15 @@ def test_a_room_that_is_not_a_package_fails_the_check(tmp_path: Path) -> None:
     # the check itself can fail: a named room missing from the tree is reported
     assert named_rooms("`harness/nowhere/` and `harness/design/table.py`") == {"nowhere", "design"}
     assert "nowhere" not in {p.split("/")[0] for p in subpackages()}
+
+
+def test_every_check_is_built_by_the_constructors_in_checks_py() -> None:
+    # at_most/at_least (harness/verdict/checks.py) decide ok and can_fail one way for every layer
+    built = sorted(
+        f"{p.relative_to(ROOT)}:{n.lineno}"
+        for p in HARNESS.rglob("*.py")
+        if p.name != "checks.py"
+        for n in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+        if isinstance(n, ast.Call) and getattr(n.func, "id", getattr(n.func, "attr", None)) == "Check"
+    )
+    assert not built, f"checks built outside at_most/at_least: {built}"

@@ -29,7 +29,7 @@ import numpy as np
 from harness.design.table import Design
 from harness.engines.result import Bootstrap, EngineResult
 from harness.language.spec import Spec
-from harness.verdict.checks import Check, abs_diff, at_most, diff_in_se, norm_rel_diff, rel_diff, same_significance
+from harness.verdict.checks import Check, abs_diff, at_least, at_most, diff_in_se, norm_rel_diff, rel_diff, same_significance
 from harness.verdict.formulas import r_aggregate, var_scaling_factor
 from harness.verdict.multiplicity import (
     LEVEL,
@@ -84,10 +84,6 @@ class JointOutcome:
     summary: dict
 
 
-def _label(name: str, treatment: Optional[str]) -> str:
-    return f"{treatment}/{name}" if treatment is not None else name
-
-
 def _rule_value(package: str, what: str, spec: Spec, side: _JointInputs, boot: Bootstrap, scaling: float) -> np.ndarray:
     if what == "joint_ci":
         if package == "python":
@@ -113,19 +109,7 @@ def _compare_values(
             value, metric = diff_in_se(a[i], b[i], se[i]), "in se"
         else:
             value, metric = abs_diff(a[i], b[i]), "absolute"
-        out.append(
-            Check(
-                _label(name, d),
-                layer,
-                quantity,
-                None,
-                float(value),
-                float(limit),
-                bool(np.isfinite(value) and value <= limit),
-                metric,
-                d,
-            )
-        )
+        out.append(at_most(name, layer, quantity, None, value, limit, metric, treatment=d))
     return out
 
 
@@ -231,19 +215,8 @@ def _shared_statistical(
         else:
             for i, d in enumerate(treatments):
                 same = same_significance(P.p_adjusted[i], L.p_adjusted[i])
-                out.append(
-                    Check(
-                        _label("end_to_end.p_adjust.same_significance", d),
-                        "end_to_end",
-                        "p_adjust",
-                        None,
-                        same,
-                        1.0,
-                        bool(same >= 1.0),  # NaN (a NaN p-value) fails
-                        "1 = same at 1/5/10 %",
-                        d,
-                    )
-                )
+                name, metric = "end_to_end.p_adjust.same_significance", "1 = same at 1/5/10 %"
+                out.append(at_least(name, "end_to_end", "p_adjust", None, same, 1.0, metric, treatment=d))  # NaN fails
     return out
 
 
@@ -288,18 +261,18 @@ def _mc_pair(
         for i, d in enumerate(treatments):
             bound = proportion_mc_bound(p_a[i], p_b[i], n, n)
             value = abs(float(p_a[i]) - float(p_b[i]))
+            can_fail = proportion_check_can_fail(n, n)
             out.append(
-                Check(
-                    _label(f"{prefix}.p_adjust", d),
+                at_most(
+                    f"{prefix}.p_adjust",
                     "monte_carlo",
                     "p_adjust",
                     None,
                     value,
                     bound,
-                    bool(value <= bound),
                     "absolute",
-                    d,
-                    can_fail=proportion_check_can_fail(n, n),
+                    treatment=d,
+                    can_fail=can_fail,
                 )
             )
     return out
