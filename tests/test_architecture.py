@@ -98,3 +98,12 @@ def test_every_check_is_built_by_the_constructors_in_checks_py() -> None:
         if isinstance(n, ast.Call) and getattr(n.func, "id", getattr(n.func, "attr", None)) == "Check"
     )
     assert not built, f"checks built outside at_most/at_least: {built}"
+
+
+def test_the_r_scripts_ask_for_the_confidence_level_the_python_side_uses() -> None:
+    # CI_LEVEL (harness/engines/result.py) is the level of every interval; R's scripts write it out
+    from harness.engines.result import CI_LEVEL
+
+    for script in ("engine.R", "inference.R"):
+        levels = re.findall(r"confint\([^)]*level = ([\d.]+)", (ROOT / "r_scripts" / script).read_text(encoding="utf-8"))
+        assert levels and all(float(v) == CI_LEVEL for v in levels), f"r_scripts/{script}: {levels}, CI_LEVEL {CI_LEVEL}"

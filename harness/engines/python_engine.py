@@ -17,7 +17,7 @@ from harness.design.splits import SampleSplits, sample_splits
 from harness.design.table import Design, Folds
 from harness.engines.heap_trim import release_freed_memory
 from harness.engines.python_inference import python_inference, shared_inner_split
-from harness.engines.result import EngineResult
+from harness.engines.result import CI_LEVEL, EngineResult
 from harness.language.learners import resolve_learner
 from harness.language.spec import Spec
 
@@ -154,7 +154,7 @@ def fit_python(
                 model.fit(store_predictions=True)
         inference = python_inference(spec, model, own_draws) if spec.has_inference else None
     seconds = time.perf_counter() - start
-    ci = model.confint(level=0.95).to_numpy()
+    ci = model.confint(level=CI_LEVEL).to_numpy()
     held_folds = used.labels
     # Copies (np.array), so that nothing of the model outlives this call: it holds the data's
     # arrays, the learners and the score elements, hundreds of MB at a million rows.

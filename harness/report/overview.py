@@ -3,8 +3,9 @@ provenance rows, shared by the markdown and HTML views."""
 
 from __future__ import annotations
 
+from harness.engines.result import ENGINES
 from harness.report.marks import served_count
-from harness.verdict.claims import ENGINES, NOT_JUDGED, NOT_REPRODUCED, REPRODUCED, judge_claims
+from harness.verdict.claims import NOT_JUDGED, NOT_REPRODUCED, REPRODUCED, judge_claims
 from harness.verdict.summary import STATUSES, summarize
 
 __all__ = [

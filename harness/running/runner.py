@@ -23,6 +23,7 @@ from harness.design.feasibility import check_feasible
 from harness.design.shared_memory import shared_copy, shared_frame
 from harness.design.table import Design, build_design, draw_folds, load_data, sha256_of
 from harness.engines.heap_trim import release_freed_memory
+from harness.engines.result import ENGINES
 from harness.errors import DataError, HarnessError, SpecError
 from harness.language.spec import Spec, SpecFile, load_spec_file
 from harness.language.tolerances import loosened
@@ -32,7 +33,6 @@ from harness.running.fit import PreparedSpec, python_versions, run_one
 from harness.running.progress import Progress
 
 __all__ = [
-    "ENGINES",
     "SCHEMA",
     "PreparedSpec",
     "RunOptions",
@@ -47,7 +47,6 @@ __all__ = [
 ]
 
 SCHEMA = "dml-parity/results/2"  # rows and folds in arrays.npz beside results.json (harness.output.arrays)
-ENGINES = ("python", "r")
 
 
 def parse_engines(text: str) -> tuple[str, ...]:

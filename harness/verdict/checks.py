@@ -35,6 +35,8 @@ from typing import Optional
 import numpy as np
 
 __all__ = [
+    "EXPLAINED_LIMIT",
+    "LEARNER_FREE_LIMIT",
     "SIGNIFICANCE_LEVELS",
     "Check",
     "VerdictError",
@@ -55,7 +57,11 @@ __all__ = [
 
 PER_REP = ("coef", "se")
 AGGREGATE = {"exact": ("coef", "se", "t", "p", "ci"), "statistical": ("coef", "se", "p")}
-SIGNIFICANCE_LEVELS = (0.01, 0.05, 0.10)
+SIGNIFICANCE_LEVELS = (0.01, 0.05, 0.10)  # the levels a p-value's stars mark (***, **, *)
+# Python's code on R's predictions reproduces R's numbers to rounding (the learner_free layer).
+LEARNER_FREE_LIMIT = 1e-10
+# A rule recomputed from numbers both packages share reproduces the reported value to rounding.
+EXPLAINED_LIMIT = 1e-10
 
 
 class VerdictError(RuntimeError):

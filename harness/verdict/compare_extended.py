@@ -17,8 +17,8 @@ from typing import Optional
 from harness.design.table import Design, Folds
 from harness.engines.result import EngineResult
 from harness.language.spec import Spec
-from harness.verdict.checks import Check, assert_covered
-from harness.verdict.compare import LEARNER_FREE_LIMIT, Comparison, compare, rep_checks, spec_tier
+from harness.verdict.checks import LEARNER_FREE_LIMIT, Check, assert_covered
+from harness.verdict.compare import Comparison, compare, rep_checks, spec_tier
 from harness.verdict.compare_joint import JOINT_RULE_TEXT, joint_checks
 from harness.verdict.scores import formula_fit, needs_written_score
 

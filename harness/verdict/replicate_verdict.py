@@ -36,8 +36,10 @@ from typing import Optional
 
 import numpy as np
 
+from harness.engines.result import ENGINES
 from harness.verdict.checks import VerdictError, required_coverage
 from harness.verdict.replicate_stats import (
+    INTERVAL_LEVEL,
     TAIL_SE,
     engine_summary,
     equivalence,
@@ -50,7 +52,6 @@ from harness.verdict.replicate_stats import (
 __all__ = ["STRUCTURAL_LAYERS", "assert_replicates_covered", "merged_checks", "replicate_outcome", "with_replicates"]
 
 STRUCTURAL_LAYERS = ("folds", "learner_free", "rule")
-ENGINES = ("python", "r")
 PERMUTATIONS = 9999
 
 
@@ -397,7 +398,7 @@ def _repetition_tests(py: dict, learner_free: dict, scale: float, margin: float)
 
 def _t_difference(py: dict, learner_free: dict) -> dict:
     """Python's t statistic minus R's (through Python's code on R's predictions): reported, not judged."""
-    mean, sd, low, high = mean_interval(py["coef"] / py["se"] - learner_free["coef"] / learner_free["se"], 0.95)
+    mean, sd, low, high = mean_interval(py["coef"] / py["se"] - learner_free["coef"] / learner_free["se"], INTERVAL_LEVEL)
     finite = [v if np.isfinite(v) else None for v in (mean, sd, low, high)]
     return {"mean": finite[0], "sd": finite[1], "ci95": finite[2:]}
 
