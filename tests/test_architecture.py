@@ -60,6 +60,35 @@ def test_the_top_of_harness_stays_small_and_modules_stay_short() -> None:
     assert not long, f"modules over 500 lines: {long}"
 
 
+FUNCTION_LINES = 80
+
+
+def long_functions(root: Path) -> dict[str, int]:
+    """``path:function`` -> lines, for every function (nested ones too) longer than FUNCTION_LINES."""
+    out = {}
+    for p in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > FUNCTION_LINES:
+                    out[f"{p.relative_to(root.parent).as_posix()}:{node.name}"] = lines
+    return out
+
+
+def test_no_function_is_over_80_lines() -> None:
+    # a long function is several steps without names: split it into named ones
+    long = {**long_functions(HARNESS), **long_functions(ROOT / "bench")}
+    assert not long, f"functions over {FUNCTION_LINES} lines: {long}"
+
+
+def test_a_long_function_fails_the_length_check(tmp_path: Path) -> None:
+    # the check itself can fail: a def and 80 lines of body is 81 lines, one too many
+    for n, expected in ((FUNCTION_LINES - 1, {}), (FUNCTION_LINES, {f"{tmp_path.name}/m.py:f": FUNCTION_LINES + 1})):
+        body = "\n".join(f"    x{i} = {i}" for i in range(n))
+        (tmp_path / "m.py").write_text(f"def f():\n{body}\n", encoding="utf-8")
+        assert long_functions(tmp_path) == expected
+
+
 # The order imports may go in (ARCHITECTURE.md): a room imports only rooms earlier in this list.
 ORDER = ["errors", "output", "language", "design", "synth", "engines", "verdict", "report", "running", "regression", "doctor"]
 ORDER.append("cli")
