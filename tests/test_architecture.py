@@ -4,6 +4,7 @@ two documents give exists, and no module grows past 500 lines."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -59,6 +60,35 @@ def test_the_top_of_harness_stays_small_and_modules_stay_short() -> None:
     assert not long, f"modules over 500 lines: {long}"
 
 
+FUNCTION_LINES = 80
+
+
+def long_functions(root: Path) -> dict[str, int]:
+    """``path:function`` -> lines, for every function (nested ones too) longer than FUNCTION_LINES."""
+    out = {}
+    for p in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > FUNCTION_LINES:
+                    out[f"{p.relative_to(root.parent).as_posix()}:{node.name}"] = lines
+    return out
+
+
+def test_no_function_is_over_80_lines() -> None:
+    # a long function is several steps without names: split it into named ones
+    long = {**long_functions(HARNESS), **long_functions(ROOT / "bench")}
+    assert not long, f"functions over {FUNCTION_LINES} lines: {long}"
+
+
+def test_a_long_function_fails_the_length_check(tmp_path: Path) -> None:
+    # the check itself can fail: a def and 80 lines of body is 81 lines, one too many
+    for n, expected in ((FUNCTION_LINES - 1, {}), (FUNCTION_LINES, {f"{tmp_path.name}/m.py:f": FUNCTION_LINES + 1})):
+        body = "\n".join(f"    x{i} = {i}" for i in range(n))
+        (tmp_path / "m.py").write_text(f"def f():\n{body}\n", encoding="utf-8")
+        assert long_functions(tmp_path) == expected
+
+
 # The order imports may go in (ARCHITECTURE.md): a room imports only rooms earlier in this list.
 ORDER = ["errors", "output", "language", "design", "synth", "engines", "verdict", "report", "running", "regression", "doctor"]
 ORDER.append("cli")
@@ -85,3 +115,24 @@ def test_a_room_that_is_not_a_package_fails_the_check(tmp_path: Path) -> None:
     # the check itself can fail: a named room missing from the tree is reported
     assert named_rooms("`harness/nowhere/` and `harness/design/table.py`") == {"nowhere", "design"}
     assert "nowhere" not in {p.split("/")[0] for p in subpackages()}
+
+
+def test_every_check_is_built_by_the_constructors_in_checks_py() -> None:
+    # at_most/at_least (harness/verdict/checks.py) decide ok and can_fail one way for every layer
+    built = sorted(
+        f"{p.relative_to(ROOT)}:{n.lineno}"
+        for p in HARNESS.rglob("*.py")
+        if p.name != "checks.py"
+        for n in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+        if isinstance(n, ast.Call) and getattr(n.func, "id", getattr(n.func, "attr", None)) == "Check"
+    )
+    assert not built, f"checks built outside at_most/at_least: {built}"
+
+
+def test_the_r_scripts_ask_for_the_confidence_level_the_python_side_uses() -> None:
+    # CI_LEVEL (harness/engines/result.py) is the level of every interval; R's scripts write it out
+    from harness.engines.result import CI_LEVEL
+
+    for script in ("engine.R", "inference.R"):
+        levels = re.findall(r"confint\([^)]*level = ([\d.]+)", (ROOT / "r_scripts" / script).read_text(encoding="utf-8"))
+        assert levels and all(float(v) == CI_LEVEL for v in levels), f"r_scripts/{script}: {levels}, CI_LEVEL {CI_LEVEL}"

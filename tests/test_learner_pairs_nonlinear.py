@@ -15,7 +15,7 @@ from harness.design.table import build_design, draw_folds
 from harness.language.learners import LEARNERS, LearnerChoice, parse_learner
 from harness.language.spec import DatasetSpec, Spec
 from harness.running.runner import PreparedSpec, run_one
-from harness.verdict.compare import LEARNER_FREE_LIMIT
+from harness.verdict.checks import LEARNER_FREE_LIMIT
 from tests.conftest import make_tables
 
 X = ["x1", "x2", "x3", "skew", "near"]

@@ -90,3 +90,12 @@ def test_a_nan_in_the_written_score_fails_its_check(reported: str) -> None:
     result = judge(spec, design, folds, broken, py, lf)
     failed = {c.name for c in result.checks if not c.ok}
     assert "learner_free.python_score.coef.rep1" in failed, failed
+
+
+def test_a_check_of_one_treatment_is_named_and_marked_by_the_constructor() -> None:
+    check = at_most("end_to_end.crit", "end_to_end", "crit", None, 0.5, 1.0, "m", treatment="d1")
+    assert (check.name, check.treatment, check.ok) == ("d1/end_to_end.crit", "d1", True)
+    assert at_least("x", "end_to_end", "p", None, 1.0, 1.0, "m").as_dict().get("treatment") is None
+    # a check that cannot fail for a reason its limit does not show (too few draws) says so
+    assert not at_most("x", "monte_carlo", "p_adjust", None, 0.0, 0.5, "m", can_fail=False).can_fail
+    assert at_most("x", "end_to_end", "coef", None, 0.0, 0.5, "m").for_treatment("d2").name == "d2/x"

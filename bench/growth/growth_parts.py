@@ -63,6 +63,21 @@ def measure_parts(n_rows: int, reps: int) -> dict[str, Any]:
         "after": timed(lambda: hand_splits(model, sample_splits(design, folds)), reps),
     }
 
+    parts.update(_r_parts(spec, design, folds, splits, reps))
+
+    lists = {"rows": design.rows.tolist(), "folds": folds.labels.tolist()}
+    members = {"rows_0": design.rows, "folds_0": folds.labels}
+    parts["rows and folds written"] = {
+        "before": timed(lambda: json.dumps(lists, indent=2), reps),
+        "after": timed(lambda: side_file_bytes(members), reps),
+    }
+    sizes = {"before": len(json.dumps(lists, indent=2).encode()), "after": len(side_file_bytes(members))}
+    return {"n_rows": n_rows, "reps": reps, "parts": parts, "bytes": sizes}
+
+
+def _r_parts(spec, design, folds, splits, reps: int) -> dict[str, dict[str, float]]:
+    """The R side: folds and the design to R vectors, and R's DoubleML model on given folds."""
+    parts: dict[str, dict[str, float]] = {}
     session = r_session()
     ro = session._ro
     with session.building():
@@ -123,15 +138,7 @@ def measure_parts(n_rows: int, reps: int) -> dict[str, Any]:
             "after": timed(r_model(False), reps),
         }
     session.collect_garbage()
-
-    lists = {"rows": design.rows.tolist(), "folds": folds.labels.tolist()}
-    members = {"rows_0": design.rows, "folds_0": folds.labels}
-    parts["rows and folds written"] = {
-        "before": timed(lambda: json.dumps(lists, indent=2), reps),
-        "after": timed(lambda: side_file_bytes(members), reps),
-    }
-    sizes = {"before": len(json.dumps(lists, indent=2).encode()), "after": len(side_file_bytes(members))}
-    return {"n_rows": n_rows, "reps": reps, "parts": parts, "bytes": sizes}
+    return parts
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from harness.design.table import Folds, build_design, draw_folds  # noqa: E402
 from harness.engines.r_engine import RSession, project_root, r_session  # noqa: E402
+from harness.engines.result import ENGINES  # noqa: E402
 from harness.language.learners import LEARNERS, LearnerChoice, parse_learner  # noqa: E402
 from harness.language.spec import DatasetSpec, Spec  # noqa: E402
 from harness.running.runner import PreparedSpec, python_versions, run_one  # noqa: E402
@@ -196,7 +197,7 @@ def measure(session: RSession, data: Dataset, case: Case) -> list[dict]:
             }
         )
     for name, prep in (("PLR", plr), ("IRM ATE", irm)):
-        result = run_one(prep, ("python", "r"))
+        result = run_one(prep, ENGINES)
         if result.get("error"):
             raise RuntimeError(f"{case.label} {name}: {result['error']}")
         diff, lf = result["diff"], result["learner_free"] or {}

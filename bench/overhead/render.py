@@ -32,13 +32,21 @@ OTHER_SECTION = "## Nonlinear learner pairs (lgbm, svr)"
 
 
 def render(raw: dict[str, Any]) -> str:
+    lines: list[str] = [BEGIN, ""]
+    for section in (_setup, _overhead, _parallel, _cache, _memory):
+        lines += section(raw)
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def _setup(raw: dict[str, Any]) -> list[str]:
+    """The set-up: command, machine, suite, load, notes and the repeated subset."""
     mach, suite = raw["machine"], raw["suite"]
     py, r = mach["python"], mach["r"]
     reps = raw["reps"]
-    lines: list[str] = [BEGIN, ""]
+    lines: list[str] = []
     add = lines.append
     subset = raw["subset"]
-    full1 = raw["full_jobs1"]
 
     add("## Benchmarks: set-up")
     add("")
@@ -100,8 +108,18 @@ def render(raw: dict[str, Any]) -> str:
         "`--cache-dir` in a scratch directory and writes its report to a scratch `--out`."
     )
     add("")
+    return lines
 
-    # -- Overhead ------------------------------------------------------------------------------
+
+def _overhead(raw: dict[str, Any]) -> list[str]:
+    """Overhead against bare scripts (target ≤ 1.05×)."""
+    suite = raw["suite"]
+    reps = raw["reps"]
+    lines: list[str] = []
+    add = lines.append
+    subset = raw["subset"]
+    full1 = raw["full_jobs1"]
+
     add("## Benchmarks: overhead against bare scripts (target ≤ 1.05×)")
     add("")
     so = raw["subset_overhead"]
@@ -162,8 +180,15 @@ def render(raw: dict[str, Any]) -> str:
     add("")
     add(overhead_explanation(raw))
     add("")
+    return lines
 
-    # -- Parallel --------------------------------------------------------------------------------
+
+def _parallel(raw: dict[str, Any]) -> list[str]:
+    """Parallel gain, ``--jobs 2`` vs ``--jobs 1`` (target ≥ 1.8×)."""
+    suite = raw["suite"]
+    lines: list[str] = []
+    add = lines.append
+
     add("## Benchmarks: parallel gain, `--jobs 2` vs `--jobs 1` (target ≥ 1.8×)")
     add("")
     sets = parallel_sets(raw)
@@ -204,8 +229,16 @@ def render(raw: dict[str, Any]) -> str:
     add("")
     add(parallel_explanation(sets))
     add("")
+    return lines
 
-    # -- Cache -----------------------------------------------------------------------------------
+
+def _cache(raw: dict[str, Any]) -> list[str]:
+    """Cached re-run vs first run (target ≤ 2 %)."""
+    suite = raw["suite"]
+    lines: list[str] = []
+    add = lines.append
+    full1 = raw["full_jobs1"]
+
     add("## Benchmarks: cached re-run vs first run (target ≤ 2 %)")
     add("")
     cached = raw["cached_full"]
@@ -263,8 +296,16 @@ def render(raw: dict[str, Any]) -> str:
     add("")
     add(cache_explanation(raw, best))
     add("")
+    return lines
 
-    # -- Memory and growth -------------------------------------------------------------------------
+
+def _memory(raw: dict[str, Any]) -> list[str]:
+    """Peak memory and growth with rows and specs."""
+    suite = raw["suite"]
+    lines: list[str] = []
+    add = lines.append
+    full1 = raw["full_jobs1"]
+
     add("## Benchmarks: peak memory and growth with rows and specs")
     add("")
     add(
@@ -282,8 +323,7 @@ def render(raw: dict[str, Any]) -> str:
     add("")
     add(nspecs_table(raw))
     add("")
-    add(END)
-    return "\n".join(lines)
+    return lines
 
 
 def write_section(text: str) -> None:

@@ -159,6 +159,18 @@ def run_all(args: argparse.Namespace, reps: int, workdir: Path) -> dict[str, Any
     raw["subset"] = subset
     print(f"subset: {subset}", flush=True)
 
+    sub_tool = _measure_overhead(args, runner, raw, full1, reps)
+    _measure_cache(runner, raw, full1, reps)
+    _measure_parallel(runner, raw, full1, reps)
+    _measure_growth(args, runner, raw, sub_tool)
+    raw["paths"] = {"balanced_yaml": "derived: 4 copies of the balanced spec", "workdir": str(workdir)}
+    return raw
+
+
+def _measure_overhead(args: argparse.Namespace, runner: Runner, raw: dict[str, Any], full1: Measure, reps: int) -> list[Measure]:
+    """Overhead against the bare scripts: the full suite once, the subset ``reps`` times; a profile and
+    the start-up pieces. Returns the subset's tool runs (the 1x point of both growth studies)."""
+    suite, subset, workdir = runner.suite, raw["subset"], runner.workdir
     # Overhead on the full suite (one repetition: it takes minutes).
     # A spec the tool could not fit (status error) has no fit to compare with: the bare scripts skip it.
     fitted = [i for i in suite.ids if full1.extra["specs"][i]["status"] != "error"]
@@ -201,7 +213,12 @@ def run_all(args: argparse.Namespace, reps: int, workdir: Path) -> dict[str, Any
     raw["subset_profile"] = runner.profiled("tool subset profiled", prof_args)
     print("start-up pieces ...", flush=True)
     raw["startup"] = startup_costs(max(reps, 2))
+    return sub_tool
 
+
+def _measure_cache(runner: Runner, raw: dict[str, Any], full1: Measure, reps: int) -> None:
+    """Cached re-runs of the full suite, served from the first run's cache, and one profiled."""
+    suite = runner.suite
     # 3. Cached re-runs of the full suite against the first run above.
     print(f"cached re-runs of the full suite x{reps} ...", flush=True)
     cache_full = Path(full1.extra["cache_dir"])
@@ -210,6 +227,10 @@ def run_all(args: argparse.Namespace, reps: int, workdir: Path) -> dict[str, Any
     prof_args = [*suite.tool_args(), "--jobs", "1", "--quiet", "--cache-dir", str(cache_full), "--out", str(runner.fresh("out"))]
     raw["cached_profile"] = runner.profiled("tool full cached profiled", prof_args)
 
+
+def _measure_parallel(runner: Runner, raw: dict[str, Any], full1: Measure, reps: int) -> None:
+    """Parallel gain: the full suite at --jobs 2, a balanced workload at --jobs 1 and 2."""
+    suite, workdir = runner.suite, runner.workdir
     # 2. Parallel gain: the full suite once at --jobs 2 (its --jobs 1 run is above), and a balanced
     # workload of identical specs repeated.
     print("full suite, --jobs 2 ...", flush=True)
@@ -225,6 +246,10 @@ def run_all(args: argparse.Namespace, reps: int, workdir: Path) -> dict[str, Any
         bal2.append(runner.tool(f"tool 4x{balanced} --jobs 2 #{rep + 1}", jobs=2, specs=bal_file))
     raw["balanced"] = {"jobs1": [asdict(m) for m in bal1], "jobs2": [asdict(m) for m in bal2]}
 
+
+def _measure_growth(args: argparse.Namespace, runner: Runner, raw: dict[str, Any], sub_tool: list[Measure]) -> None:
+    """Growth with rows (the subset on the panel replicated 4x and 16x) and with the number of specs."""
+    suite, subset, workdir = runner.suite, raw["subset"], runner.workdir
     # 4. Growth with rows: the subset on the panel replicated 4x and 16x.
     spec_file = load_spec_file(suite.specs)
     # dataset.unit is a canonical name; the CSV may call it something else (dataset.columns).
@@ -256,8 +281,6 @@ def run_all(args: argparse.Namespace, reps: int, workdir: Path) -> dict[str, Any
         path = derived_spec_file(suite, subset, copies, workdir / f"copies{copies}.yaml")
         nspecs[str(len(subset) * copies)] = [asdict(runner.tool(f"tool {copies}x subset", jobs=1, specs=path))]
     raw["nspecs"] = nspecs
-    raw["paths"] = {"balanced_yaml": "derived: 4 copies of the balanced spec", "workdir": str(workdir)}
-    return raw
 
 
 def cached_runs(runner: Runner, cache_dir: Path, reps: int, suffix: str = "") -> list[Measure]:

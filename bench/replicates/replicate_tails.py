@@ -20,6 +20,7 @@ from scipy import stats
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from harness.engines.result import ENGINES  # noqa: E402
 from harness.report.canvas import ENGINE_STYLE, new_figure, png_bytes  # noqa: E402
 from harness.report.fonts import plot_style  # noqa: E402
 from harness.report.replicates_plot import quantile_points, robust_limits  # noqa: E402
@@ -81,7 +82,7 @@ def table(specs: dict, truth: float, scale: float) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for spec_id, label in SPECS.items():
-        for engine in ("python", "r"):
+        for engine in ENGINES:
             lines.append(row(f"{'Python' if engine == 'python' else 'R'}, {label}", series(specs, spec_id, engine), truth, scale))
     return "\n".join(lines)
 
@@ -89,7 +90,7 @@ def table(specs: dict, truth: float, scale: float) -> str:
 def correlations(specs: dict, truth: float, scale: float) -> list[str]:
     out = []
     for spec_id, label in SPECS.items():
-        for engine in ("python", "r"):
+        for engine in ENGINES:
             s = series(specs, spec_id, engine)
             dev = np.abs(s["coef"] - truth) / scale
             rho = stats.spearmanr(s["max_weight"], dev).statistic
@@ -147,7 +148,7 @@ def weight_figure(specs: dict, truth: float, scale: float) -> bytes:
         fig = new_figure(11, 3.6)
         axes = fig.subplots(1, 3, sharey=True, sharex=True)
         for ax, (spec_id, label) in zip(axes, SPECS.items(), strict=True):
-            for engine in ("python", "r"):
+            for engine in ENGINES:
                 s = series(specs, spec_id, engine)
                 colour, marker = ENGINE_STYLE[engine]
                 error = np.maximum(np.abs(s["coef"] - truth) / scale, 1e-2)  # log axis: 0.01 se is the floor

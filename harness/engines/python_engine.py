@@ -18,7 +18,7 @@ from harness.design.splits import SampleSplits, sample_splits
 from harness.design.table import Design, Folds
 from harness.engines.heap_trim import release_freed_memory
 from harness.engines.python_inference import python_inference, shared_inner_split
-from harness.engines.result import EngineResult
+from harness.engines.result import CI_LEVEL, EngineResult
 from harness.engines.shared_cv import LassoCVSharedFolds, row_ids_to_learners
 from harness.language.learners import resolve_learner
 from harness.language.spec import Spec
@@ -163,13 +163,31 @@ def fit_python(
                 model.fit(store_predictions=True, store_models=inner_cv)
         inference = python_inference(spec, model, own_draws) if spec.has_inference else None
     seconds = time.perf_counter() - start
-    ci = model.confint(level=0.95).to_numpy()
+    ci = model.confint(level=CI_LEVEL).to_numpy()
     held_folds = used.labels
     chosen = _inner_cv(model, design.n_obs) if inner_cv and external_predictions is None else {}
+    per_treatment = _per_treatment(model, ci, seconds, held_folds, chosen)
+    del model
+    release_freed_memory()
+    first = per_treatment[0]
+    if len(per_treatment) == 1 and inference is None:
+        return first
+    return EngineResult(
+        **{f: getattr(first, f) for f in ("coef", "se", "t", "p", "ci", "coef_reps", "se_reps", "predictions")},
+        seconds=seconds,
+        folds=first.folds,
+        treatments=tuple(per_treatment) if len(per_treatment) > 1 else (),
+        inference=inference,
+        inner_cv=chosen,
+    )
+
+
+def _per_treatment(model, ci: np.ndarray, seconds: float, held_folds: np.ndarray, chosen: dict) -> list[EngineResult]:
+    """One result per treatment of a fitted model."""
     # Copies (np.array), so that nothing of the model outlives this call: it holds the data's
     # arrays, the learners and the score elements, hundreds of MB at a million rows.
     per_treatment = []
-    for i in range(len(design.d_cols)):
+    for i in range(len(model.coef)):
         per_treatment.append(
             EngineResult(
                 coef=float(model.coef[i]),
@@ -185,19 +203,7 @@ def fit_python(
                 inner_cv=chosen,
             )
         )
-    del model
-    release_freed_memory()
-    first = per_treatment[0]
-    if len(per_treatment) == 1 and inference is None:
-        return first
-    return EngineResult(
-        **{f: getattr(first, f) for f in ("coef", "se", "t", "p", "ci", "coef_reps", "se_reps", "predictions")},
-        seconds=seconds,
-        folds=first.folds,
-        treatments=tuple(per_treatment) if len(per_treatment) > 1 else (),
-        inference=inference,
-        inner_cv=chosen,
-    )
+    return per_treatment
 
 
 def _inner_cv(model, n_obs: int) -> dict:

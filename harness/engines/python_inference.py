@@ -26,7 +26,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from harness.design.shared_draws import bootstrap_weights, inner_splits, split_key
-from harness.engines.result import Bootstrap, Inference
+from harness.engines.result import CI_LEVEL, Bootstrap, Inference
 from harness.language.spec import Spec
 
 __all__ = ["python_inference", "shared_inner_split"]
@@ -86,7 +86,7 @@ def _run_bootstrap(spec: Spec, model, shared: bool) -> Bootstrap:
                 finally:
                     np.random.set_state(saved)
         boot_t = np.array(model.framework.boot_t_stat, dtype=float)
-    joint_ci = model.confint(joint=True, level=0.95).to_numpy(dtype=float) if spec.joint else None
+    joint_ci = model.confint(joint=True, level=CI_LEVEL).to_numpy(dtype=float) if spec.joint else None
     p_adjusted = model.p_adjust(method=spec.p_adjust)["pval"].to_numpy(dtype=float) if spec.p_adjust else None
     return Bootstrap(boot_t=boot_t, joint_ci=joint_ci, p_adjusted=p_adjusted)
 

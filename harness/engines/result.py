@@ -7,7 +7,10 @@ from typing import Optional
 
 import numpy as np
 
-__all__ = ["Bootstrap", "EngineResult", "Inference"]
+__all__ = ["CI_LEVEL", "ENGINES", "Bootstrap", "EngineResult", "Inference"]
+
+ENGINES = ("python", "r")  # the two engines, in the order results, reports and --engines name them
+CI_LEVEL = 0.95  # the confidence level of every interval an engine reports, pointwise and joint (r_scripts too)
 
 
 @dataclass(frozen=True)
@@ -20,7 +23,7 @@ class Bootstrap:
         ``(n_rep_boot, n_treatments, n_rep)`` bootstrapped t statistics as the package stores them
         (None when only a deterministic adjustment was asked for).
     joint_ci : numpy.ndarray or None
-        ``(n_treatments, 2)`` joint 95 % intervals (``confint(joint=True)``).
+        ``(n_treatments, 2)`` joint intervals at ``CI_LEVEL`` (``confint(joint=True)``).
     p_adjusted : numpy.ndarray or None
         ``(n_treatments,)`` adjusted p-values (``p_adjust(method)``).
     """

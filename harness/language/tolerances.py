@@ -34,7 +34,7 @@ __all__ = [
 
 DEFAULT_COEF_TOLERANCE_SE = 0.2
 COEF_TOLERANCE_SE_MAX = 1.0
-DEFAULT_CLAIM_LEVEL = 0.05
+DEFAULT_CLAIM_LEVEL = 0.05  # a paper claim's significance level when its spec sets none
 CLAIM_LEVEL_MAX = 0.10
 
 

@@ -24,6 +24,7 @@ from typing import Optional
 
 import numpy as np
 
+from harness.engines.result import ENGINES
 from harness.errors import DataError
 from harness.output.atomic_write import atomic_write_json
 from harness.verdict.checks import SIGNIFICANCE_LEVELS, abs_diff, coef_diff, diff_in_se, rel_diff
@@ -261,7 +262,7 @@ def drift(
     for row_id, entry in sorted(baseline["estimates"].items()):
         if rows is not None and row_id not in rows:
             continue
-        for engine in ("python", "r"):
+        for engine in ENGINES:
             before = entry.get(engine)
             if before is None or (engines is not None and engine not in engines):
                 continue

@@ -10,10 +10,12 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from harness.language.tolerances import DEFAULT_COEF_TOLERANCE_SE
+from harness.engines.result import ENGINES
+from harness.language.tolerances import DEFAULT_CLAIM_LEVEL, DEFAULT_COEF_TOLERANCE_SE
 from harness.report.marks import mark_lines
 from harness.report.overview import DASH, ENGINE_LABEL, VERDICT_LABEL
-from harness.verdict.claims import ENGINES, ENGINES_DISAGREE
+from harness.verdict.checks import SIGNIFICANCE_LEVELS
+from harness.verdict.claims import ENGINES_DISAGREE
 from harness.verdict.summary import effective_status
 
 __all__ = [
@@ -60,7 +62,7 @@ def _signed(value: Any) -> str:
 def _stars(p: Any) -> str:
     if not finite(p):
         return ""
-    return "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.1 else ""
+    return "*" * sum(p < level for level in SIGNIFICANCE_LEVELS)
 
 
 def coef_text(estimate: dict | None) -> str:
@@ -134,7 +136,7 @@ def _claim_form(paper: dict) -> str:
     parts = []
     if paper.get("sign"):
         which = "adjusted p" if paper.get("p") == "adjusted" else "p"
-        parts.append(f"{paper['sign']}, {which} < {paper.get('level', 0.05):g}")
+        parts.append(f"{paper['sign']}, {which} < {paper.get('level', DEFAULT_CLAIM_LEVEL):g}")
     parts += [f"> {other}" for other in paper.get("greater_than") or []]
     parts += [f"< {other}" for other in paper.get("less_than") or []]
     return "; ".join(parts)

@@ -14,6 +14,7 @@ import jinja2
 import harness.report.cells as cells
 import harness.report.learner_section as learner_section
 import harness.report.replicates_section as replicates_section
+from harness.engines.result import ENGINES
 from harness.report.forest_plot import forest_caption
 from harness.report.overview import (
     ENGINE_LABEL,
@@ -29,7 +30,6 @@ from harness.report.overview import (
     title,
 )
 from harness.report.replicates_plot import render_replicate_plots, replicated_specs
-from harness.verdict.claims import ENGINES
 from harness.verdict.summary import effective_status
 
 __all__ = ["render_html"]

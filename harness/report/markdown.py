@@ -8,6 +8,7 @@ from tabulate import tabulate
 import harness.report.cells as cells
 import harness.report.learner_section as learner_section
 import harness.report.replicates_section as replicates_section
+from harness.engines.result import ENGINES
 from harness.report.overview import (
     ENGINE_LABEL,
     STATUS_LABEL,
@@ -22,7 +23,6 @@ from harness.report.overview import (
     title,
 )
 from harness.report.replicates_plot import replicate_file_name, replicated_specs
-from harness.verdict.claims import ENGINES
 from harness.verdict.summary import effective_status
 
 __all__ = ["TABLE_HEADERS", "render_markdown"]

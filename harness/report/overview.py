@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import math
 
+from harness.engines.result import ENGINES
 from harness.report.marks import served_count
-from harness.verdict.claims import ENGINES, NOT_JUDGED, NOT_REPRODUCED, REPRODUCED, judge_claims
+from harness.verdict.claims import NOT_JUDGED, NOT_REPRODUCED, REPRODUCED, judge_claims
 from harness.verdict.summary import STATUSES, summarize
 
 __all__ = [

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from harness.engines.result import ENGINES
 from harness.report.canvas import ENGINE_STYLE, STATUS_COLOUR, new_figure, png_bytes
 from harness.report.fonts import drawable, plot_style
 from harness.report.overview import ENGINE_LABEL
@@ -67,7 +68,7 @@ def quantile_points(ax: Any, values: Any, engine: str, label: str, limits: tuple
 
 
 def _quantile_panel(ax: Any, block: dict) -> None:
-    shown = [e for e in ("python", "r") if (block.get(e) or {}).get("coef")]
+    shown = [e for e in ENGINES if (block.get(e) or {}).get("coef")]
     truth = block.get("truth")
     scale = block.get("scale_se") or 0.0
     limits = robust_limits([block[e]["coef"] for e in shown], 4 * scale, (truth,) if truth is not None else ())

@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 from harness.report.cells import finite
 from harness.report.overview import DASH
+from harness.verdict.replicate_stats import ALPHA
 
 __all__ = ["INTRO", "SIZE_WARNING", "replicate_rows", "replicate_summary_lines"]
 
@@ -121,7 +122,7 @@ def replicate_rows(spec: dict) -> list[list[str]]:
                     f"{_f(resampled['agree_at_zero'])} / {_f(resampled['disagree_at_shift'])}",
                 ],
                 [
-                    "size at the margin, resampled: agree / disagree (nominal 0.05)",
+                    f"size at the margin, resampled: agree / disagree (nominal {ALPHA:g})",
                     "",
                     "",
                     f"{_f(resampled['size_agree'])} / {_f(resampled['size_disagree'])} (skewness {_f(resampled['skewness'], 2)})",

@@ -30,6 +30,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Optional
 
+from harness.engines.result import ENGINES
 from harness.errors import EnvironmentProblem, HarnessError
 from harness.running.fit import PreparedSpec, error_line, failed_result
 from harness.running.worker import SINGLE_THREAD
@@ -70,7 +71,7 @@ def _why(err: BaseException) -> str:
 def _version_change(mine: dict, expected: dict) -> str:
     changed = [
         f"{package} {(mine.get(side) or {}).get(package)} (the run's: {version})"
-        for side in ("python", "r")
+        for side in ENGINES
         for package, version in sorted((expected.get(side) or {}).items())
         if (mine.get(side) or {}).get(package) != version
     ]

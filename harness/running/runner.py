@@ -23,6 +23,7 @@ from harness.design.feasibility import check_feasible
 from harness.design.shared_memory import shared_copy, shared_frame
 from harness.design.table import Design, build_design, draw_folds, load_data, sha256_of
 from harness.engines.heap_trim import release_freed_memory
+from harness.engines.result import ENGINES
 from harness.errors import DataError, HarnessError, SpecError
 from harness.language.spec import Spec, SpecFile, load_spec_file
 from harness.language.tolerances import loosened
@@ -32,7 +33,6 @@ from harness.running.fit import PreparedSpec, python_versions, run_one
 from harness.running.progress import Progress
 
 __all__ = [
-    "ENGINES",
     "SCHEMA",
     "PreparedSpec",
     "RunOptions",
@@ -47,7 +47,6 @@ __all__ = [
 ]
 
 SCHEMA = "dml-parity/results/2"  # rows and folds in arrays.npz beside results.json (harness.output.arrays)
-ENGINES = ("python", "r")
 
 
 def parse_engines(text: str) -> tuple[str, ...]:
@@ -192,16 +191,7 @@ def run(options: RunOptions) -> dict:
     with _executor(options, engines, progress) as executor:
         versions = executor.versions()
         keys = [cache_key(p, versions, engines) for p in tasks]
-        todo, served, refitted = [], {}, {}
-        for i, (p, key) in enumerate(zip(tasks, keys, strict=True)):
-            stored, problem = cache.load(key, p.spec.id, pair_digest(p.design.rows, p.folds.labels))
-            if stored is not None:
-                served[i] = stored
-                continue
-            todo.append(i)
-            if problem is not None:
-                refitted[i] = f"cache entry {problem}; fitted again"
-                progress.note(f"dml-parity: {p.spec.id}: {refitted[i]}")
+        todo, served, refitted = _look_up(cache, tasks, keys, progress)
 
         def started(i: int, pid: Optional[int]) -> None:
             progress.started(tasks[i].spec.id, engines, f"worker {pid}" if pid else "")
@@ -254,6 +244,21 @@ def run(options: RunOptions) -> dict:
         "summary": summarize(specs_out),
         "specs": specs_out,
     }
+
+
+def _look_up(cache: ResultCache, tasks: list, keys: list[str], progress: Progress) -> tuple[list[int], dict, dict[int, str]]:
+    """The tasks to fit, the cache entries served (by task index) and why an entry was fitted again."""
+    todo, served, refitted = [], {}, {}
+    for i, (p, key) in enumerate(zip(tasks, keys, strict=True)):
+        stored, problem = cache.load(key, p.spec.id, pair_digest(p.design.rows, p.folds.labels))
+        if stored is not None:
+            served[i] = stored
+            continue
+        todo.append(i)
+        if problem is not None:
+            refitted[i] = f"cache entry {problem}; fitted again"
+            progress.note(f"dml-parity: {p.spec.id}: {refitted[i]}")
+    return todo, served, refitted
 
 
 def _cache_mark(i: int, refitted: dict[int, str]) -> dict:

@@ -150,26 +150,65 @@ def _confounders(z: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def simulate(rng: np.random.Generator, layout: pd.DataFrame, p: DGP) -> dict[str, np.ndarray]:
     """Draw every variable of one panel as ``(n_cities, n_years)`` arrays (city-level arrays are
-    ``(n_cities, 1)``), including the hidden effect ``theta`` used to compute the truth."""
+    ``(n_cities, 1)``), including the hidden effect ``theta`` used to compute the truth. The steps
+    below draw from ``rng`` in this order, so a seed gives the same panel."""
     n = len(layout)
     region = layout["region"].map({r: k for k, r in enumerate(REGIONS)}).to_numpy()
-    east, west = (region == 0).astype(float), (region == 2).astype(float)
-    muni = layout["municipality"].to_numpy().astype(float)
-    capital = layout["capital"].to_numpy().astype(float)
-    subprov = layout["subprov"].to_numpy().astype(float)
     t = np.arange(N_YEARS)[None, :] / (N_YEARS - 1)  # 0 in 2011, 1 in 2023
-
-    def col(v: np.ndarray) -> np.ndarray:
-        return v[:, None]
 
     # City-level factors: observed development and an unobserved "institutions" factor that
     # raises both digital intelligence and coordinated development (confounds no-FE specs).
+    muni, capital, subprov = (layout[k].to_numpy().astype(float) for k in ("municipality", "capital", "subprov"))
     dev = np.array([0.55, -0.25, -0.45])[region] + 0.8 * _cnorm(rng, n) + 1.0 * muni + 0.7 * capital + 0.6 * subprov
     hidden = _cnorm(rng, n)
     density_noise = _cnorm(rng, n)
+    controls = _controls(rng, layout, p, (region, dev, density_noise), t)
+    lngdppc_2011 = controls["lngdppc"][:, :1]
 
-    # Controls: city level + common national path + a within part (city-specific trend and AR(1)
-    # shocks). The within part is centred in every year within each region x core group: regional
+    z = {k: within_deviations(v) / p.within_scale[k] for k, v in controls.items()}
+    q = _confounders(z)
+
+    # Instrument: post offices per 10k people in 1984 (independent of region, development and gov;
+    # sparser in dense places) times the national internet rate.
+    post1984 = 1.1 * np.exp(-0.1 * density_noise + 0.2 * _cnorm(rng, n, clip=2.5))
+    iv = _col(post1984) * INTERNET_RATE[None, :]
+    digital, intel = _treatments(rng, p, (dev, hidden, post1984), (z, q), t)
+    dig_int = p.w_digital * digital + p.w_intel * intel + p.w_synergy * digital * intel
+
+    # Effect heterogeneity (total effect on rcd).
+    theta = _col(
+        np.array(p.theta_region)[region] + p.dev_slope * np.maximum(p.dev_center - lngdppc_2011[:, 0], 0.0)
+    ) + p.gov_slope * (controls["gov"] - p.gov_center)
+    outcomes = _outcomes(rng, p, (dig_int, theta - p.mediated()), (dev, hidden), (z, q), t)
+
+    return {
+        **controls,
+        "lngdppc_2011": np.repeat(lngdppc_2011, N_YEARS, axis=1),
+        "digital": digital,
+        "intel": intel,
+        "dig_int": dig_int,
+        "rcd": outcomes["rcd"],
+        "innov": outcomes["innov"],
+        "ind_struct": outcomes["ind_struct"],
+        "iv_post1984": iv,
+        "post1984": np.repeat(_col(post1984), N_YEARS, axis=1),
+        "growth": outcomes["growth"],
+        "gap_core": _gap_core(layout, outcomes["rcd"]),
+        "theta": theta,
+    }
+
+
+def _col(v: np.ndarray) -> np.ndarray:
+    return v[:, None]
+
+
+def _controls(rng: np.random.Generator, layout: pd.DataFrame, p: DGP, cities: tuple, t: np.ndarray) -> dict[str, np.ndarray]:
+    """The eight controls: city level + common national path + a within part (city-specific trend
+    and AR(1) shocks)."""
+    region, dev, density_noise = cities
+    n = len(layout)
+    east, west = (region == 0).astype(float), (region == 2).astype(float)
+    # The within part is centred in every year within each region x core group: regional
     # shocks belong to the national path, and, more to the point, a spec that keeps one region (or
     # drops core cities) then sees, after its own two-way demeaning, exactly the within deviations
     # the DGP's nonlinear confounding uses, so a flexible learner can still learn it. Openness has
@@ -177,12 +216,12 @@ def simulate(rng: np.random.Generator, layout: pd.DataFrame, p: DGP) -> dict[str
     group = 2 * region + layout["core"].to_numpy()
 
     def within_part(sd: float, rho: float, trend_sd: float = 0.0) -> np.ndarray:
-        part = col(p.control_trend * trend_sd * _cnorm(rng, n)) * (t - 0.5) + _ar1(rng, n, sd, rho)
+        part = _col(p.control_trend * trend_sd * _cnorm(rng, n)) * (t - 0.5) + _ar1(rng, n, sd, rho)
         for g in np.unique(group):
             part[group == g] -= part[group == g].mean(axis=0)
         return part
 
-    rho_c = p.control_persistence
+    col, rho_c = _col, p.control_persistence
     lngdppc = col(10.35 + 0.38 * dev + 0.05 * _cnorm(rng, n)) + 0.70 * t**0.85 + within_part(0.035, rho_c, 0.06)
     urban = col(0.18 + 0.57 * _logistic(0.05 + 0.55 * dev + 0.2 * _cnorm(rng, n))) + 0.09 * t + within_part(0.012, rho_c, 0.02)
     hum = col(9.2 + 0.6 * dev + 0.3 * _cnorm(rng, n)) + 0.75 * t + within_part(0.11, rho_c, 0.12)
@@ -195,8 +234,7 @@ def simulate(rng: np.random.Generator, layout: pd.DataFrame, p: DGP) -> dict[str
     # leave only within-city variation, would mix that heterogeneity into its interaction estimate.
     gov_level = p.gov_mean + 0.035 * _cnorm(rng, n, clip=2.5)
     gov = col(gov_level) + 0.02 * t + within_part(0.011, 0.6)
-    lngdppc_2011 = lngdppc[:, :1]
-    controls = {
+    return {
         "lngdppc": lngdppc,
         "urban": urban,
         "open": open_,
@@ -207,22 +245,19 @@ def simulate(rng: np.random.Generator, layout: pd.DataFrame, p: DGP) -> dict[str
         "gov": gov,
     }
 
-    z = {k: within_deviations(v) / p.within_scale[k] for k, v in controls.items()}
-    q = _confounders(z)
-    c = p.confounding
 
-    # Instrument: post offices per 10k people in 1984 (independent of region, development and gov;
-    # sparser in dense places) times the national internet rate.
-    post1984 = 1.1 * np.exp(-0.1 * density_noise + 0.2 * _cnorm(rng, n, clip=2.5))
-    iv = col(post1984) * INTERNET_RATE[None, :]
-
-    # Digitalisation and intelligence: a right-skewed city level (logistic of city factors), a
-    # common national path, and additive within parts (instrument, city trend, confounding terms,
-    # AR(1) shocks), then soft bounds that keep the index inside (0, 1). Additive within parts
-    # keep the within variance of the treatment about equal across cities, so the variance
-    # weights of PLR do not swing the heterogeneity estimands, and a common national path keeps
-    # city-specific trends of the treatment independent of theta. The within shocks of the two
-    # are correlated (same infrastructure), so "digital alone" picks up part of intel.
+def _treatments(
+    rng: np.random.Generator, p: DGP, cities: tuple, confounders: tuple, t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Digitalisation and intelligence: a right-skewed city level (logistic of city factors), a
+    common national path, and additive within parts (instrument, city trend, confounding terms,
+    AR(1) shocks), then soft bounds that keep the index inside (0, 1). Additive within parts
+    keep the within variance of the treatment about equal across cities, so the variance
+    weights of PLR do not swing the heterogeneity estimands, and a common national path keeps
+    city-specific trends of the treatment independent of theta. The within shocks of the two
+    are correlated (same infrastructure), so "digital alone" picks up part of intel."""
+    (dev, hidden, post1984), (z, q) = cities, confounders
+    n, col, c = len(dev), _col, p.confounding
     rho, rest = p.digital_intel_link, np.sqrt(1.0 - p.digital_intel_link**2)
     shared_shock = _cnorm(rng, (n, N_YEARS))
     shared_trend = _cnorm(rng, n)
@@ -248,18 +283,16 @@ def simulate(rng: np.random.Generator, layout: pd.DataFrame, p: DGP) -> dict[str
         + 0.003 * z["infra"]
         + _ar1(rng, n, 0.024, p.treatment_persistence, np.clip(rho * shared_shock + rest * _cnorm(rng, (n, N_YEARS)), -3, 3))
     )
-    digital = _soft_clip(raw_dg)
-    intel = _soft_clip(raw_it)
-    dig_int = p.w_digital * digital + p.w_intel * intel + p.w_synergy * digital * intel
+    return _soft_clip(raw_dg), _soft_clip(raw_it)
 
-    # Effect heterogeneity (total effect on rcd).
-    theta = col(
-        np.array(p.theta_region)[region] + p.dev_slope * np.maximum(p.dev_center - lngdppc_2011[:, 0], 0.0)
-    ) + p.gov_slope * (gov - p.gov_center)
-    theta_direct = theta - p.mediated()
 
-    # Mediators: linear in dig_int; their other parts are city and year effects, confounding
-    # terms and noise.
+def _outcomes(
+    rng: np.random.Generator, p: DGP, treatment: tuple, cities: tuple, confounders: tuple, t: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The mediators (linear in dig_int; their other parts are city and year effects, confounding
+    terms and noise), coordinated development ``rcd`` and growth."""
+    (dig_int, theta_direct), (dev, hidden), (z, q) = treatment, cities, confounders
+    n, col, c = len(dev), _col, p.confounding
     innov = (
         p.innov_effect * dig_int
         + col(0.06 + 0.30 * _logistic(-2.6 + 0.9 * dev + 0.3 * hidden + 0.3 * _cnorm(rng, n)))
@@ -295,26 +328,14 @@ def simulate(rng: np.random.Generator, layout: pd.DataFrame, p: DGP) -> dict[str
         + 0.15 * z["lngdppc"]
         + _ar1(rng, n, 0.9, 0.4)
     )
+    return {"innov": innov, "ind_struct": ind_struct, "rcd": rcd, "growth": growth}
 
-    # Core-periphery gap: the provincial capital's rcd minus the city's own (core cities: NaN).
+
+def _gap_core(layout: pd.DataFrame, rcd: np.ndarray) -> np.ndarray:
+    """Core-periphery gap: the provincial capital's rcd minus the city's own (core cities: NaN)."""
     capital_of = {prov: pos for pos, (prov, cap) in enumerate(zip(layout["province"], layout["capital"], strict=True)) if cap}
     capital_pos = layout["province"].map(capital_of).to_numpy()
     gap_core = rcd[capital_pos] - rcd
     core = layout["core"].to_numpy().astype(bool)
     gap_core[core] = np.nan
-
-    return {
-        **controls,
-        "lngdppc_2011": np.repeat(lngdppc_2011, N_YEARS, axis=1),
-        "digital": digital,
-        "intel": intel,
-        "dig_int": dig_int,
-        "rcd": rcd,
-        "innov": innov,
-        "ind_struct": ind_struct,
-        "iv_post1984": iv,
-        "post1984": np.repeat(col(post1984), N_YEARS, axis=1),
-        "growth": growth,
-        "gap_core": gap_core,
-        "theta": theta,
-    }
+    return gap_core

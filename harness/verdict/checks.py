@@ -27,6 +27,7 @@ and :func:`same_significance` (statistical tier).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
@@ -34,6 +35,8 @@ from typing import Optional
 import numpy as np
 
 __all__ = [
+    "EXPLAINED_LIMIT",
+    "LEARNER_FREE_LIMIT",
     "SIGNIFICANCE_LEVELS",
     "Check",
     "VerdictError",
@@ -54,7 +57,11 @@ __all__ = [
 
 PER_REP = ("coef", "se")
 AGGREGATE = {"exact": ("coef", "se", "t", "p", "ci"), "statistical": ("coef", "se", "p")}
-SIGNIFICANCE_LEVELS = (0.01, 0.05, 0.10)
+SIGNIFICANCE_LEVELS = (0.01, 0.05, 0.10)  # the levels a p-value's stars mark (***, **, *)
+# Python's code on R's predictions reproduces R's numbers to rounding (the learner_free layer).
+LEARNER_FREE_LIMIT = 1e-10
+# A rule recomputed from numbers both packages share reproduces the reported value to rounding.
+EXPLAINED_LIMIT = 1e-10
 
 
 class VerdictError(RuntimeError):
@@ -116,6 +123,10 @@ class Check:
             out["can_fail"] = False
         return out
 
+    def for_treatment(self, treatment: str) -> Check:
+        """This check as one of several treatments' (a check made on that treatment's own view)."""
+        return dataclasses.replace(self, name=_named(self.name, treatment), treatment=treatment)
+
 
 def _num(value: float) -> Optional[float]:
     return None if value is None or not np.isfinite(value) else float(value)
@@ -130,10 +141,14 @@ def at_most(
     limit: float,
     metric: str,
     largest: Optional[float] = None,
+    treatment: Optional[str] = None,
+    can_fail: bool = True,
 ) -> Check:
-    """``value <= limit``; ``largest``: the largest value the metric can take (None: unbounded)."""
-    ok, can_fail = bool(np.isfinite(value) and value <= limit), largest is None or limit < largest
-    return Check(name, layer, quantity, rep, float(value), float(limit), ok, metric, can_fail=can_fail)
+    """``value <= limit``; ``largest``: the largest value the metric can take (None: unbounded);
+    ``treatment``: the treatment the check belongs to (its name then starts with ``<treatment>/``);
+    ``can_fail`` False: the check cannot fail for a reason its limit does not show (too few draws)."""
+    ok, can_fail = bool(np.isfinite(value) and value <= limit), can_fail and (largest is None or limit < largest)
+    return Check(_named(name, treatment), layer, quantity, rep, float(value), float(limit), ok, metric, treatment, can_fail)
 
 
 def at_least(
@@ -145,10 +160,16 @@ def at_least(
     limit: float,
     metric: str,
     smallest: Optional[float] = None,
+    treatment: Optional[str] = None,
 ) -> Check:
-    """``value >= limit``; ``smallest``: the smallest value the metric can take (None: unbounded)."""
+    """``value >= limit``; ``smallest``: the smallest value the metric can take (None: unbounded);
+    ``treatment`` as in :func:`at_most`."""
     ok, can_fail = bool(np.isfinite(value) and value >= limit), smallest is None or limit > smallest
-    return Check(name, layer, quantity, rep, float(value), float(limit), ok, metric, can_fail=can_fail)
+    return Check(_named(name, treatment), layer, quantity, rep, float(value), float(limit), ok, metric, treatment, can_fail)
+
+
+def _named(name: str, treatment: Optional[str]) -> str:
+    return name if treatment is None else f"{treatment}/{name}"
 
 
 def rel_diff(a: float | np.ndarray, b: float | np.ndarray) -> float:

@@ -17,8 +17,10 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from harness.engines.result import ENGINES
+from harness.language.tolerances import DEFAULT_CLAIM_LEVEL
+
 __all__ = [
-    "ENGINES",
     "ENGINES_DISAGREE",
     "NOT_JUDGED",
     "NOT_REPRODUCED",
@@ -29,7 +31,6 @@ __all__ = [
     "judge_spec",
 ]
 
-ENGINES = ("python", "r")
 REPRODUCED = "reproduced"
 NOT_REPRODUCED = "not-reproduced"
 NOT_JUDGED = "not-judged"
@@ -103,7 +104,8 @@ def _verdict(paper: dict, estimate: dict, by_id: dict[str, dict], engine: str) -
     failures: list[str] = []
     unjudged: list[str] = []
     if paper.get("sign"):
-        failures += _sign_failures(estimate, paper["sign"], paper.get("level", 0.05), paper.get("p") or "pointwise")
+        level = paper.get("level", DEFAULT_CLAIM_LEVEL)
+        failures += _sign_failures(estimate, paper["sign"], level, paper.get("p") or "pointwise")
     for relation in ("greater_than", "less_than"):
         for other_id in paper.get(relation) or []:
             failure, why = _comparison(estimate["coef"], other_id, by_id.get(other_id), relation, engine)

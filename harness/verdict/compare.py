@@ -30,6 +30,8 @@ from harness.engines.result import EngineResult
 from harness.language.learners import LEARNERS, resolve_learner
 from harness.language.spec import Spec
 from harness.verdict.checks import (
+    EXPLAINED_LIMIT,
+    LEARNER_FREE_LIMIT,
     Check,
     abs_diff,
     assert_covered,
@@ -46,8 +48,6 @@ from harness.verdict.formulas import Aggregate, atte_reps, python_aggregate, r_a
 from harness.verdict.nuisances import nuisance_checks, nuisance_summary
 
 __all__ = [
-    "EXPLAINED_LIMIT",
-    "LEARNER_FREE_LIMIT",
     "Comparison",
     "compare",
     "end_to_end_diff",
@@ -56,9 +56,6 @@ __all__ = [
     "spec_tier",
 ]
 
-LEARNER_FREE_LIMIT = 1e-10
-# A rule recomputed from numbers both packages share reproduces the reported value to rounding.
-EXPLAINED_LIMIT = 1e-10
 # How each quantity is measured (harness.verdict.checks has one function per measure; README, "The verdict rule").
 COEF_METRIC = "relative to max(|coef|, se)"
 T_METRIC = "relative to max(|t|, 1)"

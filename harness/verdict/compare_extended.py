@@ -11,15 +11,14 @@ then covers every treatment and every joint quantity.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
 from harness.design.table import Design, Folds
 from harness.engines.result import EngineResult
 from harness.language.spec import Spec
-from harness.verdict.checks import Check, assert_covered
-from harness.verdict.compare import LEARNER_FREE_LIMIT, Comparison, compare, rep_checks, spec_tier
+from harness.verdict.checks import LEARNER_FREE_LIMIT, Check, assert_covered
+from harness.verdict.compare import Comparison, compare, rep_checks, spec_tier
 from harness.verdict.compare_joint import JOINT_RULE_TEXT, joint_checks
 from harness.verdict.scores import formula_fit, needs_written_score
 
@@ -86,10 +85,6 @@ def treatment_status(checks: list[dict] | list[Check], treatment: Optional[str],
     return "explained" if explained else "agree"
 
 
-def _labelled(check: Check, treatment: str) -> Check:
-    return dataclasses.replace(check, name=f"{treatment}/{check.name}", treatment=treatment)
-
-
 def _single(spec: Spec, d: str) -> Spec:
     """The spec as one treatment's pointwise comparison sees it."""
     return spec.model_copy(update={"d": d, "bootstrap": None, "joint": False, "p_adjust": None, "papers": {}})
@@ -105,7 +100,7 @@ def _written_score_checks(spec: Spec, design: Design, folds: Folds, py: EngineRe
         # The verdict's own measures (harness.verdict.compare): a NaN on either side fails.
         checks = rep_checks("learner_free.python_score", "learner_free", (mine.coef_reps, mine.se_reps),
                              (theirs.coef_reps, theirs.se_reps), LEARNER_FREE_LIMIT)  # fmt: skip
-        out += [_labelled(c, d) if d else c for c in checks]
+        out += [c.for_treatment(d) if d else c for c in checks]
     return out
 
 
@@ -124,7 +119,7 @@ def compare_extended(
         view = design.for_treatment(d) if several else design
         comparison = compare(_single(spec, d), view, folds, py_d, r_d, lf_d)
         own = [c for c in comparison.checks if not (i > 0 and c.layer == "folds")]
-        checks += [_labelled(c, d) if several and c.layer != "folds" else c for c in own]
+        checks += [c.for_treatment(d) if several and c.layer != "folds" else c for c in own]
         per_treatment.append((d if several else None, comparison))
     if needs_written_score(spec):
         checks += _written_score_checks(spec, design, folds, py, names if several else [None])

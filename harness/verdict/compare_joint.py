@@ -27,12 +27,22 @@ from typing import Optional
 import numpy as np
 
 from harness.design.table import Design
-from harness.engines.result import Bootstrap, EngineResult
+from harness.engines.result import CI_LEVEL, Bootstrap, EngineResult
 from harness.language.spec import Spec
-from harness.verdict.checks import Check, abs_diff, at_most, diff_in_se, norm_rel_diff, rel_diff, same_significance
+from harness.verdict.checks import (
+    EXPLAINED_LIMIT,
+    LEARNER_FREE_LIMIT,
+    Check,
+    abs_diff,
+    at_least,
+    at_most,
+    diff_in_se,
+    norm_rel_diff,
+    rel_diff,
+    same_significance,
+)
 from harness.verdict.formulas import r_aggregate, var_scaling_factor
 from harness.verdict.multiplicity import (
-    LEVEL,
     p_adjust_rule,
     proportion_check_can_fail,
     proportion_mc_bound,
@@ -44,8 +54,6 @@ from harness.verdict.multiplicity import (
 
 __all__ = ["JOINT_RULE_TEXT", "JointOutcome", "joint_checks"]
 
-LEARNER_FREE_LIMIT = 1e-10
-EXPLAINED_LIMIT = 1e-10
 JOINT_RULE_TEXT = (
     "joint inference with n_rep > 1: Python takes each repetition's critical value (or adjusted p-values) "
     "and the median over repetitions; R pools all repetitions' bootstrap draws with the aggregated coef, se and t"
@@ -84,10 +92,6 @@ class JointOutcome:
     summary: dict
 
 
-def _label(name: str, treatment: Optional[str]) -> str:
-    return f"{treatment}/{name}" if treatment is not None else name
-
-
 def _rule_value(package: str, what: str, spec: Spec, side: _JointInputs, boot: Bootstrap, scaling: float) -> np.ndarray:
     if what == "joint_ci":
         if package == "python":
@@ -113,19 +117,7 @@ def _compare_values(
             value, metric = diff_in_se(a[i], b[i], se[i]), "in se"
         else:
             value, metric = abs_diff(a[i], b[i]), "absolute"
-        out.append(
-            Check(
-                _label(name, d),
-                layer,
-                quantity,
-                None,
-                float(value),
-                float(limit),
-                bool(np.isfinite(value) and value <= limit),
-                metric,
-                d,
-            )
-        )
+        out.append(at_most(name, layer, quantity, None, value, limit, metric, treatment=d))
     return out
 
 
@@ -231,19 +223,8 @@ def _shared_statistical(
         else:
             for i, d in enumerate(treatments):
                 same = same_significance(P.p_adjusted[i], L.p_adjusted[i])
-                out.append(
-                    Check(
-                        _label("end_to_end.p_adjust.same_significance", d),
-                        "end_to_end",
-                        "p_adjust",
-                        None,
-                        same,
-                        1.0,
-                        bool(same >= 1.0),  # NaN (a NaN p-value) fails
-                        "1 = same at 1/5/10 %",
-                        d,
-                    )
-                )
+                name, metric = "end_to_end.p_adjust.same_significance", "1 = same at 1/5/10 %"
+                out.append(at_least(name, "end_to_end", "p_adjust", None, same, 1.0, metric, treatment=d))  # NaN fails
     return out
 
 
@@ -259,9 +240,9 @@ def _mc_pair(
     (side_a, boot_a), (side_b, boot_b) = a, b
     max_a, max_b = _pooled_max(boot_a), _pooled_max(boot_b)
     n = len(max_a)
-    crit_a, crit_b = float(np.quantile(max_a, LEVEL)), float(np.quantile(max_b, LEVEL))
-    delta = quantile_mc_bound(LEVEL, n)
-    value = max(abs(float(np.mean(max_b <= crit_a)) - LEVEL), abs(float(np.mean(max_a <= crit_b)) - LEVEL))
+    crit_a, crit_b = float(np.quantile(max_a, CI_LEVEL)), float(np.quantile(max_b, CI_LEVEL))
+    delta = quantile_mc_bound(CI_LEVEL, n)
+    value = max(abs(float(np.mean(max_b <= crit_a)) - CI_LEVEL), abs(float(np.mean(max_a <= crit_b)) - CI_LEVEL))
     out = [
         at_most(
             f"{prefix}.crit",
@@ -270,14 +251,14 @@ def _mc_pair(
             None,
             value,
             delta,
-            "|empirical CDF of the other's draws at the critical value - 0.95|",
-            largest=max(LEVEL, 1 - LEVEL),  # too few draws make delta reach it (refused in the spec)
+            f"|empirical CDF of the other's draws at the critical value - {CI_LEVEL:g}|",
+            largest=max(CI_LEVEL, 1 - CI_LEVEL),  # too few draws make delta reach it (refused in the spec)
         )
     ]
     if spec.joint:
         pooled = np.concatenate([max_a, max_b])
-        # The bound in t units: half the spread of the pooled distribution over ±delta around 0.95.
-        spread = 0.5 * float(np.quantile(pooled, min(1.0, LEVEL + delta)) - np.quantile(pooled, max(0.0, LEVEL - delta)))
+        # The bound in t units: half the spread of the pooled distribution over ±delta around CI_LEVEL.
+        spread = 0.5 * float(np.quantile(pooled, min(1.0, CI_LEVEL + delta)) - np.quantile(pooled, max(0.0, CI_LEVEL - delta)))
         ci_a = r_joint_ci(side_a.coef, side_a.se, boot_a)
         ci_b = r_joint_ci(side_b.coef, side_b.se, boot_b)
         se = np.maximum(side_a.se, side_b.se)
@@ -288,18 +269,18 @@ def _mc_pair(
         for i, d in enumerate(treatments):
             bound = proportion_mc_bound(p_a[i], p_b[i], n, n)
             value = abs(float(p_a[i]) - float(p_b[i]))
+            can_fail = proportion_check_can_fail(n, n)
             out.append(
-                Check(
-                    _label(f"{prefix}.p_adjust", d),
+                at_most(
+                    f"{prefix}.p_adjust",
                     "monte_carlo",
                     "p_adjust",
                     None,
                     value,
                     bound,
-                    bool(value <= bound),
                     "absolute",
-                    d,
-                    can_fail=proportion_check_can_fail(n, n),
+                    treatment=d,
+                    can_fail=can_fail,
                 )
             )
     return out
@@ -346,14 +327,14 @@ def _summary(spec: Spec, py: EngineResult, r: EngineResult) -> dict:
         "n_rep_boot": spec.bootstrap.n_rep_boot,
         "p_adjust": spec.p_adjust,
         "critical_value": {
-            "python_shared": [float(v) for v in np.quantile(np.abs(py.inference.shared.boot_t).max(axis=1), LEVEL, axis=0)],
+            "python_shared": [float(v) for v in np.quantile(np.abs(py.inference.shared.boot_t).max(axis=1), CI_LEVEL, axis=0)],
             "r_shared": r_critical_value(r.inference.shared.boot_t),
         },
-        "monte_carlo_bound": {"crit_cdf": quantile_mc_bound(LEVEL, n_draws), "n_draws": n_draws},
+        "monte_carlo_bound": {"crit_cdf": quantile_mc_bound(CI_LEVEL, n_draws), "n_draws": n_draws},
     }
     if py.inference.own is not None and r.inference.own is not None:
         out["critical_value"]["python_own"] = [
-            float(v) for v in np.quantile(np.abs(py.inference.own.boot_t).max(axis=1), LEVEL, axis=0)
+            float(v) for v in np.quantile(np.abs(py.inference.own.boot_t).max(axis=1), CI_LEVEL, axis=0)
         ]
         out["critical_value"]["r_own"] = r_critical_value(r.inference.own.boot_t)
     return out

@@ -23,8 +23,9 @@ from typing import Optional
 import numpy as np
 from scipy.stats import norm
 
+from harness.engines.result import CI_LEVEL
+
 __all__ = [
-    "LEVEL",
     "MC_Z",
     "bonferroni",
     "holm",
@@ -43,7 +44,6 @@ __all__ = [
     "too_few_draws",
 ]
 
-LEVEL = 0.95
 # Monte Carlo bounds are z standard deviations of the difference of two independent bootstrap
 # estimates: P(|N(0,1)| > 4) = 6e-5, so a suite of hundreds of such checks raises no false alarm.
 MC_Z = 4.0
@@ -54,17 +54,17 @@ def _max_abs(boot_t: np.ndarray) -> np.ndarray:
     return np.abs(boot_t).max(axis=1)
 
 
-def python_critical_values(boot_t: np.ndarray, level: float = LEVEL) -> np.ndarray:
+def python_critical_values(boot_t: np.ndarray, level: float = CI_LEVEL) -> np.ndarray:
     """doubleml: one critical value per repetition from that repetition's draws (quantile type 7)."""
     return np.quantile(_max_abs(boot_t), level, axis=0)
 
 
-def r_critical_value(boot_t: np.ndarray, level: float = LEVEL) -> float:
+def r_critical_value(boot_t: np.ndarray, level: float = CI_LEVEL) -> float:
     """DoubleML for R: one critical value from all repetitions' draws pooled (``quantile``, type 7)."""
     return float(np.quantile(_max_abs(boot_t).ravel(order="F"), level))
 
 
-def python_joint_ci(coef_reps: np.ndarray, se_reps: np.ndarray, boot_t: np.ndarray, level: float = LEVEL) -> np.ndarray:
+def python_joint_ci(coef_reps: np.ndarray, se_reps: np.ndarray, boot_t: np.ndarray, level: float = CI_LEVEL) -> np.ndarray:
     """doubleml: median over repetitions of theta_m ± c_m se_m; ``coef_reps``/``se_reps`` are
     ``(k, n_rep)``; returns ``(k, 2)``."""
     crit = python_critical_values(boot_t, level)
@@ -73,7 +73,7 @@ def python_joint_ci(coef_reps: np.ndarray, se_reps: np.ndarray, boot_t: np.ndarr
     return np.column_stack([lower, upper])
 
 
-def r_joint_ci(coef: np.ndarray, se: np.ndarray, boot_t: np.ndarray, level: float = LEVEL) -> np.ndarray:
+def r_joint_ci(coef: np.ndarray, se: np.ndarray, boot_t: np.ndarray, level: float = CI_LEVEL) -> np.ndarray:
     """DoubleML for R: aggregated coef ± c se with the pooled critical value; returns ``(k, 2)``."""
     crit = r_critical_value(boot_t, level)
     return np.column_stack([coef - crit * se, coef + crit * se])
@@ -170,7 +170,7 @@ def proportion_mc_bound(p_a: float, p_b: float, n_a: int, n_b: int, z: float = M
 # --- when a Monte Carlo check can fail at all ---------------------------------------------------------
 
 
-def quantile_check_can_fail(n_draws: int, level: float = LEVEL) -> bool:
+def quantile_check_can_fail(n_draws: int, level: float = CI_LEVEL) -> bool:
     """|F_a(c_b) - level| is at most max(level, 1 - level) (F is a share of draws); a bound at or
     beyond that passes whatever the draws (1 to 3 draws at the 95 % level)."""
     return quantile_mc_bound(level, n_draws) < max(level, 1 - level)
@@ -188,7 +188,7 @@ def too_few_draws(n_rep_boot: int, n_rep: int, p_adjust: Optional[str]) -> Optio
     The own-draws checks pool every repetition's draws (R's rule): ``n_rep_boot * n_rep`` in all."""
     n = n_rep_boot * n_rep
     if not quantile_check_can_fail(n):
-        what, bound, largest = "the critical value", quantile_mc_bound(LEVEL, n), max(LEVEL, 1 - LEVEL)
+        what, bound, largest = "the critical value", quantile_mc_bound(CI_LEVEL, n), max(CI_LEVEL, 1 - CI_LEVEL)
         fewest = next(k for k in range(1, 1000) if quantile_check_can_fail(k))
     elif p_adjust == "romano-wolf" and not proportion_check_can_fail(n, n):
         what, bound, largest = "the Romano-Wolf p-values", proportion_mc_bound(0.5, 0.5, n, n), 1.0

@@ -33,6 +33,7 @@ from scipy import integrate, optimize, stats
 
 __all__ = [
     "ALPHA",
+    "INTERVAL_LEVEL",
     "POWER",
     "QUANTILES",
     "TAIL_SE",
@@ -52,7 +53,9 @@ __all__ = [
     "wilson",
 ]
 
-ALPHA = 0.05
+ALPHA = 0.05  # the size of each one-sided test of the replicate verdict (equivalence, TOST)
+# The two-sided intervals reported over replicates ("ci95" keys: mean gap, t difference, coverage).
+INTERVAL_LEVEL = 1 - ALPHA
 POWER = 0.80
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 # An estimate more than this many typical standard errors from the pooled median is in a tail:
@@ -349,7 +352,7 @@ def mcnemar(a_only: int, b_only: int) -> float:
     return float(min(1.0, 2 * stats.binom.cdf(min(a_only, b_only), total, 0.5)))
 
 
-def wilson(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
+def wilson(successes: int, n: int, level: float = INTERVAL_LEVEL) -> tuple[float, float]:
     """Wilson score interval of a proportion."""
     if n == 0:
         return float("nan"), float("nan")

@@ -36,8 +36,10 @@ from typing import Optional
 
 import numpy as np
 
+from harness.engines.result import ENGINES
 from harness.verdict.checks import VerdictError, required_coverage
 from harness.verdict.replicate_stats import (
+    INTERVAL_LEVEL,
     TAIL_SE,
     engine_summary,
     equivalence,
@@ -50,7 +52,6 @@ from harness.verdict.replicate_stats import (
 __all__ = ["STRUCTURAL_LAYERS", "assert_replicates_covered", "merged_checks", "replicate_outcome", "with_replicates"]
 
 STRUCTURAL_LAYERS = ("folds", "learner_free", "rule")
-ENGINES = ("python", "r")
 PERMUTATIONS = 9999
 
 
@@ -221,11 +222,6 @@ def _floor(vary: str, py: dict, learner_free: dict, scale: float, coef_test: dic
     }
 
 
-def _status_exact(results: list[dict]) -> str:
-    statuses = {r.get("status") for r in results}
-    return "disagree" if "disagree" in statuses else "explained" if "explained" in statuses else "agree"
-
-
 def _combine(coef: str, se: str) -> str:
     if "disagree" in (coef, se):
         return "disagree"
@@ -258,7 +254,48 @@ def replicate_outcome(
         The spec's seed (the permutation test's random stream).
     """
     n = len(results)
-    block: dict = {"n": n, "vary": vary, "status": [r.get("status") for r in results]}
+    block, estimates = _collected(results, vary)
+    py, r, learner_free = estimates["python"], estimates["r"], estimates["learner_free"]
+    if block["errors"]:
+        first = block["errors"][0]
+        reason = f"{len(block['errors'])} of {n} replicates failed; replicate {first['replicate']}: {first['error']}"
+        return _ended(block, "error", reason)
+    ran = {name: values for name, values in (("python", py), ("r", r)) if values is not None}
+    scale, centre = _spread(block, ran, py, learner_free, truth, vary) if ran else (None, None)
+    if py is None or r is None or learner_free is None:
+        # No replicate has that engine (_missing_somewhere made a partial absence an error).
+        return _ended(block, results[0].get("status") or "not-run", "one engine did not run: nothing to compare")
+    if n > 1 and _identical(results, scale):
+        # Nothing the replicates vary reached the estimates (learners without a random stream under
+        # vary: seeds): n copies of one draw would give a zero sd and a test with false power.
+        statuses = {r.get("status") for r in results}
+        block["identical"] = {"draws": 1, "of": n}
+        reason = (
+            f"the {n} replicates (vary: {vary}) gave identical estimates in both engines: one draw, judged as one "
+            f"(replicate 1's {tier}-tier checks); vary folds, seeds+folds or data for draws that differ"
+        )
+        return _ended(block, "disagree" if "disagree" in statuses else results[0].get("status") or "error", reason)
+    coef_test, se_test = _measured(block, results, py, r, learner_free, (scale, centre), margin, vary, seed)
+    structural = block["structural_failures"]
+    checks = [_check("replicates.structure", len(structural), 0, not structural, "structural check failures over all replicates")]
+    if tier == "exact":
+        status, reason = _exact_verdict(results, structural, checks)
+    else:
+        status, reason = _statistical_verdict(block, results, (py, learner_free), scale, margin, (coef_test, se_test), checks)
+    block["verdict"] = status
+    block["reason"] = reason
+    return status, block, checks
+
+
+def _ended(block: dict, status: str, reason: str) -> tuple[str, dict, list[dict]]:
+    block["verdict"] = status  # judged before any test: no checks
+    block["reason"] = reason
+    return status, block, []
+
+
+def _collected(results: list[dict], vary: str) -> tuple[dict, dict]:
+    """The block's first keys (the replicates, their errors, each side's estimates) and the estimates."""
+    block: dict = {"n": len(results), "vary": vary, "status": [r.get("status") for r in results]}
     errors = [{"replicate": i, "error": r.get("error")} for i, r in enumerate(results, 1) if r.get("status") == "error"]
     errors += [{"replicate": i, "error": "an engine returned a non-finite estimate"} for i in _non_finite(results)]
     errors += _missing_somewhere(results)
@@ -266,44 +303,29 @@ def replicate_outcome(
     estimates = {key: _estimates(results, key) for key in (*ENGINES, "learner_free")}
     for key, values in estimates.items():
         block[key] = None if values is None else {"coef": values["coef"].tolist(), "se": values["se"].tolist()}
-    py, r, learner_free = estimates["python"], estimates["r"], estimates["learner_free"]
-    if errors:
-        first = block["errors"][0]
-        block["verdict"] = "error"
-        block["reason"] = f"{len(errors)} of {n} replicates failed; replicate {first['replicate']}: {first['error']}"
-        return "error", block, []
-    ran = {name: values for name, values in (("python", py), ("r", r)) if values is not None}
-    if ran:
-        # The typical se: of the two sides the comparison pairs (Python, and R's predictions
-        # through Python's code), or of the one engine that ran.
-        ses = [py["se"], learner_free["se"]] if py is not None and learner_free is not None else [v["se"] for v in ran.values()]
-        scale = float(np.median(np.mean(ses, axis=0)))
-        centre = float(np.median(np.concatenate([v["coef"] for v in ran.values()])))
-        block["scale_se"] = scale
-        block["truth"] = truth
-        block["engines"] = {
-            name: engine_summary(values["coef"], values["ci"], scale, centre, truth, with_coverage=vary == "data")
-            for name, values in ran.items()
-        }
-    if py is None or r is None or learner_free is None:
-        # No replicate has that engine (_missing_somewhere made a partial absence an error).
-        status = results[0].get("status") or "not-run"
-        block["verdict"] = status
-        block["reason"] = "one engine did not run: nothing to compare"
-        return status, block, []
-    if n > 1 and _identical(results, scale):
-        # Nothing the replicates vary reached the estimates (learners without a random stream under
-        # vary: seeds): n copies of one draw would give a zero sd and a test with false power.
-        statuses = {r.get("status") for r in results}
-        status = "disagree" if "disagree" in statuses else results[0].get("status") or "error"
-        block["identical"] = {"draws": 1, "of": n}
-        block["verdict"] = status
-        block["reason"] = (
-            f"the {n} replicates (vary: {vary}) gave identical estimates in both engines: one draw, judged as one "
-            f"(replicate 1's {tier}-tier checks); vary folds, seeds+folds or data for draws that differ"
-        )
-        return status, block, []
+    return block, estimates
 
+
+def _spread(block: dict, ran: dict, py, learner_free, truth: Optional[float], vary: str) -> tuple[float, float]:
+    """The typical se and the pooled median coefficient, and each engine's summary over the replicates."""
+    # The typical se: of the two sides the comparison pairs (Python, and R's predictions
+    # through Python's code), or of the one engine that ran.
+    ses = [py["se"], learner_free["se"]] if py is not None and learner_free is not None else [v["se"] for v in ran.values()]
+    scale = float(np.median(np.mean(ses, axis=0)))
+    centre = float(np.median(np.concatenate([v["coef"] for v in ran.values()])))
+    block["scale_se"] = scale
+    block["truth"] = truth
+    block["engines"] = {
+        name: engine_summary(values["coef"], values["ci"], scale, centre, truth, with_coverage=vary == "data")
+        for name, values in ran.items()
+    }
+    return scale, centre
+
+
+def _measured(block: dict, results, py, r, learner_free, spread, margin: float, vary: str, seed: int) -> tuple[dict, dict]:
+    """Python − R over the replicates: equivalence of coef and se, distribution, tails, the noise floor,
+    the one-draw labels, propensities and structural failures (into ``block``); the two tests."""
+    (scale, centre), n = spread, len(results)
     coef_diff = (py["coef"] - learner_free["coef"]) / scale
     coef_test = equivalence(coef_diff, margin).as_dict()
     coef_test["resampled"] = resampled_rates(coef_diff, margin, seed=seed) if n > 2 else None
@@ -333,53 +355,50 @@ def replicate_outcome(
     block["floor"] = _floor(vary, py, learner_free, scale, coef_test) if n > 1 else {"measured": False, "why": "one replicate"}
     block["single_draw"] = _single_draw(results)
     block["propensity"] = _propensity(results)
-    structural = _structural_failures(results)
-    block["structural_failures"] = structural
+    block["structural_failures"] = _structural_failures(results)
+    return coef_test, se_test
 
-    checks = [_check("replicates.structure", len(structural), 0, not structural, "structural check failures over all replicates")]
-    if tier == "exact":
-        not_agree = sum(1 for res in results if res.get("status") not in ("agree", "explained"))
-        checks.append(
-            _check("replicates.every_replicate_agrees", not_agree, 0, not_agree == 0, "replicates not agree or explained")
-        )
-        status = "disagree" if structural else _status_exact(results)
-        reason = f"exact tier: {n - not_agree} of {n} replicates agree"
+
+def _exact_verdict(results: list[dict], structural: list[dict], checks: list[dict]) -> tuple[str, str]:
+    """Exact tier: every replicate agrees (or is explained) by its own checks."""
+    n = len(results)
+    not_agree = sum(1 for res in results if res.get("status") not in ("agree", "explained"))
+    checks.append(_check("replicates.every_replicate_agrees", not_agree, 0, not_agree == 0, "replicates not agree or explained"))
+    statuses = {r.get("status") for r in results}
+    status = "disagree" if structural or "disagree" in statuses else "explained" if "explained" in statuses else "agree"
+    return status, f"exact tier: {n - not_agree} of {n} replicates agree"
+
+
+def _statistical_verdict(block: dict, results, sides, scale: float, margin: float, tests, checks: list[dict]) -> tuple[str, str]:
+    """Statistical tier: Python − R (through Python's code on R's predictions) shown equivalent to 0
+    within ``margin`` for coef and se, of the aggregate and of every repetition."""
+    (py, learner_free), (coef_test, se_test) = sides, tests
+    structural = block["structural_failures"]
+    block["t"] = _t_difference(py, learner_free)
+    tests = [("coef", None, coef_test), ("se", None, se_test)]
+    rep_tests = _repetition_tests(py, learner_free, scale, margin)
+    if rep_tests is not None:
+        block["repetitions"] = rep_tests
+        tests += [(q, entry["rep"], entry[q]) for entry in rep_tests for q in ("coef", "se")]
+    for quantity, rep, test in tests:
+        low, high = test["ci90"]
+        widest = max(abs(low), abs(high)) if low is not None else float("nan")
+        where = "" if rep is None else f".rep{rep}"
+        metric = "largest |bound| of the 90 % interval of the mean difference, in se"
+        name, ok = f"replicates.{quantity}{where}.equivalence", test["verdict"] == "agree"
+        checks.append(_check(name, widest, margin, ok, metric, quantity, rep))
+    status = "disagree" if structural else _combine(coef_test["verdict"], se_test["verdict"])
+    unmatched = _n_rep(py) > 1 and rep_tests is None
+    if status == "agree" and (unmatched or not all(c["ok"] for c in checks)):
+        status = "inconclusive"  # the aggregate agrees; a repetition did not show it
+    if status == "inconclusive" and coef_test["verdict"] == se_test["verdict"] == "agree":
+        missing = "the repetitions (results without per-repetition numbers: refit with --no-cache)"
+        reason = f"Python − R coef and se shown equivalent, but not {missing if unmatched else _not_shown(checks)}"
     else:
-        block["t"] = _t_difference(py, learner_free)
-        tests = [("coef", None, coef_test), ("se", None, se_test)]
-        rep_tests = _repetition_tests(py, learner_free, scale, margin)
-        if rep_tests is not None:
-            block["repetitions"] = rep_tests
-            tests += [(q, entry["rep"], entry[q]) for entry in rep_tests for q in ("coef", "se")]
-        for quantity, rep, test in tests:
-            low, high = test["ci90"]
-            widest = max(abs(low), abs(high)) if low is not None else float("nan")
-            where = "" if rep is None else f".rep{rep}"
-            checks.append(
-                _check(
-                    f"replicates.{quantity}{where}.equivalence",
-                    widest,
-                    margin,
-                    test["verdict"] == "agree",
-                    "largest |bound| of the 90 % interval of the mean difference, in se",
-                    quantity,
-                    rep,
-                )
-            )
-        status = "disagree" if structural else _combine(coef_test["verdict"], se_test["verdict"])
-        unmatched = _n_rep(py) > 1 and rep_tests is None
-        if status == "agree" and (unmatched or not all(c["ok"] for c in checks)):
-            status = "inconclusive"  # the aggregate agrees; a repetition did not show it
-        if status == "inconclusive" and coef_test["verdict"] == se_test["verdict"] == "agree":
-            missing = "the repetitions (results without per-repetition numbers: refit with --no-cache)"
-            reason = f"Python − R coef and se shown equivalent, but not {missing if unmatched else _not_shown(checks)}"
-        else:
-            reason = _reason(status, coef_test, se_test, margin, structural)
-        if status == "agree":
-            assert_replicates_covered(checks + merged_checks(results, ("rule",)), _n_rep(py), results[0].get("id") or "")
-    block["verdict"] = status
-    block["reason"] = reason
-    return status, block, checks
+        reason = _reason(status, coef_test, se_test, margin, structural)
+    if status == "agree":
+        assert_replicates_covered(checks + merged_checks(results, ("rule",)), _n_rep(py), results[0].get("id") or "")
+    return status, reason
 
 
 def _repetition_tests(py: dict, learner_free: dict, scale: float, margin: float) -> Optional[list[dict]]:
@@ -397,7 +416,7 @@ def _repetition_tests(py: dict, learner_free: dict, scale: float, margin: float)
 
 def _t_difference(py: dict, learner_free: dict) -> dict:
     """Python's t statistic minus R's (through Python's code on R's predictions): reported, not judged."""
-    mean, sd, low, high = mean_interval(py["coef"] / py["se"] - learner_free["coef"] / learner_free["se"], 0.95)
+    mean, sd, low, high = mean_interval(py["coef"] / py["se"] - learner_free["coef"] / learner_free["se"], INTERVAL_LEVEL)
     finite = [v if np.isfinite(v) else None for v in (mean, sd, low, high)]
     return {"mean": finite[0], "sd": finite[1], "ci95": finite[2:]}
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.verdict.claims import ENGINES, count_claims
+from harness.engines.result import ENGINES
+from harness.verdict.claims import count_claims
 
 __all__ = ["STATUSES", "effective_status", "summarize"]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from harness.engines.result import ENGINES
 from harness.language.spec import Spec
 from harness.verdict.compare_extended import treatment_status
 
@@ -44,7 +45,7 @@ def treatment_rows(spec: Spec, result: dict) -> list[tuple[str, str, dict]]:
     """``(row id, treatment, result)`` per treatment; the single-treatment result is returned as is
     when there is nothing joint to flatten."""
     treatments = spec.treatments
-    has_inference = any(isinstance(result.get(e), dict) and "inference" in result[e] for e in ("python", "r"))
+    has_inference = any(isinstance(result.get(e), dict) and "inference" in result[e] for e in ENGINES)
     if len(treatments) == 1 and not has_inference:
         return [(spec.id, treatments[0], result)]
     rows = []
