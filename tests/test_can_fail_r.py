@@ -39,8 +39,8 @@ def _r_answer_changed(monkeypatch: pytest.MonkeyPatch, nuisance: str, change) ->
     """R's predictions of ``nuisance`` changed as the R engine reads them from R's fit."""
     original = r_engine._treatment
 
-    def changed(result, seconds, fold_labels):
-        out = original(result, seconds, fold_labels)
+    def changed(*args):
+        out = original(*args)
         out.predictions[nuisance] = change(out.predictions[nuisance])
         return out
 
