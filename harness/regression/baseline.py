@@ -49,15 +49,20 @@ RESULTS_SCHEMAS = ("dml-parity/results/1", "dml-parity/results/2")
 QUANTITIES = ("coef", "se", "p", "ci", "coef_reps", "se_reps")
 
 
+def _read_json(path: Path, missing: str, what: str):
+    """A JSON file's content; a missing or unreadable one is one line naming the file."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: {missing}") from None
+    except (OSError, json.JSONDecodeError) as err:
+        raise DataError(f"{path}: cannot read {what} ({err.__class__.__name__})") from None
+
+
 def read_results(run_dir: Path) -> dict:
     """A run's results.json (``run_dir`` the run's folder or the file)."""
     path = run_dir / "results.json" if run_dir.is_dir() else run_dir
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: no results.json here") from None
-    except (OSError, json.JSONDecodeError) as err:
-        raise DataError(f"{path}: cannot read results ({err.__class__.__name__})") from None
+    results = _read_json(path, "no results.json here", "results")
     schema = results.get("schema") if isinstance(results, dict) else None
     if schema not in RESULTS_SCHEMAS:
         raise DataError(f"{path}: not a dml-parity results file this version reads (schema {schema!r})")
@@ -151,12 +156,7 @@ def _estimate(block: Optional[dict]) -> Optional[dict]:
 
 def load_baseline(path: Path) -> dict:
     """A baseline file of this version; an older one is refused with how to re-save it."""
-    try:
-        baseline = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: baseline file not found") from None
-    except (OSError, json.JSONDecodeError) as err:
-        raise DataError(f"{path}: cannot read baseline ({err.__class__.__name__})") from None
+    baseline = _read_json(path, "baseline file not found", "baseline")
     schema = baseline.get("schema") if isinstance(baseline, dict) else None
     if schema in OLD_SCHEMAS:
         raise DataError(
