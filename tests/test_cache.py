@@ -108,3 +108,14 @@ def test_a_cache_that_cannot_be_written_costs_the_cache_not_the_run(spec_path: P
     assert code == 4
     assert stderr.count("warning: result cache") == 1, stderr
     assert len(read_results(tmp_path / "out")["specs"]) == 2
+
+
+def test_the_engine_code_digest_reads_the_code_that_fits() -> None:
+    # After harness/ moved into rooms, a path one level off made the digest read no file at all, so
+    # a change to an engine would have been served the old engine's outputs.
+    from harness.running.cache import engine_code_files
+
+    files = engine_code_files()
+    names = {path.name for path in files}
+    assert {"python_engine.py", "r_engine.py", "splits.py", "engine.R", "inference.R"} <= names, names
+    assert all(path.is_file() and path.stat().st_size > 0 for path in files), [p for p in files if not p.is_file()]

@@ -67,15 +67,21 @@ def cache_key(prepared: PreparedSpec, versions: dict, engines: tuple[str, ...]) 
     return digest.hexdigest()
 
 
+def engine_code_files() -> list[Path]:
+    """The code that fits: harness/engines, harness/design/splits.py, r_scripts/*.R (every one exists:
+    tests/test_cache.py checks it, since a path that points nowhere would freeze the digest)."""
+    root = Path(__file__).resolve().parents[2]
+    files = sorted((root / "harness" / "engines").glob("*.py")) + [root / "harness" / "design" / "splits.py"]
+    return files + sorted((root / "r_scripts").glob("*.R"))
+
+
 @lru_cache(maxsize=1)
 def engine_code_digest() -> str:
-    """sha256 of the code that fits (harness/engines, harness/design/splits.py, r_scripts/*.R): a change to
-    how an engine is called must not be served outputs of the old call."""
-    root = Path(__file__).resolve().parents[1]
-    files = sorted((root / "harness" / "engines").glob("*.py")) + [root / "harness" / "splits.py"]
-    files += sorted((root / "r_scripts").glob("*.R"))
+    """sha256 of :func:`engine_code_files`: a change to how an engine is called must not be served
+    outputs of the old call."""
+    root = Path(__file__).resolve().parents[2]
     digest = hashlib.sha256()
-    for path in files:
+    for path in engine_code_files():
         digest.update(path.relative_to(root).as_posix().encode())
         digest.update(path.read_bytes() if path.exists() else b"")
     return digest.hexdigest()
