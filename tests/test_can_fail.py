@@ -155,6 +155,55 @@ def test_python_fitting_other_folds_fails_the_python_fold_check(case: str) -> No
     assert check.value >= 2
 
 
+@contextlib.contextmanager
+def _doubleml_solves_on_swapped_cluster_folds():
+    """doubleml's coefficient and clustered variance get repetition 0's cluster folds with one
+    cluster of the first cluster variable traded between the test sets of folds 0 and 1, while the
+    rows' folds and the model's public ``smpls_cluster`` stay as drawn."""
+    from doubleml.double_ml import DoubleML
+
+    prop = DoubleML.__dict__["_DoubleML__smpls_cluster"]
+
+    def swapped(self):
+        folds = prop.fget(self)
+        if self._i_rep != 0:
+            return folds
+        (train0, test0), (train1, test1) = folds[0], folds[1]
+        a, b = test0[0][0], test1[0][0]
+
+        def trade(indices, leaving, arriving):
+            return [np.sort(np.r_[indices[0][indices[0] != leaving], arriving]), *indices[1:]]
+
+        return [
+            (trade(train0, b, a), trade(test0, a, b)),
+            (trade(train1, a, b), trade(test1, b, a)),
+            *folds[2:],
+        ]
+
+    DoubleML._DoubleML__smpls_cluster = property(swapped)
+    try:
+        yield
+    finally:
+        DoubleML._DoubleML__smpls_cluster = prop
+
+
+@pytest.mark.parametrize("case", ["plr_po", "irm_ate"])
+@pytest.mark.parametrize("cluster", [["g"], ["g", "h"]], ids=["oneway", "twoway"])
+def test_python_solving_on_other_cluster_folds_fails_the_python_fold_check(case: str, cluster) -> None:
+    from tests.test_compare import _spec
+
+    spec = _spec(case, n_rep=2, cluster=cluster)
+    design = build_design(spec, DATA, DatasetSpec(), "generated")
+    folds = draw_folds(design, spec.n_folds, spec.n_rep, spec.seed)
+    with _doubleml_solves_on_swapped_cluster_folds():
+        py = fit_python(spec, design, folds)
+    assert (py.folds[0] == -1).all() and np.array_equal(py.folds[1], folds.labels[1])
+    r = _as_r(spec, design, folds, fit_python(spec, design, folds))
+    result = compare(spec, design, folds, py, r, r)
+    assert result.status == "disagree"
+    assert "folds.python" in {c.name for c in result.checks if not c.ok}
+
+
 @pytest.mark.parametrize("case", ["plr_po", "irm_ate", "iivm"])
 @pytest.mark.parametrize("cluster", [None, ["g"], ["g", "h"]], ids=["none", "oneway", "twoway"])
 def test_python_on_the_drawn_folds_passes_the_fold_check(case: str, cluster) -> None:

@@ -235,12 +235,19 @@ class FoldsUsed:
     a row in another fold, when no call covered its repetition, when it sits in no test set or in
     several, when a training set the package used is not the tool's, or when two calls of one
     repetition (treatments) disagree.
+
+    With clusters, the coefficient's scaling and the clustered variance read the repetition's cluster
+    folds (``_est_causal_pars`` and ``_se_causal_pars`` through one private accessor); the accessor is
+    read when the coefficient is solved, and a repetition whose cluster folds are not the tool's (or
+    that was never solved) gets -1 on every row.
     """
 
     def __init__(self, model, splits: SampleSplits) -> None:
         self._splits = splits
-        self.labels = np.full((splits.n_rep, splits.n_obs), -1, dtype=np.int64)
+        self._labels = np.full((splits.n_rep, splits.n_obs), -1, dtype=np.int64)
         self._seen = np.zeros(splits.n_rep, dtype=bool)
+        self._cluster_ok = np.zeros(splits.n_rep, dtype=bool)
+        self._cluster_seen = np.zeros(splits.n_rep, dtype=bool)
         # Weakly: the model must not hold itself through this wrapper, or it would outlive
         # fit_python's `del model` until a garbage collection (hundreds of MB at a million rows).
         fitted, estimate = weakref.ref(model), type(model)._nuisance_est
@@ -250,6 +257,37 @@ class FoldsUsed:
             return estimate(fitted(), smpls, *args, **kwargs)
 
         model._nuisance_est = recording
+        if splits.smpls_cluster is not None:
+            solve = type(model)._est_causal_pars
+
+            def recording_clusters(psi_elements):
+                held = fitted()
+                self._record_clusters(held._i_rep, held._DoubleML__smpls_cluster)
+                return solve(held, psi_elements)
+
+            model._est_causal_pars = recording_clusters
+
+    @property
+    def labels(self) -> np.ndarray:
+        """``(n_rep, n_obs)`` test-fold labels of the fit, -1 where the fit left the tool's folds."""
+        if self._splits.smpls_cluster is None:
+            return self._labels
+        labels = self._labels.copy()
+        labels[~(self._cluster_ok & self._cluster_seen)] = -1
+        return labels
+
+    def _record_clusters(self, rep: int, held: list) -> None:
+        expected = self._splits.smpls_cluster[rep]
+        same = len(held) == len(expected) and all(
+            len(h) == len(e) == 2
+            and all(
+                len(h_side) == len(e_side) and all(np.array_equal(a, b) for a, b in zip(h_side, e_side, strict=True))
+                for h_side, e_side in zip(h, e, strict=True)
+            )
+            for h, e in zip(held, expected, strict=True)
+        )
+        self._cluster_ok[rep] = same and (self._cluster_ok[rep] or not self._cluster_seen[rep])
+        self._cluster_seen[rep] = True
 
     def _record(self, rep: int, smpls: list) -> None:
         n_obs, expected = self._splits.n_obs, self._splits.smpls[rep]
@@ -267,6 +305,6 @@ class FoldsUsed:
                 wrong |= used_train != drawn_train
         labels[(hits != 1) | wrong] = -1
         if self._seen[rep]:
-            labels[labels != self.labels[rep]] = -1
-        self.labels[rep] = labels
+            labels[labels != self._labels[rep]] = -1
+        self._labels[rep] = labels
         self._seen[rep] = True
