@@ -87,12 +87,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         if args.note:
             raw["notes"] = args.note
             args.render.write_text(json.dumps(raw, indent=1, default=str), encoding="utf-8")
-        text = render(raw)
-        if args.no_write:
-            print(text)
-        else:
-            write_section(text)
-        return 0
+        return _publish(raw, args.no_write)
     reps = args.reps or (1 if args.quick else 3)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="dmlp_bench_"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -120,12 +115,17 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.note:
         raw["notes"] = args.note
     args.raw.write_text(json.dumps(raw, indent=1, default=str), encoding="utf-8")
+    return _publish(raw, args.no_write, args.raw)
+
+
+def _publish(raw: dict[str, Any], no_write: bool, raw_path: Optional[Path] = None) -> int:
+    """Print the rendered sections, or write them into RESULTS.md."""
     text = render(raw)
-    if args.no_write:
+    if no_write:
         print(text)
     else:
         write_section(text)
-        print(f"wrote {RESULTS_MD} and {args.raw}")
+        print(f"wrote {RESULTS_MD}" + (f" and {raw_path}" if raw_path else ""))
     return 0
 
 
