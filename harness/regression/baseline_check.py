@@ -29,6 +29,7 @@ from harness.regression.baseline import (
     run_spec_file,
     version_changes,
 )
+from harness.regression.stored_r import NOT_RUN, judge_stored_r, r_free_line, render_stored_r
 from harness.running.progress import Progress
 
 __all__ = ["CheckOptions", "check_baseline", "input_changes"]
@@ -74,13 +75,26 @@ def check_baseline(options: CheckOptions) -> int:
     rows = {r for r, e in baseline["estimates"].items() if only is None or e["spec"] in only}
     moved = drift(baseline, results, rows, engines) if engines else []
     errors = [s["id"] for s in results["specs"] if s.get("status") == "error" and (only is None or _spec_of(s) in only)]
-    code = _exit_code(changes, moved, errors, bool(engines and rows))
-    text = render(baseline, changes, moved, engines, len(rows), errors, code)
+    stored = _stored_r(baseline, results, spec_file, rows)
+    judged = [j["status"] for j in (stored or {}).values() if j["status"] != "not judged"]
+    code = _exit_code(changes, moved, errors, bool(engines and rows) or bool(judged), "disagree" in judged)
+    text = render(baseline, changes, moved, engines, len(rows), errors, code, stored)
     print(text, end="")
     if out is not None:
-        _write(results, out, text, _as_json(options, changes, moved, engines, errors, code))
+        summary = _as_json(options, changes, moved, engines, errors, code)
+        if stored is not None:
+            summary["stored_r"] = {"line": r_free_line(baseline), "not_run": NOT_RUN, "rows": stored}
+        _write(results, out, text, summary)
         print(f"wrote {out}/check.md and the run's report {out}/report.html")
     return code
+
+
+def _stored_r(baseline: dict, results: dict, spec_file, rows: set[str]) -> Optional[dict]:
+    """Python now against R as the baseline stored it, where the baseline has R and R was not run."""
+    ran = results["provenance"]["engines"]
+    if "r" not in baseline["engines"] or "r" in ran or "python" not in ran:
+        return None
+    return judge_stored_r(baseline, results, spec_file, rows)
 
 
 def _spec_of(row: dict) -> str:
@@ -201,10 +215,11 @@ def _findings(changes: dict) -> list[str]:
     return found
 
 
-def _exit_code(changes: dict, moved: list[dict], errors: list[str], compared: bool) -> int:
+def _exit_code(changes: dict, moved: list[dict], errors: list[str], compared: bool, disagree: bool = False) -> int:
+    """``disagree``: Python now disagrees with R as the baseline stored it (R not run)."""
     if errors:
         return 3
-    if moved or _findings(changes):
+    if moved or disagree or _findings(changes):
         return 1
     return 0 if compared else 4
 
@@ -242,9 +257,20 @@ def _why(row_id: str, entry_spec: str, changes: dict) -> str:
     return "; ".join(parts) or "nothing recorded"
 
 
-def render(baseline: dict, changes: dict, moved: list[dict], engines: tuple, n_rows: int, errors: list[str], code: int) -> str:
-    """The check as markdown: what changed since the baseline, what moved, the outcome."""
-    lines = ["## What changed since the baseline", ""]
+def render(
+    baseline: dict,
+    changes: dict,
+    moved: list[dict],
+    engines: tuple,
+    n_rows: int,
+    errors: list[str],
+    code: int,
+    stored: Optional[dict] = None,
+) -> str:
+    """The check as markdown: what changed since the baseline, what moved, Python now against R as
+    stored where R was not run (``stored``), the outcome."""
+    lines = [r_free_line(baseline), ""] if stored is not None else []
+    lines += ["## What changed since the baseline", ""]
     data = changes["data"]
     if data:
         b, a = data["before"], data["now"]
@@ -291,7 +317,8 @@ def render(baseline: dict, changes: dict, moved: list[dict], engines: tuple, n_r
     lines += ["", "## What moved", ""]
     skipped = [e for e in baseline["engines"] if e not in engines]
     if skipped:
-        lines.append(f"not compared: {', '.join(skipped)} (in the baseline, not fitted now)")
+        stands_in = "; its stored numbers stand in for it below" if stored is not None else ""
+        lines.append(f"not compared: {', '.join(skipped)} (in the baseline, not fitted now{stands_in})")
     if moved:
         specs = {r: e["spec"] for r, e in baseline["estimates"].items()}
         table = [
@@ -314,6 +341,8 @@ def render(baseline: dict, changes: dict, moved: list[dict], engines: tuple, n_r
         lines.append(f"no drift: {n_rows} estimate row(s) within their tier's tolerance ({', '.join(engines)})")
     if errors:
         lines.append(f"error: {', '.join(errors)} ended in status error (see the run's report)")
+    if stored is not None:
+        lines += ["", *render_stored_r(baseline, stored)]
     outcome = {0: "nothing moved", 1: "something moved or changed", 3: "a spec failed", 4: "nothing compared"}[code]
     lines += ["", f"check: {outcome} (exit {code})", ""]
     return "\n".join(lines)
