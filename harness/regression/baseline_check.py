@@ -257,20 +257,9 @@ def _why(row_id: str, entry_spec: str, changes: dict) -> str:
     return "; ".join(parts) or "nothing recorded"
 
 
-def render(
-    baseline: dict,
-    changes: dict,
-    moved: list[dict],
-    engines: tuple,
-    n_rows: int,
-    errors: list[str],
-    code: int,
-    stored: Optional[dict] = None,
-) -> str:
-    """The check as markdown: what changed since the baseline, what moved, Python now against R as
-    stored where R was not run (``stored``), the outcome."""
-    lines = [r_free_line(baseline), ""] if stored is not None else []
-    lines += ["## What changed since the baseline", ""]
+def _render_changes(baseline: dict, changes: dict) -> list[str]:
+    """The section "What changed since the baseline": data, spec fields, rows and folds, versions."""
+    lines = ["## What changed since the baseline", ""]
     data = changes["data"]
     if data:
         b, a = data["before"], data["now"]
@@ -314,6 +303,23 @@ def render(
             "",
             tabulate(rows, headers=["language", "package", "baseline", "now"], tablefmt="github", disable_numparse=True),
         ]
+    return lines
+
+
+def render(
+    baseline: dict,
+    changes: dict,
+    moved: list[dict],
+    engines: tuple,
+    n_rows: int,
+    errors: list[str],
+    code: int,
+    stored: Optional[dict] = None,
+) -> str:
+    """The check as markdown: what changed since the baseline, what moved, Python now against R as
+    stored where R was not run (``stored``), the outcome."""
+    lines = [r_free_line(baseline), ""] if stored is not None else []
+    lines += _render_changes(baseline, changes)
     lines += ["", "## What moved", ""]
     skipped = [e for e in baseline["engines"] if e not in engines]
     if skipped:
