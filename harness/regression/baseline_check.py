@@ -323,7 +323,8 @@ def render(
     lines += ["", "## What moved", ""]
     skipped = [e for e in baseline["engines"] if e not in engines]
     if skipped:
-        stands_in = "; its stored numbers stand in for it below" if stored is not None else ""
+        judged = stored is not None and any(j["status"] != "not judged" for j in stored.values())
+        stands_in = "; its stored numbers stand in for it below" if judged else ""
         lines.append(f"not compared: {', '.join(skipped)} (in the baseline, not fitted now{stands_in})")
     if moved:
         specs = {r: e["spec"] for r, e in baseline["estimates"].items()}
