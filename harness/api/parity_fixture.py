@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import warnings
 from contextlib import redirect_stderr, redirect_stdout
 from functools import lru_cache
 from pathlib import Path
@@ -45,7 +46,10 @@ def _cli(*args: str) -> tuple[int, str]:
     from harness.cli import main
 
     out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
+    # The packages' own warnings (pandas deprecations inside doubleml) are no finding of the
+    # user's test: the command's output and exit code are what the fixture reports.
+    with redirect_stdout(out), redirect_stderr(err), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         code = main(list(args))
     return code, out.getvalue() + err.getvalue()
 

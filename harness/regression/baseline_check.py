@@ -76,6 +76,9 @@ def check_baseline(options: CheckOptions) -> int:
     moved = drift(baseline, results, rows, engines) if engines else []
     errors = [s["id"] for s in results["specs"] if s.get("status") == "error" and (only is None or _spec_of(s) in only)]
     stored = _stored_r(baseline, results, spec_file, rows)
+    if stored is not None:  # R not run is said in one line, not as a package change of every row
+        changes["versions"] = [c for c in changes["versions"] if (c["language"], c["package"]) != ("R", "*")]
+        changes["r_not_run"] = True
     judged = [j["status"] for j in (stored or {}).values() if j["status"] != "not judged"]
     code = _exit_code(changes, moved, errors, bool(engines and rows) or bool(judged), "disagree" in judged)
     text = render(baseline, changes, moved, engines, len(rows), errors, code, stored)
@@ -295,7 +298,8 @@ def _render_changes(baseline: dict, changes: dict) -> list[str]:
         lines.append(f"rows and folds: differ for {', '.join(changes['rows_folds'])}")
     versions = changes["versions"]
     if not versions:
-        lines.append("package versions: the same as the baseline's")
+        which = " (Python's; R not run)" if changes.get("r_not_run") else ""
+        lines.append(f"package versions: the same as the baseline's{which}")
     else:
         rows = [[c["language"], c["package"], c["before"] or "-", c["after"] or "-"] for c in versions]
         lines.append(f"{len(versions)} package version(s) differ from the baseline's:")

@@ -91,7 +91,9 @@ def render_stored_r(baseline: dict, judged: dict[str, dict]) -> list[str]:
     lines = ["## Python now against R as stored", "", r_free_line(baseline), f"not run without R: {NOT_RUN}", ""]
     table = []
     for row_id, judged_row in judged.items():
-        failed = ", ".join(c["name"] for c in judged_row.get("failed", [])) or judged_row.get("why", "")
+        names = [c["name"] for c in judged_row.get("failed", [])]
+        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+        failed = ", ".join(names[:3]) + more if names else judged_row.get("why", "")
         checks = judged_row.get("n_checks")
         table.append([row_id, judged_row["tier"], judged_row["status"], "-" if checks is None else checks, failed])
     headers = ["spec", "tier", "status", "checks", "failed checks, or why not judged"]
