@@ -179,6 +179,75 @@ def test_agree(dml_parity):
     _run(pytester).assert_outcomes(passed=1)
 
 
+# A stand-in for harness.api.compare (the Python API on doubleml models, built on another branch):
+# what the fixture asks of it is compare(model, engines=...) -> .status, .save(dir), .to_spec(dir).
+# The model here is a dict that says what its comparison gives; the real API's own tests fit models.
+FAKE_API = """
+import shutil
+from pathlib import Path
+
+import pytest
+
+import harness.api
+
+
+class FakeResult:
+    def __init__(self, model, engines):
+        self.model, self.engines, self.status = model, engines, model["status"]
+
+    def save(self, folder):
+        Path(folder).mkdir(parents=True)
+        (Path(folder) / "report.md").write_text("fake report")
+
+    def to_spec(self, folder):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        shutil.copy(self.model["data"], Path(folder) / "data.csv")
+        (Path(folder) / "spec.yaml").write_text(self.model["spec"])
+
+
+CALLS = []
+
+
+def compare(model, engines=("python", "r"), replicates=None):
+    CALLS.append(tuple(engines))
+    return FakeResult(model, engines)
+
+
+@pytest.fixture(autouse=True)
+def fake_api(monkeypatch):
+    monkeypatch.setattr(harness.api, "compare", compare, raising=False)
+"""
+MODEL_TESTS = """
+from pathlib import Path
+
+from conftest import CALLS
+
+MODEL = {"status": "agree", "spec": SPEC_TEXT, "data": str(Path(__file__).parent / "data.csv")}
+
+
+def test_model_unchanged(dml_parity):
+    dml_parity.assert_unchanged(MODEL)
+    assert CALLS[-1] == ("python",)  # the spec is written from a Python-only comparison
+
+
+def test_model_that_disagrees(dml_parity):
+    dml_parity.assert_agree({**MODEL, "status": "disagree"})
+"""
+
+
+@pytest.mark.r
+def test_a_model_goes_through_the_python_api_stand_in(pytester: pytest.Pytester, warm) -> None:
+    make_tables(seed=5, n=300).to_csv(pytester.path / "data.csv", index=False)
+    pytester.makeconftest(FAKE_API)
+    pytester.makepyfile(test_model=MODEL_TESTS.replace("SPEC_TEXT", repr(SPEC)))
+    first = _run(pytester)
+    first.assert_outcomes(failed=2)
+    first.stdout.fnmatch_lines(["*dml-parity baseline not found, created:*", "*test_model*test_model_unchanged.dml.json"])
+    first.stdout.fnmatch_lines(["*dml-parity: Python and R: disagree (report: *)"])
+    again = _run(pytester)  # the spec is written to a new folder each time; the baseline holds
+    again.assert_outcomes(passed=1, failed=1)
+
+
 def test_the_entry_point_resolves_to_the_plugin() -> None:
     """Installing dml-parity registers the plugin: pytest loads every ``pytest11`` entry point."""
     found = [ep for ep in entry_points(group="pytest11") if ep.name == "dml_parity"]
