@@ -146,6 +146,12 @@ def test_without_r_python_is_compared_with_both_as_stored_and_says_so(project: p
     assert "| effect_ols | python   | coef " in moved.stdout.str()
     moved.stdout.fnmatch_lines(["*R not run: compared with DoubleML 1.0.2 results stored on*", "*effect_ols*exact*disagree*"])
 
+    before = (project.path / BASELINE).read_bytes()
+    regen = project.runpytest_subprocess(*PLUGIN, "--dml-parity-regen")
+    regen.assert_outcomes(passed=1, failed=1)
+    regen.stdout.fnmatch_lines(["*--dml-parity-regen: R cannot be loaded here*would drop R's stored numbers*"])
+    assert (project.path / BASELINE).read_bytes() == before
+
 
 def test_assert_agree_without_r_compared_nothing_and_fails(pytester: pytest.Pytester, monkeypatch) -> None:
     make_tables(seed=5, n=300).to_csv(pytester.path / "data.csv", index=False)
