@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from harness.cli import main
-from harness.regression.baseline import content_sha256
+from harness.regression.baseline import content_sha256, load_baseline
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "ci"
 LINE = "R not run: compared with DoubleML 1.0.2 results stored on "
@@ -98,3 +98,10 @@ def test_the_shipped_example_baseline_is_signed() -> None:
     data = json.loads((EXAMPLE / "estimates.baseline.json").read_text(encoding="utf-8"))
     assert data["sha256"] == content_sha256(data) and data["engines"] == ["python", "r"]
     assert all(entry["learner_free"] for entry in data["estimates"].values())
+
+
+def test_the_seed_suite_s_baseline_is_signed_and_keeps_what_the_r_free_check_reads() -> None:
+    path = Path(__file__).resolve().parents[1] / "specs" / "paper_baseline.json"
+    baseline = load_baseline(path)  # refused if its content and its sha256 differ
+    assert baseline["schema"] == "dml-parity/baseline/3" and len(baseline["estimates"]) == 34
+    assert all(entry["learner_free"] and entry["r"] for entry in baseline["estimates"].values())
