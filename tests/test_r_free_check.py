@@ -5,6 +5,9 @@ line. The baseline is examples/ci's, saved from a run with both engines."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from harness.cli import main
@@ -105,3 +108,16 @@ def test_the_seed_suite_s_baseline_is_signed_and_keeps_what_the_r_free_check_rea
     baseline = load_baseline(path)  # refused if its content and its sha256 differ
     assert baseline["schema"] == "dml-parity/baseline/3" and len(baseline["estimates"]) == 34
     assert all(entry["learner_free"] and entry["r"] for entry in baseline["estimates"].values())
+
+
+def test_without_r_a_check_of_both_engines_says_how_to_check_without_it(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}  # no R on PATH, no R_HOME
+    env.pop("R_HOME", None)
+    baseline = _copy(tmp_path)
+    args = [sys.executable, "-m", "harness.cli", "check", "--baseline", str(baseline), "--out", str(tmp_path / "c"), "--quiet"]
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 3, done.stdout + done.stderr
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith("dml-parity: error: rpy2 or R is not usable")
+    hint = f"without R: dml-parity check --baseline {baseline} --engines python compares Python now with Python and R as stored"
+    assert line.endswith(hint)

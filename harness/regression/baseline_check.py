@@ -19,7 +19,7 @@ from typing import Optional
 
 from tabulate import tabulate
 
-from harness.errors import DataError, HarnessError
+from harness.errors import DataError, EnvironmentProblem, HarnessError
 from harness.regression.baseline import (
     data_record,
     drift,
@@ -112,18 +112,33 @@ def _default_out(baseline: dict) -> Path:
 def _rerun(baseline: dict, options: CheckOptions, out: Path):
     from harness.language.spec import load_spec_file
     from harness.output.outdir import check_output
-    from harness.running.runner import RunOptions, run
 
     # Before anything is read or fitted: a check that cannot write its report must not start.
     check_output(out)
     spec_path = (options.baseline.resolve().parent / baseline["spec_file"]).resolve()
     spec_file = load_spec_file(spec_path, options.only)
-    results = run(
+    engines = options.engines or tuple(baseline["engines"])
+    try:
+        results = _run(options, spec_path, baseline, engines)
+    except EnvironmentProblem as err:
+        if "r" not in engines or options.engines is not None:
+            raise
+        raise EnvironmentProblem(
+            f"{err}; without R: dml-parity check --baseline {options.baseline} --engines python "
+            "compares Python now with Python and R as stored"
+        ) from None
+    return results, spec_file
+
+
+def _run(options: CheckOptions, spec_path: Path, baseline: dict, engines: tuple[str, ...]) -> dict:
+    from harness.running.runner import RunOptions, run
+
+    return run(
         RunOptions(
             specs=spec_path,
             data=options.data or _baseline_data(baseline, options.baseline),
             only=options.only,
-            engines=options.engines or tuple(baseline["engines"]),
+            engines=engines,
             jobs=options.jobs,
             scheduler=options.scheduler,
             cache_dir=options.cache_dir,
@@ -132,7 +147,6 @@ def _rerun(baseline: dict, options: CheckOptions, out: Path):
             progress=options.progress,
         )
     )
-    return results, spec_file
 
 
 def _baseline_data(baseline: dict, baseline_path: Path) -> Optional[Path]:
