@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from harness.cli import main
-from harness.regression.baseline import quantity_change
+from harness.regression.baseline import content_sha256, quantity_change
 
 SPECS = """
 dataset: {path: DATA}
@@ -44,6 +44,12 @@ def saved(tmp_path: Path, generated_csv: Path) -> tuple[Path, Path, Path]:
     return spec_path, run, baseline
 
 
+def _sign(path: Path, data: dict) -> None:
+    """Write an edited baseline with its digest re-computed: the test edits it on purpose, to test
+    what the check does with such numbers (an edit without re-signing is refused, tested below)."""
+    path.write_text(json.dumps({**data, "sha256": content_sha256(data)}), encoding="utf-8")
+
+
 def _check(capsys, baseline: Path, *extra: str) -> tuple[int, str, str]:
     capsys.readouterr()
     code = main(["check", "--baseline", str(baseline), "--engines", "python", *extra])
@@ -54,7 +60,8 @@ def _check(capsys, baseline: Path, *extra: str) -> tuple[int, str, str]:
 def test_baseline_records_digests_versions_and_the_real_tolerances(saved) -> None:
     _, _, baseline = saved
     data = json.loads(baseline.read_text(encoding="utf-8"))
-    assert data["schema"] == "dml-parity/baseline/2"
+    assert data["schema"] == "dml-parity/baseline/3"
+    assert data["sha256"] == content_sha256(data) and data["created"].endswith("Z")
     assert data["specs"]["ols_twin"]["fields"]["seed"] == 11 and len(data["specs"]["ols_twin"]["sha256"]) == 64
     assert data["data"]["path"].endswith("generated.csv")
     assert data["data"]["override"] is False and len(data["data"]["sha256"]) == 64
@@ -143,7 +150,7 @@ def test_a_baseline_se_of_zero_does_not_divide(saved, capsys) -> None:
     _, run, baseline = saved
     data = json.loads(baseline.read_text(encoding="utf-8"))
     data["estimates"]["ols_stat"]["python"].update(se=0.0, se_reps=[0.0])
-    baseline.write_text(json.dumps(data), encoding="utf-8")
+    _sign(baseline, data)
     capsys.readouterr()
     assert main(["check", "--baseline", str(baseline), "--run", str(run)]) == 1
     printed = capsys.readouterr().out
@@ -193,11 +200,43 @@ def test_an_old_baseline_is_refused_with_how_to_re_save_it(tmp_path: Path, capsy
     assert "older format" in err and f"dml-parity baseline save RUN_DIR --to {old}" in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("edit", ["number", "reformatted"])
+def test_a_hand_edited_baseline_is_refused_naming_the_file(saved, capsys, edit: str) -> None:
+    _, run, baseline = saved
+    data = json.loads(baseline.read_text(encoding="utf-8"))
+    if edit == "number":
+        data["estimates"]["ols_twin"]["python"]["coef"] += 1e-9
+        baseline.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    else:  # the same content laid out otherwise is no edit: the digest is of the content
+        baseline.write_text(json.dumps(data), encoding="utf-8")
+    capsys.readouterr()
+    code = main(["check", "--baseline", str(baseline), "--run", str(run)])
+    err = capsys.readouterr().err
+    if edit == "reformatted":
+        assert code == 0, err
+        return
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith(f"dml-parity: error: {baseline}: its content does not match its sha256")
+
+
+def test_a_baseline_2_file_is_still_read(saved, capsys) -> None:
+    _, run, baseline = saved
+    data = json.loads(baseline.read_text(encoding="utf-8"))
+    for key in ("sha256", "created"):
+        data.pop(key)
+    for entry in data["estimates"].values():
+        entry.pop("learner_free")
+    baseline.write_text(json.dumps({**data, "schema": "dml-parity/baseline/2"}), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["check", "--baseline", str(baseline), "--run", str(run)]) == 0
+    assert "no drift: 2 estimate row(s)" in capsys.readouterr().out
+
+
 def test_no_engine_in_common_is_nothing_compared(saved, capsys) -> None:
     _, run, baseline = saved
     data = json.loads(baseline.read_text(encoding="utf-8"))
     data["engines"] = ["r"]
-    baseline.write_text(json.dumps(data), encoding="utf-8")
+    _sign(baseline, data)
     capsys.readouterr()
     assert main(["check", "--baseline", str(baseline), "--run", str(run)]) == 4
     assert "not compared: r (in the baseline, not fitted now)" in capsys.readouterr().out

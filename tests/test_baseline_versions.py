@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.regression.baseline import version_changes
+from harness.regression.baseline import content_sha256, version_changes
 
 SPECS = """
 dataset: {path: DATA}
@@ -32,6 +32,7 @@ def run_and_baseline(tmp_path: Path, generated_csv: Path) -> tuple[Path, Path]:
 def _edit(baseline: Path, change) -> None:
     data = json.loads(baseline.read_text(encoding="utf-8"))
     change(data)
+    data["sha256"] = content_sha256(data)  # edited on purpose, to test the check on such numbers
     baseline.write_text(json.dumps(data), encoding="utf-8")
 
 

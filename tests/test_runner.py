@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.regression.baseline import content_sha256
 from harness.running.runner import stable_view
 
 SPECS = """
@@ -96,6 +97,7 @@ def test_baseline_roundtrip_and_drift(spec_path: Path, tmp_path: Path, capsys: p
     data = json.loads(baseline.read_text())
     data["estimates"]["a_ols"]["python"]["coef"] *= 1 + 1e-8  # beyond ols's 1e-10
     data["estimates"]["b_rf"]["python"]["coef"] += 0.1 * data["estimates"]["b_rf"]["python"]["se"]  # within 0.2 se
+    data["sha256"] = content_sha256(data)  # edited on purpose (unsigned, it is refused)
     baseline.write_text(json.dumps(data))
     capsys.readouterr()
     assert cli("check", "--baseline", baseline, "--run", out) == 1

@@ -1,8 +1,11 @@
 """Regression testing of estimates: the baseline file, and how far an estimate moved from it.
 
-A baseline records, per estimate row, each engine's coef, se, p, CI and per-repetition coef and se,
-the tier and its tolerance *with its unit*; per spec, the spec's content hash and fields; the data
-file's (or generator's) sha256; and the package versions. ``harness.regression.baseline_check`` re-runs or
+A baseline records, per estimate row, each engine's coef, se, p, CI and per-repetition coef and se
+(and Python's code on R's predictions, ``learner_free``, which the R-free check judges Python
+against), the tier and its tolerance *with its unit*; per spec, the spec's content hash and fields;
+the data file's (or generator's) sha256; the package versions; the UTC time it was saved
+(``created``); and ``sha256``, the digest of its own content (:func:`content_sha256`), so a
+hand-edited baseline is refused rather than trusted. ``harness.regression.baseline_check`` re-runs or
 reads a run and says what changed since (spec fields, data, packages) beside what moved.
 
 How far a number moved, and in which unit (:func:`quantity_change`):
@@ -16,9 +19,11 @@ How far a number moved, and in which unit (:func:`quantity_change`):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Optional
 
@@ -32,6 +37,7 @@ from harness.verdict.checks import SIGNIFICANCE_LEVELS, abs_diff, coef_diff, dif
 __all__ = [
     "QUANTITIES",
     "SCHEMA",
+    "content_sha256",
     "drift",
     "load_baseline",
     "quantity_change",
@@ -40,13 +46,24 @@ __all__ = [
     "version_changes",
 ]
 
-SCHEMA = "dml-parity/baseline/2"
+SCHEMA = "dml-parity/baseline/3"
+# baseline/2: no learner-free numbers, no date, no digest of its own content; read (its numbers are
+# compared), but Python now cannot be judged against its stored R numbers.
+READ_SCHEMAS = (SCHEMA, "dml-parity/baseline/2")
 OLD_SCHEMAS = ("dml-parity/baseline/1",)
 # Runs whose estimates this module reads; results/2 moved rows and folds to a side file, the
 # estimates are laid out as in results/1.
 RESULTS_SCHEMAS = ("dml-parity/results/1", "dml-parity/results/2")
 # What a baseline keeps of each engine's estimate (t is coef / se: it moves when they do).
 QUANTITIES = ("coef", "se", "p", "ci", "coef_reps", "se_reps")
+LEARNER_FREE_QUANTITIES = ("coef", "se", "ci", "coef_reps", "se_reps")
+
+
+def content_sha256(baseline: dict) -> str:
+    """sha256 of a baseline's canonical JSON (sorted keys, no spaces), its ``sha256`` field left out."""
+    body = {k: v for k, v in baseline.items() if k != "sha256"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _read_json(path: Path, missing: str, what: str):
@@ -124,20 +141,20 @@ def save_baseline(run_dir: Path, to: Path) -> None:
             "rows_folds_sha256": rows_folds_digest(row),
             "python": _estimate(row.get("python")),
             "r": _estimate(row.get("r")),
+            "learner_free": _estimate(row.get("learner_free"), LEARNER_FREE_QUANTITIES),
         }
-    atomic_write_json(
-        to,
-        {
-            "schema": SCHEMA,
-            "spec_file": os.path.relpath(spec_path.resolve(), where),
-            "dataset": spec_file.dataset.model_dump(mode="json"),
-            "data": data_record(results["provenance"], spec_file, where),
-            "engines": results["provenance"]["engines"],
-            "versions": {"python": results["provenance"]["python"], "r": results["provenance"]["r"]},
-            "specs": specs,
-            "estimates": estimates,
-        },
-    )
+    baseline = {
+        "schema": SCHEMA,
+        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "spec_file": os.path.relpath(spec_path.resolve(), where),
+        "dataset": spec_file.dataset.model_dump(mode="json"),
+        "data": data_record(results["provenance"], spec_file, where),
+        "engines": results["provenance"]["engines"],
+        "versions": {"python": results["provenance"]["python"], "r": results["provenance"]["r"]},
+        "specs": specs,
+        "estimates": estimates,
+    }
+    atomic_write_json(to, {**baseline, "sha256": content_sha256(baseline)})
 
 
 def tolerance_of(tier: str, exact_tolerance: Optional[float], coef_tolerance_se: float) -> dict:
@@ -148,14 +165,15 @@ def tolerance_of(tier: str, exact_tolerance: Optional[float], coef_tolerance_se:
     return {"limit": coef_tolerance_se, "unit": "se"}
 
 
-def _estimate(block: Optional[dict]) -> Optional[dict]:
+def _estimate(block: Optional[dict], quantities: tuple[str, ...] = QUANTITIES) -> Optional[dict]:
     if block is None:
         return None
-    return {q: block[q] for q in QUANTITIES if block.get(q) is not None}
+    return {q: block[q] for q in quantities if block.get(q) is not None}
 
 
 def load_baseline(path: Path) -> dict:
-    """A baseline file of this version; an older one is refused with how to re-save it."""
+    """A baseline file this version reads; an older one is refused with how to re-save it, and one
+    whose content no longer matches its ``sha256`` (edited by hand) is refused."""
     baseline = _read_json(path, "baseline file not found", "baseline")
     schema = baseline.get("schema") if isinstance(baseline, dict) else None
     if schema in OLD_SCHEMAS:
@@ -163,8 +181,13 @@ def load_baseline(path: Path) -> dict:
             f"{path}: a baseline of the older format {schema}, without spec and data digests; "
             f"re-save it: dml-parity baseline save RUN_DIR --to {path}"
         )
-    if schema != SCHEMA:
+    if schema not in READ_SCHEMAS:
         raise DataError(f"{path}: not a dml-parity baseline (schema {schema!r})")
+    if schema == SCHEMA and baseline.get("sha256") != content_sha256(baseline):
+        raise DataError(
+            f"{path}: its content does not match its sha256 (edited since it was saved); "
+            f"a baseline is written only by: dml-parity baseline save RUN_DIR --to {path}"
+        )
     return baseline
 
 

@@ -19,7 +19,7 @@ from typing import Optional
 
 from tabulate import tabulate
 
-from harness.errors import DataError, HarnessError
+from harness.errors import DataError, EnvironmentProblem, HarnessError
 from harness.regression.baseline import (
     data_record,
     drift,
@@ -29,6 +29,7 @@ from harness.regression.baseline import (
     run_spec_file,
     version_changes,
 )
+from harness.regression.stored_r import NOT_RUN, judge_stored_r, r_free_line, render_stored_r
 from harness.running.progress import Progress
 
 __all__ = ["CheckOptions", "check_baseline", "input_changes"]
@@ -74,13 +75,29 @@ def check_baseline(options: CheckOptions) -> int:
     rows = {r for r, e in baseline["estimates"].items() if only is None or e["spec"] in only}
     moved = drift(baseline, results, rows, engines) if engines else []
     errors = [s["id"] for s in results["specs"] if s.get("status") == "error" and (only is None or _spec_of(s) in only)]
-    code = _exit_code(changes, moved, errors, bool(engines and rows))
-    text = render(baseline, changes, moved, engines, len(rows), errors, code)
+    stored = _stored_r(baseline, results, spec_file, rows)
+    if stored is not None:  # R not run is said in one line, not as a package change of every row
+        changes["versions"] = [c for c in changes["versions"] if (c["language"], c["package"]) != ("R", "*")]
+        changes["r_not_run"] = True
+    judged = [j["status"] for j in (stored or {}).values() if j["status"] != "not judged"]
+    code = _exit_code(changes, moved, errors, bool(engines and rows) or bool(judged), "disagree" in judged)
+    text = render(baseline, changes, moved, engines, len(rows), errors, code, stored)
     print(text, end="")
     if out is not None:
-        _write(results, out, text, _as_json(options, changes, moved, engines, errors, code))
+        summary = _as_json(options, changes, moved, engines, errors, code)
+        if stored is not None:
+            summary["stored_r"] = {"line": r_free_line(baseline), "not_run": NOT_RUN, "rows": stored}
+        _write(results, out, text, summary)
         print(f"wrote {out}/check.md and the run's report {out}/report.html")
     return code
+
+
+def _stored_r(baseline: dict, results: dict, spec_file, rows: set[str]) -> Optional[dict]:
+    """Python now against R as the baseline stored it, where the baseline has R and R was not run."""
+    ran = results["provenance"]["engines"]
+    if "r" not in baseline["engines"] or "r" in ran or "python" not in ran:
+        return None
+    return judge_stored_r(baseline, results, spec_file, rows)
 
 
 def _spec_of(row: dict) -> str:
@@ -95,18 +112,33 @@ def _default_out(baseline: dict) -> Path:
 def _rerun(baseline: dict, options: CheckOptions, out: Path):
     from harness.language.spec import load_spec_file
     from harness.output.outdir import check_output
-    from harness.running.runner import RunOptions, run
 
     # Before anything is read or fitted: a check that cannot write its report must not start.
     check_output(out)
     spec_path = (options.baseline.resolve().parent / baseline["spec_file"]).resolve()
     spec_file = load_spec_file(spec_path, options.only)
-    results = run(
+    engines = options.engines or tuple(baseline["engines"])
+    try:
+        results = _run(options, spec_path, baseline, engines)
+    except EnvironmentProblem as err:
+        if "r" not in engines or options.engines is not None:
+            raise
+        raise EnvironmentProblem(
+            f"{err}; without R: dml-parity check --baseline {options.baseline} --engines python "
+            "compares Python now with Python and R as stored"
+        ) from None
+    return results, spec_file
+
+
+def _run(options: CheckOptions, spec_path: Path, baseline: dict, engines: tuple[str, ...]) -> dict:
+    from harness.running.runner import RunOptions, run
+
+    return run(
         RunOptions(
             specs=spec_path,
             data=options.data or _baseline_data(baseline, options.baseline),
             only=options.only,
-            engines=options.engines or tuple(baseline["engines"]),
+            engines=engines,
             jobs=options.jobs,
             scheduler=options.scheduler,
             cache_dir=options.cache_dir,
@@ -115,7 +147,6 @@ def _rerun(baseline: dict, options: CheckOptions, out: Path):
             progress=options.progress,
         )
     )
-    return results, spec_file
 
 
 def _baseline_data(baseline: dict, baseline_path: Path) -> Optional[Path]:
@@ -201,10 +232,11 @@ def _findings(changes: dict) -> list[str]:
     return found
 
 
-def _exit_code(changes: dict, moved: list[dict], errors: list[str], compared: bool) -> int:
+def _exit_code(changes: dict, moved: list[dict], errors: list[str], compared: bool, disagree: bool = False) -> int:
+    """``disagree``: Python now disagrees with R as the baseline stored it (R not run)."""
     if errors:
         return 3
-    if moved or _findings(changes):
+    if moved or disagree or _findings(changes):
         return 1
     return 0 if compared else 4
 
@@ -242,8 +274,8 @@ def _why(row_id: str, entry_spec: str, changes: dict) -> str:
     return "; ".join(parts) or "nothing recorded"
 
 
-def render(baseline: dict, changes: dict, moved: list[dict], engines: tuple, n_rows: int, errors: list[str], code: int) -> str:
-    """The check as markdown: what changed since the baseline, what moved, the outcome."""
+def _render_changes(baseline: dict, changes: dict) -> list[str]:
+    """The section "What changed since the baseline": data, spec fields, rows and folds, versions."""
     lines = ["## What changed since the baseline", ""]
     data = changes["data"]
     if data:
@@ -280,7 +312,8 @@ def render(baseline: dict, changes: dict, moved: list[dict], engines: tuple, n_r
         lines.append(f"rows and folds: differ for {', '.join(changes['rows_folds'])}")
     versions = changes["versions"]
     if not versions:
-        lines.append("package versions: the same as the baseline's")
+        which = " (Python's; R not run)" if changes.get("r_not_run") else ""
+        lines.append(f"package versions: the same as the baseline's{which}")
     else:
         rows = [[c["language"], c["package"], c["before"] or "-", c["after"] or "-"] for c in versions]
         lines.append(f"{len(versions)} package version(s) differ from the baseline's:")
@@ -288,10 +321,29 @@ def render(baseline: dict, changes: dict, moved: list[dict], engines: tuple, n_r
             "",
             tabulate(rows, headers=["language", "package", "baseline", "now"], tablefmt="github", disable_numparse=True),
         ]
+    return lines
+
+
+def render(
+    baseline: dict,
+    changes: dict,
+    moved: list[dict],
+    engines: tuple,
+    n_rows: int,
+    errors: list[str],
+    code: int,
+    stored: Optional[dict] = None,
+) -> str:
+    """The check as markdown: what changed since the baseline, what moved, Python now against R as
+    stored where R was not run (``stored``), the outcome."""
+    lines = [r_free_line(baseline), ""] if stored is not None else []
+    lines += _render_changes(baseline, changes)
     lines += ["", "## What moved", ""]
     skipped = [e for e in baseline["engines"] if e not in engines]
     if skipped:
-        lines.append(f"not compared: {', '.join(skipped)} (in the baseline, not fitted now)")
+        judged = stored is not None and any(j["status"] != "not judged" for j in stored.values())
+        stands_in = "; its stored numbers stand in for it below" if judged else ""
+        lines.append(f"not compared: {', '.join(skipped)} (in the baseline, not fitted now{stands_in})")
     if moved:
         specs = {r: e["spec"] for r, e in baseline["estimates"].items()}
         table = [
@@ -314,6 +366,8 @@ def render(baseline: dict, changes: dict, moved: list[dict], engines: tuple, n_r
         lines.append(f"no drift: {n_rows} estimate row(s) within their tier's tolerance ({', '.join(engines)})")
     if errors:
         lines.append(f"error: {', '.join(errors)} ended in status error (see the run's report)")
+    if stored is not None:
+        lines += ["", *render_stored_r(baseline, stored)]
     outcome = {0: "nothing moved", 1: "something moved or changed", 3: "a spec failed", 4: "nothing compared"}[code]
     lines += ["", f"check: {outcome} (exit {code})", ""]
     return "\n".join(lines)

@@ -33,6 +33,7 @@ from harness.verdict.checks import (
     EXPLAINED_LIMIT,
     LEARNER_FREE_LIMIT,
     Check,
+    VerdictError,
     abs_diff,
     assert_covered,
     at_least,
@@ -50,6 +51,7 @@ from harness.verdict.nuisances import nuisance_checks, nuisance_summary
 __all__ = [
     "Comparison",
     "compare",
+    "compare_reported",
     "end_to_end_diff",
     "rel_diff",
     "rep_checks",
@@ -354,14 +356,51 @@ def compare(
     learner_free_summary.update(
         {k: v for k, v in learner_free.summary().items() if k in ("coef", "se", "ci", "coef_reps", "se_reps")}
     )
-    explained = None
-    rules = _rules(spec, folds.n_rep)
-    if not all(c.ok for c in checks):
-        status = "disagree"
-    elif tier == "exact" and rules and _gap_exceeds(diff, tol):
-        status = "explained"
-        texts = [RULE_TEXT[rule] for rule in rules]
-        explained = {"rule": "; ".join(texts), "rules": texts, "gap_coef_rel": diff["coef_rel"], "gap_se_rel": diff["se_rel"]}
-    else:
-        status = "agree"
+    status, explained = _status(spec, tier, tol, diff, checks, folds.n_rep)
     return Comparison(status, tier, tol, diff, checks, learner_free_summary, nuisance, explained)
+
+
+def _status(spec: Spec, tier: str, tol: float, diff: dict, checks: list[Check], n_rep: int) -> tuple[str, Optional[dict]]:
+    rules = _rules(spec, n_rep)
+    if not all(c.ok for c in checks):
+        return "disagree", None
+    if tier == "exact" and rules and _gap_exceeds(diff, tol):
+        texts = [RULE_TEXT[rule] for rule in rules]
+        gap = {"gap_coef_rel": diff["coef_rel"], "gap_se_rel": diff["se_rel"]}
+        return "explained", {"rule": "; ".join(texts), "rules": texts, **gap}
+    return "agree", None
+
+
+# Layers the reported numbers alone cannot run: they read R's fit (its folds and predictions).
+FIT_LAYERS = ("folds", "nuisance", "learner_free")
+
+
+def compare_reported(spec: Spec, design: Design, py: EngineResult, r: EngineResult, learner_free: EngineResult) -> Comparison:
+    """Judge one treatment from reported numbers only: the ``rule`` and ``end_to_end`` layers, the
+    same checks and tiers as :func:`compare`, for an R side that is no fit here (the R-free check:
+    ``r`` and ``learner_free`` as a baseline stored them). The layers in ``FIT_LAYERS`` are not run.
+
+    Raises
+    ------
+    VerdictError
+        For IRM ATTE at the exact tier (R's rule on Python's numbers reads Python's predictions),
+        and when the checks leave a compared quantity uncovered.
+    """
+    tier, tol = spec_tier(spec)
+    if tier == "exact" and _is_atte(spec):
+        raise VerdictError(f"spec '{spec.id}': IRM ATTE at the exact tier reads both engines' predictions; not judged without R")
+    n_rep = len(py.coef_reps)
+    diff = end_to_end_diff(py, r)
+    checks = rule_checks(design, py, r)
+    if tier == "exact":
+        r_reps = (py.coef_reps, py.se_reps)
+        sides = (
+            _Reported("python", py, r.coef_reps, r.se_reps, python_aggregate(r.coef_reps, r.se_reps)),
+            _Reported("r", r, *r_reps, r_aggregate(*r_reps, var_scaling_factor(design))),
+        )
+        checks += exact_checks(spec, sides, tol)
+    else:
+        checks += statistical_checks(spec, py, learner_free)
+    assert_covered(checks, tier, n_rep, spec.id)
+    status, explained = _status(spec, tier, tol, diff, checks, n_rep)
+    return Comparison(status, tier, tol, diff, checks, None, {}, explained)

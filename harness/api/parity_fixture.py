@@ -1,0 +1,183 @@
+"""What the pytest fixture ``dml_parity`` does (:mod:`harness.api.pytest_plugin` registers it).
+
+Every step goes the way a user goes: the command line (``run``, ``baseline save``, ``check --run``)
+called in-process, its output captured for the failure message. A doubleml model goes through
+``harness.api.compare`` (imported when a model is given). Where R cannot be loaded, ``assert_unchanged``
+runs Python only and the check judges it against Python and R as the baseline stored them, and says
+so in one line; ``assert_agree`` fails, since it would compare nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import warnings
+from contextlib import redirect_stderr, redirect_stdout
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import pytest
+
+__all__ = ["NOTES", "ParityFixture", "r_unavailable"]
+
+NOTES = pytest.StashKey[list]()  # lines for the terminal summary ("R not run: ...")
+BASELINE_SUFFIX = ".dml.json"
+PASSING = ("agree", "explained")
+
+
+@lru_cache(maxsize=1)
+def r_unavailable() -> Optional[str]:
+    """Why R cannot be loaded in this process (None when it can)."""
+    from harness.errors import EnvironmentProblem
+
+    try:
+        from harness.engines.r_engine import r_session
+
+        r_session()
+    except EnvironmentProblem as err:
+        return str(err)
+    return None
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    """``dml-parity ARGS`` in this process: its exit code and what it printed."""
+    from harness.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    # The packages' own warnings (pandas deprecations inside doubleml) are no finding of the
+    # user's test: the command's output and exit code are what the fixture reports.
+    with redirect_stdout(out), redirect_stderr(err), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(list(args))
+    return code, out.getvalue() + err.getvalue()
+
+
+def _fail(message: str) -> None:
+    pytest.fail(message, pytrace=False)
+
+
+class ParityFixture:
+    """``dml_parity``: ``assert_agree`` and ``assert_unchanged`` on a doubleml model or a spec file."""
+
+    def __init__(self, request: pytest.FixtureRequest, workdir: Path) -> None:
+        self._request = request
+        self._workdir = workdir
+        self._calls = 0
+
+    # --- paths ---------------------------------------------------------------------------------------
+
+    def baseline_path(self, basename: Optional[str] = None) -> Path:
+        """``<test dir>/<test module>/<basename or test name>.dml.json`` (the test name with every
+        character that is not a letter, digit or underscore made ``_``, as pytest-regressions does)."""
+        module = Path(self._request.path)
+        name = basename if basename is not None else re.sub(r"\W", "_", self._request.node.name)
+        return module.parent / module.stem / f"{name}{BASELINE_SUFFIX}"
+
+    def _folder(self, what: str) -> Path:
+        self._calls += 1
+        return self._workdir / f"{what}-{self._calls}"
+
+    def _note(self, line: str) -> None:
+        print(line)
+        self._request.config.stash.setdefault(NOTES, []).append(line)
+
+    # --- assert_agree ----------------------------------------------------------------------------
+
+    def assert_agree(self, model_or_spec: Union[str, Path, Any]) -> None:
+        """Fail unless Python and R agree (or differ only where the packages differ on purpose)."""
+        why = r_unavailable()
+        if why is not None:
+            _fail(
+                f"dml-parity: R cannot be loaded ({why}); assert_agree needs both engines and compared nothing "
+                "(assert_unchanged compares with R results stored in a baseline)"
+            )
+        if not isinstance(model_or_spec, (str, Path)):
+            from harness.api import compare  # the Python API; imported only for a model
+
+            result = compare(model_or_spec, engines=("python", "r"))
+            if result.status not in PASSING:
+                folder = self._folder("report")
+                result.save(folder)
+                _fail(f"dml-parity: Python and R: {result.status} (report: {folder})")
+            return
+        out = self._folder("run")
+        code, text = _cli("run", "--specs", str(model_or_spec), "--out", str(out), "--quiet")
+        if code != 0:
+            _fail(f"dml-parity: Python and R not shown to agree (exit {code})\n{_statuses(out) or text}")
+
+    # --- assert_unchanged ---------------------------------------------------------------------------
+
+    def assert_unchanged(self, model_or_spec: Union[str, Path, Any], basename: Optional[str] = None) -> None:
+        """Fail when a number moved beyond its tier's tolerance since the baseline beside the test,
+        or the inputs changed; without a baseline, write it and fail naming it."""
+        spec = self._spec_file(model_or_spec)
+        baseline = self.baseline_path(basename)
+        no_r = r_unavailable()
+        run = self._folder("run")
+        engines = "python" if no_r else "python,r"
+        code, text = _cli("run", "--specs", str(spec), "--engines", engines, "--out", str(run), "--quiet")
+        if not (run / "results.json").is_file() or code == 3:
+            _fail(f"dml-parity: the run of {spec} failed (exit {code})\n{text}")
+        if not baseline.is_file():
+            self._save(run, baseline)
+            without_r = " (R not loadable here: Python's numbers only)" if no_r else ""
+            _fail(f"dml-parity baseline not found, created{without_r}:\n- {baseline}")
+        code, text = _cli("check", "--baseline", str(baseline), "--run", str(run))
+        if text.startswith("R not run:"):
+            self._note(f"{baseline.name}: {text.splitlines()[0]}")
+        if code == 0:
+            return
+        if self._request.config.getoption("dml_parity_regen"):
+            self._regenerate(run, baseline, no_r, text)
+        hint = f"\nif the change is intended: pytest --dml-parity-regen rewrites {baseline}" if code in (1, 2) else ""
+        _fail(f"dml-parity: {_outcome(code)} since {baseline} (exit {code})\n\n{text}{hint}")
+
+    def _spec_file(self, model_or_spec: Union[str, Path, Any]) -> Path:
+        if isinstance(model_or_spec, (str, Path)):
+            return Path(model_or_spec).resolve()
+        from harness.api import compare  # the Python API; imported only for a model
+
+        # Python only: to_spec needs the model's analysis written down, not a comparison; the
+        # spec file is then run like any other, with R where R loads.
+        folder = self._folder("spec")
+        compare(model_or_spec, engines=("python",)).to_spec(folder)
+        return folder / "spec.yaml"
+
+    def _save(self, run: Path, baseline: Path) -> None:
+        code, text = _cli("baseline", "save", str(run), "--to", str(baseline))
+        if code != 0:
+            _fail(f"dml-parity: could not write the baseline {baseline} (exit {code})\n{text}")
+
+    def _regenerate(self, run: Path, baseline: Path, no_r: Optional[str], text: str) -> None:
+        if no_r and _keeps_r(baseline):
+            _fail(
+                f"dml-parity: --dml-parity-regen: R cannot be loaded here ({no_r}); rewriting {baseline} "
+                f"would drop R's stored numbers: regenerate where R loads\n\n{text}"
+            )
+        self._save(run, baseline)
+        _fail(f"dml-parity baseline differed and --dml-parity-regen is set, rewrote:\n- {baseline}\n\n{text}")
+
+
+def _keeps_r(baseline: Path) -> bool:
+    try:
+        return "r" in json.loads(baseline.read_text(encoding="utf-8")).get("engines", [])
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _outcome(code: int) -> str:
+    return {1: "something moved or changed", 2: "the baseline was refused", 3: "a spec failed", 4: "nothing compared"}.get(
+        code, "the check failed"
+    )
+
+
+def _statuses(run: Path) -> str:
+    """Each row's status from a run's results.json, and where its report is ('' without one)."""
+    try:
+        results = json.loads((run / "results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    rows = [f"  {row['id']}: {row.get('status')}" for row in results.get("specs", [])]
+    return "\n".join([*rows, f"report: {run / 'report.html'}"])

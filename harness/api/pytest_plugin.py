@@ -1,0 +1,47 @@
+"""The pytest plugin of dml-parity, registered through the ``pytest11`` entry point (installing
+dml-parity is enough; from a source tree: ``pytest -p harness.api.pytest_plugin``).
+
+- the fixture ``dml_parity``: ``dml_parity.assert_agree(model_or_spec_file)`` and
+  ``dml_parity.assert_unchanged(model_or_spec_file, basename=None)``
+  (:class:`harness.api.parity_fixture.ParityFixture`);
+- ``--dml-parity-regen``: write or rewrite the baselines of the tests that run
+  (``<test dir>/<test module>/<basename or test name>.dml.json``). As pytest-regressions'
+  ``--force-regen``: a missing baseline is written and its test fails naming it; a baseline that
+  differs is rewritten and its test fails naming it; an unchanged one is left as it is and passes.
+  A regenerated baseline is never taken for a pass.
+- the terminal summary repeats each "R not run: ..." line, so a pass without R says what stood in.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.api.parity_fixture import NOTES, ParityFixture
+
+__all__ = ["dml_parity", "pytest_addoption", "pytest_terminal_summary"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("dml-parity")
+    group.addoption(
+        "--dml-parity-regen",
+        action="store_true",
+        default=False,
+        help="write or rewrite the dml-parity baselines (<test dir>/<test module>/<name>.dml.json) of the tests that "
+        "run; a test that wrote one fails, naming it",
+    )
+
+
+@pytest.fixture
+def dml_parity(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> ParityFixture:
+    """Checks of an analysis (a doubleml model or a dml-parity spec file): do Python and R agree,
+    and did anything move since the baseline stored beside the test."""
+    return ParityFixture(request, tmp_path_factory.mktemp("dml_parity"))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    notes = config.stash.get(NOTES, [])
+    if notes:
+        terminalreporter.write_sep("-", "dml-parity")
+        for line in dict.fromkeys(notes):  # each once, in the order they came
+            terminalreporter.write_line(line)

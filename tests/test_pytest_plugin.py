@@ -1,0 +1,264 @@
+"""The pytest plugin the way a team uses it, run by pytest's own ``pytester``: a test file with the
+``dml_parity`` fixture, its baseline beside it, ``--dml-parity-regen``, a moved number, a tampered
+baseline, and a process where R cannot be loaded. The plugin is loaded with ``-p`` (an installed
+dml-parity loads it through its ``pytest11`` entry point: the last test checks that)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_tables
+
+pytest_plugins = ["pytester"]
+
+PLUGIN = ("-p", "harness.api.pytest_plugin", "-p", "no:cacheprovider")
+SPEC = """
+dataset: {path: data.csv}
+defaults: {model: plr, y: y, d: d, x: [x1, x2, x3], n_folds: 3, seed: 1}
+specs:
+  - {id: effect_ols, learner: ols}
+"""
+TEST_FILE = """
+from pathlib import Path
+
+def test_effect(dml_parity):
+    dml_parity.assert_unchanged(Path(__file__).parent / "analysis.yaml")
+"""
+# Beside the user's test in the R-free process: proof that R really cannot be loaded there.
+NO_R_TEST = """
+import pytest
+from harness.engines.r_engine import r_session
+from harness.errors import EnvironmentProblem
+
+def test_r_cannot_be_loaded_here():
+    with pytest.raises(EnvironmentProblem):
+        r_session()
+"""
+BASELINE = Path("test_estimates") / "test_effect.dml.json"
+
+
+@pytest.fixture()
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A user's folder: a spec file, its data (300 rows) and a test that keeps its estimate."""
+    make_tables(seed=5, n=300).to_csv(pytester.path / "data.csv", index=False)
+    (pytester.path / "analysis.yaml").write_text(SPEC, encoding="utf-8")
+    pytester.makepyfile(test_estimates=TEST_FILE)
+    return pytester
+
+
+@pytest.fixture(scope="module")
+def warm(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every module a fixture call imports, imported here once (a run, a save and a check, with R):
+    pytester drops the modules an in-process run imported, and numpy's and rpy2's compiled parts
+    cannot be loaded twice in one process."""
+    from harness.api.parity_fixture import _cli, r_unavailable
+
+    folder = tmp_path_factory.mktemp("warm")
+    make_tables(seed=5, n=300).to_csv(folder / "data.csv", index=False)
+    (folder / "analysis.yaml").write_text(SPEC, encoding="utf-8")
+    assert r_unavailable() is None
+    assert _cli("run", "--specs", str(folder / "analysis.yaml"), "--out", str(folder / "run"), "--quiet")[0] == 0
+    assert _cli("baseline", "save", str(folder / "run"), "--to", str(folder / "b.json"))[0] == 0
+    assert _cli("check", "--baseline", str(folder / "b.json"), "--run", str(folder / "run"))[0] == 0
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_inprocess(*PLUGIN, *args)
+
+
+def _move_the_data(pytester: pytest.Pytester) -> None:
+    """What a user meets when an upstream data step changes: other outcomes, so the estimate moves."""
+    frame = make_tables(seed=5, n=300)
+    frame["y"] = frame["y"] + 0.3 * frame["d"]
+    frame.to_csv(pytester.path / "data.csv", index=False)
+
+
+@pytest.mark.r
+def test_regen_writes_a_clean_run_passes_a_move_fails_with_the_table(project: pytest.Pytester, warm) -> None:
+    baseline = project.path / BASELINE
+    first = _run(project)
+    first.assert_outcomes(failed=1)  # a written baseline is never taken for a pass
+    assert baseline.is_file()
+    first.stdout.fnmatch_lines(["*dml-parity baseline not found, created:*", f"*{BASELINE}*"])
+    stored = json.loads(baseline.read_text(encoding="utf-8"))
+    assert stored["engines"] == ["python", "r"] and stored["estimates"]["effect_ols"]["r"]["coef"]
+
+    _run(project).assert_outcomes(passed=1)
+    regen_unchanged = _run(project, "--dml-parity-regen")
+    regen_unchanged.assert_outcomes(passed=1)  # as pytest-regressions: nothing differs, nothing written
+    assert baseline.read_bytes() == json.dumps(stored, indent=2, sort_keys=True, ensure_ascii=False).encode() + b"\n"
+
+    _move_the_data(project)
+    moved = _run(project)
+    moved.assert_outcomes(failed=1)
+    text = moved.stdout.str()
+    assert "data: DIFFER from the baseline's" in text
+    assert "| spec " in text and "| number " in text and "| baseline " in text and "| now " in text
+    assert "| effect_ols | python   | coef " in text and "| effect_ols | r        | coef " in text
+    assert "package versions: the same as the baseline's" in text
+    assert "number(s) moved beyond their tier's tolerance" in text
+    assert "pytest --dml-parity-regen rewrites" in text
+
+    regen = _run(project, "--dml-parity-regen")
+    regen.assert_outcomes(failed=1)
+    regen.stdout.fnmatch_lines(["*baseline differed and --dml-parity-regen is set, rewrote:*", f"*{BASELINE}*"])
+    assert json.loads(baseline.read_text(encoding="utf-8"))["estimates"] != stored["estimates"]
+    _run(project).assert_outcomes(passed=1)
+
+
+@pytest.mark.r
+def test_a_tampered_baseline_is_refused_naming_the_file(project: pytest.Pytester, warm) -> None:
+    _run(project).assert_outcomes(failed=1)
+    baseline = project.path / BASELINE
+    stored = json.loads(baseline.read_text(encoding="utf-8"))
+    stored["estimates"]["effect_ols"]["python"]["coef"] += 1e-3  # by hand, in an editor
+    baseline.write_text(json.dumps(stored, indent=2), encoding="utf-8")
+    result = _run(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*dml-parity: error: {baseline}: its content does not match its sha256*"])
+
+
+def _without_r(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process pytester starts finds no R: no R on PATH, no R_HOME (rpy2 then cannot find R)."""
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))
+    monkeypatch.delenv("R_HOME", raising=False)
+    pytester.makepyfile(test_no_r=NO_R_TEST)
+
+
+@pytest.mark.r
+def test_without_r_python_is_compared_with_both_as_stored_and_says_so(project: pytest.Pytester, monkeypatch, warm) -> None:
+    _run(project).assert_outcomes(failed=1)  # the baseline, written where R loads
+    created = json.loads((project.path / BASELINE).read_text(encoding="utf-8"))["created"][:10]
+    _without_r(project, monkeypatch)
+    result = project.runpytest_subprocess(*PLUGIN)
+    result.assert_outcomes(passed=2)
+    line = f"test_effect.dml.json: R not run: compared with DoubleML 1.0.2 results stored on {created}"
+    result.stdout.fnmatch_lines(["*- dml-parity -*", line])
+
+    _move_the_data(project)  # without R, a move is still caught (Python now against both as stored)
+    moved = project.runpytest_subprocess(*PLUGIN)
+    moved.assert_outcomes(passed=1, failed=1)
+    assert "| effect_ols | python   | coef " in moved.stdout.str()
+    moved.stdout.fnmatch_lines(["*R not run: compared with DoubleML 1.0.2 results stored on*", "*effect_ols*exact*disagree*"])
+
+    before = (project.path / BASELINE).read_bytes()
+    regen = project.runpytest_subprocess(*PLUGIN, "--dml-parity-regen")
+    regen.assert_outcomes(passed=1, failed=1)
+    regen.stdout.fnmatch_lines(["*--dml-parity-regen: R cannot be loaded here*would drop R's stored numbers*"])
+    assert (project.path / BASELINE).read_bytes() == before
+
+
+def test_assert_agree_without_r_compared_nothing_and_fails(pytester: pytest.Pytester, monkeypatch) -> None:
+    make_tables(seed=5, n=300).to_csv(pytester.path / "data.csv", index=False)
+    (pytester.path / "analysis.yaml").write_text(SPEC, encoding="utf-8")
+    pytester.makepyfile(
+        test_agree="""
+from pathlib import Path
+
+def test_agree(dml_parity):
+    dml_parity.assert_agree(Path(__file__).parent / "analysis.yaml")
+"""
+    )
+    _without_r(pytester, monkeypatch)
+    result = pytester.runpytest_subprocess(*PLUGIN)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*R cannot be loaded*assert_agree needs both engines and compared nothing*"])
+
+
+@pytest.mark.r
+def test_assert_agree_on_a_spec_file_passes(pytester: pytest.Pytester, warm) -> None:
+    make_tables(seed=5, n=300).to_csv(pytester.path / "data.csv", index=False)
+    (pytester.path / "analysis.yaml").write_text(SPEC, encoding="utf-8")
+    pytester.makepyfile(
+        test_agree="""
+from pathlib import Path
+
+def test_agree(dml_parity):
+    dml_parity.assert_agree(Path(__file__).parent / "analysis.yaml")
+"""
+    )
+    _run(pytester).assert_outcomes(passed=1)
+
+
+# A stand-in for harness.api.compare (the Python API on doubleml models, built on another branch):
+# what the fixture asks of it is compare(model, engines=...) -> .status, .save(dir), .to_spec(dir).
+# The model here is a dict that says what its comparison gives; the real API's own tests fit models.
+FAKE_API = """
+import shutil
+from pathlib import Path
+
+import pytest
+
+import harness.api
+
+
+class FakeResult:
+    def __init__(self, model, engines):
+        self.model, self.engines, self.status = model, engines, model["status"]
+
+    def save(self, folder):
+        Path(folder).mkdir(parents=True)
+        (Path(folder) / "report.md").write_text("fake report")
+
+    def to_spec(self, folder):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        shutil.copy(self.model["data"], Path(folder) / "data.csv")
+        (Path(folder) / "spec.yaml").write_text(self.model["spec"])
+
+
+CALLS = []
+
+
+def compare(model, engines=("python", "r"), replicates=None):
+    CALLS.append(tuple(engines))
+    return FakeResult(model, engines)
+
+
+@pytest.fixture(autouse=True)
+def fake_api(monkeypatch):
+    monkeypatch.setattr(harness.api, "compare", compare, raising=False)
+"""
+MODEL_TESTS = """
+from pathlib import Path
+
+from conftest import CALLS
+
+MODEL = {"status": "agree", "spec": SPEC_TEXT, "data": str(Path(__file__).parent / "data.csv")}
+
+
+def test_model_unchanged(dml_parity):
+    dml_parity.assert_unchanged(MODEL)
+    assert CALLS[-1] == ("python",)  # the spec is written from a Python-only comparison
+
+
+def test_model_that_disagrees(dml_parity):
+    dml_parity.assert_agree({**MODEL, "status": "disagree"})
+"""
+
+
+@pytest.mark.r
+def test_a_model_goes_through_the_python_api_stand_in(pytester: pytest.Pytester, warm) -> None:
+    make_tables(seed=5, n=300).to_csv(pytester.path / "data.csv", index=False)
+    pytester.makeconftest(FAKE_API)
+    pytester.makepyfile(test_model=MODEL_TESTS.replace("SPEC_TEXT", repr(SPEC)))
+    first = _run(pytester)
+    first.assert_outcomes(failed=2)
+    first.stdout.fnmatch_lines(["*dml-parity baseline not found, created:*", "*test_model*test_model_unchanged.dml.json"])
+    first.stdout.fnmatch_lines(["*dml-parity: Python and R: disagree (report: *)"])
+    again = _run(pytester)  # the spec is written to a new folder each time; the baseline holds
+    again.assert_outcomes(passed=1, failed=1)
+
+
+def test_the_entry_point_resolves_to_the_plugin() -> None:
+    """Installing dml-parity registers the plugin: pytest loads every ``pytest11`` entry point."""
+    found = [ep for ep in entry_points(group="pytest11") if ep.name == "dml_parity"]
+    if not found:
+        pytest.skip("not installed from this tree")
+    assert found[0].value == "harness.api.pytest_plugin"
+    module = found[0].load()
+    assert module.__name__ == "harness.api.pytest_plugin" and hasattr(module, "dml_parity")
