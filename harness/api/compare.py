@@ -91,7 +91,10 @@ def compare(model: Any, *, engines: tuple[str, ...] = ENGINES, replicates: Optio
             command=f"harness.compare({type(model).__name__}{', fitted' if reading.fitted else ''})",
             python_given=given,
         )
-        results = run(options)
+        try:
+            results = run(options)
+        except HarnessError as err:  # name the files as to_spec writes them, not the temporary folder
+            raise type(err)(str(err).replace(f"{folder}/", "")) from None
     # The temporary folder is gone: the provenance names the files to_spec writes (same sha256).
     provenance = results["provenance"]
     provenance["spec_file"]["path"] = "spec.yaml (ParityResult.to_spec)"
