@@ -278,3 +278,57 @@ def test_import_harness_stays_light() -> None:
     code = "import sys, harness; assert 'harness.api' not in sys.modules; harness.compare; assert 'harness.api' in sys.modules"
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.r
+def test_several_treatments_and_the_deprecated_cluster_data_class(tmp_path: Path) -> None:
+    import warnings
+
+    import doubleml as dml
+
+    data = dml.DoubleMLData(catholic(400), y_col="math12", d_cols=["cathhs", "female"], x_cols=CONTROLS[1:])
+    np.random.seed(10)
+    plr = dml.DoubleMLPLR(data, ml_l=ols(), ml_m=ols(), n_folds=3)
+    plr.fit()
+    result = harness.compare(plr)
+    assert [row["d"] for row in result.rows] == ["cathhs", "female"] and result.status == "agree"
+    assert [row["python"]["coef"] for row in result.rows] == [float(c) for c in plr.coef]
+    assert set(result.checks["treatment"]) == {"cathhs", "female"}
+    with warnings.catch_warnings():  # DoubleMLClusterData: deprecated in 0.11, still the docs' cluster class
+        warnings.simplefilter("ignore", DeprecationWarning)
+        clustered = dml.DoubleMLClusterData(
+            jtrain(recorded_only=True), y_col="scrap", d_cols="grant", x_cols=FIRM_CONTROLS, cluster_cols="fcode"
+        )
+    plr = dml.DoubleMLPLR(clustered, ml_l=ols(), ml_m=ols(), n_folds=3)
+    plr.fit()
+    result = harness.compare(plr)
+    assert result.status == "agree" and result.rows[0]["python"]["coef"] == float(plr.coef[0])
+    folds_held(result)
+
+
+def test_python_alone_needs_no_r(tmp_path: Path) -> None:
+    import doubleml as dml
+
+    data = dml.DoubleMLData(catholic(300), y_col="math12", d_cols="cathhs", x_cols=CONTROLS)
+    plr = dml.DoubleMLPLR(data, ml_l=ols(), ml_m=ols(), n_folds=3)
+    plr.fit()
+    result = harness.compare(plr, engines=("python",))
+    assert result.status == "r-not-run" and result.rows[0]["r"] is None
+    assert result.rows[0]["python"]["coef"] == float(plr.coef[0])
+    assert "dml-parity: r-not-run" in result._repr_html_()
+    saved = result.save(tmp_path / "report")
+    assert (saved / "report.html").exists() and (saved / "results.json").exists()
+
+
+def test_a_seed_r_cannot_be_given_and_a_fitted_nonignorable_ssm_are_refused() -> None:
+    import doubleml as dml
+    from sklearn.ensemble import RandomForestRegressor
+
+    with pytest.raises(ModelError, match=r"^ml_l: RandomForestRegressor\(random_state=None\): its R twin 'rf' \(regr.ranger\)"):
+        harness.compare(_plr(RandomForestRegressor(n_estimators=20)))
+    frame = jtrain(recorded_only=False)
+    data = dml.DoubleMLSSMData(frame, y_col="scrap", d_cols="grant", x_cols=["lemploy"], z_cols="union", s_col="recorded")
+    ssm = dml.DoubleMLSSM(data, ml_g=ols(), ml_pi=logit(), ml_m=logit(), n_folds=2, score="nonignorable")
+    ssm.fit()
+    with pytest.raises(ModelError, match="^score: a fitted ssm 'nonignorable' model halved each training fold at random"):
+        harness.compare(ssm)

@@ -83,6 +83,15 @@ def learner_choice(estimator: Any, nuisance: str, model: str, score: str) -> Lea
                 f"{nuisance}: {type(estimator).__name__}({key}={value!r}): its R twin '{name}' ({r_key}) "
                 f"needs {key}={fixed.get(key)!r}; set it, or use a learner with a twin (known: {known_estimators()})"
             )
+    for key, value in params.items():
+        convert = pair.translate.get(key, (key, lambda v, _n: v))[1]
+        try:
+            convert(value, 1)
+        except (TypeError, ValueError):
+            raise ModelError(
+                f"{nuisance}: {type(estimator).__name__}({key}={value!r}): its R twin '{name}' ({pair.r_key[kind]}) "
+                f"cannot take this value" + (" (give an integer seed, so both sides draw alike)" if key == "random_state" else "")
+            ) from None
     choice: LearnerChoice = {"name": name, **params} if params else name
     try:
         resolved = parse_learner(choice, nuisance, model, score)

@@ -89,6 +89,11 @@ def read_model(model: Any) -> ModelReading:
     labels, n_folds = _fold_labels(model, frame, cluster)
     entry["n_folds"] = n_folds
     fitted = bool(np.isfinite(np.asarray(model.all_coef, dtype=float)).all())
+    if fitted and name == "ssm" and model.score == "nonignorable":
+        raise ModelError(
+            "score: a fitted ssm 'nonignorable' model halved each training fold at random, a split R cannot "
+            "be given; pass it unfitted (the tool then fits it on a split it shares with R)"
+        )
     if fitted and not model.predictions:
         raise ModelError("model: fitted with store_predictions=False; fit it with store_predictions=True (or pass it unfitted)")
     if labels is not None:

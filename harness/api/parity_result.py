@@ -100,7 +100,7 @@ class ParityResult:
         checks = self.checks
         failed = checks[~checks["ok"]] if "ok" in checks else checks.iloc[0:0]
         lines = "".join(
-            f"<li>{html.escape(str(c.get('name', '')))}: {html.escape(str(c.get('detail', '')))}</li>"
+            f"<li>{html.escape(str(c['name']))}: {c['value']:.3g} (limit {c['limit']:.3g}, {html.escape(str(c['metric']))})</li>"
             for c in failed.to_dict("records")
         )
         return (
