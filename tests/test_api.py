@@ -255,9 +255,8 @@ def test_a_pipeline_and_a_setting_the_twin_cannot_take_are_one_line_errors() -> 
     with pytest.raises(ModelError, match=r"^ml_m: Pipeline\(StandardScaler -> LinearRegression\) has no R twin"):
         harness.compare(_plr(ols(), make_pipeline(StandardScaler(), ols())))
     # the lasso twin solves to 1e-12 (glmnet's thresh 1e-18): scikit-learn's defaults (max_iter=1000, tol=1e-4) stop earlier
-    with pytest.raises(
-        ModelError, match=r"^ml_l: Lasso\(max_iter=1000\): its R twin 'lasso' \(regr.glmnet\) needs max_iter=1000000"
-    ):
+    needs = r"^ml_l: Lasso\(max_iter=1000, tol=0.0001\): its R twin 'lasso' \(regr.glmnet\) needs max_iter=1000000, tol=1e-12; "
+    with pytest.raises(ModelError, match=needs):
         harness.compare(_plr(Lasso(alpha=0.1)))
     with pytest.raises(ModelError, match=r"^ml_l: LinearRegression\(fit_intercept=False\): its R twin 'ols'"):
         harness.compare(_plr(type(ols())(fit_intercept=False)))

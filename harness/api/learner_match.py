@@ -74,15 +74,19 @@ def learner_choice(estimator: Any, nuisance: str, model: str, score: str) -> Lea
     pair, reference = LEARNERS[name], _reference(name, kind)
     given, fixed = estimator.get_params(deep=False), reference.get_params(deep=False)
     params: dict[str, Any] = {}
+    wrong = []
     for key, value in given.items():
         if key in pair.defaults or (key in pair.translate and not _same(value, fixed.get(key))):
             params[key] = value
         elif key not in IGNORED and not _same(value, fixed.get(key)):
-            r_key = pair.r_key[kind]
-            raise ModelError(
-                f"{nuisance}: {type(estimator).__name__}({key}={value!r}): its R twin '{name}' ({r_key}) "
-                f"needs {key}={fixed.get(key)!r}; set it, or use a learner with a twin (known: {known_estimators()})"
-            )
+            wrong.append(key)
+    if wrong:  # every setting at once, so one edit fixes them all
+        have = ", ".join(f"{key}={given[key]!r}" for key in wrong)
+        needs = ", ".join(f"{key}={fixed.get(key)!r}" for key in wrong)
+        raise ModelError(
+            f"{nuisance}: {type(estimator).__name__}({have}): its R twin '{name}' ({pair.r_key[kind]}) "
+            f"needs {needs}; set them, or use a learner with a twin (known: {known_estimators()})"
+        )
     for key, value in params.items():
         convert = pair.translate.get(key, (key, lambda v, _n: v))[1]
         try:
