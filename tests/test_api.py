@@ -331,3 +331,40 @@ def test_a_seed_r_cannot_be_given_and_a_fitted_nonignorable_ssm_are_refused() ->
     ssm.fit()
     with pytest.raises(ModelError, match="^score: a fitted ssm 'nonignorable' model halved each training fold at random"):
         harness.compare(ssm)
+
+
+@pytest.mark.r
+def test_plivs_partialling_variants_and_iv_type_scores() -> None:
+    import doubleml as dml
+
+    data = dml.DoubleMLData(catholic(600), y_col="math12", d_cols="cathhs", x_cols=CONTROLS, z_cols="parcath")
+    plain = dml.DoubleMLData(catholic(600), y_col="math12", d_cols="cathhs", x_cols=CONTROLS)
+    models = {
+        "Z": dml.DoubleMLPLIV._partialZ(data, ml_r=ols(), n_folds=3),
+        "XZ": dml.DoubleMLPLIV._partialXZ(data, ml_l=ols(), ml_m=ols(), ml_r=ols(), n_folds=3),
+        "IV-type": dml.DoubleMLPLIV(data, ols(), ols(), ols(), ml_g=ols(), n_folds=3, score="IV-type"),
+        "PLR IV-type": dml.DoubleMLPLR(plain, ols(), ols(), ml_g=ols(), n_folds=3, score="IV-type"),
+    }
+    for label, model in models.items():
+        np.random.seed(12)
+        model.fit()
+        result = harness.compare(model)
+        assert result.status == "agree", label
+        python_side_is_the_model(result, model)
+    assert "partial: XZ" in harness.compare(models["XZ"], engines=("python",)).files["spec.yaml"].decode()
+
+
+def test_propensity_settings_are_read_or_refused() -> None:
+    import doubleml as dml
+    from doubleml.utils import PSProcessorConfig
+
+    from harness.api.model_reading import read_model
+
+    data = dml.DoubleMLData(catholic(200), y_col="math12", d_cols="cathhs", x_cols=CONTROLS)
+    irm = dml.DoubleMLIRM(data, ml_g=ols(), ml_m=logit(), ps_processor_config=PSProcessorConfig(clipping_threshold=0.05))
+    assert read_model(irm).entry["trimming_threshold"] == 0.05
+    calibrated = PSProcessorConfig(calibration_method="isotonic")
+    with pytest.raises(ModelError, match="^ps_processor_config: propensity calibration has no R twin"):
+        read_model(dml.DoubleMLIRM(data, ml_g=ols(), ml_m=logit(), ps_processor_config=calibrated))
+    with pytest.raises(ModelError, match="^weights: "):
+        read_model(dml.DoubleMLIRM(data, ml_g=ols(), ml_m=logit(), weights=np.full(200, 2.0)))
