@@ -368,3 +368,12 @@ def test_propensity_settings_are_read_or_refused() -> None:
         read_model(dml.DoubleMLIRM(data, ml_g=ols(), ml_m=logit(), ps_processor_config=calibrated))
     with pytest.raises(ModelError, match="^weights: "):
         read_model(dml.DoubleMLIRM(data, ml_g=ols(), ml_m=logit(), weights=np.full(200, 2.0)))
+
+
+def test_a_column_name_r_would_read_as_code_is_refused() -> None:
+    import doubleml as dml
+
+    frame = catholic(200).rename(columns={"lfaminc": "log income"})
+    data = dml.DoubleMLData(frame, y_col="math12", d_cols="cathhs", x_cols=[*CONTROLS[:-1], "log income"])
+    with pytest.raises(ModelError, match="^data: column 'log income' is not a plain column name"):
+        harness.compare(dml.DoubleMLPLR(data, ml_l=ols(), ml_m=ols()))
