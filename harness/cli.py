@@ -254,21 +254,10 @@ def _cmd_check(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def write_run(results: dict, out: Path) -> list[str]:
-    """Write results, their side file and the report into a staging folder, then move it into place
-    whole; returns what the user saved into ``out`` meanwhile (kept in it)."""
-    from harness.output.arrays import write_arrays
-    from harness.output.atomic_write import atomic_write_json
-    from harness.output.outdir import OUTPUT_FILES_KEY, list_outputs, replace_folder
-    from harness.report import write_report
+    """The run's output folder, written whole (:func:`harness.report.run_folder.write_run_folder`)."""
+    from harness.report.run_folder import write_run_folder
 
-    def write(staging: Path) -> None:
-        written = write_arrays(results, staging)  # rows and folds -> arrays.npz, referenced by sha256
-        write_report(written, staging)
-        # Written last, with the list of what is beside it: the next run into this folder replaces
-        # exactly these files and no other.
-        atomic_write_json(staging / "results.json", {**written, OUTPUT_FILES_KEY: list_outputs(staging)})
-
-    return replace_folder(Path(out), write)
+    return write_run_folder(results, out)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["HarnessError", "SpecError", "DataError", "EnvironmentProblem"]
+__all__ = ["HarnessError", "SpecError", "DataError", "ModelError", "EnvironmentProblem"]
 
 
 class HarnessError(Exception):
@@ -17,6 +17,10 @@ class SpecError(HarnessError):
 
 class DataError(HarnessError):
     """A data file, or the rows a spec selects from it, that cannot be used."""
+
+
+class ModelError(HarnessError):
+    """A doubleml model that ``harness.compare`` cannot read, or whose learners have no R twin."""
 
 
 class EnvironmentProblem(HarnessError):

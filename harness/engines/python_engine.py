@@ -18,12 +18,12 @@ from harness.design.splits import SampleSplits, sample_splits
 from harness.design.table import Design, Folds
 from harness.engines.heap_trim import release_freed_memory
 from harness.engines.python_inference import python_inference, shared_inner_split
-from harness.engines.result import CI_LEVEL, EngineResult
+from harness.engines.result import CI_LEVEL, EngineResult, Inference
 from harness.engines.shared_cv import LassoCVSharedFolds, row_ids_to_learners
 from harness.language.learners import resolve_learner
 from harness.language.spec import Spec
 
-__all__ = ["FoldsUsed", "fit_python", "hand_splits", "load_doubleml"]
+__all__ = ["FoldsUsed", "fit_python", "hand_splits", "load_doubleml", "result_of"]
 
 # The doubleml whose set_sample_splitting hand_splits mirrors.
 HANDED_SPLITS_VERSION = "0.11.4"
@@ -163,12 +163,24 @@ def fit_python(
                 model.fit(store_predictions=True, store_models=inner_cv)
         inference = python_inference(spec, model, own_draws) if spec.has_inference else None
     seconds = time.perf_counter() - start
-    ci = model.confint(level=CI_LEVEL).to_numpy()
-    held_folds = used.labels
     chosen = _inner_cv(model, design.n_obs) if inner_cv and external_predictions is None else {}
-    per_treatment = _per_treatment(model, ci, seconds, held_folds, chosen)
+    result = result_of(model, used.labels, seconds, inference, chosen)
     del model
     release_freed_memory()
+    return result
+
+
+def result_of(
+    model, held_folds: np.ndarray, seconds: float, inference: Optional[Inference] = None, chosen: Optional[dict] = None
+) -> EngineResult:
+    """The :class:`EngineResult` of a fitted doubleml model (the tool's fit, or a user's fitted model
+    that ``harness.compare`` judges as it is): its coefficients, standard errors, intervals,
+    per-repetition arrays and stored predictions, copied out of it.
+
+    ``held_folds`` ``(n_rep, n_obs)``: the test fold of every row as the fit used it."""
+    chosen = chosen or {}
+    ci = model.confint(level=CI_LEVEL).to_numpy()
+    per_treatment = _per_treatment(model, ci, seconds, held_folds, chosen)
     first = per_treatment[0]
     if len(per_treatment) == 1 and inference is None:
         return first

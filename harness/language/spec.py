@@ -130,6 +130,8 @@ class Spec(_Frozen):
     seed: int = 1
     fixed_effects: FixedEffects = "none"
     fold_groups: Optional[str] = None
+    # Data columns holding each repetition's 0-based test fold of every row (harness.design.given_folds).
+    folds: Optional[list[str]] = None
     winsorize: Optional[float] = None
     lags: dict[str, int] = Field(default_factory=dict)
     interactions: list[list[str]] = Field(default_factory=list)
@@ -145,12 +147,12 @@ class Spec(_Frozen):
     paper: Optional[ClaimSpec] = None
     papers: dict[str, ClaimSpec] = Field(default_factory=dict)
 
-    @field_validator("z", "cluster", "x", mode="before")
+    @field_validator("z", "cluster", "x", "folds", mode="before")
     @classmethod
     def _as_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
-    @field_validator("y", "d", "x", "z", "s", "cluster")
+    @field_validator("y", "d", "x", "z", "s", "cluster", "folds")
     @classmethod
     def _plain_names(cls, value: Any) -> Any:
         for name in [value] if isinstance(value, str) else value or []:
@@ -244,6 +246,10 @@ class Spec(_Frozen):
                     raise ValueError(f"cluster: column '{both[0]}' is also in {field}; a cluster cannot be a model variable")
         if self.cluster and self.fold_groups:
             raise ValueError("fold_groups: cluster data already keeps each cluster's rows in one fold")
+        if self.folds is not None and len(self.folds) != self.n_rep:
+            raise ValueError(f"folds: one column per repetition: {len(self.folds)} columns, n_rep {self.n_rep}")
+        if self.folds is not None and self.fold_groups:
+            raise ValueError("fold_groups: the folds are given (folds), not drawn")
         _treatment_rules(self)
         _pliv_rules(self, score)
         inference_rules(self)

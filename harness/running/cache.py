@@ -63,6 +63,8 @@ def cache_key(prepared: PreparedSpec, versions: dict, engines: tuple[str, ...]) 
         digest.update(repr(sorted(estimator.get_params(deep=False).items())).encode())
         digest.update(repr(resolved.r_learner(len(design.x))).encode())
     digest.update(",".join(engines).encode())
+    if prepared.python_given is not None:  # a user's fitted model: never served to a run that fits
+        digest.update(b"python side given by a fitted model")
     digest.update(engine_code_digest().encode())
     return digest.hexdigest()
 

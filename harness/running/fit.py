@@ -39,6 +39,8 @@ class PreparedSpec:
     spec: Spec
     design: Design
     folds: Folds
+    # A fitted model's own numbers (harness.compare): the Python side, judged as it is, not refitted.
+    python_given: Optional[EngineResult] = None
 
 
 def _blank_result(prepared: PreparedSpec) -> dict:
@@ -102,7 +104,11 @@ def run_one(prepared: PreparedSpec, engines: tuple[str, ...]) -> dict:
 
         if "python" in engines:
             splits = sample_splits(design, folds)  # validated once for both Python fits (0.1 s at 1M rows)
-            py = fit_python(spec, design, folds, splits=splits)
+            if prepared.python_given is not None:
+                py = prepared.python_given
+                result["python_given"] = True
+            else:
+                py = fit_python(spec, design, folds, splits=splits)
             result["python"] = py.summary()
             result["timings"]["python_s"] = round(py.seconds, 3)
         _verdict(prepared, result, py, r, splits if py is not None else None)

@@ -212,4 +212,4 @@ def _replicate(base: Any, k: int, replication: Replication, dataset: DatasetSpec
         folds = draw_folds(design, spec.n_folds, spec.n_rep, replication.fold_seeds[k - 1], here, spec.id)
     if replication.data_seeds is not None or replication.fold_seeds is not None:
         check_feasible(spec, design, folds, here)
-    return dataclasses.replace(base, spec=task_spec, design=design, folds=folds)
+    return dataclasses.replace(base, spec=task_spec, design=design, folds=folds, python_given=None)

@@ -20,6 +20,7 @@ from typing import Optional
 import numpy as np
 
 from harness.design.feasibility import check_feasible
+from harness.design.given_folds import given_folds
 from harness.design.shared_memory import shared_copy, shared_frame
 from harness.design.table import Design, build_design, draw_folds, load_data, sha256_of
 from harness.engines.heap_trim import release_freed_memory
@@ -72,6 +73,8 @@ class RunOptions:
     # --replicates N: n for every statistical-tier spec (harness/running/replicate_tasks.py).
     replicates: Optional[int] = None
     progress: Optional[Progress] = field(default=None, compare=False)
+    # spec id -> a fitted model's own numbers, used as that spec's Python side (harness.compare).
+    python_given: Optional[dict] = field(default=None, compare=False)
     # Fit in this process instead of worker processes: for profiling and debugging only (a crash
     # in a fit then ends the run). No CLI flag: users always get workers.
     in_process: bool = False
@@ -118,7 +121,10 @@ def prepare(spec_file: SpecFile, data_path: Optional[Path], share: bool = False)
     for spec in spec_file.specs:
         frame = data if data is not None else _generated(spec_file, spec.seed)
         design = build_design(spec, frame, spec_file.dataset, where)
-        folds = draw_folds(design, spec.n_folds, spec.n_rep, spec.seed, where, spec.id)
+        if spec.folds:
+            folds = given_folds(spec, frame, design, where)
+        else:
+            folds = draw_folds(design, spec.n_folds, spec.n_rep, spec.seed, where, spec.id)
         check_feasible(spec, design, folds, where)
         design = _one_copy(design, tables, share)
         if share:
@@ -185,6 +191,8 @@ def run(options: RunOptions) -> dict:
     data_path = _data_path(spec_file, options.data)
     truth = _truth(spec_file, options.data)
     prepared = prepare(spec_file, data_path, share=_shares_memory(options))
+    given = options.python_given or {}
+    prepared = [dataclasses.replace(p, python_given=given.get(p.spec.id)) for p in prepared]
     # Replicates: every fit of the run (all replicates of all specs) is one task of one pool.
     plan = _replicate_plan(spec_file, prepared, options, data_path)
     tasks = plan.tasks

@@ -1,0 +1,102 @@
+"""``harness.compare(model)``: a doubleml model compared with its R twin, without a spec file.
+
+The model is read (:mod:`harness.api.model_reading`) into a spec entry, its columns and its folds,
+written as ``spec.yaml`` + ``data.csv`` into a temporary folder, and run by the same runner as
+``dml-parity run --specs spec.yaml``: R gets the same rows and the same folds. A fitted model's own
+numbers are the Python side (``python_given``), not a refit; an unfitted one is fitted by the tool
+on the model's splits (or on folds the tool draws when the model holds none).
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from harness.api.model_reading import ModelReading, read_model
+from harness.api.parity_result import ParityResult
+from harness.engines.result import ENGINES
+from harness.errors import DataError, HarnessError
+
+__all__ = ["compare", "spec_files"]
+
+
+def _plain(value: Any) -> Any:
+    """YAML-safe Python values (numpy scalars become int, float, bool)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def spec_files(reading: ModelReading) -> dict[str, bytes]:
+    """``spec.yaml`` and ``data.csv`` of a read model; the data's numbers read back bit for bit."""
+    text = io.StringIO()
+    reading.frame.to_csv(text, index=False, lineterminator="\n")
+    data = text.getvalue().encode("utf-8")
+    back = pd.read_csv(io.BytesIO(data))
+    for column in reading.frame.columns:
+        ours, theirs = reading.frame[column].to_numpy(), back[column].to_numpy()
+        if pd.api.types.is_numeric_dtype(ours.dtype) and not np.array_equal(ours.astype(float), theirs.astype(float)):
+            raise DataError(f"data: column '{column}' does not survive a round trip through CSV exactly")
+    spec = {"dataset": {"path": "data.csv"}, "specs": [_plain(reading.entry)]}
+    head = "# Written by harness.compare: `dml-parity run --specs spec.yaml` repeats the comparison.\n"
+    return {"spec.yaml": (head + yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)).encode("utf-8"), "data.csv": data}
+
+
+def compare(model: Any, *, engines: tuple[str, ...] = ENGINES, replicates: Optional[int] = None) -> ParityResult:
+    """Compare a doubleml model with DoubleML (R) on the same data and folds.
+
+    Parameters
+    ----------
+    model : doubleml.DoubleMLPLR, DoubleMLPLIV, DoubleMLIRM, DoubleMLIIVM or DoubleMLSSM
+        Fitted (its own numbers are the Python side) or not (the tool fits it on its splits).
+        Its learners must have R twins in the learner registry.
+    engines : tuple of str
+        ``("python", "r")``, or one of them.
+    replicates : int, optional
+        As ``dml-parity run --replicates``: statistical-tier specs repeat the fit with other folds.
+
+    Returns
+    -------
+    ParityResult
+    """
+    from harness.running.runner import RunOptions, parse_engines, run
+
+    engines = parse_engines(",".join(engines))
+    if replicates is not None and replicates < 2:
+        raise HarnessError(f"replicates: must be at least 2, got {replicates}")
+    reading = read_model(model)
+    files = spec_files(reading)
+    given = None
+    if reading.fitted and "python" in engines:
+        from harness.engines.python_engine import result_of
+
+        given = {reading.entry["id"]: result_of(model, reading.labels, 0.0)}
+    with tempfile.TemporaryDirectory(prefix="dmlp-compare-") as folder:
+        for name, data in files.items():
+            (Path(folder) / name).write_bytes(data)
+        options = RunOptions(
+            specs=Path(folder) / "spec.yaml",
+            engines=engines,
+            replicates=replicates,
+            command=f"harness.compare({type(model).__name__}{', fitted' if reading.fitted else ''})",
+            python_given=given,
+        )
+        try:
+            results = run(options)
+        except HarnessError as err:  # name the files as to_spec writes them, not the temporary folder
+            raise type(err)(str(err).replace(f"{folder}/", "")) from None
+    # The temporary folder is gone: the provenance names the files to_spec writes (same sha256).
+    provenance = results["provenance"]
+    provenance["spec_file"]["path"] = "spec.yaml (ParityResult.to_spec)"
+    provenance["data"]["path"] = "data.csv (ParityResult.to_spec)"
+    return ParityResult(results, files)

@@ -1,0 +1,105 @@
+"""A user's scikit-learn estimator as a learner of the registry (:mod:`harness.language.learners`):
+the pair whose scikit-learn side is the same class with the same settings, and the parameters the
+spec then gives it. An estimator with no twin, or a setting its twin cannot take, is a one-line
+:class:`~harness.errors.ModelError` naming the nuisance, the estimator and the known ones."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from harness.errors import ModelError
+from harness.language.learners import LEARNERS, LearnerChoice, is_classifier_nuisance, parse_learner
+
+__all__ = ["known_estimators", "learner_choice"]
+
+# Settings that do not change a fit's numbers.
+IGNORED = {"n_jobs", "verbose", "copy_X"}
+# The tool's own cross-validated pair (its inner folds are the tool's): no user estimator is it.
+NOT_MATCHED = {"lasso_cv"}
+
+
+def _reference(name: str, kind: str) -> Any:
+    """The pair's scikit-learn estimator with its fixed settings and no spec parameters."""
+    return LEARNERS[name].python[kind]()
+
+
+def known_estimators() -> str:
+    """``LinearRegression (ols), LogisticRegression (logit), ...``: every estimator with a twin."""
+    out = []
+    for name, pair in LEARNERS.items():
+        if name not in NOT_MATCHED:
+            classes = "/".join(dict.fromkeys(type(_reference(name, kind)).__name__ for kind in pair.python))
+            out.append(f"{classes} ({name})")
+    return ", ".join(out)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal settings (NaN equals NaN; an array or an object without ``==`` is never equal)."""
+    if a is b:
+        return True
+    try:
+        equal = a == b
+    except Exception:
+        return False
+    if not isinstance(equal, (bool, np.bool_)):
+        return False
+    both_nan = isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)
+    return bool(equal) or both_nan
+
+
+def _describe(estimator: Any) -> str:
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(estimator, Pipeline):
+        return "Pipeline(" + " -> ".join(type(step).__name__ for _, step in estimator.steps) + ")"
+    return type(estimator).__name__
+
+
+def learner_choice(estimator: Any, nuisance: str, model: str, score: str) -> LearnerChoice:
+    """The spec entry (``{"name": ..., params...}``) whose pair reproduces ``estimator``."""
+    kind = "classif" if is_classifier_nuisance(model, nuisance) else "regr"
+    candidates = [
+        name
+        for name, pair in LEARNERS.items()
+        if name not in NOT_MATCHED and kind in pair.python and type(estimator) is type(_reference(name, kind))
+    ]
+    if not candidates:
+        raise ModelError(
+            f"{nuisance}: {_describe(estimator)} has no R twin in the learner registry (known: {known_estimators()})"
+        )
+    name = candidates[0]
+    pair, reference = LEARNERS[name], _reference(name, kind)
+    given, fixed = estimator.get_params(deep=False), reference.get_params(deep=False)
+    params: dict[str, Any] = {}
+    wrong = []
+    for key, value in given.items():
+        if key in pair.defaults or (key in pair.translate and not _same(value, fixed.get(key))):
+            params[key] = value
+        elif key not in IGNORED and not _same(value, fixed.get(key)):
+            wrong.append(key)
+    if wrong:  # every setting at once, so one edit fixes them all
+        have = ", ".join(f"{key}={given[key]!r}" for key in wrong)
+        needs = ", ".join(f"{key}={fixed.get(key)!r}" for key in wrong)
+        raise ModelError(
+            f"{nuisance}: {type(estimator).__name__}({have}): its R twin '{name}' ({pair.r_key[kind]}) "
+            f"needs {needs}; set them, or use a learner with a twin (known: {known_estimators()})"
+        )
+    for key, value in params.items():
+        convert = pair.translate.get(key, (key, lambda v, _n: v))[1]
+        try:
+            convert(value, 1)
+        except (TypeError, ValueError):
+            raise ModelError(
+                f"{nuisance}: {type(estimator).__name__}({key}={value!r}): its R twin '{name}' ({pair.r_key[kind]}) "
+                f"cannot take this value" + (" (give an integer seed, so both sides draw alike)" if key == "random_state" else "")
+            ) from None
+    choice: LearnerChoice = {"name": name, **params} if params else name
+    try:
+        resolved = parse_learner(choice, nuisance, model, score)
+        resolved.r_learner(1)  # a value R cannot take (random_state=None as a seed) fails here
+    except (ValueError, TypeError) as err:
+        raise ModelError(f"{nuisance}: {type(estimator).__name__}: {' '.join(str(err).split())}") from None
+    return choice

