@@ -6,6 +6,7 @@ dml-parity loads it through its ``pytest11`` entry point: the last test checks t
 from __future__ import annotations
 
 import json
+import os
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -16,7 +17,14 @@ from tests.conftest import make_tables
 
 pytest_plugins = ["pytester"]
 
-PLUGIN = ("-p", "harness.api.pytest_plugin", "-p", "no:cacheprovider")
+
+def _installed() -> bool:
+    return any(ep.name == "dml_parity" for ep in entry_points(group="pytest11"))
+
+
+# Installed, pytest loads the plugin by itself (and `-p` with its module path would register it a
+# second time under another name, which pytest refuses); from a source tree it is named with `-p`.
+PLUGIN = ("-p", "no:cacheprovider") if _installed() else ("-p", "harness.api.pytest_plugin", "-p", "no:cacheprovider")
 SPEC = """
 dataset: {path: data.csv}
 defaults: {model: plr, y: y, d: d, x: [x1, x2, x3], n_folds: 3, seed: 1}
@@ -185,78 +193,59 @@ def test_agree(dml_parity):
     _run(pytester).assert_outcomes(passed=1)
 
 
-# A stand-in for harness.api.compare (the Python API on doubleml models, built on another branch):
-# what the fixture asks of it is compare(model, engines=...) -> .status, .save(dir), .to_spec(dir).
-# The model here is a dict that says what its comparison gives; the real API's own tests fit models.
-FAKE_API = """
-import shutil
-from pathlib import Path
-
-import pytest
-
-import harness.api
-
-
-class FakeResult:
-    def __init__(self, model, engines):
-        self.model, self.engines, self.status = model, engines, model["status"]
-
-    def save(self, folder):
-        Path(folder).mkdir(parents=True)
-        (Path(folder) / "report.md").write_text("fake report")
-
-    def to_spec(self, folder):
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        shutil.copy(self.model["data"], Path(folder) / "data.csv")
-        (Path(folder) / "spec.yaml").write_text(self.model["spec"])
-
-
-CALLS = []
-
-
-def compare(model, engines=("python", "r"), replicates=None):
-    CALLS.append(tuple(engines))
-    return FakeResult(model, engines)
-
-
-@pytest.fixture(autouse=True)
-def fake_api(monkeypatch):
-    monkeypatch.setattr(harness.api, "compare", compare, raising=False)
-"""
+# A doubleml model the way its docs build one, kept by the fixture: the model path goes through
+# harness.compare (Python-only for the spec it writes) and then the spec-file path.
 MODEL_TESTS = """
 from pathlib import Path
 
-from conftest import CALLS
+import doubleml as dml
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LinearRegression
 
-MODEL = {"status": "agree", "spec": SPEC_TEXT, "data": str(Path(__file__).parent / "data.csv")}
+
+def _model(shift=0.0):
+    np.random.seed(3141)  # doubleml draws its folds from numpy's global stream, as its docs seed it
+    frame = pd.read_csv(Path(__file__).parent / "data.csv")
+    frame["y"] = frame["y"] + shift * frame["d"]
+    data = dml.DoubleMLData(frame, y_col="y", d_cols="d", x_cols=["x1", "x2", "x3"])
+    model = dml.DoubleMLPLR(data, ml_l=LinearRegression(), ml_m=LinearRegression(), n_folds=3)
+    return model.fit()
 
 
 def test_model_unchanged(dml_parity):
-    dml_parity.assert_unchanged(MODEL)
-    assert CALLS[-1] == ("python",)  # the spec is written from a Python-only comparison
+    dml_parity.assert_unchanged(_model(SHIFT))
 
 
-def test_model_that_disagrees(dml_parity):
-    dml_parity.assert_agree({**MODEL, "status": "disagree"})
+def test_model_agrees(dml_parity):
+    dml_parity.assert_agree(_model())
 """
 
 
 @pytest.mark.r
-def test_a_model_goes_through_the_python_api_stand_in(pytester: pytest.Pytester, warm) -> None:
+def test_a_doubleml_model_is_kept_and_checked_through_the_python_api(pytester: pytest.Pytester, warm) -> None:
     make_tables(seed=5, n=300).to_csv(pytester.path / "data.csv", index=False)
-    pytester.makeconftest(FAKE_API)
-    pytester.makepyfile(test_model=MODEL_TESTS.replace("SPEC_TEXT", repr(SPEC)))
-    first = _run(pytester)
-    first.assert_outcomes(failed=2)
+    pytester.makepyfile(test_model=MODEL_TESTS.replace("SHIFT", "0.0"))
+    first = _run(pytester)  # no baseline yet: written, and the test fails naming it
+    first.assert_outcomes(passed=1, failed=1)
     first.stdout.fnmatch_lines(["*dml-parity baseline not found, created:*", "*test_model*test_model_unchanged.dml.json"])
-    first.stdout.fnmatch_lines(["*dml-parity: Python and R: disagree (report: *)"])
-    again = _run(pytester)  # the spec is written to a new folder each time; the baseline holds
-    again.assert_outcomes(passed=1, failed=1)
+    baseline = pytester.path / "test_model" / "test_model_unchanged.dml.json"
+    stored = json.loads(baseline.read_text(encoding="utf-8"))
+    assert stored["engines"] == ["python", "r"]  # golden: R's numbers kept for a run without R
+    (row,) = stored["estimates"].values()
+    assert row["r"]["coef"] is not None and abs(row["python"]["coef"] - row["r"]["coef"]) < 1e-10
+    _run(pytester).assert_outcomes(passed=2)  # the model's spec lands in a new folder each time
+    pytester.makepyfile(test_model=MODEL_TESTS.replace("SHIFT", "0.3"))
+    moved = _run(pytester)
+    moved.assert_outcomes(passed=1, failed=1)
+    moved.stdout.fnmatch_lines(["*coef*"])
 
 
 def test_the_entry_point_resolves_to_the_plugin() -> None:
     """Installing dml-parity registers the plugin: pytest loads every ``pytest11`` entry point."""
     found = [ep for ep in entry_points(group="pytest11") if ep.name == "dml_parity"]
+    if not found and os.environ.get("CI"):
+        pytest.fail("CI installs dml-parity (make setup), yet no pytest11 entry point dml_parity is registered")
     if not found:
         pytest.skip("not installed from this tree")
     assert found[0].value == "harness.api.pytest_plugin"
