@@ -76,7 +76,8 @@ def python_side_is_the_model(result: harness.ParityResult, model) -> None:
     row = result.rows[0]
     assert row["python"]["coef"] == float(model.coef[0]) and row["python"]["se"] == float(model.se[0])
     assert row["python"]["coef_reps"] == [float(v) for v in model.all_coef[0]]
-    assert row.get("python_given") is True
+    given = row.get("python_given")
+    assert given["reproduced"] is True and given["gap"] <= given["limit"]
 
 
 def folds_held(result: harness.ParityResult) -> None:
@@ -108,6 +109,25 @@ def test_a_fitted_plr_is_compared_as_fitted_and_the_cli_agrees(tmp_path: Path) -
     saved = result.save(tmp_path / "saved")
     assert sorted(p.name for p in saved.iterdir()) == sorted(p.name for p in (tmp_path / "cli").iterdir())
     assert json.loads((saved / "results.json").read_text(encoding="utf-8"))["specs"][0]["status"] == "agree"
+
+
+@pytest.mark.r
+def test_a_model_whose_splits_were_redrawn_after_its_fit_fails_the_python_fold_check() -> None:
+    """doubleml's draw_sample_splitting after fit keeps the old numbers beside new folds: R gets the
+    new folds, and only the tool's refit on them can show that the user's numbers came from others."""
+    import doubleml as dml
+
+    data = dml.DoubleMLData(catholic(), y_col="math12", d_cols="cathhs", x_cols=CONTROLS)
+    np.random.seed(3)
+    plr = dml.DoubleMLPLR(data, ml_l=ols(), ml_m=ols(), n_folds=3)
+    plr.fit()
+    plr.draw_sample_splitting()
+    result = harness.compare(plr)
+    assert result.status == "disagree"
+    given = result.rows[0]["python_given"]
+    assert given["reproduced"] is False and given["gap"] > 1e3 * given["limit"]
+    failed = set(result.checks.loc[~result.checks["ok"], "name"])
+    assert "folds.python" in failed and "folds.r" not in failed
 
 
 @pytest.mark.r
