@@ -166,7 +166,9 @@ dmlp_fit <- function(model, x, y, d, x_cols, z_cols, cluster_cols, learners, sco
   # Cross-validated learners on shared inner folds report what they chose from their models.
   inner_cv <- any(vapply(learners, function(l) l$key == "regr.cv_glmnet_shared", logical(1)))
   tuned <- if (is.null(tune)) NULL else dmlp_tune(obj, data$data, x_cols, d, tune, n_rep, n_folds)
-  if (is.null(inner_splits)) {
+  if (!is.null(tuned)) {
+    dmlp_with_deep_learner_clones(function() obj$fit(store_predictions = TRUE, store_models = inner_cv))
+  } else if (is.null(inner_splits)) {
     obj$fit(store_predictions = TRUE, store_models = inner_cv)
   } else {
     dmlp_with_inner_splits(inner_splits, function() obj$fit(store_predictions = TRUE, store_models = inner_cv))

@@ -86,3 +86,18 @@ dmlp_tune <- function(obj, dt, x_cols, treat, requests, n_rep, n_folds) {
   }
   out
 }
+
+# DoubleML 1.0.2 fits fold-specific parameters with one learner per fold, each from
+# initiate_learner(), which copies the learner with a shallow learner$clone(): the copies share one
+# mlr3 param_set, so every fold is fitted with the last fold's values (measured on wage1: R fitted
+# all five folds at the penalty chosen for the fifth; README "Tuned learners"). For a tuned fit the
+# learner is deep-cloned first, for the duration of the fit only.
+dmlp_with_deep_learner_clones <- function(fit) {
+  original <- get("initiate_learner", envir = asNamespace("DoubleML"))
+  deep <- function(learner, task_type, params, return_train_preds = FALSE) {
+    original(learner$clone(deep = TRUE), task_type, params, return_train_preds)
+  }
+  utils::assignInNamespace("initiate_learner", deep, ns = "DoubleML")
+  on.exit(utils::assignInNamespace("initiate_learner", original, ns = "DoubleML"), add = TRUE)
+  fit()
+}
