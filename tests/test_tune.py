@@ -97,24 +97,26 @@ def _fit_both(spec: Spec, data):
 
 @pytest.mark.r
 @pytest.mark.parametrize(
-    "model, learners, tune, best",
+    "model, learners, tune, best, on_folds",
     [
         # y and d: strong linear signals with little noise, so the smallest penalty is best (5.0 is
         # above alpha_max: every coefficient 0, the mean predicted).
         ("plr", {"learner": "lasso"}, {"ml_l": {"alpha": [5.0, 1e-4, 0.5]}, "ml_m": {"alpha": [5.0, 1e-4]}},
-         {"ml_l": {"alpha": 1e-4}, "ml_m": {"alpha": 1e-4}}),
+         {"ml_l": {"alpha": 1e-4}, "ml_m": {"alpha": 1e-4}}, True),
+        # one search on all rows (on_folds: false) serves every fold
+        ("plr", {"learner": "lasso"}, {"ml_l": {"alpha": [5.0, 1e-4]}}, {"ml_l": {"alpha": 1e-4}}, False),
         # a leaf of at least 200 rows in a training set of ~80 is no split at all: the mean
         ("irm", {"learners": {"ml_g": {"name": "rf", "n_estimators": 50}, "ml_m": "logit"}},
-         {"ml_g": {"min_samples_leaf": [200, 3]}}, {"ml_g0": {"min_samples_leaf": 3}, "ml_g1": {"min_samples_leaf": 3}}),
+         {"ml_g": {"min_samples_leaf": [200, 3]}}, {"ml_g0": {"min_samples_leaf": 3}, "ml_g1": {"min_samples_leaf": 3}}, True),
     ],
 )
-def test_a_known_best_point_is_found_by_both_on_the_same_inner_folds(model, learners, tune, best) -> None:
+def test_a_known_best_point_is_found_by_both_on_the_same_inner_folds(model, learners, tune, best, on_folds) -> None:
     rng = np.random.default_rng(8)
     data = make_tables(seed=9, n=240)
     data["y"] = 3.0 * data["x1"] - 2.0 * data["x2"] + 0.1 * rng.normal(size=len(data))
     data["d"] = 2.0 * data["x3"] + 0.1 * rng.normal(size=len(data))
     d = "db" if model == "irm" else "d"
-    tune_block = {"grid": tune, "n_folds_tune": 4}
+    tune_block = {"grid": tune, "n_folds_tune": 4, "on_folds": on_folds}
     spec = Spec(id="t", model=model, y="y", d=d, x=X, n_folds=3, n_rep=2, seed=5, tune=tune_block, **learners)
     design, folds, py, r = _fit_both(spec, data)
     assert sorted(py.tuned) == sorted(r.tuned) == sorted(best)
@@ -124,12 +126,13 @@ def test_a_known_best_point_is_found_by_both_on_the_same_inner_folds(model, lear
         key, value = next(iter(point.items()))
         index = grid[key].index(value)
         for result in (py, r):
-            assert result.tuned[name]["choice"].shape == (2, 3)
+            assert result.tuned[name]["choice"].shape == ((2, 3) if on_folds else (1, 1))
             assert (result.tuned[name]["choice"] == index).all(), (name, result.tuned[name]["choice"])
         # the inner folds: the same rows in both languages, and the tool's rule on each training set
         assert np.array_equal(py.tuned[name]["folds"], r.tuned[name]["folds"]), name
-        for rep in range(2):
-            for k, (train, _) in enumerate(folds.smpls(None)[rep]):
+        training = [[train for train, _ in rep] for rep in folds.smpls(None)] if on_folds else [[np.arange(design.n_obs)]]
+        for rep, sets in enumerate(training):
+            for k, train in enumerate(sets):
                 rows = train if name[-1] not in "01" else train[treat[train] == float(name[-1])]
                 expected = np.full(design.n_obs, -1)
                 expected[rows] = inner_fold_labels(rows, order, 4)
@@ -174,6 +177,7 @@ def test_a_tuned_lasso_through_the_command_line(tmp_path: Path) -> None:
     assert {"tune.ml_l.inner_folds", "tune.ml_l.choice", "tune.ml_m.choice"} <= names
     report = (tmp_path / "out" / "report.md").read_text()
     assert "## Tuning" in report and "alpha=0.001 / alpha=0.05 / alpha=0.5" in report
+    assert 'id="tuning"' in (tmp_path / "out" / "report.html").read_text()
     # the cache key holds the tune block: another grid is fitted again, not served
     again = _cli(tmp_path, LASSO_SPEC.format(data=data).replace("0.2]", "0.3]"))
     assert again.returncode == 0, again.stderr
