@@ -188,3 +188,15 @@ def test_a_tuned_lasso_through_the_command_line(tmp_path: Path) -> None:
     assert third.returncode == 0, third.stderr
     spec3 = json.loads((tmp_path / "out" / "results.json").read_text())["specs"][0]
     assert spec3["cache"] == "served" and spec3["tuning"] == spec2["tuning"]
+
+
+def test_every_cross_validated_pair_draws_the_tools_inner_folds() -> None:
+    # Issue 23: a `*_cv` pair left to choose its own inner folds would compare two CVs on different
+    # rows. The registry has one, lasso_cv, whose both sides take the tool's folds (tests/test_inner_cv.py).
+    from harness.engines.shared_cv import LassoCVSharedFolds
+    from harness.language.learners import LEARNERS
+
+    cv_pairs = sorted(name for name in LEARNERS if name.endswith("_cv") or "cv" in LEARNERS[name].r_key.get("regr", ""))
+    assert cv_pairs == ["lasso_cv"]
+    assert isinstance(LEARNERS["lasso_cv"].python["regr"](), LassoCVSharedFolds)
+    assert LEARNERS["lasso_cv"].r_key["regr"] == "regr.cv_glmnet_shared"
