@@ -22,6 +22,8 @@ dmlp_setup <- function(script_dir = NULL) {
   if (!is.null(script_dir)) source(file.path(script_dir, "cv_glmnet_learner.R"), local = globalenv())
   # Bootstrap, joint inference and the SSM inner split with the tool's draws.
   if (!is.null(script_dir)) source(file.path(script_dir, "inference.R"), local = globalenv())
+  # A spec's tune block: grid search on the tool's inner folds (dmlp_tune).
+  if (!is.null(script_dir)) source(file.path(script_dir, "tuning.R"), local = globalenv())
   # mlr3 and bbotk log every fit at "info"; only warnings and errors are worth a user's eye.
   lgr::get_logger("mlr3")$set_threshold("warn")
   lgr::get_logger("bbotk")$set_threshold("warn")
@@ -152,9 +154,10 @@ dmlp_result <- function(obj) {
 #   inference: NULL, or list(method, n_rep_boot, weights (list per repetition of n_rep_boot x n_obs
 #              matrices), joint, p_adjust, own_draws)
 #   inner_splits: NULL, or the SSM nonignorable split per training fold (inference.R)
+#   tune: NULL, or the tune block's searches (tuning.R)
 dmlp_fit <- function(model, x, y, d, x_cols, z_cols, cluster_cols, learners, score, n_folds, n_rep,
                      smpls, smpls_cluster, trimming_threshold, subgroups, seed, s_col = NULL,
-                     partial = "X", inference = NULL, inner_splits = NULL, checked = FALSE) {
+                     partial = "X", inference = NULL, inner_splits = NULL, checked = FALSE, tune = NULL) {
   # Learners that draw random numbers (ranger, nnet, cv_glmnet) take them from R's stream.
   set.seed(seed)
   data <- dmlp_data(x, y, d, x_cols, z_cols, cluster_cols, s_col)
@@ -162,13 +165,17 @@ dmlp_fit <- function(model, x, y, d, x_cols, z_cols, cluster_cols, learners, sco
                     trimming_threshold, subgroups, partial, checked)
   # Cross-validated learners on shared inner folds report what they chose from their models.
   inner_cv <- any(vapply(learners, function(l) l$key == "regr.cv_glmnet_shared", logical(1)))
-  if (is.null(inner_splits)) {
+  tuned <- if (is.null(tune)) NULL else dmlp_tune(obj, data$data, x_cols, d, tune, n_rep, n_folds)
+  if (!is.null(tuned)) {
+    dmlp_with_deep_learner_clones(function() obj$fit(store_predictions = TRUE, store_models = inner_cv))
+  } else if (is.null(inner_splits)) {
     obj$fit(store_predictions = TRUE, store_models = inner_cv)
   } else {
     dmlp_with_inner_splits(inner_splits, function() obj$fit(store_predictions = TRUE, store_models = inner_cv))
   }
   out <- dmlp_result(obj)
   if (inner_cv) out$inner_cv <- dmlp_inner_cv(obj)
+  if (!is.null(tuned)) out$tuned <- tuned
   if (!is.null(inference)) out$inference <- dmlp_inference(obj, inference, seed)
   out
 }

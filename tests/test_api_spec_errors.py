@@ -124,7 +124,7 @@ CASES = [
         f"{{id: a, model: plr, y: y, d: d, {OLS}, dml_procedure: dml1}}",
         r"spec 'a' field 'dml_procedure': not supported: only dml2 is shared",
     ),
-    ("tuning", f"{{id: a, model: plr, y: y, d: d, {OLS}, tune: {{}}}}", r"field 'tune': not supported: the packages tune with"),
+    ("tune without a grid", f"{{id: a, model: plr, y: y, d: d, {OLS}, tune: {{}}}}", r"spec 'a' field 'tune.grid'"),
     ("truth of several treatments", f"{{id: a, model: plr, y: y, d: [d, zc], {OLS}, truth: t}}", r"truth: a spec with several"),
 ]
 

@@ -16,8 +16,10 @@ import numpy as np
 from harness.design.inner_folds import inner_order
 from harness.design.splits import SampleSplits, sample_splits
 from harness.design.table import Design, Folds
+from harness.design.tuning_plan import tuning_plan
 from harness.engines.heap_trim import release_freed_memory
 from harness.engines.python_inference import python_inference, shared_inner_split
+from harness.engines.python_tuning import tune_python
 from harness.engines.result import CI_LEVEL, EngineResult, Inference
 from harness.engines.shared_cv import LassoCVSharedFolds, row_ids_to_learners
 from harness.language.learners import resolve_learner
@@ -150,6 +152,7 @@ def fit_python(
         external_predictions = {design.d: external_predictions}
     inner_cv = any(isinstance(learner, LassoCVSharedFolds) for learner in model.learner.values())
     start = time.perf_counter()
+    tuned = {}
     with warnings.catch_warnings():
         # doubleml warns about propensity clipping and deprecated names; the report carries the facts.
         warnings.simplefilter("ignore")
@@ -160,27 +163,35 @@ def fit_python(
             if external_predictions is not None:
                 model.fit(external_predictions=external_predictions)
             else:
+                if spec.tune is not None:
+                    tuned = tune_python(model, spec, design, tuning_plan(spec, design, splits), splits.n_rep, splits.n_folds)
                 model.fit(store_predictions=True, store_models=inner_cv)
         inference = python_inference(spec, model, own_draws) if spec.has_inference else None
     seconds = time.perf_counter() - start
     chosen = _inner_cv(model, design.n_obs) if inner_cv and external_predictions is None else {}
-    result = result_of(model, used.labels, seconds, inference, chosen)
+    result = result_of(model, used.labels, seconds, inference, chosen, tuned)
     del model
     release_freed_memory()
     return result
 
 
 def result_of(
-    model, held_folds: np.ndarray, seconds: float, inference: Optional[Inference] = None, chosen: Optional[dict] = None
+    model,
+    held_folds: np.ndarray,
+    seconds: float,
+    inference: Optional[Inference] = None,
+    chosen: Optional[dict] = None,
+    tuned: Optional[dict] = None,
 ) -> EngineResult:
     """The :class:`EngineResult` of a fitted doubleml model (the tool's fit, or a user's fitted model
     that ``harness.compare`` judges as it is): its coefficients, standard errors, intervals,
     per-repetition arrays and stored predictions, copied out of it.
 
-    ``held_folds`` ``(n_rep, n_obs)``: the test fold of every row as the fit used it."""
-    chosen = chosen or {}
+    ``held_folds`` ``(n_rep, n_obs)``: the test fold of every row as the fit used it; ``tuned``: what
+    the tool's grid search chose (``EngineResult.tuned``)."""
+    chosen, tuned = chosen or {}, tuned or {}
     ci = model.confint(level=CI_LEVEL).to_numpy()
-    per_treatment = _per_treatment(model, ci, seconds, held_folds, chosen)
+    per_treatment = _per_treatment(model, ci, seconds, held_folds, chosen, tuned)
     first = per_treatment[0]
     if len(per_treatment) == 1 and inference is None:
         return first
@@ -191,10 +202,13 @@ def result_of(
         treatments=tuple(per_treatment) if len(per_treatment) > 1 else (),
         inference=inference,
         inner_cv=chosen,
+        tuned=tuned,
     )
 
 
-def _per_treatment(model, ci: np.ndarray, seconds: float, held_folds: np.ndarray, chosen: dict) -> list[EngineResult]:
+def _per_treatment(
+    model, ci: np.ndarray, seconds: float, held_folds: np.ndarray, chosen: dict, tuned: dict
+) -> list[EngineResult]:
     """One result per treatment of a fitted model."""
     # Copies (np.array), so that nothing of the model outlives this call: it holds the data's
     # arrays, the learners and the score elements, hundreds of MB at a million rows.
@@ -213,6 +227,7 @@ def _per_treatment(model, ci: np.ndarray, seconds: float, held_folds: np.ndarray
                 seconds=seconds,
                 folds=held_folds,
                 inner_cv=chosen,
+                tuned=tuned,
             )
         )
     return per_treatment

@@ -20,7 +20,9 @@ from harness.design.inner_folds import inner_order
 from harness.design.shared_draws import bootstrap_weights, inner_splits
 from harness.design.splits import SampleSplits, sample_splits
 from harness.design.table import Design, Folds
+from harness.design.tuning_plan import tuning_plan
 from harness.engines.heap_trim import release_freed_memory
+from harness.engines.r_tuning import r_tune_request, tuned_from_r
 from harness.engines.result import Bootstrap, EngineResult, Inference
 from harness.errors import EnvironmentProblem
 from harness.language.learners import resolve_learner
@@ -322,6 +324,7 @@ def fit_arguments(
             params["row_order"] = inner_order(design.n_obs, spec.seed)
         learners[nuisance] = {"key": key, "params": params, "classif": resolved.kind == "classif"}
     value = session.r_value
+    plan = tuning_plan(spec, design, splits)
     return {
         "model": value(spec.model),
         "x": session.r_columns(design.frame),
@@ -343,6 +346,7 @@ def fit_arguments(
         "partial": value(spec.partial_name),
         "inference": _r_inference(session, spec, design, folds, own_draws),
         "inner_splits": _r_inner_splits(session, spec, design, folds) if share_inner_split else value(None),
+        "tune": value(r_tune_request(spec, plan, len(design.x)) if plan else None),
     }
 
 
@@ -356,7 +360,8 @@ def _fit_r(design: Design, folds: Folds, arguments: dict[str, Any], session: RSe
     # (n_obs, n_rep) as R returns it, (n_rep, n_obs) as the tool holds folds.
     fold_labels = np.asarray(result["folds"], dtype=np.int64).reshape(design.n_obs, folds.n_rep).T.copy()
     chosen = _inner_cv(result.get("inner_cv"), design.n_obs, folds.n_rep)
-    per_treatment = [_treatment(t, seconds, fold_labels, chosen) for t in result["treatments"]]
+    tuned = tuned_from_r(result.get("tuned"), design.n_obs, folds.n_rep, folds.n_folds_per_cluster or folds.n_folds)
+    per_treatment = [_treatment(t, seconds, fold_labels, chosen, tuned) for t in result["treatments"]]
     inference = _inference(result.get("inference"), len(per_treatment), folds.n_rep)
     first = per_treatment[0]
     if len(per_treatment) == 1 and inference is None:
@@ -368,6 +373,7 @@ def _fit_r(design: Design, folds: Folds, arguments: dict[str, Any], session: RSe
         treatments=tuple(per_treatment) if len(per_treatment) > 1 else (),
         inference=inference,
         inner_cv=chosen,
+        tuned=tuned,
     )
 
 
@@ -410,7 +416,7 @@ def _from_r(session: RSession, value: Any) -> Any:
     return np.array(value)
 
 
-def _treatment(result: dict, seconds: float, fold_labels: np.ndarray, inner_cv: dict) -> EngineResult:
+def _treatment(result: dict, seconds: float, fold_labels: np.ndarray, inner_cv: dict, tuned: dict) -> EngineResult:
     predictions = {name: np.asarray(value, dtype=float) for name, value in result["predictions"].items()}
     ci = np.asarray(result["ci"], dtype=float)
     return EngineResult(
@@ -425,6 +431,7 @@ def _treatment(result: dict, seconds: float, fold_labels: np.ndarray, inner_cv: 
         seconds=seconds,
         folds=fold_labels,
         inner_cv=inner_cv,
+        tuned=tuned,
     )
 
 

@@ -86,6 +86,11 @@ class EngineResult:
         ``ml_g1``): ``alpha`` ``(n_rep, n_folds)`` the chosen penalty and ``folds`` ``(n_rep,
         n_folds, n_obs)`` each row's 0-based inner fold in that fit (-1: not in its training set).
         Not kept by the engine cache.
+    tuned : dict
+        The spec's tune block as this engine ran it, per fitted nuisance (``ml_g0``): ``choice``
+        ``(n_rep, n_folds)`` the 0-based grid point chosen for each cross-fitting fold (``(1, 1)``
+        without ``on_folds``), ``score`` ``(..., n_points)`` every point's mean inner-fold MSE or
+        log loss, ``folds`` ``(..., n_obs)`` each row's 0-based inner fold (-1: not searched on).
     """
 
     coef: float
@@ -101,6 +106,7 @@ class EngineResult:
     treatments: tuple[EngineResult, ...] = ()
     inference: Optional[Inference] = None
     inner_cv: dict = field(default_factory=dict)
+    tuned: dict = field(default_factory=dict)
 
     def per_treatment(self) -> tuple[EngineResult, ...]:
         """One single-treatment result per treatment (just this one for a single treatment)."""
@@ -115,6 +121,11 @@ class EngineResult:
             out["inference"] = self.inference.summary()
         if self.inner_cv:
             out["inner_cv"] = self.inner_cv_summary()
+        if self.tuned:
+            out["tuned"] = {
+                name: {"choice": np.asarray(v["choice"]).tolist(), "score": np.asarray(v["score"], dtype=float).tolist()}
+                for name, v in sorted(self.tuned.items())
+            }
         return out
 
     def inner_cv_summary(self) -> dict:

@@ -20,6 +20,7 @@ from harness.language.learners import LearnerChoice, nuisances_of, parse_learner
 from harness.language.replicate_settings import ReplicatesSpec
 from harness.language.spec_messages import UNSUPPORTED, did_you_mean, validation_message, yaml_message
 from harness.language.tolerances import DEFAULT_CLAIM_LEVEL, DEFAULT_COEF_TOLERANCE_SE, ClaimLevel, CoefToleranceSe
+from harness.language.tune_settings import TuneSpec, tune_rules
 
 __all__ = ["BootstrapSpec", "ClaimSpec", "DatasetSpec", "ModelName", "Published", "Spec", "SpecFile", "load_spec_file"]
 
@@ -146,6 +147,8 @@ class Spec(_Frozen):
     truth: Optional[str] = None
     paper: Optional[ClaimSpec] = None
     papers: dict[str, ClaimSpec] = Field(default_factory=dict)
+    # Last, and left out of the content hash when unset: specs without it keep their hashes.
+    tune: Optional[TuneSpec] = None
 
     @field_validator("z", "cluster", "x", "folds", mode="before")
     @classmethod
@@ -268,6 +271,7 @@ class Spec(_Frozen):
                     f"tier: 'exact' cannot be earned with the statistical learner '{resolved.name}' ({nuisance}); "
                     "use an exact pair (ols, logit, lasso, lasso_cv, lgbm) or drop 'tier'"
                 )
+        tune_rules(self)
         return self
 
     @property
@@ -301,7 +305,9 @@ class Spec(_Frozen):
 
     def content_hash(self) -> str:
         """Hash of everything that can change this spec's estimate."""
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+        # A spec without a tune block hashes as before the field existed (caches and baselines hold).
+        text = self.model_dump_json(exclude={"tune"} if self.tune is None else None)
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _treatment_rules(spec: Spec) -> None:

@@ -18,7 +18,6 @@ UNSUPPORTED = {
     "draw_sample_splitting": "the tool draws the folds itself and gives both packages the same ones",
     "normalize_ipw": "in both packages, but not compared yet (the ATTE and SSM rules are written without it)",
     "use_other_treat_as_covariate": "the tool keeps both packages' default (the other treatments are controls)",
-    "tune": "the packages tune with different searches (scikit-learn vs mlr3tuning): not comparable; give fixed parameters",
     "sensitivity": "doubleml only (DoubleML for R 1.0.2 has no sensitivity analysis)",
 }
 

@@ -14,6 +14,7 @@ import jinja2
 import harness.report.cells as cells
 import harness.report.learner_section as learner_section
 import harness.report.replicates_section as replicates_section
+import harness.report.tuning_section as tuning_section
 from harness.engines.result import ENGINES
 from harness.report.forest_plot import forest_caption
 from harness.report.overview import (
@@ -141,6 +142,8 @@ def render_html(results: dict, parity_png: bytes, forest_png: bytes, replicate_p
             replicates=_replicates(results, replicate_pngs),
             learners=learner_section.learner_rows(specs),
             learners_intro=learner_section.INTRO,
+            tuning=tuning_section.tuning_rows(specs),
+            tuning_intro=tuning_section.INTRO,
             replicates_intro=replicates_section.INTRO,
             provenance=provenance_rows(prov),
             packages=package_rows(prov),

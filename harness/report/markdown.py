@@ -8,6 +8,7 @@ from tabulate import tabulate
 import harness.report.cells as cells
 import harness.report.learner_section as learner_section
 import harness.report.replicates_section as replicates_section
+import harness.report.tuning_section as tuning_section
 from harness.engines.result import ENGINES
 from harness.report.overview import (
     ENGINE_LABEL,
@@ -121,6 +122,13 @@ def _learners_part(specs: list[dict]) -> list[str]:
     return ["## Learner settings", f"<details><summary>{_md(learner_section.INTRO)}</summary>\n\n{table}\n\n</details>"]
 
 
+def _tuning_part(specs: list[dict]) -> list[str]:
+    rows = tuning_section.tuning_rows(specs)
+    if not rows:
+        return []
+    return ["## Tuning", _md(tuning_section.INTRO), _table([[_md(c) for c in row] for row in rows], tuning_section.HEADERS)]
+
+
 def render_markdown(results: dict) -> str:
     """Render ``report.md``.
 
@@ -152,6 +160,7 @@ def render_markdown(results: dict) -> str:
         if block:
             parts.append(block)
     parts += _learners_part(specs)
+    parts += _tuning_part(specs)
     parts += _replicates_part(results)
     parts += [
         "## Estimates",

@@ -70,10 +70,12 @@ def cache_key(prepared: PreparedSpec, versions: dict, engines: tuple[str, ...]) 
 
 
 def engine_code_files() -> list[Path]:
-    """The code that fits: harness/engines, harness/design/splits.py, r_scripts/*.R (every one exists:
+    """The code that fits: harness/engines, the design modules that decide what a fit sees (folds,
+    inner folds, the tune block's searches and grid order), r_scripts/*.R (every one exists:
     tests/test_cache.py checks it, since a path that points nowhere would freeze the digest)."""
     root = Path(__file__).resolve().parents[2]
-    files = sorted((root / "harness" / "engines").glob("*.py")) + [root / "harness" / "design" / "splits.py"]
+    design = [root / "harness" / "design" / f for f in ("splits.py", "inner_folds.py", "tuning_plan.py")]
+    files = sorted((root / "harness" / "engines").glob("*.py")) + design + [root / "harness" / "language" / "tune_settings.py"]
     return files + sorted((root / "r_scripts").glob("*.R"))
 
 

@@ -44,6 +44,8 @@ def encode(result: EngineResult, arrays: dict[str, np.ndarray]) -> dict:
     else:
         tree["inference"] = None
     tree["inner_cv"] = {name: {key: put(v) for key, v in values.items()} for name, values in result.inner_cv.items()}
+    if result.tuned:  # only then: entries without a tune block keep their layout
+        tree["tuned"] = {name: {key: put(v) for key, v in values.items()} for name, values in result.tuned.items()}
     return tree
 
 
@@ -75,6 +77,7 @@ def decode(tree: dict, arrays: dict[str, np.ndarray]) -> EngineResult:
         treatments=tuple(decode(t, arrays) for t in tree["treatments"]),
         inference=inference,
         inner_cv={name: {key: get(ref) for key, ref in values.items()} for name, values in tree.get("inner_cv", {}).items()},
+        tuned={name: {key: get(ref) for key, ref in values.items()} for name, values in tree.get("tuned", {}).items()},
     )
 
 

@@ -189,6 +189,10 @@ def _verdict(
         splits = splits if splits is not None else sample_splits(design, folds)
         learner_free = _learner_free(spec, design, folds, r, splits)
         result.update(judge(spec, design, folds, py, r, learner_free).as_dict())
+        if spec.tune is not None:
+            from harness.verdict.tuning import tuning_summary
+
+            result["tuning"] = tuning_summary(spec, py, r)
     elif result["error"]:
         result["status"] = "error"
     else:

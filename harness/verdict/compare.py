@@ -47,6 +47,7 @@ from harness.verdict.checks import (
 )
 from harness.verdict.formulas import Aggregate, atte_reps, python_aggregate, r_aggregate, var_scaling_factor
 from harness.verdict.nuisances import nuisance_checks, nuisance_summary
+from harness.verdict.tuning import tuning_checks
 
 __all__ = [
     "Comparison",
@@ -342,6 +343,7 @@ def compare(
     checks = fold_checks(folds, py, r) + nuisance_checks(tier, tol, nuisance)
     checks += learner_free_checks(spec, design, folds, r, learner_free)
     checks += rule_checks(design, py, r)
+    checks += tuning_checks(spec, tier, py, r)
     if tier == "exact":
         checks += exact_checks(spec, _sides(spec, design, folds, py, r, learner_free), tol)
     else:
