@@ -103,6 +103,10 @@ class ClaimSpec(_Frozen):
         return [value] if isinstance(value, str) else value
 
 
+# Spec fields added after content hashes were stored in caches and baselines (see recorded_fields).
+LATER_FIELDS = ("folds", "tune")
+
+
 class Spec(_Frozen):
     """One estimate: a model, its variables, its learners and the design steps before it.
 
@@ -303,10 +307,16 @@ class Spec(_Frozen):
     def nuisances(self) -> list[str]:
         return nuisances_of(self.model, self.score_name, self.subgroups, self.partial_name)
 
+    def recorded_fields(self) -> dict:
+        """The spec's fields as a baseline records them (JSON types). Fields added after baselines
+        existed are left out while unset, so a spec that does not use them hashes and compares as
+        it did before they were added (caches and baselines hold)."""
+        return self.model_dump(mode="json", exclude={f for f in LATER_FIELDS if getattr(self, f) is None})
+
     def content_hash(self) -> str:
         """Hash of everything that can change this spec's estimate."""
-        # A spec without a tune block hashes as before the field existed (caches and baselines hold).
-        text = self.model_dump_json(exclude={"tune"} if self.tune is None else None)
+        unset = {f for f in LATER_FIELDS if getattr(self, f) is None}
+        text = self.model_dump_json(exclude=unset or None)
         return hashlib.sha256(text.encode()).hexdigest()
 
 

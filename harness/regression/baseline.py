@@ -132,7 +132,7 @@ def save_baseline(run_dir: Path, to: Path) -> None:
     estimates, specs = {}, {}
     for row in results["specs"]:
         spec = spec_file.spec(row.get("spec_id", row["id"]))
-        specs[spec.id] = {"sha256": spec.content_hash(), "fields": spec.model_dump(mode="json")}
+        specs[spec.id] = {"sha256": spec.content_hash(), "fields": spec.recorded_fields()}
         tier = row.get("tier") or "statistical"
         estimates[row["id"]] = {
             "spec": spec.id,

@@ -183,7 +183,7 @@ def input_changes(baseline: dict, spec_file, results: dict, baseline_dir: Path, 
             if spec.id not in known:
                 specs[spec.id] = {"status": "new", "fields": []}
             elif known[spec.id]["sha256"] != spec.content_hash():
-                fields = _field_changes(known[spec.id]["fields"], spec.model_dump(mode="json"))
+                fields = _field_changes(known[spec.id]["fields"], spec.recorded_fields())
                 specs[spec.id] = {"status": "changed", "fields": [(f, b, a, f not in DESCRIPTIVE_FIELDS) for f, b, a in fields]}
         ids = {s.id for s in spec_file.specs}
         for spec_id in sorted(set(known) - ids):
