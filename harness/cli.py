@@ -121,7 +121,8 @@ def _versions_parser(sub) -> None:
     versions = sub.add_parser(
         "versions",
         help="fit the specs under several doubleml and DoubleML releases: which release moved which estimate, and why",
-        epilog="exit codes: 0 written; 2 a refused release, spec or --out; 3 an environment could not be built",
+        epilog="exit codes: 0 every move explained; 1 an unexplained move or a failed fit; 2 a refused release, spec or "
+        "--out; 3 an environment could not be built",
     )
     versions.add_argument("--specs", required=True, type=Path, help="YAML spec file")
     versions.add_argument("--py-releases", help="doubleml releases, e.g. 0.9.3,0.10.1,0.11.4 (default: the installed one)")

@@ -207,7 +207,8 @@ def run_versions(options: VersionsOptions) -> dict:
 
 
 def cmd_versions(args, command: str) -> int:
-    """The `versions` subcommand: one line per step on stderr unless ``--quiet``; exit 0 when written."""
+    """The `versions` subcommand: one line per step on stderr unless ``--quiet``; exit 0 when every
+    move is explained and every fit ran, 1 otherwise (the report says which)."""
 
     def say(line: str) -> None:
         if not args.quiet:
@@ -224,6 +225,14 @@ def cmd_versions(args, command: str) -> int:
     )
     result = run_versions(options)
     unexplained = sum(m["attributed_to"] == "unexplained" for m in result["moves"])
+    failed = sum(
+        est.get("status") != "ok"
+        for e in result["specs"]
+        if "skipped" not in e
+        for engine in ("python", "r")
+        for est in e[engine].values()
+    )
     if not args.quiet:
-        print(f"{len(result['moves'])} move(s), {unexplained} unexplained -> {args.out}/report.html")
-    return 0
+        print(f"{len(result['moves'])} move(s), {unexplained} unexplained, {failed} failed fit(s) -> {args.out}/report.html")
+    # As `check`: a move nobody explains, or a release that could not fit a spec, is a finding (1).
+    return 1 if unexplained or failed else 0
