@@ -40,6 +40,8 @@ def _plot(entry: dict, path: Path) -> None:
         ok = [(i, entry[engine][r]) for i, r in enumerate(rels) if entry[engine][r].get("status") == "ok"]
         for i, est in ok:
             ax.errorbar([i], [est["coef"]], yerr=[[est["coef"] - est["ci"][0]], [est["ci"][1] - est["coef"]]], fmt="o", capsize=4)
+            # The se beside each point: an aggregation change moves it while the interval stays.
+            ax.annotate(f"se {est['se']:.4g}", (i, est["coef"]), textcoords="offset points", xytext=(6, 0), fontsize=7)
         ax.set_xticks(range(len(rels)), rels)
         ax.set_xlim(-0.5, len(rels) - 0.5)
         ax.set_title(ENGINE_LABEL[engine])
