@@ -156,3 +156,46 @@ def test_two_releases_each_and_the_aggregation_change_explained(tmp_path: Path) 
     assert second.returncode == 0 and "building" not in second.stderr, second.stderr
     assert json.loads((out / "versions.json").read_text())["timings"]["environments_ready_s"] < 5
     assert time.perf_counter() - start < 120
+
+
+# --- the cache: a half-built environment is built again, a complete one is used ----------------------
+
+
+def test_an_environment_is_used_only_when_its_marker_matches(tmp_path: Path) -> None:
+    from harness.versions.environments import MARKER, _cached
+
+    built: list[Path] = []
+
+    def build(path: Path) -> None:
+        path.mkdir()
+        (path / "bin").mkdir()
+        built.append(path)
+
+    target = tmp_path / "py-doubleml-0.10.1"
+    target.mkdir()
+    (target / "half-installed").write_text("")  # a build killed before its marker
+    first = _cached(target, "lock-a", build, lambda _: None)
+    assert first.built_now and not (target / "half-installed").exists() and (target / MARKER).exists()
+    assert not _cached(target, "lock-a", build, lambda _: None).built_now and len(built) == 1
+    assert _cached(target, "lock-b", build, lambda _: None).built_now  # another lock: built again
+
+    def failing(path: Path) -> None:
+        path.mkdir()
+        raise RuntimeError("pip failed")
+
+    with pytest.raises(RuntimeError):
+        _cached(tmp_path / "py-doubleml-0.9.3", "lock-a", failing, lambda _: None)
+    assert not (tmp_path / "py-doubleml-0.9.3").exists()  # nothing half-built is left to be used
+
+
+def test_a_versions_folder_may_be_replaced_by_the_next_run_and_a_foreign_file_is_refused(tmp_path: Path) -> None:
+    from harness.output.outdir import OutputError, check_output
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "versions.json").write_text(json.dumps({"schema": "dml-parity/versions/1", "output_files": ["report.md"]}))
+    (out / "report.md").write_text("")
+    check_output(out)
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(OutputError, match="notes.txt"):
+        check_output(out)
