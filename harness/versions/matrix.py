@@ -59,13 +59,8 @@ def _prepared(options: VersionsOptions):
     from harness.language.spec import load_spec_file
     from harness.running.runner import _data_path, prepare
 
-    spec_file = load_spec_file(options.specs)
+    spec_file = load_spec_file(options.specs, options.only)  # an unknown --only id is refused there
     prepared = prepare(spec_file, _data_path(spec_file, None))
-    if options.only:
-        unknown = sorted(set(options.only) - {p.spec.id for p in prepared})
-        if unknown:
-            raise SpecError(f"--only: no spec '{unknown[0]}' in {options.specs}")
-        prepared = [p for p in prepared if p.spec.id in options.only]
     skipped = {p.spec.id: unsupported(p) for p in prepared if unsupported(p)}
     kept = [p for p in prepared if p.spec.id not in skipped]
     if not kept:
