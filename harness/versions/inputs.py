@@ -21,13 +21,15 @@ from harness.running.fit import PreparedSpec
 __all__ = ["learner_description", "unsupported", "write_inputs"]
 
 MODELS = ("plr", "pliv", "irm", "iivm")
+# What a release environment holds besides doubleml: scikit-learn and LightGBM (the locks).
+RELEASE_LEARNER_MODULES = ("sklearn.", "lightgbm.")
 
 
 def learner_description(estimator: Any) -> Optional[dict]:
-    """A scikit-learn estimator as module, class and the parameters the tool set (those that
-    differ from the class's defaults); None for an estimator that is not scikit-learn's."""
+    """A scikit-learn (or LightGBM) estimator as module, class and the parameters the tool set (those
+    that differ from the class's defaults); None for an estimator a release environment lacks."""
     cls = type(estimator)
-    if not cls.__module__.startswith("sklearn."):
+    if not cls.__module__.startswith(RELEASE_LEARNER_MODULES):
         return None
     defaults = cls().get_params(deep=False)
     params = {}
@@ -60,7 +62,7 @@ def unsupported(prepared: PreparedSpec) -> Optional[str]:
     for nuisance in spec.nuisances:
         learner = resolve_learner(spec.learner_for(nuisance), nuisance, spec.model)
         if learner_description(learner.python_estimator()) is None:
-            return f"learner {learner.name} ({nuisance}) is not a scikit-learn estimator a release environment holds"
+            return f"learner {learner.name} ({nuisance}) is not a scikit-learn or LightGBM estimator a release environment holds"
     return None
 
 

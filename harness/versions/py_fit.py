@@ -18,7 +18,7 @@ from importlib.metadata import PackageNotFoundError, version
 import numpy as np
 import pandas as pd
 
-PACKAGES = ("doubleml", "scikit-learn", "numpy", "pandas", "scipy")
+PACKAGES = ("doubleml", "scikit-learn", "numpy", "pandas", "scipy", "lightgbm")
 
 
 def _versions():

@@ -20,7 +20,7 @@ from harness.versions.inputs import unsupported
 
 __all__ = ["R_VERSION_PACKAGES", "main"]
 
-R_VERSION_PACKAGES = ("DoubleML", "mlr3", "mlr3learners", "glmnet", "data.table")
+R_VERSION_PACKAGES = ("DoubleML", "mlr3", "mlr3learners", "glmnet", "lightgbm", "data.table")
 
 
 def _record(result) -> dict:
