@@ -199,3 +199,25 @@ def test_a_versions_folder_may_be_replaced_by_the_next_run_and_a_foreign_file_is
     (out / "notes.txt").write_text("mine")
     with pytest.raises(OutputError, match="notes.txt"):
         check_output(out)
+
+
+@pytest.mark.r
+def test_without_release_flags_the_installed_packages_are_the_releases(tmp_path: Path) -> None:
+    """No environment is built: the tool's own doubleml and DoubleML, named by their versions."""
+    from importlib.metadata import version
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DMLP_VERSIONS_CACHE": str(tmp_path / "envs")}
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "harness.cli", "versions", "--specs", str(ROOT / "specs" / "versions.yaml")]
+    done = subprocess.run(
+        [*command, "--only", "baseline_fe_lasso_rep5", "--out", str(out)], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads((out / "versions.json").read_text())
+    assert [r["release"] for r in result["releases"]["python"]] == [version("doubleml")]
+    assert result["releases"]["python"][0]["environment"] == {"path": None, "built_now": False}
+    spec = result["specs"][0]
+    (py,), (r,) = spec["python"].values(), spec["r"].values()
+    assert py["status"] == r["status"] == "ok" and len(py["coef_reps"]) == 5
+    assert abs(py["coef"] - r["coef"]) <= 1e-6 * abs(r["coef"])  # the exact tier's tolerance
+    assert not (tmp_path / "envs").exists() and result["moves"] == []

@@ -172,6 +172,11 @@ def run_versions(options: VersionsOptions) -> dict:
         for release, env in envs["r"].items():
             options.say(f"fitting {len(kept)} spec(s) with DoubleML {release}")
             fits["r"][release] = _fit_r(release, env, r_job, Path(tmp))
+    for engine, package in (("python", "doubleml"), ("r", "DoubleML")):  # "installed": named by its version
+        if INSTALLED in fits[engine]:
+            actual = fits[engine][INSTALLED]["versions"].get(package) or INSTALLED
+            fits[engine] = {actual: fits[engine][INSTALLED]}
+            envs[engine] = {actual: envs[engine][INSTALLED]}
     entries = _spec_entries(kept, skipped, fits)
     moves = [m for e in entries if "skipped" not in e for engine in ("python", "r") for m in release_moves(e, engine, e[engine])]
     result = {
