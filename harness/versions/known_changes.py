@@ -8,11 +8,12 @@ release's number within the tier's tolerance (``harness.versions.moves``).
 Read from the releases' source (``pip download doubleml==X --no-deps``):
 
 - doubleml 0.9.3, ``utils/_estimation.py::_aggregate_coefs_and_ses``: coef = median(θ_m), se =
-  sqrt(median(se_m² + (θ_m − θ̃)² / n)) with n the variance scaling factor (rows; with one cluster
-  variable the number of clusters: ``_var_est``). 0.10.0 (after DoubleML/doubleml-for-py#314, in
-  0.10.1 the same): se = (median(θ_m + 1.96 se_m) − θ̃) / 1.96. In both, ``pval`` is 2Φ(−|θ̃/se|) of
-  the aggregated se and ``confint`` the median of the per-repetition intervals, so p moves with se
-  and the CI does not move. With one repetition both rules give se_1: nothing moves.
+  sqrt(median(se_m² + (θ_m − θ̃)² / n)) with n the variance scaling factor (``_var_est``: the rows;
+  with one cluster variable the number of clusters, with two the smaller of the two numbers).
+  0.10.0 (after DoubleML/doubleml-for-py#314, in 0.10.1 the same): se = (median(θ_m + 1.96 se_m)
+  − θ̃) / 1.96. In both, ``pval`` is 2Φ(−|θ̃/se|) of the aggregated se and ``confint`` the median
+  of the per-repetition intervals, so p moves with se and the CI does not move. With one
+  repetition both rules give se_1: nothing moves.
 - The IRM trimming default (0.6.0: 1e-2; R 1e-12) cannot move an estimate here: the tool always
   sends the spec's ``trimming_threshold`` (default 0.01) to both packages, and releases before
   0.8.0 are refused (``harness.versions.releases``).

@@ -119,14 +119,13 @@ def _env_record(env) -> dict:
     return {"path": str(env.path), "built_now": env.built_now, **{k: v for k, v in env.record.items() if k != "digest"}}
 
 
-def _scaling(prepared) -> Optional[int]:
-    """The n of doubleml's variance scaling: rows, or clusters with one cluster variable."""
+def _scaling(prepared) -> int:
+    """The n of doubleml's variance scaling (``_var_est``): the rows; with clusters the number of
+    clusters, with two cluster variables the smaller of the two numbers."""
     design = prepared.design
     if not design.cluster:
         return design.n_obs
-    if len(design.cluster) == 1:
-        return int(design.frame[design.cluster[0]].nunique())
-    return None
+    return min(int(design.frame[c].nunique()) for c in design.cluster)
 
 
 def _spec_entries(kept, skipped: dict, fits: dict) -> list[dict]:
