@@ -103,7 +103,7 @@ def check_python_releases(releases: list[str]) -> None:
             raise ReleaseRefused(f"--py-releases: doubleml {release} is not supported ({why}); supported: 0.8.0 to 0.11.x")
         if not lock_path(release).exists():
             raise ReleaseRefused(
-                f"--py-releases: doubleml {release} has no lock ({os.path.relpath(lock_path(release))}); "
+                f"--py-releases: doubleml {release} has no lock (harness/versions/locks/{lock_path(release).name}); "
                 f"locked: {', '.join(locked_releases())}"
             )
 
