@@ -10,7 +10,7 @@
 The cache is ``$DMLP_VERSIONS_CACHE`` or ``$XDG_CACHE_HOME/dml-parity/versions`` (default
 ``~/.cache/dml-parity/versions``). An environment is used only when its marker file, written last
 and holding the digest of what it was built from, matches: a half-built one (killed build, full
-disk) or one built from another lock is removed and built again. A lock file per environment keeps
+disk) or one built from another lock is set aside, deleted in the background, and built again. A lock file per environment keeps
 two runs from building the same one at once.
 """
 

@@ -25,7 +25,7 @@ import urllib.request
 from functools import lru_cache
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness.errors import EnvironmentProblem, HarnessError
 
 __all__ = [
     "LOCKS",
@@ -82,7 +82,7 @@ def pypi_releases() -> tuple[str, ...]:
     )
     match = re.search(r"Available versions: (.*)", done.stdout)
     if done.returncode != 0 or not match:
-        raise ReleaseRefused("--py-releases: cannot list doubleml's releases with pip (no package index reachable)")
+        raise EnvironmentProblem("--py-releases: cannot list doubleml's releases with pip (no package index reachable)")
     return tuple(v.strip() for v in match.group(1).split(","))
 
 
