@@ -111,7 +111,25 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--no-cache", action="store_true", help="refit every spec")
     check.add_argument("--cache-dir", type=Path, help="result cache (default ~/.cache/dml-parity/results)")
     check.add_argument("--quiet", action="store_true", help="no progress output")
+
+    _versions_parser(sub)
     return parser
+
+
+def _versions_parser(sub) -> None:
+    """`dml-parity versions` (harness/versions/)."""
+    versions = sub.add_parser(
+        "versions",
+        help="fit the specs under several doubleml and DoubleML releases: which release moved which estimate, and why",
+        epilog="exit codes: 0 every move explained; 1 an unexplained move or a failed fit; 2 a refused release, spec or "
+        "--out; 3 an environment could not be built",
+    )
+    versions.add_argument("--specs", required=True, type=Path, help="YAML spec file")
+    versions.add_argument("--py-releases", help="doubleml releases, e.g. 0.9.3,0.10.1,0.11.4 (default: the installed one)")
+    versions.add_argument("--r-releases", help="R DoubleML releases, e.g. 1.0.1,1.0.2 (default: the installed one)")
+    versions.add_argument("--only", help="comma-separated spec ids (default: every spec)")
+    versions.add_argument("--out", required=True, type=Path, help="output folder (versions.json, report.md, report.html)")
+    versions.add_argument("--quiet", action="store_true", help="no progress output")
 
 
 class Terminated(KeyboardInterrupt):
@@ -171,6 +189,10 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         return 0
     if args.command == "check":
         return _cmd_check(args, argv)
+    if args.command == "versions":
+        from harness.versions.matrix import cmd_versions
+
+        return cmd_versions(args, shlex.join(["dml-parity", *argv]))
     return 2
 
 

@@ -29,6 +29,8 @@ OUTPUT_FILES_KEY = "output_files"
 # Folders written before the list existed: the files those versions could write, by name.
 LEGACY_FILES = frozenset({"results.json", "report.html", "report.md", "results.csv", "parity.png", "forest.png", "arrays.npz"})
 RESULTS_SCHEMA_PREFIX = "dml-parity/results/"
+# `dml-parity versions` writes versions.json in place of results.json, with the same list.
+VERSIONS_SCHEMA_PREFIX = "dml-parity/versions/"
 PROBE_BYTES = 1 << 20
 
 
@@ -74,6 +76,8 @@ def _check_replaceable(out: Path) -> frozenset[str]:
     names = sorted(e.name for e in entries)
     ours = _files_written_by_us(out / "results.json")
     if ours is None:
+        ours = _files_written_by_us(out / "versions.json", VERSIONS_SCHEMA_PREFIX)
+    if ours is None:
         raise OutputError(f"--out {out}: not a folder dml-parity wrote (it holds {_some(names)}); choose another --out")
     foreign = [e.name for e in sorted(entries) if not _tool_file(e, ours)]
     if foreign:
@@ -88,7 +92,7 @@ def _some(names: list[str]) -> str:
     return f"'{names[0]}'{more}"
 
 
-def _files_written_by_us(results: Path) -> frozenset[str] | None:
+def _files_written_by_us(results: Path, prefix: str = RESULTS_SCHEMA_PREFIX) -> frozenset[str] | None:
     """The names the run behind ``results`` wrote, or None when no run of this tool wrote it."""
     if results.is_symlink() or not results.is_file():
         return None
@@ -97,14 +101,14 @@ def _files_written_by_us(results: Path) -> frozenset[str] | None:
         schema = data.get("schema")
     except (OSError, ValueError, AttributeError):
         return None
-    if not (isinstance(schema, str) and schema.startswith(RESULTS_SCHEMA_PREFIX)):
+    if not (isinstance(schema, str) and schema.startswith(prefix)):
         return None
     listed = data.get(OUTPUT_FILES_KEY)
     if listed is None:
-        return LEGACY_FILES
+        return LEGACY_FILES if prefix == RESULTS_SCHEMA_PREFIX else None
     if not isinstance(listed, list) or not all(_plain_file_name(n) for n in listed):
         return None  # a list that names paths is not one this tool wrote
-    return frozenset({"results.json", *listed})
+    return frozenset({results.name, *listed})
 
 
 def _plain_file_name(name: object) -> bool:
