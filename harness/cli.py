@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import shlex
 import signal
@@ -141,6 +142,7 @@ def _terminate(signum, frame) -> None:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    command = argv is None  # the dml-parity command (a caller passing argv lives on: tests, scripts)
     argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
     # Only the main thread may set a handler (main() can be called from elsewhere in tests).
@@ -165,6 +167,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
+        if command:
+            # The process ends now: its finalisation need not trace every object of doubleml,
+            # scikit-learn, matplotlib (0.3-2 s after the report was written, measured on 2 cores;
+            # 0.06-0.2 s with them frozen). Nothing is skipped: exit handlers and flushes still run.
+            gc.freeze()
 
 
 def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:

@@ -1,7 +1,13 @@
-"""Replicate throughput (issue 12): one replicated workload run with ``--jobs 1``, ``--jobs 2`` and a
-two-worker Dask ``LocalCluster`` (``--scheduler``), each from a cold start and an empty cache, in
-alternating order, timed from outside; peak memory is the sampled sum of RSS over every process of
-the run (for Dask: the command's tree and the cluster's worker processes).
+"""Replicate throughput (issues 12, 24): one replicated workload run with ``--jobs 1``, ``--jobs 2``
+and ``--scheduler`` on a Dask cluster of one and of two workers, each from a cold start and an empty
+cache, in alternating order, timed from outside. The cluster is started as the README tells users
+to start one: a ``dask scheduler`` and ``dask worker --nthreads 1`` processes (each with its
+nanny), on 127.0.0.1, started anew for each cluster size in each round, serving two runs in a row
+(the first meets workers that start R; the second, "next run", workers that have it, as a
+long-lived cluster's do), and stopped by PID after them. Peak memory is the sampled sum
+of RSS over every process of the run (for Dask: the command's tree and the cluster's processes);
+CPU is the CPU-seconds the run's processes used during it (for Dask: also the scheduler's, the
+nannies' and the workers', counted from the run's start).
 
     .venv/bin/python bench/replicates/replicate_throughput.py                 # 2 rounds, 24 replicates
     .venv/bin/python bench/replicates/replicate_throughput.py --rounds 3 --replicates 40
@@ -19,6 +25,8 @@ import argparse
 import json
 import os
 import platform
+import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +43,8 @@ sys.path.insert(0, str(ROOT))
 from bench.common.sampling import TreeSampler, busy_seconds  # noqa: E402
 
 PY = ROOT / ".venv" / "bin" / "python"
+PY = PY if PY.exists() else Path(sys.executable)  # a worktree without its own environment
+DASK = PY.with_name("dask")
 RAW = ROOT / "bench" / "replicates" / "replicate_throughput_raw.json"
 MARKDOWN = ROOT / "bench" / "RESULTS.md"
 BEGIN = "<!-- replicate_throughput.py: begin (generated; edit bench/replicates/replicate_throughput.py instead) -->"
@@ -70,11 +80,12 @@ def _run(label: str, args: list[str], specs: Path, extra_roots: list[int], n: in
     ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     load = os.getloadavg()[0]
+    uptime = _uptime()
+    cpu0 = _tree_cpu(extra_roots)  # the cluster's processes existed before the run
     busy0 = busy_seconds()
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     sampler = TreeSampler([proc.pid, *extra_roots])
-    cpu0 = {pid: psutil.Process(pid).cpu_times() for pid in extra_roots}
     sampler.start()
     _, stderr = proc.communicate()
     wall = time.perf_counter() - start
@@ -83,8 +94,7 @@ def _run(label: str, args: list[str], specs: Path, extra_roots: list[int], n: in
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"{label}: exit {proc.returncode}: {stderr[-2000:]}")
     # The cluster's processes existed before the run: only their CPU during it counts.
-    before = sum(t.user + t.system for t in cpu0.values())
-    own = sum(sampler.cpu.values()) - before
+    own = sum(sampler.cpu.values()) - sum(cpu0.get(pid, 0.0) for pid in sampler.cpu)
     results = json.loads((out / "run" / "results.json").read_text(encoding="utf-8"))
     block = results["specs"][0]["replicates"]
     row = {
@@ -95,23 +105,88 @@ def _run(label: str, args: list[str], specs: Path, extra_roots: list[int], n: in
         "own_cpu_s": round(own, 1),
         "other_cores": round(max(0.0, (busy_seconds() - busy0 - own) / wall), 2),
         "load1_start": round(load, 2),
+        "uptime_start": uptime,
+        "uptime_end": _uptime(),
         "coef_sum": sum(block["python"]["coef"]) + sum(block["r"]["coef"]),
     }
     print(f"  {label}: {row}", flush=True)
     return row
 
 
+def _uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def _tree_cpu(roots: list[int]) -> dict[int, float]:
+    out = {}
+    for root in roots:
+        for proc in [psutil.Process(root), *psutil.Process(root).children(recursive=True)]:
+            try:
+                times = proc.cpu_times()
+            except psutil.Error:
+                continue
+            out[proc.pid] = times.user + times.system
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class DaskCluster:
+    """``dask scheduler`` and ``size`` ``dask worker --nthreads 1`` processes, as the README starts
+    them; stopped by PID (SIGTERM to each process and its descendants, then SIGKILL)."""
+
+    def __init__(self, size: int) -> None:
+        from harness.engines.r_engine import r_library
+
+        port = _free_port()
+        self.address = f"tcp://127.0.0.1:{port}"
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "DMLP_RLIB": str(r_library()), "R_LIBS": str(r_library())}
+        local = ["--host", "127.0.0.1", "--no-dashboard"]
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "cwd": ROOT}
+        self.processes = [subprocess.Popen([str(DASK), "scheduler", "--port", str(port), *local], **quiet)]
+        worker = [str(DASK), "worker", self.address, "--nthreads", "1", *local]
+        self.processes += [subprocess.Popen(worker, **quiet) for _ in range(size)]
+        from dask.distributed import Client
+
+        with Client(self.address, timeout=60, set_as_default=False) as client:
+            client.wait_for_workers(size, timeout=120)
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes]
+
+    def stop(self) -> None:
+        pids = [q.pid for p in self.processes if p.poll() is None for q in psutil.Process(p.pid).children(recursive=True)]
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for pid in pids:
+            if psutil.pid_exists(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
 def measure_round(specs: Path, n: int, order: list[str]) -> list[dict[str, Any]]:
     rows = []
     for config in order:
         if config.startswith("dask"):
-            from dask.distributed import LocalCluster
-
             size = int(config[4:] or 2)  # "dask1": a one-worker cluster, the base of the Dask ratio
-            label = f"dask LocalCluster, {size} worker{'s' if size > 1 else ''}"
-            with LocalCluster(n_workers=size, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-                workers = [w.process.pid for w in cluster.workers.values()]
-                rows.append(_run(label, ["--scheduler", cluster.scheduler_address], specs, workers, n))
+            label = f"dask, {size} worker{'s' if size > 1 else ''}"
+            cluster = DaskCluster(size)
+            try:
+                rows.append(_run(label, ["--scheduler", cluster.address], specs, cluster.pids(), n))
+                # The same command again on the same cluster, as a team's long-lived cluster serves
+                # run after run: its workers' R and modules are loaded already.
+                rows.append(_run(f"{label}, next run", ["--scheduler", cluster.address], specs, cluster.pids(), n))
+            finally:
+                cluster.stop()
         else:
             rows.append(_run(f"--jobs {config}", ["--jobs", config], specs, [], n))
     return rows
@@ -124,15 +199,18 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
         mine = [r for r in rows if r["label"] == label]
         out[label] = {
             "wall_s": statistics.median(r["wall_s"] for r in mine),
+            "own_cpu_s": statistics.median(r["own_cpu_s"] for r in mine),
             "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in mine),
             "other_cores": statistics.median(r["other_cores"] for r in mine),
         }
     base = out["--jobs 1"]
+    # The one-worker cluster's label before issue 24 (a LocalCluster), for --render of old raw files.
+    dask_one = out.get("dask, 1 worker") or out.get("dask LocalCluster, 1 worker")
     for label, values in out.items():
         values["speed_vs_jobs1"] = base["wall_s"] / values["wall_s"]
         values["memory_vs_jobs1"] = values["peak_rss_mb"] / base["peak_rss_mb"]
         # Two workers against one of the same kind (issue 24 asks >= 1.8x of each).
-        one = base if label.startswith("--jobs") else out.get("dask LocalCluster, 1 worker")
+        one = base if label.startswith("--jobs") else out.get("dask, 1 worker, next run") if "next run" in label else dask_one
         values["speed_vs_one_worker"] = one["wall_s"] / values["wall_s"] if one else float("nan")
     return out
 
@@ -144,44 +222,56 @@ def _ratio(value: float) -> str:
 def render(raw: dict[str, Any]) -> str:
     summary = summarise(raw["rows"])
     lines = [
-        "## Replicate throughput: `--jobs 1`, `--jobs 2` and a two-worker Dask LocalCluster",
+        "## Replicate throughput: `--jobs 1`, `--jobs 2` and a Dask cluster of one and two workers",
         "",
         f"Measured by `.venv/bin/python {raw['command']}` on {raw['machine']} ({raw['date']}): one spec, {raw['n']} replicates "
         "(PLR, forests of 50 trees in both languages, fresh `make_plr_CCDDHNR2018` data of 500 rows per replicate, "
         f"3 folds), {raw['rounds']} rounds in alternating order, each run from a cold start (new workers, new R, "
-        "empty cache). Medians over the rounds; ratios to `--jobs 1`. Every fit runs in a worker process "
+        "empty cache). Medians over the rounds. Every fit runs in a worker process "
         "(`harness/running/parallel.py`): `--jobs 1` is the run's process and one worker, `--jobs 2` two workers, each with "
-        "its own embedded R; with `--scheduler` each replicate is a Dask future on the cluster's two single-threaded "
-        "worker processes, each of which starts its own R. Peak memory is the sampled sum of RSS over the run's "
-        "process tree (and the cluster's workers).",
+        "its own embedded R; with `--scheduler` each replicate is a Dask task on a cluster started as the README says "
+        "(`dask scheduler` and one `dask worker --nthreads 1` per worker, each with its nanny), started anew "
+        "for each cluster size in each round, whose workers start their R at the run's versions probe; "
+        '"next run" is the same command again on that '
+        "cluster (R and modules loaded in its workers, as on a long-lived cluster), its ratio to the next run on "
+        "one worker. CPU is what the run's processes used during it "
+        "(for Dask also the scheduler, the nannies and the workers); peak memory is the sampled sum of RSS over "
+        "the run's process tree and the cluster's. The load each run met is in the second table (`uptime` at its "
+        "start and end, and the CPU the rest of the machine used meanwhile).",
         "",
         "| executor | wall (s) | replicates / min | speed vs --jobs 1 | speed vs one worker of its kind "
-        "| peak memory (MB) | memory vs --jobs 1 | other load (cores) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| CPU (s) | peak memory (MB) | memory vs --jobs 1 | other load (cores) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for label, v in summary.items():
         lines.append(
             f"| {label} | {v['wall_s']:.1f} | {60 * raw['n'] / v['wall_s']:.1f} | {v['speed_vs_jobs1']:.2f}x | "
-            f"{_ratio(v['speed_vs_one_worker'])} | {v['peak_rss_mb']:.0f} | {v['memory_vs_jobs1']:.2f}x | "
-            f"{v['other_cores']:.2f} |"
+            f"{_ratio(v['speed_vs_one_worker'])} | {v['own_cpu_s']:.1f} | {v['peak_rss_mb']:.0f} | "
+            f"{v['memory_vs_jobs1']:.2f}x | {v['other_cores']:.2f} |"
         )
     lines += [
         "",
         "Every run, in order:",
         "",
-        "| round | executor | wall (s) | peak memory (MB) | other load (cores) | load1 at start |",
-        "|---|---|---|---|---|---|",
+        "| round | executor | wall (s) | CPU (s) | peak memory (MB) | other load (cores) | load at start (`uptime`) | at end |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in raw["rows"]:
+        start = _load_text(r.get("uptime_start")) or f"{r['load1_start']:.2f}"
         lines.append(
-            f"| {r['round']} | {r['label']} | {r['wall_s']:.1f} | {r['peak_rss_mb']:.0f} | {r['other_cores']:.2f} "
-            f"| {r['load1_start']:.2f} |"
+            f"| {r['round']} | {r['label']} | {r['wall_s']:.1f} | {r['own_cpu_s']:.1f} | {r['peak_rss_mb']:.0f} "
+            f"| {r['other_cores']:.2f} | {start} | {_load_text(r.get('uptime_end')) or '-'} |"
         )
     same = len({round(r["coef_sum"], 12) for r in raw["rows"]}) == 1
     lines += ["", f"All runs gave the same estimates: {'yes' if same else 'NO'}."]
     if raw.get("note"):
         lines += ["", raw["note"]]
     return "\n".join(lines) + "\n"
+
+
+def _load_text(uptime: Optional[str]) -> str:
+    """``uptime``'s three load averages ("0.15, 1.53, 1.95"), or empty."""
+    return uptime.split("load average:")[-1].strip() if uptime and "load average:" in uptime else ""
 
 
 def write_section(text: str) -> None:

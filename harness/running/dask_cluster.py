@@ -135,13 +135,15 @@ class Cluster:
     def start(self, count: int = 1) -> None:
         return None  # the cluster's workers are already running
 
-    def _submit(self, kind: str, payload: Any, name: str, arrays: Optional[dict] = None):
-        """A task on any worker not set aside (a loose restriction: should all of those be gone,
-        any worker may take it, and a set-aside one answers "unfit" again)."""
+    def _submit(self, kind: str, payload: Any, name: str, arrays: Optional[dict] = None, worker: Optional[str] = None):
+        """A task on ``worker`` or, without one, on any worker not set aside (loose restrictions:
+        should those be gone, any worker may take it, and a set-aside one answers "unfit" again)."""
         self._count += 1
         where: dict[str, Any] = {}
-        if self.set_aside:
-            workers = [w for w in self.client.scheduler_info(n_workers=-1)["workers"] if w not in self.set_aside]
+        if worker is not None:
+            where = {"workers": [worker], "allow_other_workers": True}
+        elif self.set_aside:
+            workers = self._fit_workers()
             if not workers:
                 self._no_worker_left()
             where = {"workers": workers, "allow_other_workers": True}
@@ -163,7 +165,48 @@ class Cluster:
         raise EnvironmentProblem(f"--scheduler {self.address}: no worker of the cluster can run the fits ({reasons})")
 
     def versions(self) -> dict:
-        """Python's and R's versions where the fits run: on the first worker that can fit."""
+        """Python's and R's versions where the fits run: those of the first worker that answers.
+
+        The probe goes to every worker at once: each starts its R now, together, beside the run's
+        own preparations (one probed after the first answered began its fits 1-2 s late). The
+        answers that come later are checked as the fits go (``_check_warm``): a worker that cannot
+        fit, or has other versions, is set aside before it gets a spec."""
+        probes = [self._probe(worker) for worker in self._fit_workers()]
+        for future in self._first_done(probes):
+            kind, address, answer = future.result()
+            future.release()
+            if kind == "versions":
+                self._versions = answer
+                self._warming = [f for f in probes if f.key != future.key]
+                return answer
+            self._set_aside(address, answer)
+        return self._any_worker_versions()
+
+    def _fit_workers(self) -> list[str]:
+        return [w for w in self.client.scheduler_info(n_workers=-1)["workers"] if w not in self.set_aside]
+
+    def _probe(self, worker: str):
+        self._count += 1
+        key = f"dml-parity-versions-{self._token}-{self._count}"
+        return self.client.submit(
+            _on_worker, "versions", None, self.engines, None, {}, key=key, pure=False, workers=[worker], allow_other_workers=True
+        )
+
+    def _first_done(self, probes: list):
+        """The probes as they finish; one that raised ends the run only if none answers."""
+        from dask.distributed import as_completed
+
+        failure = None
+        for future in as_completed(probes, loop=self.client.loop):
+            if future.status == "finished":
+                yield future
+            elif failure is None:
+                failure = future.exception()
+        if failure is not None and not self.set_aside:
+            raise HarnessError(f"--scheduler {self.address}: the cluster cannot run the fits ({error_line(failure)})") from None
+
+    def _any_worker_versions(self) -> dict:
+        """No worker known at the start could fit (or none was known): ask any, until one can."""
         repeats = 0
         while True:
             future = self._submit("versions", None, "versions")
@@ -177,35 +220,11 @@ class Cluster:
                 future.release()
             if kind == "versions":
                 self._versions = answer
-                self._warm(besides=address)
                 return answer
             if not self._set_aside(address, answer):
                 repeats += 1
                 if repeats >= UNFIT_REPEATS:
                     self._no_worker_left()
-
-    def _warm(self, besides: str) -> None:
-        """The same probe on every other worker, not waited for: each starts its R now, beside the
-        run's own preparations, rather than in its first fit; one that cannot fit is set aside
-        before it gets a spec (``_check_warm``)."""
-        for worker in self.client.scheduler_info(n_workers=-1)["workers"]:
-            if worker != besides and worker not in self.set_aside:
-                self._count += 1
-                key = f"dml-parity-warm-{self._token}-{self._count}"
-                self._warming.append(
-                    self.client.submit(
-                        _on_worker,
-                        "versions",
-                        None,
-                        self.engines,
-                        None,
-                        {},
-                        key=key,
-                        pure=False,
-                        workers=[worker],
-                        allow_other_workers=False,
-                    )
-                )
 
     def _check_warm(self) -> None:
         for future in [f for f in self._warming if f.done()]:
@@ -236,24 +255,35 @@ class Cluster:
         store = ArrayStore(lambda value: self.client.scatter([value], broadcast=True, hash=False)[0])
         store.count([prepared[i] for i in todo])
         pending = deque(todo)
-        futures: dict = {}  # future -> (spec index, the futures of its shared arrays)
+        futures: dict = {}  # future -> (spec index, the futures of its shared arrays, the worker it was sent to)
         repeats = dict.fromkeys(todo, 0)
         running = as_completed(loop=self.client.loop)
+        free: deque = deque()  # a worker per thread of it that holds no spec of this run
 
         def submit_while_free() -> None:
             self._check_warm()
-            threads = sum(n for w, n in self.client.nthreads().items() if w not in self.set_aside)
-            while pending and len(futures) < max(threads, 1):
+            threads = {w: n for w, n in self.client.nthreads().items() if w not in self.set_aside}
+            if not futures and not free:  # the start: every thread of every worker that can fit
+                free.extend(w for w, n in threads.items() for _ in range(n))
+            while pending and len(futures) < max(sum(threads.values()), 1):
+                while free and free[0] not in threads:  # set aside, or gone, since it was freed
+                    free.popleft()
+                # Sent to a free worker, not left to the scheduler: that gave the run's first two
+                # specs to the worker that finished its versions probe first, and the other waited.
+                worker = free.popleft() if free else None
                 i = pending.popleft()
                 light, refs = store.lighten(prepared[i])
-                future = self._submit("fit", light, prepared[i].spec.id, refs)
-                futures[future] = (i, refs)
+                future = self._submit("fit", light, prepared[i].spec.id, refs, worker)
+                futures[future] = (i, refs, worker)
                 running.add(future)
 
         try:
             submit_while_free()
             for future in running:
-                i, refs = futures.pop(future)
+                i, refs, worker = futures.pop(future)
+                if worker is not None:
+                    free.append(worker)
+                submit_while_free()  # the next spec starts before this one's result is fetched and stored
                 answer, error = None, None
                 try:
                     answer = future.result()
@@ -274,7 +304,6 @@ class Cluster:
                     pending.appendleft(i)
                     submit_while_free()
                     continue
-                submit_while_free()  # the next spec starts before this one is stored
                 if answer is not None:
                     result = answer[2]
                 elif isinstance(error, KilledWorker):
