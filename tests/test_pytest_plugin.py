@@ -241,6 +241,18 @@ def test_a_doubleml_model_is_kept_and_checked_through_the_python_api(pytester: p
     moved.stdout.fnmatch_lines(["*coef*"])
 
 
+@pytest.mark.r
+def test_an_unseeded_model_fits_other_folds_each_run_and_the_failure_says_how_to_seed_it(pytester: pytest.Pytester, warm) -> None:
+    make_tables(seed=5, n=300).to_csv(pytester.path / "data.csv", index=False)
+    unseeded = MODEL_TESTS.replace("SHIFT", "0.0").replace("    np.random.seed(3141)", "    np.random.seed(None)")
+    assert "np.random.seed(None)" in unseeded
+    pytester.makepyfile(test_model=unseeded)
+    _run(pytester, "-k", "unchanged").assert_outcomes(failed=1)  # the baseline is written
+    again = _run(pytester, "-k", "unchanged")
+    again.assert_outcomes(failed=1)
+    again.stdout.fnmatch_lines(["*rows and folds: differ*", "*seed it (np.random.seed) before building the model*"])
+
+
 def test_the_entry_point_resolves_to_the_plugin() -> None:
     """Installing dml-parity registers the plugin: pytest loads every ``pytest11`` entry point."""
     found = [ep for ep in entry_points(group="pytest11") if ep.name == "dml_parity"]

@@ -132,6 +132,8 @@ class ParityFixture:
         if self._request.config.getoption("dml_parity_regen"):
             self._regenerate(run, baseline, no_r, text)
         hint = f"\nif the change is intended: pytest --dml-parity-regen rewrites {baseline}" if code in (1, 2) else ""
+        if not isinstance(model_or_spec, (str, Path)) and "\nrows and folds: differ" in text:
+            hint = f"\n{UNSEEDED_FOLDS}{hint}"
         _fail(f"dml-parity: {_outcome(code)} since {baseline} (exit {code})\n\n{text}{hint}")
 
     def _spec_file(self, model_or_spec: Union[str, Path, Any]) -> Path:
@@ -158,6 +160,15 @@ class ParityFixture:
             )
         self._save(run, baseline)
         _fail(f"dml-parity baseline differed and --dml-parity-regen is set, rewrote:\n- {baseline}\n\n{text}")
+
+
+# A doubleml model draws its folds from numpy's global random stream when it is built, so a test
+# that builds one without seeding that stream fits other folds on every run.
+UNSEEDED_FOLDS = (
+    "the model's folds differ from the baseline's: doubleml draws them from numpy's global random state when the "
+    "model is built; seed it (np.random.seed) before building the model, or give it fixed splits "
+    "(set_sample_splitting), so that every run fits the same folds"
+)
 
 
 def _keeps_r(baseline: Path) -> bool:
