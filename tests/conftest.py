@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -153,3 +155,16 @@ def generated_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("data") / "generated.csv"
     make_tables().to_csv(path, index=False)
     return path
+
+
+def run_spec_text(tmp_path: Path, spec_text: str, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """`dml-parity run` on ``spec_text`` written to ``tmp_path/spec.yaml``, as a user runs it (a subprocess)."""
+    path = tmp_path / "spec.yaml"
+    path.write_text(spec_text, encoding="utf-8")
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", "run", "--specs", str(path), "--out", str(tmp_path / "out"), "--quiet", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=timeout,
+    )

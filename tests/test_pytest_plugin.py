@@ -161,17 +161,23 @@ def test_without_r_python_is_compared_with_both_as_stored_and_says_so(project: p
     assert (project.path / BASELINE).read_bytes() == before
 
 
-def test_assert_agree_without_r_compared_nothing_and_fails(pytester: pytest.Pytester, monkeypatch) -> None:
-    make_tables(seed=5, n=300).to_csv(pytester.path / "data.csv", index=False)
-    (pytester.path / "analysis.yaml").write_text(SPEC, encoding="utf-8")
-    pytester.makepyfile(
-        test_agree="""
+AGREE_TEST = """
 from pathlib import Path
 
 def test_agree(dml_parity):
     dml_parity.assert_agree(Path(__file__).parent / "analysis.yaml")
 """
-    )
+
+
+def _agree_project(pytester: pytest.Pytester) -> None:
+    """A user's folder whose test asks that Python and R agree on its spec file."""
+    make_tables(seed=5, n=300).to_csv(pytester.path / "data.csv", index=False)
+    (pytester.path / "analysis.yaml").write_text(SPEC, encoding="utf-8")
+    pytester.makepyfile(test_agree=AGREE_TEST)
+
+
+def test_assert_agree_without_r_compared_nothing_and_fails(pytester: pytest.Pytester, monkeypatch) -> None:
+    _agree_project(pytester)
     _without_r(pytester, monkeypatch)
     result = pytester.runpytest_subprocess(*PLUGIN)
     result.assert_outcomes(passed=1, failed=1)
@@ -180,16 +186,7 @@ def test_agree(dml_parity):
 
 @pytest.mark.r
 def test_assert_agree_on_a_spec_file_passes(pytester: pytest.Pytester, warm) -> None:
-    make_tables(seed=5, n=300).to_csv(pytester.path / "data.csv", index=False)
-    (pytester.path / "analysis.yaml").write_text(SPEC, encoding="utf-8")
-    pytester.makepyfile(
-        test_agree="""
-from pathlib import Path
-
-def test_agree(dml_parity):
-    dml_parity.assert_agree(Path(__file__).parent / "analysis.yaml")
-"""
-    )
+    _agree_project(pytester)
     _run(pytester).assert_outcomes(passed=1)
 
 

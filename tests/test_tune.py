@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,7 @@ import pytest
 from harness.design.inner_folds import inner_fold_labels, inner_order
 from harness.design.table import build_design, draw_folds
 from harness.language.spec import DatasetSpec, Spec, load_spec_file
-from tests.conftest import make_tables
+from tests.conftest import make_tables, run_spec_text
 
 ROOT = Path(__file__).resolve().parents[1]
 X = ["x1", "x2", "x3", "skew", "near"]
@@ -42,15 +41,7 @@ def test_specs_without_tune_keep_their_content_hash() -> None:
 
 
 def _cli(tmp_path: Path, spec_text: str, *args: str) -> subprocess.CompletedProcess:
-    path = tmp_path / "spec.yaml"
-    path.write_text(spec_text, encoding="utf-8")
-    return subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run", "--specs", str(path), "--out", str(tmp_path / "out"), "--quiet", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=900,
-    )
+    return run_spec_text(tmp_path, spec_text, *args, timeout=900)
 
 
 GENERATED = """
