@@ -10,12 +10,11 @@ for releases whose data classes lack an argument engine.R passes.
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import sys
-from pathlib import Path
 
+from harness.output.atomic_write import atomic_write_json
 from harness.versions.inputs import unsupported
 
 __all__ = ["R_VERSION_PACKAGES", "main"]
@@ -53,9 +52,7 @@ def main(job_path: str, out_path: str) -> int:
             out["specs"][item.spec.id] = _record(fit_r(item.spec, item.design, item.folds, session, own_draws=False))
         except Exception as err:  # one spec's failure is its result
             out["specs"][item.spec.id] = {"status": "error", "error": error_line(err)}
-    part = Path(out_path + ".part")
-    part.write_text(json.dumps(out))
-    part.replace(out_path)
+    atomic_write_json(out_path, out)
     return 0
 
 
