@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Optional
 
 from harness.errors import EnvironmentProblem
+from harness.output.atomic_write import atomic_write_json
 
 __all__ = ["BuiltEnv", "cache_root", "python_env", "r_env"]
 
@@ -97,7 +98,7 @@ def _cached(path: Path, digest: str, build: Callable[[Path], None], say: Callabl
             "load_1min_after": round(os.getloadavg()[0], 2),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        (path / MARKER).write_text(json.dumps(record, indent=1) + "\n")  # last: the env is complete
+        atomic_write_json(path / MARKER, record)  # last, and whole: the env is complete
         say(f"built {path.name} in {record['seconds']} s (load {record['load_1min_before']})")
         return BuiltEnv(path, True, record)
 
