@@ -20,6 +20,7 @@ import pytest
 from distributed.diagnostics.plugin import SchedulerPlugin
 
 from harness.engines.r_engine import r_library
+from harness.running.cpu_slots import NAMESPACE, claimed_cpu
 from harness.running.runner import stable_view
 from tests.faults import ROOT, Run, alive, nothing_left, read_results
 
@@ -67,6 +68,8 @@ class LongLivedCluster:
             "DMLP_RLIB": str(r_library()),
             "R_LIBS": str(r_library()),
             "PYTHONUNBUFFERED": "1",
+            # Its workers' CPU claims, apart from the suite's other runs (harness/running/cpu_slots.py).
+            NAMESPACE: f"dmlp-cluster-{self.port}",
         }
         self.processes: list[subprocess.Popen] = []
         local = ["--host", "127.0.0.1", "--no-dashboard"]
@@ -206,6 +209,11 @@ def test_run_after_run_on_one_cluster_with_a_worker_killed(
     run = cli(spec_path, tmp_path / "run4", "--scheduler", cluster.address)
     assert run.wait() == 0, f"run 4: {run.stderr}\n{cluster.logs()}"
     assert numbers(read_results(tmp_path / "run4")) == expected
+    # Each worker fits on a CPU of its own; the killed worker's went back with its death, and
+    # its replacement took one.
+    with cluster.client() as watcher:
+        cpus = list(watcher.run(claimed_cpu).values())
+    assert len(cpus) == 2 and None not in cpus and cpus[0] != cpus[1], cpus
 
 
 @pytest.mark.r

@@ -88,6 +88,9 @@ def _on_worker(kind: str, payload: Any, engines: tuple[str, ...], expected: Opti
 
 
 def _task(address: str, kind: str, payload: Any, engines: tuple[str, ...], expected: Optional[dict], arrays: dict) -> tuple:
+    from harness.running.cpu_slots import claim_cpu
+
+    claim_cpu()  # the task thread on this worker process's CPU, before R or a learner starts a thread
     state, answer = _fitness(engines)
     if state == "unfit":
         return ("unfit", address, answer)

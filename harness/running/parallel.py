@@ -8,7 +8,8 @@ ends (done, an error, Ctrl-C, SIGTERM) every worker is ended before ``run`` retu
 a worker is killed by the kernel if the run's process itself is killed.
 
 Each worker starts its own embedded R once and keeps its learners single-threaded, so N workers
-use N cores without oversubscription and give the numbers a one-worker run gives. Designs and folds
+use N cores without oversubscription and give the numbers a one-worker run gives; each fits on a
+CPU of its own (harness.running.cpu_slots). Designs and folds
 reach a worker as references to memory the run holds (harness.design.shared_memory), not as copies.
 """
 

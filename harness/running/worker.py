@@ -23,6 +23,9 @@ def worker_main(conn, engines: tuple[str, ...]) -> None:
     # Blocked while the run started us (harness.running.parallel): a SIGTERM sent meanwhile ends us here, quietly.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     _die_with_parent()
+    from harness.running.cpu_slots import claim_cpu
+
+    claim_cpu()  # before R and the learners start their threads, which inherit the CPU
     for key, value in SINGLE_THREAD.items():
         os.environ.setdefault(key, value)
     from threadpoolctl import threadpool_limits
