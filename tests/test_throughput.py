@@ -95,13 +95,15 @@ class ProbeOrder:
 def test_every_dask_worker_is_probed_at_once_and_the_first_specs_spread(tmp_path: Path, generated_csv: Path) -> None:
     """Before: one worker was probed, the others only after it answered; and the scheduler gave
     the first two specs to the worker that had answered while the other still started."""
-    from dask.distributed import LocalCluster
+    from dask.distributed import Client, LocalCluster
     from distributed.diagnostics.plugin import SchedulerPlugin
 
     plugin = type("Plugin", (ProbeOrder, SchedulerPlugin), {})()
     specs = write_specs(tmp_path, generated_csv)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         cluster.scheduler.add_plugin(plugin)
+        with Client(cluster) as client:  # both registered (on a busy machine the second may come later)
+            client.wait_for_workers(2, timeout=60)
         workers = sorted(cluster.scheduler_info["workers"])
         args = ["run", "--specs", specs, "--engines", "python", "--scheduler", cluster.scheduler_address]
         assert _quiet_run([*args, "--out", tmp_path / "out", "--only", "a_ols,c_irm"]) == 4
@@ -149,3 +151,67 @@ def test_the_command_freezes_its_objects_before_it_ends_and_a_caller_keeps_them(
     as_caller = code.replace("SPEC", repr(args))
     proc = subprocess.run([sys.executable, "-c", as_caller], capture_output=True, text=True, env=env(), cwd=ROOT, timeout=120)
     assert proc.stdout.strip() == "False", proc.stderr
+
+
+@pytest.mark.r
+def test_an_r_fit_off_the_main_thread_makes_no_python_event_calls(generated_csv: Path, monkeypatch) -> None:
+    """Before: a 500-row forest fit called rpy2's "process events" hook, a Python callback that
+    takes the GIL and a lock, about 8,000 times, also in a Dask task thread (where it can do
+    nothing, and waits for the worker's other threads). The main thread keeps it: there it turns a
+    Ctrl-C into R's interrupt."""
+    import threading
+
+    import rpy2.rinterface_lib.callbacks as callbacks
+
+    from harness.design.table import build_design, draw_folds
+    from harness.engines import r_engine
+    from harness.language.spec import DatasetSpec, Spec
+
+    spec = Spec(id="s", model="plr", y="y", d="d", x=["x1", "x2", "x3"], learner={"name": "rf", "n_estimators": 20})
+    design = build_design(spec, pd.read_csv(generated_csv), DatasetSpec(), "generated")
+    folds = draw_folds(design, 3, 1, 3)
+    calls = {"main": 0, "thread": 0}
+    where = ["main"]
+
+    def counted() -> None:
+        calls[where[0]] += 1
+
+    monkeypatch.setattr(callbacks, "processevents", counted)
+    on_main = r_engine.fit_r(spec, design, folds)
+    where[0] = "thread"
+    off_main: list = []
+    thread = threading.Thread(target=lambda: off_main.append(r_engine.fit_r(spec, design, folds)))
+    thread.start()
+    thread.join()
+    assert calls["main"] > 100 and calls["thread"] == 0, calls
+    assert off_main[0].coef == on_main.coef and off_main[0].se == on_main.se  # the same fit, to the bit
+    from rpy2.rinterface_lib import openrlib
+
+    assert openrlib.rlib.ptr_R_ProcessEvents != openrlib.ffi.NULL  # given back after the fit
+
+
+def test_dask_workers_are_probed_while_the_run_reads_its_input(tmp_path: Path, generated_csv: Path, monkeypatch) -> None:
+    """Before: the probe (a cold worker's R start and imports, 3-5 CPU-s) was sent only after the
+    spec and data had been read and checked, about 2 s of the run's own start-up."""
+    from dask.distributed import LocalCluster
+
+    from harness.running import dask_cluster, runner
+
+    events: list[str] = []
+    probe, load = dask_cluster.Cluster._probe, runner.load_spec_file
+
+    def recorded_probe(self, worker):
+        events.append("probe")
+        return probe(self, worker)
+
+    def recorded_load(*args, **kwargs):
+        events.append("read")
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(dask_cluster.Cluster, "_probe", recorded_probe)
+    monkeypatch.setattr(runner, "load_spec_file", recorded_load)
+    specs = write_specs(tmp_path, generated_csv)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        args = ["run", "--specs", specs, "--engines", "python", "--scheduler", cluster.scheduler_address]
+        assert _quiet_run([*args, "--out", tmp_path / "out", "--only", "a_ols"]) == 4
+    assert events == ["probe", "probe", "read"], events

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
@@ -125,6 +127,32 @@ class RSession:
             except RRuntimeError as err:
                 message = " ".join(str(err).split())
                 raise RError(message) from None
+
+    @contextmanager
+    def events_unhooked(self) -> Iterator[None]:
+        """R without rpy2's "process events" hook, where that hook can do nothing: in a thread
+        other than the main one (a Dask task) or a process that ignores Ctrl-C (a ``--jobs``
+        worker). R calls the hook whenever it checks for an interrupt, about 8,000 times in a
+        500-row forest fit (ranger checks after every tree), and each call enters Python, taking
+        the GIL and a lock: beside a Dask worker's own threads, which take the GIL every few
+        milliseconds, each such call may wait for them. The hook only turns a Ctrl-C that Python
+        received into R's interrupt; R's own interrupt check stays."""
+        import signal
+        import threading
+
+        from rpy2.rinterface_lib import openrlib
+
+        main = threading.current_thread() is threading.main_thread()
+        if main and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            yield
+            return
+        rlib = openrlib.rlib
+        hook = rlib.ptr_R_ProcessEvents
+        rlib.ptr_R_ProcessEvents = openrlib.ffi.NULL
+        try:
+            yield
+        finally:
+            rlib.ptr_R_ProcessEvents = hook
 
     def call_raw(self, name: str, **kwargs: Any) -> Any:
         """Call an R function on R objects and return R's value unconverted (rinterface level)."""
@@ -364,7 +392,8 @@ def fit_arguments(
 
 def _fit_r(design: Design, folds: Folds, arguments: dict[str, Any], session: RSession) -> EngineResult:
     start = time.perf_counter()
-    out = session.call_raw("dmlp_fit", **arguments)
+    with session.events_unhooked():
+        out = session.call_raw("dmlp_fit", **arguments)
     seconds = time.perf_counter() - start
     del arguments
     result = _from_r(session, out)

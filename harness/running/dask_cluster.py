@@ -23,6 +23,7 @@ future is cancelled and the client closed; a task already running on a worker fi
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 import uuid
@@ -33,10 +34,13 @@ from typing import Any, Optional
 from harness.engines.result import ENGINES
 from harness.errors import EnvironmentProblem, HarnessError
 from harness.running.fit import PreparedSpec, error_line, failed_result
+from harness.running.parallel import ENGINE
 from harness.running.worker import SINGLE_THREAD
 
 __all__ = ["Cluster"]
 
+# What a fit imports beyond R (harness.running.fit.run_one and the comparison).
+ENGINE_MODULES = ("harness.running.dask_data", "harness.running.fit", *ENGINE)
 UNFIT_REPEATS = 5  # "unfit" answers from workers already set aside, per task, before the run gives up
 
 # This worker process's fitness, found by its first task: ("ok", versions) or ("unfit", why).
@@ -55,6 +59,10 @@ def _fitness(engines: tuple[str, ...]) -> tuple[str, Any]:
 
         try:
             _FITNESS[engines] = ("ok", {"python": python_versions(), "r": worker_versions(engines)})
+            # The modules every fit needs (doubleml, scikit-learn, scipy: about 2.5 CPU-s) are
+            # imported with R's start, at the probe, not by the worker's first fit.
+            for module in ENGINE_MODULES:
+                importlib.import_module(module)
         except Exception as err:  # R or a package unusable here: this worker's problem
             _FITNESS[engines] = ("unfit", _why(err))
         else:
@@ -128,12 +136,18 @@ class Cluster:
         self._versions: Optional[dict] = None
         self.set_aside: dict[str, str] = {}  # worker address -> why it cannot fit
         self._warming: list = []  # probes on the other workers, not waited for
+        self._probes: list = []  # sent by warm(), answered in versions()
 
     def __enter__(self) -> Cluster:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.client.close()
+
+    def warm(self) -> None:
+        """The versions probe to every worker now: each starts R and imports the engines (3-5
+        CPU-s on a worker that has not served a run yet) while the run reads its input."""
+        self._probes = [self._probe(worker) for worker in self._fit_workers()]
 
     def start(self, count: int = 1) -> None:
         return None  # the cluster's workers are already running
@@ -174,7 +188,7 @@ class Cluster:
         own preparations (one probed after the first answered began its fits 1-2 s late). The
         answers that come later are checked as the fits go (``_check_warm``): a worker that cannot
         fit, or has other versions, is set aside before it gets a spec."""
-        probes = [self._probe(worker) for worker in self._fit_workers()]
+        probes, self._probes = self._probes or [self._probe(worker) for worker in self._fit_workers()], []
         for future in self._first_done(probes):
             kind, address, answer = future.result()
             future.release()

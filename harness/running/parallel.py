@@ -170,6 +170,10 @@ class WorkerPool:
         for worker in workers:
             worker.end(graceful)
 
+    def warm(self) -> None:
+        """Nothing: no worker starts before the run's input is checked (harness.running.runner)."""
+        return None
+
     def start(self, count: int = 1) -> None:
         """Start up to ``count`` workers now (they ready their engines while the run goes on)."""
         while len(self._all) < min(count, self.size):
@@ -289,6 +293,9 @@ class InProcess:
 
     def versions(self) -> dict:
         return {"python": python_versions(), "r": worker_versions(self.engines)}
+
+    def warm(self) -> None:
+        return None
 
     def start(self, count: int = 1) -> None:
         return None

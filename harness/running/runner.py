@@ -180,23 +180,24 @@ def _display_path(path: Path) -> str:
 
 def run(options: RunOptions) -> dict:
     """Run the spec file and return the results dict (not yet written)."""
-    spec_file = load_spec_file(options.specs, options.only)
     engines = tuple(e for e in ENGINES if e in options.engines)
-    cache = ResultCache(options.cache_dir or default_cache_dir(), serve=options.use_cache)
     progress = options.progress or Progress(stream=io.StringIO(), live=False)
-
-    results: dict[int, dict] = {}
-    # All input is checked before any worker starts: bad input ends the run before R is started
-    # for nothing, and no worker has to be ended mid-start.
-    data_path = _data_path(spec_file, options.data)
-    truth = _truth(spec_file, options.data)
-    prepared = prepare(spec_file, data_path, share=_shares_memory(options))
-    given = options.python_given or {}
-    prepared = [dataclasses.replace(p, python_given=given.get(p.spec.id)) for p in prepared]
-    # Replicates: every fit of the run (all replicates of all specs) is one task of one pool.
-    plan = _replicate_plan(spec_file, prepared, options, data_path)
-    tasks = plan.tasks
     with _executor(options, engines, progress) as executor:
+        # A Dask cluster's workers (already running: the user's) start R and import the engines
+        # now, while this process reads the input; no --jobs worker starts before the input is
+        # checked, so bad input never starts R for nothing.
+        executor.warm()
+        spec_file = load_spec_file(options.specs, options.only)
+        cache = ResultCache(options.cache_dir or default_cache_dir(), serve=options.use_cache)
+        results: dict[int, dict] = {}
+        data_path = _data_path(spec_file, options.data)
+        truth = _truth(spec_file, options.data)
+        prepared = prepare(spec_file, data_path, share=_shares_memory(options))
+        given = options.python_given or {}
+        prepared = [dataclasses.replace(p, python_given=given.get(p.spec.id)) for p in prepared]
+        # Replicates: every fit of the run (all replicates of all specs) is one task of one pool.
+        plan = _replicate_plan(spec_file, prepared, options, data_path)
+        tasks = plan.tasks
         # Every worker the fits can use starts now, together: each starts its R while the first
         # answers the versions probe (one started after that probe began its fits about 0.8 s late).
         executor.start(len(tasks))
