@@ -231,7 +231,8 @@ def render(raw: dict[str, Any]) -> str:
         "(`harness/running/parallel.py`): `--jobs 1` is the run's process and one worker, `--jobs 2` two workers, each with "
         "its own embedded R; with `--scheduler` each replicate is a Dask task on a cluster started as the README says "
         "(`dask scheduler` and one `dask worker --nthreads 1` per worker, each with its nanny), started anew "
-        "for each cluster size in each round, whose workers start their R at the run's versions probe; "
+        "for each cluster size in each round, whose workers start their R and import the engines at the run's versions "
+        "probe, sent as the run starts; "
         '"next run" is the same command again on that '
         "cluster (R and modules loaded in its workers, as on a long-lived cluster), its ratio to the next run on "
         "one worker. CPU is what the run's processes used during it "
@@ -262,11 +263,34 @@ def render(raw: dict[str, Any]) -> str:
             f"| {r['round']} | {r['label']} | {r['wall_s']:.1f} | {r['own_cpu_s']:.1f} | {r['peak_rss_mb']:.0f} "
             f"| {r['other_cores']:.2f} | {start} | {_load_text(r.get('uptime_end')) or '-'} |"
         )
+    lines += ["", _per_round(raw["rows"])]
     same = len({round(r["coef_sum"], 12) for r in raw["rows"]}) == 1
     lines += ["", f"All runs gave the same estimates: {'yes' if same else 'NO'}."]
     if raw.get("note"):
         lines += ["", raw["note"]]
     return "\n".join(lines) + "\n"
+
+
+PAIRS = [
+    ("--jobs 1", "--jobs 2"),
+    ("dask, 1 worker", "dask, 2 workers"),
+    ("dask, 1 worker, next run", "dask, 2 workers, next run"),
+]
+
+
+def _per_round(rows: list[dict[str, Any]]) -> str:
+    """Two workers against one within each round (the machine's speed drifts between rounds; the
+    table above takes the medians of each executor's walls)."""
+    parts = []
+    for one, two in PAIRS:
+        ratios = []
+        for number in sorted({r["round"] for r in rows}):
+            walls = {r["label"]: r["wall_s"] for r in rows if r["round"] == number}
+            if one in walls and two in walls:
+                ratios.append(walls[one] / walls[two])
+        if ratios:
+            parts.append(f"{two} against {one}: " + ", ".join(f"{x:.2f}x" for x in ratios))
+    return "Two workers against one, round by round: " + "; ".join(parts) + "."
 
 
 def _load_text(uptime: Optional[str]) -> str:
