@@ -215,3 +215,26 @@ def test_dask_workers_are_probed_while_the_run_reads_its_input(tmp_path: Path, g
         args = ["run", "--specs", specs, "--engines", "python", "--scheduler", cluster.scheduler_address]
         assert _quiet_run([*args, "--out", tmp_path / "out", "--only", "a_ols"]) == 4
     assert events == ["probe", "probe", "read"], events
+
+
+def test_a_returned_spec_does_not_wait_for_a_thread_count_round_trip(tmp_path: Path, generated_csv: Path, monkeypatch) -> None:
+    """Before: every spec that returned made the run ask the scheduler for each worker's thread
+    count (a round trip) before the freed worker got its next spec."""
+    from dask.distributed import Client, LocalCluster
+
+    from harness.running import dask_cluster
+
+    asked: list[int] = []
+    nthreads = Client.nthreads
+
+    def counted(self, *args, **kwargs):
+        asked.append(1)
+        return nthreads(self, *args, **kwargs)
+
+    monkeypatch.setattr(Client, "nthreads", counted)
+    monkeypatch.setattr(dask_cluster, "THREADS_S", 600.0)
+    specs = write_specs(tmp_path, generated_csv)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        args = ["run", "--specs", specs, "--engines", "python", "--scheduler", cluster.scheduler_address]
+        assert _quiet_run([*args, "--out", tmp_path / "out"]) == 4  # three specs, one worker: three returns
+    assert len(asked) == 1, asked

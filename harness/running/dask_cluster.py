@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib
 import os
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -42,6 +43,7 @@ __all__ = ["Cluster"]
 # What a fit imports beyond R (harness.running.fit.run_one and the comparison).
 ENGINE_MODULES = ("harness.running.dask_data", "harness.running.fit", *ENGINE)
 UNFIT_REPEATS = 5  # "unfit" answers from workers already set aside, per task, before the run gives up
+THREADS_S = 1.0  # how old the workers' thread counts may be when a spec is sent
 
 # This worker process's fitness, found by its first task: ("ok", versions) or ("unfit", why).
 _FITNESS: dict[tuple[str, ...], tuple[str, Any]] = {}
@@ -137,6 +139,7 @@ class Cluster:
         self.set_aside: dict[str, str] = {}  # worker address -> why it cannot fit
         self._warming: list = []  # probes on the other workers, not waited for
         self._probes: list = []  # sent by warm(), answered in versions()
+        self._thread_counts: Optional[tuple[float, dict[str, int]]] = None  # (when asked, the answer)
 
     def __enter__(self) -> Cluster:
         return self
@@ -243,6 +246,16 @@ class Cluster:
                 if repeats >= UNFIT_REPEATS:
                     self._no_worker_left()
 
+    def _threads(self) -> dict[str, int]:
+        """Each worker's thread count, asked of the scheduler at most every ``THREADS_S``: the
+        question is a round trip, and the run asks it whenever a spec returns, while that spec's
+        worker waits for its next one (a worker that joins is used within THREADS_S; one that left
+        is avoided at once, its specs having returned or failed)."""
+        now = time.monotonic()
+        if self._thread_counts is None or now - self._thread_counts[0] > THREADS_S:
+            self._thread_counts = (now, self.client.nthreads())
+        return self._thread_counts[1]
+
     def _check_warm(self) -> None:
         for future in [f for f in self._warming if f.done()]:
             self._warming.remove(future)
@@ -279,7 +292,7 @@ class Cluster:
 
         def submit_while_free() -> None:
             self._check_warm()
-            threads = {w: n for w, n in self.client.nthreads().items() if w not in self.set_aside}
+            threads = {w: n for w, n in self._threads().items() if w not in self.set_aside}
             if not futures and not free:  # the start: every thread of every worker that can fit
                 free.extend(w for w, n in threads.items() for _ in range(n))
             while pending and len(futures) < max(sum(threads.values()), 1):
