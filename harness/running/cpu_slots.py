@@ -4,10 +4,9 @@ one machine each take a CPU that no other one holds, and fit on it.
 Why: ranger starts a thread for every forest it grows or predicts with (one, at ``num.threads =
 1``), and the calling thread waits for it and wakes after every tree. Unpinned, two workers on two
 cores keep placing those threads on the core the other worker is busy on, where they wait for a
-time slice: measured on 500-row forest fits, 650-750 involuntary context switches per fit and the
-fit 19 % slower in wall time than alone, while using less CPU. Pinned, a worker's threads take
-turns on its own core, and two workers fit as fast as one (bench/RESULTS.md, "Replicate
-throughput").
+time slice. Pinned, a worker's threads take turns on its own core: two processes fitting 500-row
+forests at once took 313 ms per fit pinned against 358 ms unpinned, where 28 ms of each fit was
+waiting (bench/overhead/pinned_pair.py; README, "Fits always run in worker processes").
 
 A claim is an abstract Unix socket named after the user and the CPU (Linux only): the kernel
 gives each name to one holder and frees it when the holder's process ends, however it ends, and
