@@ -73,23 +73,24 @@ def test_a_free_worker_gets_its_next_spec_before_the_result_is_stored(tmp_path: 
 
 class ProbeOrder:
     """A scheduler plugin: the order in which the run's tasks reach the scheduler and finish,
-    and the worker that ran each."""
+    and the workers the run sent each to."""
 
     name = "dml-parity-probe-order"
 
     def __init__(self) -> None:
         self.events: list[tuple[str, str]] = []
-        self.where: dict[str, str] = {}
+        self.asked: dict[str, list[str]] = {}  # the workers the run sent each task to
 
     def update_graph(self, scheduler, *, keys, **kwargs) -> None:
-        self.events += [("submitted", str(k)) for k in keys if str(k).startswith("dml-parity-")]
+        mine = [str(k) for k in keys if str(k).startswith("dml-parity-")]
+        self.events += [("submitted", k) for k in mine]
+        for k in mine:
+            task = scheduler.tasks.get(k)
+            self.asked[k] = sorted(task.worker_restrictions or ()) if task is not None else []
 
     def transition(self, key, start, finish, *args, **kwargs) -> None:
         if str(key).startswith("dml-parity-") and finish == "memory":
             self.events.append(("finished", str(key)))
-            worker = kwargs.get("worker")
-            if worker:
-                self.where[str(key)] = worker
 
 
 def test_every_dask_worker_is_probed_at_once_and_the_first_specs_spread(tmp_path: Path, generated_csv: Path) -> None:
@@ -112,7 +113,9 @@ def test_every_dask_worker_is_probed_at_once_and_the_first_specs_spread(tmp_path
     first_finished = next(i for i, (what, _) in enumerate(events) if what == "finished")
     assert len(probes) == 2 and all(events.index(("submitted", key)) < first_finished for key in probes), events
     fits = [key for what, key in events if what == "submitted" and "-versions-" not in key]
-    assert len(fits) == 2 and sorted(plugin.where[key] for key in fits) == workers, (plugin.where, workers)
+    # Sent to different workers (where each ran is the scheduler's: loose restrictions let a worker
+    # still starting, on a busy machine, hand its spec to the other).
+    assert len(fits) == 2 and sorted(w for key in fits for w in plugin.asked[key]) == workers, (plugin.asked, workers)
 
 
 @pytest.mark.r
