@@ -40,8 +40,8 @@ from harness.running.worker import SINGLE_THREAD
 
 __all__ = ["Cluster"]
 
-# What a fit imports beyond R (harness.running.fit.run_one and the comparison).
-ENGINE_MODULES = ("harness.running.dask_data", "harness.running.fit", *ENGINE)
+# What a fit imports beyond R and this module (harness.running.fit.run_one and the comparison).
+ENGINE_MODULES = ("harness.running.dask_data", *ENGINE)
 UNFIT_REPEATS = 5  # "unfit" answers from workers already set aside, per task, before the run gives up
 THREADS_S = 1.0  # how old the workers' thread counts may be when a spec is sent
 
