@@ -118,6 +118,17 @@ def nothing_left(pgid: int, within: float = 10.0) -> list[str]:
         time.sleep(0.1)
 
 
+def descendants(pid: int) -> list[int]:
+    """The process's descendants (a run's workers, a nanny's worker and its forkserver), by a /proc scan."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return out + [grand for child in out for grand in descendants(child)]
+
+
 def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text()

@@ -20,7 +20,7 @@ import pytest
 
 from harness.running.cpu_slots import NAMESPACE, OPT_OUT
 from harness.running.runner import stable_view
-from tests.faults import ROOT, Run, env
+from tests.faults import ROOT, Run, descendants, env
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux") or len(os.sched_getaffinity(0)) < 2, reason="pinning needs Linux and two CPUs"
@@ -34,24 +34,6 @@ def namespace(monkeypatch) -> str:
     name = f"dmlp-test-{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv(NAMESPACE, name)
     return name
-
-
-def _allowed(pid: int, thread: int | None = None) -> list[int]:
-    """A process's (or one of its threads') CPU affinity, from /proc."""
-    status = Path(f"/proc/{pid}" + (f"/task/{thread}" if thread else "") + "/status").read_text()
-    text = next(line.split(":")[1].strip() for line in status.splitlines() if line.startswith("Cpus_allowed_list"))
-    out: list[int] = []
-    for part in text.split(","):
-        low, _, high = part.partition("-")
-        out += range(int(low), int(high or low) + 1)
-    return out
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(p) for t in Path(f"/proc/{pid}/task").iterdir() for p in (t / "children").read_text().split()]
-    except OSError:
-        return []
 
 
 def _held(namespace: str) -> set[int]:
@@ -79,10 +61,10 @@ def _watch_workers(run: Run) -> dict[int, dict[int, list[int]]]:
     """Every worker process of the run, each thread's affinity, sampled until the run ends."""
     seen: dict[int, dict[int, list[int]]] = {}
     while run.proc.poll() is None:
-        for pid in _children(run.proc.pid):
-            try:
-                threads = {int(t.name): _allowed(pid, int(t.name)) for t in Path(f"/proc/{pid}/task").iterdir()}
-            except (OSError, StopIteration, ValueError):
+        for pid in descendants(run.proc.pid):
+            try:  # a thread's id is a pid to sched_getaffinity
+                threads = {int(t.name): sorted(os.sched_getaffinity(int(t.name))) for t in Path(f"/proc/{pid}/task").iterdir()}
+            except OSError:
                 continue  # ended meanwhile
             seen.setdefault(pid, {}).update(threads)
         time.sleep(0.05)

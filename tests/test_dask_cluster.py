@@ -22,7 +22,7 @@ from distributed.diagnostics.plugin import SchedulerPlugin
 from harness.engines.r_engine import r_library
 from harness.running.cpu_slots import NAMESPACE, claimed_cpu
 from harness.running.runner import stable_view
-from tests.faults import ROOT, Run, alive, nothing_left, read_results
+from tests.faults import ROOT, Run, alive, descendants, nothing_left, read_results
 
 SPECS = """
 dataset: {path: DATA}
@@ -41,17 +41,6 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def _children(pid: int) -> list[int]:
-    """The process's descendants (a nanny's worker, its forkserver), by a /proc scan."""
-    out = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            out += [int(p) for p in (task / "children").read_text().split()]
-        except OSError:
-            continue
-    return out + [grand for child in out for grand in _children(child)]
 
 
 class LongLivedCluster:
@@ -95,7 +84,7 @@ class LongLivedCluster:
 
     def stop(self) -> None:
         """SIGTERM to each process started here and to its descendants, by PID; SIGKILL after 20 s."""
-        pids = [pid for p in self.processes for pid in (p.pid, *_children(p.pid))]
+        pids = [pid for p in self.processes for pid in (p.pid, *descendants(p.pid))]
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGTERM)
@@ -225,7 +214,7 @@ def test_a_worker_that_cannot_fit_is_set_aside_and_named(spec_path: Path, jobs_2
     for started in _cluster(tmp_path / "cluster", broken={"DMLP_RLIB": str(empty), "R_LIBS": str(empty)}):
         with started.client() as client:
             addresses = {pid: address for address, pid in client.run(os.getpid).items()}
-        broken_address = next(addresses[pid] for pid in _children(started.workers[1].pid) if pid in addresses)
+        broken_address = next(addresses[pid] for pid in descendants(started.workers[1].pid) if pid in addresses)
         run = cli(spec_path, tmp_path / "out", "--scheduler", started.address)
         assert run.wait() == 0, f"{run.stderr}\n{started.logs()}"
         results = read_results(tmp_path / "out")
