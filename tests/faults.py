@@ -80,7 +80,7 @@ class Run:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(self.pgid, signal.SIGKILL)
-            raise
+            raise AssertionError(f"the run did not end in {timeout} s; it printed:\n{self.stderr}") from None
         for reader in self._readers:
             reader.join(10)
         return self.proc.returncode
@@ -138,8 +138,9 @@ def alive(pid: int) -> bool:
 
 
 def worker_of(line: str, spec_id: str) -> Optional[int]:
-    """The worker pid in a progress line ``fitting SPEC (...) in worker PID``."""
-    match = re.search(rf"fitting {re.escape(spec_id)} \(.*\) in worker (\d+)", line)
+    """The worker pid in a progress line ``fitting SPEC (...) in worker PID`` (``--jobs``) or
+    ``... in Dask worker ADDRESS (pid PID)``."""
+    match = re.search(rf"fitting {re.escape(spec_id)} \(.*\) in (?:worker |Dask worker \S+ \(pid )(\d+)", line)
     return int(match.group(1)) if match else None
 
 

@@ -5,6 +5,7 @@ one of them with a worker killed mid-fit and restarted by its nanny. Every run's
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -158,8 +159,8 @@ def test_run_after_run_on_one_cluster_with_a_worker_killed(
         assert numbers(read_results(tmp_path / f"run{k}")) == expected, f"run {k}"
         assert not nothing_left(run.pgid)
 
-    # Run 3: the worker that fits b_slow is killed mid-fit (SIGKILL); the scheduler runs b_slow
-    # again on the other worker, and the nanny starts a new worker process.
+    # Run 3: the worker that fits b_slow is killed mid-fit (SIGKILL); the run sends b_slow again,
+    # to another worker, and the nanny starts a new worker process.
     killed: list[int] = []
     with cluster.client() as watcher:
 
@@ -188,6 +189,7 @@ def test_run_after_run_on_one_cluster_with_a_worker_killed(
         thread.join()
         assert killed, "b_slow was seen running and its worker killed"
         assert code == 0, f"run 3: {run.stderr}\n{cluster.logs()}"
+        assert "left the cluster while fitting b_slow; retrying it on another worker" in run.stderr
         assert numbers(read_results(tmp_path / "run3")) == expected
         assert not nothing_left(run.pgid)
         # The nanny has replaced the killed process.
@@ -325,3 +327,27 @@ def test_a_shared_table_reaches_the_cluster_once_not_in_every_task(tmp_path: Pat
     # Five fits (four replicates and a plain spec) on one table, folds and rows.
     assert len(sizes.sizes) == 5, sizes.sizes
     assert max(sizes.sizes.values()) < table_bytes / 20, sizes.sizes
+
+
+FOREST = "{id: rfK, model: plr, y: y, d: d, x: [x1, x2, x3], learner: {name: rf, n_estimators: 400}}"
+FORESTS = "".join("\n  - " + FOREST.replace("K", str(k)) for k in range(6))
+
+
+@pytest.mark.slow
+def test_a_scheduler_that_dies_mid_run_ends_it_with_one_line(tmp_path: Path, generated_csv: Path) -> None:
+    """The scheduler killed while specs fit: the run ends (after the client's 30 s of trying to
+    reconnect) with exit 2 and a line naming the scheduler; no report, nothing left running."""
+    specs = tmp_path / "forests.yaml"
+    specs.write_text(f"dataset: {{path: {generated_csv}}}\ndefaults: {{n_folds: 3, seed: 5}}\nspecs:{FORESTS}\n")
+    with contextlib.contextmanager(_cluster)(tmp_path / "cluster") as cluster:
+
+        def kill_scheduler(run: Run, line: str) -> None:
+            if "fitting rf" in line and cluster.scheduler.poll() is None:
+                cluster.scheduler.kill()
+
+        out = tmp_path / "out"
+        args = ["run", "--specs", specs, "--engines", "python", "--scheduler", cluster.address]
+        run = Run([*args, "--out", out, "--no-cache"], kill_scheduler)
+        assert run.wait() == 2, run.stderr
+    assert run.lines[-1].startswith(f"dml-parity: error: --scheduler {cluster.address}: lost the scheduler ("), run.stderr
+    assert not out.exists() and not nothing_left(run.pgid)

@@ -80,6 +80,7 @@ class ProbeOrder:
     def __init__(self) -> None:
         self.events: list[tuple[str, str]] = []
         self.asked: dict[str, list[str]] = {}  # the workers the run sent each task to
+        self.loose: list[str] = []  # tasks that may run elsewhere should those workers be busy or gone
 
     def update_graph(self, scheduler, *, keys, **kwargs) -> None:
         mine = [str(k) for k in keys if str(k).startswith("dml-parity-")]
@@ -87,6 +88,8 @@ class ProbeOrder:
         for k in mine:
             task = scheduler.tasks.get(k)
             self.asked[k] = sorted(task.worker_restrictions or ()) if task is not None else []
+            if task is not None and task.loose_restrictions:
+                self.loose.append(k)
 
     def transition(self, key, start, finish, *args, **kwargs) -> None:
         if str(key).startswith("dml-parity-") and finish == "memory":
@@ -113,9 +116,9 @@ def test_every_dask_worker_is_probed_at_once_and_the_first_specs_spread(tmp_path
     first_finished = next(i for i, (what, _) in enumerate(events) if what == "finished")
     assert len(probes) == 2 and all(events.index(("submitted", key)) < first_finished for key in probes), events
     fits = [key for what, key in events if what == "submitted" and "-versions-" not in key]
-    # Sent to different workers (where each ran is the scheduler's: loose restrictions let a worker
-    # still starting, on a busy machine, hand its spec to the other).
+    # Sent to different workers, and to run only there (the probes alone may run elsewhere).
     assert len(fits) == 2 and sorted(w for key in fits for w in plugin.asked[key]) == workers, (plugin.asked, workers)
+    assert plugin.loose == probes, plugin.loose
 
 
 @pytest.mark.r
@@ -220,7 +223,7 @@ def test_dask_workers_are_probed_while_the_run_reads_its_input(tmp_path: Path, g
     assert events == ["probe", "probe", "read"], events
 
 
-def test_a_returned_spec_does_not_wait_for_a_thread_count_round_trip(tmp_path: Path, generated_csv: Path, monkeypatch) -> None:
+def test_a_returned_spec_does_not_wait_for_a_worker_list_round_trip(tmp_path: Path, generated_csv: Path, monkeypatch) -> None:
     """Before: every spec that returned made the run ask the scheduler for each worker's thread
     count (a round trip) before the freed worker got its next spec."""
     from dask.distributed import Client, LocalCluster
@@ -235,7 +238,7 @@ def test_a_returned_spec_does_not_wait_for_a_thread_count_round_trip(tmp_path: P
         return nthreads(self, *args, **kwargs)
 
     monkeypatch.setattr(Client, "nthreads", counted)
-    monkeypatch.setattr(dask_cluster, "THREADS_S", 600.0)
+    monkeypatch.setattr(dask_cluster, "WORKERS_S", 600.0)
     specs = write_specs(tmp_path, generated_csv)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         args = ["run", "--specs", specs, "--engines", "python", "--scheduler", cluster.scheduler_address]

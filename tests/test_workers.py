@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import threading
 import time
 from pathlib import Path
 
@@ -134,47 +133,26 @@ def test_an_interrupted_run_stops_at_once_and_leaves_nothing(
 
 @pytest.fixture(scope="module")
 def cluster():
-    import dask
     from dask.distributed import Client, LocalCluster
 
-    # The scheduler runs in this process: one retry per task (as --jobs does), and one task per
-    # worker thread, so that a killed worker holds no queued spec of someone else.
-    config = {"distributed.scheduler.allowed-failures": 1, "distributed.scheduler.worker-saturation": 1.0}
-    with dask.config.set(config):
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as local:
-            with Client(local) as client:
-                yield local, client
+    # Dask's default configuration, as a user's cluster has it: the run's own rules (one spec per
+    # worker thread, retried once) must hold whatever the cluster's allowed-failures and saturation.
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as local:
+        with Client(local) as client:
+            yield local, client
 
 
 def test_dask_a_killed_worker_costs_only_its_spec(spec_path: Path, clean: dict, tmp_path: Path, cluster) -> None:
+    # The worker that fits b_slow is killed as the run says it began, twice: b_slow is an error,
+    # and no other spec dies with it (Dask would have queued one behind it on a busy worker).
     local, client = cluster
     out, cache = tmp_path / "out", tmp_path / "cache"
-    args = ["run", "--specs", spec_path, "--engines", "python", "--scheduler", local.scheduler_address]
-    run = Run([*args, "--out", out, "--cache-dir", cache])
     killed: list[int] = []
-
-    def executing(dask_worker) -> tuple[int, list[str]]:
-        return os.getpid(), [str(ts.key) for ts in dask_worker.state.executing]
-
-    def kill_b_slow() -> None:
-        # Kill the worker while it executes b_slow (not while b_slow waits in its queue).
-        while run.proc.poll() is None and len(killed) < 2:
-            try:
-                workers = client.run(executing)
-            except Exception:  # a worker is being restarted: look again
-                time.sleep(0.1)
-                continue
-            for pid, keys in workers.values():
-                if any("b_slow" in k for k in keys) and pid not in killed:
-                    os.kill(pid, signal.SIGKILL)
-                    killed.append(pid)
-            time.sleep(0.1)
-
-    thread = threading.Thread(target=kill_b_slow)
-    thread.start()
+    args = ["run", "--specs", spec_path, "--engines", "python", "--scheduler", local.scheduler_address]
+    run = Run([*args, "--out", out, "--cache-dir", cache], on_line=killer("b_slow", 2, killed))
     assert run.wait() == 3, run.stderr
-    thread.join()
     assert len(killed) == 2
+    assert "left the cluster while fitting b_slow; retrying it on another worker" in run.stderr
     by_id = {s["id"]: s for s in read_results(out)["specs"]}
     assert by_id["b_slow"]["status"] == "error" and by_id["b_slow"]["error"].startswith("worker died")
     assert by_id["a_ols"]["python"] is not None and by_id["c_irm"]["python"] is not None
@@ -183,6 +161,63 @@ def test_dask_a_killed_worker_costs_only_its_spec(spec_path: Path, clean: dict, 
     again = rerun(spec_path, tmp_path / "again", cache, "--scheduler", local.scheduler_address)
     assert {s["id"]: s["timings"]["cached"] for s in again["specs"]} == {"a_ols": True, "b_slow": False, "c_irm": True}
     assert same(again, clean)
+
+
+class Concurrency:
+    """A scheduler plugin: the most fit tasks of a run that were ever processing on one worker
+    at once (a worker with one thread then holds one queued behind the running one)."""
+
+    name = "dml-parity-concurrency"
+
+    def __init__(self) -> None:
+        self.on: dict[str, set[str]] = {}  # worker -> the run's fit tasks processing there
+        self.most = 0
+
+    def transition(self, key, start, finish, *args, **kwargs) -> None:
+        key = str(key)
+        if not key.startswith("dml-parity-") or "-versions-" in key:
+            return
+        for keys in self.on.values():
+            keys.discard(key)
+        task = self.scheduler.tasks.get(key)
+        if finish == "processing" and task is not None and task.processing_on is not None:
+            keys = self.on.setdefault(task.processing_on.address, set())
+            keys.add(key)
+            self.most = max(self.most, len(keys))
+
+
+TWO_FORESTS = """
+dataset: {path: DATA}
+defaults: {n_folds: 3, seed: 5}
+specs:
+  - {id: b_slow, model: plr, y: y, d: d, x: [x1, x2, x3], learner: {name: rf, n_estimators: 100}}
+  - {id: d_slower, model: plr, y: y, d: d, x: [x1, x2, x3], learner: {name: rf, n_estimators: 500}}
+"""
+
+
+def test_dask_a_spec_whose_worker_died_waits_for_a_free_worker(generated_csv: Path, tmp_path: Path, cluster) -> None:
+    """Before: Dask handed the dead worker's spec to the worker still fitting d_slower, where it
+    queued; had that worker died, both specs would have counted a death."""
+    from distributed.diagnostics.plugin import SchedulerPlugin
+
+    local, client = cluster
+    plugin = type("Plugin", (Concurrency, SchedulerPlugin), {})()
+    plugin.scheduler = local.scheduler
+    local.scheduler.add_plugin(plugin)
+    client.wait_for_workers(2, timeout=120)
+    spec_path = tmp_path / "two.yaml"
+    spec_path.write_text(TWO_FORESTS.replace("DATA", str(generated_csv)), encoding="utf-8")
+    killed: list[int] = []
+    args = ["run", "--specs", spec_path, "--engines", "python", "--scheduler", local.scheduler_address]
+    try:
+        run = Run([*args, "--out", tmp_path / "out", "--cache-dir", tmp_path / "cache"], on_line=killer("b_slow", 1, killed))
+        assert run.wait() == 4, run.stderr
+    finally:
+        local.scheduler.remove_plugin(name=plugin.name)
+    assert len(killed) == 1 and "retrying it on another worker" in run.stderr
+    assert plugin.most == 1, plugin.on
+    by_id = {s["id"]: s for s in read_results(tmp_path / "out")["specs"]}
+    assert by_id["b_slow"]["python"] is not None and by_id["d_slower"]["python"] is not None
 
 
 def test_dask_ctrl_c_cancels_the_specs(spec_path: Path, clean: dict, tmp_path: Path, cluster) -> None:

@@ -11,11 +11,13 @@ first worker that answered the versions probe). A worker that fails the check an
 why"; the run names it (a note, and ``provenance.workers_set_aside``), sends that task and the
 later ones to the other workers, and ends only when no worker is left that can fit.
 
-The run keeps no more specs in flight than the cluster has threads, so a worker that dies takes
-only the spec it was running (a queued one would die with it): the scheduler runs that spec again on
-another worker, up to the cluster's ``distributed.scheduler.allowed-failures`` (Dask's default 3;
-set it to 1 on the scheduler for the retry-once rule of ``--jobs``), then gives up with
-``KilledWorker``; that spec is reported as an ``error`` ("worker died: ...") and the others go on.
+Each spec is sent to one worker that holds no other spec of the run, and may run only there,
+so a worker that dies takes only the spec it was fitting, never one queued behind it. The task
+tells the run (an event on the scheduler) when it begins fitting; a spec whose worker leaves the
+cluster after that is sent once more, to another worker, then reported as an ``error`` ("worker
+died: ...") as with ``--jobs``, and the others go on. A spec whose worker left before it began is
+simply sent elsewhere. The cluster's ``distributed.scheduler.allowed-failures`` does not enter
+(the run sends a new task); only a cluster set to 0 ends a spec at its first death (``KilledWorker``).
 Arrays that several tasks share reach each worker once (harness.running.dask_data). On Ctrl-C every
 future is cancelled and the client closed; a task already running on a worker finishes there
 (Dask cannot stop a running task) and its result is dropped.
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import queue
 import threading
 import time
 import uuid
@@ -35,7 +38,7 @@ from typing import Any, Optional
 from harness.engines.result import ENGINES
 from harness.errors import EnvironmentProblem, HarnessError
 from harness.running.fit import PreparedSpec, error_line, failed_result
-from harness.running.parallel import ENGINE
+from harness.running.parallel import ATTEMPTS, ENGINE
 from harness.running.worker import SINGLE_THREAD
 
 __all__ = ["Cluster"]
@@ -43,12 +46,16 @@ __all__ = ["Cluster"]
 # What a fit imports beyond R and this module (harness.running.fit.run_one and the comparison).
 ENGINE_MODULES = ("harness.running.dask_data", *ENGINE)
 UNFIT_REPEATS = 5  # "unfit" answers from workers already set aside, per task, before the run gives up
-THREADS_S = 1.0  # how old the workers' thread counts may be when a spec is sent
+WORKERS_S = 1.0  # how old the run's list of the cluster's workers may be when a spec is sent
+POLL_S = 1.0  # how often a waiting run looks for workers that left the cluster
+# The scheduler's event topic on which a task says it began fitting: one for every run (each
+# message names its task), so a long-lived scheduler keeps one bounded log of them, not one per run.
+TOPIC = "dml-parity-begun"
 
 # This worker process's fitness, found by its first task: ("ok", versions) or ("unfit", why).
 _FITNESS: dict[tuple[str, ...], tuple[str, Any]] = {}
-# One task at a time per worker process: it has one embedded R, which is not thread-safe (a worker
-# started with more threads than one runs the tool's tasks one after another).
+# One task at a time per worker process: it has one embedded R, which is not thread-safe. A run sends
+# a worker one spec at a time, whatever its thread count; this lock serves runs that share workers.
 _ONE_AT_A_TIME = threading.Lock()
 
 
@@ -93,13 +100,23 @@ def _on_worker(kind: str, payload: Any, engines: tuple[str, ...], expected: Opti
     ``versions``, ``result`` or ``unfit`` (the answer then says why)."""
     from distributed import get_worker
 
+    worker = get_worker()
+
+    def begin() -> None:  # tells the run that its spec is being fitted here (progress; a death's count)
+        where = f"Dask worker {worker.address} (pid {os.getpid()})"
+        worker.log_event(TOPIC, {"key": str(worker.get_current_task()), "where": where})
+
     with _ONE_AT_A_TIME:
-        return _task(get_worker().address, kind, payload, engines, expected, arrays)
+        return _task(worker.address, kind, payload, engines, expected, arrays, begin)
 
 
-def _task(address: str, kind: str, payload: Any, engines: tuple[str, ...], expected: Optional[dict], arrays: dict) -> tuple:
+def _task(
+    address: str, kind: str, payload: Any, engines: tuple[str, ...], expected: Optional[dict], arrays: dict, begin: Callable
+) -> tuple:
     from harness.running.cpu_slots import claim_cpu
 
+    if kind == "fit":
+        begin()  # from here, this worker's death counts against the spec (R's start included)
     claim_cpu()  # the task thread on this worker process's CPU, before R or a learner starts a thread
     state, answer = _fitness(engines)
     if state == "unfit":
@@ -139,7 +156,7 @@ class Cluster:
         self.set_aside: dict[str, str] = {}  # worker address -> why it cannot fit
         self._warming: list = []  # probes on the other workers, not waited for
         self._probes: list = []  # sent by warm(), answered in versions()
-        self._thread_counts: Optional[tuple[float, dict[str, int]]] = None  # (when asked, the answer)
+        self._known: Optional[tuple[float, list[str]]] = None  # (when asked, the workers)
 
     def __enter__(self) -> Cluster:
         return self
@@ -156,12 +173,13 @@ class Cluster:
         return None  # the cluster's workers are already running
 
     def _submit(self, kind: str, payload: Any, name: str, arrays: Optional[dict] = None, worker: Optional[str] = None):
-        """A task on ``worker`` or, without one, on any worker not set aside (loose restrictions:
-        should those be gone, any worker may take it, and a set-aside one answers "unfit" again)."""
+        """A task on ``worker`` and nowhere else or, without one, on any worker not set aside (loose
+        restrictions: should those be gone, any worker may take it, and a set-aside one answers
+        "unfit" again)."""
         self._count += 1
         where: dict[str, Any] = {}
         if worker is not None:
-            where = {"workers": [worker], "allow_other_workers": True}
+            where = {"workers": [worker], "allow_other_workers": False}
         elif self.set_aside:
             workers = self._fit_workers()
             if not workers:
@@ -246,15 +264,18 @@ class Cluster:
                 if repeats >= UNFIT_REPEATS:
                     self._no_worker_left()
 
-    def _threads(self) -> dict[str, int]:
-        """Each worker's thread count, asked of the scheduler at most every ``THREADS_S``: the
-        question is a round trip, and the run asks it whenever a spec returns, while that spec's
-        worker waits for its next one (a worker that joins is used within THREADS_S; one that left
-        is avoided at once, its specs having returned or failed)."""
+    def _workers(self, fresh: bool = False) -> list[str]:
+        """The cluster's workers, asked of the scheduler at most every ``WORKERS_S`` unless
+        ``fresh``: the question is a round trip, and the run asks it whenever a spec returns, while
+        that spec's worker waits for its next one (a worker that joins is used within WORKERS_S; one
+        that left is noticed within it)."""
         now = time.monotonic()
-        if self._thread_counts is None or now - self._thread_counts[0] > THREADS_S:
-            self._thread_counts = (now, self.client.nthreads())
-        return self._thread_counts[1]
+        if fresh or self._known is None or now - self._known[0] > WORKERS_S:
+            try:
+                self._known = (now, list(self.client.nthreads()))
+            except OSError as err:  # the scheduler is gone (Dask's own log says more)
+                raise HarnessError(f"--scheduler {self.address}: lost the scheduler ({error_line(err)})") from None
+        return self._known[1]
 
     def _check_warm(self) -> None:
         for future in [f for f in self._warming if f.done()]:
@@ -271,78 +292,126 @@ class Cluster:
                 self._set_aside(address, _version_change(answer, self._versions or {}))
 
     def run(self, prepared: list[PreparedSpec], todo: list[int], started: Callable, finished: Callable) -> None:
-        """Fit ``todo``; ``finished(i, result)`` is called here as each spec returns (the scheduler
-        does not say when a task starts, so ``started`` is not called).
+        """Fit ``todo``; ``started(i, where)`` and ``finished(i, result)`` are called here.
 
-        No more specs are in flight than the cluster has threads: a spec waiting in a worker's
-        queue would die with that worker, as its running spec does.
+        Each spec goes to a worker that holds no other spec of the run, and only there (a
+        strict restriction). With loose ones Dask moved specs onto busy workers (work stealing, and
+        a dead worker's spec handed to a live one), where a spec queued behind another and died
+        with that one's worker. A spec whose worker leaves the cluster while fitting it is sent once
+        more, to another worker (``--jobs``' rule), then reported as an error; one whose worker left
+        before it began is sent elsewhere, uncounted.
         """
-        from dask.distributed import as_completed
-        from distributed.scheduler import KilledWorker
-
         from harness.running.dask_data import ArrayStore
 
         store = ArrayStore(lambda value: self.client.scatter([value], broadcast=True, hash=False)[0])
         store.count([prepared[i] for i in todo])
         pending = deque(todo)
-        futures: dict = {}  # future -> (spec index, the futures of its shared arrays, the worker it was sent to)
-        repeats = dict.fromkeys(todo, 0)
-        running = as_completed(loop=self.client.loop)
-        free: deque = deque()  # a worker per thread of it that holds no spec of this run
+        sent: dict = {}  # future -> (spec index, the futures of its shared arrays, its worker)
+        deaths = dict.fromkeys(todo, 0)  # workers that left while fitting the spec
+        begun: set[str] = set()  # the keys of tasks whose worker said they began fitting
+        events: queue.SimpleQueue = queue.SimpleQueue()  # (future, None) when done, (key, where) when begun
 
-        def submit_while_free() -> None:
+        def on_begun(event: tuple) -> None:
+            message = event[1]
+            if self._token in message.get("key", ""):  # other runs on the cluster log here too
+                events.put((message["key"], message["where"]))
+
+        def send_while_free() -> None:
             self._check_warm()
-            threads = {w: n for w, n in self._threads().items() if w not in self.set_aside}
-            if not futures and not free:  # the start: every thread of every worker that can fit
-                free.extend(w for w, n in threads.items() for _ in range(n))
-            while pending and len(futures) < max(sum(threads.values()), 1):
-                while free and free[0] not in threads:  # set aside, or gone, since it was freed
-                    free.popleft()
-                # Sent to a free worker, not left to the scheduler: that gave the run's first two
-                # specs to the worker that finished its versions probe first, and the other waited.
-                worker = free.popleft() if free else None
+            workers = [w for w in self._workers() if w not in self.set_aside]
+            if not workers and self.set_aside:
+                self._no_worker_left()
+            held = {worker for _, _, worker in sent.values()}
+            for worker in [w for w in workers if w not in held]:
+                if not pending:
+                    return
                 i = pending.popleft()
                 light, refs = store.lighten(prepared[i])
                 future = self._submit("fit", light, prepared[i].spec.id, refs, worker)
-                futures[future] = (i, refs, worker)
-                running.add(future)
+                future.add_done_callback(lambda done: events.put((done, None)))
+                sent[future] = (i, refs, worker)
 
+        def left(future, i: int, worker: str) -> None:
+            """The worker of ``future`` left the cluster before the spec returned."""
+            del sent[future]
+            future.cancel(force=True)
+            if future.key not in begun:
+                pending.appendleft(i)
+                return
+            deaths[i] += 1
+            spec_id = prepared[i].spec.id
+            if deaths[i] < ATTEMPTS:
+                self.note(f"Dask worker {worker} left the cluster while fitting {spec_id}; retrying it on another worker")
+                pending.appendleft(i)
+            else:
+                self.note(f"Dask worker {worker} left the cluster while fitting {spec_id} again; reported as an error")
+                finished(i, failed_result(prepared[i], f"worker died: Dask worker {worker} left the cluster"))
+
+        self.client.subscribe_topic(TOPIC, on_begun)
         try:
-            submit_while_free()
-            for future in running:
-                i, refs, worker = futures.pop(future)
-                if worker is not None:
-                    free.append(worker)
-                submit_while_free()  # the next spec starts before this one's result is fetched and stored
-                answer, error = None, None
+            while pending or sent:
+                send_while_free()
                 try:
-                    answer = future.result()
-                except HarnessError:
-                    raise
-                except Exception as err:  # the task's own failure (or its worker's death)
-                    error = err
-                future.release()
-                again = answer is not None and answer[0] == "unfit" and not self._set_aside(answer[1], answer[2])
-                if error is not None and not isinstance(error, KilledWorker) and _lost(refs):
-                    store.forget(refs)  # every copy of a shared array died with its workers
-                    again = True
-                if again:
-                    repeats[i] += 1
-                    if repeats[i] >= UNFIT_REPEATS:
-                        self._no_worker_left()
-                if again or (answer is not None and answer[0] == "unfit"):
-                    pending.appendleft(i)
-                    submit_while_free()
-                    continue
-                if answer is not None:
-                    result = answer[2]
-                elif isinstance(error, KilledWorker):
-                    result = failed_result(prepared[i], "worker died: every Dask worker that ran it died (KilledWorker)")
-                else:
-                    result = failed_result(prepared[i], error_line(error))
-                finished(i, result)
+                    item, where = events.get(timeout=POLL_S)
+                except queue.Empty:
+                    item = None
+                if isinstance(item, str):  # a task began fitting
+                    begun.add(item)
+                    match = [i for future, (i, _, _) in sent.items() if future.key == item]
+                    if match:
+                        started(match[0], where)
+                elif item is not None and item in sent:
+                    self._returned(item, sent, prepared, pending, store, left, finished)
+                alive = self._workers()
+                for future, (i, _, worker) in list(sent.items()):
+                    if worker not in alive and future.status != "error":  # an error is the task's own
+                        left(future, i, worker)
         finally:
-            self.client.cancel([*futures, *self._warming], force=True)
+            self.client.unsubscribe_topic(TOPIC)
+            self.client.cancel([*sent, *self._warming], force=True)
+
+    def _returned(self, future, sent: dict, prepared: list, pending: deque, store, left: Callable, finished: Callable) -> None:
+        """A done task: its result, or its spec back in ``pending`` (an unfit worker, lost arrays)."""
+        from distributed.scheduler import KilledWorker
+
+        i, refs, worker = sent[future]
+        answer, error = None, None
+        if future.status == "finished":
+            try:
+                answer = future.result(timeout=POLL_S)
+            except TimeoutError:  # its worker died with the result before it was fetched
+                left(future, i, worker)
+                return
+        elif future.status == "error":
+            error = future.exception()
+        else:  # cancelled or lost: its worker died, or every copy of a shared array it needs did
+            if _lost(refs):
+                store.forget(refs)
+            if worker not in self._workers(fresh=True):
+                left(future, i, worker)
+            elif _lost(refs):
+                del sent[future]
+                pending.appendleft(i)
+            return
+        del sent[future]
+        future.release()
+        if isinstance(error, HarnessError):
+            raise error
+        if answer is not None and answer[0] == "unfit":
+            self._set_aside(answer[1], answer[2])
+            pending.appendleft(i)
+            return
+        if error is not None and not isinstance(error, KilledWorker) and _lost(refs):
+            store.forget(refs)  # every copy of a shared array died with its workers
+            pending.appendleft(i)
+            return
+        if answer is not None:
+            result = answer[2]
+        elif isinstance(error, KilledWorker):  # the cluster's allowed-failures is 0
+            result = failed_result(prepared[i], "worker died: its Dask worker died (KilledWorker)")
+        else:
+            result = failed_result(prepared[i], error_line(error))
+        finished(i, result)
 
 
 def _lost(refs: dict) -> bool:

@@ -218,7 +218,7 @@ class WorkerPool:
         return reply
 
     def run(self, prepared: list[PreparedSpec], todo: list[int], started: Callable, finished: Callable) -> None:
-        """Fit ``todo``; ``started(i, pid)`` and ``finished(i, result)`` are called in this process.
+        """Fit ``todo``; ``started(i, where)`` and ``finished(i, result)`` are called in this process.
 
         A worker that returns a spec gets its next one before this process stores the result and
         says what started: the run's own work never holds a worker idle."""
@@ -232,7 +232,7 @@ class WorkerPool:
             for i, result in done:
                 finished(i, result)
             for i, pid in sent:  # the first call readies the report's modules (0.7 s)
-                started(i, pid)
+                started(i, f"worker {pid}")
             multiprocessing.connection.wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
             done = self._collect(prepared, pending, busy, attempts)
         for i, result in done:
@@ -302,5 +302,5 @@ class InProcess:
 
     def run(self, prepared: list[PreparedSpec], todo: list[int], started: Callable, finished: Callable) -> None:
         for i in todo:
-            started(i, None)
+            started(i, "")
             finished(i, run_one(prepared[i], self.engines))

@@ -205,8 +205,8 @@ def run(options: RunOptions) -> dict:
         keys = [cache_key(p, versions, engines) for p in tasks]
         todo, served, refitted = _look_up(cache, tasks, keys, progress)
 
-        def started(i: int, pid: Optional[int]) -> None:
-            progress.started(tasks[i].spec.id, engines, f"worker {pid}" if pid else "")
+        def started(i: int, where: str) -> None:  # where: "worker PID", or a Dask worker's address
+            progress.started(tasks[i].spec.id, engines, where)
             _ready_report()
 
         def finished(i: int, result: dict) -> None:
