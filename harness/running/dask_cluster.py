@@ -332,8 +332,7 @@ class Cluster:
                 sent[future] = (i, refs, worker)
 
         def left(future, i: int, worker: str) -> None:
-            """The worker of ``future`` left the cluster before the spec returned."""
-            del sent[future]
+            """The worker of ``future`` (no longer in ``sent``) left before the spec returned."""
             future.cancel(force=True)
             if future.key not in begun:
                 pending.appendleft(i)
@@ -360,21 +359,37 @@ class Cluster:
                     match = [i for future, (i, _, _) in sent.items() if future.key == item]
                     if match:
                         started(match[0], where)
-                elif item is not None and item in sent:
-                    self._returned(item, sent, prepared, pending, store, left, finished)
+                elif item in sent and item.status in ("finished", "error"):
+                    entry = sent.pop(item)
+                    send_while_free()  # its worker's next spec goes before this result is fetched and stored
+                    self._returned(item, entry, prepared, pending, store, left, finished)
+                elif item in sent:  # cancelled or lost: its worker died, or every copy of a shared array it needs did
+                    i, refs, worker = sent[item]
+                    if _lost(refs):
+                        store.forget(refs)
+                    if worker not in self._workers(fresh=True):
+                        del sent[item]
+                        left(item, i, worker)
+                    elif _lost(refs):
+                        del sent[item]
+                        pending.appendleft(i)
+                    else:  # to be computed again where it was: heard of when it is done again
+                        item.add_done_callback(lambda done: events.put((done, None)))
                 alive = self._workers()
                 for future, (i, _, worker) in list(sent.items()):
                     if worker not in alive and future.status != "error":  # an error is the task's own
+                        del sent[future]
                         left(future, i, worker)
         finally:
             self.client.unsubscribe_topic(TOPIC)
             self.client.cancel([*sent, *self._warming], force=True)
 
-    def _returned(self, future, sent: dict, prepared: list, pending: deque, store, left: Callable, finished: Callable) -> None:
-        """A done task: its result, or its spec back in ``pending`` (an unfit worker, lost arrays)."""
+    def _returned(self, future, entry: tuple, prepared: list, pending: deque, store, left: Callable, finished: Callable) -> None:
+        """A task that finished or failed: its result, or its spec back in ``pending`` (an unfit
+        worker, lost arrays)."""
         from distributed.scheduler import KilledWorker
 
-        i, refs, worker = sent[future]
+        i, refs, worker = entry
         answer, error = None, None
         if future.status == "finished":
             try:
@@ -382,18 +397,8 @@ class Cluster:
             except TimeoutError:  # its worker died with the result before it was fetched
                 left(future, i, worker)
                 return
-        elif future.status == "error":
+        else:
             error = future.exception()
-        else:  # cancelled or lost: its worker died, or every copy of a shared array it needs did
-            if _lost(refs):
-                store.forget(refs)
-            if worker not in self._workers(fresh=True):
-                left(future, i, worker)
-            elif _lost(refs):
-                del sent[future]
-                pending.appendleft(i)
-            return
-        del sent[future]
         future.release()
         if isinstance(error, HarnessError):
             raise error
