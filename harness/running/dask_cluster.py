@@ -294,12 +294,9 @@ class Cluster:
     def run(self, prepared: list[PreparedSpec], todo: list[int], started: Callable, finished: Callable) -> None:
         """Fit ``todo``; ``started(i, where)`` and ``finished(i, result)`` are called here.
 
-        Each spec goes to a worker that holds no other spec of the run, and only there (a
-        strict restriction). With loose ones Dask moved specs onto busy workers (work stealing, and
-        a dead worker's spec handed to a live one), where a spec queued behind another and died
-        with that one's worker. A spec whose worker leaves the cluster while fitting it is sent once
-        more, to another worker (``--jobs``' rule), then reported as an error; one whose worker left
-        before it began is sent elsewhere, uncounted.
+        Each spec goes to a worker that holds no other spec of the run, and only there: with loose
+        restrictions Dask moved specs onto busy workers (work stealing; a dead worker's spec handed
+        to a live one), where one queued behind another and died with it. Deaths: module docstring.
         """
         from harness.running.dask_data import ArrayStore
 
@@ -363,18 +360,8 @@ class Cluster:
                     entry = sent.pop(item)
                     send_while_free()  # its worker's next spec goes before this result is fetched and stored
                     self._returned(item, entry, prepared, pending, store, left, finished)
-                elif item in sent:  # cancelled or lost: its worker died, or every copy of a shared array it needs did
-                    i, refs, worker = sent[item]
-                    if _lost(refs):
-                        store.forget(refs)
-                    if worker not in self._workers(fresh=True):
-                        del sent[item]
-                        left(item, i, worker)
-                    elif _lost(refs):
-                        del sent[item]
-                        pending.appendleft(i)
-                    else:  # to be computed again where it was: heard of when it is done again
-                        item.add_done_callback(lambda done: events.put((done, None)))
+                elif item in sent:
+                    self._unreturned(item, sent, pending, store, left, events)
                 alive = self._workers()
                 for future, (i, _, worker) in list(sent.items()):
                     if worker not in alive and future.status != "error":  # an error is the task's own
@@ -383,6 +370,21 @@ class Cluster:
         finally:
             self.client.unsubscribe_topic(TOPIC)
             self.client.cancel([*sent, *self._warming], force=True)
+
+    def _unreturned(self, future, sent: dict, pending: deque, store, left: Callable, events: queue.SimpleQueue) -> None:
+        """A task cancelled or lost after it was done: its worker died, or every copy of a shared
+        array it needs did."""
+        i, refs, worker = sent[future]
+        if _lost(refs):
+            store.forget(refs)
+        if worker not in self._workers(fresh=True):
+            del sent[future]
+            left(future, i, worker)
+        elif _lost(refs):
+            del sent[future]
+            pending.appendleft(i)
+        else:  # to be computed again where it was: heard of when it is done again
+            future.add_done_callback(lambda done: events.put((done, None)))
 
     def _returned(self, future, entry: tuple, prepared: list, pending: deque, store, left: Callable, finished: Callable) -> None:
         """A task that finished or failed: its result, or its spec back in ``pending`` (an unfit
