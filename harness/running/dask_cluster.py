@@ -38,7 +38,7 @@ from typing import Any, Optional
 from harness.engines.result import ENGINES
 from harness.errors import EnvironmentProblem, HarnessError
 from harness.running.fit import PreparedSpec, error_line, failed_result
-from harness.running.parallel import ATTEMPTS, ENGINE
+from harness.running.parallel import ENGINE, after_death
 from harness.running.worker import SINGLE_THREAD
 
 __all__ = ["Cluster"]
@@ -335,13 +335,12 @@ class Cluster:
                 pending.appendleft(i)
                 return
             deaths[i] += 1
-            spec_id = prepared[i].spec.id
-            if deaths[i] < ATTEMPTS:
-                self.note(f"Dask worker {worker} left the cluster while fitting {spec_id}; retrying it on another worker")
+            what = f"Dask worker {worker} left the cluster"
+            failed = after_death(prepared[i], deaths[i], what, what, self.note, "on another worker")
+            if failed is None:
                 pending.appendleft(i)
             else:
-                self.note(f"Dask worker {worker} left the cluster while fitting {spec_id} again; reported as an error")
-                finished(i, failed_result(prepared[i], f"worker died: Dask worker {worker} left the cluster"))
+                finished(i, failed)
 
         self.client.subscribe_topic(TOPIC, on_begun)
         try:

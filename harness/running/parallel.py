@@ -267,14 +267,25 @@ class WorkerPool:
             elif worker.gone or not worker.process.is_alive():
                 del busy[worker]
                 how = self._retire(worker)
-                spec_id = prepared[i].spec.id
-                if attempts[i] < ATTEMPTS:
-                    self.note(f"worker {worker.pid} died ({how}) while fitting {spec_id}; retrying it in another worker")
+                failed = after_death(prepared[i], attempts[i], f"worker {worker.pid} died ({how})", how, self.note)
+                if failed is None:
                     pending.appendleft(i)
                 else:
-                    self.note(f"worker {worker.pid} died ({how}) while fitting {spec_id} again; reported as an error")
-                    done.append((i, failed_result(prepared[i], f"worker died: {how}")))
+                    done.append((i, failed))
         return done
+
+
+def after_death(
+    prepared: PreparedSpec, tries: int, what: str, cause: str, note: Callable[[str], None], elsewhere: str = "in another worker"
+) -> Optional[dict]:
+    """The rule for a spec whose worker died while fitting it (``--jobs`` and Dask alike): None
+    while it has tries left (it is sent again), then its error result. ``what`` says what happened
+    (the note), ``cause`` the error's reason."""
+    if tries < ATTEMPTS:
+        note(f"{what} while fitting {prepared.spec.id}; retrying it {elsewhere}")
+        return None
+    note(f"{what} while fitting {prepared.spec.id} again; reported as an error")
+    return failed_result(prepared, f"worker died: {cause}")
 
 
 class InProcess:
