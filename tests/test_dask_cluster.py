@@ -36,6 +36,9 @@ specs:
 """
 
 DASK = str(Path(sys.executable).with_name("dask"))
+# The README's settings for a cluster that serves the tool ("On a Dask cluster").
+README_ENV = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False", "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "1s"}
+PRELOAD = ["--preload", "harness.running.dask_worker_setup"]
 
 
 def _free_port() -> int:
@@ -60,11 +63,12 @@ class LongLivedCluster:
             "PYTHONUNBUFFERED": "1",
             # Its workers' CPU claims, apart from the suite's other runs (harness/running/cpu_slots.py).
             NAMESPACE: f"dmlp-cluster-{self.port}",
+            **README_ENV,
         }
         self.processes: list[subprocess.Popen] = []
         local = ["--host", "127.0.0.1", "--no-dashboard"]
         self.scheduler = self._start("scheduler", [DASK, "scheduler", "--port", str(self.port), *local])
-        worker = [DASK, "worker", self.address, "--nthreads", "1", "--nworkers", "1", *local]
+        worker = [DASK, "worker", self.address, "--nthreads", "1", "--nworkers", "1", *local, *PRELOAD]
         self.workers = [self._start("worker0", worker), self._start("worker1", worker, broken or {})]
 
     def _start(self, name: str, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
@@ -79,6 +83,9 @@ class LongLivedCluster:
         from dask.distributed import Client
 
         return Client(self.address, timeout=60, set_as_default=False)
+
+    def log(self, name: str) -> str:
+        return (self.folder / f"{name}.log").read_text(encoding="utf-8")
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.folder.glob("*.log")))
@@ -151,6 +158,11 @@ def test_run_after_run_on_one_cluster_with_a_worker_killed(
 ) -> None:
     expected = json.dumps(jobs_2["specs"], sort_keys=True)
     assert {s["status"] for s in jobs_2["specs"]} == {"agree"}
+    # Started with the README's preload, each worker had its R and engines before it joined.
+    with cluster.client() as watcher:
+        ready = _readiness(watcher)
+    assert sorted(ready.values()) == ["ok", "ok"], ready
+    assert all(cluster.log(name).count("dml-parity: ready to fit (R ") == 1 for name in ("worker0", "worker1"))
 
     # Runs 1 and 2: each a new client; the second meets workers whose R a former client started.
     for k in (1, 2):
@@ -195,6 +207,9 @@ def test_run_after_run_on_one_cluster_with_a_worker_killed(
         # The nanny has replaced the killed process.
         watcher.wait_for_workers(2, timeout=120)
         assert killed[0] not in [pid for pid, _ in watcher.run(executing).values()]
+        # The replacement readied itself as it started, as the first process did.
+        assert sorted(_readiness(watcher).values()) == ["ok", "ok"]
+        assert sum(cluster.log(name).count("dml-parity: ready to fit (R ") for name in ("worker0", "worker1")) == 3
 
     # Run 4: one worker new, one that has served three clients.
     run = cli(spec_path, tmp_path / "run4", "--scheduler", cluster.address)
@@ -207,6 +222,18 @@ def test_run_after_run_on_one_cluster_with_a_worker_killed(
     assert len(cpus) == 2 and None not in cpus and cpus[0] != cpus[1], cpus
 
 
+def _readiness(client) -> dict[str, str]:
+    """Each worker's "ok"/"unfit" once it has readied itself for the default engines, else "not yet"."""
+
+    def on_worker(dask_worker) -> str:  # defined here: a test module's own function cannot be imported there
+        from harness.engines.result import ENGINES
+        from harness.running.dask_cluster import _FITNESS
+
+        return _FITNESS.get(ENGINES, ("not yet",))[0]
+
+    return client.run(on_worker)
+
+
 @pytest.mark.r
 @pytest.mark.slow
 def test_a_worker_that_cannot_fit_is_set_aside_and_named(spec_path: Path, jobs_2: dict, tmp_path: Path) -> None:
@@ -217,6 +244,8 @@ def test_a_worker_that_cannot_fit_is_set_aside_and_named(spec_path: Path, jobs_2
         with started.client() as client:
             addresses = {pid: address for address, pid in client.run(os.getpid).items()}
         broken_address = next(addresses[pid] for pid in descendants(started.workers[1].pid) if pid in addresses)
+        # The preload found it unfit and said so, and the worker joined all the same.
+        assert "dml-parity: this worker cannot fit (R package(s) missing: DoubleML" in started.log("worker1")
         run = cli(spec_path, tmp_path / "out", "--scheduler", started.address)
         assert run.wait() == 0, f"{run.stderr}\n{started.logs()}"
         results = read_results(tmp_path / "out")

@@ -1,9 +1,11 @@
 """Is a fit slower in a Dask worker's task thread than in a plain process (issue 24)?
 
-One ``dask worker --nthreads 1`` (with its nanny, as the README starts it) and one plain spawned
-process each hold the same 500-row forest spec (the replicate benchmark's); blocks of N R fits and
-N Python fits alternate between the two, so both meet the same drift of this machine's speed.
-Both pin the fitting thread to CPU 0. Prints each block's seconds per fit and the medians.
+Two ``dask worker --nthreads 1`` processes (each with its nanny), one with Dask's default
+configuration and one with the README's settings (worker profiler off, event-loop check every
+1 s), and one plain spawned process each hold the same 500-row forest spec (the replicate
+benchmark's); blocks of N R fits and N Python fits alternate between the three, so all meet the same
+drift of this machine's speed. All pin the fitting thread to CPU 0 and fit one at a time. Prints
+each block's seconds per fit and the medians.
 
     .venv/bin/python bench/overhead/dask_task_fit.py            # 6 rounds of 6 fits each
     .venv/bin/python bench/overhead/dask_task_fit.py --rounds 8 --fits 5
@@ -86,20 +88,27 @@ def main() -> int:
     local = ["--host", "127.0.0.1", "--no-dashboard"]
     quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     processes = [subprocess.Popen([dask, "scheduler", "--port", str(port), *local], **quiet)]
-    processes.append(subprocess.Popen([dask, "worker", f"tcp://127.0.0.1:{port}", "--nthreads", "1", *local], **quiet))
+    worker = [dask, "worker", f"tcp://127.0.0.1:{port}", "--nthreads", "1", *local]
+    readme = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False", "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "1s"}
     ours, theirs = multiprocessing.get_context("spawn").Pipe()
     plain = multiprocessing.get_context("spawn").Process(target=_plain, args=(theirs,))
     plain.start()
-    seconds: dict[tuple[str, str], list[float]] = {(w, e): [] for w in ("dask task", "plain process") for e in ("r", "python")}
+    places = ("dask, defaults", "dask, README", "plain process")
+    seconds: dict[tuple[str, str], list[float]] = {(w, e): [] for w in places for e in ("r", "python")}
     try:
         from dask.distributed import Client
 
         with Client(f"tcp://127.0.0.1:{port}", timeout=60, set_as_default=False) as client:
-            client.wait_for_workers(1, timeout=120)
-            for _ in range(args.rounds + 1):  # the first round readies both and is not counted
+            address = {}
+            for place, settings in zip(places[:2], ({}, readme), strict=True):  # one at a time, to know which is which
+                processes.append(subprocess.Popen(worker, **{**quiet, "env": {**env, **settings}}))
+                client.wait_for_workers(len(address) + 1, timeout=120)
+                address[place] = next(a for a in client.scheduler_info()["workers"] if a not in address.values())
+            for _ in range(args.rounds + 1):  # the first round readies each place and is not counted
                 for engine in ("r", "python"):
-                    task = client.submit(fit_block, str(spec), engine, args.fits, pure=False)
-                    seconds["dask task", engine].append(task.result())
+                    for place in places[:2]:
+                        task = client.submit(fit_block, str(spec), engine, args.fits, pure=False, workers=[address[place]])
+                        seconds[place, engine].append(task.result())
                     ours.send((str(spec), engine, args.fits))
                     seconds["plain process", engine].append(ours.recv())
     finally:
@@ -110,7 +119,7 @@ def main() -> int:
             process.wait()
     for (where, engine), values in seconds.items():
         kept = values[1:]
-        print(f"{where:14} {engine:6} ms per fit: {[round(1000 * v) for v in kept]}, median {1000 * statistics.median(kept):.0f}")
+        print(f"{where:15} {engine:6} ms per fit: {[round(1000 * v) for v in kept]}, median {1000 * statistics.median(kept):.0f}")
     return 0
 
 

@@ -4,7 +4,8 @@ cache, in alternating order, timed from outside. The cluster is started as the R
 to start one: a ``dask scheduler`` and ``dask worker --nthreads 1`` processes (each with its
 nanny), on 127.0.0.1, started anew for each cluster size in each round, serving two runs in a row
 (the first meets workers that start R; the second, "next run", workers that have it, as a
-long-lived cluster's do), and stopped by PID after them. Peak memory is the sampled sum
+long-lived cluster's do), and stopped by PID after them; and the same processes with Dask's default
+configuration and no preload, for comparison. Peak memory is the sampled sum
 of RSS over every process of the run (for Dask: the command's tree and the cluster's processes);
 CPU is the CPU-seconds the run's processes used during it (for Dask: also the scheduler's, the
 nannies' and the workers', counted from the run's start).
@@ -108,9 +109,16 @@ def _run(label: str, args: list[str], specs: Path, extra_roots: list[int], n: in
         "uptime_start": uptime,
         "uptime_end": _uptime(),
         "coef_sum": sum(block["python"]["coef"]) + sum(block["r"]["coef"]),
+        "fits_s": round(_fit_seconds(results["specs"][0]["timings"]), 1),
     }
     print(f"  {label}: {row}", flush=True)
     return row
+
+
+def _fit_seconds(timings: dict) -> float:
+    """The run's fits as its workers timed them (Python and R, every replicate): the work itself,
+    apart from what the run, the pool or the cluster adds around it."""
+    return timings["python_s"] + timings["r_s"] + timings["replicates"]["python_s"] + timings["replicates"]["r_s"]
 
 
 def _uptime() -> str:
@@ -135,25 +143,37 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+# How the README tells users to start a cluster for the tool ("On a Dask cluster"): Dask's worker
+# profiler off, its event-loop check once a second instead of every 20 ms, and the preload that
+# starts each worker's R as the worker starts. "defaults" runs start the same processes without them.
+README_ENV = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False", "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "1s"}
+README_PRELOAD = ["--preload", "harness.running.dask_worker_setup"]
+
+
 class DaskCluster:
     """``dask scheduler`` and ``size`` ``dask worker --nthreads 1`` processes, as the README starts
-    them; stopped by PID (SIGTERM to each process and its descendants, then SIGKILL)."""
+    them (``readme``; else with Dask's defaults and no preload); stopped by PID (SIGTERM to each
+    process and its descendants, then SIGKILL). ``start_s``: from the first process's start to all
+    workers joined (with the preload, their R started)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, readme: bool = True) -> None:
         from harness.engines.r_engine import r_library
 
         port = _free_port()
         self.address = f"tcp://127.0.0.1:{port}"
         env = {**os.environ, "PYTHONPATH": str(ROOT), "DMLP_RLIB": str(r_library()), "R_LIBS": str(r_library())}
+        env.update(README_ENV if readme else {})
         local = ["--host", "127.0.0.1", "--no-dashboard"]
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "cwd": ROOT}
+        started = time.perf_counter()
         self.processes = [subprocess.Popen([str(DASK), "scheduler", "--port", str(port), *local], **quiet)]
-        worker = [str(DASK), "worker", self.address, "--nthreads", "1", *local]
+        worker = [str(DASK), "worker", self.address, "--nthreads", "1", *local, *(README_PRELOAD if readme else [])]
         self.processes += [subprocess.Popen(worker, **quiet) for _ in range(size)]
         from dask.distributed import Client
 
         with Client(self.address, timeout=60, set_as_default=False) as client:
             client.wait_for_workers(size, timeout=120)
+        self.start_s = round(time.perf_counter() - started, 2)
 
     def pids(self) -> list[int]:
         return [p.pid for p in self.processes]
@@ -176,12 +196,15 @@ class DaskCluster:
 def measure_round(specs: Path, n: int, order: list[str]) -> list[dict[str, Any]]:
     rows = []
     for config in order:
-        if config.startswith("dask"):
-            size = int(config[4:] or 2)  # "dask1": a one-worker cluster, the base of the Dask ratio
-            label = f"dask, {size} worker{'s' if size > 1 else ''}"
-            cluster = DaskCluster(size)
+        if config.startswith(("dask", "plain")):
+            readme = config.startswith("dask")
+            size = int(config[-1])  # "dask1": a one-worker cluster, the base of the Dask ratio
+            kind = "dask" if readme else "dask (defaults)"
+            label = f"{kind}, {size} worker{'s' if size > 1 else ''}"
+            cluster = DaskCluster(size, readme)
             try:
-                rows.append(_run(label, ["--scheduler", cluster.address], specs, cluster.pids(), n))
+                first = _run(label, ["--scheduler", cluster.address], specs, cluster.pids(), n)
+                rows.append({**first, "cluster_start_s": cluster.start_s})
                 # The same command again on the same cluster, as a team's long-lived cluster serves
                 # run after run: its workers' R and modules are loaded already.
                 rows.append(_run(f"{label}, next run", ["--scheduler", cluster.address], specs, cluster.pids(), n))
@@ -204,15 +227,19 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
             "other_cores": statistics.median(r["other_cores"] for r in mine),
         }
     base = out["--jobs 1"]
-    # The one-worker cluster's label before issue 24 (a LocalCluster), for --render of old raw files.
-    dask_one = out.get("dask, 1 worker") or out.get("dask LocalCluster, 1 worker")
     for label, values in out.items():
         values["speed_vs_jobs1"] = base["wall_s"] / values["wall_s"]
         values["memory_vs_jobs1"] = values["peak_rss_mb"] / base["peak_rss_mb"]
         # Two workers against one of the same kind (issue 24 asks >= 1.8x of each).
-        one = base if label.startswith("--jobs") else out.get("dask, 1 worker, next run") if "next run" in label else dask_one
+        one = out.get(_one_worker(label))
         values["speed_vs_one_worker"] = one["wall_s"] / values["wall_s"] if one else float("nan")
     return out
+
+
+def _one_worker(label: str) -> str:
+    """The one-worker run of the same kind: "--jobs 2" -> "--jobs 1", "dask, 2 workers, next run" ->
+    "dask, 1 worker, next run"."""
+    return "--jobs 1" if label.startswith("--jobs") else label.replace("2 workers", "1 worker")
 
 
 def _ratio(value: float) -> str:
@@ -229,14 +256,19 @@ def render(raw: dict[str, Any]) -> str:
         f"3 folds), {raw['rounds']} rounds in alternating order, each run from a cold start (new workers, new R, "
         "empty cache). Medians over the rounds. Every fit runs in a worker process "
         "(`harness/running/parallel.py`): `--jobs 1` is the run's process and one worker, `--jobs 2` two workers, each with "
-        "its own embedded R; with `--scheduler` each replicate is a Dask task on a cluster started as the README says "
-        "(`dask scheduler` and one `dask worker --nthreads 1` per worker, each with its nanny), started anew "
-        "for each cluster size in each round, whose workers start their R and import the engines at the run's versions "
-        "probe, sent as the run starts; "
+        "its own embedded R; with `--scheduler` each replicate is a Dask task on a cluster of `dask scheduler` and one "
+        "`dask worker --nthreads 1` per worker (each with its nanny), started anew for each cluster size in each round. "
+        "*dask*: the cluster started as the README says (Dask's worker profiler off, its event-loop check every 1 s "
+        "instead of 20 ms, and `--preload harness.running.dask_worker_setup`, with which each worker starts its R and "
+        "imports the engines as it starts, before it joins: that time is in the cluster's start, the last column of "
+        "the second table, not in the run). *dask (defaults)*: the same processes with Dask's default configuration "
+        "and no preload; their workers start R at the run's versions probe, sent as the run starts. "
         '"next run" is the same command again on that '
         "cluster (R and modules loaded in its workers, as on a long-lived cluster), its ratio to the next run on "
-        "one worker. CPU is what the run's processes used during it "
-        "(for Dask also the scheduler, the nannies and the workers); peak memory is the sampled sum of RSS over "
+        "one worker of the same kind. CPU is what the run's processes used during it "
+        "(for Dask also the scheduler, the nannies and the workers); *fits* the run's Python and R fits as the workers "
+        "timed them (their sum: two fits at once on two cores take longer each when other processes share the cores); "
+        "peak memory is the sampled sum of RSS over "
         "the run's process tree and the cluster's. The load each run met is in the second table (`uptime` at its "
         "start and end, and the CPU the rest of the machine used meanwhile).",
         "",
@@ -254,14 +286,16 @@ def render(raw: dict[str, Any]) -> str:
         "",
         "Every run, in order:",
         "",
-        "| round | executor | wall (s) | CPU (s) | peak memory (MB) | other load (cores) | load at start (`uptime`) | at end |",
-        "|---|---|---|---|---|---|---|---|",
+        "| round | executor | wall (s) | CPU (s) | fits (s) | peak memory (MB) | other load (cores) | load at start (`uptime`) "
+        "| at end | cluster start (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in raw["rows"]:
         start = _load_text(r.get("uptime_start")) or f"{r['load1_start']:.2f}"
         lines.append(
-            f"| {r['round']} | {r['label']} | {r['wall_s']:.1f} | {r['own_cpu_s']:.1f} | {r['peak_rss_mb']:.0f} "
-            f"| {r['other_cores']:.2f} | {start} | {_load_text(r.get('uptime_end')) or '-'} |"
+            f"| {r['round']} | {r['label']} | {r['wall_s']:.1f} | {r['own_cpu_s']:.1f} | {r.get('fits_s', '-')} "
+            f"| {r['peak_rss_mb']:.0f} "
+            f"| {r['other_cores']:.2f} | {start} | {_load_text(r.get('uptime_end')) or '-'} | {r.get('cluster_start_s', '-')} |"
         )
     lines += ["", _per_round(raw["rows"])]
     same = len({round(r["coef_sum"], 12) for r in raw["rows"]}) == 1
@@ -271,11 +305,8 @@ def render(raw: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-PAIRS = [
-    ("--jobs 1", "--jobs 2"),
-    ("dask, 1 worker", "dask, 2 workers"),
-    ("dask, 1 worker, next run", "dask, 2 workers, next run"),
-]
+_DASK_ONE = ("dask, 1 worker", "dask, 1 worker, next run", "dask (defaults), 1 worker", "dask (defaults), 1 worker, next run")
+PAIRS = [("--jobs 1", "--jobs 2"), *((one, one.replace("1 worker", "2 workers")) for one in _DASK_ONE)]
 
 
 def _per_round(rows: list[dict[str, Any]]) -> str:
@@ -330,7 +361,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     specs = Path(tempfile.mkdtemp(prefix="dmlp_rt_")) / "workload.yaml"
     specs.write_text(WORKLOAD.format(n=args.replicates), encoding="utf-8")
     rows = []
-    orders = [["1", "2", "dask1", "dask"], ["dask", "dask1", "2", "1"]]
+    # "dask": a cluster started as the README says; "plain": the same processes with Dask's defaults.
+    order = ["1", "2", "dask1", "dask2", "plain1", "plain2"]
+    orders = [order, order[::-1]]
     for round_number in range(args.rounds):
         print(f"round {round_number + 1}", flush=True)
         for row in measure_round(specs, args.replicates, orders[round_number % 2]):

@@ -41,7 +41,7 @@ from harness.running.fit import PreparedSpec, error_line, failed_result
 from harness.running.parallel import ENGINE, after_death
 from harness.running.worker import SINGLE_THREAD
 
-__all__ = ["Cluster"]
+__all__ = ["Cluster", "ready_worker"]
 
 # What a fit imports beyond R and this module (harness.running.fit.run_one and the comparison).
 ENGINE_MODULES = ("harness.running.dask_data", *ENGINE)
@@ -79,6 +79,16 @@ def _fitness(engines: tuple[str, ...]) -> tuple[str, Any]:
 
             threadpool_limits(limits=1)  # BLAS loaded before the task (the worker's numpy) too
     return _FITNESS[engines]
+
+
+def ready_worker(engines: tuple[str, ...] = ENGINES) -> tuple[str, Any]:
+    """What a worker's first task does before it fits (a CPU, R, the engines), done ahead: the
+    ``--preload`` (harness.running.dask_worker_setup) calls it in the worker's task thread."""
+    from harness.running.cpu_slots import claim_cpu
+
+    with _ONE_AT_A_TIME:
+        claim_cpu()
+        return _fitness(engines)
 
 
 def _why(err: BaseException) -> str:

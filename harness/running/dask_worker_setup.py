@@ -1,0 +1,32 @@
+"""``dask worker --preload harness.running.dask_worker_setup``: a Dask worker readies itself for
+the tool's fits as it starts, before it joins the cluster.
+
+Without it a worker starts its R, loads the R packages and imports the engines (doubleml,
+scikit-learn, scipy: 3-5 CPU-s) at the first run's versions probe, and that run's first fits wait
+for it; with it, that happens while the worker starts, and so again when a nanny restarts a worker
+that died. The work is the first task's own (``harness.running.dask_cluster.ready_worker``), done
+in the worker's task thread as a task would do it. A worker that cannot fit still starts and joins:
+its runs set it aside and name why, as they do without the preload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+__all__ = ["dask_setup"]
+
+logger = logging.getLogger("distributed.worker")  # the worker's own log, in its format
+
+
+async def dask_setup(worker: Any) -> None:
+    """Called by Dask when the worker starts (``--preload``)."""
+    from harness.running.dask_cluster import ready_worker
+
+    loop = asyncio.get_running_loop()
+    state, answer = await loop.run_in_executor(worker.executors["default"], ready_worker)
+    if state == "ok":
+        logger.info("dml-parity: ready to fit (R %s)", (answer.get("r") or {}).get("R", "?"))
+    else:
+        logger.warning("dml-parity: this worker cannot fit (%s); runs will set it aside", answer)
