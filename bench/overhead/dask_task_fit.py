@@ -5,10 +5,11 @@ configuration and one with the README's settings (worker profiler off, event-loo
 1 s), and one plain spawned process each hold the same 500-row forest spec (the replicate
 benchmark's); blocks of N R fits and N Python fits alternate between the three, so all meet the same
 drift of this machine's speed. All pin the fitting thread to CPU 0 and fit one at a time. Prints
-each block's seconds per fit and the medians.
+each block's seconds per fit and the medians, and first what each Dask worker (its nanny and worker
+processes) used while idle, before any fit (``--idle`` seconds).
 
     .venv/bin/python bench/overhead/dask_task_fit.py            # 6 rounds of 6 fits each
-    .venv/bin/python bench/overhead/dask_task_fit.py --rounds 8 --fits 5
+    .venv/bin/python bench/overhead/dask_task_fit.py --rounds 8 --fits 5 --idle 30
 """
 
 from __future__ import annotations
@@ -64,6 +65,23 @@ def fit_block(spec_path: str, engine: str, n: int) -> float:
     return (time.perf_counter() - start) / n
 
 
+def _print_idle(nannies: dict[str, subprocess.Popen], seconds: float) -> None:
+    """CPU milliseconds per second each worker's processes (nanny and worker) use while idle."""
+    import time
+
+    import psutil
+
+    def cpu(process: subprocess.Popen) -> float:
+        tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+        return sum(sum(p.cpu_times()[:2]) for p in tree)
+
+    time.sleep(2)  # past the workers' start
+    before = {place: cpu(process) for place, process in nannies.items()}
+    time.sleep(seconds)
+    for place, process in nannies.items():
+        print(f"{place:15} idle: {1000 * (cpu(process) - before[place]) / seconds:.1f} ms CPU per second (nanny + worker)")
+
+
 def _plain(conn) -> None:
     while (request := conn.recv()) is not None:
         conn.send(fit_block(*request))
@@ -73,6 +91,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--fits", type=int, default=6)
+    parser.add_argument("--idle", type=float, default=20.0, help="seconds of idle CPU measured before the fits")
     args = parser.parse_args()
     spec = Path(tempfile.mkdtemp(prefix="dmlp_dtf_")) / "spec.yaml"
     spec.write_text(WORKLOAD, encoding="utf-8")
@@ -104,6 +123,7 @@ def main() -> int:
                 processes.append(subprocess.Popen(worker, **{**quiet, "env": {**env, **settings}}))
                 client.wait_for_workers(len(address) + 1, timeout=120)
                 address[place] = next(a for a in client.scheduler_info()["workers"] if a not in address.values())
+            _print_idle(dict(zip(places[:2], processes[1:], strict=True)), args.idle)
             for _ in range(args.rounds + 1):  # the first round readies each place and is not counted
                 for engine in ("r", "python"):
                     for place in places[:2]:
