@@ -22,6 +22,7 @@ from distributed.diagnostics.plugin import SchedulerPlugin
 
 from harness.engines.r_engine import r_library
 from harness.running.cpu_slots import NAMESPACE, claimed_cpu
+from harness.running.dask_worker_setup import PRELOAD, SETTINGS
 from harness.running.runner import stable_view
 from tests.faults import ROOT, Run, alive, descendants, nothing_left, read_results
 
@@ -36,9 +37,6 @@ specs:
 """
 
 DASK = str(Path(sys.executable).with_name("dask"))
-# The README's settings for a cluster that serves the tool ("On a Dask cluster").
-README_ENV = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False", "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "1s"}
-PRELOAD = ["--preload", "harness.running.dask_worker_setup"]
 
 
 def _free_port() -> int:
@@ -63,7 +61,7 @@ class LongLivedCluster:
             "PYTHONUNBUFFERED": "1",
             # Its workers' CPU claims, apart from the suite's other runs (harness/running/cpu_slots.py).
             NAMESPACE: f"dmlp-cluster-{self.port}",
-            **README_ENV,
+            **SETTINGS,  # the README's commands
         }
         self.processes: list[subprocess.Popen] = []
         local = ["--host", "127.0.0.1", "--no-dashboard"]
@@ -380,3 +378,11 @@ def test_a_scheduler_that_dies_mid_run_ends_it_with_one_line(tmp_path: Path, gen
         assert run.wait() == 2, run.stderr
     assert run.lines[-1].startswith(f"dml-parity: error: --scheduler {cluster.address}: lost the scheduler ("), run.stderr
     assert not out.exists() and not nothing_left(run.pgid)
+
+
+def test_the_readme_starts_a_cluster_as_these_tests_do() -> None:
+    """The settings and preload the tests and benches start their clusters with are the README's."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = text.split("### On a Dask cluster", 1)[1].split("```", 2)[1]
+    assert all(f"{key}={value}" in commands for key, value in SETTINGS.items()), commands
+    assert " ".join(PRELOAD) in commands, commands

@@ -99,6 +99,7 @@ def main() -> int:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     from harness.engines.r_engine import r_library
+    from harness.running.dask_worker_setup import SETTINGS
 
     threads = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     os.environ.update(threads)
@@ -108,7 +109,6 @@ def main() -> int:
     quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     processes = [subprocess.Popen([dask, "scheduler", "--port", str(port), *local], **quiet)]
     worker = [dask, "worker", f"tcp://127.0.0.1:{port}", "--nthreads", "1", *local]
-    readme = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False", "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "1s"}
     ours, theirs = multiprocessing.get_context("spawn").Pipe()
     plain = multiprocessing.get_context("spawn").Process(target=_plain, args=(theirs,))
     plain.start()
@@ -119,7 +119,7 @@ def main() -> int:
 
         with Client(f"tcp://127.0.0.1:{port}", timeout=60, set_as_default=False) as client:
             address = {}
-            for place, settings in zip(places[:2], ({}, readme), strict=True):  # one at a time, to know which is which
+            for place, settings in zip(places[:2], ({}, SETTINGS), strict=True):  # one at a time, to know which is which
                 processes.append(subprocess.Popen(worker, **{**quiet, "env": {**env, **settings}}))
                 client.wait_for_workers(len(address) + 1, timeout=120)
                 address[place] = next(a for a in client.scheduler_info()["workers"] if a not in address.values())

@@ -143,13 +143,6 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-# How the README tells users to start a cluster for the tool ("On a Dask cluster"): Dask's worker
-# profiler off, its event-loop check once a second instead of every 20 ms, and the preload that
-# starts each worker's R as the worker starts. "defaults" runs start the same processes without them.
-README_ENV = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False", "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "1s"}
-README_PRELOAD = ["--preload", "harness.running.dask_worker_setup"]
-
-
 class DaskCluster:
     """``dask scheduler`` and ``size`` ``dask worker --nthreads 1`` processes, as the README starts
     them (``readme``; else with Dask's defaults and no preload); stopped by PID (SIGTERM to each
@@ -158,16 +151,17 @@ class DaskCluster:
 
     def __init__(self, size: int, readme: bool = True) -> None:
         from harness.engines.r_engine import r_library
+        from harness.running.dask_worker_setup import PRELOAD, SETTINGS
 
         port = _free_port()
         self.address = f"tcp://127.0.0.1:{port}"
         env = {**os.environ, "PYTHONPATH": str(ROOT), "DMLP_RLIB": str(r_library()), "R_LIBS": str(r_library())}
-        env.update(README_ENV if readme else {})
+        env.update(SETTINGS if readme else {})
         local = ["--host", "127.0.0.1", "--no-dashboard"]
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "cwd": ROOT}
         started = time.perf_counter()
         self.processes = [subprocess.Popen([str(DASK), "scheduler", "--port", str(port), *local], **quiet)]
-        worker = [str(DASK), "worker", self.address, "--nthreads", "1", *local, *(README_PRELOAD if readme else [])]
+        worker = [str(DASK), "worker", self.address, "--nthreads", "1", *local, *(PRELOAD if readme else [])]
         self.processes += [subprocess.Popen(worker, **quiet) for _ in range(size)]
         from dask.distributed import Client
 
