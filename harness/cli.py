@@ -237,6 +237,9 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         in_process=os.environ.get("DMLP_IN_PROCESS") == "1",
     )
     results = run(options)
+    # What the run made lives until the process ends after the report: frozen, the collections
+    # that drawing the report sets off no longer trace it (with the at-exit freeze below).
+    gc.freeze()
     kept = write_run(results, out)
     if kept:  # saved into --out while the report was written: moved into the new folder, not deleted
         print(f"dml-parity: note: kept {', '.join(kept)} in {out} (saved there during the run)", file=sys.stderr)

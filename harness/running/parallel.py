@@ -15,6 +15,7 @@ reach a worker as references to memory the run holds (harness.design.shared_memo
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import multiprocessing.connection
 import signal
@@ -94,9 +95,17 @@ class _Worker:
         # worker_main sets its own handlers (a forked child would otherwise run the CLI's SIGTERM
         # handler and print a traceback); the run receives its own right after.
         old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        # A forked worker gets this process's objects frozen: its garbage collector then never
+        # traces them, which would write to (and so copy) every page it shares with this process.
+        # This process unfreezes its own at once.
+        forked = context.get_start_method() == "fork"
         try:
+            if forked:
+                gc.freeze()
             self.process.start()
         finally:
+            if forked:
+                gc.unfreeze()
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
         child_end.close()
         self.conn = parent_end
