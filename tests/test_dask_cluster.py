@@ -162,7 +162,7 @@ def test_run_after_run_on_one_cluster_with_a_worker_killed(
     assert sorted(ready.values()) == ["ok", "ok"], ready
     assert all(cluster.log(name).count("dml-parity: ready to fit (R ") == 1 for name in ("worker0", "worker1"))
 
-    # Runs 1 and 2: each a new client; the second meets workers whose R a former client started.
+    # Runs 1 and 2: each a new client, on workers whose R neither started (the preload did).
     for k in (1, 2):
         run = cli(spec_path, tmp_path / f"run{k}", "--scheduler", cluster.address)
         assert run.wait() == 0, f"run {k}: {run.stderr}\n{cluster.logs()}"
