@@ -187,6 +187,10 @@ class DaskCluster:
                 os.kill(pid, signal.SIGKILL)
 
 
+# "dask": a cluster started as the README says; "plain": the same processes with Dask's defaults.
+CONFIGS = ("1", "2", "dask1", "dask2", "plain1", "plain2")
+
+
 def measure_round(specs: Path, n: int, order: list[str]) -> list[dict[str, Any]]:
     rows = []
     for config in order:
@@ -344,6 +348,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--replicates", type=int, default=24)
     parser.add_argument("--render", action="store_true", help="rewrite the RESULTS.md section from the raw file")
     parser.add_argument("--note", help="a line about the machine's state, kept in RESULTS.md")
+    parser.add_argument("--configs", default=",".join(CONFIGS), help=f"comma-separated subset of {', '.join(CONFIGS)}")
     args = parser.parse_args(argv)
     if args.render:
         raw = json.loads(RAW.read_text(encoding="utf-8"))
@@ -355,8 +360,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     specs = Path(tempfile.mkdtemp(prefix="dmlp_rt_")) / "workload.yaml"
     specs.write_text(WORKLOAD.format(n=args.replicates), encoding="utf-8")
     rows = []
-    # "dask": a cluster started as the README says; "plain": the same processes with Dask's defaults.
-    order = ["1", "2", "dask1", "dask2", "plain1", "plain2"]
+    order = [c for c in CONFIGS if c in args.configs.split(",")]
     orders = [order, order[::-1]]
     for round_number in range(args.rounds):
         print(f"round {round_number + 1}", flush=True)

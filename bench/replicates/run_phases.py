@@ -9,6 +9,10 @@ as each phase begins and ends; with ``--scheduler`` on a cluster started as the 
     .venv/bin/python bench/replicates/run_phases.py --where dask2 --rounds 2
     .venv/bin/python bench/replicates/run_phases.py --where 1,2,dask1,dask2 --replicates 80
 
+Where a round has both one and two workers of a kind, a line gives two against one: the runs' walls,
+their fitting phases alone, the most two workers could reach given the start and end that they do
+not share, and how much longer the fits took in all with two.
+
 *busy* is the workers' fit seconds (Python and R, as ``results.json`` times them) over the number of
 workers times the fitting phase: what is not busy is time a worker waited for its next spec, or
 lost its core to another process.
@@ -81,6 +85,7 @@ def main() -> int:
     specs.write_text(WORKLOAD.format(n=args.replicates), encoding="utf-8")
     print("where    wall (s)  start (s)  fitting (s)  end (s)  fits (s)  busy")
     for _ in range(args.rounds):
+        rows = {}
         for where in args.where.split(","):
             workers = int(where[-1])
             if where.startswith("dask"):
@@ -94,7 +99,21 @@ def main() -> int:
                 row = one_run(specs, ["--jobs", where], workers)
             print(f"{where:8} {row['wall']:8.2f} {row['start']:10.2f} {row['fitting']:12.2f} {row['end']:8.2f} "
                   f"{row['fits']:9.2f} {row['busy']:5.3f}", flush=True)
+            rows[where] = row
+        for one, two in (("1", "2"), ("dask1", "dask2")):
+            if one in rows and two in rows:
+                print(ceiling(rows[one], rows[two], two), flush=True)
     return 0
+
+
+def ceiling(one: dict[str, float], two: dict[str, float], label: str) -> str:
+    """Two workers against one as measured, and the most two workers could reach with this run's
+    start and end (which they do not share): one worker's fitting halved, as if two fitted without
+    slowing each other and without each paying its first fits' warm-up
+    (bench/replicates/worker_warmup.py)."""
+    best = one["wall"] / (two["start"] + two["end"] + one["fitting"] / 2)
+    return (f"{label}: {one['wall'] / two['wall']:.2f}x one worker; fitting alone {one['fitting'] / two['fitting']:.2f}x; "
+            f"at most {best:.2f}x with this start and end; fits {100 * (two['fits'] / one['fits'] - 1):+.1f} % with two")
 
 
 if __name__ == "__main__":
