@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import signal
 import socket
 import statistics
@@ -50,6 +51,11 @@ RAW = ROOT / "bench" / "replicates" / "replicate_throughput_raw.json"
 MARKDOWN = ROOT / "bench" / "RESULTS.md"
 BEGIN = "<!-- replicate_throughput.py: begin (generated; edit bench/replicates/replicate_throughput.py instead) -->"
 END = "<!-- replicate_throughput.py: end -->"
+
+# How often the run's and the cluster's memory is sampled. Every 0.1 s the sampling took 46-62 ms
+# of CPU per second over a two-worker cluster's 8 processes (10-11 ms every 0.5 s): CPU a
+# two-worker run on two cores has to give up and a one-worker run takes from the idle core.
+SAMPLE_S = 0.5
 
 # The workload: fresh generated data per replicate, forests in both languages (the replicate
 # pool's typical task: a few seconds of Python and R each).
@@ -83,10 +89,11 @@ def _run(label: str, args: list[str], specs: Path, extra_roots: list[int], n: in
     load = os.getloadavg()[0]
     uptime = _uptime()
     cpu0 = _tree_cpu(extra_roots)  # the cluster's processes existed before the run
+    children0 = _children_cpu()
     busy0 = busy_seconds()
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    sampler = TreeSampler([proc.pid, *extra_roots])
+    sampler = TreeSampler([proc.pid, *extra_roots], interval=SAMPLE_S)
     sampler.start()
     _, stderr = proc.communicate()
     wall = time.perf_counter() - start
@@ -94,8 +101,10 @@ def _run(label: str, args: list[str], specs: Path, extra_roots: list[int], n: in
     sampler.join()
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"{label}: exit {proc.returncode}: {stderr[-2000:]}")
-    # The cluster's processes existed before the run: only their CPU during it counts.
-    own = sum(sampler.cpu.values()) - sum(cpu0.get(pid, 0.0) for pid in sampler.cpu)
+    # The run's process and the workers it waited for, as the kernel counts them; the cluster's
+    # processes existed before the run: only their CPU during it counts.
+    cluster = _tree_cpu(extra_roots)
+    own = _children_cpu() - children0 + sum(cluster[pid] - cpu0.get(pid, 0.0) for pid in cluster)
     results = json.loads((out / "run" / "results.json").read_text(encoding="utf-8"))
     block = results["specs"][0]["replicates"]
     row = {
@@ -123,6 +132,12 @@ def _fit_seconds(timings: dict) -> float:
 
 def _uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def _children_cpu() -> float:
+    """CPU-seconds of this process's children that have ended and were waited for, and theirs."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _tree_cpu(roots: list[int]) -> dict[int, float]:

@@ -4,6 +4,11 @@ glibc keeps freed heap memory for reuse, and after a large block is freed it rai
 for serving blocks from fresh mappings (up to 32 MB), so the working sets of doubleml's and R's fits
 (fold copies of the design, model matrices) stay resident after the objects are gone. The next
 engine's fit would then stack its peak on top of them; ``malloc_trim`` hands the free pages back.
+
+Only when there is much to hand back: glibc itself keeps up to 64 MB free at the top of its heap
+(twice that largest threshold), and pages handed back are faulted in again by the next fit. After
+every 500-row forest fit that cost about 7,000 page faults and 3-6 % of the fit's time, more with
+two workers faulting at once (bench/overhead/heap_trim_cost.py).
 """
 
 from __future__ import annotations
@@ -11,21 +16,45 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 from functools import lru_cache
+from typing import Optional
 
-__all__ = ["release_freed_memory"]
+__all__ = ["TRIM_ABOVE", "free_heap_bytes", "release_freed_memory"]
+
+TRIM_ABOVE = 64 * 2**20  # free heap bytes below which a trim gains too little to pay for itself
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")
+    ]
 
 
 @lru_cache(maxsize=1)
-def _malloc_trim():
+def _libc():
     name = ctypes.util.find_library("c")
     try:
-        return ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):  # not glibc: nothing to do
+        return ctypes.CDLL(name) if name else None
+    except OSError:
         return None
 
 
-def release_freed_memory() -> None:
-    """Return the process's free heap pages to the system (glibc's ``malloc_trim``; a no-op elsewhere)."""
-    trim = _malloc_trim()
-    if trim is not None:
+def free_heap_bytes() -> Optional[int]:
+    """Bytes glibc holds free in its heaps (``mallinfo2``, glibc 2.33+); None where it cannot say."""
+    libc = _libc()
+    info = getattr(libc, "mallinfo2", None) if libc is not None else None
+    if info is None:
+        return None
+    info.restype = _MallInfo2
+    return int(info().fordblks)
+
+
+def release_freed_memory(at_least: int = TRIM_ABOVE) -> None:
+    """Return the process's free heap pages to the system (glibc's ``malloc_trim``; a no-op
+    elsewhere) when glibc holds at least ``at_least`` bytes free, or cannot say how much."""
+    trim = getattr(_libc(), "malloc_trim", None)
+    if trim is None:
+        return
+    free = free_heap_bytes()
+    if free is None or free >= at_least:
         trim(0)

@@ -131,7 +131,7 @@ def prepare(spec_file: SpecFile, data_path: Optional[Path], share: bool = False)
             folds = dataclasses.replace(folds, labels=shared_copy(folds.labels))
         out.append(PreparedSpec(spec, design, folds))
     del data
-    release_freed_memory()  # the CSV's parse buffers and the design steps' copies
+    release_freed_memory(at_least=0)  # the CSV's parse buffers and the design steps' copies (once a run)
     return out
 
 
