@@ -14,19 +14,18 @@ fit and system and user CPU per fit, after 8 fits that warm each process up.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import resource
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.replicates.replicate_throughput import WORKLOAD  # noqa: E402
+from bench.common.processes import gather  # noqa: E402
+from bench.replicates.worker_warmup import workload_tasks  # noqa: E402
 
 ENGINES = ("python", "r")
 WARM = 8
@@ -65,17 +64,7 @@ def _fits(cpu: int, mode: str, tasks: list, out) -> None:
 
 
 def measure(tasks: list, mode: str, workers: int, per_process: int) -> list[tuple[float, float, float, float]]:
-    context = multiprocessing.get_context("fork")
-    out = context.Queue()
-    processes = [
-        context.Process(target=_fits, args=(cpu, mode, tasks[cpu::workers][:per_process], out)) for cpu in range(workers)
-    ]
-    for process in processes:
-        process.start()
-    results = [out.get() for _ in processes]
-    for process in processes:
-        process.join()
-    return results
+    return gather("fork", _fits, [(cpu, mode, tasks[cpu::workers][:per_process]) for cpu in range(workers)])
 
 
 def main() -> int:
@@ -85,14 +74,8 @@ def main() -> int:
     args = parser.parse_args()
     if len(os.sched_getaffinity(0)) < 2:
         sys.exit("needs two CPUs")
-    from harness.language.spec import load_spec_file
-    from harness.running.runner import RunOptions, _replicate_plan, prepare
-
-    spec = Path(tempfile.mkdtemp(prefix="dmlp_trim_")) / "workload.yaml"
     per_process = WARM + args.fits
-    spec.write_text(WORKLOAD.format(n=2 * per_process), encoding="utf-8")
-    spec_file = load_spec_file(spec, None)
-    tasks = _replicate_plan(spec_file, prepare(spec_file, None), RunOptions(specs=spec), None).tasks
+    tasks = workload_tasks(2 * per_process)
     seen: dict[tuple[str, int], list] = {}
     for _ in range(args.rounds):
         for mode in MODES:

@@ -13,7 +13,6 @@ so each meets the same drift of the machine's speed.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import statistics
 import sys
@@ -24,6 +23,7 @@ from typing import Optional
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench.common.processes import gather  # noqa: E402
 from bench.overhead.dask_task_fit import WORKLOAD  # noqa: E402
 
 SETTINGS = {"alone": [None], "pair, unpinned": [None, None], "pair, pinned": [0, 1], "alone, pinned": [0]}
@@ -51,15 +51,7 @@ def _fits(spec_path: str, cpu: Optional[int], n: int, out) -> None:
 
 
 def measure(spec_path: str, cpus: list, n: int) -> list[tuple[float, float, float]]:
-    context = multiprocessing.get_context("spawn")
-    out = context.Queue()
-    processes = [context.Process(target=_fits, args=(spec_path, cpu, n, out)) for cpu in cpus]
-    for process in processes:
-        process.start()
-    results = [out.get() for _ in processes]
-    for process in processes:
-        process.join()
-    return results
+    return gather("spawn", _fits, [(spec_path, cpu, n) for cpu in cpus])
 
 
 def main() -> int:

@@ -18,7 +18,6 @@ rest of that time: the run's own start and end).
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import sys
 import tempfile
@@ -28,9 +27,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench.common.processes import gather  # noqa: E402
 from bench.replicates.replicate_throughput import WORKLOAD  # noqa: E402
 
 ENGINES = ("python", "r")
+
+
+def workload_tasks(n: int) -> list:
+    """The workload's ``n`` replicates as the run's tasks (designs and folds drawn in this process)."""
+    from harness.language.spec import load_spec_file
+    from harness.running.runner import RunOptions, _replicate_plan, prepare
+
+    spec = Path(tempfile.mkdtemp(prefix="dmlp_warm_")) / "workload.yaml"
+    spec.write_text(WORKLOAD.format(n=n), encoding="utf-8")
+    spec_file = load_spec_file(spec, None)
+    return _replicate_plan(spec_file, prepare(spec_file, None), RunOptions(specs=spec), None).tasks
 
 
 def _worker(cpu: int, tasks: list, out) -> None:
@@ -63,28 +74,13 @@ def _namespaces(out) -> None:
 
 
 def namespace_seconds() -> dict[str, float]:
-    context = multiprocessing.get_context("fork")
-    out = context.Queue()
-    process = context.Process(target=_namespaces, args=(out,))
-    process.start()
-    seconds = out.get()
-    process.join()
-    return seconds
+    return gather("fork", _namespaces, [()])[0]
 
 
 def measure(tasks: list, workers: int, per_worker: int) -> tuple[float, list]:
-    context = multiprocessing.get_context("fork")  # as the CLI forks its workers
-    out = context.Queue()
-    processes = [
-        context.Process(target=_worker, args=(cpu, tasks[cpu : workers * per_worker : workers], out)) for cpu in range(workers)
-    ]
-    started = time.perf_counter()
-    for process in processes:
-        process.start()
-    results = sorted(out.get() for _ in processes)
-    for process in processes:
-        process.join()
-    return time.perf_counter() - started, results
+    started = time.perf_counter()  # forked, as the CLI forks its workers
+    results = gather("fork", _worker, [(cpu, tasks[cpu : workers * per_worker : workers]) for cpu in range(workers)])
+    return time.perf_counter() - started, sorted(results)
 
 
 def report(label: str, wall: float, results: list) -> None:
@@ -107,13 +103,7 @@ def main() -> int:
     args = parser.parse_args()
     if len(os.sched_getaffinity(0)) < 2:
         sys.exit("needs two CPUs")
-    from harness.language.spec import load_spec_file
-    from harness.running.runner import RunOptions, _replicate_plan, prepare
-
-    spec = Path(tempfile.mkdtemp(prefix="dmlp_warm_")) / "workload.yaml"
-    spec.write_text(WORKLOAD.format(n=2 * args.replicates), encoding="utf-8")
-    spec_file = load_spec_file(spec, None)
-    tasks = _replicate_plan(spec_file, prepare(spec_file, None), RunOptions(specs=spec), None).tasks
+    tasks = workload_tasks(2 * args.replicates)
     loads = namespace_seconds()
     print("R loading the forest's packages in a started R: " + ", ".join(f"{k} {v:.2f} s" for k, v in loads.items()))
     report("one worker", *measure(tasks, 1, args.replicates))

@@ -39,14 +39,18 @@ def _libc():
         return None
 
 
+@lru_cache(maxsize=1)
+def _mallinfo2():
+    info = getattr(_libc(), "mallinfo2", None)  # glibc 2.33+
+    if info is not None:
+        info.restype = _MallInfo2
+    return info
+
+
 def free_heap_bytes() -> Optional[int]:
-    """Bytes glibc holds free in its heaps (``mallinfo2``, glibc 2.33+); None where it cannot say."""
-    libc = _libc()
-    info = getattr(libc, "mallinfo2", None) if libc is not None else None
-    if info is None:
-        return None
-    info.restype = _MallInfo2
-    return int(info().fordblks)
+    """Bytes glibc holds free in its heaps (``mallinfo2``); None where it cannot say."""
+    info = _mallinfo2()
+    return None if info is None else int(info().fordblks)
 
 
 def release_freed_memory(at_least: int = TRIM_ABOVE) -> None:
