@@ -25,7 +25,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.replicates.replicate_throughput import PY, WORKLOAD, DaskCluster  # noqa: E402
+from bench.replicates.replicate_throughput import PY, WORKLOAD, DaskCluster, run_arguments  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -48,10 +48,11 @@ def thread_cpu(roots: list[int]) -> dict[tuple[int, str, int], float]:
 
 def one_run(specs: Path, address: str) -> float:
     out = Path(tempfile.mkdtemp(prefix="dmlp_threads_"))
-    command = [str(PY), "-m", "harness.cli", "run", "--specs", str(specs), "--out", str(out / "run")]
-    command += ["--cache-dir", str(out / "cache"), "--quiet", "--scheduler", address]
+    command = [str(PY), "-m", "harness.cli", *run_arguments(specs, out / "run", out / "cache", ["--scheduler", address])]
     started = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False, capture_output=True)
+    done = subprocess.run(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
+    if done.returncode not in (0, 1):  # 1: a finding, still a whole run
+        raise RuntimeError(done.stderr[-2000:])
     return time.perf_counter() - started
 
 

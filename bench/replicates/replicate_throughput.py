@@ -68,23 +68,16 @@ specs:
 """
 
 
+def run_arguments(specs: Path, out: Path, cache: Path, args: list[str]) -> list[str]:
+    """The benchmarks' ``dml-parity run`` arguments: the workload, a fresh output folder and cache,
+    quiet, and ``args`` (``--jobs N`` or ``--scheduler ADDRESS``)."""
+    return ["run", "--specs", str(specs), "--out", str(out), "--cache-dir", str(cache), "--quiet", *args]
+
+
 def _run(label: str, args: list[str], specs: Path, extra_roots: list[int], n: int) -> dict[str, Any]:
     out = Path(tempfile.mkdtemp(prefix="dmlp_rt_out_"))
     cache = Path(tempfile.mkdtemp(prefix="dmlp_rt_cache_"))
-    cmd = [
-        str(PY),
-        "-m",
-        "harness.cli",
-        "run",
-        "--specs",
-        str(specs),
-        "--out",
-        str(out / "run"),
-        "--cache-dir",
-        str(cache),
-        "--quiet",
-        *args,
-    ]
+    cmd = [str(PY), "-m", "harness.cli", *run_arguments(specs, out / "run", cache, args)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     load = os.getloadavg()[0]
     uptime = _uptime()

@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.replicates.replicate_throughput import PY, WORKLOAD, DaskCluster, _fit_seconds  # noqa: E402
+from bench.replicates.replicate_throughput import PY, WORKLOAD, DaskCluster, _fit_seconds, run_arguments  # noqa: E402
 
 # Run in the child: the CLI with the executor's run timed (stderr lines "<seconds> <event>").
 CHILD = """
@@ -60,8 +60,7 @@ sys.exit(cli.main(sys.argv[1:]))
 
 def one_run(specs: Path, args: list[str], workers: int) -> dict[str, float]:
     out = Path(tempfile.mkdtemp(prefix="dmlp_phases_"))
-    command = [str(PY), "-c", CHILD, "run", "--specs", str(specs), "--out", str(out / "run")]
-    command += ["--cache-dir", str(out / "cache"), "--quiet", *args]
+    command = [str(PY), "-c", CHILD, *run_arguments(specs, out / "run", out / "cache", args)]
     start = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - start

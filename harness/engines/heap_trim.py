@@ -7,8 +7,8 @@ engine's fit would then stack its peak on top of them; ``malloc_trim`` hands the
 
 Only when there is much to hand back: glibc itself keeps up to 64 MB free at the top of its heap
 (twice that largest threshold), and pages handed back are faulted in again by the next fit. After
-every 500-row forest fit that cost about 7,000 page faults and 3-6 % of the fit's time, more with
-two workers faulting at once (bench/overhead/heap_trim_cost.py).
+every 500-row forest fit that cost about 7,000 page faults and 23-26 ms of system CPU in the next
+one, against about 1,000 and 9-10 ms now (bench/overhead/heap_trim_cost.py).
 """
 
 from __future__ import annotations
