@@ -9,18 +9,51 @@ Only when there is much to hand back: glibc itself keeps up to 64 MB free at the
 (twice that largest threshold), and pages handed back are faulted in again by the next fit. After
 every 500-row forest fit that cost about 7,000 page faults and 23-26 ms of system CPU in the next
 one, against about 1,000 and 9-10 ms now (bench/overhead/heap_trim_cost.py).
+
+"Much" is measured since the last trim, because glibc's free bytes (``mallinfo2``) still count
+the pages a trim handed back as long as their blocks sit between blocks in use: after one trim of a
+fragmented heap they alone would call for a trim after every fit. So a trim also needs the free bytes
+or the process's resident size to have grown by as much since their lowest readings after the last
+trim: freed blocks were in use, so resident, and a grown resident size catches freed blocks that
+reused handed-back pages. Both readings are taken only here, between fits, so a fit that reuses
+handed-back pages after the resident size fell elsewhere can go uncounted; glibc then keeps them,
+as it does without a trim.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 from functools import lru_cache
 from typing import Optional
 
-__all__ = ["TRIM_ABOVE", "free_heap_bytes", "release_freed_memory"]
+__all__ = ["TRIM_ABOVE", "free_heap_bytes", "release_freed_memory", "resident_bytes"]
 
 TRIM_ABOVE = 64 * 2**20  # free heap bytes below which a trim gains too little to pay for itself
+
+
+class _SinceLastTrim:
+    """Lowest free-heap and resident readings since the last trim (None before the first)."""
+
+    free_low: Optional[int] = None
+    resident_low: Optional[int] = None
+
+    @classmethod
+    def grown(cls, free: Optional[int], resident: Optional[int]) -> Optional[int]:
+        """How far either reading rose above its lowest since the last trim; None if unknown."""
+        growth = []
+        if free is not None and cls.free_low is not None:
+            cls.free_low = min(cls.free_low, free)
+            growth.append(free - cls.free_low)
+        if resident is not None and cls.resident_low is not None:
+            cls.resident_low = min(cls.resident_low, resident)
+            growth.append(resident - cls.resident_low)
+        return max(growth) if growth else None
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.free_low, cls.resident_low = free_heap_bytes(), resident_bytes()
 
 
 class _MallInfo2(ctypes.Structure):
@@ -53,12 +86,26 @@ def free_heap_bytes() -> Optional[int]:
     return None if info is None else int(info().fordblks)
 
 
+def resident_bytes() -> Optional[int]:
+    """The process's resident set size (``/proc/self/statm``); None where there is no /proc."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def release_freed_memory(at_least: int = TRIM_ABOVE) -> None:
     """Return the process's free heap pages to the system (glibc's ``malloc_trim``; a no-op
-    elsewhere) when glibc holds at least ``at_least`` bytes free, or cannot say how much."""
+    elsewhere) when glibc holds at least ``at_least`` bytes free and the free bytes or the resident
+    size have grown by as much since the last trim; a reading that is unavailable does not hold the
+    trim back."""
     trim = getattr(_libc(), "malloc_trim", None)
     if trim is None:
         return
     free = free_heap_bytes()
-    if free is None or free >= at_least:
-        trim(0)
+    grown = _SinceLastTrim.grown(free, resident_bytes())
+    if (free is not None and free < at_least) or (grown is not None and grown < at_least):
+        return
+    trim(0)
+    _SinceLastTrim.reset()
