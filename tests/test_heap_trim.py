@@ -1,84 +1,90 @@
 """Freed heap pages go back to the system when there are many, and stay when there are few
-(harness/engines/heap_trim.py): a trim after every small fit cost page faults in the next one."""
+(harness/engines/heap_trim.py): a trim after every small fit cost page faults in the next one.
+
+Each case runs in a fresh Python process: the rule reads the process's heap, and a test process
+that has run hundreds of tests holds holes of its own (CI failed on such a heap)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
+from pathlib import Path
 
-import numpy as np
 import pytest
-
-from harness.engines.heap_trim import TRIM_ABOVE, free_heap_bytes, release_freed_memory, resident_bytes
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's heap (Linux)")
 
+ROOT = Path(__file__).resolve().parents[1]
 MB = 2**20
 
+# Run in the fresh process: ``hole(mb)`` frees ``mb`` MB of heap blocks between blocks still held
+# (so only a trim returns them, not a shrinking heap top); ``check()`` is the engines' call after a
+# fit and returns how far the resident size fell in it; ``state()`` the free and resident bytes.
+PRELUDE = """
+import json, numpy as np
+from harness.engines.heap_trim import free_heap_bytes, release_freed_memory, resident_bytes
+kept = []
+def hole(mb):
+    blocks = [np.ones(10_000) for _ in range(2 * mb * 2**20 // 80_000)]  # 80 kB: heap, not mmap
+    kept.append(blocks[1::2])
+def check(at_least=None):
+    before = resident_bytes()
+    release_freed_memory() if at_least is None else release_freed_memory(at_least=at_least)
+    return before - resident_bytes()
+out = {}
+"""
 
-def _free_in_the_middle(mb: int) -> list:
-    """``mb`` MB of heap blocks freed between blocks still held, so glibc cannot give them back by
-    shrinking its heap's top: only a trim returns them. The held blocks are returned."""
-    blocks = [np.ones(10_000) for _ in range(2 * mb * MB // 80_000)]  # 80 kB: from the heap, not mmap
-    held = blocks[1::2]
-    del blocks
-    return held
+
+def _run(case: str) -> dict:
+    code = PRELUDE + case + "\nprint(json.dumps(out))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return {key: value / MB for key, value in json.loads(done.stdout).items()}
 
 
 def test_many_free_pages_go_back() -> None:
-    held = _free_in_the_middle(200)
-    assert free_heap_bytes() >= TRIM_ABOVE
-    before = resident_bytes()
-    release_freed_memory()
-    assert before - resident_bytes() > 100 * MB
-    assert len(held) > 0
+    out = _run("hole(200); out['fell'] = check()")
+    assert out["fell"] > 150
 
 
 def test_few_free_pages_stay_for_the_next_fit() -> None:
-    release_freed_memory(at_least=0)  # whatever earlier tests left
-    held = _free_in_the_middle(20)
-    assert free_heap_bytes() > 15 * MB
-    before = resident_bytes()
-    release_freed_memory()
-    assert abs(before - resident_bytes()) < 2 * MB  # not handed back
-    release_freed_memory(at_least=0)  # the same pages, asked for unconditionally
-    assert before - resident_bytes() > 10 * MB
-    assert len(held) > 0
+    out = _run("hole(20); out['fell'] = check(); out['asked'] = check(at_least=0)")
+    assert abs(out["fell"]) < 2  # kept for the next fit
+    assert out["asked"] > 15  # they were there: an unconditional trim returns them
 
 
 def test_pages_already_handed_back_do_not_call_for_another_trim() -> None:
-    """glibc still counts trimmed pages between held blocks as free (CI failed on a heap that
-    earlier tests had left so): only pages resident again may count towards a trim."""
-    held_early = _free_in_the_middle(100)
-    release_freed_memory(at_least=0)
-    assert free_heap_bytes() >= TRIM_ABOVE  # the handed-back holes, still counted free
-    held = _free_in_the_middle(20)  # a small fit: its freed pages are resident
-    before = resident_bytes()
-    release_freed_memory()
-    assert abs(before - resident_bytes()) < 2 * MB  # kept for the next fit
-    assert len(held) > 0 and len(held_early) > 0
-
-
-def test_new_free_pages_count_after_the_resident_size_fell_between_fits() -> None:
-    """A large array freed between two fits lowers the resident size below its reading at the last
-    trim; the free pages of the next fit must still call for one."""
-    large = np.ones(200 * MB // 8)  # mmap'd: back to the system when freed, no trim needed
-    release_freed_memory(at_least=0)
-    del large
-    held = _free_in_the_middle(120)
-    before = resident_bytes()
-    release_freed_memory()
-    assert before - resident_bytes() > 100 * MB
-    assert len(held) > 0
+    """glibc still counts trimmed pages between held blocks as free: only a resident size that
+    grew again may call for a trim."""
+    out = _run("hole(100); check(at_least=0); out['free'] = free_heap_bytes(); hole(20); out['fell'] = check()")
+    assert out["free"] > 80  # counted free, though handed back
+    assert abs(out["fell"]) < 2
 
 
 def test_handed_back_pages_reused_and_freed_by_a_fit_count_again() -> None:
     """A fit that fills the handed-back holes and frees them leaves glibc's free bytes where they
-    were at the last trim; the pages are resident again, and the grown resident size says so."""
-    held = _free_in_the_middle(100)
-    release_freed_memory(at_least=0)
-    refill = [np.ones(10_000) for _ in range(100 * MB // 80_000)]  # into the holes
-    del refill
-    before = resident_bytes()
-    release_freed_memory()
-    assert before - resident_bytes() > 60 * MB
-    assert len(held) > 0
+    were after the last trim; the pages are resident again, and the grown resident size says so."""
+    case = "hole(100); check(at_least=0); refill = [np.ones(10_000) for _ in range(100 * 2**20 // 80_000)]; "
+    case += "del refill; out['fell'] = check()"
+    assert _run(case)["fell"] > 60
+
+
+def test_the_resident_size_counts_from_its_lowest_reading() -> None:
+    """A large array freed between two fits lowers the resident size below where the last trim
+    left it; the next fit's free pages count from there."""
+    case = "large = np.ones(200 * 2**20 // 8); check(at_least=0); del large; out['between'] = check(); "
+    case += "hole(120); out['fell'] = check()"
+    out = _run(case)
+    assert abs(out["between"]) < 2
+    assert out["fell"] > 100
+
+
+def test_memory_in_use_does_not_call_for_a_trim() -> None:
+    """A resident size grown by blocks still in use, with few free pages among them: nothing worth
+    a trim (it would hand back the few, and the next fit fault them in)."""
+    case = "check(at_least=0); live = [np.ones(10_000) for _ in range(100 * 2**20 // 80_000)]; hole(20); "
+    case += "out['fell'] = check(); out['asked'] = check(at_least=0)"
+    out = _run(case)
+    assert abs(out["fell"]) < 2
+    assert out["asked"] > 15

@@ -2,8 +2,8 @@
 replicate throughput workload's replicates (``replicate_throughput.WORKLOAD``, 500-row forests)
 fitted as a ``--jobs`` worker fits them (``run_one``, R then Python), in processes forked from this
 one and pinned to a CPU each, one alone and two at once, with ``malloc_trim`` after every fit
-(as before) and with the tool's rule (only when glibc holds at least ``TRIM_ABOVE`` free, grown by
-as much since the last trim).
+(as before) and with the tool's rule (only when glibc holds at least ``TRIM_ABOVE`` free and the resident
+size grew by as much since the last trim).
 
     .venv/bin/python bench/overhead/heap_trim_cost.py                  # 2 rounds, 32 fits per process
     .venv/bin/python bench/overhead/heap_trim_cost.py --rounds 3 --fits 40

@@ -10,14 +10,12 @@ Only when there is much to hand back: glibc itself keeps up to 64 MB free at the
 every 500-row forest fit that cost about 7,000 page faults and 23-26 ms of system CPU in the next
 one, against about 1,000 and 9-10 ms now (bench/overhead/heap_trim_cost.py).
 
-"Much" is measured since the last trim, because glibc's free bytes (``mallinfo2``) still count
-the pages a trim handed back as long as their blocks sit between blocks in use: after one trim of a
-fragmented heap they alone would call for a trim after every fit. So a trim also needs the free bytes
-or the process's resident size to have grown by as much since their lowest readings after the last
-trim: freed blocks were in use, so resident, and a grown resident size catches freed blocks that
-reused handed-back pages. Both readings are taken only here, between fits, so a fit that reuses
-handed-back pages after the resident size fell elsewhere can go uncounted; glibc then keeps them,
-as it does without a trim.
+"Much" needs a second reading, because glibc's free bytes (``mallinfo2``) still count the pages a
+trim handed back as long as their blocks sit between blocks in use: after one trim of a fragmented
+heap they alone would call for a trim after every fit. So the process's resident size must also
+have grown by as much since its lowest reading after the last trim. Both are read only here, after
+a fit: the resident size a fit leaves behind stays within ``TRIM_ABOVE`` of that lowest reading,
+or a trim hands back what is free.
 """
 
 from __future__ import annotations
@@ -34,26 +32,17 @@ TRIM_ABOVE = 64 * 2**20  # free heap bytes below which a trim gains too little t
 
 
 class _SinceLastTrim:
-    """Lowest free-heap and resident readings since the last trim (None before the first)."""
+    """The lowest resident size read since the last trim (None before the first trim)."""
 
-    free_low: Optional[int] = None
     resident_low: Optional[int] = None
 
     @classmethod
-    def grown(cls, free: Optional[int], resident: Optional[int]) -> Optional[int]:
-        """How far either reading rose above its lowest since the last trim; None if unknown."""
-        growth = []
-        if free is not None and cls.free_low is not None:
-            cls.free_low = min(cls.free_low, free)
-            growth.append(free - cls.free_low)
-        if resident is not None and cls.resident_low is not None:
-            cls.resident_low = min(cls.resident_low, resident)
-            growth.append(resident - cls.resident_low)
-        return max(growth) if growth else None
-
-    @classmethod
-    def reset(cls) -> None:
-        cls.free_low, cls.resident_low = free_heap_bytes(), resident_bytes()
+    def grown(cls, resident: Optional[int]) -> Optional[int]:
+        """How far the resident size rose above that lowest reading; None if unknown."""
+        if resident is None or cls.resident_low is None:
+            return None
+        cls.resident_low = min(cls.resident_low, resident)
+        return resident - cls.resident_low
 
 
 class _MallInfo2(ctypes.Structure):
@@ -97,15 +86,15 @@ def resident_bytes() -> Optional[int]:
 
 def release_freed_memory(at_least: int = TRIM_ABOVE) -> None:
     """Return the process's free heap pages to the system (glibc's ``malloc_trim``; a no-op
-    elsewhere) when glibc holds at least ``at_least`` bytes free and the free bytes or the resident
-    size have grown by as much since the last trim; a reading that is unavailable does not hold the
-    trim back."""
+    elsewhere) when glibc holds at least ``at_least`` bytes free and the resident size has grown by
+    as much since its lowest reading after the last trim; a reading that is unavailable does not
+    hold the trim back."""
     trim = getattr(_libc(), "malloc_trim", None)
     if trim is None:
         return
     free = free_heap_bytes()
-    grown = _SinceLastTrim.grown(free, resident_bytes())
+    grown = _SinceLastTrim.grown(resident_bytes())
     if (free is not None and free < at_least) or (grown is not None and grown < at_least):
         return
     trim(0)
-    _SinceLastTrim.reset()
+    _SinceLastTrim.resident_low = resident_bytes()
