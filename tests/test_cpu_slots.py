@@ -165,3 +165,23 @@ def test_opting_out_pins_nothing(namespace: str, monkeypatch) -> None:
     process.communicate("")
     assert claimed == ("None", str(ALL))
     assert _held(namespace) == set()
+
+
+WHOLE = """
+import os, threading
+from harness.running.cpu_slots import claim_cpu
+go = threading.Event()
+other = threading.Thread(target=go.wait)  # started before the claim, as a Dask worker's event loop is
+other.start()
+cpu = claim_cpu(whole_process={whole})
+print(cpu, sorted(os.sched_getaffinity(other.native_id)), flush=True)
+go.set()
+"""
+
+
+@pytest.mark.parametrize("whole", [True, False])
+def test_a_dask_worker_pins_its_threads_that_were_there_before_the_claim(namespace: str, whole: bool) -> None:
+    """A Dask worker's event loop needs the GIL its task thread holds: left free to run on the other
+    worker's busy core, it kept the fit waiting there (so the Dask tasks pin the whole process)."""
+    cpu, _, other = _python(WHOLE.format(whole=whole)).communicate()[0].strip().partition(" ")
+    assert other == (f"[{cpu}]" if whole else str(ALL))

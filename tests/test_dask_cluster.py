@@ -217,7 +217,22 @@ def test_run_after_run_on_one_cluster_with_a_worker_killed(
     # its replacement took one.
     with cluster.client() as watcher:
         cpus = list(watcher.run(claimed_cpu).values())
+        threads = list(watcher.run(_thread_cpus()).values())
     assert len(cpus) == 2 and None not in cpus and cpus[0] != cpus[1], cpus
+    # Every thread of a worker process on its CPU: its event loop too, not only the task thread.
+    assert threads == [[[cpu]] for cpu in cpus], threads
+
+
+def _thread_cpus():
+    """A function for ``client.run``: the distinct CPU sets of its worker process's threads."""
+
+    def on_worker() -> list[list[int]]:  # defined here: a test module's own function cannot be imported there
+        import os
+
+        sets = {tuple(sorted(os.sched_getaffinity(int(tid)))) for tid in os.listdir("/proc/self/task")}
+        return [list(cpus) for cpus in sorted(sets)]
+
+    return on_worker
 
 
 def _readiness(client) -> dict[str, str]:

@@ -8,6 +8,11 @@ time slice. Pinned, a worker's threads take turns on its own core: two processes
 forests at once took 313 ms per fit pinned against 358 ms unpinned, where 28 ms of each fit was
 waiting (bench/overhead/pinned_pair.py; README, "Fits always run in worker processes").
 
+A Dask worker pins all its threads, not only the task thread: its event loop takes the GIL
+between the fit's steps (heartbeats, the memory monitor, messages) and, left free, was woken on
+the other worker's busy core, where it waited for a time slice while the fit waited for the GIL
+(bench/replicates/task_stream.py; README, "On a Dask cluster").
+
 A claim is an abstract Unix socket named after the user and the CPU (Linux only): the kernel
 gives each name to one holder and frees it when the holder's process ends, however it ends, and
 nothing is written to disk. A process that finds every CPU of its affinity mask claimed stays
@@ -38,23 +43,36 @@ def _name(cpu: int) -> str:
     return f"\0{os.environ.get(NAMESPACE, 'dml-parity')}-cpu-{os.getuid()}-{cpu}"
 
 
-def claim_cpu() -> Optional[int]:
+def claim_cpu(whole_process: bool = False) -> Optional[int]:
     """Pin the calling thread, and the threads it starts from then on, to this process's CPU
     (claimed on the first call: the first CPU of the affinity mask that no other process of this
     user holds). Returns the CPU, or None where the thread stays unpinned.
 
     Call it from the thread that fits, before the fit starts its threads (a Dask worker: in every
-    task, as its task thread may change)."""
+    task, as its task thread may change). ``whole_process``: at the claim, also pin every thread
+    the process already has."""
     global _claim
     if os.environ.get(OPT_OUT, "1") == "0" or not sys.platform.startswith("linux"):
         return None
     with _lock:
-        if _claim is None:
+        first = _claim is None
+        if first:
             _claim = _first_free(sorted(os.sched_getaffinity(0)))
         if _claim is None:
             return None
+        if first and whole_process:
+            _pin_threads(_claim[1])
         os.sched_setaffinity(0, {_claim[1]})  # pid 0: the calling thread only
         return _claim[1]
+
+
+def _pin_threads(cpu: int) -> None:
+    """Every thread the process has now on ``cpu`` (threads started later inherit their starter's)."""
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            os.sched_setaffinity(int(tid), {cpu})
+        except OSError:  # ended meanwhile
+            pass
 
 
 def _first_free(allowed: list[int]) -> Optional[tuple[socket.socket, int]]:

@@ -87,7 +87,7 @@ def ready_worker(engines: tuple[str, ...] = ENGINES) -> tuple[str, Any]:
     from harness.running.cpu_slots import claim_cpu
 
     with _ONE_AT_A_TIME:
-        claim_cpu()
+        claim_cpu(whole_process=True)
         return _fitness(engines)
 
 
@@ -127,7 +127,7 @@ def _task(
 
     if kind == "fit":
         begin()  # from here, this worker's death counts against the spec (R's start included)
-    claim_cpu()  # the task thread on this worker process's CPU, before R or a learner starts a thread
+    claim_cpu(whole_process=True)  # this task thread, and at the first claim the worker's others, on its CPU
     state, answer = _fitness(engines)
     if state == "unfit":
         return ("unfit", address, answer)
