@@ -9,9 +9,9 @@ forests at once took 313 ms per fit pinned against 358 ms unpinned, where 28 ms 
 waiting (bench/overhead/pinned_pair.py; README, "Fits always run in worker processes").
 
 A Dask worker pins all its threads, not only the task thread: its event loop takes the GIL
-between the fit's steps (heartbeats, the memory monitor, messages) and, left free, was woken on
-the other worker's busy core, where it waited for a time slice while the fit waited for the GIL
-(bench/replicates/task_stream.py; README, "On a Dask cluster").
+between the fit's steps (heartbeats, the memory monitor, messages) and, left free, can be woken on
+the other worker's busy core and wait there for a time slice while the fit waits for the GIL
+(bench/replicates/task_stream.py; the gain measured is small and uncertain: README, "Replicates").
 
 A claim is an abstract Unix socket named after the user and the CPU (Linux only): the kernel
 gives each name to one holder and frees it when the holder's process ends, however it ends, and
