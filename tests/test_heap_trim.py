@@ -20,7 +20,7 @@ MB = 2**20
 
 # Run in the fresh process: ``hole(mb)`` frees ``mb`` MB of heap blocks between blocks still held
 # (so only a trim returns them, not a shrinking heap top); ``check()`` is the engines' call after a
-# fit and returns how far the resident size fell in it; ``state()`` the free and resident bytes.
+# fit and returns how far the resident size fell in it.
 PRELUDE = """
 import json, numpy as np
 from harness.engines.heap_trim import free_heap_bytes, release_freed_memory, resident_bytes

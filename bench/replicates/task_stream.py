@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.replicates.replicate_throughput import PY, WORKLOAD, DaskCluster, run_arguments  # noqa: E402
+from bench.replicates.cluster_threads import one_run  # noqa: E402
+from bench.replicates.replicate_throughput import WORKLOAD, DaskCluster  # noqa: E402
 
 
 def recorded_run(address: str, specs: Path) -> tuple[float, dict[str, list[tuple[float, float]]]]:
@@ -36,13 +36,8 @@ def recorded_run(address: str, specs: Path) -> tuple[float, dict[str, list[tuple
     from distributed import Client, get_task_stream
 
     with Client(address, set_as_default=False) as client, get_task_stream(client) as stream:
-        out, cache = Path(tempfile.mkdtemp(prefix="dmlp_ts_")), Path(tempfile.mkdtemp(prefix="dmlp_ts_cache_"))
-        started_wall, started = time.time(), time.perf_counter()
-        command = [str(PY), "-m", "harness.cli", *run_arguments(specs, out / "run", cache, ["--scheduler", address])]
-        done = subprocess.run(command, cwd=ROOT)
-        wall = time.perf_counter() - started
-    if done.returncode not in (0, 1):
-        raise SystemExit(f"the run failed (exit {done.returncode})")
+        started_wall = time.time()
+        wall = one_run(specs, address)
     tasks: dict[str, list[tuple[float, float]]] = {}
     for task in stream.data:
         if "versions" in task["key"]:
