@@ -195,6 +195,7 @@ class DaskCluster:
                 os.kill(pid, signal.SIGKILL)
 
 
+HOST_FITS = 20  # forests per process in the machine's own two-CPU check before each round (about 4 s in all)
 # "dask": a cluster started as the README says; "plain": the same processes with Dask's defaults.
 CONFIGS = ("1", "2", "dask1", "dask2", "plain1", "plain2")
 
@@ -303,7 +304,7 @@ def render(raw: dict[str, Any]) -> str:
             f"| {r['peak_rss_mb']:.0f} "
             f"| {r['other_cores']:.2f} | {start} | {_load_text(r.get('uptime_end')) or '-'} | {r.get('cluster_start_s', '-')} |"
         )
-    lines += ["", _per_round(raw["rows"])]
+    lines += ["", _per_round(raw["rows"]), "", *_made_of(raw["rows"], raw["n"], raw.get("host_c"))]
     same = len({round(r["coef_sum"], 12) for r in raw["rows"]}) == 1
     lines += ["", f"All runs gave the same estimates: {'yes' if same else 'NO'}."]
     if raw.get("note"):
@@ -328,6 +329,37 @@ def _per_round(rows: list[dict[str, Any]]) -> str:
         if ratios:
             parts.append(f"{two} against {one}: " + ", ".join(f"{x:.2f}x" for x in ratios))
     return "Two workers against one, round by round: " + "; ".join(parts) + "."
+
+
+def _made_of(rows: list[dict[str, Any]], n: int, host_c: Optional[list[float]]) -> list[str]:
+    """Each round's ratio taken apart: how much longer the fits took with two at once (c), the
+    seconds outside the fits, and the ratio the round would have given with c = 1."""
+    lines = [
+        "What each round's ratio is made of. *c*: the two-worker run's fit seconds over the one-worker run's "
+        f"(the same {n} replicates' fits; above 1 when two fits at once slow each other). *Outside the fits*: the wall time "
+        "less the fits, for one worker wall - fits, for two wall - fits / 2 (the run's start and end, each "
+        "worker's R start, the waits between specs, the last spec's tail). *At c = 1*: the one-worker wall over "
+        "the two-worker run's outside-the-fits seconds plus half the one-worker fits, the ratio the round would "
+        "have given had two fits at once run as fast as one. *Machine's c*: measured just before the round "
+        "without the tool (`bench/replicates/host_pairs.py`, one block: the same scikit-learn forests on each "
+        "CPU alone, then on both at once).",
+        "",
+        "| round | machine's c | two workers | ratio | c | outside the fits, one worker (s) | two workers (s) | at c = 1 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for number in sorted({r["round"] for r in rows}):
+        mine = {r["label"]: r for r in rows if r["round"] == number and r.get("fits_s") is not None}
+        for one, two in PAIRS:
+            if one in mine and two in mine:
+                a, b = mine[one], mine[two]
+                outside_two = b["wall_s"] - b["fits_s"] / 2
+                at_one = a["wall_s"] / (outside_two + a["fits_s"] / 2)
+                machine = f"{host_c[number - 1]:.3f}" if host_c else "-"
+                lines.append(
+                    f"| {number} | {machine} | {two} | {a['wall_s'] / b['wall_s']:.2f}x | {b['fits_s'] / a['fits_s']:.3f} "
+                    f"| {a['wall_s'] - a['fits_s']:.2f} | {outside_two:.2f} | {at_one:.2f}x |"
+                )
+    return lines
 
 
 def _load_text(uptime: Optional[str]) -> str:
@@ -370,8 +402,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     rows = []
     order = [c for c in CONFIGS if c in args.configs.split(",")]
     orders = [order, order[::-1]]
+    from bench.replicates.host_pairs import block as host_block
+
+    host = []  # the machine's own two-CPU slowdown before each round (bench/replicates/host_pairs.py)
     for round_number in range(args.rounds):
         print(f"round {round_number + 1}", flush=True)
+        host.append(round(host_block(HOST_FITS)["c"], 3))
         for row in measure_round(specs, args.replicates, orders[round_number % 2]):
             rows.append({"round": round_number + 1, **row})
     raw = {
@@ -381,6 +417,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "n": args.replicates,
         "rounds": args.rounds,
         "rows": rows,
+        "host_c": host,
         "note": args.note,
     }
     RAW.write_text(json.dumps(raw, indent=1) + "\n", encoding="utf-8")
