@@ -336,7 +336,8 @@ def _made_of(rows: list[dict[str, Any]], n: int, host_c: Optional[list[float]]) 
     seconds outside the fits, and the ratio the round would have given with c = 1."""
     lines = [
         "What each round's ratio is made of. *c*: the two-worker run's fit seconds over the one-worker run's "
-        f"(the same {n} replicates' fits; above 1 when two fits at once slow each other). *Outside the fits*: the wall time "
+        f"(the same {n} replicates' fits; above 1 when two fits at once slow each other; on cold workers the two "
+        "workers' sum holds two first fits, which take longer, against one). *Outside the fits*: the wall time "
         "less the fits, for one worker wall - fits, for two wall - fits / 2 (the run's start and end, each "
         "worker's R start, the waits between specs, the last spec's tail). *At c = 1*: the one-worker wall over "
         "the two-worker run's outside-the-fits seconds plus half the one-worker fits, the ratio the round would "
