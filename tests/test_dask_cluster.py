@@ -161,6 +161,10 @@ def test_run_after_run_on_one_cluster_with_a_worker_killed(
         ready = _readiness(watcher)
     assert sorted(ready.values()) == ["ok", "ok"], ready
     assert all(cluster.log(name).count("dml-parity: ready to fit (R ") == 1 for name in ("worker0", "worker1"))
+    # The nanny started each worker with MALLOC_TRIM_THRESHOLD_=65536; the preload held glibc's
+    # thresholds, so a large fit's 8 MB arrays come from the heap (about 1,350 faults each without).
+    with cluster.client() as watcher:
+        assert list(watcher.run(_heap_churn()).values()) == [("65536", True)] * 2
 
     # Runs 1 and 2: each a new client, on workers whose R neither started (the preload did).
     for k in (1, 2):
@@ -208,6 +212,7 @@ def test_run_after_run_on_one_cluster_with_a_worker_killed(
         # The replacement readied itself as it started, as the first process did.
         assert sorted(_readiness(watcher).values()) == ["ok", "ok"]
         assert sum(cluster.log(name).count("dml-parity: ready to fit (R ") for name in ("worker0", "worker1")) == 3
+        assert list(watcher.run(_heap_churn()).values()) == [("65536", True)] * 2  # the replacement's heap too
 
     # Run 4: one worker new, one that has served three clients.
     run = cli(spec_path, tmp_path / "run4", "--scheduler", cluster.address)
@@ -231,6 +236,28 @@ def _thread_cpus():
 
         sets = {tuple(sorted(os.sched_getaffinity(int(tid)))) for tid in os.listdir("/proc/self/task")}
         return [list(cpus) for cpus in sorted(sets)]
+
+    return on_worker
+
+
+def _heap_churn():
+    """A function for ``client.run``: the worker's MALLOC_TRIM_THRESHOLD_, and whether two 8 MB
+    arrays made and freed 20 times faulted in fewer than 100 pages a time."""
+
+    def on_worker() -> tuple:  # defined here: a test module's own function cannot be imported there
+        import os
+        import resource
+
+        import numpy as np
+
+        np.ones(1_000_000)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(20):
+            a = np.ones(1_000_000)
+            b = a * 2
+            del a, b
+        faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 20
+        return os.environ.get("MALLOC_TRIM_THRESHOLD_"), faults < 100
 
     return on_worker
 

@@ -26,9 +26,11 @@ import os
 from functools import lru_cache
 from typing import Optional
 
-__all__ = ["TRIM_ABOVE", "free_heap_bytes", "release_freed_memory", "resident_bytes"]
+__all__ = ["MMAP_ABOVE", "TRIM_ABOVE", "free_heap_bytes", "hold_thresholds", "release_freed_memory", "resident_bytes"]
 
 TRIM_ABOVE = 64 * 2**20  # free heap bytes below which a trim gains too little to pay for itself
+MMAP_ABOVE = 32 * 2**20  # glibc's largest sliding mmap threshold (64-bit); its trim threshold is twice that
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameters (malloc.h)
 
 
 class _SinceLastTrim:
@@ -98,3 +100,19 @@ def release_freed_memory(at_least: int = TRIM_ABOVE) -> None:
         return
     trim(0)
     _SinceLastTrim.resident_low = resident_bytes()
+
+
+def hold_thresholds() -> bool:
+    """Fix glibc's thresholds where its sliding ones end once a process has freed a 32 MB block:
+    blocks under ``MMAP_ABOVE`` come from the heap, and the heap's top is cut back by itself only
+    beyond ``TRIM_ABOVE`` free (``release_freed_memory`` decides the rest, after a fit).
+
+    For a process whose thresholds someone fixed low: Dask's nanny starts its workers with
+    ``MALLOC_TRIM_THRESHOLD_=65536``, which also stops the sliding, so that every block over 128 kB
+    is mapped and zero-filled afresh each time: a million-row R fit faulted in 4.6 times as many
+    pages (README, "On a Dask cluster"). The README's preload calls this
+    (harness/running/dask_worker_setup.py). False where glibc's ``mallopt`` is missing or refuses."""
+    mallopt = getattr(_libc(), "mallopt", None)
+    if mallopt is None:
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_ABOVE)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_ABOVE))

@@ -5,7 +5,9 @@ Without it a worker starts its R, loads the R packages and imports the engines (
 scikit-learn, scipy: 3-5 CPU-s) at the first run's versions probe, and that run's first fits wait
 for it; with it, that happens while the worker starts, and so again when a nanny restarts a worker
 that died. The work is the first task's own (``harness.running.dask_cluster.ready_worker``), done
-in the worker's task thread as a task would do it. A worker that cannot fit still starts and joins:
+in the worker's task thread as a task would do it. Before it, the preload undoes for the worker's
+heap the ``MALLOC_TRIM_THRESHOLD_=65536`` that Dask's nanny starts workers with
+(``harness.engines.heap_trim.hold_thresholds`` says what it costs). A worker that cannot fit still starts and joins:
 its runs set it aside and name why, as they do without the preload.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Any
 
 __all__ = ["PRELOAD", "SETTINGS", "dask_setup"]
@@ -29,6 +32,11 @@ SETTINGS = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False", "DASK_DISTRIB
 async def dask_setup(worker: Any) -> None:
     """Called by Dask when the worker starts (``--preload``)."""
     from harness.running.dask_cluster import ready_worker
+
+    if os.environ.get("MALLOC_TRIM_THRESHOLD_"):  # the nanny's (distributed.nanny.pre-spawn-environ)
+        from harness.engines.heap_trim import hold_thresholds
+
+        hold_thresholds()
 
     loop = asyncio.get_running_loop()
     state, answer = await loop.run_in_executor(worker.executors["default"], ready_worker)
