@@ -95,7 +95,7 @@ CHURN = """
 import json, resource, numpy as np
 from harness.engines.heap_trim import hold_thresholds
 def churn():  # faults per round of two 8 MB arrays made and freed, as a large fit's steps do
-    np.ones(1_000_000)
+    a = np.ones(1_000_000); b = a * 2; del a, b  # a held heap grows here, once
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(20):
         a = np.ones(1_000_000); b = a * 2; del a, b
@@ -115,5 +115,7 @@ def test_held_thresholds_keep_large_blocks_on_the_heap_under_dasks_setting() -> 
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["held"] is True
-    assert out["fixed"] > 500  # about 1,350 measured: the setting costs what the preload undoes
-    assert out["after"] * 20 < out["fixed"], out  # about 8 measured
+    # Mapped afresh, each array faults its pages in again: 840-1,350 a round measured (numpy asks
+    # for huge pages, which the kernel gives when it can); from the held heap, none.
+    assert out["fixed"] > 100, out
+    assert out["after"] * 20 < out["fixed"], out
