@@ -25,6 +25,7 @@ from harness.running.cpu_slots import NAMESPACE, claimed_cpu
 from harness.running.dask_worker_setup import PRELOAD, SETTINGS
 from harness.running.runner import stable_view
 from tests.faults import ROOT, Run, alive, descendants, nothing_left, read_results
+from tests.test_heap_trim import CHURN_ROUNDS
 
 SPECS = """
 dataset: {path: DATA}
@@ -241,26 +242,17 @@ def _thread_cpus():
 
 
 def _heap_churn():
-    """A function for ``client.run``: the worker's MALLOC_TRIM_THRESHOLD_, and whether two 8 MB
-    arrays made and freed 20 times, after once, faulted in fewer than 20 pages a time (mapped
-    afresh each time they fault in hundreds)."""
+    """A function for ``client.run``: the worker's MALLOC_TRIM_THRESHOLD_, and whether
+    test_heap_trim's churn (two 8 MB arrays made and freed 20 times, after once) faulted in fewer
+    than 20 pages a round (mapped afresh each time they fault in hundreds)."""
+    rounds = CHURN_ROUNDS
 
     def on_worker() -> tuple:  # defined here: a test module's own function cannot be imported there
         import os
-        import resource
 
-        import numpy as np
-
-        a = np.ones(1_000_000)  # a held heap grows here, once
-        b = a * 2
-        del a, b
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        for _ in range(20):
-            a = np.ones(1_000_000)
-            b = a * 2
-            del a, b
-        faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 20
-        return os.environ.get("MALLOC_TRIM_THRESHOLD_"), faults < 20
+        namespace: dict = {}
+        exec(rounds, namespace)
+        return os.environ.get("MALLOC_TRIM_THRESHOLD_"), namespace["churn"]() < 20
 
     return on_worker
 

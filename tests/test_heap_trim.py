@@ -91,19 +91,23 @@ def test_memory_in_use_does_not_call_for_a_trim() -> None:
     assert out["asked"] > 15
 
 
-CHURN = """
-import json, resource, numpy as np
-from harness.engines.heap_trim import hold_thresholds
-def churn():  # faults per round of two 8 MB arrays made and freed, as a large fit's steps do
+# ``churn()``: page faults per round of two 8 MB arrays made and freed, as a large fit's steps do;
+# also run on Dask workers (tests/test_dask_cluster.py).
+CHURN_ROUNDS = """
+def churn():
+    import resource
+    import numpy as np
     a = np.ones(1_000_000); b = a * 2; del a, b  # a held heap grows here, once
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(20):
         a = np.ones(1_000_000); b = a * 2; del a, b
     return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 20
-out = {'fixed': churn(), 'held': hold_thresholds()}
-out['after'] = churn()
-print(json.dumps(out))
 """
+CHURN = (
+    "import json\nfrom harness.engines.heap_trim import hold_thresholds\n"
+    + CHURN_ROUNDS
+    + "out = {'fixed': churn(), 'held': hold_thresholds()}\nout['after'] = churn()\nprint(json.dumps(out))\n"
+)
 
 
 def test_held_thresholds_keep_large_blocks_on_the_heap_under_dasks_setting() -> None:
