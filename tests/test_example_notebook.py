@@ -5,12 +5,22 @@ line's exit 0 on the spec it wrote, and the one-line error for a learner with no
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "examples" / "check_an_analysis.ipynb"
+# A nonzero number printed as 1e-12 or smaller: a Python - R difference at rounding level. Its digits
+# depend on the CPU (OpenBLAS and R pick their kernels by it): the stored outputs, made on one
+# machine, gave coef_rel 2.22e-14 where an AMD EPYC machine gives 3.88e-14. Such numbers are
+# compared as "rounding-sized"; every other number, exact zeros included, must match as stored.
+ROUNDING = re.compile(r"\b[1-9]\.\d+e-(1[2-9]|[2-9]\d|\d{3})\b")
+
+
+def rounding_masked(text: str) -> str:
+    return ROUNDING.sub("<rounding>", text)
 
 
 def texts(notebook) -> list[str]:
@@ -42,7 +52,7 @@ def test_the_example_notebook_runs_and_shows_what_it_stores(tmp_path: Path, monk
     nbclient.NotebookClient(fresh, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     now, before = texts(fresh), texts(stored)
     assert not [t for t in now if t.startswith("ERROR")], now
-    assert now == before
+    assert [rounding_masked(t) for t in now] == [rounding_masked(t) for t in before]
     assert any(t.startswith("<ParityResult irm: agree, python 1.77765 (0.507), r 1.77765 (0.507)>") for t in now)
     assert "exit 0\n" in now
     assert any(t.startswith("ml_m: LogisticRegression(C=1.0, ") and t.count("\n") == 1 for t in now)
