@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "examples" / "check_an_analysis.ipynb"
 # A nonzero number printed with an exponent of -12 or lower (below 1e-11): a Python - R difference
-# at rounding level, 1,000 times under the tool's 1e-10 limits. Its digits
+# at rounding level, more than 10 times under the tool's 1e-10 limits. Its digits
 # depend on the CPU (OpenBLAS and R pick their kernels by it): the stored outputs, made on one
 # machine, give coef_rel 2.22e-14 where an AMD EPYC machine gives 3.88e-14. Such numbers are
 # compared as "rounding-sized"; every other number, exact zeros included, must match as stored.
