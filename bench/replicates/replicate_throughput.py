@@ -153,18 +153,19 @@ def _free_port() -> int:
 
 class DaskCluster:
     """``dask scheduler`` and ``size`` ``dask worker --nthreads 1`` processes, as the README starts
-    them (``readme``; else with Dask's defaults and no preload); stopped by PID (SIGTERM to each
+    them (``readme``; ``settings`` for other environment settings than the README's; else with
+    Dask's defaults and no preload); stopped by PID (SIGTERM to each
     process and its descendants, then SIGKILL). ``start_s``: from the first process's start to all
     workers joined (with the preload, their R started)."""
 
-    def __init__(self, size: int, readme: bool = True) -> None:
+    def __init__(self, size: int, readme: bool = True, settings: Optional[dict[str, str]] = None) -> None:
         from harness.engines.r_engine import r_library
         from harness.running.dask_worker_setup import PRELOAD, SETTINGS
 
         port = _free_port()
         self.address = f"tcp://127.0.0.1:{port}"
         env = {**os.environ, "PYTHONPATH": str(ROOT), "DMLP_RLIB": str(r_library()), "R_LIBS": str(r_library())}
-        env.update(SETTINGS if readme else {})
+        env.update((SETTINGS if settings is None else settings) if readme else {})  # settings: another bench's variant
         local = ["--host", "127.0.0.1", "--no-dashboard"]
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "cwd": ROOT}
         started = time.perf_counter()
