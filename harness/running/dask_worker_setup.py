@@ -24,9 +24,9 @@ logger = logging.getLogger("distributed.worker")  # the worker's own log, in its
 
 # How the README starts a cluster for the tool ("On a Dask cluster"), for the tests and benches
 # that start one: this preload, and the environment that turns off Dask's worker profiler, checks
-# the event loop once a second instead of every 20 ms, samples the host for the (unused)
-# dashboard every 2 s instead of 0.5 s, and checks a worker's memory against its limits every
-# 0.5 s instead of 0.1 s (each check wakes the nanny and the worker's event loop).
+# the event loop once a second instead of every 20 ms, samples its processes and host (read by the
+# dashboard and sent with the heartbeats) every 2 s instead of 0.5 s, and checks a worker's memory
+# against its limits every 0.5 s instead of 0.1 s (each wakes the nanny or the worker's event loop).
 PRELOAD = ["--preload", __name__]
 SETTINGS = {
     "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
