@@ -49,8 +49,15 @@ def _free_port() -> int:
 class LongLivedCluster:
     """The processes a user starts by hand (README, "On a Dask cluster")."""
 
-    def __init__(self, folder: Path, broken: dict[str, str] | None = None) -> None:
-        """``broken``: environment settings for the second worker only (one that cannot fit)."""
+    def __init__(
+        self,
+        folder: Path,
+        broken: dict[str, str] | None = None,
+        settings: dict[str, str] | None = None,
+        worker_args: tuple[str, ...] = (),
+    ) -> None:
+        """``broken``: environment settings for the second worker only (one that cannot fit);
+        ``settings``: more for every process; ``worker_args``: more ``dask worker`` arguments."""
         self.port = _free_port()
         self.address = f"tcp://127.0.0.1:{self.port}"
         self.folder = folder
@@ -63,11 +70,12 @@ class LongLivedCluster:
             # Its workers' CPU claims, apart from the suite's other runs (harness/running/cpu_slots.py).
             NAMESPACE: f"dmlp-cluster-{self.port}",
             **SETTINGS,  # the README's commands
+            **(settings or {}),
         }
         self.processes: list[subprocess.Popen] = []
         local = ["--host", "127.0.0.1", "--no-dashboard"]
         self.scheduler = self._start("scheduler", [DASK, "scheduler", "--port", str(self.port), *local])
-        worker = [DASK, "worker", self.address, "--nthreads", "1", "--nworkers", "1", *local, *PRELOAD]
+        worker = [DASK, "worker", self.address, "--nthreads", "1", "--nworkers", "1", *local, *PRELOAD, *worker_args]
         self.workers = [self._start("worker0", worker), self._start("worker1", worker, broken or {})]
 
     def _start(self, name: str, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
@@ -109,9 +117,9 @@ class LongLivedCluster:
                 os.kill(pid, signal.SIGKILL)
 
 
-def _cluster(folder: Path, broken: dict[str, str] | None = None) -> Iterator[LongLivedCluster]:
+def _cluster(folder: Path, broken: dict[str, str] | None = None, **more) -> Iterator[LongLivedCluster]:
     folder.mkdir(exist_ok=True)
-    started = LongLivedCluster(folder, broken)
+    started = LongLivedCluster(folder, broken, **more)
     try:
         with started.client() as client:
             client.wait_for_workers(2, timeout=120)
@@ -423,3 +431,32 @@ def test_the_readme_starts_a_cluster_as_these_tests_do() -> None:
     commands = text.split("### On a Dask cluster", 1)[1].split("```", 2)[1]
     assert all(f"{key}={value}" in commands for key, value in SETTINGS.items()), commands
     assert " ".join(PRELOAD) in commands, commands
+
+
+@pytest.mark.slow
+def test_a_worker_past_its_memory_limit_is_still_stopped_by_its_nanny(tmp_path: Path) -> None:
+    """The README's settings check a worker's memory every 0.5 s instead of 0.1 s: its nanny still
+    stops a worker that passes 95 % of its limit, and starts a new one that the preload readies. A
+    task that would hold 3 GB on a worker of 1.2 GB never returns (the cluster allows no retry)."""
+    from distributed.scheduler import KilledWorker
+
+    def grow() -> int:  # pickled by value: defined here, not importable on the worker
+        import time
+
+        import numpy as np
+
+        held = []
+        for _ in range(120):  # 25 MB every 20 ms
+            held.append(np.ones(25 * 2**20 // 8))
+            time.sleep(0.02)
+        return len(held)
+
+    settings = {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
+    with contextlib.contextmanager(_cluster)(tmp_path, settings=settings, worker_args=("--memory-limit", "1.2GB")) as cluster:
+        with cluster.client() as client:
+            with pytest.raises(KilledWorker):
+                client.submit(grow, pure=False).result(timeout=120)
+            client.wait_for_workers(2, timeout=120)  # the nanny's new worker joined
+        logs = cluster.log("worker0") + cluster.log("worker1")
+    assert "exceeded 95% memory budget" in logs, logs[-3000:]
+    assert logs.count("dml-parity: ready to fit") == 3, logs[-3000:]
