@@ -433,6 +433,7 @@ def test_the_readme_starts_a_cluster_as_these_tests_do() -> None:
     assert " ".join(PRELOAD) in commands, commands
 
 
+@pytest.mark.r  # the preload's R: each worker, the first two and the new one, says it is ready to fit
 @pytest.mark.slow
 def test_a_worker_past_its_memory_limit_is_still_stopped_by_its_nanny(tmp_path: Path) -> None:
     """The README's settings check a worker's memory every 0.5 s instead of 0.1 s: its nanny still
