@@ -27,7 +27,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.replicates.replicate_throughput import DaskCluster  # noqa: E402
+from bench.replicates.replicate_throughput import DaskCluster, tree_cpu  # noqa: E402
 from harness.running.dask_worker_setup import SETTINGS  # noqa: E402
 
 EARLIER = ("DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED", "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL")
@@ -38,8 +38,10 @@ KINDS = {
 }
 
 
-def _role(process: psutil.Process) -> str:
-    line = " ".join(process.cmdline())
+def _role(pid: int) -> str:
+    line = " ".join(psutil.Process(pid).cmdline())
+    if "resource_tracker" in line:
+        return "tracker"  # multiprocessing's helper: sleeps, not counted
     if " scheduler " in f"{line} ":
         return "scheduler"
     return "worker" if "spawn_main" in line else "nanny"
@@ -50,18 +52,13 @@ def idle_cpu(readme: bool, settings: dict[str, str], settle: float, seconds: flo
     cluster = DaskCluster(2, readme, settings=settings)
     try:
         time.sleep(settle)
-        processes = [
-            q
-            for pid in cluster.pids()
-            for q in (psutil.Process(pid), *psutil.Process(pid).children(recursive=True))
-            if "resource_tracker" not in " ".join(q.cmdline())  # multiprocessing's helper: sleeps
-        ]
-        before = {q.pid: sum(q.cpu_times()[:2]) for q in processes}
+        before = tree_cpu(cluster.pids())
         time.sleep(seconds)
         used: dict[str, float] = {}
-        for q in processes:
-            role = _role(q)
-            used[role] = used.get(role, 0.0) + (sum(q.cpu_times()[:2]) - before[q.pid]) * 1000 / seconds
+        for pid, cpu in tree_cpu(cluster.pids()).items():
+            role = _role(pid)
+            if role != "tracker" and pid in before:
+                used[role] = used.get(role, 0.0) + (cpu - before[pid]) * 1000 / seconds
         return used
     finally:
         cluster.stop()

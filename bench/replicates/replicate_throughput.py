@@ -81,7 +81,7 @@ def _run(label: str, args: list[str], specs: Path, extra_roots: list[int], n: in
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     load = os.getloadavg()[0]
     uptime = _uptime()
-    cpu0 = _tree_cpu(extra_roots)  # the cluster's processes existed before the run
+    cpu0 = tree_cpu(extra_roots)  # the cluster's processes existed before the run
     children0 = _children_cpu()
     busy0 = busy_seconds()
     start = time.perf_counter()
@@ -96,7 +96,7 @@ def _run(label: str, args: list[str], specs: Path, extra_roots: list[int], n: in
         raise RuntimeError(f"{label}: exit {proc.returncode}: {stderr[-2000:]}")
     # The run's process and the workers it waited for, as the kernel counts them; the cluster's
     # processes existed before the run: only their CPU during it counts.
-    cluster = _tree_cpu(extra_roots)
+    cluster = tree_cpu(extra_roots)
     own = _children_cpu() - children0 + sum(cluster[pid] - cpu0.get(pid, 0.0) for pid in cluster)
     results = json.loads((out / "run" / "results.json").read_text(encoding="utf-8"))
     block = results["specs"][0]["replicates"]
@@ -133,7 +133,8 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _tree_cpu(roots: list[int]) -> dict[int, float]:
+def tree_cpu(roots: list[int]) -> dict[int, float]:
+    """CPU seconds (user + system) of each process under ``roots``, by PID."""
     out = {}
     for root in roots:
         for proc in [psutil.Process(root), *psutil.Process(root).children(recursive=True)]:
