@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.design.feasibility import _aliased, _separated
+from harness.design.feasibility import _aliased, _separated, zero_one_outcome
 
 
 def test_collinear_and_constant_columns_are_found_at_lms_tolerance() -> None:
@@ -38,3 +38,37 @@ def test_separation_is_decided_by_the_linear_programme() -> None:
     dummy = np.zeros(200)
     dummy[np.flatnonzero(quasi == 1)[:5]] = 1.0
     assert _separated(np.column_stack([x, dummy]), quasi)
+
+
+def test_the_zero_one_outcome_rule_is_the_one_doubleml_refuses_iv_type_by() -> None:
+    """check_python_accepts refuses PLR IV-type exactly where doubleml's constructor raises."""
+    import pandas as pd
+    from doubleml import DoubleMLData, DoubleMLPLR
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(2)
+    n = 40
+    flips = rng.integers(0, 2, n)
+    outcomes = {
+        "0/1 integers": flips,
+        "0/1 floats": flips.astype(float),
+        "all 0": np.zeros(n),
+        "all 1": np.ones(n, dtype=int),
+        "2/3": flips + 2,
+        "-1/1": 2 * flips - 1,
+        "0/0.5": flips / 2,
+        "0/1/2": rng.integers(0, 3, n),
+        "0/1 demeaned": flips - flips.mean(),
+        "continuous": rng.normal(size=n),
+    }
+    refused = []
+    for name, y in outcomes.items():
+        frame = pd.DataFrame({"y": y, "d": rng.normal(size=n), "x": rng.normal(size=n)})
+        data = DoubleMLData(frame, y_col="y", d_cols="d", x_cols=["x"])
+        try:
+            DoubleMLPLR(data, LinearRegression(), LinearRegression(), LinearRegression(), score="IV-type")
+        except ValueError as err:
+            assert "binary outcomes" in str(err)
+            refused.append(name)
+        assert zero_one_outcome(np.asarray(y)) == (name in refused), name
+    assert refused == ["0/1 integers", "0/1 floats", "all 0", "all 1"]

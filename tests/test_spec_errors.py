@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from harness.cli import main
@@ -125,6 +126,11 @@ CASES = [
         "constant control with logit",
         "{id: a, model: irm, y: y, d: db, x: [x1, const], learners: {ml_g: ols, ml_m: logit}}",
         r"spec 'a' field 'learners.ml_m': in repetition 1, fold 1 the training rows of ml_m make '.*' constant or collinear",
+    ),
+    (
+        "PLR IV-type with a 0/1 outcome (doubleml refuses it, R fits it)",
+        "{id: a, model: plr, score: IV-type, y: db, d: d, x: [x1, x2], learner: ols}",
+        r"spec 'a' field 'score': doubleml refuses IV-type when the outcome 'db' holds only 0s and 1s",
     ),
     (
         "separated propensity with logit",
@@ -252,3 +258,19 @@ def test_bad_input_from_a_real_process_prints_no_traceback(tmp_path: Path, data:
     )
     proc = run_spec_file(spec, tmp_path / "out", env=dict(os.environ))
     assert_one_line_error(proc, r"column 'dd' not found", tmp_path / "out")
+
+
+@pytest.mark.r
+def test_plr_iv_type_with_a_zero_one_outcome_is_refused_only_where_python_fits(tmp_path: Path, data: Path) -> None:
+    """R alone fits it (exit 4: nothing compared); partialling out on the same outcome runs in both."""
+    import json
+
+    spec = "{id: a, model: plr, score: SCORE, y: db, d: d, x: [x1, x2], learner: ols}"
+    alone = run_cli(tmp_path, spec_with(spec.replace("SCORE", "IV-type")), data, "--engines", "r", "--quiet")
+    assert alone.returncode == 4, alone.stderr
+    (row,) = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["specs"]
+    assert row["python"] is None and np.isfinite(row["r"]["coef"])
+    both = tmp_path / "both"
+    both.mkdir()
+    proc = run_cli(both, spec_with(spec.replace("SCORE", "partialling out")), data, "--engines", "python,r", "--quiet")
+    assert proc.returncode == 0, proc.stderr

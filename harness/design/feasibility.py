@@ -15,6 +15,9 @@ cannot explain. Checked per repetition and fold, on the rows each nuisance is tr
   as much as R's fit on up to a few thousand rows; training sets above ``SEPARATION_MAX_ROWS`` rows
   are not checked (separation there takes a covariate pattern that predicts the class exactly, which
   the nuisance check then reports as a disagreement).
+
+:func:`check_python_accepts` refuses what only the Python package refuses (R fits it), in runs
+that fit Python.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from harness.errors import SpecError
 from harness.language.learners import resolve_learner
 from harness.language.spec import Spec
 
-__all__ = ["check_feasible"]
+__all__ = ["check_feasible", "check_python_accepts"]
 
 RANK_TOL = 1e-7  # lm.fit's default tolerance for aliased columns
 SEPARATION_MAX_ROWS = 50_000
@@ -168,3 +171,27 @@ def check_feasible(spec: Spec, design: Design, folds: Folds, where: str) -> None
                     "logit's maximum-likelihood estimate does not exist and no two solvers agree; use fewer folds, "
                     "fewer covariates or another learner"
                 )
+
+
+def check_python_accepts(spec: Spec, design: Design, where: str) -> None:
+    """Raise a one-line :class:`SpecError` for a spec the pinned doubleml refuses and R fits.
+
+    PLR's IV-type score with an outcome of 0s and 1s: doubleml raises "additive probability models
+    (binary outcomes) are not supported" when it builds the model (plr.py, since 0.11.0; its data
+    backend's test: sklearn's ``type_of_target`` says "binary" and every y is 0 or 1). DoubleML for
+    R 1.0.2 fits it, so without this a run reported the spec as a failure of the tool (exit 3).
+    The test reads the outcome doubleml receives: a within transformation makes it continuous.
+    """
+    if spec.model == "plr" and spec.score_name == "IV-type" and zero_one_outcome(design.frame[design.y].to_numpy()):
+        raise SpecError(
+            f"{where}: spec '{spec.id}' field 'score': doubleml refuses IV-type when the outcome '{design.y}' holds "
+            'only 0s and 1s ("additive probability models (binary outcomes) are not supported"), which DoubleML '
+            "for R fits, so the two cannot be compared; use score 'partialling out', or --engines r to fit R alone"
+        )
+
+
+def zero_one_outcome(y: np.ndarray) -> bool:
+    """doubleml's binary outcome: at most two distinct values by scikit-learn's ``type_of_target``, all 0 or 1."""
+    from sklearn.utils.multiclass import type_of_target
+
+    return type_of_target(y) == "binary" and bool(np.all(y * y - y == 0))
