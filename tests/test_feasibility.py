@@ -41,7 +41,7 @@ def test_separation_is_decided_by_the_linear_programme() -> None:
 
 
 def test_the_zero_one_outcome_rule_is_the_one_doubleml_refuses_iv_type_by() -> None:
-    """check_python_accepts refuses PLR IV-type exactly where doubleml's constructor raises."""
+    """check_engines_accept refuses PLR IV-type exactly where doubleml's constructor raises."""
     import pandas as pd
     from doubleml import DoubleMLData, DoubleMLPLR
     from sklearn.linear_model import LinearRegression

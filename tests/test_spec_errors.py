@@ -274,3 +274,21 @@ def test_plr_iv_type_with_a_zero_one_outcome_is_refused_only_where_python_fits(t
     both.mkdir()
     proc = run_cli(both, spec_with(spec.replace("SCORE", "partialling out")), data, "--engines", "python,r", "--quiet")
     assert proc.returncode == 0, proc.stderr
+
+
+def test_lasso_on_one_column_is_refused_where_r_fits(tmp_path: Path, data: Path) -> None:
+    """R's lasso (glmnet) stops on a single column; scikit-learn's fits it, so Python alone runs."""
+    spec = spec_with("{id: a, model: plr, y: y, d: d, x: [x1], learner: {name: lasso, alpha: 0.01}}")
+    proc = run_cli(tmp_path, spec, data, "--engines", "python,r")
+    pattern = r"spec 'a' field 'learners.ml_l': lasso is glmnet in R, which needs two columns or more, and ml_l learns from one"
+    assert_one_line_error(proc, pattern, tmp_path / "out")
+    alone = run_cli(tmp_path, spec, data, "--quiet")
+    assert alone.returncode == 4, alone.stderr
+
+
+@pytest.mark.r
+def test_lasso_on_one_control_and_another_treatment_runs_in_both(tmp_path: Path, data: Path) -> None:
+    """Each treatment's nuisances also learn from the other treatments: two columns, which glmnet takes."""
+    spec = spec_with("{id: a, model: plr, y: y, d: [d, zc], x: [x1], learner: {name: lasso, alpha: 0.01}}")
+    proc = run_cli(tmp_path, spec, data, "--engines", "python,r", "--quiet")
+    assert proc.returncode == 0, proc.stderr

@@ -16,8 +16,8 @@ cannot explain. Checked per repetition and fold, on the rows each nuisance is tr
   are not checked (separation there takes a covariate pattern that predicts the class exactly, which
   the nuisance check then reports as a disagreement).
 
-:func:`check_python_accepts` refuses what only the Python package refuses (R fits it), in runs
-that fit Python.
+:func:`check_engines_accept` refuses, in runs that fit both, what one package refuses and the
+other fits.
 """
 
 from __future__ import annotations
@@ -33,10 +33,11 @@ from harness.errors import SpecError
 from harness.language.learners import resolve_learner
 from harness.language.spec import Spec
 
-__all__ = ["check_feasible", "check_python_accepts"]
+__all__ = ["check_engines_accept", "check_feasible"]
 
 RANK_TOL = 1e-7  # lm.fit's default tolerance for aliased columns
 SEPARATION_MAX_ROWS = 50_000
+GLMNET = ("regr.glmnet", "regr.cv_glmnet_shared")  # mlr3 keys of the learners that run glmnet
 
 
 def _subsets(spec: Spec, design: Design) -> dict[str, tuple[str, np.ndarray, str]]:
@@ -173,21 +174,45 @@ def check_feasible(spec: Spec, design: Design, folds: Folds, where: str) -> None
                 )
 
 
-def check_python_accepts(spec: Spec, design: Design, where: str) -> None:
-    """Raise a one-line :class:`SpecError` for a spec the pinned doubleml refuses and R fits.
+def check_engines_accept(spec: Spec, design: Design, engines: tuple[str, ...], where: str) -> None:
+    """Raise a one-line :class:`SpecError` for a spec that one of ``engines``' packages refuses and
+    the other fits (so a run would end in an error, exit 3, as if the tool had failed).
 
-    PLR's IV-type score with an outcome of 0s and 1s: doubleml raises "additive probability models
-    (binary outcomes) are not supported" when it builds the model (plr.py, since 0.11.0; its data
-    backend's test: sklearn's ``type_of_target`` says "binary" and every y is 0 or 1). DoubleML for
-    R 1.0.2 fits it, so without this a run reported the spec as a failure of the tool (exit 3).
-    The test reads the outcome doubleml receives: a within transformation makes it continuous.
+    * Python: PLR's IV-type score with an outcome of 0s and 1s. doubleml raises "additive
+      probability models (binary outcomes) are not supported" when it builds the model (plr.py,
+      since 0.11.0; its data backend's test: sklearn's ``type_of_target`` says "binary" and every y
+      is 0 or 1). The outcome tested is the one doubleml receives: a within transformation makes it
+      continuous.
+    * R: lasso and lasso_cv learn with glmnet, which stops on fewer than two columns ("x should be a
+      matrix with 2 or more columns"); scikit-learn's Lasso fits one.
     """
-    if spec.model == "plr" and spec.score_name == "IV-type" and zero_one_outcome(design.frame[design.y].to_numpy()):
-        raise SpecError(
-            f"{where}: spec '{spec.id}' field 'score': doubleml refuses IV-type when the outcome '{design.y}' holds "
-            'only 0s and 1s ("additive probability models (binary outcomes) are not supported"), which DoubleML '
-            "for R fits, so the two cannot be compared; use score 'partialling out', or --engines r to fit R alone"
-        )
+    prefix = f"{where}: spec '{spec.id}'"
+    if "python" in engines and spec.model == "plr" and spec.score_name == "IV-type":
+        if zero_one_outcome(design.frame[design.y].to_numpy()):
+            raise SpecError(
+                f"{prefix} field 'score': doubleml refuses IV-type when the outcome '{design.y}' holds only 0s and 1s "
+                '("additive probability models (binary outcomes) are not supported"), which DoubleML for R fits, so '
+                "the two cannot be compared; use score 'partialling out', or --engines r to fit R alone"
+            )
+    if "r" not in engines:
+        return
+    for key in spec.nuisances:
+        learner = resolve_learner(spec.learner_for(key), key, spec.model)
+        columns = _columns(spec, design, key)
+        if learner.pair.r_key.get(learner.kind) in GLMNET and len(columns) < 2:
+            raise SpecError(
+                f"{prefix} field 'learners.{key}': {learner.name} is glmnet in R, which needs two columns or more, and "
+                f"{key} learns from one ('{columns[0]}'); add a control, or use ols"
+            )
+
+
+def _columns(spec: Spec, design: Design, key: str) -> list[str]:
+    """The columns the learner of nuisance ``key`` learns from (doubleml's and DoubleML's alike):
+    the controls, the other treatments, and where the model says so the instruments."""
+    columns = _features(spec, design, key) + [t for t in design.treatments if t != design.d]
+    if spec.model == "pliv" and (spec.partial_name, key) in (("Z", "ml_r"), ("XZ", "ml_m")):
+        columns += list(design.z)
+    return columns
 
 
 def zero_one_outcome(y: np.ndarray) -> bool:

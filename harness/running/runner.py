@@ -19,7 +19,7 @@ from typing import Optional
 
 import numpy as np
 
-from harness.design.feasibility import check_feasible, check_python_accepts
+from harness.design.feasibility import check_engines_accept, check_feasible
 from harness.design.given_folds import given_folds
 from harness.design.shared_memory import shared_copy, shared_frame
 from harness.design.table import Design, build_design, draw_folds, load_data, sha256_of
@@ -193,9 +193,8 @@ def run(options: RunOptions) -> dict:
         data_path = _data_path(spec_file, options.data)
         truth = _truth(spec_file, options.data)
         prepared = prepare(spec_file, data_path, share=_shares_memory(options))
-        if "python" in engines:  # not in prepare: `versions` fits releases that accept it
-            for p in prepared:
-                check_python_accepts(p.spec, p.design, _where(spec_file, data_path))
+        for p in prepared:  # not in prepare: `versions` fits releases that accept them
+            check_engines_accept(p.spec, p.design, engines, _where(spec_file, data_path))
         given = options.python_given or {}
         prepared = [dataclasses.replace(p, python_given=given.get(p.spec.id)) for p in prepared]
         # Replicates: every fit of the run (all replicates of all specs) is one task of one pool.
