@@ -28,6 +28,7 @@ import numpy as np
 from scipy.linalg import qr
 from scipy.optimize import linprog
 
+from harness.design.shared_draws import inner_splits, split_key
 from harness.design.table import Design, Folds, cluster_codes
 from harness.errors import SpecError
 from harness.language.learners import resolve_learner
@@ -67,7 +68,8 @@ def _ssm_subsets(design: Design, d: np.ndarray) -> dict[str, tuple[str, np.ndarr
     """SSM: selection on every row, the treatment propensity on every row, the outcome on the
     selected rows of each treatment arm. The nonignorable score trains ``ml_m`` and ``ml_g`` on half
     of each training set (and with the predicted selection as one more feature): these rows are a
-    superset, so what they lack the half lacks too."""
+    superset, so what they lack the half lacks too (separation and aliasing on the halves, which
+    a half can have where its fold has not: :func:`_check_nonignorable_halves`)."""
     everyone = np.ones(len(d), dtype=bool)
     selected = design.frame[design.s].to_numpy() == 1
     return {
@@ -156,22 +158,62 @@ def check_feasible(spec: Spec, design: Design, folds: Folds, where: str) -> None
             y = design.frame[target].to_numpy()[mask]
             if resolved.kind == "classif" and np.unique(y).size < 2:
                 raise SpecError(f"{field}: {nuisance}'s training rows in {where_fold} hold one class of '{target}' only")
-            if resolved.name not in ("ols", "logit"):
-                continue
-            names = features[nuisance]
-            x = np.column_stack([columns[c][mask] for c in names])
-            aliased = _aliased(x, names, centred=resolved.name == "ols")
-            if aliased:
-                raise SpecError(
-                    f"{field}: in {where_fold} the training rows of {nuisance} make '{aliased[0]}' constant or collinear "
-                    f"(R's lm drops it, scikit-learn keeps a minimum-norm fit); drop the column, use fewer folds or lasso"
-                )
-            if resolved.name == "logit" and len(y) <= SEPARATION_MAX_ROWS and _separated(x, y):
-                raise SpecError(
-                    f"{field}: '{target}' is perfectly separated on the training rows of {nuisance} in {where_fold}, so the "
-                    "logit's maximum-likelihood estimate does not exist and no two solvers agree; use fewer folds, "
-                    "fewer covariates or another learner"
-                )
+            if resolved.name in ("ols", "logit"):
+                names = features[nuisance]
+                x = np.column_stack([columns[c][mask] for c in names])
+                _check_linear(resolved.name, x, names, y, target, field, f"the training rows of {nuisance}", where_fold)
+    if spec.model == "ssm" and spec.score_name == "nonignorable":
+        _check_nonignorable_halves(spec, design, folds, prefix)
+
+
+def _check_linear(
+    learner: str, x: np.ndarray, names: list[str], y: np.ndarray, target: str, field: str, rows: str, where: str
+) -> None:
+    """An ols or logit nuisance's problem on its training rows (``rows`` names them, ``where`` their
+    repetition and fold): no aliased column among ``names``, and for logit no separation of ``y``,
+    the column ``target``."""
+    aliased = _aliased(x, names, centred=learner == "ols")
+    if aliased:
+        raise SpecError(
+            f"{field}: in {where} {rows} make '{aliased[0]}' constant or collinear (R's lm drops it, "
+            "scikit-learn keeps a minimum-norm fit); drop the column, use fewer folds or lasso"
+        )
+    if learner == "logit" and len(y) <= SEPARATION_MAX_ROWS and _separated(x, y):
+        raise SpecError(
+            f"{field}: '{target}' is perfectly separated on {rows} in {where}, so the logit's maximum-likelihood "
+            "estimate does not exist and no two solvers agree; use fewer folds, fewer covariates or another learner"
+        )
+
+
+def _check_nonignorable_halves(spec: Spec, design: Design, folds: Folds, prefix: str) -> None:
+    """SSM nonignorable: each training fold is halved (the split the engines share); ``ml_pi`` learns
+    on the first half, ``ml_m`` on the second with the predicted selection as one more column. A
+    half can be separated where its fold is not, and the predicted selection, learnt from d, can
+    separate d (statsmodels' Mroz data: ml_m's predictions 0.63 apart where the coefficients agreed
+    to 1e-12). ml_m is checked when ml_pi is of the exact tier (its predictions then agree)."""
+    pi_learner = resolve_learner(spec.learner_for("ml_pi"), "ml_pi", spec.model)
+    m_learner = resolve_learner(spec.learner_for("ml_m"), "ml_m", spec.model)
+    check_m = m_learner.name == "logit" and pi_learner.pair.tier == "exact"
+    if pi_learner.name != "logit" and not check_m:
+        return
+    frame = design.frame
+    x, d, s = frame[list(design.x)].to_numpy(dtype=float), frame[design.d].to_numpy(), frame[design.s].to_numpy()
+    dxz = np.column_stack([x, d, frame[list(design.z)].to_numpy(dtype=float)])
+    splits = inner_splits(design, folds, spec.seed)
+    for rep, k, train in _training_sets(design, folds):
+        first, second = splits[split_key(np.flatnonzero(train))]
+        where_fold = f"repetition {rep + 1}, fold {k + 1}"
+        if pi_learner.name == "logit":
+            names = [*design.x, design.d, *design.z]
+            rows = "the half of the training rows that ml_pi learns on"
+            field = f"{prefix} field 'learners.ml_pi'"
+            _check_linear("logit", dxz[first], names, s[first], design.s, field, rows, where_fold)
+        if check_m:
+            pi = pi_learner.python_estimator().fit(dxz[first], s[first]).predict_proba(dxz[second])[:, 1]
+            names = [*design.x, "the predicted selection"]
+            rows = "the half of the training rows that ml_m learns on (with the predicted selection as a column)"
+            x_pi = np.column_stack([x[second], pi])
+            _check_linear("logit", x_pi, names, d[second], design.d, f"{prefix} field 'learners.ml_m'", rows, where_fold)
 
 
 def check_engines_accept(spec: Spec, design: Design, engines: tuple[str, ...], where: str) -> None:
