@@ -256,6 +256,30 @@ def _plr(ml_l, ml_m=None):
     return dml.DoubleMLPLR(data, ml_l=ml_l, ml_m=ml_m if ml_m is not None else ols(), n_folds=2)
 
 
+@pytest.mark.r
+def test_a_plr_whose_binary_treatment_is_learnt_by_a_classifier(tmp_path: Path) -> None:
+    """doubleml's own 401(k) examples give PLR's ml_m a classifier when the treatment is 0/1; R's
+    DoubleML takes one too. Before, the tool looked for a regressor and said the classifier had no
+    R twin."""
+    import doubleml as dml
+    from sklearn.ensemble import RandomForestClassifier
+
+    data = dml.DoubleMLData(catholic(), y_col="math12", d_cols="cathhs", x_cols=CONTROLS)
+    # PLR's folds are not stratified by the treatment: with seeds 3, 4, 5 and 7 a training fold's
+    # logit is separated on these controls and the feasibility rules refuse the model.
+    np.random.seed(1)
+    plr = dml.DoubleMLPLR(data, ml_l=ols(), ml_m=logit(), n_folds=3)
+    plr.fit()
+    result = harness.compare(plr)
+    assert result.status == "agree" and result.rows[0]["tier"] == "exact", result.summary()
+    assert result.rows[0]["learner_settings"]["ml_m"]["r"]["learner"] == "classif.log_reg"
+    python_side_is_the_model(result, plr)
+    same_as_the_cli(result, tmp_path)
+    forest = dml.DoubleMLPLR(data, ml_l=ols(), ml_m=RandomForestClassifier(n_estimators=20, random_state=2), n_folds=3)
+    spec = harness.compare(forest, engines=("python",)).files["spec.yaml"].decode()
+    assert "classifier: true" in spec and "rf" in spec
+
+
 def test_a_learner_with_no_r_twin_is_a_one_line_error() -> None:
     from sklearn.neighbors import KNeighborsRegressor
 

@@ -22,6 +22,9 @@ X = "[x1, x2, x3]"
 TABLE_SPECS = {
     "plr_po": f"{{model: plr, y: y, d: d, x: {X}, learner: ols}}",
     "plr_iv": f"{{model: plr, score: IV-type, y: y, d: d, x: {X}, learner: ols}}",
+    # A 0/1 treatment's ml_m as a classifier, as both packages allow (doubleml's 401(k) examples).
+    "plr_po_classifier": f"{{model: plr, y: y, d: db, x: {X}, learners: {{ml_l: ols, ml_m: logit}}}}",
+    "plr_iv_classifier": f"{{model: plr, score: IV-type, y: y, d: db, x: {X}, learners: {{ml_l: ols, ml_m: logit, ml_g: ols}}}}",
     "pliv_po": f"{{model: pliv, y: y, d: d, z: [zc], x: {X}, learner: ols}}",
     "pliv_iv": f"{{model: pliv, score: IV-type, y: y, d: d, z: [zc], x: {X}, learner: ols}}",
     "pliv_z": f"{{model: pliv, partial: Z, y: y, d: d, z: [zc, z], x: {X}, learner: ols}}",

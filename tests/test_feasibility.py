@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.design.feasibility import _aliased, _separated, zero_one_outcome
+from harness.design.feasibility import _aliased, _separated, zero_one
 
 
 def test_collinear_and_constant_columns_are_found_at_lms_tolerance() -> None:
@@ -40,7 +40,7 @@ def test_separation_is_decided_by_the_linear_programme() -> None:
     assert _separated(np.column_stack([x, dummy]), quasi)
 
 
-def test_the_zero_one_outcome_rule_is_the_one_doubleml_refuses_iv_type_by() -> None:
+def test_the_zero_one_rule_is_the_one_doubleml_refuses_iv_type_by() -> None:
     """check_engines_accept refuses PLR IV-type exactly where doubleml's constructor raises."""
     import pandas as pd
     from doubleml import DoubleMLData, DoubleMLPLR
@@ -70,5 +70,5 @@ def test_the_zero_one_outcome_rule_is_the_one_doubleml_refuses_iv_type_by() -> N
         except ValueError as err:
             assert "binary outcomes" in str(err)
             refused.append(name)
-        assert zero_one_outcome(np.asarray(y)) == (name in refused), name
+        assert zero_one(np.asarray(y)) == (name in refused), name
     assert refused == ["0/1 integers", "0/1 floats", "all 0", "all 1"]

@@ -133,6 +133,16 @@ CASES = [
         r"spec 'a' field 'score': doubleml refuses IV-type when the outcome 'db' holds only 0s and 1s",
     ),
     (
+        "PLR ml_m classifier on a treatment that is not 0/1",
+        "{id: a, model: plr, y: y, d: d, x: [x1, x2], learners: {ml_l: ols, ml_m: logit}}",
+        r"spec 'a' field 'learners.ml_m': a classifier \('logit'\) predicts a 0/1 treatment, and 'd' is not one",
+    ),
+    (
+        "classifier asked of a regression nuisance",
+        "{id: a, model: plr, y: y, d: db, x: [x1, x2], learners: {ml_l: {name: rf, classifier: true}, ml_m: ols}}",
+        r"spec 'a'.*learners.ml_l: plr's ml_l is a regression; only plr's ml_m \(0/1 treatment\) takes a classifier",
+    ),
+    (
         "separated propensity with logit",
         "{id: a, model: irm, y: y, d: db, x: [x1, sep], learners: {ml_g: ols, ml_m: logit}}",
         r"spec 'a' field 'learners.ml_m': 'db' is perfectly separated on the training rows of ml_m",

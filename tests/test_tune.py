@@ -58,7 +58,7 @@ specs:
         ("plr", "lasso", "{grid: {ml_g: {alpha: [0.1, 1]}}}", "tune.grid: 'ml_g' is not a nuisance of plr"),
         ("plr", "lasso", "{grid: {ml_l: {l1_ratio: [0.1, 1]}}}", "tune.grid.ml_l.l1_ratio: learner 'lasso' has no parameter"),
         ("plr", "lasso", "{grid: {ml_l: {alpha: [0.1, -1]}}}", "tune.grid.ml_l.alpha: value -1 refused in Python"),
-        ("plr", "rf", "{grid: {ml_l: {max_features: [sqrt, 0.5]}}}", "tune.grid.ml_l.max_features: value 'sqrt' has no R value"),
+        ("plr", "rf", "{grid: {ml_l: {random_state: [null, 1]}}}", "tune.grid.ml_l.random_state: value None has no R value"),
         ("plr", "rf", "{grid: {ml_m: {max_features: [0.4, 0.5]}}}", "values 0.4 and 0.5 are the same value in R (1)"),
         ("plr", "lasso", "{grid: {ml_l: {alpha: [0.1, 1]}}, n_folds_tune: 1}", "field 'tune.n_folds_tune': must be at least 2"),
         ("plr", "lasso", "{grid: {ml_l: {alpha: [0.1, 1]}}, search: random}", "field 'tune.search'"),

@@ -16,6 +16,7 @@ import pandas as pd
 import yaml
 
 from bench.common.measure import TOOL
+from harness.design.nuisance_columns import nuisance_columns
 from harness.design.table import cluster_codes
 from harness.language.learners import resolve_learner
 from harness.language.spec import load_spec_file
@@ -171,7 +172,7 @@ def manifest_entry(prepared: PreparedSpec, csv: str, folds_file: Optional[str]) 
     r_learners = {}
     for nuisance in spec.nuisances:
         resolved = resolve_learner(spec.learner_for(nuisance), nuisance, spec.model)
-        key, params = resolved.r_learner(len(design.x))
+        key, params = resolved.r_learner(len(nuisance_columns(spec, design, nuisance)))
         r_learners[nuisance] = {"key": key, "params": params, "classif": resolved.kind == "classif"}
     return {
         "id": spec.id,

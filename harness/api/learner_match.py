@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import ModelError
-from harness.language.learners import LEARNERS, LearnerChoice, is_classifier_nuisance, parse_learner
+from harness.language.learners import CLASSIFIER_OPTIONAL, LEARNERS, LearnerChoice, is_classifier_nuisance, parse_learner
 
 __all__ = ["known_estimators", "learner_choice"]
 
@@ -60,7 +60,10 @@ def _describe(estimator: Any) -> str:
 
 def learner_choice(estimator: Any, nuisance: str, model: str, score: str) -> LearnerChoice:
     """The spec entry (``{"name": ..., params...}``) whose pair reproduces ``estimator``."""
-    kind = "classif" if is_classifier_nuisance(model, nuisance) else "regr"
+    from sklearn.base import is_classifier
+
+    optional = nuisance in CLASSIFIER_OPTIONAL.get(model, set())  # PLR's ml_m: whichever the model holds
+    kind = "classif" if is_classifier_nuisance(model, nuisance) or (optional and is_classifier(estimator)) else "regr"
     candidates = [
         name
         for name, pair in LEARNERS.items()
@@ -96,6 +99,8 @@ def learner_choice(estimator: Any, nuisance: str, model: str, score: str) -> Lea
                 f"{nuisance}: {type(estimator).__name__}({key}={value!r}): its R twin '{name}' ({pair.r_key[kind]}) "
                 f"cannot take this value" + (" (give an integer seed, so both sides draw alike)" if key == "random_state" else "")
             ) from None
+    if optional and kind == "classif" and "regr" in pair.python:
+        params["classifier"] = True
     choice: LearnerChoice = {"name": name, **params} if params else name
     try:
         resolved = parse_learner(choice, nuisance, model, score)

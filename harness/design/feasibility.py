@@ -28,6 +28,7 @@ import numpy as np
 from scipy.linalg import qr
 from scipy.optimize import linprog
 
+from harness.design.nuisance_columns import nuisance_columns
 from harness.design.shared_draws import inner_splits, split_key
 from harness.design.table import Design, Folds, cluster_codes
 from harness.errors import SpecError
@@ -142,6 +143,8 @@ def check_feasible(spec: Spec, design: Design, folds: Folds, where: str) -> None
                     f"{prefix} field 'score': IRM ATTE needs treated rows in every test fold (R divides by each fold's "
                     f"treated share), fold {k + 1} of repetition {rep + 1} has none; use fewer folds or more data"
                 )
+    if spec.model == "plr":
+        _check_classifier_treatment(spec, design, prefix)
     subsets = {
         name: (key, rows, target, resolve_learner(spec.learner_for(key), key, spec.model))
         for name, (key, rows, target) in _subsets(spec, design).items()
@@ -164,6 +167,19 @@ def check_feasible(spec: Spec, design: Design, folds: Folds, where: str) -> None
                 _check_linear(resolved.name, x, names, y, target, field, f"the training rows of {nuisance}", where_fold)
     if spec.model == "ssm" and spec.score_name == "nonignorable":
         _check_nonignorable_halves(spec, design, folds, prefix)
+
+
+def _check_classifier_treatment(spec: Spec, design: Design, prefix: str) -> None:
+    """PLR's ml_m as a classifier: both packages take one only when every treatment is 0/1."""
+    learner = resolve_learner(spec.learner_for("ml_m"), "ml_m", spec.model)
+    if learner.kind != "classif":
+        return
+    for treatment in design.treatments or (design.d,):
+        if not zero_one(design.frame[treatment].to_numpy()):
+            raise SpecError(
+                f"{prefix} field 'learners.ml_m': a classifier ('{learner.name}') predicts a 0/1 treatment, and "
+                f"'{treatment}' is not one (as the model receives it); use a regressor"
+            )
 
 
 def _check_linear(
@@ -230,7 +246,7 @@ def check_engines_accept(spec: Spec, design: Design, engines: tuple[str, ...], w
     """
     prefix = f"{where}: spec '{spec.id}'"
     if "python" in engines and spec.model == "plr" and spec.score_name == "IV-type":
-        if zero_one_outcome(design.frame[design.y].to_numpy()):
+        if zero_one(design.frame[design.y].to_numpy()):
             raise SpecError(
                 f"{prefix} field 'score': doubleml refuses IV-type when the outcome '{design.y}' holds only 0s and 1s "
                 '("additive probability models (binary outcomes) are not supported"), which DoubleML for R fits, so '
@@ -240,7 +256,7 @@ def check_engines_accept(spec: Spec, design: Design, engines: tuple[str, ...], w
         return
     for key in spec.nuisances:
         learner = resolve_learner(spec.learner_for(key), key, spec.model)
-        columns = _columns(spec, design, key)
+        columns = nuisance_columns(spec, design, key)
         if learner.pair.r_key.get(learner.kind) in GLMNET and len(columns) < 2:
             raise SpecError(
                 f"{prefix} field 'learners.{key}': {learner.name} is glmnet in R, which needs two columns or more, and "
@@ -248,17 +264,9 @@ def check_engines_accept(spec: Spec, design: Design, engines: tuple[str, ...], w
             )
 
 
-def _columns(spec: Spec, design: Design, key: str) -> list[str]:
-    """The columns the learner of nuisance ``key`` learns from (doubleml's and DoubleML's alike):
-    the controls, the other treatments, and where the model says so the instruments."""
-    columns = _features(spec, design, key) + [t for t in design.treatments if t != design.d]
-    if spec.model == "pliv" and (spec.partial_name, key) in (("Z", "ml_r"), ("XZ", "ml_m")):
-        columns += list(design.z)
-    return columns
-
-
-def zero_one_outcome(y: np.ndarray) -> bool:
-    """doubleml's binary outcome: at most two distinct values by scikit-learn's ``type_of_target``, all 0 or 1."""
+def zero_one(y: np.ndarray) -> bool:
+    """doubleml's binary outcome or treatment: at most two distinct values by scikit-learn's
+    ``type_of_target``, all 0 or 1."""
     from sklearn.utils.multiclass import type_of_target
 
     return type_of_target(y) == "binary" and bool(np.all(y * y - y == 0))

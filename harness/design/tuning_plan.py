@@ -23,7 +23,7 @@ import numpy as np
 from harness.design.inner_folds import inner_fold_labels, inner_order
 from harness.design.splits import SampleSplits
 from harness.design.table import Design
-from harness.language.learners import is_classifier_nuisance
+from harness.language.learners import resolve_learner
 from harness.language.tune_settings import candidates
 
 __all__ = ["TuneTask", "tuning_plan"]
@@ -81,7 +81,7 @@ def tuning_plan(spec: Any, design: Design, splits: SampleSplits) -> list[TuneTas
                     name=name,
                     nuisance=nuisance,
                     target=target,
-                    classif=is_classifier_nuisance(spec.model, nuisance),
+                    classif=resolve_learner(spec.learner_for(nuisance), nuisance, spec.model).kind == "classif",
                     candidates=candidates(grid),
                     sets=sets,
                 )

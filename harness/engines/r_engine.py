@@ -19,6 +19,7 @@ from typing import Any, Optional
 import numpy as np
 
 from harness.design.inner_folds import inner_order
+from harness.design.nuisance_columns import nuisance_columns
 from harness.design.shared_draws import bootstrap_weights, inner_splits
 from harness.design.splits import SampleSplits, sample_splits
 from harness.design.table import Design, Folds
@@ -359,7 +360,7 @@ def fit_arguments(
     learners = {}
     for nuisance in spec.nuisances:
         resolved = resolve_learner(spec.learner_for(nuisance), nuisance, spec.model)
-        key, params = resolved.r_learner(len(design.x))
+        key, params = resolved.r_learner(len(nuisance_columns(spec, design, nuisance)))
         if key == "regr.cv_glmnet_shared":
             params["row_order"] = inner_order(design.n_obs, spec.seed)
         learners[nuisance] = {"key": key, "params": params, "classif": resolved.kind == "classif"}
@@ -386,7 +387,7 @@ def fit_arguments(
         "partial": value(spec.partial_name),
         "inference": _r_inference(session, spec, design, folds, own_draws),
         "inner_splits": _r_inner_splits(session, spec, design, folds) if share_inner_split else value(None),
-        "tune": value(r_tune_request(spec, plan, len(design.x)) if plan else None),
+        "tune": value(r_tune_request(spec, plan, design) if plan else None),
     }
 
 

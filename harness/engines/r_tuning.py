@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from harness.design.nuisance_columns import nuisance_columns
+from harness.design.table import Design
 from harness.design.tuning_plan import TuneTask
 from harness.language.learners import ResolvedLearner, resolve_learner
 
@@ -21,12 +23,13 @@ def r_point(base: ResolvedLearner, point: dict[str, Any], n_features: int) -> di
     return {k: v for k, v in translated.items() if k in names}
 
 
-def r_tune_request(spec: Any, plan: list[TuneTask], n_features: int) -> list[dict]:
+def r_tune_request(spec: Any, plan: list[TuneTask], design: Design) -> list[dict]:
     """Per task: its learner (mlr3 key and parameters), its points in R's vocabulary and its sets
     as 1-based rows and inner folds. Two points that translate to one R value (``max_features``
-    fractions giving the same ``mtry`` on this design's width) are refused."""
+    fractions giving the same ``mtry`` on the nuisance's columns) are refused."""
     out = []
     for task in plan:
+        n_features = len(nuisance_columns(spec, design, task.nuisance))
         base = resolve_learner(spec.learner_for(task.nuisance), task.nuisance, spec.model)
         key, params = base.r_learner(n_features)
         points = [r_point(base, p, n_features) for p in task.candidates]

@@ -4,6 +4,7 @@ and the checks a spec's values must pass before either engine sees them (split o
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, Optional
 
@@ -42,8 +43,16 @@ def convert_float(value: Any, n_features: int) -> float:
 
 
 def _mtry(value: Any, n_features: int) -> int:
-    # scikit-learn floors max_features * p; mlr3's mtry.ratio would take the ceiling.
-    return max(1, int(float(value) * n_features))
+    """scikit-learn's ``max_features`` as the count it draws (``BaseDecisionTree._fit``): "sqrt"
+    and "log2" of p floored (the classifier's default is "sqrt"), None all, an integer that many,
+    a float that share of p floored (mlr3's mtry.ratio would take the ceiling); at least 1."""
+    if value is None:
+        return n_features
+    if value in ("sqrt", "log2"):
+        return max(1, int(math.sqrt(n_features) if value == "sqrt" else math.log2(n_features)))
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"max_features {value!r}")
+    return int(value) if isinstance(value, int) else max(1, int(float(value) * n_features))
 
 
 RF_TRANSLATE: Translation = {

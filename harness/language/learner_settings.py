@@ -5,6 +5,7 @@ results.json. The same registry translation the engines use builds it (harness.l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from harness.language.learners import resolve_learner
@@ -13,9 +14,10 @@ from harness.language.spec import Spec
 __all__ = ["learner_settings", "settings_text"]
 
 
-def learner_settings(spec: Spec, n_features: int) -> dict[str, dict]:
+def learner_settings(spec: Spec, n_features: Callable[[str], int]) -> dict[str, dict]:
     """Per nuisance: ``kind`` (classifier or regressor), ``python`` (the estimator class and the
-    parameters that differ from its own defaults) and ``r`` (the mlr3 key and every parameter sent)."""
+    parameters that differ from its own defaults) and ``r`` (the mlr3 key and every parameter sent,
+    translated for the ``n_features(nuisance)`` columns it learns from)."""
     out = {}
     for nuisance in spec.nuisances:
         resolved = resolve_learner(spec.learner_for(nuisance), nuisance, spec.model)
@@ -26,7 +28,7 @@ def learner_settings(spec: Spec, n_features: int) -> dict[str, dict]:
             defaults = {}
         params = estimator.get_params(deep=False)
         set_here = {k: _plain(v) for k, v in sorted(params.items()) if k not in defaults or _differs(v, defaults[k])}
-        key, r_params = resolved.r_learner(n_features)
+        key, r_params = resolved.r_learner(n_features(nuisance))
         out[nuisance] = {
             "kind": "classifier" if resolved.kind == "classif" else "regressor",
             "python": {"estimator": type(estimator).__name__, "params": set_here},

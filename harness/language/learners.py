@@ -32,6 +32,7 @@ from harness.language.learner_params import (
 from harness.language.spec_messages import did_you_mean
 
 __all__ = [
+    "CLASSIFIER_OPTIONAL",
     "LEARNERS",
     "LearnerChoice",
     "LearnerPair",
@@ -290,6 +291,27 @@ def is_classifier_nuisance(model: str, nuisance: str) -> bool:
     return nuisance in CLASSIFIER_NUISANCES.get(model, set())
 
 
+# Both packages also take a classifier for PLR's ml_m when every treatment is 0/1 (doubleml plr.py,
+# DoubleML's double_ml_plr.R): it predicts the treatment's probability. A learner with only a
+# classifier (logit) is one there; any other says ``classifier: true``.
+CLASSIFIER_OPTIONAL = {"plr": {"ml_m"}}
+
+
+def _kind(name: str, nuisance: str, model: str, classifier: object) -> Kind:
+    if classifier not in (None, True, False):
+        raise ValueError(f"learners.{nuisance}: learner '{name}': classifier is true or false, got {classifier!r}")
+    if is_classifier_nuisance(model, nuisance):
+        return "classif"
+    if nuisance not in CLASSIFIER_OPTIONAL.get(model, set()):
+        if classifier:
+            raise ValueError(
+                f"learners.{nuisance}: {model}'s {nuisance} is a regression; only plr's ml_m (0/1 treatment) takes a classifier"
+            )
+        return "regr"
+    only_classifier = "regr" not in LEARNERS[name].python
+    return "classif" if classifier or (classifier is None and only_classifier) else "regr"
+
+
 def nuisances_of(model: str, score: str, subgroups: Optional[dict[str, bool]] = None, partial: str = "X") -> list[str]:
     """Nuisance names as both DoubleML packages call them.
 
@@ -319,7 +341,7 @@ def parse_learner(choice: Optional[LearnerChoice], nuisance: str, model: str, sc
         name, given = choice, {}
     elif isinstance(choice, dict) and isinstance(choice.get("name"), str):
         name = choice["name"]
-        given = {k: v for k, v in choice.items() if k != "name"}
+        given = {k: v for k, v in choice.items() if k not in ("name", "classifier")}
     else:
         raise ValueError(f"learners.{nuisance}: a learner name or a mapping with 'name'")
     if name not in LEARNERS:
@@ -328,7 +350,7 @@ def parse_learner(choice: Optional[LearnerChoice], nuisance: str, model: str, sc
     pair = LEARNERS[name]
     if (model, score) in pair.refused:
         raise ValueError(f"learners.{nuisance}: '{name}' cannot serve {model} with score {score}: {pair.refused[model, score]}")
-    kind: Kind = "classif" if is_classifier_nuisance(model, nuisance) else "regr"
+    kind = _kind(name, nuisance, model, choice.get("classifier") if isinstance(choice, dict) else None)
     if kind not in pair.python:
         need = "classifier" if kind == "classif" else "regressor"
         raise ValueError(f"learners.{nuisance}: '{name}' has no {need}, and {model}'s {nuisance} needs one")

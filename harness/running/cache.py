@@ -31,6 +31,7 @@ from typing import Optional
 
 import numpy as np
 
+from harness.design.nuisance_columns import nuisance_columns
 from harness.engines.result import EngineResult
 from harness.language.learners import resolve_learner
 from harness.output.atomic_write import atomic_write_bytes
@@ -61,7 +62,7 @@ def cache_key(prepared: PreparedSpec, versions: dict, engines: tuple[str, ...]) 
         estimator = resolved.python_estimator()
         digest.update(f"{type(estimator).__module__}.{type(estimator).__name__}".encode())
         digest.update(repr(sorted(estimator.get_params(deep=False).items())).encode())
-        digest.update(repr(resolved.r_learner(len(design.x))).encode())
+        digest.update(repr(resolved.r_learner(len(nuisance_columns(spec, design, nuisance)))).encode())
     digest.update(",".join(engines).encode())
     if prepared.python_given is not None:  # a user's fitted model: never served to a run that fits
         digest.update(b"python side given by a fitted model")

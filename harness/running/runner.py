@@ -21,6 +21,7 @@ import numpy as np
 
 from harness.design.feasibility import check_engines_accept, check_feasible
 from harness.design.given_folds import given_folds
+from harness.design.nuisance_columns import nuisance_columns
 from harness.design.shared_memory import shared_copy, shared_frame
 from harness.design.table import Design, build_design, draw_folds, load_data, sha256_of
 from harness.engines.heap_trim import release_freed_memory
@@ -372,7 +373,7 @@ def _spec_record(prepared: PreparedSpec, result: dict, truth: dict) -> dict:
         "y": spec.y,
         "d": spec.d,
         "learners": {n: _learner_label(spec, n) for n in spec.nuisances},
-        "learner_settings": learner_settings(spec, len(prepared.design.x)),
+        "learner_settings": learner_settings(spec, lambda nuisance: len(nuisance_columns(spec, prepared.design, nuisance))),
         "paper": spec.paper.model_dump() if spec.paper else None,
         "truth": truth.get(spec.truth) if spec.truth else None,
         # The limit the statistical rules used, and each setting that loosened a default (the report
