@@ -57,3 +57,39 @@ def test_ranger_gets_the_number_of_columns_scikit_learn_draws(recorded: dict, sp
     settings = recorded[spec_id]
     got = {nuisance: settings[nuisance]["r"]["params"]["mtry"] for nuisance in SPECS[spec_id][1]}
     assert got == SPECS[spec_id][1]
+
+
+def test_ranger_splits_what_scikit_learn_splits(recorded: dict) -> None:
+    """ranger splits a node of more than min.node.size rows, scikit-learn one of at least
+    min_samples_split: the tool's default split minimum 2 reaches ranger as 1."""
+    params = recorded["integer"]["ml_l"]["r"]["params"]
+    assert params["min.node.size"] == 1 and params["min.bucket"] == 5
+
+
+@pytest.mark.r
+@pytest.mark.parametrize("leaf", [1, 5])
+def test_one_tree_on_every_row_is_the_same_tree_in_both_packages(leaf: int) -> None:
+    """Without the bootstrap and with one covariate nothing random is left, so the forests as the
+    tool translates them must grow the same tree (statsmodels' Grunfeld panel: the split minimum
+    sent unchanged put this 150 apart)."""
+    import numpy as np
+    import statsmodels.api as sm
+    from sklearn.ensemble import RandomForestRegressor
+
+    from harness.engines.r_engine import r_session
+    from harness.language.learners import resolve_learner
+
+    frame = sm.datasets.grunfeld.load_pandas().data
+    frame = frame[(frame["firm"] != "US Steel") & (frame["year"] >= 1940)]
+    x, y = frame[["capital"]].to_numpy(dtype=float), frame["invest"].to_numpy(dtype=float)
+    choice = {"name": "rf", "n_estimators": 1, "max_features": 1.0, "min_samples_leaf": leaf}
+    resolved = resolve_learner(choice, "ml_l", "plr")
+    python = RandomForestRegressor(**{**resolved.params, "bootstrap": False}).fit(x, y).predict(x)
+    session = r_session()
+    session.call("source", str(ROOT / "r_scripts" / "forest_probe.R"))
+    _, params = resolved.r_learner(1)
+    params = {**params, "replace": False, "sample.fraction": 1.0}
+    columns, target = session.r_matrix(x, ["capital"]), session._ro.FloatVector(y)
+    out = session.call("probe_ranger_leaves", columns, target, session.r_value(params))
+    r = np.asarray(dict(out.items())["prediction"], dtype=float)
+    assert np.abs(python - r).max() <= 1e-9 * np.abs(y).max()

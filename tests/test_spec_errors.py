@@ -70,6 +70,11 @@ CASES = [
         r"learner 'rf' has no parameter 'n_trees'",
     ),
     (
+        "a forest's leaf minimum as a share",
+        "{id: a, model: plr, y: y, d: d, x: [x1], learner: {name: rf, min_samples_leaf: 0.05}}",
+        r"spec 'a'.*learner 'rf': min_samples_leaf must be an integer \(a share of each training set's rows has no ranger",
+    ),
+    (
         "negative n_estimators",
         "{id: a, model: plr, y: y, d: d, x: [x1], learner: {name: rf, n_estimators: -3}}",
         r"spec 'a'.*learner 'rf'.*n_estimators",

@@ -19,6 +19,7 @@ __all__ = [
     "SVR_TRANSLATE",
     "Translation",
     "check_lasso_cv",
+    "check_rf",
     "check_lgbm",
     "check_svr",
     "convert_float",
@@ -55,12 +56,21 @@ def _mtry(value: Any, n_features: int) -> int:
     return int(value) if isinstance(value, int) else max(1, int(float(value) * n_features))
 
 
+def _split_minimum(value: Any, n_features: int) -> int:
+    # scikit-learn splits a node that holds at least min_samples_split rows; ranger one that holds
+    # more than min.node.size (TreeRegression.cpp and TreeProbability.cpp: a node of num_samples <=
+    # min.node.size is a leaf). One tree on every row once: 0 apart this way, 150 apart with equal
+    # values (bench/learner_pairs/forest_leaf_rule.py).
+    return int(value) - 1
+
+
 RF_TRANSLATE: Translation = {
     "n_estimators": ("num.trees", convert_int),
     "max_features": ("mtry", _mtry),
-    # scikit-learn's leaf minimum is ranger's min.bucket; ranger's min.node.size is the split minimum.
+    # scikit-learn's leaf minimum is ranger's min.bucket (both count a leaf's rows: scikit-learn the
+    # distinct rows of the bootstrap sample, ranger its draws); ranger's min.node.size is the split minimum.
     "min_samples_leaf": ("min.bucket", convert_int),
-    "min_samples_split": ("min.node.size", convert_int),
+    "min_samples_split": ("min.node.size", _split_minimum),
     "max_depth": ("max.depth", convert_int),
     "random_state": ("seed", convert_int),
 }
@@ -134,6 +144,13 @@ _LGBM_FIXED: dict[str, Any] = {
 }
 LGBM_PY_FIXED: dict[str, Any] = {**_LGBM_FIXED, "n_jobs": 1, "verbosity": -1}
 LGBM_R_FIXED: dict[str, Any] = {**_LGBM_FIXED, "num_threads": 1, "verbose": -1}
+
+
+def check_rf(params: dict[str, Any]) -> Optional[str]:
+    for name in ("min_samples_leaf", "min_samples_split"):
+        if name in params and not _is_int(params[name]):
+            return f"{name} must be an integer (a share of each training set's rows has no ranger setting), got {params[name]!r}"
+    return None
 
 
 def check_lgbm(params: dict[str, Any]) -> Optional[str]:

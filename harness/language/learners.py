@@ -24,6 +24,7 @@ from harness.language.learner_params import (
     Translation,
     check_lasso_cv,
     check_lgbm,
+    check_rf,
     check_svr,
     convert_float,
     convert_int,
@@ -140,6 +141,7 @@ LEARNERS: dict[str, LearnerPair] = {
             translate=RF_TRANSLATE,
             r_fixed={"regr": {"num.threads": 1}, "classif": {"num.threads": 1}},
             note="different implementations and random streams: never exact",
+            check=check_rf,
         ),
         LearnerPair(
             name="tree",
