@@ -34,6 +34,9 @@ SPECS = {
         f"{{model: irm, y: y, d: db, x: {X}, learners: {{ml_g: rf, ml_m: {{name: rf, max_features: sqrt}}}}}}",
         {"ml_g": 2, "ml_m": 2},
     ),
+    # scikit-learn's unlimited depth (its default, None): not sent, ranger's default is unlimited too
+    "unlimited": (f"{{model: plr, y: y, d: d, x: {X}, learner: {{name: rf, max_depth: null}}}}", {"ml_l": 2, "ml_m": 2}),
+    "tree_unlimited": (f"{{model: plr, y: y, d: d, x: {X}, learner: {{name: tree, max_depth: null}}}}", {}),
 }
 
 
@@ -93,3 +96,10 @@ def test_one_tree_on_every_row_is_the_same_tree_in_both_packages(leaf: int) -> N
     out = session.call("probe_ranger_leaves", columns, target, session.r_value(params))
     r = np.asarray(dict(out.items())["prediction"], dtype=float)
     assert np.abs(python - r).max() <= 1e-9 * np.abs(y).max()
+
+
+def test_an_unlimited_depth_reaches_r_as_unlimited(recorded: dict) -> None:
+    """A forest's max_depth null was a crash of the tool (int(None)); ranger takes no max.depth as
+    unlimited, rpart's deepest tree is 30 levels."""
+    assert "max.depth" not in recorded["unlimited"]["ml_l"]["r"]["params"]
+    assert recorded["tree_unlimited"]["ml_l"]["r"]["params"]["maxdepth"] == 30

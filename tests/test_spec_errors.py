@@ -75,6 +75,11 @@ CASES = [
         r"spec 'a'.*learner 'rf': min_samples_leaf must be an integer \(a share of each training set's rows has no ranger",
     ),
     (
+        "a learner parameter R has no name for",
+        "{id: a, model: plr, y: y, d: d, x: [x1], learner: {name: rf, bootstrap: false}}",
+        r"spec 'a'.*learner 'rf': parameter 'bootstrap' has no R translation \(translated: max_depth, max_features",
+    ),
+    (
         "negative n_estimators",
         "{id: a, model: plr, y: y, d: d, x: [x1], learner: {name: rf, n_estimators: -3}}",
         r"spec 'a'.*learner 'rf'.*n_estimators",

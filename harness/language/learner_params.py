@@ -25,6 +25,7 @@ __all__ = [
     "convert_float",
     "convert_int",
     "convert_same",
+    "rpart_depth",
 ]
 
 # scikit-learn name -> (mlr3 name, translation of (value, number of features)).
@@ -64,6 +65,14 @@ def _split_minimum(value: Any, n_features: int) -> int:
     return int(value) - 1
 
 
+def _ranger_depth(value: Any, n_features: int) -> Optional[int]:
+    return None if value is None else int(value)  # None: unlimited in both, so not sent
+
+
+def rpart_depth(value: Any, n_features: int) -> int:
+    return 30 if value is None else int(value)  # rpart's deepest tree (its maxdepth is at most 30)
+
+
 RF_TRANSLATE: Translation = {
     "n_estimators": ("num.trees", convert_int),
     "max_features": ("mtry", _mtry),
@@ -71,7 +80,7 @@ RF_TRANSLATE: Translation = {
     # distinct rows of the bootstrap sample, ranger its draws); ranger's min.node.size is the split minimum.
     "min_samples_leaf": ("min.bucket", convert_int),
     "min_samples_split": ("min.node.size", _split_minimum),
-    "max_depth": ("max.depth", convert_int),
+    "max_depth": ("max.depth", _ranger_depth),
     "random_state": ("seed", convert_int),
 }
 

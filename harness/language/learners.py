@@ -29,6 +29,7 @@ from harness.language.learner_params import (
     convert_float,
     convert_int,
     convert_same,
+    rpart_depth,
 )
 from harness.language.spec_messages import did_you_mean
 
@@ -154,7 +155,7 @@ LEARNERS: dict[str, LearnerPair] = {
             r_key={"regr": "regr.rpart", "classif": "classif.rpart"},
             defaults={"max_depth": 5, "min_samples_leaf": 10, "min_samples_split": 20, "random_state": 1},
             translate={
-                "max_depth": ("maxdepth", convert_int),
+                "max_depth": ("maxdepth", rpart_depth),
                 "min_samples_leaf": ("minbucket", convert_int),
                 "min_samples_split": ("minsplit", convert_int),
                 "random_state": (None, convert_same),
@@ -281,8 +282,9 @@ class ResolvedLearner:
         out: dict[str, Any] = dict(pair.r_fixed.get(self.kind, {}))
         for key, value in self.params.items():
             r_name, convert = pair.translate.get(key, (key, convert_same))
-            if r_name is not None:
-                out[r_name] = convert(value, n_features)
+            converted = convert(value, n_features) if r_name is not None else None
+            if converted is not None:  # None: not sent, R's learner default is the same (an unlimited depth)
+                out[r_name] = converted
         return pair.r_key[self.kind], out
 
 
@@ -362,6 +364,11 @@ def parse_learner(choice: Optional[LearnerChoice], nuisance: str, model: str, sc
     for key in params:
         if key not in known:
             raise ValueError(f"learners.{nuisance}: learner '{name}' has no parameter '{key}'")
+        if key not in pair.translate:  # R would stop on a name its learner lacks, after Python's fit
+            translated = ", ".join(sorted(pair.translate)) or "none"
+            raise ValueError(
+                f"learners.{nuisance}: learner '{name}': parameter '{key}' has no R translation (translated: {translated})"
+            )
     resolved = ResolvedLearner(name=name, kind=kind, params=params)
     _validate_values(resolved, nuisance)
     return resolved
