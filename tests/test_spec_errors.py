@@ -153,6 +153,11 @@ CASES = [
         r"spec 'a'.*learners.ml_l: plr's ml_l is a regression; only plr's ml_m \(0/1 treatment\) takes a classifier",
     ),
     (
+        "a second treatment's classifier separated (each treatment's view is checked)",
+        "{id: a, model: plr, y: y, d: [z, db], x: [x1, sep], learners: {ml_l: ols, ml_m: logit}}",
+        r"spec 'a' field 'learners.ml_m': 'db' is perfectly separated on the training rows of ml_m\[db\] in repetition 1",
+    ),
+    (
         "separated propensity with logit",
         "{id: a, model: irm, y: y, d: db, x: [x1, sep], learners: {ml_g: ols, ml_m: logit}}",
         r"spec 'a' field 'learners.ml_m': 'db' is perfectly separated on the training rows of ml_m",

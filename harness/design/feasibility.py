@@ -48,9 +48,14 @@ def _subsets(spec: Spec, design: Design) -> dict[str, tuple[str, np.ndarray, str
     everyone = np.ones(len(frame), dtype=bool)
     d = frame[design.d].to_numpy()
     if spec.model in ("plr", "pliv"):
-        m_target = design.z[0] if spec.model == "pliv" else design.d
-        targets = {"ml_l": design.y, "ml_m": m_target, "ml_r": design.d, "ml_g": design.y}
-        return {n: (n, everyone, targets[n]) for n in spec.nuisances}
+        out = {}
+        # Several treatments: each one's nuisances learn with the others as controls (_features).
+        for treatment in design.treatments or (design.d,):
+            m_target = design.z[0] if spec.model == "pliv" else treatment
+            targets = {"ml_l": design.y, "ml_m": m_target, "ml_r": treatment, "ml_g": design.y}
+            view = "" if treatment == design.d else f"[{treatment}]"
+            out.update({f"{n}{view}": (n, everyone, targets[n]) for n in spec.nuisances})
+        return out
     if spec.model == "irm":
         return {"ml_g0": ("ml_g", d == 0, design.y), "ml_g1": ("ml_g", d == 1, design.y), "ml_m": ("ml_m", everyone, design.d)}
     if spec.model == "ssm":
@@ -82,10 +87,12 @@ def _ssm_subsets(design: Design, d: np.ndarray) -> dict[str, tuple[str, np.ndarr
 
 
 def _features(spec: Spec, design: Design, nuisance: str) -> list[str]:
-    """The columns a nuisance learns from (SSM's selection also from the treatment and instrument)."""
+    """The columns a nuisance learns from (SSM's selection also from the treatment and instrument;
+    with several treatments, ``ml_m[d2]`` is d2's view, which has the other treatments as controls)."""
     if spec.model == "ssm" and nuisance == "ml_pi":
         return [*design.x, design.d, *design.z]
-    return list(design.x)
+    own = nuisance.partition("[")[2].rstrip("]") or design.d
+    return [*design.x, *(t for t in design.treatments if t != own)]
 
 
 def _training_sets(design: Design, folds: Folds) -> Iterator[tuple[int, int, np.ndarray]]:
