@@ -364,13 +364,14 @@ def parse_learner(choice: Optional[LearnerChoice], nuisance: str, model: str, sc
     for key in params:
         if key not in known:
             raise ValueError(f"learners.{nuisance}: learner '{name}' has no parameter '{key}'")
+    resolved = ResolvedLearner(name=name, kind=kind, params=params)
+    _validate_values(resolved, nuisance)  # a pair's own check first: its words for what it fixes
+    for key in params:
         if key not in pair.translate:  # R would stop on a name its learner lacks, after Python's fit
             translated = ", ".join(sorted(pair.translate)) or "none"
             raise ValueError(
                 f"learners.{nuisance}: learner '{name}': parameter '{key}' has no R translation (translated: {translated})"
             )
-    resolved = ResolvedLearner(name=name, kind=kind, params=params)
-    _validate_values(resolved, nuisance)
     return resolved
 
 
