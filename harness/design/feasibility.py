@@ -28,7 +28,7 @@ import numpy as np
 from scipy.linalg import qr
 from scipy.optimize import linprog
 
-from harness.design.nuisance_columns import nuisance_columns
+from harness.design.nuisance_columns import PREDICTED_SELECTION, nuisance_columns
 from harness.design.shared_draws import inner_splits, split_key
 from harness.design.table import Design, Folds, cluster_codes
 from harness.errors import SpecError
@@ -86,13 +86,12 @@ def _ssm_subsets(design: Design, d: np.ndarray) -> dict[str, tuple[str, np.ndarr
     }
 
 
-def _features(spec: Spec, design: Design, nuisance: str) -> list[str]:
-    """The columns a nuisance learns from (SSM's selection also from the treatment and instrument;
-    with several treatments, ``ml_m[d2]`` is d2's view, which has the other treatments as controls)."""
-    if spec.model == "ssm" and nuisance == "ml_pi":
-        return [*design.x, design.d, *design.z]
-    own = nuisance.partition("[")[2].rstrip("]") or design.d
-    return [*design.x, *(t for t in design.treatments if t != own)]
+def _features(spec: Spec, design: Design, key: str, nuisance: str) -> list[str]:
+    """The data columns the nuisance ``nuisance`` (of spec learner ``key``) learns from: with several
+    treatments ``ml_m[d2]`` is d2's view. SSM nonignorable's predicted selection is no data column
+    (its halves are checked apart, :func:`_check_nonignorable_halves`)."""
+    view = nuisance.partition("[")[2].rstrip("]") or None
+    return [c for c in nuisance_columns(spec, design, key, view) if c != PREDICTED_SELECTION]
 
 
 def _training_sets(design: Design, folds: Folds) -> Iterator[tuple[int, int, np.ndarray]]:
@@ -156,7 +155,7 @@ def check_feasible(spec: Spec, design: Design, folds: Folds, where: str) -> None
         name: (key, rows, target, resolve_learner(spec.learner_for(key), key, spec.model))
         for name, (key, rows, target) in _subsets(spec, design).items()
     }
-    features = {nuisance: _features(spec, design, nuisance) for nuisance in subsets}
+    features = {nuisance: _features(spec, design, key, nuisance) for nuisance, (key, *_) in subsets.items()}
     columns = {c: design.frame[c].to_numpy(dtype=float) for names in features.values() for c in names}
     for rep, k, train in _training_sets(design, folds):
         where_fold = f"repetition {rep + 1}, fold {k + 1}"

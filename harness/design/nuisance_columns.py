@@ -14,7 +14,7 @@ here, per nuisance, rather than the controls alone:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from harness.design.table import Design
 
@@ -23,14 +23,15 @@ __all__ = ["PREDICTED_SELECTION", "nuisance_columns"]
 PREDICTED_SELECTION = "the predicted selection"  # SSM nonignorable: a column of the fit, not of the data
 
 
-def nuisance_columns(spec: Any, design: Design, nuisance: str) -> list[str]:
-    """The columns the learner of ``nuisance`` (a spec learner key: ``ml_g``, not ``ml_g0``) learns from."""
+def nuisance_columns(spec: Any, design: Design, nuisance: str, treatment: Optional[str] = None) -> list[str]:
+    """The columns the learner of ``nuisance`` (a spec learner key: ``ml_g``, not ``ml_g0``) learns
+    from, in the view of ``treatment`` (default: the first; with several, the others are columns)."""
     controls = list(design.x)
     if spec.model == "ssm":
         if nuisance == "ml_pi":
             return [*controls, design.d, *design.z]
         return [*controls, PREDICTED_SELECTION] if spec.score_name == "nonignorable" else controls
-    columns = controls + [t for t in design.treatments if t != design.d]
+    columns = controls + [t for t in design.treatments if t != (treatment or design.d)]
     if spec.model == "pliv" and (spec.partial_name, nuisance) in (("Z", "ml_r"), ("XZ", "ml_m")):
         columns += list(design.z)
     return columns
