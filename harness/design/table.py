@@ -8,22 +8,20 @@ finished float64 matrix and never re-derive a column.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import pandas as pd
 
+from harness.design.data_file import suggest_column
 from harness.design.shared_memory import portable, portable_frame, resolved, resolved_frame
 from harness.design.within import NotConverged, demean
 from harness.errors import DataError, SpecError
 from harness.language.expr import ConditionError, evaluate, parse_condition
 from harness.language.spec import BINARY_TREATMENT, DatasetSpec, Spec
 
-__all__ = ["Design", "Folds", "build_design", "cluster_codes", "draw_folds", "load_data", "sha256_of"]
+__all__ = ["Design", "Folds", "build_design", "cluster_codes", "draw_folds"]
 
 # Fixed effects are removed until every unit and period mean is below this share of a column's scale.
 WITHIN_TOL = 1e-13
@@ -98,59 +96,20 @@ def _set_fields(obj: object, state: dict) -> None:
         object.__setattr__(obj, name, value)  # frozen dataclass: set as its own __init__ does
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def load_data(path: Path, dataset: DatasetSpec) -> pd.DataFrame:
-    """Read the CSV and apply the spec file's column map (``canonical: user_column``)."""
-    if not path.exists():
-        raise DataError(f"{path}: data file not found")
-    if path.suffix.lower() != ".csv":
-        raise DataError(f"{path}: data file must be a .csv file")
-    try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise DataError(f"{path}: not a readable CSV file ({str(err).splitlines()[0]})") from None
-    rename = {}
-    for canonical, user in dataset.columns.items():
-        if user not in frame.columns:
-            raise DataError(
-                f"{path}: column '{user}' (mapped to '{canonical}' in dataset.columns) not found{_suggest(user, frame)}"
-            )
-        rename[user] = canonical
-    frame = frame.rename(columns=rename)
-    _check_panel_keys(path, frame, dataset)
-    return frame
-
-
-def _check_panel_keys(path: Path, frame: pd.DataFrame, dataset: DatasetSpec) -> None:
-    keys = [k for k in (dataset.unit, dataset.time) if k]
-    for key in keys:
-        if key not in frame.columns:
-            raise DataError(
-                f"{path}: panel column '{key}' (dataset.{'unit' if key == dataset.unit else 'time'}) "
-                f"not found{_suggest(key, frame)}"
-            )
-    if len(keys) == 2:
-        dup = frame.duplicated(subset=keys)
-        if dup.any():
-            first = frame.loc[dup, keys].iloc[0]
-            raise DataError(f"{path}: {int(dup.sum())} duplicate ({keys[0]}, {keys[1]}) rows, first {tuple(first.tolist())}")
-
-
-def _suggest(name: str, frame: pd.DataFrame) -> str:
-    close = difflib.get_close_matches(name, [str(c) for c in frame.columns], n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+def _first_text(frame: pd.DataFrame, column: str) -> str:
+    """Where a column that should hold numbers first holds something else (a Stata '.', a word,
+    a decimal comma), by its data row (1 = the first row under the header)."""
+    values = frame[column]
+    text = values.notna() & pd.to_numeric(values, errors="coerce").isna()
+    if not text.any():
+        return ""
+    first = text.to_numpy().argmax()
+    return f" (data row {int(frame['__row__'].iloc[first]) + 1} holds {str(values.iloc[first])!r})"
 
 
 def _need(where: str, spec: Spec, frame: pd.DataFrame, column: str, field: str) -> None:
     if column not in frame.columns:
-        raise DataError(f"{where}: spec '{spec.id}' field '{field}': column '{column}' not found{_suggest(column, frame)}")
+        raise DataError(f"{where}: spec '{spec.id}' field '{field}': column '{column}' not found{suggest_column(column, frame)}")
 
 
 def build_design(spec: Spec, data: pd.DataFrame, dataset: DatasetSpec, where: str) -> Design:
@@ -194,9 +153,9 @@ def build_design(spec: Spec, data: pd.DataFrame, dataset: DatasetSpec, where: st
     frame, n_dropped = _handle_missing(spec, frame, list(dict.fromkeys(source_cols + list(spec.cluster or []))), where)
     frame = _derive_binarized(spec, frame, where)
     numeric = frame[model_cols]
-    for col in model_cols:
+    for col, field in zip(model_cols, fields, strict=True):
         if not pd.api.types.is_numeric_dtype(numeric[col]):  # booleans count as numeric (0/1)
-            raise DataError(f"{where}: spec '{spec.id}': column '{col}' is not numeric")
+            raise DataError(f"{where}: spec '{spec.id}' field '{field}': column '{col}' is not numeric{_first_text(frame, col)}")
     values = numeric.astype(float)
     bad = next((c for c in model_cols if not np.isfinite(values[c].to_numpy()).all()), None)  # per column: no n x p copy
     if bad is not None:
@@ -264,7 +223,7 @@ def _apply_sample(spec: Spec, frame: pd.DataFrame, where: str) -> pd.DataFrame:
         missing = next((c for c in condition.columns if c not in frame.columns), None)
         if missing is not None:
             raise DataError(
-                f"{where}: spec '{spec.id}' field 'sample': column '{missing}' not found{_suggest(missing, frame)}"
+                f"{where}: spec '{spec.id}' field 'sample': column '{missing}' not found{suggest_column(missing, frame)}"
             ) from None
         raise SpecError(f"{where}: spec '{spec.id}' field 'sample': {err}") from None
     return frame[mask]

@@ -19,11 +19,12 @@ from typing import Optional
 
 import numpy as np
 
+from harness.design.data_file import load_data, sha256_of
 from harness.design.feasibility import check_engines_accept, check_feasible
 from harness.design.given_folds import given_folds
 from harness.design.nuisance_columns import nuisance_columns
 from harness.design.shared_memory import shared_copy, shared_frame
-from harness.design.table import Design, build_design, draw_folds, load_data, sha256_of
+from harness.design.table import Design, build_design, draw_folds
 from harness.engines.heap_trim import release_freed_memory
 from harness.engines.result import ENGINES
 from harness.errors import DataError, HarnessError, SpecError
