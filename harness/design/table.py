@@ -198,6 +198,11 @@ def _derive_lags(spec: Spec, frame: pd.DataFrame, dataset: DatasetSpec, where: s
         return frame
     if not dataset.unit or not dataset.time:
         raise SpecError(f"{where}: spec '{spec.id}' field 'lags': needs dataset.unit and dataset.time")
+    if not pd.api.types.is_numeric_dtype(frame[dataset.time]):
+        raise DataError(
+            f"{where}: spec '{spec.id}' field 'lags': the time column '{dataset.time}' (dataset.time) is not numeric"
+            f"{_first_text(frame, dataset.time)}; a lag of k is the value at time - k, so give the period as a number"
+        )
     ordered = frame.sort_values([dataset.unit, dataset.time])
     for col, k in spec.lags.items():
         _need(where, spec, frame, col, "lags")
