@@ -440,10 +440,25 @@ def test_propensity_settings_are_read_or_refused() -> None:
         read_model(dml.DoubleMLIRM(data, ml_g=ols(), ml_m=logit(), weights=np.full(200, 2.0)))
 
 
-def test_a_column_name_r_would_read_as_code_is_refused() -> None:
+@pytest.mark.r
+def test_column_names_r_cannot_read_are_compared_and_written_back_as_the_user_wrote_them(tmp_path: Path) -> None:
+    """A Chinese paper's data frame: names with spaces and in Chinese go to R under the tool's
+    names, and to_spec writes the user's names into a spec the command line runs alike."""
     import doubleml as dml
 
-    frame = catholic(200).rename(columns={"lfaminc": "log income"})
-    data = dml.DoubleMLData(frame, y_col="math12", d_cols="cathhs", x_cols=[*CONTROLS[:-1], "log income"])
-    with pytest.raises(ModelError, match="^data: column 'log income' is not a plain column name"):
+    frame = catholic().rename(columns={"lfaminc": "log income", "math12": "数学", "cathhs": "天主教 高中"})
+    data = dml.DoubleMLData(frame, y_col="数学", d_cols="天主教 高中", x_cols=[*CONTROLS[:-1], "log income"])
+    np.random.seed(4)
+    result = harness.compare(dml.DoubleMLIRM(data, ml_g=ols(), ml_m=logit(), n_folds=2))
+    assert result.status == "agree", result.summary()
+    assert result.rows[0]["y"] == "数学" and result.rows[0]["d"] == "天主教 高中"
+    same_as_the_cli(result, tmp_path)
+
+
+def test_the_tools_own_column_names_are_refused() -> None:
+    import doubleml as dml
+
+    frame = catholic(200).rename(columns={"lfaminc": "__row__"})
+    data = dml.DoubleMLData(frame, y_col="math12", d_cols="cathhs", x_cols=[*CONTROLS[:-1], "__row__"])
+    with pytest.raises(ModelError, match="^data: '__row__': names starting with '__' are the tool's own columns; rename it"):
         harness.compare(dml.DoubleMLPLR(data, ml_l=ols(), ml_m=ols()))

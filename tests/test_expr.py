@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import random
 import threading
 from pathlib import Path
@@ -109,48 +110,55 @@ def test_a_spec_file_that_would_run_code_is_refused_before_anything_runs(tmp_pat
 
 
 @pytest.mark.r
-def test_a_column_name_that_r_would_run_is_refused(tmp_path: Path, generated_csv: Path) -> None:
-    """mlr3 pastes the target's name into formula text that lm evaluates: a column called
-    system("...") runs it. Such names never reach R."""
+def test_column_names_that_r_would_run_never_reach_r(tmp_path: Path) -> None:
+    """mlr3 pastes a target's name into formula text that lm evaluates: a column called
+    system("...") would run it. Every field that reaches R (outcome, treatment, controls, two
+    instruments, cluster) carries such a name or one R cannot read (spaces, Chinese, a keyword); R
+    fits them under names of the tool's, nothing runs, and the results carry the user's names
+    (PLIV's ml_m_<instrument> predictions too: R returns them under R's names)."""
     marker = tmp_path / "pwned_by_r"
     evil = f'system("touch {marker}")'
-    frame = pd.read_csv(generated_csv).rename(columns={"y": evil})
-    data = tmp_path / "evil.csv"
+    rng = np.random.default_rng(5)
+    n = 400
+    frame = pd.DataFrame({"x1": rng.normal(size=n), "z a": rng.normal(size=n), "近2": rng.normal(size=n)})
+    frame["TRUE"] = rng.normal(size=n)
+    frame["d-1"] = frame["z a"] + 0.5 * frame["近2"] + rng.normal(size=n)
+    frame[evil] = 0.5 * frame["d-1"] + frame["x1"] + rng.normal(size=n)
+    frame["城市"] = np.arange(n) % 40
+    data = tmp_path / "names.csv"
     frame.to_csv(data, index=False)
     spec = tmp_path / "s.yaml"
+    quoted = evil.replace("'", "''")
     spec.write_text(
-        f"dataset: {{path: {data}}}\nspecs:\n  - {{id: evil, model: plr, y: '{evil}', d: d, x: [x1], learner: ols}}\n",
-        encoding="utf-8",
-    )
-    code, stderr = cli("run", "--specs", spec, "--out", tmp_path / "out", "--no-cache", "--quiet")
-    assert code == 2 and "spec 'evil' field 'y'" in stderr and "not a plain column name" in stderr, stderr
-    assert not marker.exists()
-    # The way out the message names: map the column to a plain name.
-    spec.write_text(
-        f"dataset: {{path: {data}, columns: {{outcome: '{evil}'}}}}\n"
-        "specs:\n  - {id: ok, model: plr, y: outcome, d: d, x: [x1], learner: ols}\n",
+        f"dataset: {{path: {data}}}\nspecs:\n  - {{id: names, model: pliv, y: '{quoted}', d: d-1, x: [x1, 'TRUE'], "
+        "z: [z a, 近2], cluster: 城市, learner: ols, n_folds: 3, seed: 2}\n",
         encoding="utf-8",
     )
     code, stderr = cli("run", "--specs", spec, "--out", tmp_path / "out", "--no-cache", "--quiet")
     assert code == 0, stderr
     assert not marker.exists()
+    results = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
+    (row,) = results["specs"]
+    assert row["status"] == "agree" and row["y"] == evil and row["d"] == "d-1"
+    names = {c["name"] for c in row["checks"]}
+    assert not any(".dmlp_c" in name for name in names), sorted(names)
 
 
-NAMES_WITH_SYNTAX = [
-    ("d", "model: plr, y: y, d: 'd; x', x: [x1]"),
-    ("x", "model: plr, y: y, d: d, x: [x1, 'x2 + x3']"),
-    ("z", "model: pliv, y: y, d: d, x: [x1], z: ['`z`']"),
-    ("cluster", "model: plr, y: y, d: d, x: [x1], cluster: ['g)']"),
-    ("y", "model: plr, y: 'TRUE', d: d, x: [x1]"),  # an R keyword
+OWN_NAMES = [
+    ("y", "model: plr, y: __row__, d: d, x: [x1]"),
+    ("d", "model: plr, y: y, d: __d, x: [x1]"),
+    ("x", "model: plr, y: y, d: d, x: [x1, __x2]"),
+    ("z", "model: pliv, y: y, d: d, x: [x1], z: [__z]"),
+    ("cluster", "model: plr, y: y, d: d, x: [x1], cluster: [__row__]"),
 ]
 
 
-@pytest.mark.parametrize(("field", "entry"), NAMES_WITH_SYNTAX, ids=[n[0] for n in NAMES_WITH_SYNTAX])
-def test_names_with_syntax_are_refused_in_every_field_that_reaches_r(tmp_path: Path, field: str, entry: str) -> None:
+@pytest.mark.parametrize(("field", "entry"), OWN_NAMES, ids=[n[0] for n in OWN_NAMES])
+def test_the_tools_own_names_are_refused_in_every_column_field(tmp_path: Path, field: str, entry: str) -> None:
     spec = tmp_path / "s.yaml"
     spec.write_text(f"dataset: {{path: data.csv}}\nspecs:\n  - {{id: a, {entry}, learner: ols}}\n", encoding="utf-8")
     code, stderr = cli("run", "--specs", spec, "--engines", "python", "--out", tmp_path / "out")
-    assert code == 2 and f"spec 'a' field '{field}" in stderr and "not a plain column name" in stderr, stderr
+    assert code == 2 and f"spec 'a' field '{field}" in stderr and "are the tool's own columns" in stderr, stderr
 
 
 # -- what the grammar accepts means what pandas means ------------------------------------------

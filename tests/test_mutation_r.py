@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from harness.engines import r_engine
+from harness.engines import r_arguments
 from tests.matrix_cases import MODELS, MatrixCase
 from tests.test_matrix_r import _run
 
@@ -33,10 +33,10 @@ def _swap_two_rows(splits):
 
 @pytest.mark.parametrize("model_key", list(MODELS))
 def test_r_on_swapped_folds_disagrees(model_key: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    original = r_engine._r_smpls
+    original = r_arguments._r_smpls
     # At the hand-over to R (harness/design/splits.py validated the folds before): R's folds are read back
     # from its fitted object, so the swap must show in folds.r, not be masked by the tool's arrays.
-    monkeypatch.setattr(r_engine, "_r_smpls", lambda session, splits: original(session, _swap_two_rows(splits)))
+    monkeypatch.setattr(r_arguments, "_r_smpls", lambda session, splits: original(session, _swap_two_rows(splits)))
     result = _run(MatrixCase("generated", model_key, "none", 1, 2, "small"))
     failed = {c["name"] for c in result["checks"] if not c["ok"]}
     assert result["status"] == "disagree"

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from harness.design.splits import sample_splits
-from harness.engines.r_engine import RError, fit_arguments, r_session
+from harness.engines.r_arguments import fit_arguments
+from harness.engines.r_engine import RError, r_session
 from tests.test_splits import CASES, prepared
 
 pytestmark = pytest.mark.r

@@ -30,7 +30,8 @@ from growth_render import write_section  # noqa: E402
 
 from harness.design.splits import sample_splits  # noqa: E402
 from harness.engines.python_engine import _model, hand_splits  # noqa: E402
-from harness.engines.r_engine import fit_arguments, r_session  # noqa: E402
+from harness.engines.r_arguments import fit_arguments  # noqa: E402
+from harness.engines.r_engine import r_session  # noqa: E402
 from harness.language.spec import load_spec_file  # noqa: E402
 from harness.output.arrays import side_file_bytes  # noqa: E402
 from harness.running.runner import prepare  # noqa: E402

@@ -15,7 +15,7 @@ import pandas as pd
 
 from harness.api.learner_match import learner_choice
 from harness.errors import ModelError
-from harness.language.expr import check_plain_name
+from harness.language.expr import check_column_name
 
 __all__ = ["FOLD_PREFIX", "ModelReading", "read_model"]
 
@@ -88,12 +88,10 @@ def read_model(model: Any) -> ModelReading:
     )
     for column in columns:
         try:
-            check_plain_name(str(column))
-        except ValueError:
-            raise ModelError(
-                f"data: column {column!r} is not a plain column name (a letter, then letters, digits, _ or .); "
-                "rename it in the data frame before building the DoubleMLData"
-            ) from None
+            check_column_name(str(column))
+        except ValueError as err:
+            reason = str(err).split(";")[0]
+            raise ModelError(f"data: {reason}; rename it in the data frame before building the DoubleMLData") from None
     frame = data.data[columns].reset_index(drop=True)
     labels, n_folds = _fold_labels(model, frame, cluster)
     entry["n_folds"] = n_folds

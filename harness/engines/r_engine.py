@@ -18,17 +18,13 @@ from typing import Any, Optional
 
 import numpy as np
 
-from harness.design.inner_folds import inner_order
-from harness.design.nuisance_columns import nuisance_columns
-from harness.design.shared_draws import bootstrap_weights, inner_splits
 from harness.design.splits import SampleSplits, sample_splits
 from harness.design.table import Design, Folds
-from harness.design.tuning_plan import tuning_plan
 from harness.engines.heap_trim import release_freed_memory
-from harness.engines.r_tuning import r_tune_request, tuned_from_r
+from harness.engines.r_arguments import fit_arguments, users_names
+from harness.engines.r_tuning import tuned_from_r
 from harness.engines.result import Bootstrap, EngineResult, Inference
 from harness.errors import EnvironmentProblem
-from harness.language.learners import resolve_learner
 from harness.language.spec import Spec
 
 __all__ = ["R_PACKAGES", "RSession", "fit_arguments", "fit_r", "project_root", "r_library", "r_session"]
@@ -230,11 +226,12 @@ class RSession:
             vector.do_slot_assign("dimnames", self.r_list([self._ri.NULL, self.r_strings(colnames)]))
         return vector
 
-    def r_columns(self, frame: Any) -> Any:
-        """A named R list of the frame's columns (one copy each); R makes it a data.table in place."""
+    def r_columns(self, frame: Any, names: Optional[list[str]] = None) -> Any:
+        """A named R list of the frame's columns (one copy each), called ``names`` in R when given;
+        R makes it a data.table in place."""
         # As doubles, as the design holds them (a float column converts without a copy).
         columns = [self.r_vector(frame[c].to_numpy(dtype=float)) for c in frame.columns]
-        return self.r_list(columns, [str(c) for c in frame.columns])
+        return self.r_list(columns, names or [str(c) for c in frame.columns])
 
     def collect_garbage(self, full: bool = True) -> None:
         """Run R's garbage collector (R returns large freed vectors to the system); ``full=False``
@@ -255,25 +252,6 @@ class RError(Exception):
 def r_session() -> RSession:
     """The process's R session, started on first use."""
     return RSession()
-
-
-def _r_smpls(session: RSession, splits: SampleSplits) -> Any:
-    """DoubleML's R folds: per repetition, 1-based train and test index vectors."""
-    return session.r_value(
-        [{"train_ids": [train + 1 for train, _ in rep], "test_ids": [test + 1 for _, test in rep]} for rep in splits.smpls]
-    )
-
-
-def _r_smpls_cluster(session: RSession, splits: SampleSplits) -> Any:
-    """DoubleML's R cluster folds: per repetition and fold, the cluster codes per variable."""
-    if splits.smpls_cluster is None:
-        return session.r_value(None)
-    return session.r_value(
-        [
-            {"train_ids": [list(train) for train, _ in rep], "test_ids": [list(test) for _, test in rep]}
-            for rep in splits.smpls_cluster
-        ]
-    )
 
 
 def fit_r(
@@ -317,80 +295,6 @@ def full_collection(design: Design) -> bool:
     return int(design.frame.memory_usage(index=False).sum()) >= FULL_GC_BYTES
 
 
-def _r_inference(session: RSession, spec: Spec, design: Design, folds: Folds, own_draws: bool) -> Any:
-    """The inference request: method, draws, the tool's weights per repetition, what to report."""
-    if not spec.has_inference:
-        return session.r_value(None)
-    request: dict[str, Any] = {"joint": spec.joint, "own_draws": own_draws}
-    if spec.p_adjust:
-        request["p_adjust"] = spec.p_adjust
-    if spec.bootstrap is not None:
-        boot = spec.bootstrap
-        request["method"] = boot.method
-        request["n_rep_boot"] = boot.n_rep_boot
-        request["weights"] = [
-            session.r_matrix(bootstrap_weights(boot.method, boot.n_rep_boot, design.n_obs, spec.seed, rep))
-            for rep in range(folds.n_rep)
-        ]
-    return session.r_value(request)
-
-
-def _r_inner_splits(session: RSession, spec: Spec, design: Design, folds: Folds) -> Any:
-    if spec.model != "ssm" or spec.score_name != "nonignorable":
-        return session.r_value(None)
-    splits = []
-    for key, (first, second) in inner_splits(design, folds, spec.seed).items():
-        train = np.frombuffer(key, dtype=np.int64)
-        one_based = {"train": train + 1, "first": first + 1, "second": second + 1}
-        splits.append({k: v.astype(np.int32) for k, v in one_based.items()})
-    return session.r_value(splits)
-
-
-def fit_arguments(
-    spec: Spec,
-    design: Design,
-    folds: Folds,
-    splits: SampleSplits,
-    session: RSession,
-    own_draws: bool = True,
-    share_inner_split: bool = True,
-) -> dict[str, Any]:
-    """The arguments of ``dmlp_fit`` (r_scripts/engine.R), built as R objects: the design as columns
-    and the folds as 1-based integer vectors, each copied once into R memory."""
-    learners = {}
-    for nuisance in spec.nuisances:
-        resolved = resolve_learner(spec.learner_for(nuisance), nuisance, spec.model)
-        key, params = resolved.r_learner(len(nuisance_columns(spec, design, nuisance)))
-        if key == "regr.cv_glmnet_shared":
-            params["row_order"] = inner_order(design.n_obs, spec.seed)
-        learners[nuisance] = {"key": key, "params": params, "classif": resolved.kind == "classif"}
-    value = session.r_value
-    plan = tuning_plan(spec, design, splits)
-    return {
-        "model": value(spec.model),
-        "x": session.r_columns(design.frame),
-        "y": value(design.y),
-        "d": session.r_strings(list(design.d_cols)),
-        "x_cols": session.r_strings(list(design.x)),
-        "z_cols": session.r_strings(list(design.z)),
-        "cluster_cols": session.r_strings(list(design.cluster)),
-        "learners": value(learners),
-        "score": value(spec.score_name),
-        "n_folds": value(folds.n_folds_per_cluster or folds.n_folds),
-        "n_rep": value(folds.n_rep),
-        "smpls": _r_smpls(session, splits),
-        "smpls_cluster": _r_smpls_cluster(session, splits),
-        "trimming_threshold": value(spec.trimming_threshold),
-        "subgroups": value(spec.subgroups or None),
-        "seed": value(spec.seed),
-        "s_col": value(design.s or None),
-        "partial": value(spec.partial_name),
-        "inference": _r_inference(session, spec, design, folds, own_draws),
-        "inner_splits": _r_inner_splits(session, spec, design, folds) if share_inner_split else value(None),
-        "tune": value(r_tune_request(spec, plan, design) if plan else None),
-    }
-
-
 def _fit_r(design: Design, folds: Folds, arguments: dict[str, Any], session: RSession) -> EngineResult:
     start = time.perf_counter()
     with session.events_unhooked():
@@ -403,7 +307,11 @@ def _fit_r(design: Design, folds: Folds, arguments: dict[str, Any], session: RSe
     fold_labels = np.asarray(result["folds"], dtype=np.int64).reshape(design.n_obs, folds.n_rep).T.copy()
     chosen = _inner_cv(result.get("inner_cv"), design.n_obs, folds.n_rep)
     tuned = tuned_from_r(result.get("tuned"), design.n_obs, folds.n_rep, folds.n_folds_per_cluster or folds.n_folds)
-    per_treatment = [_treatment(t, seconds, fold_labels, chosen, tuned) for t in result["treatments"]]
+    back = users_names(design)
+    per_treatment = [
+        _treatment({**t, "predictions": back(t["predictions"])}, seconds, fold_labels, chosen, tuned)
+        for t in result["treatments"]
+    ]
     inference = _inference(result.get("inference"), len(per_treatment), folds.n_rep)
     first = per_treatment[0]
     if len(per_treatment) == 1 and inference is None:

@@ -26,7 +26,7 @@ from typing import Any, Union
 import numpy as np
 import pandas as pd
 
-__all__ = ["Condition", "ConditionError", "check_plain_name", "evaluate", "parse_condition"]
+__all__ = ["Condition", "ConditionError", "check_column_name", "check_plain_name", "evaluate", "parse_condition"]
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 100
@@ -87,6 +87,18 @@ def check_plain_name(name: str) -> None:
         raise ValueError(
             f"{name!r} is not a plain column name (a letter, then letters, digits, _ or .); "
             "give the column another name in dataset.columns"
+        )
+
+
+def check_column_name(name: str) -> None:
+    """Raise ``ValueError`` for a name no data column of the user's may have in a spec: empty, or
+    one of the tool's own (``__row__``). Any other name is fine; R sees a name of the tool's
+    instead where it would not read the user's as a plain name (harness.engines.r_arguments)."""
+    if not name.strip():
+        raise ValueError("an empty column name")
+    if name.startswith("__"):
+        raise ValueError(
+            f"{name!r}: names starting with '__' are the tool's own columns; give the column another name in dataset.columns"
         )
 
 

@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import SpecError
-from harness.language.expr import check_plain_name, parse_condition
+from harness.language.expr import check_column_name, parse_condition
 from harness.language.inference_settings import BootstrapSpec, inference_rules
 from harness.language.learners import LearnerChoice, nuisances_of, parse_learner
 from harness.language.replicate_settings import ReplicatesSpec
@@ -161,9 +161,9 @@ class Spec(_Frozen):
 
     @field_validator("y", "d", "x", "z", "s", "cluster", "folds")
     @classmethod
-    def _plain_names(cls, value: Any) -> Any:
+    def _column_names(cls, value: Any) -> Any:
         for name in [value] if isinstance(value, str) else value or []:
-            check_plain_name(name)
+            check_column_name(name)
         return value
 
     @field_validator("sample")
