@@ -462,3 +462,42 @@ def test_the_tools_own_column_names_are_refused() -> None:
     data = dml.DoubleMLData(frame, y_col="math12", d_cols="cathhs", x_cols=[*CONTROLS[:-1], "__row__"])
     with pytest.raises(ModelError, match="^data: '__row__': names starting with '__' are the tool's own columns; rename it"):
         harness.compare(dml.DoubleMLPLR(data, ml_l=ols(), ml_m=ols()))
+
+
+def lasso(alpha: float):
+    from sklearn.linear_model import Lasso
+
+    return Lasso(alpha=alpha, max_iter=1_000_000, tol=1e-12)  # the settings the glmnet twin reproduces
+
+
+@pytest.mark.r
+def test_parameters_set_on_the_model_are_the_ones_compared() -> None:
+    """doubleml applies set_ml_nuisance_params (and tune's choice) over the learner's own settings
+    at fit time. The tool read the learner alone: on 401(k)-like data a model whose ml_l was set to
+    alpha 5 was compared with R at the learner's 0.05 and ended disagree."""
+    import doubleml as dml
+
+    data = dml.DoubleMLData(catholic(), y_col="math12", d_cols="cathhs", x_cols=CONTROLS)
+    np.random.seed(1)
+    plr = dml.DoubleMLPLR(data, ml_l=lasso(0.001), ml_m=lasso(0.001), n_folds=3)
+    plr.set_ml_nuisance_params("ml_l", "cathhs", {"alpha": 0.5})
+    plr.fit()
+    result = harness.compare(plr)
+    assert result.status == "agree", result.summary()
+    assert result.rows[0]["r"]["coef"] == pytest.approx(float(plr.coef[0]), rel=1e-8)
+    assert "alpha=0.5" in result.summary().loc[0, "learners"]
+
+
+def test_parameters_that_differ_by_fold_or_arm_are_refused_naming_the_learner() -> None:
+    import doubleml as dml
+
+    data = dml.DoubleMLData(catholic(), y_col="math12", d_cols="cathhs", x_cols=CONTROLS)
+    np.random.seed(1)
+    plr = dml.DoubleMLPLR(data, ml_l=lasso(0.001), ml_m=lasso(0.001), n_folds=2)
+    plr.set_ml_nuisance_params("ml_m", "cathhs", [[{"alpha": 0.01}, {"alpha": 0.02}]])
+    with pytest.raises(ModelError, match="^ml_m: parameters set per fold, repetition, treatment or nuisance"):
+        harness.compare(plr, engines=("python",))
+    irm = dml.DoubleMLIRM(data, ml_g=lasso(0.001), ml_m=logit(), n_folds=2)
+    irm.set_ml_nuisance_params("ml_g0", "cathhs", {"alpha": 0.01})  # ml_g1 keeps the learner's own
+    with pytest.raises(ModelError, match="^ml_g: parameters set per fold"):
+        harness.compare(irm, engines=("python",))

@@ -73,7 +73,7 @@ def read_model(model: Any) -> ModelReading:
     if cluster:
         entry["cluster"] = cluster
     _family_settings(model, name, entry)
-    entry["learners"] = {n: learner_choice(est, n, name, model.score) for n, est in model.learner.items()}
+    entry["learners"] = {n: learner_choice(_as_fitted(model, n, est), n, name, model.score) for n, est in model.learner.items()}
     columns = list(
         dict.fromkeys(
             [
@@ -113,6 +113,38 @@ def read_model(model: Any) -> ModelReading:
     elif fitted:
         raise ModelError("model: fitted, but holds no sample splits to give R")
     return ModelReading(entry=entry, frame=frame, labels=labels, fitted=fitted)
+
+
+def _as_fitted(model: Any, learner: str, estimator: Any) -> Any:
+    """``estimator`` with the parameters ``set_ml_nuisance_params`` (or doubleml's ``tune``) gave the
+    nuisances it fits, which doubleml applies at fit time over the estimator's own. A spec learner
+    holds one setting, so they must be one dict for every treatment, repetition, fold and nuisance
+    of that learner (IRM's ml_g0 and ml_g1 alike)."""
+    from sklearn.base import clone
+
+    given = []
+    for nuisance, per_treatment in (model.params or {}).items():
+        if max((k for k in model.learner if nuisance.startswith(k)), key=len, default=None) != learner:
+            continue  # ml_g0, ml_g1 -> ml_g; ml_m_<instrument> -> ml_m; ml_g_d0 -> ml_g
+        for per_rep in per_treatment.values():
+            for per_fold in per_rep or [None]:
+                given.extend(per_fold if isinstance(per_fold, list) else [per_fold])
+    if all(p is None for p in given):
+        return estimator
+    first = given[0]
+    if any(p is None or p.keys() != first.keys() or any(not _same(p[k], first[k]) for k in p) for p in given):
+        raise ModelError(
+            f"{learner}: parameters set per fold, repetition, treatment or nuisance (set_ml_nuisance_params or tune) "
+            "have no spec form; set them on the learner itself, or use a spec's tune: block"
+        )
+    return clone(estimator).set_params(**first)
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(np.all(a == b))
+    except (TypeError, ValueError):
+        return a is b
 
 
 def _family_settings(model: Any, name: str, entry: dict) -> None:
