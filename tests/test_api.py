@@ -338,6 +338,15 @@ def test_what_a_spec_cannot_say_is_refused() -> None:
     data = dml.DoubleMLData(catholic(200), y_col="math12", d_cols="cathhs", x_cols=CONTROLS)
     with pytest.raises(ModelError, match="^normalize_ipw: "):
         harness.compare(dml.DoubleMLIRM(data, ml_g=ols(), ml_m=logit(), normalize_ipw=True))
+    # Both were read past until 2026-12-06, and on 401ksubs each model ended disagree with an R fit
+    # of the default: IIVM normalises too, and a second treatment was dropped from the first's controls.
+    frame = catholic(200).assign(parcath=lambda f: f["parcath"].astype(int))
+    iv = dml.DoubleMLData(frame, y_col="math12", d_cols="cathhs", z_cols="parcath", x_cols=CONTROLS)
+    with pytest.raises(ModelError, match="^normalize_ipw: "):
+        harness.compare(dml.DoubleMLIIVM(iv, ml_g=ols(), ml_m=logit(), ml_r=logit(), normalize_ipw=True))
+    two = dml.DoubleMLData(frame, "math12", ["cathhs", "parcath"], x_cols=CONTROLS, use_other_treat_as_covariate=False)
+    with pytest.raises(ModelError, match="^data: use_other_treat_as_covariate=False has no spec form"):
+        harness.compare(dml.DoubleMLPLR(two, ml_l=ols(), ml_m=ols()))
     with pytest.raises(ModelError, match="^model: LinearRegression is not a doubleml model"):
         harness.compare(ols())
 

@@ -55,6 +55,11 @@ def read_model(model: Any) -> ModelReading:
     if not isinstance(model.score, str):
         raise ModelError(f"score: a callable score has no R twin; use one of the package's named scores ({type(model).__name__})")
     data = model._dml_data
+    if len(data.d_cols) > 1 and not getattr(data, "use_other_treat_as_covariate", True):
+        raise ModelError(
+            "data: use_other_treat_as_covariate=False has no spec form (the tool keeps both packages' default: "
+            "each treatment's nuisances learn from the other treatments too)"
+        )
     cluster = list(data.cluster_cols) if getattr(data, "cluster_cols", None) else []
     entry: dict[str, Any] = {
         "id": name,
@@ -163,9 +168,9 @@ def _family_settings(model: Any, name: str, entry: dict) -> None:
         if float(getattr(config, "extreme_threshold", EXTREME_THRESHOLD)) != EXTREME_THRESHOLD:
             raise ModelError(f"ps_processor_config: extreme_threshold must be {EXTREME_THRESHOLD} (the R side's)")
         entry["trimming_threshold"] = float(config.clipping_threshold)
+    if name in ("irm", "iivm") and model.normalize_ipw:
+        raise ModelError("normalize_ipw: the tool compares unnormalised IPW only (normalize_ipw=False)")
     if name == "irm":
-        if model.normalize_ipw:
-            raise ModelError("normalize_ipw: the tool compares unnormalised IPW only (normalize_ipw=False)")
         weights = model._weights
         if set(weights) != {"weights"} or not np.all(np.asarray(weights["weights"]) == 1):
             raise ModelError("weights: IRM weights have no spec field; compare the unweighted model")
