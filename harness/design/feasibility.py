@@ -166,11 +166,9 @@ def check_feasible(spec: Spec, design: Design, folds: Folds, where: str) -> None
                 raise SpecError(f"{field}: {nuisance} has no training rows in {where_fold}; use fewer folds or more data")
             y = design.frame[target].to_numpy()[mask]
             if resolved.kind == "classif" and np.unique(y).size < 2:
-                hint = _subgroup_hint(nuisance, y[0], design)
-                raise SpecError(
-                    f"{prefix + ' field ' + repr('subgroups') if hint else field}: {nuisance}'s training rows in "
-                    f"{where_fold} hold one class of '{target}' only{hint}"
-                )
+                hint = _subgroup_hint(nuisance, y[0], design)  # then the fix is the model's, not the learner's
+                named = f"{prefix} field 'subgroups'" if hint else field
+                raise SpecError(f"{named}: {nuisance}'s training rows in {where_fold} hold one class of '{target}' only{hint}")
             if resolved.name in ("ols", "logit"):
                 names = features[nuisance]
                 x = np.column_stack([columns[c][mask] for c in names])
