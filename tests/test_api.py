@@ -347,6 +347,9 @@ def test_what_a_spec_cannot_say_is_refused() -> None:
     two = dml.DoubleMLData(frame, "math12", ["cathhs", "parcath"], x_cols=CONTROLS, use_other_treat_as_covariate=False)
     with pytest.raises(ModelError, match="^data: use_other_treat_as_covariate=False has no spec form"):
         harness.compare(dml.DoubleMLPLR(two, ml_l=ols(), ml_m=ols()))
+    selected = dml.DoubleMLSSMData(jtrain(False), y_col="scrap", d_cols="grant", x_cols=FIRM_CONTROLS, s_col="recorded")
+    with pytest.raises(ModelError, match="^normalize_ipw: "):
+        harness.compare(dml.DoubleMLSSM(selected, ml_g=ols(), ml_pi=logit(), ml_m=logit(), normalize_ipw=True))
     with pytest.raises(ModelError, match="^model: LinearRegression is not a doubleml model"):
         harness.compare(ols())
 
@@ -510,3 +513,25 @@ def test_parameters_that_differ_by_fold_or_arm_are_refused_naming_the_learner() 
     irm.set_ml_nuisance_params("ml_g0", "cathhs", {"alpha": 0.01})  # ml_g1 keeps the learner's own
     with pytest.raises(ModelError, match="^ml_g: parameters set per fold"):
         harness.compare(irm, engines=("python",))
+
+
+def test_a_fitted_model_is_never_served_another_fitted_models_numbers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The result cache keyed a fitted model by what its spec says, not by its own numbers: a
+    second model alike in all a spec says (here: fitted on external predictions; on mroz an SSM
+    with normalize_ipw=True) was served the first's Python side and reported agree on numbers
+    that were not its own (0.342 shown, 0.292 fitted)."""
+    import doubleml as dml
+
+    monkeypatch.setenv("DMLP_CACHE_DIR", str(tmp_path / "cache"))
+    data = dml.DoubleMLData(catholic(), y_col="math12", d_cols="cathhs", x_cols=CONTROLS)
+    np.random.seed(1)
+    first = dml.DoubleMLPLR(data, ml_l=ols(), ml_m=ols(), n_folds=3)
+    first.fit()
+    assert harness.compare(first, engines=("python",)).summary().loc[0, "py_coef"] == float(first.coef[0])
+    second = dml.DoubleMLPLR(data, ml_l=ols(), ml_m=ols(), n_folds=3, draw_sample_splitting=False)
+    second.set_sample_splitting(first.smpls)
+    second.fit(external_predictions={"cathhs": {"ml_l": 0.9 * first.predictions["ml_l"][:, :, 0]}})
+    assert float(second.coef[0]) != float(first.coef[0])
+    result = harness.compare(second, engines=("python",))
+    assert result.summary().loc[0, "py_coef"] == float(second.coef[0])
+    assert result.rows[0]["cache"] == "fitted"

@@ -168,7 +168,7 @@ def _family_settings(model: Any, name: str, entry: dict) -> None:
         if float(getattr(config, "extreme_threshold", EXTREME_THRESHOLD)) != EXTREME_THRESHOLD:
             raise ModelError(f"ps_processor_config: extreme_threshold must be {EXTREME_THRESHOLD} (the R side's)")
         entry["trimming_threshold"] = float(config.clipping_threshold)
-    if name in ("irm", "iivm") and model.normalize_ipw:
+    if name in ("irm", "iivm", "ssm") and model.normalize_ipw:
         raise ModelError("normalize_ipw: the tool compares unnormalised IPW only (normalize_ipw=False)")
     if name == "irm":
         weights = model._weights

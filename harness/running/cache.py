@@ -66,8 +66,24 @@ def cache_key(prepared: PreparedSpec, versions: dict, engines: tuple[str, ...]) 
     digest.update(",".join(engines).encode())
     if prepared.python_given is not None:  # a user's fitted model: never served to a run that fits
         digest.update(b"python side given by a fitted model")
+        # ... and never to another fitted model: two models alike in all a spec says (a setting the
+        # reading cannot see, external predictions) differ in their own numbers.
+        digest.update(_given_digest(prepared.python_given))
     digest.update(engine_code_digest().encode())
     return digest.hexdigest()
+
+
+def _given_digest(given: EngineResult) -> bytes:
+    """A fitted model's own numbers: per treatment, each repetition's coef and se and every stored
+    prediction."""
+    digest = hashlib.sha256()
+    for result in (given, *given.treatments):
+        digest.update(np.ascontiguousarray(result.coef_reps, dtype=float).tobytes())
+        digest.update(np.ascontiguousarray(result.se_reps, dtype=float).tobytes())
+        for name in sorted(result.predictions):
+            digest.update(name.encode())
+            digest.update(np.ascontiguousarray(result.predictions[name], dtype=float).tobytes())
+    return digest.digest()
 
 
 def engine_code_files() -> list[Path]:
