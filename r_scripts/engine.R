@@ -96,7 +96,7 @@ dmlp_hand_smpls <- function(obj, smpls) {
 #   smpls_cluster: NULL or DoubleML's list per repetition of cluster codes per fold
 #   checked: TRUE to let DoubleML check the folds again (tests compare the two routes)
 dmlp_model <- function(model, data, learners, score, n_folds, n_rep, smpls, smpls_cluster,
-                       trimming_threshold, subgroups, partial = "X", checked = FALSE) {
+                       trimming_threshold, subgroups, partial = "X", checked = FALSE, normalize_ipw = FALSE) {
   ml <- lapply(learners, function(l) dmlp_learner(l$key, l$params, l$classif))
   args <- c(list(data = data), ml, list(n_folds = n_folds, n_rep = n_rep, score = score,
                                           draw_sample_splitting = FALSE))
@@ -105,6 +105,8 @@ dmlp_model <- function(model, data, learners, score, n_folds, n_rep, smpls, smpl
     args$trimming_rule <- "truncate"
   }
   if (model == "iivm" && !is.null(subgroups)) args$subgroups <- subgroups
+  # Sent only when asked: older DoubleML releases (the version matrix) have no such argument.
+  if (model == "ssm" && isTRUE(normalize_ipw)) args$normalize_ipw <- TRUE
   if (model == "pliv") {
     args$partialX <- partial %in% c("X", "XZ")
     args$partialZ <- partial %in% c("Z", "XZ")
@@ -157,12 +159,13 @@ dmlp_result <- function(obj) {
 #   tune: NULL, or the tune block's searches (tuning.R)
 dmlp_fit <- function(model, x, y, d, x_cols, z_cols, cluster_cols, learners, score, n_folds, n_rep,
                      smpls, smpls_cluster, trimming_threshold, subgroups, seed, s_col = NULL,
-                     partial = "X", inference = NULL, inner_splits = NULL, checked = FALSE, tune = NULL) {
+                     partial = "X", inference = NULL, inner_splits = NULL, checked = FALSE, tune = NULL,
+                     normalize_ipw = FALSE) {
   # Learners that draw random numbers (ranger, nnet, cv_glmnet) take them from R's stream.
   set.seed(seed)
   data <- dmlp_data(x, y, d, x_cols, z_cols, cluster_cols, s_col)
   obj <- dmlp_model(model, data, learners, score, n_folds, n_rep, smpls, smpls_cluster,
-                    trimming_threshold, subgroups, partial, checked)
+                    trimming_threshold, subgroups, partial, checked, normalize_ipw)
   # Cross-validated learners on shared inner folds report what they chose from their models.
   inner_cv <- any(vapply(learners, function(l) l$key == "regr.cv_glmnet_shared", logical(1)))
   tuned <- if (is.null(tune)) NULL else dmlp_tune(obj, data$data, x_cols, d, tune, n_rep, n_folds)

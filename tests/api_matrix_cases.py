@@ -3,7 +3,7 @@ beside tests/matrix_cases.py's.
 
 Axes: model variant {PLR partialling out, PLR IV-type, PLIV partialling out X (one and two
 instruments), PLIV IV-type, PLIV partial Z, PLIV partial XZ, IRM ATE, IIVM, SSM missing-at-random,
-SSM nonignorable, and with clusters SSM nonignorable one-way and PLIV partial XZ two-way} ×
+SSM nonignorable (each also with normalize_ipw), and with clusters SSM nonignorable one-way and PLIV partial XZ two-way} ×
 treatments {1, 2, 3} (several only where both packages allow it: PLR and PLIV) ×
 inference {pointwise, Holm alone, normal bootstrap + joint + Romano-Wolf, wild bootstrap + joint +
 Bonferroni, Bayes bootstrap + joint + Holm; clustered variants: the first two, since neither
@@ -11,7 +11,7 @@ package bootstraps cluster data} × n_rep {1, 2, 3} on generated data (300 rows;
 400), K = 3.
 
 * ``fast`` (every test run): each model variant once, with the richest inference it allows and
-  the most treatments, n_rep dealt round 1, 2, 3 — 13 cases;
+  the most treatments, n_rep dealt round 1, 2, 3 — 15 cases;
 * ``slow`` (CI, ``DMLP_FULL=1``): every model variant × treatment count × inference setting once,
   with n_rep dealt round so that each variant meets odd and even n_rep — the rest of that product.
 """
@@ -54,6 +54,17 @@ VARIANTS: dict[str, tuple[str, dict, dict[int, list]]] = {
     "ssm_nonignorable": (
         "ssm_nonignorable",
         dict(model="ssm", score="nonignorable", y="y", s="s", z=["z"], x=SSM_X, learners=SSM_LEARNERS),
+        {1: ["d"]},
+    ),
+    # Hajek-normalised weights (normalize_ipw), which both packages give ssm alone.
+    "ssm_mar_normalized": (
+        "ssm_mar",
+        dict(model="ssm", y="y", s="s", x=SSM_X, learners=SSM_LEARNERS, normalize_ipw=True),
+        {1: ["d"]},
+    ),
+    "ssm_nonignorable_normalized": (
+        "ssm_nonignorable",
+        dict(model="ssm", score="nonignorable", y="y", s="s", z=["z"], x=SSM_X, learners=SSM_LEARNERS, normalize_ipw=True),
         {1: ["d"]},
     ),
     # Neither package bootstraps cluster data: clustered variants meet the deterministic adjustments only.

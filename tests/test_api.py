@@ -197,6 +197,23 @@ def test_a_fitted_ssm_on_scrap_rates_recorded_for_a_third_of_the_firms(tmp_path:
 
 
 @pytest.mark.r
+def test_a_fitted_ssm_with_normalised_weights(tmp_path: Path) -> None:
+    """normalize_ipw, which both packages give ssm: read from the model and sent to R (until
+    2026-12-06 it was read past, and a cached unnormalised result could be served)."""
+    import doubleml as dml
+
+    data = dml.DoubleMLSSMData(jtrain(recorded_only=False), y_col="scrap", d_cols="grant", x_cols=FIRM_CONTROLS, s_col="recorded")
+    np.random.seed(7)
+    ssm = dml.DoubleMLSSM(data, ml_g=ols(), ml_pi=logit(), ml_m=logit(), n_folds=3, normalize_ipw=True)
+    ssm.fit()
+    result = harness.compare(ssm)
+    assert result.status == "agree" and result.rows[0]["python_given"]["reproduced"]
+    python_side_is_the_model(result, ssm)
+    assert result.to_spec(tmp_path / "spec").read_text(encoding="utf-8").count("normalize_ipw: true") == 1
+    same_as_the_cli(result, tmp_path)
+
+
+@pytest.mark.r
 def test_a_fitted_plr_clustered_by_firm_with_two_repetitions(tmp_path: Path) -> None:
     import doubleml as dml
 
@@ -347,9 +364,6 @@ def test_what_a_spec_cannot_say_is_refused() -> None:
     two = dml.DoubleMLData(frame, "math12", ["cathhs", "parcath"], x_cols=CONTROLS, use_other_treat_as_covariate=False)
     with pytest.raises(ModelError, match="^data: use_other_treat_as_covariate=False has no spec form"):
         harness.compare(dml.DoubleMLPLR(two, ml_l=ols(), ml_m=ols()))
-    selected = dml.DoubleMLSSMData(jtrain(False), y_col="scrap", d_cols="grant", x_cols=FIRM_CONTROLS, s_col="recorded")
-    with pytest.raises(ModelError, match="^normalize_ipw: "):
-        harness.compare(dml.DoubleMLSSM(selected, ml_g=ols(), ml_pi=logit(), ml_m=logit(), normalize_ipw=True))
     with pytest.raises(ModelError, match="^model: LinearRegression is not a doubleml model"):
         harness.compare(ols())
 

@@ -40,6 +40,8 @@ SSM_SPECS = {
         False,
         f"{{model: ssm, score: nonignorable, y: y, d: d, s: s, z: [z], x: {SSM_X}, learners: {SSM_LEARNERS}}}",
     ),
+    # The same data as ssm_mar (the generator is seeded by the spec seed), weights normalised.
+    "ssm_mar_normalized": (True, f"{{model: ssm, y: y, d: d, s: s, x: {SSM_X}, learners: {SSM_LEARNERS}, normalize_ipw: true}}"),
 }
 ALL = [*TABLE_SPECS, *SSM_SPECS]
 
@@ -111,6 +113,15 @@ def test_each_family_and_score_agrees_from_a_spec_file(both: dict, spec_id: str)
     failed = [(c["name"], c["value"], c["limit"]) for c in record["checks"] if not c["ok"]]
     assert record["status"] in ("agree", "explained"), (record["status"], record.get("error"), failed, stderr)
     assert record["checks"] and not failed
+
+
+@pytest.mark.r
+def test_normalize_ipw_reaches_both_packages(both: dict) -> None:
+    """Agreement alone would not show it: a setting neither package received agrees too."""
+    plain, normalized = both["ssm_mar"][0], both["ssm_mar_normalized"][0]
+    for engine in ("python", "r"):
+        assert abs(normalized[engine]["coef"] - plain[engine]["coef"]) > 1e-4 * abs(plain[engine]["se"]), engine
+    assert normalized["python"]["coef"] == pytest.approx(normalized["r"]["coef"], rel=1e-10)
 
 
 def test_an_ssm_spec_no_package_can_fit_is_refused_in_one_line(tmp_path: Path) -> None:

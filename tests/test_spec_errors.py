@@ -111,6 +111,11 @@ CASES = [
     ),
     ("classifier asked of a regressor", "{id: a, model: irm, y: y, d: db, x: [x1], learner: ols}", r"'ols' has no classifier"),
     (
+        "normalize_ipw outside ssm",
+        "{id: a, model: irm, y: y, d: db, x: [x1], learners: {ml_g: ols, ml_m: logit}, normalize_ipw: true}",
+        r"spec 'a'.*normalize_ipw: DoubleML for R 1.0.2 normalises the weights of ssm alone",
+    ),
+    (
         "non-numeric column",
         "{id: a, model: plr, y: y, d: d, x: [label], learner: ols}",
         r"field 'x\[0\]': column 'label' is not numeric \(data row 1 holds 'a'\)",

@@ -168,8 +168,10 @@ def _family_settings(model: Any, name: str, entry: dict) -> None:
         if float(getattr(config, "extreme_threshold", EXTREME_THRESHOLD)) != EXTREME_THRESHOLD:
             raise ModelError(f"ps_processor_config: extreme_threshold must be {EXTREME_THRESHOLD} (the R side's)")
         entry["trimming_threshold"] = float(config.clipping_threshold)
-    if name in ("irm", "iivm", "ssm") and model.normalize_ipw:
-        raise ModelError("normalize_ipw: the tool compares unnormalised IPW only (normalize_ipw=False)")
+    if name in ("irm", "iivm") and model.normalize_ipw:
+        raise ModelError("normalize_ipw: DoubleML for R 1.0.2 normalises the weights of ssm alone (normalize_ipw=False)")
+    if name == "ssm" and model.normalize_ipw:
+        entry["normalize_ipw"] = True
     if name == "irm":
         weights = model._weights
         if set(weights) != {"weights"} or not np.all(np.asarray(weights["weights"]) == 1):

@@ -110,7 +110,8 @@ def _model(spec: Spec, design: Design, folds: Folds, splits: SampleSplits):
     elif spec.model == "irm":
         model = dml.DoubleMLIRM(data, **learners, **common, **clipping)
     elif spec.model == "ssm":
-        model = dml.DoubleMLSSM(data, **learners, **common, **clipping)
+        normalized = {"normalize_ipw": True} if spec.normalize_ipw else {}  # as in R: only when asked
+        model = dml.DoubleMLSSM(data, **learners, **common, **clipping, **normalized)
     else:
         subgroups = spec.subgroups or {"always_takers": True, "never_takers": True}
         model = dml.DoubleMLIIVM(data, **learners, **common, subgroups=subgroups, **clipping)

@@ -143,6 +143,7 @@ def fit_arguments(
         "smpls": _r_smpls(session, splits),
         "smpls_cluster": _r_smpls_cluster(session, splits),
         "trimming_threshold": value(spec.trimming_threshold),
+        "normalize_ipw": value(bool(spec.normalize_ipw)),
         "subgroups": value(spec.subgroups or None),
         "seed": value(spec.seed),
         "s_col": value(names[design.s] if design.s else None),

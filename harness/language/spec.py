@@ -104,7 +104,7 @@ class ClaimSpec(_Frozen):
 
 
 # Spec fields added after content hashes were stored in caches and baselines (see recorded_fields).
-LATER_FIELDS = ("folds", "tune")
+LATER_FIELDS = ("folds", "tune", "normalize_ipw")
 
 
 class Spec(_Frozen):
@@ -151,8 +151,10 @@ class Spec(_Frozen):
     truth: Optional[str] = None
     paper: Optional[ClaimSpec] = None
     papers: dict[str, ClaimSpec] = Field(default_factory=dict)
-    # Last, and left out of the content hash when unset: specs without it keep their hashes.
+    # Last, and left out of the content hash when unset: specs without them keep their hashes.
     tune: Optional[TuneSpec] = None
+    # ssm: Hajek-normalised inverse-probability weights, in both packages' SSM score alike.
+    normalize_ipw: Optional[bool] = None
 
     @field_validator("z", "cluster", "x", "folds", mode="before")
     @classmethod
@@ -238,6 +240,11 @@ class Spec(_Frozen):
             _ssm_rules(self, score)
         elif self.model not in NEEDS_INSTRUMENT and self.z:
             raise ValueError(f"z: model {self.model} takes no instrument")
+        if self.normalize_ipw and self.model != "ssm":
+            raise ValueError(
+                f"normalize_ipw: DoubleML for R 1.0.2 normalises the weights of ssm alone; doubleml's {self.model} "
+                "option has no R twin"
+            )
         if self.model != "ssm" and self.s is not None:
             raise ValueError(f"s: only the sample selection model (ssm) has a selection column, not {self.model}")
         if self.model == "iivm" and len(self.z or []) != 1:
