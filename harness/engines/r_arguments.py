@@ -10,7 +10,7 @@ for the fit. Only names cross; the columns and their order are the same.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Optional, Protocol
 
 import numpy as np
 
@@ -25,10 +25,20 @@ from harness.language.expr import check_plain_name
 from harness.language.learners import resolve_learner
 from harness.language.spec import Spec
 
-if TYPE_CHECKING:  # the session is handed in; importing r_engine here would import rpy2
-    from harness.engines.r_engine import RSession
+__all__ = ["RObjects", "fit_arguments", "r_names", "users_names"]
 
-__all__ = ["fit_arguments", "r_names", "users_names"]
+
+class RObjects(Protocol):
+    """What builds R objects here: harness.engines.r_engine.RSession (handed in, so that this
+    module neither imports rpy2 nor the module that does)."""
+
+    def r_value(self, value: Any) -> Any: ...
+
+    def r_strings(self, values: list[str]) -> Any: ...
+
+    def r_matrix(self, array: np.ndarray, colnames: Optional[list[str]] = None) -> Any: ...
+
+    def r_columns(self, frame: Any, names: Optional[list[str]] = None) -> Any: ...
 
 
 def r_names(columns: list[str]) -> dict[str, str]:
@@ -58,14 +68,14 @@ def users_names(design: Design) -> Callable[[dict], dict]:
     return renamed
 
 
-def _r_smpls(session: RSession, splits: SampleSplits) -> Any:
+def _r_smpls(session: RObjects, splits: SampleSplits) -> Any:
     """DoubleML's R folds: per repetition, 1-based train and test index vectors."""
     return session.r_value(
         [{"train_ids": [train + 1 for train, _ in rep], "test_ids": [test + 1 for _, test in rep]} for rep in splits.smpls]
     )
 
 
-def _r_smpls_cluster(session: RSession, splits: SampleSplits) -> Any:
+def _r_smpls_cluster(session: RObjects, splits: SampleSplits) -> Any:
     """DoubleML's R cluster folds: per repetition and fold, the cluster codes per variable."""
     if splits.smpls_cluster is None:
         return session.r_value(None)
@@ -77,7 +87,7 @@ def _r_smpls_cluster(session: RSession, splits: SampleSplits) -> Any:
     )
 
 
-def _r_inference(session: RSession, spec: Spec, design: Design, folds: Folds, own_draws: bool) -> Any:
+def _r_inference(session: RObjects, spec: Spec, design: Design, folds: Folds, own_draws: bool) -> Any:
     """The inference request: method, draws, the tool's weights per repetition, what to report."""
     if not spec.has_inference:
         return session.r_value(None)
@@ -95,7 +105,7 @@ def _r_inference(session: RSession, spec: Spec, design: Design, folds: Folds, ow
     return session.r_value(request)
 
 
-def _r_inner_splits(session: RSession, spec: Spec, design: Design, folds: Folds) -> Any:
+def _r_inner_splits(session: RObjects, spec: Spec, design: Design, folds: Folds) -> Any:
     if spec.model != "ssm" or spec.score_name != "nonignorable":
         return session.r_value(None)
     splits = []
@@ -111,7 +121,7 @@ def fit_arguments(
     design: Design,
     folds: Folds,
     splits: SampleSplits,
-    session: RSession,
+    session: RObjects,
     own_draws: bool = True,
     share_inner_split: bool = True,
 ) -> dict[str, Any]:
