@@ -44,13 +44,12 @@ def score_elements(spec: Spec, design: Design, predictions: dict[str, np.ndarray
         pi = predictions["ml_pi"][:, rep]
         m = np.clip(predictions["ml_m"][:, rep], spec.trimming_threshold, 1 - spec.trimming_threshold)
         g0, g1 = predictions["ml_g_d0"][:, rep], predictions["ml_g_d1"][:, rep]
-        treated_weight, control_weight = d * s / (m * pi), (1 - d) * s / ((1 - m) * pi)
-        if spec.normalize_ipw:  # each arm's weights scaled to average one over the arm (both packages alike)
-            treated_weight = treated_weight * np.sum(d) / np.sum(treated_weight)
-            control_weight = control_weight * np.sum(1 - d) / np.sum(control_weight)
-        treated = treated_weight * (y - g1) + g1
-        control = control_weight * (y - g0) + g0
-        return -np.ones_like(y), treated - control
+        treated = d * s * (y - g1) / (m * pi)
+        control = (1 - d) * s * (y - g0) / ((1 - m) * pi)
+        if spec.normalize_ipw:  # each arm's weights scaled to average one over the arm, as both packages write it
+            treated = np.sum(d) / np.sum(d * s / (pi * m)) * treated
+            control = np.sum(1 - d) / np.sum((1 - d) * s / (pi * (1 - m))) * control
+        return -np.ones_like(y), (treated + g1) - (control + g0)
     raise ValueError(f"no written-out score for {spec.model} ({spec.score_name}, partial {spec.partial_name})")
 
 
