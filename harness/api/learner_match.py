@@ -13,7 +13,7 @@ import numpy as np
 from harness.errors import ModelError
 from harness.language.learners import CLASSIFIER_OPTIONAL, LEARNERS, LearnerChoice, is_classifier_nuisance, parse_learner
 
-__all__ = ["known_estimators", "learner_choice"]
+__all__ = ["known_estimators", "learner_choice", "same_setting"]
 
 # Settings that do not change a fit's numbers.
 IGNORED = {"n_jobs", "verbose", "copy_X"}
@@ -36,7 +36,7 @@ def known_estimators() -> str:
     return ", ".join(out)
 
 
-def _same(a: Any, b: Any) -> bool:
+def same_setting(a: Any, b: Any) -> bool:
     """Equal settings (NaN equals NaN; an array or an object without ``==`` is never equal)."""
     if a is b:
         return True
@@ -79,9 +79,9 @@ def learner_choice(estimator: Any, nuisance: str, model: str, score: str) -> Lea
     params: dict[str, Any] = {}
     wrong = []
     for key, value in given.items():
-        if key in pair.defaults or (key in pair.translate and not _same(value, fixed.get(key))):
+        if key in pair.defaults or (key in pair.translate and not same_setting(value, fixed.get(key))):
             params[key] = value
-        elif key not in IGNORED and not _same(value, fixed.get(key)):
+        elif key not in IGNORED and not same_setting(value, fixed.get(key)):
             wrong.append(key)
     if wrong:  # every setting at once, so one edit fixes them all
         have = ", ".join(f"{key}={given[key]!r}" for key in wrong)

@@ -13,7 +13,7 @@ from typing import Any, Optional
 import numpy as np
 import pandas as pd
 
-from harness.api.learner_match import learner_choice
+from harness.api.learner_match import learner_choice, same_setting
 from harness.errors import ModelError
 from harness.language.expr import check_column_name
 
@@ -137,19 +137,12 @@ def _as_fitted(model: Any, learner: str, estimator: Any) -> Any:
     if all(p is None for p in given):
         return estimator
     first = given[0]
-    if any(p is None or p.keys() != first.keys() or any(not _same(p[k], first[k]) for k in p) for p in given):
+    if any(p is None or p.keys() != first.keys() or any(not same_setting(p[k], first[k]) for k in p) for p in given):
         raise ModelError(
             f"{learner}: parameters set per fold, repetition, treatment or nuisance (set_ml_nuisance_params or tune) "
             "have no spec form; set them on the learner itself, or use a spec's tune: block"
         )
     return clone(estimator).set_params(**first)
-
-
-def _same(a: Any, b: Any) -> bool:
-    try:
-        return bool(np.all(a == b))
-    except (TypeError, ValueError):
-        return a is b
 
 
 def _family_settings(model: Any, name: str, entry: dict) -> None:
