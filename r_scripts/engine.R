@@ -50,7 +50,7 @@ dmlp_learner <- function(key, params, classif) {
 
 # x: the design as a named list of columns, each copied once from Python; setDT makes it a
 # data.table in place, without another copy of the columns.
-dmlp_data <- function(x, y, d, x_cols, z_cols, cluster_cols, s_col = NULL) {
+dmlp_data <- function(x, y, d, x_cols, z_cols, cluster_cols, s_col = NULL, other_treat = TRUE) {
   dt <- data.table::setDT(x)
   z <- if (length(z_cols)) z_cols else NULL
   if (!is.null(s_col)) {
@@ -68,9 +68,11 @@ dmlp_data <- function(x, y, d, x_cols, z_cols, cluster_cols, s_col = NULL) {
   }
   if (length(cluster_cols)) {
     DoubleML::DoubleMLClusterData$new(dt, y_col = y, d_cols = d, cluster_cols = cluster_cols,
-                                      x_cols = x_cols, z_cols = z, s_col = s_col)
+                                      x_cols = x_cols, z_cols = z, s_col = s_col,
+                                      use_other_treat_as_covariate = other_treat)
   } else {
-    DoubleML::DoubleMLData$new(dt, y_col = y, d_cols = d, x_cols = x_cols, z_cols = z, s_col = s_col)
+    DoubleML::DoubleMLData$new(dt, y_col = y, d_cols = d, x_cols = x_cols, z_cols = z, s_col = s_col,
+                               use_other_treat_as_covariate = other_treat)
   }
 }
 
@@ -160,10 +162,10 @@ dmlp_result <- function(obj) {
 dmlp_fit <- function(model, x, y, d, x_cols, z_cols, cluster_cols, learners, score, n_folds, n_rep,
                      smpls, smpls_cluster, trimming_threshold, subgroups, seed, s_col = NULL,
                      partial = "X", inference = NULL, inner_splits = NULL, checked = FALSE, tune = NULL,
-                     normalize_ipw = FALSE) {
+                     normalize_ipw = FALSE, other_treat = TRUE) {
   # Learners that draw random numbers (ranger, nnet, cv_glmnet) take them from R's stream.
   set.seed(seed)
-  data <- dmlp_data(x, y, d, x_cols, z_cols, cluster_cols, s_col)
+  data <- dmlp_data(x, y, d, x_cols, z_cols, cluster_cols, s_col, other_treat)
   obj <- dmlp_model(model, data, learners, score, n_folds, n_rep, smpls, smpls_cluster,
                     trimming_threshold, subgroups, partial, checked, normalize_ipw)
   # Cross-validated learners on shared inner folds report what they chose from their models.

@@ -3,7 +3,7 @@
 # dmlp_data passes it (NULL outside selection models), which those releases refuse as an unused
 # argument. Everything else of engine.R runs unchanged on them.
 if (!"s_col" %in% names(formals(DoubleML::DoubleMLData$public_methods$initialize))) {
-  dmlp_data <- function(x, y, d, x_cols, z_cols, cluster_cols, s_col = NULL) {
+  dmlp_data <- function(x, y, d, x_cols, z_cols, cluster_cols, s_col = NULL, other_treat = TRUE) {
     if (!is.null(s_col)) stop("DoubleML ", utils::packageVersion("DoubleML"), " has no selection models (s_col)")
     dt <- data.table::setDT(x)
     z <- if (length(z_cols)) z_cols else NULL

@@ -2,7 +2,8 @@
 beside tests/matrix_cases.py's.
 
 Axes: model variant {PLR partialling out, PLR IV-type, PLIV partialling out X (one and two
-instruments), PLIV IV-type, PLIV partial Z, PLIV partial XZ, IRM ATE, IIVM, SSM missing-at-random,
+instruments), PLIV IV-type, PLIV partial Z, PLIV partial XZ, PLR and PLIV with the other treatments
+out of each treatment's nuisances, IRM ATE, IIVM, SSM missing-at-random,
 SSM nonignorable (each also with normalize_ipw), and with clusters SSM nonignorable one-way and PLIV partial XZ two-way} ×
 treatments {1, 2, 3} (several only where both packages allow it: PLR and PLIV) ×
 inference {pointwise, Holm alone, normal bootstrap + joint + Romano-Wolf, wild bootstrap + joint +
@@ -11,7 +12,7 @@ package bootstraps cluster data} × n_rep {1, 2, 3} on generated data (300 rows;
 400), K = 3.
 
 * ``fast`` (every test run): each model variant once, with the richest inference it allows and
-  the most treatments, n_rep dealt round 1, 2, 3 — 15 cases;
+  the most treatments, n_rep dealt round 1, 2, 3 — 17 cases;
 * ``slow`` (CI, ``DMLP_FULL=1``): every model variant × treatment count × inference setting once,
   with n_rep dealt round so that each variant meets odd and even n_rep — the rest of that product.
 """
@@ -55,6 +56,17 @@ VARIANTS: dict[str, tuple[str, dict, dict[int, list]]] = {
         "ssm_nonignorable",
         dict(model="ssm", score="nonignorable", y="y", s="s", z=["z"], x=SSM_X, learners=SSM_LEARNERS),
         {1: ["d"]},
+    ),
+    # Several treatments whose nuisances leave the other treatments out (use_other_treat_as_covariate).
+    "plr_po_apart": (
+        "tables",
+        dict(model="plr", y="y", x=X, learner=OLS, use_other_treat_as_covariate=False),
+        {2: ["d", "zc"], 3: ["d", "zc", "skew"]},
+    ),
+    "pliv_x_apart": (
+        "tables",
+        dict(model="pliv", y="y", z=["zc"], x=X, learner=OLS, use_other_treat_as_covariate=False),
+        {2: ["d", "skew"]},
     ),
     # Hajek-normalised weights (normalize_ipw), which both packages give ssm alone.
     "ssm_mar_normalized": (

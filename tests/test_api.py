@@ -355,15 +355,12 @@ def test_what_a_spec_cannot_say_is_refused() -> None:
     data = dml.DoubleMLData(catholic(200), y_col="math12", d_cols="cathhs", x_cols=CONTROLS)
     with pytest.raises(ModelError, match="^normalize_ipw: "):
         harness.compare(dml.DoubleMLIRM(data, ml_g=ols(), ml_m=logit(), normalize_ipw=True))
-    # Both were read past until 2026-12-06, and on 401ksubs each model ended disagree with an R fit
-    # of the default: IIVM normalises too, and a second treatment was dropped from the first's controls.
+    # Read past until 2026-12-06, and on 401ksubs the model ended disagree with an R fit of the
+    # default: IIVM normalises too.
     frame = catholic(200).assign(parcath=lambda f: f["parcath"].astype(int))
     iv = dml.DoubleMLData(frame, y_col="math12", d_cols="cathhs", z_cols="parcath", x_cols=CONTROLS)
     with pytest.raises(ModelError, match="^normalize_ipw: "):
         harness.compare(dml.DoubleMLIIVM(iv, ml_g=ols(), ml_m=logit(), ml_r=logit(), normalize_ipw=True))
-    two = dml.DoubleMLData(frame, "math12", ["cathhs", "parcath"], x_cols=CONTROLS, use_other_treat_as_covariate=False)
-    with pytest.raises(ModelError, match="^data: use_other_treat_as_covariate=False has no spec form"):
-        harness.compare(dml.DoubleMLPLR(two, ml_l=ols(), ml_m=ols()))
     with pytest.raises(ModelError, match="^model: LinearRegression is not a doubleml model"):
         harness.compare(ols())
 
@@ -399,6 +396,31 @@ def test_several_treatments_and_the_deprecated_cluster_data_class(tmp_path: Path
     result = harness.compare(plr)
     assert result.status == "agree" and result.rows[0]["python"]["coef"] == float(plr.coef[0])
     folds_held(result)
+
+
+@pytest.mark.r
+def test_several_treatments_each_without_the_others_among_its_controls(tmp_path: Path) -> None:
+    """DoubleMLData(use_other_treat_as_covariate=False), which both packages take: read from the
+    model and sent to R. Until 2026-12-06 it was refused, and before that read past (the model
+    ended disagree: R kept the other treatment among the controls)."""
+    import doubleml as dml
+
+    frame = catholic(400)
+    kept = dml.DoubleMLData(frame, y_col="math12", d_cols=["cathhs", "female"], x_cols=CONTROLS[1:])
+    apart = dml.DoubleMLData(frame, "math12", ["cathhs", "female"], x_cols=CONTROLS[1:], use_other_treat_as_covariate=False)
+    coefs = []
+    for data in (kept, apart):
+        np.random.seed(10)
+        plr = dml.DoubleMLPLR(data, ml_l=ols(), ml_m=ols(), n_folds=3)
+        plr.fit()
+        coefs.append(plr.coef)
+    result = harness.compare(plr)
+    assert result.status == "agree" and [row["python"]["coef"] for row in result.rows] == [float(c) for c in plr.coef]
+    assert all(row["python_given"]["reproduced"] for row in result.rows)
+    assert np.all(np.abs(coefs[1] - coefs[0]) > 1e-3 * np.abs(coefs[0]))  # the setting changes the fit
+    spec = result.to_spec(tmp_path / "spec").read_text(encoding="utf-8")
+    assert spec.count("use_other_treat_as_covariate: false") == 1
+    same_as_the_cli(result, tmp_path)
 
 
 def test_python_alone_needs_no_r(tmp_path: Path) -> None:

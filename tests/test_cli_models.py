@@ -32,6 +32,9 @@ TABLE_SPECS = {
     "irm_atte": f"{{model: irm, score: ATTE, y: y, d: db, x: {X}, learners: {{ml_g: ols, ml_m: logit}}}}",
     "iivm_late": f"{{model: iivm, y: y, d: db, z: [z], x: {X}, learners: {{ml_g: ols, ml_m: logit, ml_r: logit}}}}",
 }
+# Two treatments, each with the other among its nuisances' columns (both packages' default) and without.
+TWO = "{model: plr, y: y, d: [d, zc], x: [x1, x2, x3], learner: ols"
+APART_SPECS = {"plr_two": TWO + "}", "plr_two_apart": TWO + ", use_other_treat_as_covariate: false}"}
 SSM_X = "[X1, X2, X3, X4, X5]"
 SSM_LEARNERS = "{ml_g: ols, ml_pi: logit, ml_m: logit}"
 SSM_SPECS = {
@@ -58,7 +61,7 @@ def _spec_files(folder: Path) -> list[Path]:
     tables = folder / "tables"
     tables.mkdir()
     make_tables(seed=2027, n=300).to_csv(tables / "tables.csv", index=False)
-    files = [_spec_file(tables, "{path: tables.csv}", TABLE_SPECS)]
+    files = [_spec_file(tables, "{path: tables.csv}", {**TABLE_SPECS, **APART_SPECS})]
     for spec_id, (mar, entry) in SSM_SPECS.items():
         sub = folder / spec_id
         sub.mkdir()
@@ -122,6 +125,18 @@ def test_normalize_ipw_reaches_both_packages(both: dict) -> None:
     for engine in ("python", "r"):
         assert abs(normalized[engine]["coef"] - plain[engine]["coef"]) > 1e-4 * abs(plain[engine]["se"]), engine
     assert normalized["python"]["coef"] == pytest.approx(normalized["r"]["coef"], rel=1e-10)
+
+
+@pytest.mark.r
+def test_use_other_treat_as_covariate_reaches_both_packages(both: dict) -> None:
+    """Each treatment's row agrees with the other treatment kept out of its nuisances, and its
+    estimate moved in both packages: R and Python both received the setting."""
+    for d in ("d", "zc"):
+        plain, apart = both[f"plr_two[{d}]"][0], both[f"plr_two_apart[{d}]"][0]
+        assert apart["status"] == "agree", (d, apart["status"], [c["name"] for c in apart["checks"] if not c["ok"]])
+        for engine in ("python", "r"):
+            assert abs(apart[engine]["coef"] - plain[engine]["coef"]) > 0.01 * plain[engine]["se"], (d, engine)
+        assert apart["python"]["coef"] == pytest.approx(apart["r"]["coef"], rel=1e-10)
 
 
 def test_an_ssm_spec_no_package_can_fit_is_refused_in_one_line(tmp_path: Path) -> None:

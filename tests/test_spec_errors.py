@@ -116,6 +116,11 @@ CASES = [
         r"spec 'a'.*normalize_ipw: DoubleML for R 1.0.2 normalises the weights of ssm alone",
     ),
     (
+        "use_other_treat_as_covariate with one treatment",
+        "{id: a, model: plr, y: y, d: d, x: [x1], learner: ols, use_other_treat_as_covariate: false}",
+        r"spec 'a'.*use_other_treat_as_covariate: false changes nothing with one treatment",
+    ),
+    (
         "non-numeric column",
         "{id: a, model: plr, y: y, d: d, x: [label], learner: ols}",
         r"field 'x\[0\]': column 'label' is not numeric \(data row 1 holds 'a'\)",
@@ -232,7 +237,7 @@ def test_data_not_csv(tmp_path: Path) -> None:
     bad = tmp_path / "data.xlsx"
     bad.write_bytes(b"\x00\x01")
     assert_one_line_error(
-        run_cli(tmp_path, spec_with(GOOD), bad), r"data\.xlsx: data file must be a \.csv file", tmp_path / "out"
+        run_cli(tmp_path, spec_with(GOOD), bad), r"data\.xlsx: data file must be a \.csv or Stata \.dta file", tmp_path / "out"
     )
 
 

@@ -55,11 +55,6 @@ def read_model(model: Any) -> ModelReading:
     if not isinstance(model.score, str):
         raise ModelError(f"score: a callable score has no R twin; use one of the package's named scores ({type(model).__name__})")
     data = model._dml_data
-    if len(data.d_cols) > 1 and not getattr(data, "use_other_treat_as_covariate", True):
-        raise ModelError(
-            "data: use_other_treat_as_covariate=False has no spec form (the tool keeps both packages' default: "
-            "each treatment's nuisances learn from the other treatments too)"
-        )
     cluster = list(data.cluster_cols) if getattr(data, "cluster_cols", None) else []
     entry: dict[str, Any] = {
         "id": name,
@@ -71,6 +66,8 @@ def read_model(model: Any) -> ModelReading:
         "score": model.score,
         "n_rep": int(model.n_rep),
     }
+    if len(data.d_cols) > 1 and not getattr(data, "use_other_treat_as_covariate", True):
+        entry["use_other_treat_as_covariate"] = False  # with one treatment doubleml ignores it, as the spec refuses it
     if getattr(data, "z_cols", None):
         entry["z"] = list(data.z_cols)
     if name == "ssm":

@@ -24,11 +24,14 @@ def sha256_of(path: Path) -> str:
 
 
 def load_data(path: Path, dataset: DatasetSpec) -> pd.DataFrame:
-    """Read the CSV and apply the spec file's column map (``canonical: user_column``)."""
+    """Read the CSV or Stata file and apply the spec file's column map (``canonical: user_column``)."""
     if not path.exists():
         raise DataError(f"{path}: data file not found")
-    if path.suffix.lower() != ".csv":
-        raise DataError(f"{path}: data file must be a .csv file")
+    suffix = path.suffix.lower()
+    if suffix == ".dta":
+        return _mapped(path, _read_stata(path), dataset)
+    if suffix != ".csv":
+        raise DataError(f"{path}: data file must be a .csv or Stata .dta file")
     try:
         frame = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
@@ -41,6 +44,22 @@ def load_data(path: Path, dataset: DatasetSpec) -> pd.DataFrame:
                 f"{path}: one column, named {str(frame.columns[0])[:60]!r}: the file is separated by {other!r}; "
                 "dml-parity reads comma-separated files (decimal points)"
             )
+    return _mapped(path, frame, dataset)
+
+
+def _read_stata(path: Path) -> pd.DataFrame:
+    """A Stata file's values as stored: value labels are not applied, so a labelled variable
+    stays the numbers Stata's own estimation commands use, not text; and dates stay Stata's
+    numbers (a %ty year is the year, %tm months since 1960m1), so a lag of 1 is one period of the
+    variable's own unit, as Stata's ``L.`` after ``tsset``."""
+    try:
+        return pd.read_stata(path, convert_categoricals=False, convert_dates=False)
+    except Exception as err:  # pandas raises ValueError, struct.error, UnicodeDecodeError, ... on a damaged file
+        first = str(err).splitlines()[0] if str(err) else err.__class__.__name__
+        raise DataError(f"{path}: not a readable Stata file ({first[:200]})") from None
+
+
+def _mapped(path: Path, frame: pd.DataFrame, dataset: DatasetSpec) -> pd.DataFrame:
     rename = {}
     for canonical, user in dataset.columns.items():
         if user not in frame.columns:

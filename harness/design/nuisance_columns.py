@@ -6,7 +6,7 @@ here, per nuisance, rather than the controls alone:
 
 * every model: the controls ``x``; with several treatments (plr, pliv) each treatment's nuisances
   also learn from the other treatments (doubleml's ``use_other_treat_as_covariate``, R's
-  ``other_treat_cols``);
+  ``other_treat_cols``), unless the spec sets ``use_other_treat_as_covariate: false``;
 * PLIV partialling out Z: ``ml_r`` learns from x and the instruments; XZ: ``ml_m`` does;
 * SSM: ``ml_pi`` learns from x, d (and z, nonignorable); nonignorable ``ml_m`` and ``ml_g`` from x
   and the predicted selection (doubleml ``irm/ssm.py``, DoubleML ``double_ml_ssm.R``).
@@ -31,7 +31,8 @@ def nuisance_columns(spec: Any, design: Design, nuisance: str, treatment: Option
         if nuisance == "ml_pi":
             return [*controls, design.d, *design.z]
         return [*controls, PREDICTED_SELECTION] if spec.score_name == "nonignorable" else controls
-    columns = controls + [t for t in design.treatments if t != (treatment or design.d)]
+    others = [t for t in design.treatments if t != (treatment or design.d)] if design.other_treatments_as_controls else []
+    columns = controls + others
     if spec.model == "pliv" and (spec.partial_name, nuisance) in (("Z", "ml_r"), ("XZ", "ml_m")):
         columns += list(design.z)
     return columns

@@ -51,6 +51,9 @@ class Design:
         Every treatment when there are several (``d`` is the first); empty for one.
     s : str or None
         The selection column of the sample selection model.
+    other_treatments_as_controls : bool
+        With several treatments, whether each treatment's nuisances learn from the others too
+        (both packages' ``use_other_treat_as_covariate``; the spec's field of that name).
     """
 
     y: str
@@ -64,6 +67,7 @@ class Design:
     n_dropped_na: int
     treatments: tuple[str, ...] = ()
     s: Optional[str] = None
+    other_treatments_as_controls: bool = True
 
     @property
     def n_obs(self) -> int:
@@ -79,8 +83,9 @@ class Design:
         return [self.y, *self.d_cols, *self.x, *self.z, *([self.s] if self.s else []), *self.cluster]
 
     def for_treatment(self, d: str) -> Design:
-        """The single-treatment view both packages fit for ``d``: the other treatments are controls."""
-        others = tuple(t for t in self.d_cols if t != d)
+        """The single-treatment view both packages fit for ``d``: the other treatments are controls
+        unless the spec says ``use_other_treat_as_covariate: false``."""
+        others = tuple(t for t in self.d_cols if t != d) if self.other_treatments_as_controls else ()
         return dataclasses.replace(self, d=d, x=self.x + others, treatments=())
 
     # Pickled for a worker, a design in shared memory travels as a reference (harness.design.shared_memory).
@@ -190,6 +195,7 @@ def build_design(spec: Spec, data: pd.DataFrame, dataset: DatasetSpec, where: st
         n_dropped_na=n_dropped,
         treatments=tuple(treatments) if len(treatments) > 1 else (),
         s=spec.s,
+        other_treatments_as_controls=spec.use_other_treat_as_covariate is not False,
     )
 
 

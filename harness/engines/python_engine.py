@@ -60,6 +60,8 @@ def _dml_data(design: Design):
     )
     if design.s is not None:
         return dml.DoubleMLSSMData(design.frame, s_col=design.s, **common)
+    if design.treatments:
+        common["use_other_treat_as_covariate"] = design.other_treatments_as_controls
     return dml.DoubleMLData(design.frame, **common)
 
 

@@ -154,6 +154,7 @@ def fit_arguments(
         "smpls_cluster": _r_smpls_cluster(session, splits),
         "trimming_threshold": value(spec.trimming_threshold),
         "normalize_ipw": value(bool(spec.normalize_ipw)),
+        "other_treat": value(design.other_treatments_as_controls),
         "subgroups": value(spec.subgroups or None),
         "seed": value(spec.seed),
         "s_col": value(names[design.s] if design.s else None),

@@ -104,7 +104,7 @@ class ClaimSpec(_Frozen):
 
 
 # Spec fields added after content hashes were stored in caches and baselines (see recorded_fields).
-LATER_FIELDS = ("folds", "tune", "normalize_ipw")
+LATER_FIELDS = ("folds", "tune", "normalize_ipw", "use_other_treat_as_covariate")
 
 
 class Spec(_Frozen):
@@ -155,6 +155,9 @@ class Spec(_Frozen):
     tune: Optional[TuneSpec] = None
     # ssm: Hajek-normalised inverse-probability weights, in both packages' SSM score alike.
     normalize_ipw: Optional[bool] = None
+    # Several treatments (plr, pliv): false keeps the other treatments out of each treatment's
+    # nuisances (both packages' DoubleMLData option; the default, true, puts them in).
+    use_other_treat_as_covariate: Optional[bool] = None
 
     @field_validator("z", "cluster", "x", "folds", mode="before")
     @classmethod
@@ -329,6 +332,8 @@ class Spec(_Frozen):
 
 def _treatment_rules(spec: Spec) -> None:
     if not spec.several_treatments:
+        if spec.use_other_treat_as_covariate is False:
+            raise ValueError("use_other_treat_as_covariate: false changes nothing with one treatment (it is for d: [d1, d2])")
         if spec.papers:
             raise ValueError("papers: a spec with one treatment takes `paper`")
         return

@@ -16,7 +16,6 @@ UNSUPPORTED = {
     "dml_procedure": "only dml2 is shared (DoubleML for R still has dml1, doubleml 0.11.4 removed it); the tool fits dml2",
     "apply_cross_fitting": "R only (doubleml 0.11.4 always cross-fits)",
     "draw_sample_splitting": "the tool draws the folds itself and gives both packages the same ones",
-    "use_other_treat_as_covariate": "the tool keeps both packages' default (the other treatments are controls)",
     "sensitivity": "doubleml only (DoubleML for R 1.0.2 has no sensitivity analysis)",
 }
 

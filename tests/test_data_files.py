@@ -1,0 +1,108 @@
+"""A user's data as Stata writes it (``.dta``), through the command line: the same rows, numbers and
+verdict as the same data written to CSV, and a damaged file is one line naming it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.faults import ROOT, env
+
+SPEC = (
+    "dataset: {{path: {data}}}\n"
+    "defaults: {{n_folds: 3, seed: 5}}\n"
+    "specs:\n"
+    "  - {{id: wage_union, model: plr, y: lwage, d: union, x: [educ, exper, region], learner: ols, dropna: true}}\n"
+)
+
+
+def _survey(n: int = 400) -> pd.DataFrame:
+    rng = np.random.default_rng(8)
+    frame = pd.DataFrame(
+        {
+            "educ": rng.integers(8, 19, n).astype(np.int16),
+            "exper": rng.normal(15, 6, n),
+            "region": rng.integers(1, 5, n).astype(np.int8),  # labelled in Stata: north, south, ...
+            "union": rng.normal(size=n),
+        }
+    )
+    frame["lwage"] = 0.3 * frame["union"] + 0.08 * frame["educ"] + 0.02 * frame["exper"] + rng.normal(size=n)
+    frame.loc[[3, 50, 77], "exper"] = np.nan  # Stata's '.', dropped by dropna
+    return frame
+
+
+def _run(folder: Path, data_name: str, engines: str) -> subprocess.CompletedProcess:
+    spec = folder / "spec.yaml"
+    spec.write_text(SPEC.format(data=data_name), encoding="utf-8")
+    args = ["run", "--specs", spec, "--out", folder / "out", "--engines", engines, "--no-cache", "--quiet"]
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", *map(str, args)], capture_output=True, text=True, env=env(), cwd=ROOT, timeout=600
+    )
+
+
+@pytest.mark.r
+def test_a_stata_file_runs_as_its_csv_does(tmp_path: Path) -> None:
+    """Value labels stay the numbers they label (Stata's estimation commands use those), Stata's
+    missing values are missing, and every number of both packages equals the CSV run's."""
+    frame = _survey()
+    labels = {"region": {1: "north", 2: "south", 3: "east", 4: "west"}}
+    records = {}
+    for name in ("stata", "csv"):
+        folder = tmp_path / name
+        folder.mkdir()
+        if name == "stata":
+            frame.to_stata(folder / "survey.dta", write_index=False, value_labels=labels)
+            data = "survey.dta"
+        else:
+            frame.to_csv(folder / "survey.csv", index=False)
+            data = "survey.csv"
+        proc = _run(folder, data, "python,r")
+        assert proc.returncode == 0, proc.stderr
+        [records[name]] = json.loads((folder / "out" / "results.json").read_text(encoding="utf-8"))["specs"]
+    stata, csv = records["stata"], records["csv"]
+    assert stata["status"] == "agree" and stata["n_obs"] == len(frame) - 3
+    for engine in ("python", "r"):
+        for key in ("coef", "se", "coef_reps"):
+            assert stata[engine][key] == csv[engine][key], (engine, key)
+
+
+def test_a_damaged_stata_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "survey.dta").write_bytes(b"<stata_dta><header>not really")
+    proc = _run(tmp_path, "survey.dta", "python")
+    assert proc.returncode == 2, proc.stderr
+    [line] = proc.stderr.splitlines()
+    assert "survey.dta: not a readable Stata file (" in line, line
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_stata_year_is_a_period_for_lags(tmp_path: Path) -> None:
+    """A %ty year (a date to pandas by default) stays the year, so a lag of 1 is last year's value."""
+    rng = np.random.default_rng(3)
+    units, years = 40, list(range(2011, 2017))
+    frame = pd.DataFrame(
+        [(u, pd.Timestamp(year=t, month=1, day=1)) for u in range(units) for t in years], columns=["city", "year"]
+    )
+    frame["x"] = rng.normal(size=len(frame))
+    frame["d"] = rng.normal(size=len(frame))
+    frame["y"] = frame["d"] + frame["x"] + rng.normal(size=len(frame))
+    frame.to_stata(tmp_path / "panel.dta", write_index=False, convert_dates={"year": "ty"})
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "dataset: {path: panel.dta, unit: city, time: year}\n"
+        "specs:\n"
+        "  - {id: lagged, model: plr, y: y, d: d, x: [x_lag1], lags: {x: 1}, dropna: true, learner: ols, n_folds: 3, seed: 2}\n",
+        encoding="utf-8",
+    )
+    args = ["run", "--specs", spec, "--out", tmp_path / "out", "--engines", "python", "--no-cache", "--quiet"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", *map(str, args)], capture_output=True, text=True, env=env(), cwd=ROOT, timeout=600
+    )
+    assert proc.returncode == 4, proc.stderr  # one engine: nothing compared
+    [record] = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["specs"]
+    assert record["n_obs"] == units * (len(years) - 1)  # each city's first year has no lag
