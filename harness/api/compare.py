@@ -39,12 +39,17 @@ def _plain(value: Any) -> Any:
 
 def spec_files(reading: ModelReading) -> dict[str, bytes]:
     """``spec.yaml`` and ``data.csv`` of a read model; the data's numbers read back bit for bit."""
+    # A single-precision column (Stata's float, a downcast frame) is written with the digits of its
+    # exact value in double precision: its own shortest digits would read back as another number.
+    frame = reading.frame
+    narrow = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c].dtype) and frame[c].dtype.itemsize < 8]
+    frame = frame.astype(dict.fromkeys(narrow, "float64")) if narrow else frame
     text = io.StringIO()
-    reading.frame.to_csv(text, index=False, lineterminator="\n")
+    frame.to_csv(text, index=False, lineterminator="\n")
     data = text.getvalue().encode("utf-8")
     back = pd.read_csv(io.BytesIO(data))
-    for column in reading.frame.columns:
-        ours, theirs = reading.frame[column].to_numpy(), back[column].to_numpy()
+    for column in frame.columns:
+        ours, theirs = frame[column].to_numpy(), back[column].to_numpy()
         if pd.api.types.is_numeric_dtype(ours.dtype) and not np.array_equal(ours.astype(float), theirs.astype(float)):
             raise DataError(f"data: column '{column}' does not survive a round trip through CSV exactly")
     spec = {"dataset": {"path": "data.csv"}, "specs": [_plain(reading.entry)]}

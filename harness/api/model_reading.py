@@ -103,6 +103,13 @@ def read_model(model: Any) -> ModelReading:
             "score: a fitted ssm 'nonignorable' model halved each training fold at random, a split R cannot "
             "be given; pass it unfitted (the tool then fits it on a split it shares with R)"
         )
+    if fitted and np.asarray(data.x).dtype.itemsize < 8:
+        # Found on a Stata file's float columns: its numbers were 6e-7 from R's, a disagree at the exact tier.
+        raise ModelError(
+            f"data: the controls are {np.asarray(data.x).dtype} (single precision), so doubleml's learners fitted in "
+            "single precision and R fits in double; build the DoubleMLData from frame.astype('float64') and fit "
+            "again (or pass the model unfitted)"
+        )
     if fitted and not model.predictions:
         raise ModelError("model: fitted with store_predictions=False; fit it with store_predictions=True (or pass it unfitted)")
     if labels is not None:
