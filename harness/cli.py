@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=raw,
     )
     run.add_argument("--specs", required=True, type=Path, help="YAML spec file")
-    run.add_argument("--data", type=Path, help="CSV to use instead of the spec file's dataset.path")
+    run.add_argument("--data", type=Path, help="data file (.csv or Stata .dta) to use instead of the spec file's dataset.path")
     run.add_argument("--only", help="comma-separated spec ids (default: every spec)")
     run.add_argument(
         "--engines", default="python,r", help="python,r (default) or python or r; one engine compares nothing (exit 4)"
@@ -103,7 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--baseline", required=True, type=Path, help="a baseline file written by `dml-parity baseline save`")
     check.add_argument("--run", type=Path, help="a run directory to read instead of re-running the baseline's spec file")
-    check.add_argument("--data", type=Path, help="CSV for the re-run (default: the baseline's data); other data is a finding")
+    check.add_argument(
+        "--data", type=Path, help="data (.csv or .dta) for the re-run (default: the baseline's data); other data is a finding"
+    )
     check.add_argument("--only", help="comma-separated spec ids to re-run and compare")
     check.add_argument("--engines", default=None, help="engines for a re-run (default: the baseline's)")
     check.add_argument("--out", type=Path, help="folder for the re-run and check.md (default reports/<name>-check-<time>)")
