@@ -18,7 +18,8 @@ SPEC = (
     "dataset: {{path: {data}}}\n"
     "defaults: {{n_folds: 3, seed: 5}}\n"
     "specs:\n"
-    "  - {{id: wage_union, model: plr, y: lwage, d: union, x: [educ, exper, region], learner: ols, dropna: true}}\n"
+    "  - {{id: wage_union, model: plr, y: lwage, d: union, x: [educ, exper, region], learner: ols, dropna: true,\n"
+    "     cluster: county}}\n"
 )
 
 
@@ -34,6 +35,8 @@ def _survey(n: int = 400) -> pd.DataFrame:
     )
     frame["lwage"] = 0.3 * frame["union"] + 0.08 * frame["educ"] + 0.02 * frame["exper"] + rng.normal(size=n)
     frame.loc[[3, 50, 77], "exper"] = np.nan  # Stata's '.', dropped by dropna
+    frame["county"] = [f"county {k}" for k in rng.integers(0, 30, n)]
+    frame.loc[[5, 90], "county"] = ""  # Stata's missing string (an empty CSV field): dropped too
     return frame
 
 
@@ -49,7 +52,8 @@ def _run(folder: Path, data_name: str, engines: str) -> subprocess.CompletedProc
 @pytest.mark.r
 def test_a_stata_file_runs_as_its_csv_does(tmp_path: Path) -> None:
     """Value labels stay the numbers they label (Stata's estimation commands use those), Stata's
-    missing values are missing, and every number of both packages equals the CSV run's."""
+    missing values are missing (a number's '.' and a string's ""), and every number of both
+    packages equals the CSV run's."""
     frame = _survey()
     labels = {"region": {1: "north", 2: "south", 3: "east", 4: "west"}}
     records = {}
@@ -66,7 +70,7 @@ def test_a_stata_file_runs_as_its_csv_does(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stderr
         [records[name]] = json.loads((folder / "out" / "results.json").read_text(encoding="utf-8"))["specs"]
     stata, csv = records["stata"], records["csv"]
-    assert stata["status"] == "agree" and stata["n_obs"] == len(frame) - 3
+    assert stata["status"] == "agree" and stata["n_obs"] == len(frame) - 5
     for engine in ("python", "r"):
         for key in ("coef", "se", "coef_reps"):
             assert stata[engine][key] == csv[engine][key], (engine, key)

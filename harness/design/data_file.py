@@ -53,10 +53,14 @@ def _read_stata(path: Path) -> pd.DataFrame:
     numbers (a %ty year is the year, %tm months since 1960m1), so a lag of 1 is one period of the
     variable's own unit, as Stata's ``L.`` after ``tsset``."""
     try:
-        return pd.read_stata(path, convert_categoricals=False, convert_dates=False)
+        frame = pd.read_stata(path, convert_categoricals=False, convert_dates=False)
     except Exception as err:  # pandas raises ValueError, struct.error, UnicodeDecodeError, ... on a damaged file
         first = str(err).splitlines()[0] if str(err) else err.__class__.__name__
         raise DataError(f"{path}: not a readable Stata file ({first[:200]})") from None
+    # Stata's missing string is "" (pandas keeps it as text): missing, as an empty CSV field is, so
+    # a row without a cluster id is dropped by dropna (as Stata's own commands drop it), not one cluster.
+    text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c].dtype)]
+    return frame.assign(**{c: frame[c].mask(frame[c] == "") for c in text}) if text else frame
 
 
 def _mapped(path: Path, frame: pd.DataFrame, dataset: DatasetSpec) -> pd.DataFrame:
