@@ -20,7 +20,7 @@ import yaml
 
 from harness.api.model_reading import ModelReading, read_model
 from harness.api.parity_result import ParityResult
-from harness.engines.result import ENGINES
+from harness.engines.result import CI_LEVEL, ENGINES, Bootstrap, Inference
 from harness.errors import DataError, HarnessError
 
 __all__ = ["compare", "spec_files"]
@@ -57,6 +57,16 @@ def spec_files(reading: ModelReading) -> dict[str, bytes]:
     return {"spec.yaml": (head + yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)).encode("utf-8"), "data.csv": data}
 
 
+def _own_draws(model: Any, entry: dict) -> Optional[Inference]:
+    """The bootstrap the user ran, as doubleml's own draws: its bootstrapped t statistics and the
+    joint intervals they give. The shared-weight run is the tool's (harness.running.fit.given_checked)."""
+    if "bootstrap" not in entry:
+        return None
+    joint = model.confint(joint=True, level=CI_LEVEL).to_numpy(dtype=float) if entry.get("joint") else None
+    own = Bootstrap(boot_t=np.array(model.framework.boot_t_stat, dtype=float), joint_ci=joint)
+    return Inference(shared=Bootstrap(), own=own)
+
+
 def compare(model: Any, *, engines: tuple[str, ...] = ENGINES, replicates: Optional[int] = None) -> ParityResult:
     """Compare a doubleml model with DoubleML (R) on the same data and folds.
 
@@ -85,7 +95,7 @@ def compare(model: Any, *, engines: tuple[str, ...] = ENGINES, replicates: Optio
     if reading.fitted and "python" in engines:
         from harness.engines.python_engine import result_of
 
-        given = {reading.entry["id"]: result_of(model, reading.labels, 0.0)}
+        given = {reading.entry["id"]: result_of(model, reading.labels, 0.0, inference=_own_draws(model, reading.entry))}
     with tempfile.TemporaryDirectory(prefix="dmlp-compare-") as folder:
         for name, data in files.items():
             (Path(folder) / name).write_bytes(data)

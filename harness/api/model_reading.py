@@ -98,20 +98,13 @@ def read_model(model: Any) -> ModelReading:
     labels, n_folds = _fold_labels(model, frame, cluster)
     entry["n_folds"] = n_folds
     fitted = bool(np.isfinite(np.asarray(model.all_coef, dtype=float)).all())
-    if fitted and name == "ssm" and model.score == "nonignorable":
-        raise ModelError(
-            "score: a fitted ssm 'nonignorable' model halved each training fold at random, a split R cannot "
-            "be given; pass it unfitted (the tool then fits it on a split it shares with R)"
-        )
-    if fitted and np.asarray(data.x).dtype.itemsize < 8:
-        # Found on a Stata file's float columns: its numbers were 6e-7 from R's, a disagree at the exact tier.
-        raise ModelError(
-            f"data: the controls are {np.asarray(data.x).dtype} (single precision), so doubleml's learners fitted in "
-            "single precision and R fits in double; build the DoubleMLData from frame.astype('float64') and fit "
-            "again (or pass the model unfitted)"
-        )
-    if fitted and not model.predictions:
-        raise ModelError("model: fitted with store_predictions=False; fit it with store_predictions=True (or pass it unfitted)")
+    if fitted:
+        _fitted_rules(model, name, data)
+    # What the user's bootstrap() drew is compared: Python's own draws are the model's (harness.api.compare).
+    # Not on IRM ATTE, whose bootstrap both packages draw differently by design (the spec refuses it).
+    boot = _bootstrap_of(model) if fitted and not (name == "irm" and model.score == "ATTE") else None
+    if boot is not None:
+        entry.update(bootstrap=boot, joint=True)
     if labels is not None:
         names = [f"{FOLD_PREFIX}{rep + 1}" for rep in range(labels.shape[0])]
         clash = [c for c in names if c in frame.columns]
@@ -122,6 +115,32 @@ def read_model(model: Any) -> ModelReading:
     elif fitted:
         raise ModelError("model: fitted, but holds no sample splits to give R")
     return ModelReading(entry=entry, frame=frame, labels=labels, fitted=fitted)
+
+
+def _fitted_rules(model: Any, name: str, data: Any) -> None:
+    """What a fitted model must hold for its own numbers to be compared."""
+    if name == "ssm" and model.score == "nonignorable":
+        raise ModelError(
+            "score: a fitted ssm 'nonignorable' model halved each training fold at random, a split R cannot "
+            "be given; pass it unfitted (the tool then fits it on a split it shares with R)"
+        )
+    if np.asarray(data.x).dtype.itemsize < 8:
+        # Found on a Stata file's float columns: its numbers were 6e-7 from R's, a disagree at the exact tier.
+        raise ModelError(
+            f"data: the controls are {np.asarray(data.x).dtype} (single precision), so doubleml's learners fitted in "
+            "single precision and R fits in double; build the DoubleMLData from frame.astype('float64') and fit "
+            "again (or pass the model unfitted)"
+        )
+    if not model.predictions:
+        raise ModelError("model: fitted with store_predictions=False; fit it with store_predictions=True (or pass it unfitted)")
+
+
+def _bootstrap_of(model: Any) -> Optional[dict]:
+    """The multiplier bootstrap the user ran on a fitted model (``model.bootstrap()``), or None."""
+    framework = getattr(model, "framework", None)
+    if framework is None or framework.boot_method is None:
+        return None
+    return {"method": framework.boot_method, "n_rep_boot": int(framework.n_rep_boot)}
 
 
 def _as_fitted(model: Any, learner: str, estimator: Any) -> Any:

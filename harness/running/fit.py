@@ -19,7 +19,7 @@ import numpy as np
 
 from harness.design.splits import SampleSplits
 from harness.design.table import Design, Folds
-from harness.engines.result import EngineResult
+from harness.engines.result import EngineResult, Inference
 from harness.errors import EnvironmentProblem
 from harness.language.spec import Spec
 
@@ -149,6 +149,10 @@ def given_checked(given: EngineResult, refit: EngineResult) -> tuple[EngineResul
         return dataclasses.replace(mine, folds=tools.folds if reproduced else np.full_like(tools.folds, -1))
 
     checked = held(given, refit)
+    if given.inference is not None and refit.inference is not None:
+        # The user's bootstrap draws are Python's own; the shared weights' run is the tool's refit.
+        own = given.inference.own if refit.inference.own is not None else None
+        checked = dataclasses.replace(checked, inference=Inference(shared=refit.inference.shared, own=own))
     if given.treatments:
         checked = dataclasses.replace(
             checked, treatments=tuple(held(m, t) for m, t in zip(given.treatments, refit.treatments, strict=True))
