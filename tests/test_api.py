@@ -365,6 +365,18 @@ def test_what_a_spec_cannot_say_is_refused() -> None:
         harness.compare(ols())
 
 
+def test_missing_controls_are_named() -> None:
+    """DoubleMLData(force_all_x_finite=False) lets a learner such as LightGBM fit missing controls;
+    the tool compares complete rows. Until 2026-12-06 the error blamed the CSV round trip."""
+    import doubleml as dml
+
+    frame = catholic(300)
+    frame.loc[[1, 7, 30], "motheduc"] = np.nan
+    data = dml.DoubleMLData(frame, y_col="math12", d_cols="cathhs", x_cols=CONTROLS, force_all_x_finite=False)
+    with pytest.raises(ModelError, match=r"^data: column 'motheduc' has missing values \(3 rows\); the tool compares complete"):
+        harness.compare(dml.DoubleMLPLR(data, ml_l=ols(), ml_m=ols(), n_folds=3))
+
+
 def test_import_harness_stays_light() -> None:
     # harness.compare is loaded on first use: the command line and its workers never import it
     code = "import sys, harness; assert 'harness.api' not in sys.modules; harness.compare; assert 'harness.api' in sys.modules"

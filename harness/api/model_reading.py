@@ -95,6 +95,14 @@ def read_model(model: Any) -> ModelReading:
             reason = str(err).split(";")[0]
             raise ModelError(f"data: {reason}; rename it in the data frame before building the DoubleMLData") from None
     frame = data.data[columns].reset_index(drop=True)
+    # doubleml fits missing controls with force_all_x_finite=False; a spec's design has none (until
+    # 2026-12-06 this ended in "does not survive a round trip through CSV", NaN being unequal to itself).
+    gaps = next((c for c in columns if frame[c].isna().any()), None)
+    if gaps is not None:
+        raise ModelError(
+            f"data: column '{gaps}' has missing values ({int(frame[gaps].isna().sum())} rows); the tool compares "
+            "complete rows only: build the DoubleMLData from frame.dropna(subset=[...its columns...])"
+        )
     labels, n_folds = _fold_labels(model, frame, cluster)
     entry["n_folds"] = n_folds
     fitted = bool(np.isfinite(np.asarray(model.all_coef, dtype=float)).all())
