@@ -132,10 +132,11 @@ def _fitted_rules(model: Any, name: str, data: Any) -> None:
             "score: a fitted ssm 'nonignorable' model halved each training fold at random, a split R cannot "
             "be given; pass it unfitted (the tool then fits it on a split it shares with R)"
         )
-    if np.asarray(data.x).dtype.itemsize < 8:
+    controls = np.asarray(data.x).dtype
+    if controls.itemsize < 8:
         # Found on a Stata file's float columns: its numbers were 6e-7 from R's, a disagree at the exact tier.
         raise ModelError(
-            f"data: the controls are {np.asarray(data.x).dtype} (single precision), so doubleml's learners fitted in "
+            f"data: the controls are {controls} (single precision), so doubleml's learners fitted in "
             "single precision and R fits in double; build the DoubleMLData from frame.astype('float64') and fit "
             "again (or pass the model unfitted)"
         )
