@@ -31,8 +31,8 @@ def nuisance_columns(spec: Any, design: Design, nuisance: str, treatment: Option
         if nuisance == "ml_pi":
             return [*controls, design.d, *design.z]
         return [*controls, PREDICTED_SELECTION] if spec.score_name == "nonignorable" else controls
-    others = [t for t in design.treatments if t != (treatment or design.d)] if design.other_treatments_as_controls else []
-    columns = controls + others
+    # The treatment's view (Design.for_treatment): with several treatments, the others as the spec says.
+    columns = list(design.for_treatment(treatment or design.d).x)
     if spec.model == "pliv" and (spec.partial_name, nuisance) in (("Z", "ml_r"), ("XZ", "ml_m")):
         columns += list(design.z)
     return columns
