@@ -34,9 +34,9 @@ def write_specs(folder: Path, data: Path) -> Path:
     return path
 
 
-def env() -> dict:
+def env(**extra: str) -> dict:
     # The worker processes and the CLI import this checkout's harness, not an installed one.
-    return {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    return {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **extra}
 
 
 class Run:
@@ -46,7 +46,13 @@ class Run:
     plain lines off a terminal).
     """
 
-    def __init__(self, args: list, on_line: Optional[Callable[[Run, str], None]] = None, cwd: Optional[Path] = None) -> None:
+    def __init__(
+        self,
+        args: list,
+        on_line: Optional[Callable[[Run, str], None]] = None,
+        cwd: Optional[Path] = None,
+        tmpdir: Optional[Path] = None,
+    ) -> None:
         self.lines: list[str] = []
         self.stdout = ""
         self.proc = subprocess.Popen(
@@ -54,7 +60,7 @@ class Run:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=env(),
+            env=env(TMPDIR=str(tmpdir)) if tmpdir is not None else env(),
             cwd=cwd or ROOT,
             start_new_session=True,
         )

@@ -245,16 +245,38 @@ def test_dask_ctrl_c_cancels_the_specs(spec_path: Path, clean: dict, tmp_path: P
 # -- with R ----------------------------------------------------------------------------------
 
 
+def temporary_files(tmpdir: Path) -> list[str]:
+    """What a run left in the temporary folder it was given ($TMPDIR): R's session folders
+    (``Rtmp*``) of its workers, the workers' folder."""
+    return sorted(str(p.relative_to(tmpdir)) for p in tmpdir.rglob("*"))
+
+
 @pytest.mark.r
 def test_a_worker_killed_in_an_r_run_costs_only_its_spec(spec_path: Path, tmp_path: Path) -> None:
     killed: list[int] = []
-    out = tmp_path / "out"
+    out, tmpdir = tmp_path / "out", tmp_path / "tmp"
+    tmpdir.mkdir()
     run = Run(
         ["run", "--specs", spec_path, "--jobs", 2, "--out", out, "--cache-dir", tmp_path / "cache"],
         on_line=killer("b_slow", 2, killed),
+        tmpdir=tmpdir,
     )
     assert run.wait() == 3, run.stderr
     by_id = {s["id"]: s for s in read_results(out)["specs"]}
     assert by_id["b_slow"]["error"] == "worker died: signal 9"
     assert by_id["a_ols"]["status"] == "agree" and by_id["c_irm"]["status"] == "agree"
     assert not nothing_left(run.pgid)
+    # Three workers started R: the two killed mid-fit and the one that ended with the run.
+    assert temporary_files(tmpdir) == []
+
+
+@pytest.mark.r
+def test_an_r_run_stopped_by_sigterm_leaves_no_temporary_files(spec_path: Path, tmp_path: Path) -> None:
+    out, tmpdir = tmp_path / "out", tmp_path / "tmp"
+    tmpdir.mkdir()
+    on_line, sent = interrupt_after_first(signal.SIGTERM, to_group=False)
+    run = Run(["run", "--specs", spec_path, "--jobs", 2, "--out", out, "--no-cache"], on_line, tmpdir=tmpdir)
+    assert run.wait() == 143, run.stderr
+    assert sent and not out.exists()
+    assert not nothing_left(run.pgid)
+    assert temporary_files(tmpdir) == []

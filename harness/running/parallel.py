@@ -18,8 +18,10 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import multiprocessing.connection
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -34,7 +36,7 @@ __all__ = ["ATTEMPTS", "InProcess", "WorkerPool", "fork_is_safe", "preload_engin
 
 ATTEMPTS = 2  # a spec whose worker died is tried once more, in a new worker
 GRACE_S = 3.0  # for a worker told to stop mid-fit (SIGTERM) before it is killed
-EXIT_S = 15.0  # for an idle worker with R to exit by itself (R removes its temporary folder)
+EXIT_S = 15.0  # for an idle worker with R to exit by itself
 # Where workers come from. A process that has not started R and runs no other thread (the CLI)
 # forks them from itself: they share its imported modules (numpy, pandas, scikit-learn: about
 # 100 MB) page for page instead of importing their own. Any other process (a test session, a
@@ -87,9 +89,10 @@ def death_text(exitcode: Optional[int]) -> str:
 
 
 class _Worker:
-    def __init__(self, context, engines: tuple[str, ...]) -> None:
+    def __init__(self, context, engines: tuple[str, ...], scratch: str) -> None:
         parent_end, child_end = context.Pipe()
-        self.process = context.Process(target=worker_main, args=(child_end, engines), name="dml-parity-worker", daemon=True)
+        args = (child_end, engines, scratch)
+        self.process = context.Process(target=worker_main, args=args, name="dml-parity-worker", daemon=True)
         # SIGINT and SIGTERM blocked while the worker is created: the child inherits the mask, so
         # neither a Ctrl-C nor the run ending it in its first milliseconds can reach it before
         # worker_main sets its own handlers (a forked child would otherwise run the CLI's SIGTERM
@@ -160,6 +163,10 @@ class WorkerPool:
         self._context = _context()
         self._idle: list[_Worker] = []
         self._all: list[_Worker] = []
+        # The workers' temporary folders (R's session folder among them) live in one folder of the
+        # run's, removed when the pool closes: a worker process never runs R's own clean-up (it
+        # ends by os._exit), and one killed mid-fit could not.
+        self._scratch: Optional[str] = None
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -169,8 +176,8 @@ class WorkerPool:
 
     def close(self, graceful: bool = True) -> None:
         workers, self._all, self._idle = self._all, [], []
-        # A worker with R is asked to exit, so that R removes its temporary folder; one without
-        # R holds nothing and is ended at once (it may still be importing its engines).
+        # A worker with R is asked to exit, so that R ends its session; one without R holds
+        # nothing and is ended at once (it may still be importing its engines).
         graceful = graceful and "r" in self.engines
         if not graceful:  # interrupted: stop every fit now, then collect the processes
             for worker in workers:
@@ -178,6 +185,9 @@ class WorkerPool:
                     worker.process.terminate()
         for worker in workers:
             worker.end(graceful)
+        if self._scratch is not None:  # every worker has ended: nothing writes there any more
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
     def warm(self) -> None:
         """Nothing: no worker starts before the run's input is checked (harness.running.runner)."""
@@ -189,7 +199,9 @@ class WorkerPool:
             self._idle.append(self._new())
 
     def _new(self) -> _Worker:
-        worker = _Worker(self._context, self.engines)
+        if self._scratch is None:
+            self._scratch = tempfile.mkdtemp(prefix="dml-parity-workers-")
+        worker = _Worker(self._context, self.engines, self._scratch)
         self._all.append(worker)
         return worker
 

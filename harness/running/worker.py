@@ -16,8 +16,10 @@ __all__ = ["SINGLE_THREAD", "worker_main"]
 SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def worker_main(conn, engines: tuple[str, ...]) -> None:
-    """Answer ``("versions", None)`` and ``("fit", prepared)`` requests; ``None`` ends the loop."""
+def worker_main(conn, engines: tuple[str, ...], scratch: str) -> None:
+    """Answer ``("versions", None)`` and ``("fit", prepared)`` requests; ``None`` ends the loop.
+
+    ``scratch`` is the run's folder for the workers' temporary files, which the run removes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to handle: it ends us
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a worker forked from the CLI inherits its handler
     # Blocked while the run started us (harness.running.parallel): a SIGTERM sent meanwhile ends us here, quietly.
@@ -28,6 +30,7 @@ def worker_main(conn, engines: tuple[str, ...]) -> None:
     claim_cpu()  # before R and the learners start their threads, which inherit the CPU
     for key, value in SINGLE_THREAD.items():
         os.environ.setdefault(key, value)
+    os.environ["TMPDIR"] = scratch  # read once, by R as it starts: its session folder goes there
     from threadpoolctl import threadpool_limits
 
     from harness.errors import HarnessError
