@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 import harness
 from harness.cli import main
@@ -347,6 +349,31 @@ def test_a_pipeline_and_a_setting_the_twin_cannot_take_are_one_line_errors() -> 
         harness.compare(_plr(Lasso(alpha=0.1)))
     with pytest.raises(ModelError, match=r"^ml_l: LinearRegression\(fit_intercept=False\): its R twin 'ols'"):
         harness.compare(_plr(type(ols())(fit_intercept=False)))
+
+
+@pytest.mark.r
+def test_an_unpenalised_logit_in_the_spelling_before_scikit_learn_1_8(tmp_path: Path) -> None:
+    """``penalty=None`` was the way to ask for no penalty until scikit-learn 1.8 (which deprecates it
+    for ``C=inf``); scripts written then use it. Its fit is the twin's, so it is compared, on a
+    boolean treatment column; before, it was refused as needing "penalty='deprecated'"."""
+    import doubleml as dml
+    from sklearn.linear_model import LogisticRegression
+
+    frame = catholic().assign(cathhs=lambda f: f["cathhs"].astype(bool))
+    data = dml.DoubleMLData(frame, y_col="math12", d_cols="cathhs", x_cols=CONTROLS)
+    np.random.seed(2)  # seed 1's folds separate the logit on one training fold (refused: see test_feasibility)
+    spelled_before = LogisticRegression(penalty=None, solver="newton-cholesky", tol=1e-14, max_iter=1000)
+    irm = dml.DoubleMLIRM(data, ml_g=ols(), ml_m=spelled_before, n_folds=3)
+    with pytest.warns(FutureWarning) if "deprecated" in str(LogisticRegression().penalty) else nullcontext():
+        irm.fit()
+    result = harness.compare(irm)
+    assert result.status == "agree" and result.checks["ok"].all()
+    python_side_is_the_model(result, irm)
+    spec = yaml.safe_load(result.to_spec(tmp_path / "spec").read_text(encoding="utf-8"))
+    assert spec["specs"][0]["learners"]["ml_m"] == "logit"
+    # A penalty the twin does not fit is named, and the twin's own setting is not a sentinel to copy.
+    with pytest.raises(ModelError, match=r"needs C=inf, max_iter=1000, penalty left at its default, solver='newton-cholesky'"):
+        harness.compare(dml.DoubleMLIRM(data, ml_g=ols(), ml_m=LogisticRegression(penalty="l1", solver="saga")))
 
 
 def test_what_a_spec_cannot_say_is_refused() -> None:

@@ -50,6 +50,22 @@ def same_setting(a: Any, b: Any) -> bool:
     return bool(equal) or both_nan
 
 
+def _as_the_twin_spells_it(estimator: Any, given: dict[str, Any], fixed: dict[str, Any]) -> dict[str, Any]:
+    """``given`` with settings that make the same fit as the twin's spelled the twin's way.
+
+    LogisticRegression: ``penalty=None`` (``'none'`` before scikit-learn 1.2) is no penalty, which
+    scikit-learn 1.8 spells ``C=inf`` and deprecates ``penalty`` for; ``penalty='l2'`` is what C
+    scales by default. Scripts written for earlier releases use both spellings."""
+    if type(estimator).__name__ != "LogisticRegression" or "penalty" not in given or "penalty" not in fixed:
+        return given
+    spelled = dict(given)
+    if given["penalty"] is None or given["penalty"] == "none":
+        spelled |= {"C": np.inf, "penalty": fixed["penalty"], "l1_ratio": fixed.get("l1_ratio")}
+    elif given["penalty"] == "l2" and given.get("l1_ratio") in (None, 0, 0.0):
+        spelled |= {"penalty": fixed["penalty"], "l1_ratio": fixed.get("l1_ratio")}
+    return spelled
+
+
 def _describe(estimator: Any) -> str:
     from sklearn.pipeline import Pipeline
 
@@ -75,7 +91,8 @@ def learner_choice(estimator: Any, nuisance: str, model: str, score: str) -> Lea
         )
     name = candidates[0]
     pair, reference = LEARNERS[name], _reference(name, kind)
-    given, fixed = estimator.get_params(deep=False), reference.get_params(deep=False)
+    fixed = reference.get_params(deep=False)
+    given = _as_the_twin_spells_it(estimator, estimator.get_params(deep=False), fixed)
     params: dict[str, Any] = {}
     wrong = []
     for key, value in given.items():
@@ -85,7 +102,11 @@ def learner_choice(estimator: Any, nuisance: str, model: str, score: str) -> Lea
             wrong.append(key)
     if wrong:  # every setting at once, so one edit fixes them all
         have = ", ".join(f"{key}={given[key]!r}" for key in wrong)
-        needs = ", ".join(f"{key}={fixed.get(key)!r}" for key in wrong)
+        default = type(estimator)().get_params(deep=False)  # a deprecated setting's default is a sentinel
+        needs = ", ".join(
+            f"{key} left at its default" if same_setting(fixed.get(key), default.get(key)) else f"{key}={fixed.get(key)!r}"
+            for key in wrong
+        )
         raise ModelError(
             f"{nuisance}: {type(estimator).__name__}({have}): its R twin '{name}' ({pair.r_key[kind]}) "
             f"needs {needs}; set them, or use a learner with a twin (known: {known_estimators()})"
