@@ -3,7 +3,7 @@ beside tests/matrix_cases.py's.
 
 Axes: model variant {PLR partialling out, PLR IV-type, PLIV partialling out X (one and two
 instruments), PLIV IV-type, PLIV partial Z, PLIV partial XZ, PLR and PLIV with the other treatments
-out of each treatment's nuisances, IRM ATE, IIVM, SSM missing-at-random,
+out of each treatment's nuisances, IRM ATE, IIVM (each also with a 0/1 outcome learnt by a classifier), SSM missing-at-random,
 SSM nonignorable (each also with normalize_ipw), and with clusters SSM nonignorable one-way and PLIV partial XZ two-way} ×
 treatments {1, 2, 3} (several only where both packages allow it: PLR and PLIV) ×
 inference {pointwise, Holm alone, normal bootstrap + joint + Romano-Wolf, wild bootstrap + joint +
@@ -12,7 +12,7 @@ package bootstraps cluster data} × n_rep {1, 2, 3} on generated data (300 rows;
 400), K = 3.
 
 * ``fast`` (every test run): each model variant once, with the richest inference it allows and
-  the most treatments, n_rep dealt round 1, 2, 3 — 17 cases;
+  the most treatments, n_rep dealt round 1, 2, 3 — 19 cases;
 * ``slow`` (CI, ``DMLP_FULL=1``): every model variant × treatment count × inference setting once,
   with n_rep dealt round so that each variant meets odd and even n_rep — the rest of that product.
 """
@@ -51,6 +51,13 @@ VARIANTS: dict[str, tuple[str, dict, dict[int, list]]] = {
     "pliv_xz": ("tables", dict(model="pliv", partial="XZ", y="y", z=["zc", "z"], x=X, learner=OLS), {1: ["d"], 2: ["d", "skew"]}),
     "irm_ate": ("tables", dict(model="irm", y="y", x=X, learners=IRM_LEARNERS), {1: ["db"]}),
     "iivm": ("tables", dict(model="iivm", y="y", z=["z"], x=X, learners={**IRM_LEARNERS, "ml_r": "logit"}), {1: ["db"]}),
+    # A 0/1 outcome whose ml_g is a classifier (both packages predict its probability).
+    "irm_ate_yb": ("tables", dict(model="irm", y="yb", x=X, learners={"ml_g": "logit", "ml_m": "logit"}), {1: ["db"]}),
+    "iivm_yb": (
+        "tables",
+        dict(model="iivm", y="yb", z=["z"], x=X, learners={"ml_g": "logit", "ml_m": "logit", "ml_r": "logit"}),
+        {1: ["db"]},
+    ),
     "ssm_mar": ("ssm_mar", dict(model="ssm", y="y", s="s", x=SSM_X, learners=SSM_LEARNERS), {1: ["d"]}),
     "ssm_nonignorable": (
         "ssm_nonignorable",
@@ -104,7 +111,8 @@ N_REPS = (1, 2, 3)
 @cache
 def api_frame(name: str) -> pd.DataFrame:
     if name == "tables":
-        return make_tables(seed=2027, n=300)
+        frame = make_tables(seed=2027, n=300)
+        return frame.assign(yb=(frame["y"] > frame["y"].median()).astype(int))
     # doubleml's own SSM generator, seeded as the spec files seed it, and 40 clusters.
     frame = generate({"name": "make_ssm_data", "n_obs": 400, "dim_x": 5, "mar": name == "ssm_mar"}, 11)
     frame["g"] = np.random.default_rng(11).integers(0, 40, len(frame))

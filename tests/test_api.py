@@ -376,6 +376,26 @@ def test_an_unpenalised_logit_in_the_spelling_before_scikit_learn_1_8(tmp_path: 
         harness.compare(dml.DoubleMLIRM(data, ml_g=ols(), ml_m=LogisticRegression(penalty="l1", solver="saga")))
 
 
+@pytest.mark.r
+def test_a_fitted_irm_whose_binary_outcome_is_learnt_by_a_classifier(tmp_path: Path) -> None:
+    """Both packages take a classifier for IRM's ml_g when the outcome is 0/1 (its probability is
+    the outcome's regression). Before, the tool said the classifier had no R twin. The controls
+    leave out the race dummies: among the 56 Catholic-school students every Asian one is above
+    the median, which separates ml_g1's logit (refused, rightly)."""
+    import doubleml as dml
+
+    frame = catholic().assign(math_hi=lambda f: (f["math12"] > f["math12"].median()).astype(int))
+    data = dml.DoubleMLData(frame, y_col="math_hi", d_cols="cathhs", x_cols=["female", "motheduc", "fatheduc", "lfaminc"])
+    np.random.seed(1)
+    irm = dml.DoubleMLIRM(data, ml_g=logit(), ml_m=logit(), n_folds=3)
+    irm.fit()
+    result = harness.compare(irm)
+    assert result.status == "agree" and result.checks["ok"].all()
+    python_side_is_the_model(result, irm)
+    assert result.rows[0]["learner_settings"]["ml_g"]["kind"] == "classifier"
+    same_as_the_cli(result, tmp_path)
+
+
 def test_what_a_spec_cannot_say_is_refused() -> None:
     import doubleml as dml
 

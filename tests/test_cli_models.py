@@ -31,6 +31,12 @@ TABLE_SPECS = {
     "irm_ate": f"{{model: irm, y: y, d: db, x: {X}, learners: {{ml_g: ols, ml_m: logit}}}}",
     "irm_atte": f"{{model: irm, score: ATTE, y: y, d: db, x: {X}, learners: {{ml_g: ols, ml_m: logit}}}}",
     "iivm_late": f"{{model: iivm, y: y, d: db, z: [z], x: {X}, learners: {{ml_g: ols, ml_m: logit, ml_r: logit}}}}",
+    # A 0/1 outcome's ml_g as a classifier (IRM, IIVM, SSM in both packages), and as a linear
+    # probability model, which must give another estimate in each package.
+    "irm_yb_classifier": f"{{model: irm, y: yb, d: db, x: {X}, learners: {{ml_g: logit, ml_m: logit}}}}",
+    "irm_yb_linear": f"{{model: irm, y: yb, d: db, x: {X}, learners: {{ml_g: ols, ml_m: logit}}}}",
+    "iivm_yb_classifier": f"{{model: iivm, y: yb, d: db, z: [z], x: {X}, learners: {{ml_g: logit, ml_m: logit, ml_r: logit}}}}",
+    "ssm_yb_classifier": f"{{model: ssm, y: yb, d: db, s: z, x: {X}, learners: {{ml_g: logit, ml_pi: logit, ml_m: logit}}}}",
 }
 # Two treatments, each with the other among its nuisances' columns (both packages' default) and without.
 TWO = "{model: plr, y: y, d: [d, zc], x: [x1, x2, x3], learner: ols"
@@ -60,7 +66,8 @@ def _spec_file(folder: Path, dataset: str, specs: dict[str, str]) -> Path:
 def _spec_files(folder: Path) -> list[Path]:
     tables = folder / "tables"
     tables.mkdir()
-    make_tables(seed=2027, n=300).to_csv(tables / "tables.csv", index=False)
+    frame = make_tables(seed=2027, n=300)
+    frame.assign(yb=(frame["y"] > frame["y"].median()).astype(int)).to_csv(tables / "tables.csv", index=False)
     files = [_spec_file(tables, "{path: tables.csv}", {**TABLE_SPECS, **APART_SPECS})]
     for spec_id, (mar, entry) in SSM_SPECS.items():
         sub = folder / spec_id
@@ -125,6 +132,19 @@ def test_normalize_ipw_reaches_both_packages(both: dict) -> None:
     for engine in ("python", "r"):
         assert abs(normalized[engine]["coef"] - plain[engine]["coef"]) > 1e-4 * abs(plain[engine]["se"]), engine
     assert normalized["python"]["coef"] == pytest.approx(normalized["r"]["coef"], rel=1e-10)
+
+
+@pytest.mark.r
+def test_a_classifier_for_a_binary_outcome_reaches_both_packages(both: dict) -> None:
+    """IRM's ml_g as a logit on a 0/1 outcome: each package predicts probabilities (its estimate
+    moves from the linear probability model's) and the two agree at the exact tier."""
+    classifier, linear = both["irm_yb_classifier"][0], both["irm_yb_linear"][0]
+    assert classifier["learner_settings"]["ml_g"]["kind"] == "classifier"
+    assert classifier["learner_settings"]["ml_g"]["r"]["learner"] == "classif.log_reg"
+    for engine in ("python", "r"):
+        assert abs(classifier[engine]["coef"] - linear[engine]["coef"]) > 1e-3 * linear[engine]["se"], engine
+    assert classifier["python"]["coef"] == pytest.approx(classifier["r"]["coef"], rel=1e-10)
+    assert classifier["tier"] == "exact" and classifier["status"] == "agree"
 
 
 @pytest.mark.r

@@ -164,7 +164,13 @@ CASES = [
     (
         "classifier asked of a regression nuisance",
         "{id: a, model: plr, y: y, d: db, x: [x1, x2], learners: {ml_l: {name: rf, classifier: true}, ml_m: ols}}",
-        r"spec 'a'.*learners.ml_l: plr's ml_l is a regression; only plr's ml_m \(0/1 treatment\) takes a classifier",
+        r"spec 'a'.*learners.ml_l: plr's ml_l is a regression; only plr's ml_m \(0/1 treatment\) and the ml_g of irm, "
+        r"iivm and ssm \(0/1 outcome\) take a classifier",
+    ),
+    (
+        "IRM ml_g classifier on an outcome that is not 0/1",
+        "{id: a, model: irm, y: y, d: db, x: [x1, x2], learners: {ml_g: logit, ml_m: logit}}",
+        r"spec 'a' field 'learners.ml_g': a classifier \('logit'\) predicts a 0/1 outcome, and 'y' is not one",
     ),
     (
         "a second treatment's classifier separated (each treatment's view is checked)",

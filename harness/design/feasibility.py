@@ -32,7 +32,7 @@ from harness.design.nuisance_columns import PREDICTED_SELECTION, nuisance_column
 from harness.design.shared_draws import inner_splits, split_key
 from harness.design.table import Design, Folds, cluster_codes
 from harness.errors import SpecError
-from harness.language.learners import resolve_learner
+from harness.language.learners import CLASSIFIER_OPTIONAL, resolve_learner
 from harness.language.spec import Spec
 
 __all__ = ["check_engines_accept", "check_feasible"]
@@ -149,8 +149,7 @@ def check_feasible(spec: Spec, design: Design, folds: Folds, where: str) -> None
                     f"{prefix} field 'score': IRM ATTE needs treated rows in every test fold (R divides by each fold's "
                     f"treated share), fold {k + 1} of repetition {rep + 1} has none; use fewer folds or more data"
                 )
-    if spec.model == "plr":
-        _check_classifier_treatment(spec, design, prefix)
+    _check_classifier_target(spec, design, prefix)
     subsets = {
         name: (key, rows, target, resolve_learner(spec.learner_for(key), key, spec.model))
         for name, (key, rows, target) in _subsets(spec, design).items()
@@ -188,17 +187,20 @@ def _subgroup_hint(nuisance: str, only: float, design: Design) -> str:
     return ""
 
 
-def _check_classifier_treatment(spec: Spec, design: Design, prefix: str) -> None:
-    """PLR's ml_m as a classifier: both packages take one only when every treatment is 0/1."""
-    learner = resolve_learner(spec.learner_for("ml_m"), "ml_m", spec.model)
-    if learner.kind != "classif":
-        return
-    for treatment in design.treatments or (design.d,):
-        if not zero_one(design.frame[treatment].to_numpy()):
-            raise SpecError(
-                f"{prefix} field 'learners.ml_m': a classifier ('{learner.name}') predicts a 0/1 treatment, and "
-                f"'{treatment}' is not one (as the model receives it); use a regressor"
-            )
+def _check_classifier_target(spec: Spec, design: Design, prefix: str) -> None:
+    """A classifier where a regression is the default (PLR's ml_m; the ml_g of IRM, IIVM and SSM):
+    both packages take one only when its target (every treatment; the outcome) is 0/1."""
+    for key in sorted(CLASSIFIER_OPTIONAL.get(spec.model, set())):
+        learner = resolve_learner(spec.learner_for(key), key, spec.model)
+        if learner.kind != "classif":
+            continue
+        what, targets = ("treatment", design.treatments or (design.d,)) if key == "ml_m" else ("outcome", (design.y,))
+        for target in targets:
+            if not zero_one(design.frame[target].to_numpy()):
+                raise SpecError(
+                    f"{prefix} field 'learners.{key}': a classifier ('{learner.name}') predicts a 0/1 {what}, and "
+                    f"'{target}' is not one (as the model receives it); use a regressor"
+                )
 
 
 def _check_linear(

@@ -295,10 +295,12 @@ def is_classifier_nuisance(model: str, nuisance: str) -> bool:
     return nuisance in CLASSIFIER_NUISANCES.get(model, set())
 
 
-# Both packages also take a classifier for PLR's ml_m when every treatment is 0/1 (doubleml plr.py,
-# DoubleML's double_ml_plr.R): it predicts the treatment's probability. A learner with only a
-# classifier (logit) is one there; any other says ``classifier: true``.
-CLASSIFIER_OPTIONAL = {"plr": {"ml_m"}}
+# Both packages also take a classifier for PLR's ml_m when every treatment is 0/1, and for the
+# outcome's ml_g of IRM, IIVM and SSM when the outcome is 0/1 (doubleml's _check_learner(...,
+# classifier=True) and predict_proba; DoubleML's assert_learner(..., Classif = TRUE) and "prob"):
+# it predicts the probability. A learner with only a classifier (logit) is one there; any other
+# says ``classifier: true``.
+CLASSIFIER_OPTIONAL = {"plr": {"ml_m"}, "irm": {"ml_g"}, "iivm": {"ml_g"}, "ssm": {"ml_g"}}
 
 
 def _kind(name: str, nuisance: str, model: str, classifier: object) -> Kind:
@@ -309,7 +311,8 @@ def _kind(name: str, nuisance: str, model: str, classifier: object) -> Kind:
     if nuisance not in CLASSIFIER_OPTIONAL.get(model, set()):
         if classifier:
             raise ValueError(
-                f"learners.{nuisance}: {model}'s {nuisance} is a regression; only plr's ml_m (0/1 treatment) takes a classifier"
+                f"learners.{nuisance}: {model}'s {nuisance} is a regression; only plr's ml_m (0/1 treatment) and the "
+                "ml_g of irm, iivm and ssm (0/1 outcome) take a classifier"
             )
         return "regr"
     only_classifier = "regr" not in LEARNERS[name].python
