@@ -596,6 +596,27 @@ def test_plivs_partialling_variants_and_iv_type_scores() -> None:
     assert "partial: XZ" in harness.compare(models["XZ"], engines=("python",)).files["spec.yaml"].decode()
 
 
+@pytest.mark.r
+def test_a_frame_made_from_a_numpy_array_keeps_its_integer_column_names(tmp_path: Path) -> None:
+    """``pd.DataFrame(array)`` names its columns 0, 1, ...; doubleml takes them as x_cols. A spec
+    and a CSV header name them by text. Before, harness.compare stopped with ``KeyError: 0``."""
+    import doubleml as dml
+
+    frame = catholic(300)
+    numbered = pd.DataFrame(frame[CONTROLS].to_numpy()).assign(math12=frame["math12"], cathhs=frame["cathhs"])
+    data = dml.DoubleMLData(numbered, y_col="math12", d_cols="cathhs", x_cols=list(range(len(CONTROLS))))
+    np.random.seed(2)
+    plr = dml.DoubleMLPLR(data, ml_l=ols(), ml_m=ols(), n_folds=3)
+    plr.fit()
+    result = harness.compare(plr)
+    assert result.status == "agree"
+    python_side_is_the_model(result, plr)
+    assert same_as_the_cli(result, tmp_path)["specs"][0]["status"] == "agree"
+    clash = numbered.assign(**{"0": frame["female"]})
+    with pytest.raises(ModelError, match=r"^data: columns 0 and '0' have one name as text; rename one$"):
+        harness.compare(dml.DoubleMLPLR(dml.DoubleMLData(clash, "math12", "cathhs", x_cols=[0, "0"]), ols(), ols()))
+
+
 def test_propensity_settings_are_read_or_refused() -> None:
     import doubleml as dml
     from doubleml.utils import PSProcessorConfig

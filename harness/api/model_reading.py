@@ -76,25 +76,12 @@ def read_model(model: Any) -> ModelReading:
         entry["cluster"] = cluster
     _family_settings(model, name, entry)
     entry["learners"] = {n: learner_choice(_as_fitted(model, n, est), n, name, model.score) for n, est in model.learner.items()}
-    columns = list(
-        dict.fromkeys(
-            [
-                data.y_col,
-                *data.d_cols,
-                *data.x_cols,
-                *(getattr(data, "z_cols", None) or []),
-                *([data.s_col] if name == "ssm" else []),
-                *cluster,
-            ]
-        )
-    )
-    for column in columns:
-        try:
-            check_column_name(str(column))
-        except ValueError as err:
-            reason = str(err).split(";")[0]
-            raise ModelError(f"data: {reason}; rename it in the data frame before building the DoubleMLData") from None
-    frame = data.data[columns].reset_index(drop=True)
+    columns = _model_columns(data, name, cluster)
+    # A spec and a CSV header name columns by text: a frame's integer names (a numpy array made a
+    # frame) become their text, in the entry as in the frame.
+    frame = data.data[columns].reset_index(drop=True).set_axis([str(c) for c in columns], axis=1)
+    entry.update({k: _as_text(v) for k, v in entry.items() if k in ("y", "d", "x", "z", "s", "cluster")})
+    columns = list(frame.columns)
     # doubleml fits missing controls with force_all_x_finite=False; a spec's design has none (until
     # 2026-12-06 this ended in "does not survive a round trip through CSV", NaN being unequal to itself).
     gaps = next((c for c in columns if frame[c].isna().any()), None)
@@ -103,7 +90,7 @@ def read_model(model: Any) -> ModelReading:
             f"data: column '{gaps}' has missing values ({int(frame[gaps].isna().sum())} rows); the tool compares "
             "complete rows only: build the DoubleMLData from frame.dropna(subset=[...its columns...])"
         )
-    labels, n_folds = _fold_labels(model, frame, cluster)
+    labels, n_folds = _fold_labels(model, frame, _as_text(cluster))
     entry["n_folds"] = n_folds
     fitted = bool(np.isfinite(np.asarray(model.all_coef, dtype=float)).all())
     if fitted:
@@ -123,6 +110,38 @@ def read_model(model: Any) -> ModelReading:
     elif fitted:
         raise ModelError("model: fitted, but holds no sample splits to give R")
     return ModelReading(entry=entry, frame=frame, labels=labels, fitted=fitted)
+
+
+def _model_columns(data: Any, name: str, cluster: list) -> list:
+    """The data columns the model uses, each once, as the DoubleMLData names them; a name R cannot
+    take, or two names that are one as text, is a one-line error."""
+    columns = list(
+        dict.fromkeys(
+            [
+                data.y_col,
+                *data.d_cols,
+                *data.x_cols,
+                *(getattr(data, "z_cols", None) or []),
+                *([data.s_col] if name == "ssm" else []),
+                *cluster,
+            ]
+        )
+    )
+    seen: dict[str, Any] = {}
+    for column in columns:
+        if str(column) in seen:
+            raise ModelError(f"data: columns {seen[str(column)]!r} and {column!r} have one name as text; rename one")
+        seen[str(column)] = column
+        try:
+            check_column_name(str(column))
+        except ValueError as err:
+            reason = str(err).split(";")[0]
+            raise ModelError(f"data: {reason}; rename it in the data frame before building the DoubleMLData") from None
+    return columns
+
+
+def _as_text(value: Any) -> Any:
+    return [str(v) for v in value] if isinstance(value, list) else str(value)
 
 
 def _fitted_rules(model: Any, name: str, data: Any) -> None:
