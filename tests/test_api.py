@@ -396,6 +396,30 @@ def test_a_fitted_irm_whose_binary_outcome_is_learnt_by_a_classifier(tmp_path: P
     same_as_the_cli(result, tmp_path)
 
 
+@pytest.mark.r
+def test_lightgbm_at_its_own_objective_is_the_twin_and_svr_gamma_scale_says_why() -> None:
+    """``LGBMRegressor()`` leaves ``objective=None``, LightGBM's own ``regression`` (``binary`` for
+    a classifier of two classes): the fit the lgbm twin makes. It was refused as needing
+    objective='regression'. SVR's default gamma='scale' depends on each training fold; its
+    refusal says so instead of "cannot take this value"."""
+    import doubleml as dml
+    from lightgbm import LGBMClassifier, LGBMRegressor
+    from sklearn.svm import SVR
+
+    data = dml.DoubleMLData(catholic(400), y_col="math12", d_cols="cathhs", x_cols=CONTROLS)
+    np.random.seed(3)
+    settings = {"n_estimators": 30, "random_state": 1, "verbose": -1}
+    irm = dml.DoubleMLIRM(data, ml_g=LGBMRegressor(**settings), ml_m=LGBMClassifier(**settings), n_folds=3)
+    irm.fit()
+    assert irm.learner["ml_g"].objective is None and irm.learner["ml_m"].objective is None
+    result = harness.compare(irm)
+    assert result.status == "agree" and result.checks["ok"].all()
+    python_side_is_the_model(result, irm)
+    scale = r"^ml_l: SVR\(gamma='scale'\): .* cannot take this value: gamma must be .*each training fold"
+    with pytest.raises(ModelError, match=scale):
+        harness.compare(_plr(SVR()))
+
+
 def test_what_a_spec_cannot_say_is_refused() -> None:
     import doubleml as dml
 

@@ -55,8 +55,13 @@ def _as_the_twin_spells_it(estimator: Any, given: dict[str, Any], fixed: dict[st
 
     LogisticRegression: ``penalty=None`` (``'none'`` before scikit-learn 1.2) is no penalty, which
     scikit-learn 1.8 spells ``C=inf`` and deprecates ``penalty`` for; ``penalty='l2'`` is what C
-    scales by default. Scripts written for earlier releases use both spellings."""
-    if type(estimator).__name__ != "LogisticRegression" or "penalty" not in given or "penalty" not in fixed:
+    scales by default. Scripts written for earlier releases use both spellings. LightGBM's
+    estimators: ``objective=None`` is the estimator's own objective (``regression``; ``binary`` for
+    a classifier of two classes, which every classifier nuisance is)."""
+    kind = type(estimator).__name__
+    if kind in ("LGBMRegressor", "LGBMClassifier") and given.get("objective", "") is None:
+        return {**given, "objective": "regression" if kind == "LGBMRegressor" else "binary"}
+    if kind != "LogisticRegression" or "penalty" not in given or "penalty" not in fixed:
         return given
     spelled = dict(given)
     if given["penalty"] is None or given["penalty"] == "none":
@@ -116,9 +121,11 @@ def learner_choice(estimator: Any, nuisance: str, model: str, score: str) -> Lea
         try:
             convert(value, 1)
         except (TypeError, ValueError):
+            why = pair.check(params) if pair.check is not None else None  # the pair's own reason, when it has one
+            hint = " (give an integer seed, so both sides draw alike)" if key == "random_state" else f": {why}" if why else ""
             raise ModelError(
                 f"{nuisance}: {type(estimator).__name__}({key}={value!r}): its R twin '{name}' ({pair.r_key[kind]}) "
-                f"cannot take this value" + (" (give an integer seed, so both sides draw alike)" if key == "random_state" else "")
+                f"cannot take this value{hint}"
             ) from None
     if optional and kind == "classif" and "regr" in pair.python:
         params["classifier"] = True

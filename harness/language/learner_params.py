@@ -195,7 +195,8 @@ def check_svr(params: dict[str, Any]) -> Optional[str]:
     gamma = params.get("gamma")
     if not (gamma == "auto" or (_is_num(gamma) and gamma > 0)):
         # "scale" is 1/(p var(X)) of each training fold, which mlr3's regr.svm cannot see.
-        return f"gamma must be a positive number or 'auto' (1/n_features), got {gamma!r}"
+        why = " (1/(n_features var(X)) of each training fold, which R's svm cannot be given)" if gamma == "scale" else ""
+        return f"gamma must be a positive number or 'auto' (1/n_features), got {gamma!r}{why}"
     return None
 
 
