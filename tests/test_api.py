@@ -22,6 +22,7 @@ import yaml
 import harness
 from harness.cli import main
 from harness.errors import ModelError
+from tests.faults import env
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTROLS = ["female", "asian", "hispan", "black", "motheduc", "fatheduc", "lfaminc"]
@@ -453,6 +454,43 @@ def test_import_harness_stays_light() -> None:
     code = "import sys, harness; assert 'harness.api' not in sys.modules; harness.compare; assert 'harness.api' in sys.modules"
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
+
+
+SCRIPT_WITHOUT_MAIN_GUARD = """
+import os, threading, time
+import numpy as np, doubleml as dml, harness
+from sklearn.linear_model import LinearRegression
+from tests.test_api import catholic, CONTROLS
+with open(os.environ["RAN_LOG"], "a") as log:
+    log.write(f"{os.getpid()}\\n")
+threading.Thread(target=time.sleep, args=(60,), daemon=True).start()  # a progress bar's, joblib's
+data = dml.DoubleMLData(catholic(300), y_col="math12", d_cols="cathhs", x_cols=CONTROLS)
+np.random.seed(1)
+plr = dml.DoubleMLPLR(data, ml_l=LinearRegression(), ml_m=LinearRegression(), n_folds=3)
+plr.fit()
+print(harness.compare(plr).status)
+"""
+
+
+@pytest.mark.r
+def test_a_script_without_a_main_guard_runs_once(tmp_path: Path) -> None:
+    """A user's script with a thread running and no ``if __name__ == "__main__":``: the workers
+    (then forked from a fork server, not from the script) imported the script again, so its body
+    ran in every worker, and its harness.compare call, made while the worker started, killed it
+    ("a worker process died while starting R")."""
+    script, log = tmp_path / "analysis.py", tmp_path / "ran.txt"
+    script.write_text(SCRIPT_WITHOUT_MAIN_GUARD, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env={**env(), "RAN_LOG": str(log)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0 and proc.stdout.strip() == "agree", proc.stderr[-2000:]
+    assert len(log.read_text(encoding="utf-8").split()) == 1, "the script's body ran once"
 
 
 @pytest.mark.r

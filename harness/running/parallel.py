@@ -31,6 +31,7 @@ from harness.design import shared_memory
 from harness.errors import EnvironmentProblem
 from harness.running.fit import PreparedSpec, failed_result, python_versions, run_one, worker_versions
 from harness.running.worker import worker_main
+from harness.running.worker_process import worker_process
 
 __all__ = ["ATTEMPTS", "InProcess", "WorkerPool", "fork_is_safe", "preload_engine"]
 
@@ -92,7 +93,7 @@ class _Worker:
     def __init__(self, context, engines: tuple[str, ...], scratch: str) -> None:
         parent_end, child_end = context.Pipe()
         args = (child_end, engines, scratch)
-        self.process = context.Process(target=worker_main, args=args, name="dml-parity-worker", daemon=True)
+        self.process = worker_process(context, target=worker_main, args=args, name="dml-parity-worker", daemon=True)
         # SIGINT and SIGTERM blocked while the worker is created: the child inherits the mask, so
         # neither a Ctrl-C nor the run ending it in its first milliseconds can reach it before
         # worker_main sets its own handlers (a forked child would otherwise run the CLI's SIGTERM
