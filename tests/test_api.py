@@ -21,7 +21,7 @@ import yaml
 
 import harness
 from harness.cli import main
-from harness.errors import ModelError
+from harness.errors import HarnessError, ModelError
 from tests.faults import env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -607,6 +607,38 @@ def test_the_bootstrap_a_user_ran_is_compared(tmp_path: Path) -> None:
     irm.fit()
     irm.bootstrap(n_rep_boot=100)
     assert "bootstrap" not in read_model(irm).entry and "joint" not in read_model(irm).entry
+
+
+@pytest.mark.r
+def test_adjusted_p_values_asked_of_a_model_are_its_own_and_compared(tmp_path: Path) -> None:
+    """``harness.compare(model, p_adjust=...)``: doubleml keeps no record of a ``p_adjust`` call, so
+    it is asked. Holm's and Bonferroni's adjusted p-values are the model's own (``model.p_adjust``)
+    and compared with R's; Romano-Wolf's need the model's bootstrap, whose draws give Python's own.
+    A model whose adjusted p-values were not its numbers' fails the rule check."""
+    import doubleml as dml
+
+    data = dml.DoubleMLData(catholic(), y_col="math12", d_cols=["cathhs", "female"], x_cols=["motheduc", "fatheduc", "lfaminc"])
+    np.random.seed(3)
+    plr = dml.DoubleMLPLR(data, ml_l=ols(), ml_m=ols(), n_folds=3)
+    plr.fit()
+    holm = harness.compare(plr, p_adjust="holm")
+    assert holm.status == "agree" and holm.checks["ok"].all()
+    assert [row["python"]["p_adjusted"] for row in holm.rows] == plr.p_adjust("holm")["pval"].tolist()
+    assert all(abs(row["r"]["p_adjusted"] - row["python"]["p_adjusted"]) < 1e-10 for row in holm.rows)
+    assert "p_adjust: holm" in holm.to_spec(tmp_path / "spec").read_text(encoding="utf-8")
+    with pytest.raises(HarnessError, match=r"^p_adjust: romano-wolf steps down on bootstrap draws, and the model holds none"):
+        harness.compare(plr, p_adjust="romano-wolf")
+    np.random.seed(5)
+    plr.bootstrap(n_rep_boot=500)
+    rw = harness.compare(plr, p_adjust="romano-wolf")
+    assert rw.status == "agree" and rw.checks["ok"].all()
+    assert {"cathhs/rule.python.own.p_adjust", "cathhs/monte_carlo.p_adjust"} <= set(rw.checks["name"])
+    # Mutation: adjusted p-values that are not the rule's on the model's numbers.
+    true_p_adjust = plr.p_adjust
+    plr.p_adjust = lambda method: true_p_adjust(method).assign(pval=lambda f: f["pval"] * 0.9)
+    moved = harness.compare(plr, p_adjust="bonferroni")
+    assert moved.status == "disagree"
+    assert not moved.checks.set_index("name").loc["cathhs/rule.python.p_adjust", "ok"]
 
 
 def test_python_alone_needs_no_r(tmp_path: Path) -> None:

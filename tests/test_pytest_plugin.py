@@ -238,6 +238,49 @@ def test_a_doubleml_model_is_kept_and_checked_through_the_python_api(pytester: p
     moved.stdout.fnmatch_lines(["*coef*"])
 
 
+ADJUSTED_TESTS = """
+from pathlib import Path
+
+import doubleml as dml
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LinearRegression
+
+
+def _model():
+    np.random.seed(3141)
+    frame = pd.read_csv(Path(__file__).parent / "data.csv")
+    data = dml.DoubleMLData(frame, y_col="y", d_cols=["d", "zc"], x_cols=["x1", "x2", "x3"])
+    return dml.DoubleMLPLR(data, ml_l=LinearRegression(), ml_m=LinearRegression(), n_folds=3).fit()
+
+
+def test_holm_agrees(dml_parity):
+    dml_parity.assert_agree(_model(), p_adjust="holm")
+
+
+def test_holm_unchanged(dml_parity):
+    dml_parity.assert_unchanged(_model(), p_adjust="holm")
+
+
+def test_a_spec_file_says_its_own(dml_parity):
+    dml_parity.assert_agree(Path(__file__).parent / "analysis.yaml", p_adjust="holm")
+"""
+
+
+@pytest.mark.r
+def test_adjusted_p_values_of_a_model_through_the_fixture(pytester: pytest.Pytester, warm) -> None:
+    """``p_adjust`` as in harness.compare: asked of a model (doubleml keeps no record of it), kept in
+    the spec of the baseline the model is checked against; a spec file says its own."""
+    _agree_project(pytester)
+    pytester.makepyfile(test_adjusted=ADJUSTED_TESTS)
+    first = _run(pytester, "test_adjusted.py")
+    first.assert_outcomes(passed=1, failed=2)  # the baseline is written; the spec file's p_adjust is its own
+    first.stdout.fnmatch_lines(["*p_adjust is asked of a doubleml model; the spec file*says its own (p_adjust:)*"])
+    stored = json.loads((pytester.path / "test_adjusted" / "test_holm_unchanged.dml.json").read_text(encoding="utf-8"))
+    assert [spec["fields"]["p_adjust"] for spec in stored["specs"].values()] == ["holm"]
+    _run(pytester, "test_adjusted.py", "-k", "holm").assert_outcomes(passed=2)
+
+
 @pytest.mark.r
 def test_an_unseeded_model_fits_other_folds_each_run_and_the_failure_says_how_to_seed_it(pytester: pytest.Pytester, warm) -> None:
     make_tables(seed=5, n=300).to_csv(pytester.path / "data.csv", index=False)

@@ -57,17 +57,44 @@ def spec_files(reading: ModelReading) -> dict[str, bytes]:
     return {"spec.yaml": (head + yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)).encode("utf-8"), "data.csv": data}
 
 
-def _own_draws(model: Any, entry: dict) -> Optional[Inference]:
-    """The bootstrap the user ran, as doubleml's own draws: its bootstrapped t statistics and the
-    joint intervals they give. The shared-weight run is the tool's (harness.running.fit.given_checked)."""
-    if "bootstrap" not in entry:
+def _own_inference(model: Any, entry: dict) -> Optional[Inference]:
+    """What the user's model gives beyond its estimates: the bootstrap the user ran, as doubleml's
+    own draws (its bootstrapped t statistics and the joint intervals they give), and the adjusted
+    p-values of ``entry["p_adjust"]`` as ``model.p_adjust`` gives them: Romano-Wolf's from those
+    draws, Holm's and Bonferroni's (no draws) as the Python side's. The shared-weight run is the
+    tool's (harness.running.fit.given_checked)."""
+    method = entry.get("p_adjust")
+    if "bootstrap" not in entry and method is None:
         return None
+    adjusted = model.p_adjust(method=method)["pval"].to_numpy(dtype=float) if method else None
+    shared = Bootstrap(p_adjusted=adjusted if method != "romano-wolf" else None)
+    if "bootstrap" not in entry:
+        return Inference(shared=shared)
     joint = model.confint(joint=True, level=CI_LEVEL).to_numpy(dtype=float) if entry.get("joint") else None
-    own = Bootstrap(boot_t=np.array(model.framework.boot_t_stat, dtype=float), joint_ci=joint)
-    return Inference(shared=Bootstrap(), own=own)
+    own = Bootstrap(
+        boot_t=np.array(model.framework.boot_t_stat, dtype=float),
+        joint_ci=joint,
+        p_adjusted=adjusted if method == "romano-wolf" else None,
+    )
+    return Inference(shared=shared, own=own)
 
 
-def compare(model: Any, *, engines: tuple[str, ...] = ENGINES, replicates: Optional[int] = None) -> ParityResult:
+def _asked_adjustment(reading: ModelReading, p_adjust: Optional[str]) -> None:
+    """``compare(p_adjust=...)`` into the spec entry: a question asked of the model (doubleml keeps
+    no record of ``p_adjust`` calls), answered by the model's numbers when it is fitted."""
+    if p_adjust is None:
+        return
+    if p_adjust == "romano-wolf" and "bootstrap" not in reading.entry:
+        raise HarnessError(
+            "p_adjust: romano-wolf steps down on bootstrap draws, and the model holds none; "
+            "fit it and run model.bootstrap() before harness.compare"
+        )
+    reading.entry["p_adjust"] = p_adjust
+
+
+def compare(
+    model: Any, *, engines: tuple[str, ...] = ENGINES, replicates: Optional[int] = None, p_adjust: Optional[str] = None
+) -> ParityResult:
     """Compare a doubleml model with DoubleML (R) on the same data and folds.
 
     Parameters
@@ -79,6 +106,9 @@ def compare(model: Any, *, engines: tuple[str, ...] = ENGINES, replicates: Optio
         ``("python", "r")``, or one of them.
     replicates : int, optional
         As ``dml-parity run --replicates``: statistical-tier specs repeat the fit with other folds.
+    p_adjust : {"romano-wolf", "bonferroni", "holm"}, optional
+        Compare the adjusted p-values ``model.p_adjust(p_adjust)`` gives with R's. Romano-Wolf
+        needs the model's bootstrap (``model.bootstrap()``).
 
     Returns
     -------
@@ -90,12 +120,13 @@ def compare(model: Any, *, engines: tuple[str, ...] = ENGINES, replicates: Optio
     if replicates is not None and replicates < 2:
         raise HarnessError(f"replicates: must be at least 2, got {replicates}")
     reading = read_model(model)
+    _asked_adjustment(reading, p_adjust)
     files = spec_files(reading)
     given = None
     if reading.fitted and "python" in engines:
         from harness.engines.python_engine import result_of
 
-        given = {reading.entry["id"]: result_of(model, reading.labels, 0.0, inference=_own_draws(model, reading.entry))}
+        given = {reading.entry["id"]: result_of(model, reading.labels, 0.0, inference=_own_inference(model, reading.entry))}
     with tempfile.TemporaryDirectory(prefix="dmlp-compare-") as folder:
         for name, data in files.items():
             (Path(folder) / name).write_bytes(data)

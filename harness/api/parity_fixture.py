@@ -58,6 +58,11 @@ def _fail(message: str) -> None:
     pytest.fail(message, pytrace=False)
 
 
+def _model_only(model_or_spec: Union[str, Path, Any], p_adjust: Optional[str]) -> None:
+    if p_adjust is not None and isinstance(model_or_spec, (str, Path)):
+        _fail(f"dml-parity: p_adjust is asked of a doubleml model; the spec file {model_or_spec} says its own (p_adjust:)")
+
+
 class ParityFixture:
     """``dml_parity``: ``assert_agree`` and ``assert_unchanged`` on a doubleml model or a spec file."""
 
@@ -85,8 +90,10 @@ class ParityFixture:
 
     # --- assert_agree ----------------------------------------------------------------------------
 
-    def assert_agree(self, model_or_spec: Union[str, Path, Any]) -> None:
-        """Fail unless Python and R agree (or differ only where the packages differ on purpose)."""
+    def assert_agree(self, model_or_spec: Union[str, Path, Any], p_adjust: Optional[str] = None) -> None:
+        """Fail unless Python and R agree (or differ only where the packages differ on purpose).
+        ``p_adjust`` (a model only; a spec file says its own) as in ``harness.compare``."""
+        _model_only(model_or_spec, p_adjust)
         why = r_unavailable()
         if why is not None:
             _fail(
@@ -96,7 +103,7 @@ class ParityFixture:
         if not isinstance(model_or_spec, (str, Path)):
             from harness.api import compare  # the Python API; imported only for a model
 
-            result = compare(model_or_spec, engines=("python", "r"))
+            result = compare(model_or_spec, engines=("python", "r"), p_adjust=p_adjust)
             if result.status not in PASSING:
                 folder = self._folder("report")
                 result.save(folder)
@@ -109,10 +116,13 @@ class ParityFixture:
 
     # --- assert_unchanged ---------------------------------------------------------------------------
 
-    def assert_unchanged(self, model_or_spec: Union[str, Path, Any], basename: Optional[str] = None) -> None:
+    def assert_unchanged(
+        self, model_or_spec: Union[str, Path, Any], basename: Optional[str] = None, p_adjust: Optional[str] = None
+    ) -> None:
         """Fail when a number moved beyond its tier's tolerance since the baseline beside the test,
         or the inputs changed; without a baseline, write it and fail naming it."""
-        spec = self._spec_file(model_or_spec)
+        _model_only(model_or_spec, p_adjust)
+        spec = self._spec_file(model_or_spec, p_adjust)
         baseline = self.baseline_path(basename)
         no_r = r_unavailable()
         run = self._folder("run")
@@ -136,7 +146,7 @@ class ParityFixture:
             hint = f"\n{UNSEEDED_FOLDS}{hint}"
         _fail(f"dml-parity: {_outcome(code)} since {baseline} (exit {code})\n\n{text}{hint}")
 
-    def _spec_file(self, model_or_spec: Union[str, Path, Any]) -> Path:
+    def _spec_file(self, model_or_spec: Union[str, Path, Any], p_adjust: Optional[str] = None) -> Path:
         if isinstance(model_or_spec, (str, Path)):
             return Path(model_or_spec).resolve()
         from harness.api import compare  # the Python API; imported only for a model
@@ -144,7 +154,7 @@ class ParityFixture:
         # Python only: to_spec needs the model's analysis written down, not a comparison; the
         # spec file is then run like any other, with R where R loads.
         folder = self._folder("spec")
-        compare(model_or_spec, engines=("python",)).to_spec(folder)
+        compare(model_or_spec, engines=("python",), p_adjust=p_adjust).to_spec(folder)
         return folder / "spec.yaml"
 
     def _save(self, run: Path, baseline: Path) -> None:

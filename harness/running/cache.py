@@ -75,7 +75,7 @@ def cache_key(prepared: PreparedSpec, versions: dict, engines: tuple[str, ...]) 
 
 def _given_digest(given: EngineResult) -> bytes:
     """A fitted model's own numbers: per treatment, each repetition's coef and se and every stored
-    prediction; and the draws of a bootstrap the user ran."""
+    prediction; the draws of a bootstrap the user ran, and the adjusted p-values asked of it."""
     digest = hashlib.sha256()
     for result in (given, *given.treatments):
         digest.update(np.ascontiguousarray(result.coef_reps, dtype=float).tobytes())
@@ -83,10 +83,13 @@ def _given_digest(given: EngineResult) -> bytes:
         for name in sorted(result.predictions):
             digest.update(name.encode())
             digest.update(np.ascontiguousarray(result.predictions[name], dtype=float).tobytes())
-    own = given.inference.own if given.inference is not None else None
-    for drawn in (own.boot_t, own.joint_ci) if own is not None else ():  # the bootstrap the user ran
-        if drawn is not None:
-            digest.update(np.ascontiguousarray(drawn, dtype=float).tobytes())
+    inference = given.inference
+    own = inference.own if inference is not None else None
+    shared = [inference.shared.p_adjusted] if inference is not None else []  # the user's Holm or Bonferroni
+    drawn = [own.boot_t, own.joint_ci, own.p_adjusted] if own is not None else []  # the bootstrap the user ran
+    for values in shared + drawn:
+        if values is not None:
+            digest.update(np.ascontiguousarray(values, dtype=float).tobytes())
     return digest.digest()
 
 

@@ -151,8 +151,12 @@ def given_checked(given: EngineResult, refit: EngineResult) -> tuple[EngineResul
     checked = held(given, refit)
     if given.inference is not None and refit.inference is not None:
         # The user's bootstrap draws are Python's own; the shared weights' run is the tool's refit.
+        # Adjusted p-values that take no draws (Holm, Bonferroni) are the user's model's.
         own = given.inference.own if refit.inference.own is not None else None
-        checked = dataclasses.replace(checked, inference=Inference(shared=refit.inference.shared, own=own))
+        shared = refit.inference.shared
+        if given.inference.shared.p_adjusted is not None:
+            shared = dataclasses.replace(shared, p_adjusted=given.inference.shared.p_adjusted)
+        checked = dataclasses.replace(checked, inference=Inference(shared=shared, own=own))
     if given.treatments:
         checked = dataclasses.replace(
             checked, treatments=tuple(held(m, t) for m, t in zip(given.treatments, refit.treatments, strict=True))
