@@ -159,10 +159,11 @@ dmlp_result <- function(obj) {
 #              matrices), joint, p_adjust, own_draws)
 #   inner_splits: NULL, or the SSM nonignorable split per training fold (inference.R)
 #   tune: NULL, or the tune block's searches (tuning.R)
+#   fold_params: NULL, or per nuisance, repetition and fold the learner's parameters (tuning.R)
 dmlp_fit <- function(model, x, y, d, x_cols, z_cols, cluster_cols, learners, score, n_folds, n_rep,
                      smpls, smpls_cluster, trimming_threshold, subgroups, seed, s_col = NULL,
                      partial = "X", inference = NULL, inner_splits = NULL, checked = FALSE, tune = NULL,
-                     normalize_ipw = FALSE, other_treat = TRUE) {
+                     normalize_ipw = FALSE, other_treat = TRUE, fold_params = NULL) {
   # Learners that draw random numbers (ranger, nnet, cv_glmnet) take them from R's stream.
   set.seed(seed)
   data <- dmlp_data(x, y, d, x_cols, z_cols, cluster_cols, s_col, other_treat)
@@ -171,13 +172,17 @@ dmlp_fit <- function(model, x, y, d, x_cols, z_cols, cluster_cols, learners, sco
   # Cross-validated learners on shared inner folds report what they chose from their models.
   inner_cv <- any(vapply(learners, function(l) l$key == "regr.cv_glmnet_shared", logical(1)))
   tuned <- if (is.null(tune)) NULL else dmlp_tune(obj, data$data, x_cols, d, tune, n_rep, n_folds)
-  if (!is.null(tuned)) {
-    dmlp_with_deep_learner_clones(function() obj$fit(store_predictions = TRUE, store_models = inner_cv))
-  } else if (is.null(inner_splits)) {
-    obj$fit(store_predictions = TRUE, store_models = inner_cv)
-  } else {
-    dmlp_with_inner_splits(inner_splits, function() obj$fit(store_predictions = TRUE, store_models = inner_cv))
+  if (!is.null(fold_params)) dmlp_set_fold_params(obj, d, fold_params, n_rep, n_folds)
+  fit <- function() obj$fit(store_predictions = TRUE, store_models = inner_cv)
+  if (!is.null(inner_splits)) {
+    plain <- fit
+    fit <- function() dmlp_with_inner_splits(inner_splits, plain)
   }
+  if (!is.null(tuned) || !is.null(fold_params)) {
+    shared <- fit
+    fit <- function() dmlp_with_deep_learner_clones(shared)
+  }
+  fit()
   out <- dmlp_result(obj)
   if (inner_cv) out$inner_cv <- dmlp_inner_cv(obj)
   if (!is.null(tuned)) out$tuned <- tuned

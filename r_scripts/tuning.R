@@ -87,6 +87,16 @@ dmlp_tune <- function(obj, dt, x_cols, treat, requests, n_rep, n_folds) {
   out
 }
 
+# A spec's fold_params: per nuisance, repetition and fold the learner's parameters, set as dmlp_tune
+# sets its choices (every nuisance fold-specific; one without given parameters keeps its own).
+dmlp_set_fold_params <- function(obj, treat, fold_params, n_rep, n_folds) {
+  for (name in obj$params_names()) {
+    params <- fold_params[[name]]
+    if (is.null(params)) params <- rep(list(rep(list(list()), n_folds)), n_rep)
+    obj$set_ml_nuisance_params(name, treat, params, set_fold_specific = TRUE)
+  }
+}
+
 # DoubleML 1.0.2 fits fold-specific parameters with one learner per fold, each from
 # initiate_learner(), which copies the learner with a shallow learner$clone(): the copies share one
 # mlr3 param_set, so every fold is fitted with the last fold's values (measured on wage1: R fitted

@@ -775,19 +775,38 @@ def test_parameters_set_on_the_model_are_the_ones_compared() -> None:
     assert "alpha=0.5" in result.summary().loc[0, "learners"]
 
 
-def test_parameters_that_differ_by_fold_or_arm_are_refused_naming_the_learner() -> None:
+@pytest.mark.r
+def test_parameters_that_differ_by_fold_or_arm_are_compared_fold_by_fold(tmp_path: Path) -> None:
+    """set_ml_nuisance_params per repetition and fold (as doubleml's tune(tune_on_folds=True) leaves
+    a model), and one nuisance of a learner set apart (IRM's ml_g0): the spec's fold_params, which
+    both packages get fold by fold. Until 2026-12-06 they were refused ("no spec form")."""
     import doubleml as dml
 
     data = dml.DoubleMLData(catholic(), y_col="math12", d_cols="cathhs", x_cols=CONTROLS)
-    np.random.seed(1)
-    plr = dml.DoubleMLPLR(data, ml_l=lasso(0.001), ml_m=lasso(0.001), n_folds=2)
-    plr.set_ml_nuisance_params("ml_m", "cathhs", [[{"alpha": 0.01}, {"alpha": 0.02}]])
-    with pytest.raises(ModelError, match="^ml_m: parameters set per fold, repetition, treatment or nuisance"):
-        harness.compare(plr, engines=("python",))
+    np.random.seed(3)
+    plr = dml.DoubleMLPLR(data, ml_l=lasso(0.05), ml_m=lasso(0.01), n_folds=3, n_rep=2)
+    per_fold = [[{"alpha": 0.001}, {"alpha": 0.05}, {"alpha": 0.5}], [{"alpha": 0.2}, {"alpha": 0.002}, {"alpha": 0.03}]]
+    plr.set_ml_nuisance_params("ml_l", "cathhs", per_fold)
+    plr.fit()
+    result = harness.compare(plr)
+    assert result.status == "explained" and result.checks["ok"].all()  # n_rep > 1: the aggregation rule
+    python_side_is_the_model(result, plr)  # the tool's refit with the fold parameters reproduced it
+    assert result.rows[0]["r"]["coef_reps"] == pytest.approx([float(v) for v in plr.all_coef[0]], rel=1e-8)
+    spec = yaml.safe_load(result.to_spec(tmp_path / "spec").read_text(encoding="utf-8"))["specs"][0]
+    assert spec["fold_params"] == {"ml_l": per_fold} and spec["learners"]["ml_l"] == {"name": "lasso", "alpha": 0.05}
+    same_as_the_cli(result, tmp_path)
     irm = dml.DoubleMLIRM(data, ml_g=lasso(0.001), ml_m=logit(), n_folds=2)
     irm.set_ml_nuisance_params("ml_g0", "cathhs", {"alpha": 0.01})  # ml_g1 keeps the learner's own
-    with pytest.raises(ModelError, match="^ml_g: parameters set per fold"):
-        harness.compare(irm, engines=("python",))
+    irm.fit()
+    arms = harness.compare(irm)
+    assert arms.status == "agree"
+    python_side_is_the_model(arms, irm)
+    two = dml.DoubleMLData(catholic(), y_col="math12", d_cols=["cathhs", "female"], x_cols=CONTROLS[1:])
+    several = dml.DoubleMLPLR(two, ml_l=lasso(0.001), ml_m=lasso(0.001), n_folds=2)
+    several.set_ml_nuisance_params("ml_m", "female", [[{"alpha": 0.01}, {"alpha": 0.02}]])
+    refused = "^ml_m: parameters set per fold, repetition or nuisance .* one treatment without clusters"
+    with pytest.raises(ModelError, match=refused):
+        harness.compare(several, engines=("python",))
 
 
 def test_a_fitted_model_is_never_served_another_fitted_models_numbers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

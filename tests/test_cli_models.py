@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import make_tables
@@ -37,6 +38,12 @@ TABLE_SPECS = {
     "irm_yb_linear": f"{{model: irm, y: yb, d: db, x: {X}, learners: {{ml_g: ols, ml_m: logit}}}}",
     "iivm_yb_classifier": f"{{model: iivm, y: yb, d: db, z: [z], x: {X}, learners: {{ml_g: logit, ml_m: logit, ml_r: logit}}}}",
     "ssm_yb_classifier": f"{{model: ssm, y: yb, d: db, s: z, x: {X}, learners: {{ml_g: logit, ml_pi: logit, ml_m: logit}}}}",
+    # A lasso's penalty per repetition and fold (fold_params), beside the same spec without them.
+    "plr_lasso": f"{{model: plr, y: y, d: d, x: {X}, n_rep: 2, learner: {{name: lasso, alpha: 0.05}}}}",
+    "plr_lasso_fold_params": (
+        f"{{model: plr, y: y, d: d, x: {X}, n_rep: 2, learner: {{name: lasso, alpha: 0.05}}, "
+        "fold_params: {ml_l: [[{alpha: 0.001}, {alpha: 0.3}, {alpha: 0.05}], [{alpha: 0.1}, {alpha: 0.01}, {alpha: 0.5}]]}}"
+    ),
 }
 # Two treatments, each with the other among its nuisances' columns (both packages' default) and without.
 TWO = "{model: plr, y: y, d: [d, zc], x: [x1, x2, x3], learner: ols"
@@ -145,6 +152,18 @@ def test_a_classifier_for_a_binary_outcome_reaches_both_packages(both: dict) -> 
         assert abs(classifier[engine]["coef"] - linear[engine]["coef"]) > 1e-3 * linear[engine]["se"], engine
     assert classifier["python"]["coef"] == pytest.approx(classifier["r"]["coef"], rel=1e-10)
     assert classifier["tier"] == "exact" and classifier["status"] == "agree"
+
+
+@pytest.mark.r
+def test_fold_params_reach_both_packages(both: dict) -> None:
+    """Each repetition's estimate moves from the spec without fold_params in both packages, and the
+    two agree to the lasso pair's tolerance: every fold was fitted at its own penalty in each."""
+    plain, per_fold = both["plr_lasso"][0], both["plr_lasso_fold_params"][0]
+    for engine in ("python", "r"):
+        moved = np.abs(np.array(per_fold[engine]["coef_reps"]) - np.array(plain[engine]["coef_reps"]))
+        assert (moved > 1e-3 * plain[engine]["se"]).all(), engine
+    assert per_fold["python"]["coef_reps"] == pytest.approx(per_fold["r"]["coef_reps"], rel=1e-8)
+    assert per_fold["status"] == "explained" and per_fold["tier"] == "exact"  # n_rep 2: the aggregation rule
 
 
 @pytest.mark.r

@@ -168,6 +168,26 @@ CASES = [
         r"iivm and ssm \(0/1 outcome\) take a classifier",
     ),
     (
+        "fold_params for a nuisance the model does not fit",
+        "{id: a, model: irm, y: y, d: db, x: [x1, x2], learners: {ml_g: lasso, ml_m: logit}, fold_params: {ml_g: [[{}]]}}",
+        r"spec 'a'.*fold_params.ml_g: not a nuisance irm fits here \(it fits \['ml_g0', 'ml_g1', 'ml_m'\]\)",
+    ),
+    (
+        "fold_params of the wrong shape",
+        "{id: a, model: plr, y: y, d: d, x: [x1, x2], learner: lasso, n_rep: 2, fold_params: {ml_l: [[{}, {}, {}]]}}",
+        r"spec 'a'.*fold_params.ml_l: 2 list\(s\) \(n_rep\) of 5 mappings \(n_folds\) each",
+    ),
+    (
+        "fold_params with a value the learner refuses",
+        "{id: a, model: plr, y: y, d: d, x: [x1, x2], learner: lasso, fold_params: {ml_l: [[{alpha: -1}, {}, {}, {}, {}]]}}",
+        r"spec 'a'.*fold_params.ml_l\[0\]\[0\]: .*alpha",
+    ),
+    (
+        "fold_params with several treatments",
+        "{id: a, model: plr, y: y, d: [d, zc], x: [x1, x2], learner: lasso, fold_params: {ml_l: [[{}, {}, {}]]}}",
+        r"spec 'a'.*fold_params: one treatment without clusters only",
+    ),
+    (
         "IRM ml_g classifier on an outcome that is not 0/1",
         "{id: a, model: irm, y: y, d: db, x: [x1, x2], learners: {ml_g: logit, ml_m: logit}}",
         r"spec 'a' field 'learners.ml_g': a classifier \('logit'\) predicts a 0/1 outcome, and 'y' is not one",

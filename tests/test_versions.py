@@ -221,3 +221,25 @@ def test_without_release_flags_the_installed_packages_are_the_releases(tmp_path:
     assert py["status"] == r["status"] == "ok" and len(py["coef_reps"]) == 5
     assert abs(py["coef"] - r["coef"]) <= 1e-6 * abs(r["coef"])  # the exact tier's tolerance
     assert not (tmp_path / "envs").exists() and result["moves"] == []
+
+
+def test_a_spec_with_per_fold_parameters_is_not_fitted_as_a_plain_one(tmp_path: Path, generated_csv: Path) -> None:
+    """A release's job gives each learner one setting: a spec with fold_params (or a tune block)
+    would have been fitted there without them, under its own name. It is named and left out; with
+    nothing else to fit, the run is refused before anything is built (exit 2)."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        f"dataset: {{path: {generated_csv}}}\n"
+        "defaults: {n_folds: 2, seed: 1}\n"
+        "specs:\n"
+        "  - {id: per_fold, model: plr, y: y, d: d, x: [x1, x2], learner: lasso,"
+        " fold_params: {ml_l: [[{alpha: 0.1}, {alpha: 0.2}]]}}\n",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DMLP_VERSIONS_CACHE": str(tmp_path / "envs")}
+    command = [sys.executable, "-m", "harness.cli", "versions", "--specs", str(spec), "--out", str(tmp_path / "out")]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 2, done.stderr
+    why = "per_fold: tune or fold_params: versions fits each learner with one setting"
+    assert f"no spec can be fitted across releases ({why})" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "envs").exists()

@@ -76,6 +76,9 @@ def read_model(model: Any) -> ModelReading:
         entry["cluster"] = cluster
     _family_settings(model, name, entry)
     entry["learners"] = {n: learner_choice(_as_fitted(model, n, est), n, name, model.score) for n, est in model.learner.items()}
+    per_fold = {n: p for learner in model.learner for n, p in _fold_params(model, learner).items()}
+    if per_fold:
+        entry["fold_params"] = per_fold
     columns = _model_columns(data, name, cluster)
     # A spec and a CSV header name columns by text: a frame's integer names (a numpy array made a
     # frame) become their text, in the entry as in the frame.
@@ -171,29 +174,56 @@ def _bootstrap_of(model: Any) -> Optional[dict]:
     return {"method": framework.boot_method, "n_rep_boot": int(framework.n_rep_boot)}
 
 
+def _given_params(model: Any, learner: str) -> dict[str, list]:
+    """Per nuisance of ``learner`` (IRM's ml_g0 and ml_g1 for ml_g), what ``set_ml_nuisance_params``
+    (or doubleml's ``tune``) gave it: per treatment and repetition, None or a dict per fold."""
+    out = {}
+    for nuisance, per_treatment in (model.params or {}).items():
+        if max((k for k in model.learner if nuisance.startswith(k)), key=len, default=None) == learner:
+            out[nuisance] = [per_rep for per_d in per_treatment.values() for per_rep in per_d or [None]]
+    return out
+
+
+VARIES = object()  # parameters that differ by fold, repetition or nuisance
+
+
+def _one_setting(model: Any, learner: str) -> Any:
+    """The parameters of ``learner``'s nuisances when they are one dict in every treatment,
+    repetition, fold and nuisance; None when none were given; ``VARIES`` otherwise."""
+    given = [p for per_rep in _given_params(model, learner).values() for per_fold in per_rep for p in (per_fold or [None])]
+    if all(p is None for p in given):
+        return None
+    first = given[0]
+    same = all(p is not None and p.keys() == first.keys() and all(same_setting(p[k], first[k]) for k in p) for p in given)
+    return first if same else VARIES
+
+
 def _as_fitted(model: Any, learner: str, estimator: Any) -> Any:
     """``estimator`` with the parameters ``set_ml_nuisance_params`` (or doubleml's ``tune``) gave the
-    nuisances it fits, which doubleml applies at fit time over the estimator's own. A spec learner
-    holds one setting, so they must be one dict for every treatment, repetition, fold and nuisance
-    of that learner (IRM's ml_g0 and ml_g1 alike)."""
+    nuisances it fits, which doubleml applies at fit time over the estimator's own, when they are one
+    setting; parameters that differ by fold, repetition or nuisance go to ``fold_params``."""
     from sklearn.base import clone
 
-    given = []
-    for nuisance, per_treatment in (model.params or {}).items():
-        if max((k for k in model.learner if nuisance.startswith(k)), key=len, default=None) != learner:
-            continue  # ml_g0, ml_g1 -> ml_g; ml_m_<instrument> -> ml_m; ml_g_d0 -> ml_g
-        for per_rep in per_treatment.values():
-            for per_fold in per_rep or [None]:
-                given.extend(per_fold if isinstance(per_fold, list) else [per_fold])
-    if all(p is None for p in given):
-        return estimator
-    first = given[0]
-    if any(p is None or p.keys() != first.keys() or any(not same_setting(p[k], first[k]) for k in p) for p in given):
+    setting = _one_setting(model, learner)
+    return estimator if setting is None or setting is VARIES else clone(estimator).set_params(**setting)
+
+
+def _fold_params(model: Any, learner: str) -> dict[str, list]:
+    """The spec's ``fold_params`` of ``learner``'s nuisances (harness.language.fold_params): the
+    parameters per repetition and fold, ``{}`` where a fold was given none."""
+    if _one_setting(model, learner) is not VARIES:
+        return {}
+    data = model._dml_data
+    if len(data.d_cols) > 1 or getattr(data, "cluster_cols", None):
         raise ModelError(
-            f"{learner}: parameters set per fold, repetition, treatment or nuisance (set_ml_nuisance_params or tune) "
-            "have no spec form; set them on the learner itself, or use a spec's tune: block"
+            f"{learner}: parameters set per fold, repetition or nuisance (set_ml_nuisance_params or tune) are "
+            "compared with one treatment without clusters (fold_params); set one on the learner itself"
         )
-    return clone(estimator).set_params(**first)
+    out = {}
+    for nuisance, per_rep in _given_params(model, learner).items():
+        if any(per_fold is not None for per_fold in per_rep):
+            out[nuisance] = [[dict(p or {}) for p in (per_fold or [None] * model.n_folds)] for per_fold in per_rep]
+    return out
 
 
 def _family_settings(model: Any, name: str, entry: dict) -> None:

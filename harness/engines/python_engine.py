@@ -19,9 +19,10 @@ from harness.design.table import Design, Folds
 from harness.design.tuning_plan import tuning_plan
 from harness.engines.heap_trim import release_freed_memory
 from harness.engines.python_inference import python_inference, shared_inner_split
-from harness.engines.python_tuning import tune_python
+from harness.engines.python_tuning import python_point, tune_python
 from harness.engines.result import CI_LEVEL, EngineResult, Inference
 from harness.engines.shared_cv import LassoCVSharedFolds, row_ids_to_learners
+from harness.language.fold_params import fold_learner
 from harness.language.learners import resolve_learner
 from harness.language.spec import Spec
 
@@ -168,6 +169,10 @@ def fit_python(
             else:
                 if spec.tune is not None:
                     tuned = tune_python(model, spec, design, tuning_plan(spec, design, splits), splits.n_rep, splits.n_folds)
+                for nuisance, per_rep in (spec.fold_params or {}).items():
+                    base = fold_learner(spec, nuisance, {})
+                    points = [[python_point(base, params) for params in per_fold] for per_fold in per_rep]
+                    model.set_ml_nuisance_params(nuisance, design.d, points)
                 model.fit(store_predictions=True, store_models=inner_cv)
         inference = python_inference(spec, model, own_draws) if spec.has_inference else None
     seconds = time.perf_counter() - start

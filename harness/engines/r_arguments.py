@@ -22,6 +22,7 @@ from harness.design.table import Design, Folds
 from harness.design.tuning_plan import tuning_plan
 from harness.engines.r_tuning import r_tune_request
 from harness.language.expr import check_plain_name
+from harness.language.fold_params import fold_learner, learner_key
 from harness.language.learners import resolve_learner
 from harness.language.spec import Spec
 
@@ -162,4 +163,21 @@ def fit_arguments(
         "inference": _r_inference(session, spec, design, folds, own_draws),
         "inner_splits": _r_inner_splits(session, spec, design, folds) if share_inner_split else value(None),
         "tune": value(tune),
+        "fold_params": value(_r_fold_params(spec, design, names)),
     }
+
+
+def _r_fold_params(spec: Spec, design: Design, names: dict[str, str]) -> Optional[dict]:
+    """``fold_params`` as R's learners take them: per nuisance (an instrument's ``ml_m_<z>`` under
+    z's R name), per repetition and fold, the mlr3 parameters of the learner in that fold."""
+    if not spec.fold_params:
+        return None
+    out = {}
+    for nuisance, per_rep in spec.fold_params.items():
+        key = learner_key(nuisance)
+        n_features = len(nuisance_columns(spec, design, key))
+        z = nuisance[len("ml_m_") :] if nuisance.startswith("ml_m_") else None
+        r_name = f"ml_m_{names[z]}" if z is not None else nuisance
+        fold_r_params = [[fold_learner(spec, nuisance, params).r_learner(n_features)[1] for params in fold] for fold in per_rep]
+        out[r_name] = fold_r_params
+    return out

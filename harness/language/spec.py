@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from harness.errors import SpecError
 from harness.language.expr import check_column_name, parse_condition
+from harness.language.fold_params import fold_params_rules
 from harness.language.inference_settings import BootstrapSpec, inference_rules
 from harness.language.learners import LearnerChoice, nuisances_of, parse_learner
 from harness.language.replicate_settings import ReplicatesSpec
@@ -104,7 +105,7 @@ class ClaimSpec(_Frozen):
 
 
 # Spec fields added after content hashes were stored in caches and baselines (see recorded_fields).
-LATER_FIELDS = ("folds", "tune", "normalize_ipw", "use_other_treat_as_covariate")
+LATER_FIELDS = ("folds", "tune", "normalize_ipw", "use_other_treat_as_covariate", "fold_params")
 
 
 class Spec(_Frozen):
@@ -158,6 +159,8 @@ class Spec(_Frozen):
     # Several treatments (plr, pliv): false keeps the other treatments out of each treatment's
     # nuisances (both packages' DoubleMLData option; the default, true, puts them in).
     use_other_treat_as_covariate: Optional[bool] = None
+    # Learner parameters per repetition and fold (harness.language.fold_params).
+    fold_params: Optional[dict[str, list[list[dict[str, Any]]]]] = None
 
     @field_validator("z", "cluster", "x", "folds", mode="before")
     @classmethod
@@ -286,6 +289,7 @@ class Spec(_Frozen):
                     "use an exact pair (ols, logit, lasso, lasso_cv, lgbm) or drop 'tier'"
                 )
         tune_rules(self)
+        fold_params_rules(self)
         return self
 
     @property

@@ -99,7 +99,8 @@ def engine_code_files() -> list[Path]:
     tests/test_cache.py checks it, since a path that points nowhere would freeze the digest)."""
     root = Path(__file__).resolve().parents[2]
     design = [root / "harness" / "design" / f for f in ("splits.py", "inner_folds.py", "tuning_plan.py")]
-    files = sorted((root / "harness" / "engines").glob("*.py")) + design + [root / "harness" / "language" / "tune_settings.py"]
+    language = [root / "harness" / "language" / f for f in ("tune_settings.py", "fold_params.py")]
+    files = sorted((root / "harness" / "engines").glob("*.py")) + design + language
     return files + sorted((root / "r_scripts").glob("*.R"))
 
 

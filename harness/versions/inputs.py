@@ -59,6 +59,9 @@ def unsupported(prepared: PreparedSpec) -> Optional[str]:
         return "several treatments: versions fits one"
     if spec.has_inference:
         return "bootstrap, joint or p_adjust: versions compares the plain estimates only"
+    if spec.tune is not None or spec.fold_params:
+        # A release's job gives each learner one setting; a tuned or per-fold fit would be a plain one there.
+        return "tune or fold_params: versions fits each learner with one setting"
     for nuisance in spec.nuisances:
         learner = resolve_learner(spec.learner_for(nuisance), nuisance, spec.model)
         if learner_description(learner.python_estimator()) is None:

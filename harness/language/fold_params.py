@@ -1,0 +1,80 @@
+"""The spec's ``fold_params``: learner parameters given per repetition and fold, as doubleml's
+``set_ml_nuisance_params(learner, d, [[...], ...])`` and DoubleML's ``set_ml_nuisance_params(...,
+set_fold_specific = TRUE)`` take them (doubleml's ``tune(tune_on_folds=True)`` leaves a model so).
+
+Keyed by the packages' own nuisance names (IRM's ``ml_g0`` and ``ml_g1``, SSM's ``ml_g_d0``), which
+are the same in both; each value is ``n_rep`` lists of ``n_folds`` mappings of scikit-learn's
+parameter names, laid over the nuisance's spec learner in that fold. A nuisance left out keeps its
+spec learner in every fold.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.language.learners import CLASSIFIER_OPTIONAL, ResolvedLearner, parse_learner
+
+__all__ = ["fitted_nuisances", "fold_learner", "fold_params_rules", "learner_key"]
+
+SPEC_LEARNERS = ("ml_l", "ml_m", "ml_r", "ml_g", "ml_pi")
+
+
+def fitted_nuisances(spec: Any) -> list[str]:
+    """The nuisances a spec's model fits, named as both packages' ``params_names`` name them."""
+    iv_type = ["ml_g"] if spec.score_name == "IV-type" else []
+    if spec.model == "plr":
+        return ["ml_l", "ml_m", *iv_type]
+    if spec.model == "pliv":
+        if spec.partial_name == "Z":
+            return ["ml_r"]
+        if spec.partial_name == "XZ":
+            return ["ml_l", "ml_m", "ml_r"]
+        instruments = ["ml_m"] if len(spec.z) == 1 else [f"ml_m_{z}" for z in spec.z]
+        return ["ml_l", "ml_r", *instruments, *iv_type]
+    if spec.model == "irm":
+        return ["ml_g0", "ml_g1", "ml_m"]
+    if spec.model == "iivm":
+        return ["ml_g0", "ml_g1", "ml_m", "ml_r0", "ml_r1"]
+    return ["ml_g_d0", "ml_g_d1", "ml_pi", "ml_m"]
+
+
+def learner_key(nuisance: str) -> str:
+    """The spec learner a fitted nuisance uses: ``ml_g0`` -> ``ml_g``, ``ml_m_z1`` -> ``ml_m``."""
+    return max((k for k in SPEC_LEARNERS if nuisance.startswith(k)), key=len)
+
+
+def fold_learner(spec: Any, nuisance: str, params: dict[str, Any]) -> ResolvedLearner:
+    """The learner ``nuisance`` fits in a fold whose ``fold_params`` are ``params``."""
+    key = learner_key(nuisance)
+    base = parse_learner(spec.learner_for(key), key, spec.model, spec.score_name)
+    choice: dict[str, Any] = {**base.params, **params, "name": base.name}
+    if base.kind == "classif" and key in CLASSIFIER_OPTIONAL.get(spec.model, set()):
+        choice["classifier"] = True
+    return parse_learner(choice, key, spec.model, spec.score_name)
+
+
+def fold_params_rules(spec: Any) -> None:
+    """Refuse ``fold_params`` the tool cannot hand both packages alike (``ValueError``, one line
+    naming the field)."""
+    given = spec.fold_params
+    if given is None:
+        return
+    if spec.several_treatments or spec.cluster:
+        raise ValueError("fold_params: one treatment without clusters only")
+    if spec.tune is not None:
+        raise ValueError("fold_params: a tune block sets each fold's parameters itself; give one or the other")
+    fitted = fitted_nuisances(spec)
+    for nuisance, per_rep in given.items():
+        where = f"fold_params.{nuisance}"
+        if nuisance not in fitted:
+            raise ValueError(f"{where}: not a nuisance {spec.model} fits here (it fits {fitted})")
+        if fold_learner(spec, nuisance, {}).name == "lasso_cv":
+            raise ValueError(f"{where}: 'lasso_cv' chooses its penalty itself; give the 'lasso' pair its penalties")
+        if len(per_rep) != spec.n_rep or any(len(per_fold) != spec.n_folds for per_fold in per_rep):
+            raise ValueError(f"{where}: {spec.n_rep} list(s) (n_rep) of {spec.n_folds} mappings (n_folds) each")
+        for r, per_fold in enumerate(per_rep):
+            for k, params in enumerate(per_fold):
+                try:
+                    fold_learner(spec, nuisance, params)
+                except ValueError as err:
+                    raise ValueError(f"{where}[{r}][{k}]: {str(err).split(': ', 1)[-1]}") from None
