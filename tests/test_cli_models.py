@@ -39,6 +39,12 @@ TABLE_SPECS = {
     "iivm_yb_classifier": f"{{model: iivm, y: yb, d: db, z: [z], x: {X}, learners: {{ml_g: logit, ml_m: logit, ml_r: logit}}}}",
     "ssm_yb_classifier": f"{{model: ssm, y: yb, d: db, s: z, x: {X}, learners: {{ml_g: logit, ml_pi: logit, ml_m: logit}}}}",
     # A lasso's penalty per repetition and fold (fold_params), beside the same spec without them.
+    # With two instruments (one named as R cannot read it), whose ml_m R does not store: the
+    # learner-free fit's own learner for it gets the fold parameters too.
+    "pliv_two_z_fold_params": (
+        f"{{model: pliv, y: y, d: d, z: [z c, z], x: {X}, learner: {{name: lasso, alpha: 0.01}}, "
+        "fold_params: {'ml_m_z c': [[{alpha: 0.001}, {alpha: 0.2}, {alpha: 0.05}]], ml_m_z: [[{alpha: 0.1}, {}, {}]]}}"
+    ),
     "plr_lasso": f"{{model: plr, y: y, d: d, x: {X}, n_rep: 2, learner: {{name: lasso, alpha: 0.05}}}}",
     "plr_lasso_fold_params": (
         f"{{model: plr, y: y, d: d, x: {X}, n_rep: 2, learner: {{name: lasso, alpha: 0.05}}, "
@@ -74,7 +80,8 @@ def _spec_files(folder: Path) -> list[Path]:
     tables = folder / "tables"
     tables.mkdir()
     frame = make_tables(seed=2027, n=300)
-    frame.assign(yb=(frame["y"] > frame["y"].median()).astype(int)).to_csv(tables / "tables.csv", index=False)
+    frame = frame.assign(yb=(frame["y"] > frame["y"].median()).astype(int), **{"z c": frame["zc"]})
+    frame.to_csv(tables / "tables.csv", index=False)
     files = [_spec_file(tables, "{path: tables.csv}", {**TABLE_SPECS, **APART_SPECS})]
     for spec_id, (mar, entry) in SSM_SPECS.items():
         sub = folder / spec_id

@@ -164,15 +164,16 @@ def fit_python(
             shared_inner_split(spec, design, folds) if share_inner_split else contextlib.nullcontext(),
             row_ids_to_learners() if inner_cv else contextlib.nullcontext(),
         ):
+            # Also under external predictions: a nuisance R does not store is fitted by Python's own learner.
+            for nuisance, per_rep in (spec.fold_params or {}).items():
+                base = fold_learner(spec, nuisance, {})
+                points = [[python_point(base, params) for params in per_fold] for per_fold in per_rep]
+                model.set_ml_nuisance_params(nuisance, design.d, points)
             if external_predictions is not None:
                 model.fit(external_predictions=external_predictions)
             else:
                 if spec.tune is not None:
                     tuned = tune_python(model, spec, design, tuning_plan(spec, design, splits), splits.n_rep, splits.n_folds)
-                for nuisance, per_rep in (spec.fold_params or {}).items():
-                    base = fold_learner(spec, nuisance, {})
-                    points = [[python_point(base, params) for params in per_fold] for per_fold in per_rep]
-                    model.set_ml_nuisance_params(nuisance, design.d, points)
                 model.fit(store_predictions=True, store_models=inner_cv)
         inference = python_inference(spec, model, own_draws) if spec.has_inference else None
     seconds = time.perf_counter() - start
