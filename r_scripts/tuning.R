@@ -90,9 +90,12 @@ dmlp_tune <- function(obj, dt, x_cols, treat, requests, n_rep, n_folds) {
 # A spec's fold_params: per nuisance, repetition and fold the learner's parameters, set as dmlp_tune
 # sets its choices (every nuisance fold-specific; one without given parameters keeps its own).
 dmlp_set_fold_params <- function(obj, treat, fold_params, n_rep, n_folds) {
+  # A named empty list: SSM nonignorable lays each fold's parameters over its learner's with
+  # mlr3misc::insert_named, which refuses an unnamed one.
+  none <- stats::setNames(list(), character(0))
   for (name in obj$params_names()) {
     params <- fold_params[[name]]
-    if (is.null(params)) params <- rep(list(rep(list(list()), n_folds)), n_rep)
+    if (is.null(params)) params <- rep(list(rep(list(none), n_folds)), n_rep)
     obj$set_ml_nuisance_params(name, treat, params, set_fold_specific = TRUE)
   }
 }

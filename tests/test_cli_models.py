@@ -56,11 +56,18 @@ TWO = "{model: plr, y: y, d: [d, zc], x: [x1, x2, x3], learner: ols"
 APART_SPECS = {"plr_two": TWO + "}", "plr_two_apart": TWO + ", use_other_treat_as_covariate: false}"}
 SSM_X = "[X1, X2, X3, X4, X5]"
 SSM_LEARNERS = "{ml_g: ols, ml_pi: logit, ml_m: logit}"
+SSM_LASSO = "{ml_g: {name: lasso, alpha: 0.01}, ml_pi: logit, ml_m: logit}"
+SSM_FOLDS = "{ml_g_d0: [[{alpha: 0.001}, {alpha: 0.1}, {alpha: 0.02}]], ml_g_d1: [[{alpha: 0.2}, {}, {alpha: 0.002}]]}"
 SSM_SPECS = {
     "ssm_mar": (True, f"{{model: ssm, y: y, d: d, s: s, x: {SSM_X}, learners: {SSM_LEARNERS}}}"),
     "ssm_nonignorable": (
         False,
         f"{{model: ssm, score: nonignorable, y: y, d: d, s: s, z: [z], x: {SSM_X}, learners: {SSM_LEARNERS}}}",
+    ),
+    # Fold parameters on SSM, whose treatment R renames `d` (the nonignorable score is refused).
+    "ssm_mar_fold_params": (
+        True,
+        f"{{model: ssm, y: y, d: d, s: s, x: {SSM_X}, learners: {SSM_LASSO}, fold_params: {SSM_FOLDS}}}",
     ),
     # The same data as ssm_mar (the generator is seeded by the spec seed), weights normalised.
     "ssm_mar_normalized": (True, f"{{model: ssm, y: y, d: d, s: s, x: {SSM_X}, learners: {SSM_LEARNERS}, normalize_ipw: true}}"),

@@ -183,6 +183,12 @@ CASES = [
         r"spec 'a'.*fold_params.ml_l\[0\]\[0\]: .*alpha",
     ),
     (
+        "fold_params on the nonignorable SSM",
+        "{id: a, model: ssm, score: nonignorable, y: y, d: db, s: z, z: [db_onesided], x: [x1, x2], "
+        "learners: {ml_g: lasso, ml_pi: logit, ml_m: logit}, fold_params: {ml_g_d0: [[{}, {}, {}, {}, {}]]}}",
+        r"spec 'a'.*fold_params: DoubleML for R 1.0.2's nonignorable SSM takes one setting per learner",
+    ),
+    (
         "fold_params with several treatments",
         "{id: a, model: plr, y: y, d: [d, zc], x: [x1, x2], learner: lasso, fold_params: {ml_l: [[{}, {}, {}]]}}",
         r"spec 'a'.*fold_params: one treatment without clusters only",

@@ -63,6 +63,12 @@ def fold_params_rules(spec: Any) -> None:
         raise ValueError("fold_params: one treatment without clusters only")
     if spec.tune is not None:
         raise ValueError("fold_params: a tune block sets each fold's parameters itself; give one or the other")
+    if spec.model == "ssm" and spec.score_name == "nonignorable":
+        # Found by running it: its learners are built with get_params(), which is then the per-fold list.
+        raise ValueError(
+            "fold_params: DoubleML for R 1.0.2's nonignorable SSM takes one setting per learner "
+            "(it hands the per-fold list to one learner and stops)"
+        )
     fitted = fitted_nuisances(spec)
     for nuisance, per_rep in given.items():
         where = f"fold_params.{nuisance}"
