@@ -178,6 +178,10 @@ def test_fold_params_reach_both_packages(both: dict) -> None:
         assert (moved > 1e-3 * plain[engine]["se"]).all(), engine
     assert per_fold["python"]["coef_reps"] == pytest.approx(per_fold["r"]["coef_reps"], rel=1e-8)
     assert per_fold["status"] == "explained" and per_fold["tier"] == "exact"  # n_rep 2: the aggregation rule
+    # results.json says which setting differs by fold, and holds the values.
+    assert per_fold["learners"]["ml_l"] == "lasso(alpha=0.05) [per fold: alpha]"
+    assert plain["learners"]["ml_l"] == "lasso(alpha=0.05)"
+    assert per_fold["fold_params"]["ml_l"][1][2] == {"alpha": 0.5} and "fold_params" not in plain
 
 
 @pytest.mark.r

@@ -28,6 +28,7 @@ from harness.design.table import Design, build_design, draw_folds
 from harness.engines.heap_trim import release_freed_memory
 from harness.engines.result import ENGINES
 from harness.errors import DataError, HarnessError, SpecError
+from harness.language.fold_params import learner_key
 from harness.language.spec import Spec, SpecFile, load_spec_file
 from harness.language.tolerances import loosened
 from harness.output.arrays import pair_digest
@@ -381,6 +382,7 @@ def _spec_record(prepared: PreparedSpec, result: dict, truth: dict) -> dict:
         # shows both beside the verdict and lists the specs in its summary).
         "coef_tolerance_se": spec.coef_tolerance_se,
         "loosened": loosened(spec),
+        **({"fold_params": spec.fold_params} if spec.fold_params else {}),
         # Arrays, not lists: results.json refers to them in a side file (harness.output.arrays).
         "rows": prepared.design.rows,
         "folds": prepared.folds.labels,
@@ -394,9 +396,15 @@ def _spec_record(prepared: PreparedSpec, result: dict, truth: dict) -> dict:
 def _learner_label(spec: Spec, nuisance: str) -> str:
     choice = spec.learner_for(nuisance)
     if isinstance(choice, str):
-        return choice
-    params = ", ".join(f"{k}={v}" for k, v in sorted(choice.items()) if k != "name")
-    return f"{choice['name']}({params})"
+        label = choice
+    else:
+        params = ", ".join(f"{k}={v}" for k, v in sorted(choice.items()) if k != "name")
+        label = f"{choice['name']}({params})"
+    # fold_params: the setting differs by fold; the label says which parameters (results.json has them).
+    per_fold = sorted(
+        {k for n, reps in (spec.fold_params or {}).items() if learner_key(n) == nuisance for r in reps for p in r for k in p}
+    )
+    return f"{label} [per fold: {', '.join(per_fold)}]" if per_fold else label
 
 
 def exit_code(results: dict) -> int:
