@@ -259,3 +259,36 @@ def test_a_run_whose_spec_file_is_gone_is_still_checked(saved, capsys) -> None:
     capsys.readouterr()
     assert main(["check", "--baseline", str(baseline), "--run", str(run)]) == 0
     assert "spec fields: not compared (the run's spec file changed or is gone since it ran)" in capsys.readouterr().out
+
+
+JOINT_SPECS = """
+dataset: {path: DATA}
+defaults: {n_folds: 3, seed: 11}
+specs:
+  - {id: adj, model: plr, y: y, d: [d, zc], x: [x1, x2, x3], learner: ols, p_adjust: holm,
+     bootstrap: {method: normal, n_rep_boot: 200}, joint: true}
+"""
+
+
+def test_adjusted_p_values_and_joint_intervals_are_kept_and_their_moves_named(tmp_path: Path, generated_csv: Path, capsys) -> None:  # noqa: E501
+    """A baseline of a spec with joint inference keeps each row's adjusted p-value and joint
+    interval; a move in them alone is a finding, named with its unit. Before, they were not kept,
+    so a changed adjustment checked clean."""
+    spec_path = _write_specs(tmp_path, generated_csv, JOINT_SPECS)
+    run, baseline = tmp_path / "run", tmp_path / "baseline.json"
+    _run(spec_path, run)
+    assert main(["baseline", "save", str(run), "--to", str(baseline)]) == 0
+    data = json.loads(baseline.read_text(encoding="utf-8"))
+    row = data["estimates"]["adj[d]"]["python"]
+    assert isinstance(row["p_adjusted"], float) and len(row["joint_ci"]) == 2
+    capsys.readouterr()
+    assert main(["check", "--baseline", str(baseline), "--run", str(run)]) == 0
+    row["p_adjusted"] += 0.01
+    row["joint_ci"][1] += 0.5 * row["se"]
+    _sign(baseline, data)
+    capsys.readouterr()
+    assert main(["check", "--baseline", str(baseline), "--run", str(run)]) == 1
+    printed = capsys.readouterr().out
+    moved = {cells[2]: cells for cells in map(_cells, printed.splitlines()) if len(cells) == 8 and cells[0] == "adj[d]"}
+    assert set(moved) == {"p_adjusted", "joint ci upper"}, printed
+    assert moved["p_adjusted"][5] == "0.01 absolute" and moved["joint ci upper"][5].endswith(" relative"), moved

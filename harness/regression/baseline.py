@@ -1,17 +1,18 @@
 """Regression testing of estimates: the baseline file, and how far an estimate moved from it.
 
-A baseline records, per estimate row, each engine's coef, se, p, CI and per-repetition coef and se
-(and Python's code on R's predictions, ``learner_free``, which the R-free check judges Python
-against), the tier and its tolerance *with its unit*; per spec, the spec's content hash and fields;
-the data file's (or generator's) sha256; the package versions; the UTC time it was saved
-(``created``); and ``sha256``, the digest of its own content (:func:`content_sha256`), so a
-hand-edited baseline is refused rather than trusted. ``harness.regression.baseline_check`` re-runs or
+A baseline records, per estimate row, each engine's coef, se, p, CI and per-repetition coef and se,
+with joint inference the adjusted p-value and the joint interval (and Python's code on R's
+predictions, ``learner_free``, which the R-free check judges Python against), the tier and its
+tolerance *with its unit*; per spec, the spec's content hash and fields; the data file's (or
+generator's) sha256; the package versions; the UTC time it was saved (``created``); and ``sha256``,
+the digest of its own content (:func:`content_sha256`), so a hand-edited baseline is refused rather
+than trusted. ``harness.regression.baseline_check`` re-runs or
 reads a run and says what changed since (spec fields, data, packages) beside what moved.
 
 How far a number moved, and in which unit (:func:`quantity_change`):
 
 - exact tier: ``|now - before| / max(|before|, |now|, se)`` (relative; the se in the scale keeps a
-  coefficient near 0 from turning rounding into a large relative change); p absolute;
+  coefficient near 0 from turning rounding into a large relative change); p (and an adjusted p) absolute;
 - statistical tier: ``|now - before| / max(se before, se now)`` (in se; the spec's
   ``coef_tolerance_se``, default 0.2); p moves when its significance at 1/5/10 % changes. A se of 0
   on both sides never divides: the change is then relative to ``max(|before|, |now|)``.
@@ -54,8 +55,10 @@ OLD_SCHEMAS = ("dml-parity/baseline/1",)
 # Runs whose estimates this module reads; results/2 moved rows and folds to a side file, the
 # estimates are laid out as in results/1.
 RESULTS_SCHEMAS = ("dml-parity/results/1", "dml-parity/results/2")
-# What a baseline keeps of each engine's estimate (t is coef / se: it moves when they do).
-QUANTITIES = ("coef", "se", "p", "ci", "coef_reps", "se_reps")
+# What a baseline keeps of each engine's estimate (t is coef / se: it moves when they do); with
+# joint inference also the adjusted p-value and the joint interval (shared weights: the tool's draws).
+QUANTITIES = ("coef", "se", "p", "ci", "coef_reps", "se_reps", "p_adjusted", "joint_ci")
+P_VALUES = ("p", "p_adjusted")
 LEARNER_FREE_QUANTITIES = ("coef", "se", "ci", "coef_reps", "se_reps")
 
 
@@ -206,7 +209,7 @@ def quantity_change(quantity: str, before: float, now: float, se_before: float, 
     if any(v is None for v in values) or any(math.isnan(v) for v in values):
         both = all(v is None or math.isnan(v) for v in values)
         return (0.0 if both else math.inf), "absolute"
-    if quantity == "p":
+    if quantity in P_VALUES:
         return abs_diff(before, now), "absolute"
     se = max(_finite(se_before), _finite(se_now))
     if se <= 0:  # no se to scale by: relative to the larger number (no unit where both are 0)
@@ -236,8 +239,9 @@ def _numbers(block: dict, quantity: str) -> tuple[list[Optional[float]], list[Op
 
 
 def _label(quantity: str, i: int, n: int) -> str:
-    if quantity == "ci":
-        return ("ci lower", "ci upper")[i] if n == 2 else f"ci[{i}]"
+    if quantity in ("ci", "joint_ci"):
+        name = quantity.replace("_", " ")
+        return f"{name} {('lower', 'upper')[i]}" if n == 2 else f"{name}[{i}]"
     if quantity in ("coef_reps", "se_reps"):
         return f"{quantity[:-5]} rep {i + 1}"
     return quantity
@@ -260,7 +264,7 @@ def engine_moves(entry: dict, before: dict, now: dict) -> list[dict]:
         for i, (b, a) in enumerate(zip(old, new, strict=True)):
             label = _label(quantity, i, len(old))
             change, unit = quantity_change(quantity, b, a, old_se[i], new_se[i], tier)
-            if quantity == "p" and tier == "statistical":
+            if quantity in P_VALUES and tier == "statistical":
                 if _significance(b) != _significance(a):
                     moved.append(_moved(label, b, a, change, unit, None, "same significance at 1/5/10 %"))
             elif not change <= limit:
