@@ -79,16 +79,12 @@ dmlp_tune <- function(obj, dt, x_cols, treat, requests, n_rep, n_folds) {
     }
     chosen[[request$name]] <- lapply(seq_len(n_rep), function(r) lapply(seq_len(n_folds), function(k) pick(r, k)))
   }
-  for (name in obj$params_names()) {
-    params <- chosen[[name]]
-    if (is.null(params)) params <- rep(list(rep(list(list()), n_folds)), n_rep)
-    obj$set_ml_nuisance_params(name, treat, params, set_fold_specific = TRUE)
-  }
+  dmlp_set_fold_params(obj, treat, chosen, n_rep, n_folds)
   out
 }
 
-# A spec's fold_params: per nuisance, repetition and fold the learner's parameters, set as dmlp_tune
-# sets its choices (every nuisance fold-specific; one without given parameters keeps its own).
+# Per nuisance, repetition and fold the learner's parameters (the tune block's choices, a spec's
+# fold_params), set on obj: every nuisance fold-specific, one without given parameters keeps its own.
 dmlp_set_fold_params <- function(obj, treat, fold_params, n_rep, n_folds) {
   # A named empty list: SSM nonignorable lays each fold's parameters over its learner's with
   # mlr3misc::insert_named, which refuses an unnamed one.

@@ -16,6 +16,7 @@ import pandas as pd
 from harness.api.learner_match import learner_choice, same_setting
 from harness.errors import ModelError
 from harness.language.expr import check_column_name
+from harness.language.fold_params import learner_key
 
 __all__ = ["FOLD_PREFIX", "ModelReading", "read_model"]
 
@@ -179,7 +180,7 @@ def _given_params(model: Any, learner: str) -> dict[str, list]:
     (or doubleml's ``tune``) gave it: per treatment and repetition, None or a dict per fold."""
     out = {}
     for nuisance, per_treatment in (model.params or {}).items():
-        if max((k for k in model.learner if nuisance.startswith(k)), key=len, default=None) == learner:
+        if learner_key(nuisance) == learner:  # ml_g0, ml_g1 -> ml_g; ml_m_<instrument> -> ml_m; ml_g_d0 -> ml_g
             out[nuisance] = [per_rep for per_d in per_treatment.values() for per_rep in per_d or [None]]
     return out
 
