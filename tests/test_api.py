@@ -723,7 +723,7 @@ def test_propensity_settings_are_read_or_refused() -> None:
     calibrated = PSProcessorConfig(calibration_method="isotonic")
     with pytest.raises(ModelError, match="^ps_processor_config: propensity calibration has no R twin"):
         read_model(dml.DoubleMLIRM(data, ml_g=ols(), ml_m=logit(), ps_processor_config=calibrated))
-    with pytest.raises(ModelError, match="^weights: "):
+    with pytest.raises(ModelError, match="^weights: DoubleML for R 1.0.2 fits IRM without weights"):
         read_model(dml.DoubleMLIRM(data, ml_g=ols(), ml_m=logit(), weights=np.full(200, 2.0)))
 
 

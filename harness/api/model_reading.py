@@ -250,7 +250,10 @@ def _family_settings(model: Any, name: str, entry: dict) -> None:
     if name == "irm":
         weights = model._weights
         if set(weights) != {"weights"} or not np.all(np.asarray(weights["weights"]) == 1):
-            raise ModelError("weights: IRM weights have no spec field; compare the unweighted model")
+            raise ModelError(
+                "weights: DoubleML for R 1.0.2 fits IRM without weights (DoubleMLIRM has no weights argument); "
+                "compare the unweighted model"
+            )
 
 
 def _fold_labels(model: Any, frame: pd.DataFrame, cluster: list[str]) -> tuple[Optional[np.ndarray], int]:

@@ -10,6 +10,9 @@ cannot explain. Checked per repetition and fold, on the rows each nuisance is tr
 * ols and logit (exact pairs): the training rows' design [1, x] has full column rank — R drops an
   aliased column (QR, tolerance 1e-7), scikit-learn keeps a minimum-norm solution — apart from
   columns both treat alike (:func:`_aliased`);
+* ols: scikit-learn's least squares counts no direction of the training rows' columns as zero
+  that ``lm`` keeps (:func:`_truncated`: from scikit-learn 1.9 ``LinearRegression(tol)`` cuts
+  singular values below ``tol`` times the largest, which columns of different scales reach);
 * logit: no (quasi-)complete separation, where the maximum-likelihood estimate does not exist and
   the two solvers stop at arbitrary points; a linear programme decides (Konis 2007). It costs about
   as much as R's fit on up to a few thousand rows; training sets above ``SEPARATION_MAX_ROWS`` rows
@@ -38,6 +41,7 @@ from harness.language.spec import Spec
 __all__ = ["check_engines_accept", "check_feasible"]
 
 RANK_TOL = 1e-7  # lm.fit's default tolerance for aliased columns
+EPS = float(np.finfo(float).eps)  # scipy.linalg.lstsq's own cutoff
 SEPARATION_MAX_ROWS = 50_000
 GLMNET = ("regr.glmnet", "regr.cv_glmnet_shared")  # mlr3 keys of the learners that run glmnet
 
@@ -119,6 +123,30 @@ def _aliased(x: np.ndarray, names: list[str], centred: bool = True) -> list[str]
     return [(["(intercept)"] + kept)[i] for i in pivot[rank:]]
 
 
+def lstsq_cutoff(estimator: object) -> float:
+    """The cutoff, relative to the largest singular value, of a ``LinearRegression`` fit on dense
+    data: its ``tol`` from scikit-learn 1.9 on, lstsq's own (machine epsilon) before."""
+    import re
+
+    import sklearn
+
+    tol = estimator.get_params().get("tol")  # type: ignore[attr-defined]
+    release = tuple(int(part) for part in re.findall(r"\d+", sklearn.__version__)[:2])
+    return float(tol) if tol is not None and release >= (1, 9) else EPS
+
+
+def _truncated(x: np.ndarray, cutoff: float) -> float:
+    """How far the centred, non-constant columns of ``x`` spread (largest over smallest singular
+    value) when that spread reaches 1 / ``cutoff``, where lstsq counts a direction as zero; else 0."""
+    centred = x - x.mean(axis=0)
+    centred = centred[:, centred.std(axis=0) > 0]
+    if centred.shape[1] == 0:
+        return 0.0
+    singular = np.linalg.svd(centred, compute_uv=False)
+    spread = singular[0] / singular[-1] if singular[-1] > 0 else np.inf
+    return float(spread) if spread * cutoff >= 1 else 0.0
+
+
 def _separated(x: np.ndarray, y: np.ndarray) -> bool:
     """Is there a direction b with (2y - 1) [1, x] b >= 0 for every row and > 0 for some?"""
     scale = x.std(axis=0)
@@ -156,6 +184,7 @@ def check_feasible(spec: Spec, design: Design, folds: Folds, where: str) -> None
     }
     features = {nuisance: _features(spec, design, key, nuisance) for nuisance, (key, *_) in subsets.items()}
     columns = {c: design.frame[c].to_numpy(dtype=float) for names in features.values() for c in names}
+    cutoffs = {n: lstsq_cutoff(r.python_estimator()) for n, (_, _, _, r) in subsets.items() if r.name == "ols"}
     for rep, k, train in _training_sets(design, folds):
         where_fold = f"repetition {rep + 1}, fold {k + 1}"
         for nuisance, (key, rows, target, resolved) in subsets.items():
@@ -171,7 +200,8 @@ def check_feasible(spec: Spec, design: Design, folds: Folds, where: str) -> None
             if resolved.name in ("ols", "logit"):
                 names = features[nuisance]
                 x = np.column_stack([columns[c][mask] for c in names])
-                _check_linear(resolved.name, x, names, y, target, field, f"the training rows of {nuisance}", where_fold)
+                rows = f"the training rows of {nuisance}"
+                _check_linear(resolved.name, x, names, y, target, field, rows, where_fold, cutoffs.get(nuisance))
     if spec.model == "ssm" and spec.score_name == "nonignorable":
         _check_nonignorable_halves(spec, design, folds, prefix)
 
@@ -204,16 +234,34 @@ def _check_classifier_target(spec: Spec, design: Design, prefix: str) -> None:
 
 
 def _check_linear(
-    learner: str, x: np.ndarray, names: list[str], y: np.ndarray, target: str, field: str, rows: str, where: str
+    learner: str,
+    x: np.ndarray,
+    names: list[str],
+    y: np.ndarray,
+    target: str,
+    field: str,
+    rows: str,
+    where: str,
+    cutoff: float | None = None,
 ) -> None:
     """An ols or logit nuisance's problem on its training rows (``rows`` names them, ``where`` their
-    repetition and fold): no aliased column among ``names``, and for logit no separation of ``y``,
-    the column ``target``."""
+    repetition and fold): no aliased column among ``names``; for ols (with scikit-learn's lstsq
+    ``cutoff``) no direction that lstsq truncates; for logit no separation of ``y``, the column ``target``."""
     aliased = _aliased(x, names, centred=learner == "ols")
     if aliased:
         raise SpecError(
             f"{field}: in {where} {rows} make '{aliased[0]}' constant or collinear (R's lm drops it, "
             "scikit-learn keeps a minimum-norm fit); drop the column, use fewer folds or lasso"
+        )
+    spread = _truncated(x, cutoff) if cutoff is not None else 0.0
+    if spread:
+        sd = x.std(axis=0)
+        wide, narrow = int(np.argmax(sd)), int(np.argmin(np.where(sd > 0, sd, np.inf)))
+        fix = f"set tol={EPS:.3g} (lstsq's own cutoff) or rescale" if cutoff > EPS else "rescale"
+        raise SpecError(
+            f"{field}: in {where} scikit-learn's least squares (LinearRegression, cutoff {cutoff:.3g}) counts a direction "
+            f"of {rows} as zero (singular values {spread:.2g} apart) that R's lm keeps; {fix} the columns "
+            f"(standard deviations from {sd[narrow]:.3g} ('{names[narrow]}') to {sd[wide]:.3g} ('{names[wide]}'))"
         )
     if learner == "logit" and len(y) <= SEPARATION_MAX_ROWS and _separated(x, y):
         raise SpecError(

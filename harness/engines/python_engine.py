@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
+import re
 import threading
 import time
 import warnings
@@ -157,9 +159,16 @@ def fit_python(
     inner_cv = any(isinstance(learner, LassoCVSharedFolds) for learner in model.learner.values())
     start = time.perf_counter()
     tuned = {}
-    with warnings.catch_warnings():
+    from scipy.linalg import LinAlgWarning
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings(record=True) as caught:
         # doubleml warns about propensity clipping and deprecated names; the report carries the facts.
+        # A solver that stopped short, or fell back to another on an ill-conditioned system (a
+        # LinAlgWarning from scikit-learn 1.9's newton-cholesky), is kept: the twin then solved another problem.
         warnings.simplefilter("ignore")
+        for category in (ConvergenceWarning, LinAlgWarning):
+            warnings.simplefilter("always", category)
         with (
             shared_inner_split(spec, design, folds) if share_inner_split else contextlib.nullcontext(),
             row_ids_to_learners() if inner_cv else contextlib.nullcontext(),
@@ -179,9 +188,23 @@ def fit_python(
     seconds = time.perf_counter() - start
     chosen = _inner_cv(model, design.n_obs) if inner_cv and external_predictions is None else {}
     result = result_of(model, used.labels, seconds, inference, chosen, tuned)
+    result = dataclasses.replace(result, warnings=solver_warnings(caught))
     del model
     release_freed_memory()
     return result
+
+
+def solver_warnings(caught: list[warnings.WarningMessage], most: int = 5) -> tuple[str, ...]:
+    """The distinct warnings of a fit, each by its first line, with how often it came when more
+    than once (lines that differ only in their numbers, such as an iteration, are one)."""
+    first: dict[str, str] = {}
+    count: dict[str, int] = {}
+    for message in caught:
+        line = str(message.message).strip().splitlines()[0] if str(message.message).strip() else type(message.message).__name__
+        key = re.sub(r"\d+", "#", line)
+        first.setdefault(key, line)
+        count[key] = count.get(key, 0) + 1
+    return tuple(first[k] + (f" ({count[k]} times)" if count[k] > 1 else "") for k in list(first)[:most])
 
 
 def result_of(

@@ -91,6 +91,10 @@ class EngineResult:
         ``(n_rep, n_folds)`` the 0-based grid point chosen for each cross-fitting fold (``(1, 1)``
         without ``on_folds``), ``score`` ``(..., n_points)`` every point's mean inner-fold MSE or
         log loss, ``folds`` ``(..., n_obs)`` each row's 0-based inner fold (-1: not searched on).
+    warnings : tuple of str
+        What the learners' solvers warned during the fit (scikit-learn's ``ConvergenceWarning``, a
+        solver that stopped short; scipy's ``LinAlgWarning``, an ill-conditioned system that made
+        it fall back to another), each distinct first line once.
     """
 
     coef: float
@@ -107,6 +111,7 @@ class EngineResult:
     inference: Optional[Inference] = None
     inner_cv: dict = field(default_factory=dict)
     tuned: dict = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     def per_treatment(self) -> tuple[EngineResult, ...]:
         """One single-treatment result per treatment (just this one for a single treatment)."""
@@ -121,6 +126,8 @@ class EngineResult:
             out["inference"] = self.inference.summary()
         if self.inner_cv:
             out["inner_cv"] = self.inner_cv_summary()
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
         if self.tuned:
             out["tuned"] = {
                 name: {"choice": np.asarray(v["choice"]).tolist(), "score": np.asarray(v["score"], dtype=float).tolist()}

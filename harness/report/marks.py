@@ -1,9 +1,11 @@
 """Lines under a spec's status that say where its verdict came from: served from the result cache
 (and judged again by this run), fitted again because its cache entry was damaged, and a
-statistical-tier verdict from one draw (:mod:`harness.verdict.single_draw`)."""
+statistical-tier verdict from one draw (:mod:`harness.verdict.single_draw`), and what the Python
+learners' solvers warned in a fit that did not agree (:mod:`harness.verdict.solver_warnings`)."""
 
 from __future__ import annotations
 
+from harness.verdict import solver_warnings
 from harness.verdict.single_draw import label
 
 __all__ = ["SERVED", "mark_lines", "served_count"]
@@ -12,7 +14,7 @@ SERVED = "Served from the cache: the engines' stored outputs, judged again by th
 
 
 def mark_lines(spec: dict) -> list[str]:
-    lines = label(spec)
+    lines = label(spec) + solver_warnings.label(spec)
     if spec.get("cache") == "served":
         lines.append(SERVED)
     elif spec.get("cache") == "refitted":

@@ -46,6 +46,8 @@ def encode(result: EngineResult, arrays: dict[str, np.ndarray]) -> dict:
     tree["inner_cv"] = {name: {key: put(v) for key, v in values.items()} for name, values in result.inner_cv.items()}
     if result.tuned:  # only then: entries without a tune block keep their layout
         tree["tuned"] = {name: {key: put(v) for key, v in values.items()} for name, values in result.tuned.items()}
+    if result.warnings:  # likewise
+        tree["warnings"] = list(result.warnings)
     return tree
 
 
@@ -78,6 +80,7 @@ def decode(tree: dict, arrays: dict[str, np.ndarray]) -> EngineResult:
         inference=inference,
         inner_cv={name: {key: get(ref) for key, ref in values.items()} for name, values in tree.get("inner_cv", {}).items()},
         tuned={name: {key: get(ref) for key, ref in values.items()} for name, values in tree.get("tuned", {}).items()},
+        warnings=tuple(str(w) for w in tree.get("warnings", ())),
     )
 
 

@@ -146,7 +146,10 @@ def given_checked(given: EngineResult, refit: EngineResult) -> tuple[EngineResul
     reproduced = gap <= GIVEN_REPRODUCED
 
     def held(mine: EngineResult, tools: EngineResult) -> EngineResult:
-        return dataclasses.replace(mine, folds=tools.folds if reproduced else np.full_like(tools.folds, -1))
+        # The refit's solver warnings: the same learners on the same folds warn as the user's fit did.
+        return dataclasses.replace(
+            mine, folds=tools.folds if reproduced else np.full_like(tools.folds, -1), warnings=tools.warnings
+        )
 
     checked = held(given, refit)
     if given.inference is not None and refit.inference is not None:
