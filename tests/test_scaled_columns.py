@@ -2,11 +2,11 @@
 
 scikit-learn 1.9 made ``LinearRegression(tol)`` (default 1e-6) the cutoff of its least squares on
 dense data: a direction whose singular value is below ``tol`` times the largest counts as zero. On
-such columns that drops a direction that R's ``lm`` keeps, so the tool's ``ols`` fits with lstsq's own
-cutoff (machine epsilon, scikit-learn's before 1.9), and a spec or a user's model that sets a cutoff
-which drops a direction is refused in one line. ``newton-cholesky`` logit meets an ill-conditioned
-Hessian on the same columns and falls back to lbfgs, which stops short of R's glm: that is a real
-disagreement, and the run names the warning beside it.
+such columns that drops a direction that R's ``lm`` keeps, so ``ols`` (a default ``LinearRegression``,
+as a user's analysis has it) is refused in one line naming ``tol=2.22e-16`` (lstsq's own cutoff,
+scikit-learn's before 1.9), with which it agrees with lm. ``newton-cholesky`` logit meets an
+ill-conditioned Hessian on the same columns and falls back to lbfgs, which stops short of R's glm:
+that is a real disagreement, and the run names the warning beside it.
 """
 
 from __future__ import annotations
@@ -59,12 +59,13 @@ def _records(tmp_path: Path) -> dict[str, dict]:
 
 
 @pytest.mark.r
-def test_least_squares_on_columns_of_different_scales_agree_with_lm(tmp_path: Path) -> None:
-    """PLR (both scores) and PLIV with ols: the exact tier holds on columns 1e9 apart."""
+def test_least_squares_with_lstsqs_own_cutoff_agree_with_lm(tmp_path: Path) -> None:
+    """PLR (both scores) and PLIV with ols at lstsq's own cutoff: the exact tier holds on columns 1e9 apart."""
+    ols = "{name: ols, tol: 2.22e-16}"
     specs = {
-        "plr": "model: plr, d: d, learner: ols",
-        "plr_iv": "model: plr, score: IV-type, d: d, learner: ols",
-        "pliv": "model: pliv, d: d, z: [x3], x: [x1, x2], learner: ols",
+        "plr": f"model: plr, d: d, learner: {ols}",
+        "plr_iv": f"model: plr, score: IV-type, d: d, learner: {ols}",
+        "pliv": f"model: pliv, d: d, z: [x3], x: [x1, x2], learner: {ols}",
     }
     proc = _run(tmp_path, specs)
     assert proc.returncode == 0, proc.stderr
@@ -78,8 +79,8 @@ def test_least_squares_on_columns_of_different_scales_agree_with_lm(tmp_path: Pa
 @pytest.mark.r
 @SKLEARN_CUTOFF
 def test_a_least_squares_cutoff_that_drops_a_direction_is_refused_in_one_line(tmp_path: Path) -> None:
-    """scikit-learn 1.9's default cutoff, given in the spec: the fit would not be least squares."""
-    proc = _run(tmp_path, {"plr_cut": "model: plr, d: d, learners: {ml_l: {name: ols, tol: 1.0e-6}, ml_m: ols}"})
+    """scikit-learn 1.9's default cutoff (a plain ``ols``): the fit would not be least squares."""
+    proc = _run(tmp_path, {"plr_cut": "model: plr, d: d, learners: {ml_l: ols, ml_m: {name: ols, tol: 2.22e-16}}"})
     assert proc.returncode == 2, proc.stderr
     [line] = proc.stderr.splitlines()
     assert "spec 'plr_cut' field 'learners.ml_l': in repetition 1, fold 1" in line, line
@@ -93,7 +94,7 @@ def test_a_solver_that_falls_back_is_named_beside_the_disagreement(tmp_path: Pat
     """IRM's logit on these columns: newton-cholesky falls back to lbfgs, whose propensities are not
     glm's. The verdict stays a disagreement (the packages as run differ), with the warning said in
     the terminal, the report and results.json."""
-    proc = _run(tmp_path, {"irm": "model: irm, d: db, learners: {ml_g: ols, ml_m: logit}"}, quiet=False)
+    proc = _run(tmp_path, {"irm": "model: irm, d: db, learners: {ml_g: {name: ols, tol: 2.22e-16}, ml_m: logit}"}, quiet=False)
     assert proc.returncode == 1, proc.stderr
     record = _records(tmp_path)["irm"]
     assert record["status"] == "disagree"
@@ -124,4 +125,4 @@ def test_a_users_default_least_squares_is_refused_and_a_set_cutoff_compared() ->
     np.random.seed(6)
     result = harness.compare(dml.DoubleMLPLR(data, LinearRegression(tol=2.22e-16), LinearRegression(tol=2.22e-16), n_folds=3))
     assert result.status == "agree", result.summary()
-    assert result.rows[0]["learners"]["ml_l"].startswith("ols(tol=")
+    assert result.rows[0]["learners"]["ml_l"] == "ols(tol=2.22e-16)", result.rows[0]["learners"]

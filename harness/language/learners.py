@@ -81,24 +81,6 @@ def _sk(module: str, cls: str, **fixed: Any) -> Callable[..., Any]:
     return make
 
 
-def _least_squares(**params: Any) -> Any:
-    """``LinearRegression`` solving least squares as ``lm`` does, up to exact aliasing.
-
-    From scikit-learn 1.9 its ``tol`` (default 1e-6) is the cutoff of ``scipy.linalg.lstsq`` on
-    dense data: directions whose singular value is below ``tol`` times the largest count as zero.
-    Columns of different scales (GDP in yuan beside a share) have such directions without being
-    collinear, and ``lm``, which judges aliasing column by column, keeps them. Machine epsilon is
-    lstsq's own cutoff, which scikit-learn used before 1.9; releases without ``tol`` use it anyway.
-    """
-    from sklearn.linear_model import LinearRegression
-
-    fixed = {"tol": float(np.finfo(float).eps)} if "tol" in LinearRegression().get_params() else {}
-    return LinearRegression(**{**fixed, **params})
-
-
-_least_squares.__name__ = "LinearRegression"
-
-
 LEARNERS: dict[str, LearnerPair] = {
     pair.name: pair
     for pair in [
@@ -106,9 +88,11 @@ LEARNERS: dict[str, LearnerPair] = {
             name="ols",
             tier="exact",
             tolerance=1e-10,
-            python={"regr": _least_squares},
+            python={"regr": _sk("sklearn.linear_model", "LinearRegression")},
             r_key={"regr": "regr.lm"},
-            # tol is scikit-learn's alone (lm has none): the design check refuses a fold it truncates.
+            # tol is scikit-learn's alone (lm has none). From scikit-learn 1.9 it is lstsq's cutoff on
+            # dense data (default 1e-6), which drops directions of columns of different scales that
+            # lm keeps: the design check refuses such a fold and names tol=2.22e-16 (lstsq's own).
             translate={"tol": (None, convert_float)},
             note="least squares; lm drops aliased columns, sklearn does not (full-rank designs only)",
         ),
