@@ -293,6 +293,44 @@ def test_an_unseeded_model_fits_other_folds_each_run_and_the_failure_says_how_to
     again.stdout.fnmatch_lines(["*rows and folds: differ*", "*seed it (np.random.seed) before building the model*"])
 
 
+REFUSED_TESTS = """
+from pathlib import Path
+
+import doubleml as dml
+import pandas as pd
+from sklearn.linear_model import LinearRegression
+from sklearn.neighbors import KNeighborsRegressor
+
+
+def _model():
+    frame = pd.read_csv(Path(__file__).parent / "data.csv")
+    data = dml.DoubleMLData(frame, y_col="y", d_cols="d", x_cols=["x1", "x2", "x3"])
+    return dml.DoubleMLPLR(data, ml_l=KNeighborsRegressor(), ml_m=LinearRegression(), n_folds=3)
+
+
+def test_refused_agrees(dml_parity):
+    dml_parity.assert_agree(_model())
+
+
+def test_refused_unchanged(dml_parity):
+    dml_parity.assert_unchanged(_model())
+"""
+
+
+@pytest.mark.r
+def test_a_model_the_tool_refuses_fails_the_test_in_one_line(pytester: pytest.Pytester, warm) -> None:
+    """A learner with no R twin: both assertions fail with the command line's one line, and no
+    traceback through the tool's code (before, harness.compare's ModelError reached the user as one)."""
+    make_tables(seed=5, n=300).to_csv(pytester.path / "data.csv", index=False)
+    pytester.makepyfile(test_refused=REFUSED_TESTS)
+    result = _run(pytester, "test_refused.py")
+    result.assert_outcomes(failed=2)
+    said = [line for line in result.stdout.lines if line.startswith("dml-parity: error: ml_l: KNeighborsRegressor has no R twin")]
+    assert len(said) == 2, result.stdout.str()
+    assert "harness/api/compare.py" not in result.stdout.str() and "ModelError" not in result.stdout.str()
+    assert not (pytester.path / "test_refused").exists()  # no baseline written for a model never compared
+
+
 def test_the_entry_point_resolves_to_the_plugin() -> None:
     """Installing dml-parity registers the plugin: pytest loads every ``pytest11`` entry point."""
     found = [ep for ep in entry_points(group="pytest11") if ep.name == "dml_parity"]

@@ -58,6 +58,21 @@ def _fail(message: str) -> None:
     pytest.fail(message, pytrace=False)
 
 
+def _compared(model: Any, engines: tuple[str, ...], p_adjust: Optional[str]) -> Any:
+    """``harness.compare`` of a user's model; a model the tool refuses (no R twin, a fold no package
+    can fit) fails the test with the one line the command line would print, not a traceback."""
+    from harness.api import compare  # the Python API; imported only for a model
+    from harness.errors import EnvironmentProblem, HarnessError
+
+    try:
+        return compare(model, engines=engines, p_adjust=p_adjust)
+    except EnvironmentProblem:
+        raise
+    except HarnessError as err:
+        refused = str(err)
+    _fail(f"dml-parity: error: {refused}")  # outside the handler: no chained traceback
+
+
 def _model_only(model_or_spec: Union[str, Path, Any], p_adjust: Optional[str]) -> None:
     if p_adjust is not None and isinstance(model_or_spec, (str, Path)):
         _fail(f"dml-parity: p_adjust is asked of a doubleml model; the spec file {model_or_spec} says its own (p_adjust:)")
@@ -101,9 +116,7 @@ class ParityFixture:
                 "(assert_unchanged compares with R results stored in a baseline)"
             )
         if not isinstance(model_or_spec, (str, Path)):
-            from harness.api import compare  # the Python API; imported only for a model
-
-            result = compare(model_or_spec, engines=("python", "r"), p_adjust=p_adjust)
+            result = _compared(model_or_spec, ("python", "r"), p_adjust)
             if result.status not in PASSING:
                 folder = self._folder("report")
                 result.save(folder)
@@ -149,12 +162,10 @@ class ParityFixture:
     def _spec_file(self, model_or_spec: Union[str, Path, Any], p_adjust: Optional[str] = None) -> Path:
         if isinstance(model_or_spec, (str, Path)):
             return Path(model_or_spec).resolve()
-        from harness.api import compare  # the Python API; imported only for a model
-
         # Python only: to_spec needs the model's analysis written down, not a comparison; the
         # spec file is then run like any other, with R where R loads.
         folder = self._folder("spec")
-        compare(model_or_spec, engines=("python",), p_adjust=p_adjust).to_spec(folder)
+        _compared(model_or_spec, ("python",), p_adjust).to_spec(folder)
         return folder / "spec.yaml"
 
     def _save(self, run: Path, baseline: Path) -> None:
