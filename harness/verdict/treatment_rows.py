@@ -38,6 +38,8 @@ def _estimate(summary: Optional[dict], i: int) -> Optional[dict]:
             out[key] = value[i]
         if "own_draws" in inference:
             out["own_draws"] = {key: value[i] for key, value in inference["own_draws"].items()}
+    if summary.get("warnings"):  # the fit's, shared by its treatments (harness.verdict.solver_warnings)
+        out["warnings"] = summary["warnings"]
     return out
 
 
