@@ -42,12 +42,13 @@ def scaled_frame(n: int = 400, seed: int = 3) -> pd.DataFrame:
     return frame
 
 
-def _run(tmp_path: Path, specs: dict[str, str], quiet: bool = True) -> subprocess.CompletedProcess:
+def _run(tmp_path: Path, specs: dict[str, str], quiet: bool = True, cache: bool = False) -> subprocess.CompletedProcess:
     scaled_frame().to_csv(tmp_path / "scaled.csv", index=False)
     lines = ["dataset: {path: scaled.csv}", "defaults: {y: y, x: [x1, x2, x3], n_folds: 3, seed: 5}", "specs:"]
     lines += [f"  - {{id: {spec_id}, {entry}}}" for spec_id, entry in specs.items()]
     (tmp_path / "specs.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    args = ["run", "--specs", "specs.yaml", "--out", "out", "--no-cache", *(["--quiet"] if quiet else [])]
+    args = ["run", "--specs", "specs.yaml", "--out", "out", *(["--cache-dir", "cache"] if cache else ["--no-cache"])]
+    args += ["--quiet"] if quiet else []
     return subprocess.run(
         [sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, env=env(), cwd=tmp_path, timeout=600
     )
@@ -110,6 +111,20 @@ def test_a_solver_that_falls_back_is_named_beside_the_disagreement(tmp_path: Pat
     assert [line.split(":")[0] for line in said] == ["  irm", "  irm_boot"], proc.stdout
     report = html.unescape((tmp_path / "out" / "report.html").read_text(encoding="utf-8"))
     assert "scikit-learn warned during Python's fit" in report and "NewtonCholeskySolver" in report
+
+
+@pytest.mark.r
+def test_the_warnings_are_kept_by_the_cache(tmp_path: Path) -> None:
+    """A verdict served from the cache is judged again from the stored engine outputs: the warnings
+    are part of them."""
+    specs = {"irm": "model: irm, d: db, learners: {ml_g: {name: ols, tol: 2.22e-16}, ml_m: logit}"}
+    first = _run(tmp_path, specs, cache=True)
+    assert first.returncode == 1, first.stderr
+    again = _run(tmp_path, specs, quiet=False, cache=True)
+    assert again.returncode == 1, again.stderr
+    record = _records(tmp_path)["irm"]
+    assert record["cache"] == "served" and "NewtonCholeskySolver" in record["python"]["warnings"][0]
+    assert "irm: scikit-learn warned during Python's fit" in again.stdout
 
 
 @pytest.mark.r
