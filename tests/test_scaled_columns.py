@@ -3,8 +3,8 @@
 scikit-learn 1.9 made ``LinearRegression(tol)`` (default 1e-6) the cutoff of its least squares on
 dense data: a direction whose singular value is below ``tol`` times the largest counts as zero. On
 such columns that drops a direction that R's ``lm`` keeps, so ``ols`` (a default ``LinearRegression``,
-as a user's analysis has it) is refused in one line naming ``tol=2.22e-16`` (lstsq's own cutoff,
-scikit-learn's before 1.9), with which it agrees with lm. ``newton-cholesky`` logit meets an
+as a user's analysis has it) is refused in one line naming ``tol=2.22e-16`` (lstsq's own cutoff),
+with which it agrees with lm. ``newton-cholesky`` logit meets an
 ill-conditioned Hessian on the same columns and falls back to lbfgs, which stops short of R's glm:
 that is a real disagreement, and the run names the warning beside it.
 """

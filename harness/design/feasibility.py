@@ -123,16 +123,19 @@ def _aliased(x: np.ndarray, names: list[str], centred: bool = True) -> list[str]
     return [(["(intercept)"] + kept)[i] for i in pivot[rank:]]
 
 
-def lstsq_cutoff(estimator: object) -> float:
-    """The cutoff, relative to the largest singular value, of a ``LinearRegression`` fit on dense
-    data: its ``tol`` from scikit-learn 1.9 on, lstsq's own (machine epsilon) before."""
+def lstsq_cutoff(estimator: object, n_rows: int, n_columns: int) -> tuple[float, bool]:
+    """The cutoff, relative to the largest singular value, of a ``LinearRegression`` fit on a dense
+    ``n_rows`` x ``n_columns`` design, and whether its ``tol`` sets it: from scikit-learn 1.9 ``tol``;
+    1.6 to 1.8 the larger side times machine epsilon (numpy's rule); before, lstsq's own (epsilon)."""
     import re
 
     import sklearn
 
     tol = estimator.get_params().get("tol")  # type: ignore[attr-defined]
     release = tuple(int(part) for part in re.findall(r"\d+", sklearn.__version__)[:2])
-    return float(tol) if tol is not None and release >= (1, 9) else EPS
+    if tol is not None and release >= (1, 9):
+        return float(tol), True
+    return (max(n_rows, n_columns) * EPS if release >= (1, 6) else EPS), False
 
 
 def _truncated(x: np.ndarray, cutoff: float) -> float:
@@ -184,7 +187,7 @@ def check_feasible(spec: Spec, design: Design, folds: Folds, where: str) -> None
     }
     features = {nuisance: _features(spec, design, key, nuisance) for nuisance, (key, *_) in subsets.items()}
     columns = {c: design.frame[c].to_numpy(dtype=float) for names in features.values() for c in names}
-    cutoffs = {n: lstsq_cutoff(r.python_estimator()) for n, (_, _, _, r) in subsets.items() if r.name == "ols"}
+    least_squares = {n: r.python_estimator() for n, (_, _, _, r) in subsets.items() if r.name == "ols"}
     for rep, k, train in _training_sets(design, folds):
         where_fold = f"repetition {rep + 1}, fold {k + 1}"
         for nuisance, (key, rows, target, resolved) in subsets.items():
@@ -201,7 +204,8 @@ def check_feasible(spec: Spec, design: Design, folds: Folds, where: str) -> None
                 names = features[nuisance]
                 x = np.column_stack([columns[c][mask] for c in names])
                 rows = f"the training rows of {nuisance}"
-                _check_linear(resolved.name, x, names, y, target, field, rows, where_fold, cutoffs.get(nuisance))
+                cutoff = lstsq_cutoff(least_squares[nuisance], *x.shape) if nuisance in least_squares else None
+                _check_linear(resolved.name, x, names, y, target, field, rows, where_fold, cutoff)
     if spec.model == "ssm" and spec.score_name == "nonignorable":
         _check_nonignorable_halves(spec, design, folds, prefix)
 
@@ -242,24 +246,26 @@ def _check_linear(
     field: str,
     rows: str,
     where: str,
-    cutoff: float | None = None,
+    cutoff: tuple[float, bool] | None = None,
 ) -> None:
     """An ols or logit nuisance's problem on its training rows (``rows`` names them, ``where`` their
     repetition and fold): no aliased column among ``names``; for ols (with scikit-learn's lstsq
-    ``cutoff``) no direction that lstsq truncates; for logit no separation of ``y``, the column ``target``."""
+    ``cutoff``, :func:`lstsq_cutoff`) no direction that lstsq truncates; for logit no separation of ``y``,
+    the column ``target``."""
     aliased = _aliased(x, names, centred=learner == "ols")
     if aliased:
         raise SpecError(
             f"{field}: in {where} {rows} make '{aliased[0]}' constant or collinear (R's lm drops it, "
             "scikit-learn keeps a minimum-norm fit); drop the column, use fewer folds or lasso"
         )
-    spread = _truncated(x, cutoff) if cutoff is not None else 0.0
+    relative, settable = cutoff if cutoff is not None else (0.0, False)
+    spread = _truncated(x, relative) if cutoff is not None else 0.0
     if spread:
         sd = x.std(axis=0)
         wide, narrow = int(np.argmax(sd)), int(np.argmin(np.where(sd > 0, sd, np.inf)))
-        fix = f"set tol={EPS:.3g} (lstsq's own cutoff) or rescale" if cutoff > EPS else "rescale"
+        fix = f"set tol={EPS:.3g} (lstsq's own cutoff) or rescale" if settable and relative > EPS else "rescale"
         raise SpecError(
-            f"{field}: in {where} scikit-learn's least squares (LinearRegression, cutoff {cutoff:.3g}) counts a direction "
+            f"{field}: in {where} scikit-learn's least squares (LinearRegression, cutoff {relative:.3g}) counts a direction "
             f"of {rows} as zero (singular values {spread:.2g} apart) that R's lm keeps; {fix} the columns "
             f"(standard deviations from {sd[narrow]:.3g} ('{names[narrow]}') to {sd[wide]:.3g} ('{names[wide]}'))"
         )
