@@ -91,6 +91,18 @@ def test_a_least_squares_cutoff_that_drops_a_direction_is_refused_in_one_line(tm
 
 
 @pytest.mark.r
+@SKLEARN_CUTOFF
+def test_a_cutoff_set_for_one_fold_is_that_folds(tmp_path: Path) -> None:
+    """``fold_params`` may set ``tol`` fold by fold (``set_ml_nuisance_params``): the second fold's is checked."""
+    ols = "{name: ols, tol: 2.22e-16}"
+    entry = f"model: plr, d: d, learner: {ols}, fold_params: {{ml_l: [[{{}}, {{tol: 1.0e-6}}, {{}}]]}}"
+    proc = _run(tmp_path, {"plr_fold": entry})
+    assert proc.returncode == 2, proc.stderr
+    [line] = proc.stderr.splitlines()
+    assert "field 'learners.ml_l': in repetition 1, fold 2 scikit-learn's least squares (LinearRegression, cutoff 1e-06)" in line
+
+
+@pytest.mark.r
 def test_a_solver_that_falls_back_is_named_beside_the_disagreement(tmp_path: Path) -> None:
     """IRM's logit on these columns: newton-cholesky falls back to lbfgs, whose propensities are not
     glm's. The verdict stays a disagreement (the packages as run differ), with the warning said in

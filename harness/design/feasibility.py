@@ -35,6 +35,7 @@ from harness.design.nuisance_columns import PREDICTED_SELECTION, nuisance_column
 from harness.design.shared_draws import inner_splits, split_key
 from harness.design.table import Design, Folds, cluster_codes
 from harness.errors import SpecError
+from harness.language.fold_params import fold_learner
 from harness.language.learners import CLASSIFIER_OPTIONAL, resolve_learner
 from harness.language.spec import Spec
 
@@ -204,6 +205,9 @@ def check_feasible(spec: Spec, design: Design, folds: Folds, where: str) -> None
                 names = features[nuisance]
                 x = np.column_stack([columns[c][mask] for c in names])
                 rows = f"the training rows of {nuisance}"
+                per_fold = (spec.fold_params or {}).get(nuisance)  # a tol set per fold is that fold's cutoff
+                if per_fold and nuisance in least_squares:
+                    least_squares[nuisance] = fold_learner(spec, nuisance, per_fold[rep][k]).python_estimator()
                 cutoff = lstsq_cutoff(least_squares[nuisance], *x.shape) if nuisance in least_squares else None
                 _check_linear(resolved.name, x, names, y, target, field, rows, where_fold, cutoff)
     if spec.model == "ssm" and spec.score_name == "nonignorable":
