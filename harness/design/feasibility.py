@@ -124,7 +124,7 @@ def _aliased(x: np.ndarray, names: list[str], centred: bool = True) -> list[str]
     return [(["(intercept)"] + kept)[i] for i in pivot[rank:]]
 
 
-def lstsq_cutoff(estimator: object, n_rows: int, n_columns: int) -> tuple[float, bool]:
+def _lstsq_cutoff(estimator: object, n_rows: int, n_columns: int) -> tuple[float, bool]:
     """The cutoff, relative to the largest singular value, of a ``LinearRegression`` fit on a dense
     ``n_rows`` x ``n_columns`` design, and whether its ``tol`` sets it: from scikit-learn 1.9 ``tol``;
     1.6 to 1.8 the larger side times machine epsilon (numpy's rule); before, lstsq's own (epsilon)."""
@@ -205,11 +205,12 @@ def check_feasible(spec: Spec, design: Design, folds: Folds, where: str) -> None
                 names = features[nuisance]
                 x = np.column_stack([columns[c][mask] for c in names])
                 rows = f"the training rows of {nuisance}"
-                per_fold = (spec.fold_params or {}).get(nuisance)  # a tol set per fold is that fold's cutoff
-                if per_fold and nuisance in least_squares:
-                    least_squares[nuisance] = fold_learner(spec, nuisance, per_fold[rep][k]).python_estimator()
-                cutoff = lstsq_cutoff(least_squares[nuisance], *x.shape) if nuisance in least_squares else None
-                _check_linear(resolved.name, x, names, y, target, field, rows, where_fold, cutoff)
+                _check_linear(resolved.name, x, names, y, target, field, rows, where_fold)
+                estimator, per_fold = least_squares.get(nuisance), (spec.fold_params or {}).get(nuisance)
+                if estimator is not None and per_fold:  # a tol set per fold is that fold's cutoff
+                    estimator = fold_learner(spec, nuisance, per_fold[rep][k]).python_estimator()
+                if estimator is not None:
+                    _check_cutoff(x, names, _lstsq_cutoff(estimator, *x.shape), field, rows, where_fold)
     if spec.model == "ssm" and spec.score_name == "nonignorable":
         _check_nonignorable_halves(spec, design, folds, prefix)
 
@@ -242,19 +243,10 @@ def _check_classifier_target(spec: Spec, design: Design, prefix: str) -> None:
 
 
 def _check_linear(
-    learner: str,
-    x: np.ndarray,
-    names: list[str],
-    y: np.ndarray,
-    target: str,
-    field: str,
-    rows: str,
-    where: str,
-    cutoff: tuple[float, bool] | None = None,
+    learner: str, x: np.ndarray, names: list[str], y: np.ndarray, target: str, field: str, rows: str, where: str
 ) -> None:
     """An ols or logit nuisance's problem on its training rows (``rows`` names them, ``where`` their
-    repetition and fold): no aliased column among ``names``; for ols (with scikit-learn's lstsq
-    ``cutoff``, :func:`lstsq_cutoff`) no direction that lstsq truncates; for logit no separation of ``y``,
+    repetition and fold): no aliased column among ``names``, and for logit no separation of ``y``,
     the column ``target``."""
     aliased = _aliased(x, names, centred=learner == "ols")
     if aliased:
@@ -262,8 +254,18 @@ def _check_linear(
             f"{field}: in {where} {rows} make '{aliased[0]}' constant or collinear (R's lm drops it, "
             "scikit-learn keeps a minimum-norm fit); drop the column, use fewer folds or lasso"
         )
-    relative, settable = cutoff if cutoff is not None else (0.0, False)
-    spread = _truncated(x, relative) if cutoff is not None else 0.0
+    if learner == "logit" and len(y) <= SEPARATION_MAX_ROWS and _separated(x, y):
+        raise SpecError(
+            f"{field}: '{target}' is perfectly separated on {rows} in {where}, so the logit's maximum-likelihood "
+            "estimate does not exist and no two solvers agree; use fewer folds, fewer covariates or another learner"
+        )
+
+
+def _check_cutoff(x: np.ndarray, names: list[str], cutoff: tuple[float, bool], field: str, rows: str, where: str) -> None:
+    """An ols nuisance's training rows: scikit-learn's lstsq, with ``cutoff`` (:func:`_lstsq_cutoff`),
+    drops no direction of the columns ``names`` that lm keeps."""
+    relative, settable = cutoff
+    spread = _truncated(x, relative)
     if spread:
         sd = x.std(axis=0)
         wide, narrow = int(np.argmax(sd)), int(np.argmin(np.where(sd > 0, sd, np.inf)))
@@ -272,11 +274,6 @@ def _check_linear(
             f"{field}: in {where} scikit-learn's least squares (LinearRegression, cutoff {relative:.3g}) counts a direction "
             f"of {rows} as zero (singular values {spread:.2g} apart) that R's lm keeps; {fix} the columns "
             f"(standard deviations from {sd[narrow]:.3g} ('{names[narrow]}') to {sd[wide]:.3g} ('{names[wide]}'))"
-        )
-    if learner == "logit" and len(y) <= SEPARATION_MAX_ROWS and _separated(x, y):
-        raise SpecError(
-            f"{field}: '{target}' is perfectly separated on {rows} in {where}, so the logit's maximum-likelihood "
-            "estimate does not exist and no two solvers agree; use fewer folds, fewer covariates or another learner"
         )
 
 

@@ -200,7 +200,8 @@ def solver_warnings(caught: list[warnings.WarningMessage], most: int = 5) -> tup
     first: dict[str, str] = {}
     count: dict[str, int] = {}
     for message in caught:
-        line = str(message.message).strip().splitlines()[0] if str(message.message).strip() else type(message.message).__name__
+        text = str(message.message).strip()
+        line = text.splitlines()[0] if text else type(message.message).__name__
         key = re.sub(r"\d+", "#", line)
         first.setdefault(key, line)
         count[key] = count.get(key, 0) + 1

@@ -1,9 +1,9 @@
 """What the Python learners' solvers warned during a fit that the verdict did not earn.
 
 An exact pair agrees only when both solvers reach the same optimum. When scikit-learn's solver
-stops short or falls back to another (a ``ConvergenceWarning``: ``newton-cholesky`` meeting an
-ill-conditioned Hessian on columns of very different scales, a lasso out of iterations), the
-two packages fit different problems and the nuisance check fails; the warning is the likely
+stops short (a ``ConvergenceWarning``: a lasso out of iterations) or falls back to another (a
+``LinAlgWarning``: ``newton-cholesky`` meeting an ill-conditioned Hessian on columns of very
+different scales), the two packages fit different problems and the nuisance check fails; the warning is the likely
 reason, so a record that did not agree carries it to the reader (the engine result keeps it in
 any case: ``python.warnings`` in results.json).
 """
