@@ -188,13 +188,13 @@ def fit_python(
     seconds = time.perf_counter() - start
     chosen = _inner_cv(model, design.n_obs) if inner_cv and external_predictions is None else {}
     result = result_of(model, used.labels, seconds, inference, chosen, tuned)
-    result = dataclasses.replace(result, warnings=solver_warnings(caught))
+    result = dataclasses.replace(result, warnings=_distinct_warnings(caught))
     del model
     release_freed_memory()
     return result
 
 
-def solver_warnings(caught: list[warnings.WarningMessage], most: int = 5) -> tuple[str, ...]:
+def _distinct_warnings(caught: list[warnings.WarningMessage], most: int = 5) -> tuple[str, ...]:
     """The distinct warnings of a fit, each by its first line, with how often it came when more
     than once (lines that differ only in their numbers, such as an iteration, are one)."""
     first: dict[str, str] = {}
