@@ -190,6 +190,15 @@ def test_run_after_run_on_one_cluster_with_a_worker_killed(
         def executing(dask_worker) -> tuple[int, list[str]]:
             return os.getpid(), [str(ts.key) for ts in dask_worker.state.executing]
 
+        def die_if_fitting_b_slow(dask_worker) -> bool:
+            # Runs on the worker's event loop, the only thread that moves a task out of
+            # `executing` and sends its result: b_slow still listed here means the scheduler has
+            # not had its result, so the kill always lands mid-fit (a kill from outside, 0.5 s
+            # after seeing the task, once hit a worker whose fit had just ended: CI, stop 38).
+            if any("b_slow" in str(ts.key) for ts in dask_worker.state.executing):
+                os.kill(os.getpid(), signal.SIGKILL)
+            return False
+
         def kill_b_slow(run: Run) -> None:
             while run.proc.poll() is None and not killed:
                 try:
@@ -197,11 +206,12 @@ def test_run_after_run_on_one_cluster_with_a_worker_killed(
                 except Exception:  # a worker is coming or going: look again
                     time.sleep(0.1)
                     continue
-                for pid, keys in workers.values():
+                for address, (pid, keys) in workers.items():
                     if any("b_slow" in key for key in keys):
-                        time.sleep(0.5)  # inside the fit, not at its start
-                        os.kill(pid, signal.SIGKILL)
-                        killed.append(pid)
+                        time.sleep(0.3)  # inside the fit, not at its start
+                        outcome = watcher.run(die_if_fitting_b_slow, workers=[address], on_error="return")
+                        if outcome.get(address) is not False:  # it died answering: it was fitting b_slow
+                            killed.append(pid)
                         break
                 time.sleep(0.05)
 
