@@ -191,7 +191,13 @@ CASES = [
     (
         "fold_params with several treatments",
         "{id: a, model: plr, y: y, d: [d, zc], x: [x1, x2], learner: lasso, fold_params: {ml_l: [[{}, {}, {}]]}}",
-        r"spec 'a'.*fold_params: one treatment without clusters only",
+        r"spec 'a'.*fold_params: one treatment only",
+    ),
+    (
+        "fold_params on two cluster variables, one mapping per fold of one variable",
+        "{id: a, model: plr, y: y, d: d, x: [x1, x2], learner: lasso, cluster: [g, h], n_folds: 2, "
+        "fold_params: {ml_l: [[{alpha: 0.1}, {alpha: 0.2}]]}}",
+        r"spec 'a'.*fold_params.ml_l: 1 list\(s\) \(n_rep\) of 4 mappings \(n_folds squared: two cluster variables\) each$",
     ),
     (
         "IRM ml_g classifier on an outcome that is not 0/1",

@@ -94,8 +94,13 @@ def read_model(model: Any) -> ModelReading:
             f"data: column '{gaps}' has missing values ({int(frame[gaps].isna().sum())} rows); the tool compares "
             "complete rows only: build the DoubleMLData from frame.dropna(subset=[...its columns...])"
         )
-    labels, n_folds = _fold_labels(model, frame, _as_text(cluster))
+    labels, n_folds, cells = _fold_labels(model, frame, _as_text(cluster))
     entry["n_folds"] = n_folds
+    if per_fold and cells is not None:  # the model's cell j is the tool's cells[rep][j]
+        entry["fold_params"] = {
+            n: [[per_rep[order.index(k)] for k in range(len(order))] for per_rep, order in zip(reps, cells, strict=True)]
+            for n, reps in per_fold.items()
+        }
     fitted = bool(np.isfinite(np.asarray(model.all_coef, dtype=float)).all())
     if fitted:
         _fitted_rules(model, name, data)
@@ -214,11 +219,10 @@ def _fold_params(model: Any, learner: str) -> dict[str, list]:
     parameters per repetition and fold, ``{}`` where a fold was given none."""
     if _one_setting(model, learner) is not VARIES:
         return {}
-    data = model._dml_data
-    if len(data.d_cols) > 1 or getattr(data, "cluster_cols", None):
+    if len(model._dml_data.d_cols) > 1:
         raise ModelError(
             f"{learner}: parameters set per fold, repetition or nuisance (set_ml_nuisance_params or tune) are "
-            "compared with one treatment without clusters (fold_params); set one on the learner itself"
+            "compared with one treatment (fold_params); set one on the learner itself"
         )
     out = {}
     for nuisance, per_rep in _given_params(model, learner).items():
@@ -256,11 +260,15 @@ def _family_settings(model: Any, name: str, entry: dict) -> None:
             )
 
 
-def _fold_labels(model: Any, frame: pd.DataFrame, cluster: list[str]) -> tuple[Optional[np.ndarray], int]:
-    """The model's splits as ``(n_rep, n_obs)`` fold labels, and the folds per cluster variable."""
+def _fold_labels(
+    model: Any, frame: pd.DataFrame, cluster: list[str]
+) -> tuple[Optional[np.ndarray], int, Optional[list[list[int]]]]:
+    """The model's splits as ``(n_rep, n_obs)`` fold labels, the folds per cluster variable, and
+    with clusters, per repetition, the tool's cell of each of the model's folds (doubleml numbers
+    two-way cells with the second variable fastest, the tool with the first)."""
     smpls = model.smpls
     if smpls is None:
-        return None, int(model.n_folds)
+        return None, int(model.n_folds), None
     n_obs = len(frame)
     labels = np.full((len(smpls), n_obs), -1, dtype=np.int64)
     if not cluster:
@@ -268,13 +276,16 @@ def _fold_labels(model: Any, frame: pd.DataFrame, cluster: list[str]) -> tuple[O
             for k, (_, test) in enumerate(folds):
                 labels[rep, np.asarray(test, dtype=np.int64)] = k
         _check_partition(labels)
-        return labels, len(smpls[0])
+        return labels, len(smpls[0]), None
     # Clusters: a row's cell numbers each cluster variable's fold as the tool does (variable 0 fastest).
     K = None
+    cells = []
     for rep, folds in enumerate(model.smpls_cluster):
         cell = np.zeros(n_obs, dtype=np.int64)
+        cell_of_fold = np.zeros(len(folds), dtype=np.int64)
         for v, column in enumerate(cluster):
-            sets = list(dict.fromkeys(tuple(np.sort(np.asarray(test[v])).tolist()) for _, test in folds))
+            tests = [tuple(np.sort(np.asarray(test[v])).tolist()) for _, test in folds]
+            sets = list(dict.fromkeys(tests))
             K = K or len(sets)
             fold_of = {c: j for j, s in enumerate(sets) for c in s}
             values = frame[column].to_numpy()
@@ -282,8 +293,10 @@ def _fold_labels(model: Any, frame: pd.DataFrame, cluster: list[str]) -> tuple[O
             if missing or len(sets) != K:
                 raise ModelError(f"smpls_cluster: the model's cluster folds do not cover every '{column}' cluster")
             cell += np.array([fold_of[c] for c in values], dtype=np.int64) * K**v
+            cell_of_fold += np.array([sets.index(t) for t in tests], dtype=np.int64) * K**v
         labels[rep] = cell
-    return labels, int(K)
+        cells.append(cell_of_fold.tolist())
+    return labels, int(K), cells
 
 
 def _check_partition(labels: np.ndarray) -> None:

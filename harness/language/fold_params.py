@@ -4,8 +4,9 @@ set_fold_specific = TRUE)`` take them (doubleml's ``tune(tune_on_folds=True)`` l
 
 Keyed by the packages' own nuisance names (IRM's ``ml_g0`` and ``ml_g1``, SSM's ``ml_g_d0``), which
 are the same in both; each value is ``n_rep`` lists of ``n_folds`` mappings of scikit-learn's
-parameter names, laid over the nuisance's spec learner in that fold. A nuisance left out keeps its
-spec learner in every fold.
+parameter names, laid over the nuisance's spec learner in that fold (``n_folds``² cells with two
+cluster variables, numbered as ``harness.design.table`` numbers them: the first variable fastest).
+A nuisance left out keeps its spec learner in every fold.
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ def fold_params_rules(spec: Any) -> None:
     given = spec.fold_params
     if given is None:
         return
-    if spec.several_treatments or spec.cluster:
-        raise ValueError("fold_params: one treatment without clusters only")
+    if spec.several_treatments:
+        raise ValueError("fold_params: one treatment only")
     if spec.tune is not None:
         raise ValueError("fold_params: a tune block sets each fold's parameters itself; give one or the other")
     if spec.model == "ssm" and spec.score_name == "nonignorable":
@@ -70,14 +71,19 @@ def fold_params_rules(spec: Any) -> None:
             "(it hands the per-fold list to one learner and stops)"
         )
     fitted = fitted_nuisances(spec)
+    # With clusters both packages cross-fit on n_folds ** (cluster variables) folds, the order the
+    # tool's folds give them (harness.design.table), and take one mapping for each.
+    two_way = len(spec.cluster or []) == 2
+    n_folds = spec.n_folds**2 if two_way else spec.n_folds
+    folds_are = "n_folds squared: two cluster variables" if two_way else "n_folds"
     for nuisance, per_rep in given.items():
         where = f"fold_params.{nuisance}"
         if nuisance not in fitted:
             raise ValueError(f"{where}: not a nuisance {spec.model} fits here (it fits {fitted})")
         if fold_learner(spec, nuisance, {}).name == "lasso_cv":
             raise ValueError(f"{where}: 'lasso_cv' chooses its penalty itself; give the 'lasso' pair its penalties")
-        if len(per_rep) != spec.n_rep or any(len(per_fold) != spec.n_folds for per_fold in per_rep):
-            raise ValueError(f"{where}: {spec.n_rep} list(s) (n_rep) of {spec.n_folds} mappings (n_folds) each")
+        if len(per_rep) != spec.n_rep or any(len(per_fold) != n_folds for per_fold in per_rep):
+            raise ValueError(f"{where}: {spec.n_rep} list(s) (n_rep) of {n_folds} mappings ({folds_are}) each")
         for r, per_fold in enumerate(per_rep):
             for k, params in enumerate(per_fold):
                 try:
