@@ -79,13 +79,16 @@ dmlp_tune <- function(obj, dt, x_cols, treat, requests, n_rep, n_folds) {
     }
     chosen[[request$name]] <- lapply(seq_len(n_rep), function(r) lapply(seq_len(n_folds), function(k) pick(r, k)))
   }
-  dmlp_set_fold_params(obj, treat, chosen, n_rep, n_folds)
+  dmlp_set_fold_params(obj, treat, chosen)
   out
 }
 
 # Per nuisance, repetition and fold the learner's parameters (the tune block's choices, a spec's
 # fold_params), set on obj: every nuisance fold-specific, one without given parameters keeps its own.
-dmlp_set_fold_params <- function(obj, treat, fold_params, n_rep, n_folds) {
+# The model's own counts: with two cluster variables it cross-fits on n_folds^2 cells.
+dmlp_set_fold_params <- function(obj, treat, fold_params) {
+  n_rep <- obj$n_rep
+  n_folds <- obj$n_folds
   # A named empty list: SSM nonignorable lays each fold's parameters over its learner's with
   # mlr3misc::insert_named, which refuses an unnamed one.
   none <- stats::setNames(list(), character(0))
