@@ -46,6 +46,19 @@ def jtrain(recorded_only: bool) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def firms_and_years():
+    """jtrain clustered two ways, by firm and by year."""
+    import doubleml as dml
+
+    return dml.DoubleMLData(
+        jtrain(recorded_only=False),
+        y_col="lemploy",
+        d_cols="grant",
+        x_cols=["d88", "d89", "union"],
+        cluster_cols=["fcode", "year"],
+    )
+
+
 def ols():
     from sklearn.linear_model import LinearRegression
 
@@ -238,13 +251,7 @@ def test_two_way_clusters_keep_the_models_cells(tmp_path: Path) -> None:
     # with the first; the rows of each cell must still be the model's
     import doubleml as dml
 
-    data = dml.DoubleMLData(
-        jtrain(recorded_only=False),
-        y_col="lemploy",
-        d_cols="grant",
-        x_cols=["d88", "d89", "union"],
-        cluster_cols=["fcode", "year"],
-    )
+    data = firms_and_years()
     np.random.seed(9)
     plr = dml.DoubleMLPLR(data, ml_l=ols(), ml_m=ols(), n_folds=2)
     plr.fit()

@@ -13,7 +13,16 @@ import yaml
 
 import harness
 from harness.cli import main
-from tests.test_api import FIRM_CONTROLS, folds_held, jtrain, lasso, ols, python_side_is_the_model, same_as_the_cli
+from tests.test_api import (
+    FIRM_CONTROLS,
+    firms_and_years,
+    folds_held,
+    jtrain,
+    lasso,
+    ols,
+    python_side_is_the_model,
+    same_as_the_cli,
+)
 
 
 def _alphas(n_rep: int, n_folds: int, start: float) -> list[list[dict]]:
@@ -49,13 +58,7 @@ def test_per_fold_penalties_on_a_model_clustered_by_firm(tmp_path: Path) -> None
 def test_per_fold_penalties_on_firm_and_year_clusters_cover_every_cell(tmp_path: Path) -> None:
     import doubleml as dml
 
-    data = dml.DoubleMLData(
-        jtrain(recorded_only=False),
-        y_col="lemploy",
-        d_cols="grant",
-        x_cols=["d88", "d89", "union"],
-        cluster_cols=["fcode", "year"],
-    )
+    data = firms_and_years()
     np.random.seed(9)
     plr = dml.DoubleMLPLR(data, ml_l=lasso(0.01), ml_m=lasso(0.01), n_folds=2)
     assert plr.n_folds == 4  # two folds per cluster variable: four cells
