@@ -35,7 +35,7 @@ def given_folds(spec: Spec, data: pd.DataFrame, design: Design, where: str) -> F
         labels[rep] = values.astype(np.int64)
     K = spec.n_folds
     n_vars = len(design.cluster)
-    n_folds = K**n_vars if n_vars else K
+    n_folds = spec.n_cells
     for rep, column in enumerate(columns):
         seen = np.unique(labels[rep])
         if seen[0] < 0 or seen[-1] >= n_folds or len(seen) != n_folds:

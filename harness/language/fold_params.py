@@ -71,11 +71,10 @@ def fold_params_rules(spec: Any) -> None:
             "(it hands the per-fold list to one learner and stops)"
         )
     fitted = fitted_nuisances(spec)
-    # With clusters both packages cross-fit on n_folds ** (cluster variables) folds, the order the
+    # With clusters both packages cross-fit on n_folds ** (cluster variables) cells, in the order the
     # tool's folds give them (harness.design.table), and take one mapping for each.
-    two_way = len(spec.cluster or []) == 2
-    n_folds = spec.n_folds**2 if two_way else spec.n_folds
-    folds_are = "n_folds squared: two cluster variables" if two_way else "n_folds"
+    n_folds = spec.n_cells
+    folds_are = "n_folds squared: two cluster variables" if n_folds != spec.n_folds else "n_folds"
     for nuisance, per_rep in given.items():
         where = f"fold_params.{nuisance}"
         if nuisance not in fitted:

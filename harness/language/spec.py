@@ -310,6 +310,11 @@ class Spec(_Frozen):
         return len(self.treatments) > 1
 
     @property
+    def n_cells(self) -> int:
+        """The folds both packages cross-fit on: ``n_folds`` per cluster variable, crossed."""
+        return self.n_folds ** max(len(self.cluster or []), 1)
+
+    @property
     def has_inference(self) -> bool:
         """Whether the spec asks for bootstrap, joint intervals or a multiple-testing adjustment."""
         return self.bootstrap is not None or self.joint or self.p_adjust is not None
