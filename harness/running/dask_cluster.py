@@ -13,7 +13,8 @@ later ones to the other workers, and ends only when no worker is left that can f
 
 Each spec is sent to one worker that holds no other spec of the run, and may run only there,
 so a worker that dies takes only the spec it was fitting, never one queued behind it. The task
-tells the run (an event on the scheduler) when it begins fitting; a spec whose worker leaves the
+tells the run when it begins fitting (an event the scheduler holds before the fit starts, asked
+for again if the worker's death is seen first); a spec whose worker leaves the
 cluster after that is sent once more, to another worker, then reported as an ``error`` ("worker
 died: ...") as with ``--jobs``, and the others go on. A spec whose worker left before it began is
 simply sent elsewhere. The cluster's ``distributed.scheduler.allowed-failures`` does not enter
@@ -109,12 +110,17 @@ def _on_worker(kind: str, payload: Any, engines: tuple[str, ...], expected: Opti
     """One task on a worker: ``(kind, this worker's address, answer)``, where kind is
     ``versions``, ``result`` or ``unfit`` (the answer then says why)."""
     from distributed import get_worker
+    from distributed.utils import sync
 
     worker = get_worker()
 
     def begin() -> None:  # tells the run that its spec is being fitted here (progress; a death's count)
         where = f"Dask worker {worker.address} (pid {os.getpid()})"
-        worker.log_event(TOPIC, {"key": str(worker.get_current_task()), "where": where})
+        message = {"key": str(worker.get_current_task()), "where": where}
+        # A round trip, not Worker.log_event: that only queues the event on the worker's stream,
+        # where a fit that killed its worker at once took it along (the spec was then sent again
+        # as if never begun, as often as it killed one).
+        sync(worker.loop, worker.scheduler.log_event, topic=TOPIC, msg=message)
 
     with _ONE_AT_A_TIME:
         return _task(worker.address, kind, payload, engines, expected, arrays, begin)
@@ -341,7 +347,7 @@ class Cluster:
         def left(future, i: int, worker: str) -> None:
             """The worker of ``future`` (no longer in ``sent``) left before the spec returned."""
             future.cancel(force=True)
-            if future.key not in begun:
+            if future.key not in begun and not self._logged_begun(future.key):
                 pending.appendleft(i)
                 return
             deaths[i] += 1
@@ -379,6 +385,14 @@ class Cluster:
         finally:
             self.client.unsubscribe_topic(TOPIC)
             self.client.cancel([*sent, *self._warming], force=True)
+
+    def _logged_begun(self, key: str) -> bool:
+        """Whether the scheduler holds the task's "began" event: it may reach the run after the
+        run saw the worker gone (two streams), and the death then counts all the same."""
+        try:
+            return any(message.get("key") == key for _, message in self.client.get_events(TOPIC))
+        except OSError as err:
+            raise HarnessError(f"--scheduler {self.address}: lost the scheduler ({error_line(err)})") from None
 
     def _unreturned(self, future, sent: dict, pending: deque, store, left: Callable, events: queue.SimpleQueue) -> None:
         """A task cancelled or lost after it was done: its worker died, or every copy of a shared
