@@ -173,7 +173,7 @@ dmlp_fit <- function(model, x, y, d, x_cols, z_cols, cluster_cols, learners, sco
   inner_cv <- any(vapply(learners, function(l) l$key == "regr.cv_glmnet_shared", logical(1)))
   tuned <- if (is.null(tune)) NULL else dmlp_tune(obj, data$data, x_cols, d, tune, n_rep, n_folds)
   # The data's own treatment name: an SSM's is renamed `d` (dmlp_data).
-  if (!is.null(fold_params)) dmlp_set_fold_params(obj, obj$data$d_cols, fold_params)
+  if (!is.null(fold_params)) for (treat in obj$data$d_cols) dmlp_set_fold_params(obj, treat, fold_params[[treat]])
   fit <- function() obj$fit(store_predictions = TRUE, store_models = inner_cv)
   if (!is.null(inner_splits)) {
     plain <- fit

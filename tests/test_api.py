@@ -807,13 +807,7 @@ def test_parameters_that_differ_by_fold_or_arm_are_compared_fold_by_fold(tmp_pat
     irm.fit()
     arms = harness.compare(irm)
     assert arms.status == "agree"
-    python_side_is_the_model(arms, irm)
-    two = dml.DoubleMLData(catholic(), y_col="math12", d_cols=["cathhs", "female"], x_cols=CONTROLS[1:])
-    several = dml.DoubleMLPLR(two, ml_l=lasso(0.001), ml_m=lasso(0.001), n_folds=2)
-    several.set_ml_nuisance_params("ml_m", "female", [[{"alpha": 0.01}, {"alpha": 0.02}]])
-    refused = "^ml_m: parameters set per fold, repetition or nuisance .* one treatment \\(fold_params\\)"
-    with pytest.raises(ModelError, match=refused):
-        harness.compare(several, engines=("python",))
+    python_side_is_the_model(arms, irm)  # per treatment: tests/test_fold_params_treatments.py
 
 
 def test_a_fitted_model_is_never_served_another_fitted_models_numbers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

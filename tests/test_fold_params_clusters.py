@@ -88,7 +88,10 @@ def test_a_cell_given_another_cells_penalty_in_r_disagrees(tmp_path: Path, monke
     plr.fit()
     spec = harness.compare(plr, engines=("python",)).to_spec(tmp_path / "spec")
     own = r_arguments._r_fold_params
-    monkeypatch.setattr(r_arguments, "_r_fold_params", lambda *a: {n: [per[::-1] for per in reps] for n, reps in own(*a).items()})
+    def reversed_folds(*args):
+        return {d: {n: [per[::-1] for per in reps] for n, reps in by_n.items()} for d, by_n in own(*args).items()}
+
+    monkeypatch.setattr(r_arguments, "_r_fold_params", reversed_folds)
     monkeypatch.setenv("DMLP_IN_PROCESS", "1")  # the fits in this process, where the mutation is
     code = main(["run", "--specs", str(spec), "--out", str(tmp_path / "out"), "--quiet", "--no-cache"])
     assert code == 1

@@ -189,9 +189,19 @@ CASES = [
         r"spec 'a'.*fold_params: DoubleML for R 1.0.2's nonignorable SSM takes one setting per learner",
     ),
     (
-        "fold_params with several treatments",
-        "{id: a, model: plr, y: y, d: [d, zc], x: [x1, x2], learner: lasso, fold_params: {ml_l: [[{}, {}, {}]]}}",
-        r"spec 'a'.*fold_params: one treatment only",
+        "fold_params for a column that is not a treatment",
+        "{id: a, model: plr, y: y, d: [d, zc], x: [x1, x2], learner: lasso, fold_params: {ml_l: {x1: [[{}, {}, {}]]}}}",
+        r"spec 'a'.*fold_params.ml_l.x1: not a treatment of this spec \(its treatments: d, zc\)$",
+    ),
+    (
+        "fold_params of one treatment, not lists",
+        "{id: a, model: plr, y: y, d: [d, zc], x: [x1, x2], learner: lasso, fold_params: {ml_l: {zc: 5}}}",
+        r"spec 'a' field 'fold_params.ml_l.zc': 5 is not a list$",
+    ),
+    (
+        "fold_params of one treatment, too few folds",
+        "{id: a, model: plr, y: y, d: [d, zc], x: [x1, x2], learner: lasso, fold_params: {ml_m: {zc: [[{}, {}]]}}}",
+        r"spec 'a'.*fold_params.ml_m.zc: 1 list\(s\) \(n_rep\) of 5 mappings \(n_folds\) each$",
     ),
     (
         "fold_params on two cluster variables, one mapping per fold of one variable",

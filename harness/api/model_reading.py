@@ -97,9 +97,13 @@ def read_model(model: Any) -> ModelReading:
     labels, n_folds, cells = _fold_labels(model, frame, _as_text(cluster))
     entry["n_folds"] = n_folds
     if per_fold and cells is not None:  # the model's cell j is the tool's cells[rep][j]
+
+        def in_tool_order(reps: list) -> list:
+            return [[per_rep[order.index(k)] for k in range(len(order))] for per_rep, order in zip(reps, cells, strict=True)]
+
         entry["fold_params"] = {
-            n: [[per_rep[order.index(k)] for k in range(len(order))] for per_rep, order in zip(reps, cells, strict=True)]
-            for n, reps in per_fold.items()
+            n: {d: in_tool_order(reps) for d, reps in value.items()} if isinstance(value, dict) else in_tool_order(value)
+            for n, value in per_fold.items()
         }
     fitted = bool(np.isfinite(np.asarray(model.all_coef, dtype=float)).all())
     if fitted:
@@ -214,21 +218,33 @@ def _as_fitted(model: Any, learner: str, estimator: Any) -> Any:
     return estimator if setting is None or setting is VARIES else clone(estimator).set_params(**setting)
 
 
-def _fold_params(model: Any, learner: str) -> dict[str, list]:
+def _fold_params(model: Any, learner: str) -> dict[str, Any]:
     """The spec's ``fold_params`` of ``learner``'s nuisances (harness.language.fold_params): the
-    parameters per repetition and fold, ``{}`` where a fold was given none."""
+    parameters per repetition and fold, ``{}`` where a fold was given none; per treatment where the
+    treatments' differ (a treatment given none is left out)."""
     if _one_setting(model, learner) is not VARIES:
         return {}
-    if len(model._dml_data.d_cols) > 1:
-        raise ModelError(
-            f"{learner}: parameters set per fold, repetition or nuisance (set_ml_nuisance_params or tune) are "
-            "compared with one treatment (fold_params); set one on the learner itself"
-        )
-    out = {}
-    for nuisance, per_rep in _given_params(model, learner).items():
-        if any(per_fold is not None for per_fold in per_rep):
-            out[nuisance] = [[dict(p or {}) for p in (per_fold or [None] * model.n_folds)] for per_fold in per_rep]
+    out: dict[str, Any] = {}
+    for nuisance, per_treatment in (model.params or {}).items():
+        if learner_key(nuisance) != learner:
+            continue
+        given = {
+            str(d): [[dict(p or {}) for p in (per_fold or [None] * model.n_folds)] for per_fold in per_d]
+            for d, per_d in per_treatment.items()
+            if per_d is not None and any(per_fold is not None for per_fold in per_d)
+        }
+        lists = list(given.values())
+        if len(given) == len(per_treatment) and all(_same_lists(other, lists[0]) for other in lists):
+            out[nuisance] = lists[0]  # every treatment alike: the one-treatment form
+        elif given:
+            out[nuisance] = given
     return out
+
+
+def _same_lists(a: list, b: list) -> bool:
+    """Two treatments' per-repetition, per-fold parameters are the same."""
+    pairs = [(p, q) for fold_a, fold_b in zip(a, b, strict=True) for p, q in zip(fold_a, fold_b, strict=True)]
+    return all(p.keys() == q.keys() and all(same_setting(p[k], q[k]) for k in p) for p, q in pairs)
 
 
 def _family_settings(model: Any, name: str, entry: dict) -> None:

@@ -26,6 +26,7 @@ other fits.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Optional
 
 import numpy as np
 from scipy.linalg import qr
@@ -35,7 +36,7 @@ from harness.design.nuisance_columns import PREDICTED_SELECTION, nuisance_column
 from harness.design.shared_draws import inner_splits, split_key
 from harness.design.table import Design, Folds, cluster_codes
 from harness.errors import SpecError
-from harness.language.fold_params import fold_learner
+from harness.language.fold_params import fold_learner, fold_params_of
 from harness.language.learners import CLASSIFIER_OPTIONAL, resolve_learner
 from harness.language.spec import Spec
 
@@ -206,13 +207,19 @@ def check_feasible(spec: Spec, design: Design, folds: Folds, where: str) -> None
                 x = np.column_stack([columns[c][mask] for c in names])
                 rows = f"the training rows of {nuisance}"
                 _check_linear(resolved.name, x, names, y, target, field, rows, where_fold)
-                estimator, per_fold = least_squares.get(nuisance), (spec.fold_params or {}).get(nuisance)
+                estimator, per_fold = least_squares.get(nuisance), _fold_setting(spec, design, nuisance)
                 if estimator is not None and per_fold:  # a tol set per fold is that fold's cutoff
-                    estimator = fold_learner(spec, nuisance, per_fold[rep][k]).python_estimator()
+                    estimator = fold_learner(spec, key, per_fold[rep][k]).python_estimator()
                 if estimator is not None:
                     _check_cutoff(x, names, _lstsq_cutoff(estimator, *x.shape), field, rows, where_fold)
     if spec.model == "ssm" and spec.score_name == "nonignorable":
         _check_nonignorable_halves(spec, design, folds, prefix)
+
+
+def _fold_setting(spec: Spec, design: Design, nuisance: str) -> Optional[list]:
+    """``fold_params`` of a nuisance as ``_subsets`` names it (``ml_l[d2]``: ml_l of treatment d2)."""
+    name, _, treatment = nuisance.partition("[")
+    return fold_params_of(spec, treatment.rstrip("]") or design.d).get(name)
 
 
 def _subgroup_hint(nuisance: str, only: float, design: Design) -> str:

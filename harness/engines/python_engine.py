@@ -24,7 +24,7 @@ from harness.engines.python_inference import python_inference, shared_inner_spli
 from harness.engines.python_tuning import python_point, tune_python
 from harness.engines.result import CI_LEVEL, EngineResult, Inference
 from harness.engines.shared_cv import LassoCVSharedFolds, row_ids_to_learners
-from harness.language.fold_params import fold_learner
+from harness.language.fold_params import fold_learner, fold_params_of
 from harness.language.learners import resolve_learner
 from harness.language.spec import Spec
 
@@ -174,10 +174,11 @@ def fit_python(
             row_ids_to_learners() if inner_cv else contextlib.nullcontext(),
         ):
             # Also under external predictions: a nuisance R does not store is fitted by Python's own learner.
-            for nuisance, per_rep in (spec.fold_params or {}).items():
-                base = fold_learner(spec, nuisance, {})
-                points = [[python_point(base, params) for params in per_fold] for per_fold in per_rep]
-                model.set_ml_nuisance_params(nuisance, design.d, points)
+            for treatment in design.d_cols:
+                for nuisance, per_rep in fold_params_of(spec, treatment).items():
+                    base = fold_learner(spec, nuisance, {})
+                    points = [[python_point(base, params) for params in per_fold] for per_fold in per_rep]
+                    model.set_ml_nuisance_params(nuisance, treatment, points)
             if external_predictions is not None:
                 model.fit(external_predictions=external_predictions)
             else:

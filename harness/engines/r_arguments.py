@@ -22,7 +22,7 @@ from harness.design.table import Design, Folds
 from harness.design.tuning_plan import tuning_plan
 from harness.engines.r_tuning import r_tune_request
 from harness.language.expr import check_plain_name
-from harness.language.fold_params import fold_learner, learner_key
+from harness.language.fold_params import fold_learner, fold_params_of, learner_key
 from harness.language.learners import resolve_learner
 from harness.language.spec import Spec
 
@@ -168,16 +168,19 @@ def fit_arguments(
 
 
 def _r_fold_params(spec: Spec, design: Design, names: dict[str, str]) -> Optional[dict]:
-    """``fold_params`` as R's learners take them: per nuisance (an instrument's ``ml_m_<z>`` under
-    z's R name), per repetition and fold, the mlr3 parameters of the learner in that fold."""
+    """``fold_params`` as R's learners take them: per treatment (its R name), per nuisance (an
+    instrument's ``ml_m_<z>`` under z's R name), per repetition and fold, the mlr3 parameters of the
+    learner in that fold."""
     if not spec.fold_params:
         return None
-    out = {}
-    for nuisance, per_rep in spec.fold_params.items():
-        key = learner_key(nuisance)
-        n_features = len(nuisance_columns(spec, design, key))
-        z = nuisance[len("ml_m_") :] if nuisance.startswith("ml_m_") else None
-        r_name = f"ml_m_{names[z]}" if z is not None else nuisance
-        fold_r_params = [[fold_learner(spec, nuisance, params).r_learner(n_features)[1] for params in fold] for fold in per_rep]
-        out[r_name] = fold_r_params
+    out: dict[str, dict] = {}
+    for treatment in design.d_cols:
+        per_nuisance = {}
+        for nuisance, per_rep in fold_params_of(spec, treatment).items():
+            n_features = len(nuisance_columns(spec, design, learner_key(nuisance)))
+            z = nuisance[len("ml_m_") :] if nuisance.startswith("ml_m_") else None
+            r_name = f"ml_m_{names[z]}" if z is not None else nuisance
+            learners = [[fold_learner(spec, nuisance, params) for params in fold] for fold in per_rep]
+            per_nuisance[r_name] = [[learner.r_learner(n_features)[1] for learner in fold] for fold in learners]
+        out[names[treatment]] = per_nuisance
     return out

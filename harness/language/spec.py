@@ -15,11 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from harness.errors import SpecError
 from harness.language.expr import check_column_name, parse_condition
-from harness.language.fold_params import fold_params_rules
+from harness.language.fold_params import FOLD_PARAMS_FORMS, FoldParams, fold_params_rules
 from harness.language.inference_settings import BootstrapSpec, inference_rules
 from harness.language.learners import LearnerChoice, nuisances_of, parse_learner
 from harness.language.replicate_settings import ReplicatesSpec
-from harness.language.spec_messages import UNSUPPORTED, did_you_mean, validation_message, yaml_message
+from harness.language.spec_messages import UNSUPPORTED, did_you_mean, error_field, validation_message, yaml_message
 from harness.language.tolerances import DEFAULT_CLAIM_LEVEL, DEFAULT_COEF_TOLERANCE_SE, ClaimLevel, CoefToleranceSe
 from harness.language.tune_settings import TuneSpec, tune_rules
 
@@ -159,8 +159,9 @@ class Spec(_Frozen):
     # Several treatments (plr, pliv): false keeps the other treatments out of each treatment's
     # nuisances (both packages' DoubleMLData option; the default, true, puts them in).
     use_other_treat_as_covariate: Optional[bool] = None
-    # Learner parameters per repetition and fold (harness.language.fold_params).
-    fold_params: Optional[dict[str, list[list[dict[str, Any]]]]] = None
+    # Learner parameters per repetition and fold, for every treatment or per treatment
+    # (harness.language.fold_params).
+    fold_params: Optional[FoldParams] = None
 
     @field_validator("z", "cluster", "x", "folds", mode="before")
     @classmethod
@@ -398,7 +399,7 @@ class SpecFile(_Frozen):
 
 def _format_error(path: Path, spec_id: Optional[str], err: ValidationError) -> str:
     first = err.errors()[0]
-    field = ".".join(str(p) for p in first["loc"] if not isinstance(p, int) or spec_id is None)
+    field = error_field(first["loc"], keep_indices=spec_id is None, forms=FOLD_PARAMS_FORMS)
     known = (Spec if spec_id else DatasetSpec).model_fields
     msg = validation_message(first, known) or first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden" and field in UNSUPPORTED:

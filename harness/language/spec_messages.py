@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable
 from typing import Any, Optional
 
-__all__ = ["UNSUPPORTED", "did_you_mean", "validation_message", "yaml_message"]
+__all__ = ["UNSUPPORTED", "did_you_mean", "error_field", "validation_message", "yaml_message"]
 
 # Options of one package only, or that the tool does not compare: named, with the reason, instead of
 # "unknown key".
@@ -18,6 +18,15 @@ UNSUPPORTED = {
     "draw_sample_splitting": "the tool draws the folds itself and gives both packages the same ones",
     "sensitivity": "doubleml only (DoubleML for R 1.0.2 has no sensitivity analysis)",
 }
+
+def error_field(loc: tuple, keep_indices: bool, forms: Iterable[str] = ()) -> str:
+    """The spec field of a validation error, dotted: ``fold_params.ml_l.d1``. A list's indices are
+    kept only where ``keep_indices`` (a spec's own position says nothing to its author); ``forms``,
+    the names of a tagged union's forms (the value of a field's key: third place), are dropped."""
+    names = set(forms)
+    kept = [p for i, p in enumerate(loc) if (keep_indices or not isinstance(p, int)) and not (i == 2 and p in names)]
+    return ".".join(str(p) for p in kept)
+
 
 # pydantic error type -> what the value should have been (its own words name its types).
 EXPECTED = {

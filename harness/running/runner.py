@@ -28,7 +28,7 @@ from harness.design.table import Design, build_design, draw_folds
 from harness.engines.heap_trim import release_freed_memory
 from harness.engines.result import ENGINES
 from harness.errors import DataError, HarnessError, SpecError
-from harness.language.fold_params import learner_key
+from harness.language.fold_params import per_fold_keys
 from harness.language.spec import Spec, SpecFile, load_spec_file
 from harness.language.tolerances import loosened
 from harness.output.arrays import pair_digest
@@ -401,9 +401,7 @@ def _learner_label(spec: Spec, nuisance: str) -> str:
         params = ", ".join(f"{k}={v}" for k, v in sorted(choice.items()) if k != "name")
         label = f"{choice['name']}({params})"
     # fold_params: the setting differs by fold; the label says which parameters (results.json has them).
-    per_fold = sorted(
-        {k for n, reps in (spec.fold_params or {}).items() if learner_key(n) == nuisance for r in reps for p in r for k in p}
-    )
+    per_fold = per_fold_keys(spec, nuisance)
     return f"{label} [per fold: {', '.join(per_fold)}]" if per_fold else label
 
 
