@@ -219,7 +219,7 @@ def check_feasible(spec: Spec, design: Design, folds: Folds, where: str) -> None
 def _fold_setting(spec: Spec, design: Design, nuisance: str) -> Optional[list]:
     """``fold_params`` of a nuisance as ``_subsets`` names it (``ml_l[d2]``: ml_l of treatment d2)."""
     name, _, treatment = nuisance.partition("[")
-    return fold_params_of(spec, treatment.rstrip("]") or design.d).get(name)
+    return fold_params_of(spec, treatment.removesuffix("]") or design.d).get(name)
 
 
 def _subgroup_hint(nuisance: str, only: float, design: Design) -> str:

@@ -19,6 +19,7 @@ UNSUPPORTED = {
     "sensitivity": "doubleml only (DoubleML for R 1.0.2 has no sensitivity analysis)",
 }
 
+
 def error_field(loc: tuple, keep_indices: bool, forms: Iterable[str] = ()) -> str:
     """The spec field of a validation error, dotted: ``fold_params.ml_l.d1``. A list's indices are
     kept only where ``keep_indices`` (a spec's own position says nothing to its author); ``forms``,
