@@ -125,7 +125,30 @@ dmlp_model <- function(model, data, learners, score, n_folds, n_rep, smpls, smpl
     private$smpls_ <- smpls
     private$smpls_cluster_ <- smpls_cluster
   }
+  if (model == "pliv" && args$partialX && !args$partialZ && data$n_instr > 1) dmlp_keep_instrument_predictions(obj)
   obj
+}
+
+# PLIV partialling out X with several instruments: DoubleML 1.0.2 predicts every instrument from X
+# but stores none of those predictions (its nuisance step returns them as one matrix named ml_m,
+# which is not a learner of that model), so Python could only compare ml_l and ml_r, and its
+# learner-free fit had to use its own instrument predictions. Stored here under ml_m_<instrument>,
+# the names DoubleML gives those learners (and doubleml those predictions).
+dmlp_keep_instrument_predictions <- function(obj) {
+  private <- obj$.__enclos_env__$private
+  store <- private$store_predictions
+  if (!is.function(store)) return(invisible(NULL))  # a release that stores predictions otherwise
+  z_cols <- obj$data$z_cols
+  keeping <- function(preds) {
+    if (is.matrix(preds$ml_m) && ncol(preds$ml_m) == length(z_cols)) {
+      for (j in seq_along(z_cols)) preds[[paste0("ml_m_", z_cols[j])]] <- preds$ml_m[, j]
+    }
+    store(preds)
+  }
+  unlockBinding("store_predictions", private)  # R6 locks an object's methods
+  assign("store_predictions", keeping, envir = private)
+  lockBinding("store_predictions", private)
+  invisible(NULL)
 }
 
 # The 0-based test fold of every row (n_obs x n_rep; -1 = in no test set), read back from the fitted

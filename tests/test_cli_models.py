@@ -39,8 +39,8 @@ TABLE_SPECS = {
     "iivm_yb_classifier": f"{{model: iivm, y: yb, d: db, z: [z], x: {X}, learners: {{ml_g: logit, ml_m: logit, ml_r: logit}}}}",
     "ssm_yb_classifier": f"{{model: ssm, y: yb, d: db, s: z, x: {X}, learners: {{ml_g: logit, ml_pi: logit, ml_m: logit}}}}",
     # A lasso's penalty per repetition and fold (fold_params), beside the same spec without them.
-    # With two instruments (one named as R cannot read it), whose ml_m R does not store: the
-    # learner-free fit's own learner for it gets the fold parameters too.
+    # With two instruments (one named as R cannot read it), whose predictions DoubleML 1.0.2 does
+    # not store and the tool's R engine does (test_every_instrument_prediction_is_compared).
     "pliv_two_z_fold_params": (
         f"{{model: pliv, y: y, d: d, z: [z c, z], x: {X}, learner: {{name: lasso, alpha: 0.01}}, "
         "fold_params: {'ml_m_z c': [[{alpha: 0.001}, {alpha: 0.2}, {alpha: 0.05}]], ml_m_z: [[{alpha: 0.1}, {}, {}]]}}"
@@ -182,6 +182,48 @@ def test_fold_params_reach_both_packages(both: dict) -> None:
     assert per_fold["learners"]["ml_l"] == "lasso(alpha=0.05) [per fold: alpha]"
     assert plain["learners"]["ml_l"] == "lasso(alpha=0.05)"
     assert per_fold["fold_params"]["ml_l"][1][2] == {"alpha": 0.5} and "fold_params" not in plain
+
+
+@pytest.mark.r
+def test_every_instrument_prediction_is_compared(both: dict) -> None:
+    """PLIV partialling out X with two instruments: R's prediction of each instrument is compared with
+    Python's, and the learner-free fit takes R's. Until 2026-12-06 DoubleML 1.0.2 kept them to itself,
+    the learner-free fit used Python's own, and a lasso on two instruments ended ``disagree`` whenever
+    the lasso pair differed by more than the learner-free layer's 1e-10 (make_pliv_CHS2015 data)."""
+    record = both["pliv_two_z_fold_params"][0]
+    compared = {c["name"].split(".")[1] for c in record["checks"] if c["layer"] == "nuisance"}
+    assert compared == {"ml_l", "ml_r", "ml_m_z c", "ml_m_z"}, compared
+    assert record["status"] == "agree"
+
+
+@pytest.mark.r
+def test_one_instrument_predicted_for_another_in_r_disagrees(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check can fail: R's two instrument predictions read each under the other's name."""
+    from harness.cli import main
+    from harness.engines import r_engine
+
+    own = r_engine.users_names
+
+    def swapped(design):
+        renamed = own(design)
+
+        def swap(predictions: dict) -> dict:
+            out = renamed(predictions)
+            return {**out, "ml_m_z c": out["ml_m_z"], "ml_m_z": out["ml_m_z c"]}
+
+        return swap
+
+    folder = tmp_path / "tables"
+    folder.mkdir()
+    frame = make_tables(seed=2027, n=300)
+    frame.assign(**{"z c": frame["zc"]}).to_csv(folder / "tables.csv", index=False)
+    spec = _spec_file(folder, "{path: tables.csv}", {"pliv_two_z": TABLE_SPECS["pliv_two_z_fold_params"]})
+    monkeypatch.setattr(r_engine, "users_names", swapped)
+    monkeypatch.setenv("DMLP_IN_PROCESS", "1")  # the fits in this process, where the mutation is
+    assert main(["run", "--specs", str(spec), "--out", str(tmp_path / "out"), "--quiet", "--no-cache"]) == 1
+    record = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["specs"][0]
+    failed = {c["name"] for c in record["checks"] if not c["ok"]}
+    assert record["status"] == "disagree" and {"nuisance.ml_m_z.max_rel_diff", "nuisance.ml_m_z c.max_rel_diff"} <= failed
 
 
 @pytest.mark.r

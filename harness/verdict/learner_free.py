@@ -28,9 +28,10 @@ def learner_free_fit(
     """Python's inference on ``r``'s predictions.
 
     A nuisance R leaves unfitted (``ml_g1`` for IRM ATTE, which the ATTE score does not use; PLIV's
-    ``ml_m_<instrument>`` with several instruments, which R 1.0.2 does not store) is left to
-    Python's own learner, and so is one with any non-finite prediction, which doubleml refuses
-    (the nuisance layer fails that nuisance's check). The written-out score takes R's predictions
+    ``ml_m_<instrument>`` with several instruments where a DoubleML release does not store them:
+    the engine stores 1.0.2's, r_scripts/engine.R) is left to Python's own learner, and so is one
+    with any non-finite prediction, which doubleml refuses (the nuisance layer fails that
+    nuisance's check). The written-out score takes R's predictions
     as they are: a NaN there gives NaN numbers, which fail their checks. ``splits``: the validated
     folds of the spec's fits (built from ``folds`` when not given).
     """

@@ -58,7 +58,8 @@ def nuisance_targets(spec: Spec, design: Design) -> dict[str, tuple[np.ndarray, 
 def _unfitted_by_design(spec: Spec, design: Design) -> set[str]:
     """Nuisances R 1.0.2 leaves unfitted (absent or all NaN): ``ml_g1`` for IRM ATTE, which R's ATTE
     score does not use, and PLIV's ``ml_m_<instrument>`` with several instruments, which it does not
-    store. Nothing to compare there; any other nuisance is compared or fails."""
+    store (the tool's engine stores them: r_scripts/engine.R; another release may not). Nothing to
+    compare there; any other nuisance is compared or fails."""
     if spec.model == "irm" and spec.score_name == "ATTE":
         return {"ml_g1"}
     if spec.model == "pliv" and spec.partial_name == "X" and len(design.z) > 1:
