@@ -184,28 +184,34 @@ def _bootstrap_of(model: Any) -> Optional[dict]:
     return {"method": framework.boot_method, "n_rep_boot": int(framework.n_rep_boot)}
 
 
-def _given_params(model: Any, learner: str) -> dict[str, list]:
+def _given_params(model: Any, learner: str) -> dict[str, dict]:
     """Per nuisance of ``learner`` (IRM's ml_g0 and ml_g1 for ml_g), what ``set_ml_nuisance_params``
-    (or doubleml's ``tune``) gave it: per treatment and repetition, None or a dict per fold."""
-    out = {}
-    for nuisance, per_treatment in (model.params or {}).items():
-        if learner_key(nuisance) == learner:  # ml_g0, ml_g1 -> ml_g; ml_m_<instrument> -> ml_m; ml_g_d0 -> ml_g
-            out[nuisance] = [per_rep for per_d in per_treatment.values() for per_rep in per_d or [None]]
-    return out
+    (or doubleml's ``tune``) gave it: per treatment, None or per repetition None or a dict per fold."""
+    # ml_g0, ml_g1 -> ml_g; ml_m_<instrument> -> ml_m; ml_g_d0 -> ml_g
+    return {nuisance: given for nuisance, given in (model.params or {}).items() if learner_key(nuisance) == learner}
 
 
 VARIES = object()  # parameters that differ by fold, repetition or nuisance
 
 
+def _same_params(p: dict, q: dict) -> bool:
+    return p.keys() == q.keys() and all(same_setting(p[k], q[k]) for k in p)
+
+
 def _one_setting(model: Any, learner: str) -> Any:
     """The parameters of ``learner``'s nuisances when they are one dict in every treatment,
     repetition, fold and nuisance; None when none were given; ``VARIES`` otherwise."""
-    given = [p for per_rep in _given_params(model, learner).values() for per_fold in per_rep for p in (per_fold or [None])]
+    given = [
+        p
+        for per_treatment in _given_params(model, learner).values()
+        for per_d in per_treatment.values()
+        for per_rep in per_d or [None]
+        for p in (per_rep or [None])
+    ]
     if all(p is None for p in given):
         return None
     first = given[0]
-    same = all(p is not None and p.keys() == first.keys() and all(same_setting(p[k], first[k]) for k in p) for p in given)
-    return first if same else VARIES
+    return first if all(p is not None and _same_params(p, first) for p in given) else VARIES
 
 
 def _as_fitted(model: Any, learner: str, estimator: Any) -> Any:
@@ -225,9 +231,7 @@ def _fold_params(model: Any, learner: str) -> dict[str, Any]:
     if _one_setting(model, learner) is not VARIES:
         return {}
     out: dict[str, Any] = {}
-    for nuisance, per_treatment in (model.params or {}).items():
-        if learner_key(nuisance) != learner:
-            continue
+    for nuisance, per_treatment in _given_params(model, learner).items():
         given = {
             str(d): [[dict(p or {}) for p in (per_fold or [None] * model.n_folds)] for per_fold in per_d]
             for d, per_d in per_treatment.items()
@@ -244,7 +248,7 @@ def _fold_params(model: Any, learner: str) -> dict[str, Any]:
 def _same_lists(a: list, b: list) -> bool:
     """Two treatments' per-repetition, per-fold parameters are the same."""
     pairs = [(p, q) for fold_a, fold_b in zip(a, b, strict=True) for p, q in zip(fold_a, fold_b, strict=True)]
-    return all(p.keys() == q.keys() and all(same_setting(p[k], q[k]) for k in p) for p, q in pairs)
+    return all(_same_params(p, q) for p, q in pairs)
 
 
 def _family_settings(model: Any, name: str, entry: dict) -> None:
