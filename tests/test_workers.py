@@ -217,6 +217,32 @@ def test_dask_a_killed_worker_costs_only_its_spec(spec_path: Path, clean: dict, 
     assert same(again, clean)
 
 
+def test_dask_a_death_counts_when_the_began_message_never_reaches_the_run(spec_path: Path, tmp_path: Path, cluster) -> None:
+    """The scheduler holds the task's "began" event but never forwards it to the run (as when the
+    worker's death reaches the run first: two streams): the run reads the scheduler's event log
+    before it takes the death for one before the fit, so b_slow still ends after two deaths.
+    Without that look-up the spec was sent again uncounted as often as it killed a worker."""
+    from harness.running.dask_cluster import TOPIC
+
+    local, client = cluster
+    client.wait_for_workers(2, timeout=120)
+    broker = local.scheduler._broker
+    subscribe = broker.subscribe
+    broker.subscribe = lambda topic, subscriber: None if topic == TOPIC else subscribe(topic, subscriber)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    args = ["run", "--specs", spec_path, "--engines", "python", "--scheduler", local.scheduler_address]
+    try:
+        with dask_killer(client, "b_slow", 4, tmp_path / "kills") as killed:
+            run = Run([*args, "--out", out, "--cache-dir", cache])
+            assert run.wait() == 3, run.stderr
+    finally:
+        broker.subscribe = subscribe
+    assert len(killed) == 2, run.stderr
+    by_id = {s["id"]: s for s in read_results(out)["specs"]}
+    assert by_id["b_slow"]["status"] == "error" and by_id["b_slow"]["error"].startswith("worker died")
+    client.wait_for_workers(2, timeout=120)
+
+
 class Concurrency:
     """A scheduler plugin: the most fit tasks of a run that were ever processing on one worker
     at once (a worker with one thread then holds one queued behind the running one)."""
