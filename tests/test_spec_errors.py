@@ -136,6 +136,28 @@ CASES = [
         "{id: a, model: plr, y: y, d: d, x: [x1, g], learner: ols, cluster: g}",
         r"spec 'a'.*cluster: column 'g' is also in x; a cluster cannot be a model variable",
     ),
+    # Before 2026-12-06 these were "column 'x1' is not numeric" (the repeated name selected two
+    # columns), naming the field but not the fault.
+    (
+        "treatment also a control",
+        "{id: a, model: plr, y: y, d: d, x: [x1, d], learner: ols}",
+        r"spec 'a'.*x\[1\]: column 'd' is also field 'd'; a column takes one role",
+    ),
+    (
+        "control listed twice",
+        "{id: a, model: plr, y: y, d: d, x: [x1, x2, x1], learner: ols}",
+        r"spec 'a'.*x\[2\]: column 'x1' is also field 'x\[0\]'; a column takes one role",
+    ),
+    (
+        "instrument is the treatment",
+        "{id: a, model: pliv, y: y, d: d, z: [d], x: [x1], learner: ols}",
+        r"spec 'a'.*z\[0\]: column 'd' is also field 'd'; a column takes one role",
+    ),
+    (
+        "outcome is the treatment",
+        "{id: a, model: plr, y: d, d: d, x: [x1], learner: ols}",
+        r"spec 'a'.*d: column 'd' is also field 'y'; a column takes one role",
+    ),
     (
         "ATTE fold without treated rows",
         "{id: a, model: irm, score: ATTE, y: y, d: db, x: [x1], learners: {ml_g: ols, ml_m: logit}, n_folds: 150}",
@@ -270,6 +292,13 @@ def test_yaml_syntax_error_names_line(tmp_path: Path, data: Path) -> None:
     assert_one_line_error(run_cli(tmp_path, text, data), r"s\.yaml: line \d+: YAML error", tmp_path / "out")
 
 
+def test_a_key_given_twice_is_refused(tmp_path: Path, data: Path) -> None:
+    """PyYAML keeps the last of two equal keys: until 2026-12-06 this spec ran lasso, exit 0."""
+    entry = "{id: a, model: plr, y: y, d: d, x: [x1, x2], learner: ols, learner: {name: lasso, alpha: 0.1}}"
+    pattern = r"s\.yaml: line 3: YAML error: key 'learner' given twice in one mapping"
+    assert_one_line_error(run_cli(tmp_path, spec_with(entry), data), pattern, tmp_path / "out")
+
+
 def test_missing_spec_file(tmp_path: Path) -> None:
     proc = run_spec_file(tmp_path / "nope.yaml", tmp_path / "out")
     assert_one_line_error(proc, r"nope\.yaml: spec file not found", tmp_path / "out")
@@ -298,6 +327,20 @@ def test_semicolon_separated_file_is_named_as_such(tmp_path: Path, data: Path) -
     pd.read_csv(data).to_csv(semicolons, sep=";", index=False)
     proc = run_cli(tmp_path, spec_with(GOOD), semicolons)
     assert_one_line_error(proc, r"export\.csv: one column, named 'y;.*: the file is separated by ';'", tmp_path / "out")
+
+
+def test_a_header_naming_a_column_twice_is_refused(tmp_path: Path, data: Path) -> None:
+    """pandas reads the second 'x1' as 'x1.1': until 2026-12-06 the spec's x1 silently meant the
+    first of two different columns, and the run agreed."""
+    lines = data.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    header[header.index("x2")] = "x1"
+    twice = tmp_path / "twice.csv"
+    twice.write_text("\n".join([",".join(header), *lines[1:]]) + "\n", encoding="utf-8")
+    proc = run_cli(tmp_path, spec_with(GOOD), twice)
+    first, second = header.index("x1") + 1, len(header) - header[::-1].index("x1")
+    pattern = rf"twice\.csv: the header names column 'x1' twice \(columns {first} and {second}\); rename one"
+    assert_one_line_error(proc, pattern, tmp_path / "out")
 
 
 def test_unknown_engine(tmp_path: Path, data: Path) -> None:

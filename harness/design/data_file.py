@@ -3,6 +3,7 @@ column map applied (harness.design.table builds each spec's design from it)."""
 
 from __future__ import annotations
 
+import csv
 import difflib
 import hashlib
 from pathlib import Path
@@ -36,6 +37,7 @@ def load_data(path: Path, dataset: DatasetSpec) -> pd.DataFrame:
         frame = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise DataError(f"{path}: not a readable CSV file ({str(err).splitlines()[0]})") from None
+    _check_header(path)
     if len(frame.columns) == 1:
         # A spreadsheet's "CSV" in a comma-decimal locale is separated by ';' (or a tab): one column.
         other = next((sep for sep in (";", "\t", "|") if sep in str(frame.columns[0])), None)
@@ -45,6 +47,18 @@ def load_data(path: Path, dataset: DatasetSpec) -> pd.DataFrame:
                 "dml-parity reads comma-separated files (decimal points)"
             )
     return _mapped(path, frame, dataset)
+
+
+def _check_header(path: Path) -> None:
+    """A name the header holds twice: pandas would read the second column as 'name.1' and a spec's
+    'name' would silently mean the first."""
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
+        header = next(csv.reader(handle), [])
+    first: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if name and name in first:
+            raise DataError(f"{path}: the header names column '{name}' twice (columns {first[name]} and {position}); rename one")
+        first.setdefault(name, position)
 
 
 def _read_stata(path: Path) -> pd.DataFrame:

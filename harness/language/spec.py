@@ -18,6 +18,7 @@ from harness.language.expr import check_column_name, parse_condition
 from harness.language.fold_params import FOLD_PARAMS_FORMS, FoldParams, fold_params_rules
 from harness.language.inference_settings import BootstrapSpec, inference_rules
 from harness.language.learners import LearnerChoice, nuisances_of, parse_learner
+from harness.language.model_rules import pliv_rules, role_rules, ssm_rules, treatment_rules
 from harness.language.replicate_settings import ReplicatesSpec
 from harness.language.spec_messages import UNSUPPORTED, did_you_mean, error_field, validation_message, yaml_message
 from harness.language.tolerances import DEFAULT_CLAIM_LEVEL, DEFAULT_COEF_TOLERANCE_SE, ClaimLevel, CoefToleranceSe
@@ -41,7 +42,6 @@ BINARY_TREATMENT = {"irm", "iivm", "ssm"}
 NEEDS_INSTRUMENT = {"pliv", "iivm"}
 # Both packages fit one coefficient per treatment (the others as controls) only in the partially
 # linear models; IRM, IIVM and SSM refuse more than one binary treatment in both.
-SEVERAL_TREATMENTS = {"plr", "pliv"}
 
 
 class _Frozen(BaseModel):
@@ -244,7 +244,7 @@ class Spec(_Frozen):
         if self.model in NEEDS_INSTRUMENT and not self.z:
             raise ValueError(f"z: model {self.model} needs an instrument")
         if self.model == "ssm":
-            _ssm_rules(self, score)
+            ssm_rules(self, score)
         elif self.model not in NEEDS_INSTRUMENT and self.z:
             raise ValueError(f"z: model {self.model} takes no instrument")
         if self.normalize_ipw and self.model != "ssm":
@@ -258,21 +258,15 @@ class Spec(_Frozen):
             raise ValueError("z: iivm takes exactly one binary instrument")
         if self.subgroups is not None and self.model != "iivm":
             raise ValueError("subgroups: only iivm has subgroups")
-        if self.cluster:
-            roles = {"y": [self.y], "d": [self.d], "x": self.x, "z": self.z or []}
-            for field, columns in roles.items():
-                both = [c for c in self.cluster if c in columns]
-                if both:
-                    # doubleml and DoubleML both refuse a column that is a cluster and a model variable.
-                    raise ValueError(f"cluster: column '{both[0]}' is also in {field}; a cluster cannot be a model variable")
         if self.cluster and self.fold_groups:
             raise ValueError("fold_groups: cluster data already keeps each cluster's rows in one fold")
         if self.folds is not None and len(self.folds) != self.n_rep:
             raise ValueError(f"folds: one column per repetition: {len(self.folds)} columns, n_rep {self.n_rep}")
         if self.folds is not None and self.fold_groups:
             raise ValueError("fold_groups: the folds are given (folds), not drawn")
-        _treatment_rules(self)
-        _pliv_rules(self, score)
+        treatment_rules(self)
+        role_rules(self)
+        pliv_rules(self, score)
         inference_rules(self)
         needed = nuisances_of(self.model, score, self.subgroups, self.partial_name)
         unknown = set(self.learners) - set(needed)
@@ -340,49 +334,21 @@ class Spec(_Frozen):
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _treatment_rules(spec: Spec) -> None:
-    if not spec.several_treatments:
-        if spec.use_other_treat_as_covariate is False:
-            raise ValueError("use_other_treat_as_covariate: false changes nothing with one treatment (it is for d: [d1, d2])")
-        if spec.papers:
-            raise ValueError("papers: a spec with one treatment takes `paper`")
-        return
-    if spec.model not in SEVERAL_TREATMENTS:
-        raise ValueError(
-            f"d: {spec.model} takes exactly one binary treatment in both packages (several treatments: plr or pliv)"
-        )
-    overlap = set(spec.treatments) & set(spec.x)
-    if overlap:
-        raise ValueError(f"x: {sorted(overlap)} are treatments (each treatment's nuisances already control for the others)")
-    if spec.paper is not None:
-        raise ValueError("paper: a spec with several treatments takes `papers: {treatment: claim}`")
-    unknown = set(spec.papers) - set(spec.treatments)
-    if unknown:
-        raise ValueError(f"papers: {sorted(unknown)} are not treatments of this spec {list(spec.treatments)}")
-    if spec.truth is not None:
-        raise ValueError("truth: a spec with several treatments has no single true effect")
+class _OneValuePerKey(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (PyYAML keeps the last
+    silently: `{learner: ols, learner: lasso}` would run lasso)."""
 
-
-def _pliv_rules(spec: Spec, score: str) -> None:
-    if spec.partial is not None and spec.model != "pliv":
-        raise ValueError(f"partial: only pliv has partialling variants, not {spec.model}")
-    if spec.model != "pliv" or score != "IV-type":
-        return
-    if spec.partial_name != "X":
-        raise ValueError(f"score: IV-type needs partial X in both packages (got partial {spec.partial_name})")
-    if len(spec.z or []) != 1:
-        raise ValueError("score: pliv IV-type needs exactly one instrument in both packages")
-
-
-def _ssm_rules(spec: Spec, score: str) -> None:
-    if not spec.s:
-        raise ValueError("s: model ssm needs the selection column (1 = outcome observed)")
-    if score == "nonignorable" and not spec.z:
-        raise ValueError("z: ssm nonignorable needs an instrument for selection")
-    if score == "missing-at-random" and spec.z:
-        raise ValueError("z: ssm missing-at-random uses no instrument (both packages would ignore it)")
-    if spec.fixed_effects in ("twoway", "unit", "time"):
-        raise ValueError("fixed_effects: a within transformation would mix the unobserved outcomes (s = 0) into the observed")
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`: its keys may be overridden
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, str) and key in seen:
+                problem = f"key '{key}' given twice in one mapping"
+                raise yaml.constructor.ConstructorError(None, None, problem, key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 class SpecFile(_Frozen):
@@ -431,7 +397,7 @@ def load_spec_file(path: Union[str, Path], only: Optional[list[str]] = None) -> 
     except (OSError, UnicodeDecodeError) as err:
         raise SpecError(f"{path}: cannot read spec file ({err.__class__.__name__})") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_OneValuePerKey)
     except yaml.YAMLError as err:
         mark, problem = getattr(err, "problem_mark", None), getattr(err, "problem", None) or "syntax error"
         where = f" {yaml_message(problem, mark.line, text)}" if mark is not None else f" YAML error: {problem}"

@@ -1,0 +1,81 @@
+"""Rules that tie a spec's fields together: which column plays which role, and what each model's
+treatments, instruments and selection column may be (``Spec``'s model validator calls them; each
+raises ``ValueError`` starting with the field at fault)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harness.language.spec import Spec
+
+__all__ = ["SEVERAL_TREATMENTS", "pliv_rules", "role_rules", "ssm_rules", "treatment_rules"]
+
+# Both packages' linear models take several treatments; IRM, IIVM and SSM one binary treatment.
+SEVERAL_TREATMENTS = {"plr", "pliv"}
+
+
+def role_rules(spec: Spec) -> None:
+    """One role per column: doubleml's and DoubleML's data backends refuse a column that is both
+    outcome and treatment, treatment and control, ...; a control listed twice would be two
+    identical columns. Said here by field, before the data are read."""
+    several = spec.several_treatments
+    roles = [("y", spec.y)] + [(f"d[{i}]" if several else "d", d) for i, d in enumerate(spec.treatments)]
+    roles += [(f"x[{i}]", c) for i, c in enumerate(spec.x)]
+    roles += [(f"z[{i}]", c) for i, c in enumerate(spec.z or [])]
+    roles += [("s", spec.s)] if spec.s else []
+    seen: dict[str, str] = {}
+    for field, column in roles:
+        if column in seen:
+            raise ValueError(f"{field}: column '{column}' is also field '{seen[column]}'; a column takes one role")
+        seen[column] = field
+    for column in spec.cluster or []:
+        if column in seen:
+            # doubleml and DoubleML both refuse a column that is a cluster and a model variable.
+            role = seen[column].split("[")[0]
+            raise ValueError(f"cluster: column '{column}' is also in {role}; a cluster cannot be a model variable")
+
+
+def treatment_rules(spec: Spec) -> None:
+    if not spec.several_treatments:
+        if spec.use_other_treat_as_covariate is False:
+            raise ValueError("use_other_treat_as_covariate: false changes nothing with one treatment (it is for d: [d1, d2])")
+        if spec.papers:
+            raise ValueError("papers: a spec with one treatment takes `paper`")
+        return
+    if spec.model not in SEVERAL_TREATMENTS:
+        raise ValueError(
+            f"d: {spec.model} takes exactly one binary treatment in both packages (several treatments: plr or pliv)"
+        )
+    overlap = set(spec.treatments) & set(spec.x)
+    if overlap:
+        raise ValueError(f"x: {sorted(overlap)} are treatments (each treatment's nuisances already control for the others)")
+    if spec.paper is not None:
+        raise ValueError("paper: a spec with several treatments takes `papers: {treatment: claim}`")
+    unknown = set(spec.papers) - set(spec.treatments)
+    if unknown:
+        raise ValueError(f"papers: {sorted(unknown)} are not treatments of this spec {list(spec.treatments)}")
+    if spec.truth is not None:
+        raise ValueError("truth: a spec with several treatments has no single true effect")
+
+
+def pliv_rules(spec: Spec, score: str) -> None:
+    if spec.partial is not None and spec.model != "pliv":
+        raise ValueError(f"partial: only pliv has partialling variants, not {spec.model}")
+    if spec.model != "pliv" or score != "IV-type":
+        return
+    if spec.partial_name != "X":
+        raise ValueError(f"score: IV-type needs partial X in both packages (got partial {spec.partial_name})")
+    if len(spec.z or []) != 1:
+        raise ValueError("score: pliv IV-type needs exactly one instrument in both packages")
+
+
+def ssm_rules(spec: Spec, score: str) -> None:
+    if not spec.s:
+        raise ValueError("s: model ssm needs the selection column (1 = outcome observed)")
+    if score == "nonignorable" and not spec.z:
+        raise ValueError("z: ssm nonignorable needs an instrument for selection")
+    if score == "missing-at-random" and spec.z:
+        raise ValueError("z: ssm missing-at-random uses no instrument (both packages would ignore it)")
+    if spec.fixed_effects in ("twoway", "unit", "time"):
+        raise ValueError("fixed_effects: a within transformation would mix the unobserved outcomes (s = 0) into the observed")
