@@ -206,8 +206,16 @@ dmlp_fit <- function(model, x, y, d, x_cols, z_cols, cluster_cols, learners, sco
     shared <- fit
     fit <- function() dmlp_with_deep_learner_clones(shared)
   }
-  fit()
+  # What R's learners warned (glm: "fitted probabilities numerically 0 or 1 occurred", "algorithm
+  # did not converge"; glmnet: a lambda not reached) goes back with the result, as Python's solver
+  # warnings do: a reason an exact pair may not agree.
+  warned <- character()
+  withCallingHandlers(fit(), warning = function(w) {
+    warned <<- c(warned, conditionMessage(w))
+    invokeRestart("muffleWarning")
+  })
   out <- dmlp_result(obj)
+  out$warnings <- warned
   if (inner_cv) out$inner_cv <- dmlp_inner_cv(obj)
   if (!is.null(tuned)) out$tuned <- tuned
   if (!is.null(inference)) out$inference <- dmlp_inference(obj, inference, seed)

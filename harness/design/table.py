@@ -155,6 +155,8 @@ def build_design(spec: Spec, data: pd.DataFrame, dataset: DatasetSpec, where: st
         _need(where, spec, frame, spec.fold_groups, "fold_groups")
 
     source_cols = [c for c in model_cols if c not in binarized] + list(spec.binarize)
+    if spec.model == "ssm":
+        frame = _unselected_outcomes(spec, frame)
     frame, n_dropped = _handle_missing(spec, frame, list(dict.fromkeys(source_cols + list(spec.cluster or []))), where)
     frame = _derive_binarized(spec, frame, where)
     numeric = frame[model_cols]
@@ -256,6 +258,20 @@ def _derive_binarized(spec: Spec, frame: pd.DataFrame, where: str) -> pd.DataFra
         threshold = float(frame[col].median()) if cut == "median" else float(cut)
         frame = frame.assign(**{f"{col}_bin": (frame[col] > threshold).astype(float)})
     return frame
+
+
+def _unselected_outcomes(spec: Spec, frame: pd.DataFrame) -> pd.DataFrame:
+    """A selection model's outcome is unobserved where s = 0, and a data set has it missing there.
+    Neither package reads it (both scores take s * y; the outcome's learners train on selected
+    rows), but both refuse a missing value: it is set to 0 there, where a user would have to set
+    it, and those rows are kept, not dropped by ``dropna``."""
+    s = frame[spec.s]
+    if not pd.api.types.is_numeric_dtype(s) or not pd.api.types.is_numeric_dtype(frame[spec.y]):
+        return frame  # refused as not numeric by build_design
+    unselected = (s == 0) & frame[spec.y].isna()
+    if not unselected.any():
+        return frame
+    return frame.assign(**{spec.y: frame[spec.y].mask(unselected, 0.0)})
 
 
 def _handle_missing(spec: Spec, frame: pd.DataFrame, cols: list[str], where: str) -> tuple[pd.DataFrame, int]:

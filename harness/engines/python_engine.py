@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib
-import re
 import threading
 import time
 import warnings
@@ -22,7 +21,7 @@ from harness.design.tuning_plan import tuning_plan
 from harness.engines.heap_trim import release_freed_memory
 from harness.engines.python_inference import python_inference, shared_inner_split
 from harness.engines.python_tuning import python_point, tune_python
-from harness.engines.result import CI_LEVEL, EngineResult, Inference
+from harness.engines.result import CI_LEVEL, EngineResult, Inference, distinct_warnings
 from harness.engines.shared_cv import LassoCVSharedFolds, row_ids_to_learners
 from harness.language.fold_params import fold_learner, fold_params_of
 from harness.language.learners import resolve_learner
@@ -189,24 +188,10 @@ def fit_python(
     seconds = time.perf_counter() - start
     chosen = _inner_cv(model, design.n_obs) if inner_cv and external_predictions is None else {}
     result = result_of(model, used.labels, seconds, inference, chosen, tuned)
-    result = dataclasses.replace(result, warnings=_distinct_warnings(caught))
+    result = dataclasses.replace(result, warnings=distinct_warnings(str(m.message) or type(m.message).__name__ for m in caught))
     del model
     release_freed_memory()
     return result
-
-
-def _distinct_warnings(caught: list[warnings.WarningMessage], most: int = 5) -> tuple[str, ...]:
-    """The distinct warnings of a fit, each by its first line, with how often it came when more
-    than once (lines that differ only in their numbers, such as an iteration, are one)."""
-    first: dict[str, str] = {}
-    count: dict[str, int] = {}
-    for message in caught:
-        text = str(message.message).strip()
-        line = text.splitlines()[0] if text else type(message.message).__name__
-        key = re.sub(r"\d+", "#", line)
-        first.setdefault(key, line)
-        count[key] = count.get(key, 0) + 1
-    return tuple(first[k] + (f" ({count[k]} times)" if count[k] > 1 else "") for k in list(first)[:most])
 
 
 def result_of(

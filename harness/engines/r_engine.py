@@ -8,6 +8,7 @@ keeps R's memory alive after the call; small calls (versions, set-up) use one co
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from harness.design.table import Design, Folds
 from harness.engines.heap_trim import release_freed_memory
 from harness.engines.r_arguments import fit_arguments, users_names
 from harness.engines.r_tuning import tuned_from_r
-from harness.engines.result import Bootstrap, EngineResult, Inference
+from harness.engines.result import Bootstrap, EngineResult, Inference, distinct_warnings
 from harness.errors import EnvironmentProblem
 from harness.language.spec import Spec
 
@@ -313,9 +314,10 @@ def _fit_r(design: Design, folds: Folds, arguments: dict[str, Any], session: RSe
         for t in result["treatments"]
     ]
     inference = _inference(result.get("inference"), len(per_treatment), folds.n_rep)
+    warned = distinct_warnings(result.get("warnings") or [])
     first = per_treatment[0]
     if len(per_treatment) == 1 and inference is None:
-        return first
+        return dataclasses.replace(first, warnings=warned)
     return EngineResult(
         **{f: getattr(first, f) for f in ("coef", "se", "t", "p", "ci", "coef_reps", "se_reps", "predictions")},
         seconds=seconds,
@@ -324,6 +326,7 @@ def _fit_r(design: Design, folds: Folds, arguments: dict[str, Any], session: RSe
         inference=inference,
         inner_cv=chosen,
         tuned=tuned,
+        warnings=warned,
     )
 
 

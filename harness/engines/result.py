@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
 
-__all__ = ["CI_LEVEL", "ENGINES", "Bootstrap", "EngineResult", "Inference"]
+__all__ = ["CI_LEVEL", "ENGINES", "Bootstrap", "EngineResult", "Inference", "distinct_warnings"]
 
 ENGINES = ("python", "r")  # the two engines, in the order results, reports and --engines name them
 CI_LEVEL = 0.95  # the confidence level of every interval an engine reports, pointwise and joint (r_scripts too)
@@ -153,3 +155,16 @@ class EngineResult:
             "coef_reps": [float(v) for v in self.coef_reps],
             "se_reps": [float(v) for v in self.se_reps],
         }
+
+
+def distinct_warnings(texts: Iterable[str], most: int = 5) -> tuple[str, ...]:
+    """The distinct warnings of a fit, each by its first line, with how often it came when more
+    than once (lines that differ only in their numbers, such as an iteration, are one)."""
+    first: dict[str, str] = {}
+    count: dict[str, int] = {}
+    for text in texts:
+        line = text.strip().splitlines()[0] if text.strip() else "(a warning without text)"
+        key = re.sub(r"\d+", "#", line)
+        first.setdefault(key, line)
+        count[key] = count.get(key, 0) + 1
+    return tuple(first[k] + (f" ({count[k]} times)" if count[k] > 1 else "") for k in list(first)[:most])

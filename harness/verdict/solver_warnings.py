@@ -1,11 +1,14 @@
-"""What the Python learners' solvers warned during a fit that the verdict did not earn.
+"""What the learners' solvers warned during a fit that the verdict did not earn, in either language.
 
 An exact pair agrees only when both solvers reach the same optimum. When scikit-learn's solver
 stops short (a ``ConvergenceWarning``: a lasso out of iterations) or falls back to another (a
 ``LinAlgWarning``: ``newton-cholesky`` meeting an ill-conditioned Hessian on columns of very
 different scales), the two packages fit different problems and the nuisance check fails; the warning is the likely
 reason, so a record that did not agree carries it to the reader (the engine result keeps it in
-any case: ``python.warnings`` in results.json).
+any case: ``python.warnings`` in results.json). R's learners warn too: glm that "fitted
+probabilities numerically 0 or 1 occurred" (separated or nearly separated training rows, where no
+maximum-likelihood fit exists and each solver stops where its own rule says), or that its
+algorithm "did not converge" (``r.warnings``).
 """
 
 from __future__ import annotations
@@ -13,14 +16,23 @@ from __future__ import annotations
 __all__ = ["label", "terminal_lines"]
 
 _EARNED = ("agree", "explained")
+STOPS_SHORT = "a solver that stops short fits another problem"
+SEPARATED_SAID = "fitted probabilities numerically 0 or 1"  # glm.fit's words
+SEPARATED = (
+    "a logit whose training rows are nearly separated has no maximum-likelihood fit: each package's solver stops "
+    "where its own rule says, and their predictions differ"
+)
 
 
 def label(spec: dict) -> list[str]:
     """The lines under a spec's status (report and terminal): none when its verdict was earned."""
     if spec.get("status") in _EARNED:
         return []
-    said = (spec.get("python") or {}).get("warnings") or []
-    return [f"scikit-learn warned during Python's fit (a solver that stops short fits another problem): {w}" for w in said]
+    python = (spec.get("python") or {}).get("warnings") or []
+    r = (spec.get("r") or {}).get("warnings") or []
+    return [f"scikit-learn warned during Python's fit ({STOPS_SHORT}): {w}" for w in python] + [
+        f"R warned during its fit ({SEPARATED if SEPARATED_SAID in w else STOPS_SHORT}): {w}" for w in r
+    ]
 
 
 def terminal_lines(results: dict) -> list[str]:
