@@ -331,6 +331,10 @@ def test_doubleml_documentations_forest_plr_on_401k_data() -> None:
         assert (params["mtry"], params["max.depth"], params["min.bucket"], params["min.node.size"]) == (3, depth, leaf, 1)
     assert result.status == "agree", result.summary()
     python_side_is_the_model(result, plr)
+    # One draw of a statistical verdict points to the replicated one: through the call, not the
+    # temporary spec file the comparison ran from (gone when it returns; so it read until 2026-12-06).
+    assert result.rows[0]["single_draw"]["replicates_command"] == "harness.compare(model, replicates=20)"
+    assert "dmlp-compare-" not in json.dumps(result.results, default=str)
 
 
 def test_a_learner_with_no_r_twin_is_a_one_line_error() -> None:

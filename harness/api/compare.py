@@ -22,6 +22,7 @@ from harness.api.model_reading import ModelReading, read_model
 from harness.api.parity_result import ParityResult
 from harness.engines.result import CI_LEVEL, ENGINES, Bootstrap, Inference
 from harness.errors import DataError, HarnessError
+from harness.verdict.single_draw import REPLICATES
 
 __all__ = ["compare", "spec_files"]
 
@@ -145,4 +146,7 @@ def compare(
     provenance = results["provenance"]
     provenance["spec_file"]["path"] = "spec.yaml (ParityResult.to_spec)"
     provenance["data"]["path"] = "data.csv (ParityResult.to_spec)"
+    for record in results["specs"]:  # its command named the temporary spec file: the call is the way here
+        if (record.get("single_draw") or {}).get("replicates_command"):
+            record["single_draw"]["replicates_command"] = f"harness.compare(model, replicates={REPLICATES})"
     return ParityResult(results, files)
