@@ -348,6 +348,16 @@ def test_a_learner_with_no_r_twin_is_a_one_line_error() -> None:
     assert "LogisticRegression (logit)" in message and "RandomForestRegressor/RandomForestClassifier (rf)" in message
 
 
+def test_a_lasso_cv_says_what_to_give_instead() -> None:
+    """LassoCV's inner folds are its own; the README's lasso_cv pair is the tool's class on folds it
+    draws. Until 2026-12-06 the message said only that LassoCV had no twin."""
+    from sklearn.linear_model import LassoCV
+
+    said = r"^ml_l: LassoCV picks its penalty on inner folds of its own, .*Lasso\(alpha=\.\.\.\), or .* learner lasso_cv"
+    with pytest.raises(ModelError, match=said):
+        harness.compare(_plr(LassoCV()))
+
+
 def test_a_pipeline_and_a_setting_the_twin_cannot_take_are_one_line_errors() -> None:
     from sklearn.linear_model import Lasso
     from sklearn.pipeline import make_pipeline

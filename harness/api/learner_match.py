@@ -91,6 +91,14 @@ def learner_choice(estimator: Any, nuisance: str, model: str, score: str) -> Lea
         if name not in NOT_MATCHED and kind in pair.python and type(estimator) is type(_reference(name, kind))
     ]
     if not candidates:
+        from sklearn.linear_model import LassoCV
+
+        if isinstance(estimator, LassoCV):  # the lasso_cv pair's Python side is the tool's own class
+            raise ModelError(
+                f"{nuisance}: {_describe(estimator)} picks its penalty on inner folds of its own, which harness.compare "
+                "cannot hand to R's cv.glmnet: give the penalty it chose as Lasso(alpha=...), or write a spec with "
+                "learner lasso_cv (the tool draws the inner folds and the grid for both languages)"
+            )
         raise ModelError(
             f"{nuisance}: {_describe(estimator)} has no R twin in the learner registry (known: {known_estimators()})"
         )
