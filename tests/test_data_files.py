@@ -110,3 +110,36 @@ def test_a_stata_year_is_a_period_for_lags(tmp_path: Path) -> None:
     assert proc.returncode == 4, proc.stderr  # one engine: nothing compared
     [record] = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["specs"]
     assert record["n_obs"] == units * (len(years) - 1)  # each city's first year has no lag
+
+
+def test_a_true_false_treatment_with_empty_fields_runs_once_they_are_dropped(tmp_path: Path) -> None:
+    """pandas reads a True/False column with empty fields as text: until 2026-12-06 such a
+    treatment was 'not numeric' even with dropna. Now its numbers equal those of the same rows
+    written as 0/1 without the empty ones."""
+    frame = _survey().drop(columns="county")
+    rng = np.random.default_rng(3)
+    flag = pd.Series(rng.random(len(frame)) < 0.5, dtype=object)
+    flag[[10, 20, 30]] = None
+    frame["union"] = flag
+    frame["lwage"] = 0.3 * flag.fillna(False).astype(float) + 0.08 * frame["educ"] + rng.normal(size=len(frame))
+    spec = (
+        "dataset: {{path: {data}}}\ndefaults: {{n_folds: 3, seed: 5}}\nspecs:\n"
+        "  - {{id: wage_union, model: irm, y: lwage, d: union, x: [educ, exper, region], dropna: true,\n"
+        "     learners: {{ml_g: ols, ml_m: logit}}}}\n"
+    )
+    records = {}
+    for name, table in (("flags", frame), ("zero_one", frame.dropna().assign(union=lambda f: f["union"].astype(int)))):
+        folder = tmp_path / name
+        folder.mkdir()
+        table.to_csv(folder / "survey.csv", index=False)
+        if name == "flags":
+            assert pd.read_csv(folder / "survey.csv")["union"].dtype == object  # as pandas reads it
+        (folder / "spec.yaml").write_text(spec.format(data="survey.csv"), encoding="utf-8")
+        args = ["run", "--specs", folder / "spec.yaml", "--out", folder / "out", "--engines", "python", "--no-cache", "--quiet"]
+        command = [sys.executable, "-m", "harness.cli", *map(str, args)]
+        proc = subprocess.run(command, capture_output=True, text=True, env=env(), cwd=ROOT, timeout=600)
+        assert proc.returncode == 4, proc.stderr  # one engine: nothing compared
+        [records[name]] = json.loads((folder / "out" / "results.json").read_text(encoding="utf-8"))["specs"]
+    flags, zero_one = records["flags"], records["zero_one"]
+    assert flags["n_obs"] == len(frame) - 6 == zero_one["n_obs"]  # three empty flags, three missing exper
+    assert flags["python"]["coef"] == zero_one["python"]["coef"] and flags["python"]["se"] == zero_one["python"]["se"]

@@ -159,7 +159,7 @@ def build_design(spec: Spec, data: pd.DataFrame, dataset: DatasetSpec, where: st
         frame = _unselected_outcomes(spec, frame)
     frame, n_dropped = _handle_missing(spec, frame, list(dict.fromkeys(source_cols + list(spec.cluster or []))), where)
     frame = _derive_binarized(spec, frame, where)
-    numeric = frame[model_cols]
+    numeric = _booleans_read_as_text(frame[model_cols])
     for col, field in zip(model_cols, fields, strict=True):
         if not pd.api.types.is_numeric_dtype(numeric[col]):  # booleans count as numeric (0/1)
             raise DataError(f"{where}: spec '{spec.id}' field '{field}': column '{col}' is not numeric{_first_text(frame, col)}")
@@ -258,6 +258,14 @@ def _derive_binarized(spec: Spec, frame: pd.DataFrame, where: str) -> pd.DataFra
         threshold = float(frame[col].median()) if cut == "median" else float(cut)
         frame = frame.assign(**{f"{col}_bin": (frame[col] > threshold).astype(float)})
     return frame
+
+
+def _booleans_read_as_text(numeric: pd.DataFrame) -> pd.DataFrame:
+    """A True/False column with empty fields is read as text (pandas has no missing boolean in a
+    CSV): once its missing rows are dropped, it is the 0/1 column a complete one is."""
+    text = [c for c in numeric.columns if numeric[c].dtype == object]
+    flags = [c for c in text if len(numeric[c]) and numeric[c].map(lambda v: isinstance(v, (bool, np.bool_))).all()]
+    return numeric.astype(dict.fromkeys(flags, bool)) if flags else numeric
 
 
 def _unselected_outcomes(spec: Spec, frame: pd.DataFrame) -> pd.DataFrame:
