@@ -85,3 +85,30 @@ def test_a_nearly_separated_logit_says_what_r_warned(tmp_path: Path) -> None:
     assert "nearly separated has no maximum-likelihood fit" in line and said in line, line
     report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
     assert "R warned during its fit" in report and said in report
+
+
+def test_an_estimate_doubleml_returns_as_nan_is_said(tmp_path: Path) -> None:
+    """Forests through harness.compare, as a user fits them: a selection forest predicts
+    participation 0 for some women, doubleml's score divides by it (DoubleMLSSM trims only the
+    treatment's propensity) and its estimate is NaN, R's a number. The verdict was and is
+    `disagree`; until 2026-12-06 the report showed a dash for Python's estimate and said nothing."""
+    import doubleml as dml
+    import numpy as np
+    import pandas as pd
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+    import harness
+
+    frame = pd.read_csv(_mroz(tmp_path, 0.0))
+    data = dml.DoubleMLSSMData(frame, y_col="lwage", d_cols="college", x_cols=X[1:-1].split(", "), s_col="inlf")
+    np.random.seed(4)
+    ml_g = RandomForestRegressor(n_estimators=50, max_features="sqrt", random_state=1)
+    ml_pi = RandomForestClassifier(n_estimators=50, max_features="sqrt", random_state=2)
+    model = dml.DoubleMLSSM(data, ml_g, ml_pi, RandomForestClassifier(n_estimators=50, random_state=3), n_folds=3)
+    model.fit()
+    assert np.isnan(model.coef[0])
+    result = harness.compare(model)
+    assert result.status == "disagree"
+    said = "doubleml returned no estimate (coef NaN): its score divided by zero or overflowed"
+    report = (result.save(tmp_path / "report") / "report.md").read_text(encoding="utf-8")
+    assert said in report

@@ -52,6 +52,11 @@ CASES = [
         "{id: a, model: irm, y: y, d: d, x: [x1], learners: {ml_g: ols, ml_m: logit}}",
         r"spec 'a' field 'd': irm needs a 0/1 column, 'd' is not binary",
     ),
+    (
+        "treatment coded 1/2",
+        "{id: a, model: irm, y: y, d: d12, x: [x1], learners: {ml_g: ols, ml_m: logit}}",
+        r"spec 'a' field 'd': irm needs a 0/1 column, 'd12' holds 1 and 2; recode it as 0/1",
+    ),
     ("pliv without z", "{id: a, model: pliv, y: y, d: d, x: [x1], learner: ols}", r"spec 'a'.*z: model pliv needs an instrument"),
     (
         "bad filter",
@@ -257,6 +262,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     frame["label"] = ["a", "b"] * 100
     frame["big"] = frame["x1"]
     frame["const"] = 1.0
+    frame["d12"] = frame["db"] + 1
     frame["x1_plus_x2"] = frame["x1"] + frame["x2"]
     frame["sep"] = (2 * frame["db"] - 1) * (1 + frame["x2"].abs())  # its sign is the treatment
     frame.loc[3, "big"] = float("inf")

@@ -305,10 +305,10 @@ def _check_treatment(spec: Spec, values: pd.DataFrame, where: str) -> None:
         binary = [("d", spec.treatments[0])]
         binary += [("s", spec.s)] if spec.model == "ssm" else [("z", c) for c in spec.z or []]
         for field, col in binary:
-            if not set(np.unique(values[col])) <= {0.0, 1.0}:
-                raise DataError(
-                    f"{where}: spec '{spec.id}' field '{field}': {spec.model} needs a 0/1 column, '{col}' is not binary"
-                )
+            found = np.unique(values[col])
+            if not set(found) <= {0.0, 1.0}:
+                held = f"holds {found[0]:g} and {found[1]:g}; recode it as 0/1" if len(found) == 2 else "is not binary"
+                raise DataError(f"{where}: spec '{spec.id}' field '{field}': {spec.model} needs a 0/1 column, '{col}' {held}")
 
 
 def _winsorize(values: pd.DataFrame, spec: Spec, cols: list[str]) -> pd.DataFrame:

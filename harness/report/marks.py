@@ -1,7 +1,8 @@
 """Lines under a spec's status that say where its verdict came from: served from the result cache
 (and judged again by this run), fitted again because its cache entry was damaged, and a
-statistical-tier verdict from one draw (:mod:`harness.verdict.single_draw`), and what the Python
-learners' solvers warned in a fit that did not agree (:mod:`harness.verdict.solver_warnings`)."""
+statistical-tier verdict from one draw (:mod:`harness.verdict.single_draw`), and, for a fit that did
+not agree, what either language's solvers warned and a package that returned no estimate
+(:mod:`harness.verdict.solver_warnings`)."""
 
 from __future__ import annotations
 

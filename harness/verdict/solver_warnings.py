@@ -13,6 +13,8 @@ algorithm "did not converge" (``r.warnings``).
 
 from __future__ import annotations
 
+import math
+
 __all__ = ["label", "terminal_lines"]
 
 _EARNED = ("agree", "explained")
@@ -28,6 +30,24 @@ def label(spec: dict) -> list[str]:
     """The lines under a spec's status (report and terminal): none when its verdict was earned."""
     if spec.get("status") in _EARNED:
         return []
+    return _no_estimate(spec) + _warned(spec)
+
+
+def _no_estimate(spec: dict) -> list[str]:
+    """A package that returned NaN for the coefficient (the table shows a dash): its score divided by
+    zero or overflowed on some nuisance prediction, such as an untrimmed probability of 0 or 1."""
+    out = []
+    for engine, package in (("python", "doubleml"), ("r", "DoubleML")):
+        coef = (spec.get(engine) or {}).get("coef")
+        if isinstance(coef, float) and math.isnan(coef):
+            out.append(
+                f"{package} returned no estimate (coef NaN): its score divided by zero or overflowed on a "
+                "nuisance prediction (an untrimmed probability of 0 or 1, say)"
+            )
+    return out
+
+
+def _warned(spec: dict) -> list[str]:
     python = (spec.get("python") or {}).get("warnings") or []
     r = (spec.get("r") or {}).get("warnings") or []
     return [f"scikit-learn warned during Python's fit ({STOPS_SHORT}): {w}" for w in python] + [
