@@ -138,13 +138,7 @@ def build_design(spec: Spec, data: pd.DataFrame, dataset: DatasetSpec, where: st
 
     treatments = list(spec.treatments)
     model_cols = [spec.y, *treatments, *spec.x, *(spec.z or []), *([spec.s] if spec.s else [])]
-    fields = (
-        ["y"]
-        + (["d"] if len(treatments) == 1 else [f"d[{i}]" for i in range(len(treatments))])
-        + [f"x[{i}]" for i in range(len(spec.x))]
-        + [f"z[{i}]" for i in range(len(spec.z or []))]
-        + (["s"] if spec.s else [])
-    )
+    fields = _fields(spec)
     binarized = {f"{c}_bin" for c in spec.binarize}
     for col, field in zip(model_cols, fields, strict=True):
         if col not in binarized:
@@ -258,6 +252,18 @@ def _derive_binarized(spec: Spec, frame: pd.DataFrame, where: str) -> pd.DataFra
         threshold = float(frame[col].median()) if cut == "median" else float(cut)
         frame = frame.assign(**{f"{col}_bin": (frame[col] > threshold).astype(float)})
     return frame
+
+
+def _fields(spec: Spec) -> list[str]:
+    """The spec field of each model column, in build_design's order: y, d, x, z, s."""
+    treatments = spec.treatments
+    return (
+        ["y"]
+        + (["d"] if len(treatments) == 1 else [f"d[{i}]" for i in range(len(treatments))])
+        + [f"x[{i}]" for i in range(len(spec.x))]
+        + [f"z[{i}]" for i in range(len(spec.z or []))]
+        + (["s"] if spec.s else [])
+    )
 
 
 def _booleans_read_as_text(numeric: pd.DataFrame) -> pd.DataFrame:

@@ -1,13 +1,11 @@
 """Rules that tie a spec's fields together: which column plays which role, and what each model's
 treatments, instruments and selection column may be (``Spec``'s model validator calls them; each
-raises ``ValueError`` starting with the field at fault)."""
+raises ``ValueError`` starting with the field at fault; ``spec`` is a ``Spec``, which imports this
+module)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from harness.language.spec import Spec
+from typing import Any
 
 __all__ = ["SEVERAL_TREATMENTS", "pliv_rules", "role_rules", "ssm_rules", "treatment_rules"]
 
@@ -15,7 +13,7 @@ __all__ = ["SEVERAL_TREATMENTS", "pliv_rules", "role_rules", "ssm_rules", "treat
 SEVERAL_TREATMENTS = {"plr", "pliv"}
 
 
-def role_rules(spec: Spec) -> None:
+def role_rules(spec: Any) -> None:
     """One role per column: doubleml's and DoubleML's data backends refuse a column that is both
     outcome and treatment, treatment and control, ...; a control listed twice would be two
     identical columns. Said here by field, before the data are read."""
@@ -36,7 +34,7 @@ def role_rules(spec: Spec) -> None:
             raise ValueError(f"cluster: column '{column}' is also in {role}; a cluster cannot be a model variable")
 
 
-def treatment_rules(spec: Spec) -> None:
+def treatment_rules(spec: Any) -> None:
     if not spec.several_treatments:
         if spec.use_other_treat_as_covariate is False:
             raise ValueError("use_other_treat_as_covariate: false changes nothing with one treatment (it is for d: [d1, d2])")
@@ -59,7 +57,7 @@ def treatment_rules(spec: Spec) -> None:
         raise ValueError("truth: a spec with several treatments has no single true effect")
 
 
-def pliv_rules(spec: Spec, score: str) -> None:
+def pliv_rules(spec: Any, score: str) -> None:
     if spec.partial is not None and spec.model != "pliv":
         raise ValueError(f"partial: only pliv has partialling variants, not {spec.model}")
     if spec.model != "pliv" or score != "IV-type":
@@ -70,7 +68,7 @@ def pliv_rules(spec: Spec, score: str) -> None:
         raise ValueError("score: pliv IV-type needs exactly one instrument in both packages")
 
 
-def ssm_rules(spec: Spec, score: str) -> None:
+def ssm_rules(spec: Any, score: str) -> None:
     if not spec.s:
         raise ValueError("s: model ssm needs the selection column (1 = outcome observed)")
     if score == "nonignorable" and not spec.z:
