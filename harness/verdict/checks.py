@@ -234,14 +234,17 @@ def same_significance(p_a: float, p_b: float) -> float:
     return float(sum(p_a < level for level in SIGNIFICANCE_LEVELS) == sum(p_b < level for level in SIGNIFICANCE_LEVELS))
 
 
-def norm_rel_diff(a: np.ndarray, b: np.ndarray) -> float:
-    """``max |a - b| / max(|a|, |b|)`` over the whole array: for predictions, where single values near 0
-    would make an elementwise relative difference meaningless."""
+def norm_rel_diff(a: np.ndarray, b: np.ndarray, floor: float = 0.0) -> float:
+    """``max |a - b| / max(|a|, |b|, floor)`` over the whole array: for predictions, where single values
+    near 0 would make an elementwise relative difference meaningless. ``floor``: the size of what
+    they predict (its largest magnitude), for predictions that are all near 0 themselves (a lasso
+    that keeps no coefficient predicts a demeaned target's mean, 1e-17, where rounding alone is
+    tens of percent of the predictions)."""
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
     if a.shape != b.shape or np.isnan(a).any() or np.isnan(b).any():
         return float("nan")
-    scale = max(float(np.abs(a).max(initial=0.0)), float(np.abs(b).max(initial=0.0)))
+    scale = max(float(np.abs(a).max(initial=0.0)), float(np.abs(b).max(initial=0.0)), floor)
     return float(np.abs(a - b).max(initial=0.0) / scale) if scale > 0 else 0.0
 
 

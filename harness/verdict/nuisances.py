@@ -120,7 +120,9 @@ def nuisance_summary(spec: Spec, design: Design, py: EngineResult, r: EngineResu
         if a is None:
             out[name] = {"max_abs_diff": None, "max_rel_diff": None, "corr": None, "uncomparable": b}
             continue
-        entry = {"max_abs_diff": float(np.abs(a - b).max()) if a.size else None, "max_rel_diff": norm_rel_diff(a, b)}
+        target, rows = targets.get(name, (None, None))
+        size = float(np.abs(target[rows]).max(initial=0.0)) if target is not None else 0.0  # what it predicts
+        entry = {"max_abs_diff": float(np.abs(a - b).max()) if a.size else None, "max_rel_diff": norm_rel_diff(a, b, size)}
         entry["corr"], why = _correlation(a, b)
         if why is not None:
             entry["corr_undefined"] = why
@@ -131,8 +133,7 @@ def nuisance_summary(spec: Spec, design: Design, py: EngineResult, r: EngineResu
                 engine: propensity_extremes(assigned, result.predictions[name], spec.trimming_threshold)
                 for engine, result in (("python", py), ("r", r))
             }
-        if name in targets:
-            target, rows = targets[name]
+        if target is not None:
             rmse_py = float(np.sqrt(np.mean((a[rows] - target[rows, None]) ** 2)))
             rmse_r = float(np.sqrt(np.mean((b[rows] - target[rows, None]) ** 2)))
             entry.update(rmse_python=rmse_py, rmse_r=rmse_r, rmse_ratio=rmse_py / rmse_r if rmse_r > 0 else None)
