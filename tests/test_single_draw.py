@@ -85,3 +85,22 @@ def test_a_one_draw_verdict_says_so_everywhere(tmp_path: Path, generated_csv: Pa
     assert near["near_margin"]["check"].startswith("end_to_end.") and 0.75 <= near["near_margin"]["share"] <= 1.25
     assert "near the margin" in stdout
     assert "near the margin" in (tmp_path / "near" / "report.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.r
+def test_the_replicate_command_repeats_the_runs_data(tmp_path: Path, generated_csv: Path) -> None:
+    """A run on other data (--data) points to a replicated verdict on that data: until 2026-12-06
+    the command left --data out, and ran on the spec file's own data (or failed on its columns)."""
+    import pandas as pd
+
+    specs = write(tmp_path, generated_csv)
+    other = tmp_path / "other data.csv"
+    pd.read_csv(generated_csv).sample(frac=0.8, random_state=1).to_csv(other, index=False)
+    cli("run", "--specs", specs, "--data", other, "--only", "b_rf", "--out", tmp_path / "out", "--no-cache")
+    [rf] = read_results(tmp_path / "out")["specs"]
+    command = rf["single_draw"]["replicates_command"]
+    expected = ["dml-parity", "run", "--specs", str(specs), "--data", str(other), "--only", "b_rf", "--replicates", "20"]
+    assert command == shlex.join(expected)
+    cli(*shlex.split(command)[1:-1], "2", "--out", tmp_path / "replicated", "--no-cache")
+    replicated = read_results(tmp_path / "replicated")
+    assert replicated["specs"][0]["n_obs"] == rf["n_obs"] and replicated["provenance"]["data"]["path"].endswith("other data.csv")

@@ -36,12 +36,15 @@ def near_margin(checks: list[dict]) -> Optional[dict]:
     return nearest
 
 
-def mark_single_draw(record: dict, specs_path: Path, spec_id: str, replicable: bool) -> None:
+def mark_single_draw(record: dict, specs_path: Path, spec_id: str, replicable: bool, data: Optional[Path] = None) -> None:
     """Label a statistical-tier record of spec ``spec_id`` fitted once (``replicable``:
-    ``--replicates`` would replicate it)."""
+    ``--replicates`` would replicate it; ``data``: the run's ``--data``, which the command repeats)."""
     if record.get("tier") != "statistical" or record.get("status") not in _JUDGED or record.get("replicates"):
         return
-    command = shlex.join(["dml-parity", "run", "--specs", str(specs_path), "--only", spec_id, "--replicates", str(REPLICATES)])
+    data_args = ["--data", str(data)] if data is not None else []
+    command = shlex.join(
+        ["dml-parity", "run", "--specs", str(specs_path), *data_args, "--only", spec_id, "--replicates", str(REPLICATES)]
+    )
     record["single_draw"] = {
         "note": "a statistical-tier verdict from one draw: another seed can move it",
         "replicates_command": command if replicable else None,
