@@ -195,6 +195,20 @@ def test_doctor_ends_with_what_is_missing_and_shows_every_tolerance(tmp_path: Pa
     assert " - " not in "".join(line.split("|")[4] for line in rows.values())
 
 
+def test_doctor_with_r_home_pointing_nowhere_says_so(tmp_path: Path) -> None:
+    """R started on such an R_HOME ends the process ("Fatal error: unable to open the base
+    package"): until 2026-12-06 the doctor, and a pytest session using the plugin, ended there with
+    exit 2 and no word of why."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "doctor"],
+        capture_output=True, text=True, cwd=ROOT, env={**env(), "R_HOME": str(tmp_path / "nowhere")},
+    )  # fmt: skip
+    assert proc.returncode == 3, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    said = f"R_HOME={tmp_path / 'nowhere'}: no R there (no library/base); unset R_HOME or set it to `R RHOME`"
+    assert last == f"not ready: R is not usable ({said})"
+
+
 @pytest.mark.r
 def test_doctor_says_ready() -> None:
     proc = dml("doctor")

@@ -70,6 +70,11 @@ class RSession:
         # R puts its own LD_LIBRARY_PATH into the environment on start; child processes (loky,
         # Dask) must not inherit it, or Python's extension modules load the wrong libraries.
         saved_ld_path = os.environ.get("LD_LIBRARY_PATH")
+        home = os.environ.get("R_HOME")
+        if home and not (Path(home) / "library" / "base").is_dir():
+            # R started on it would end this process ("Fatal error: unable to open the base
+            # package"): a pytest session, a notebook, the doctor, with no word of why.
+            raise EnvironmentProblem(f"R_HOME={home}: no R there (no library/base); unset R_HOME or set it to `R RHOME`")
         try:
             import rpy2.rinterface as rinterface
             import rpy2.rinterface_lib.callbacks as callbacks
