@@ -91,6 +91,24 @@ def test_unchanged_inputs_check_clean_with_progress_and_a_report(saved, tmp_path
     assert _check(capsys, baseline, "--out", str(out), "--quiet")[0] == 0
 
 
+def test_a_check_whose_folder_cannot_be_written_prints_no_verdict_of_its_own(
+    saved, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Until 2026-12-06 the check printed "check: nothing moved (exit 0)" and then failed to write
+    its folder, exit 2: two exit codes on one screen. Now the folder is written first."""
+    from harness.output import outdir
+
+    _, _, baseline = saved
+
+    def cannot(out, write):
+        raise outdir.OutputError(f"--out {out}: cannot write the results (operation not permitted)")
+
+    monkeypatch.setattr(outdir, "replace_folder", cannot)
+    code, printed, err = _check(capsys, baseline, "--out", str(tmp_path / "check"), "--quiet")
+    assert code == 2 and "cannot write the results (operation not permitted)" in err
+    assert "(exit 0)" not in printed and "no drift" not in printed, printed
+
+
 def test_a_changed_seed_is_named_beside_what_moved_with_units(saved, generated_csv: Path, capsys) -> None:
     spec_path, _, baseline = saved
     spec_path.write_text(SPECS.replace("DATA", str(generated_csv)).replace("seed: 11", "seed: 12"), encoding="utf-8")

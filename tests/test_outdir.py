@@ -313,3 +313,28 @@ def test_a_file_list_naming_anything_but_a_file_in_the_folder_touches_nothing(
     code, stderr = cli("run", "--specs", NO_SPEC, "--out", folder)
     assert_refused(code, stderr, r"not a folder dml-parity wrote")
     assert snapshot(tmp_path) == before and Path("/etc/passwd").read_bytes() == passwd
+
+
+def test_a_run_folder_that_cannot_be_moved_leaves_nothing_beside_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An immutable folder (`chattr +i`) can be neither written nor renamed: the write fails, as it
+    must, and until 2026-12-06 each attempt left an empty `.run.old.*` folder beside it. Here the
+    rename of the old run is what fails (chattr needs a file system and a capability CI may lack)."""
+    from harness.output import outdir
+    from harness.output.outdir import OutputError
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "results.json").write_text("{}", encoding="utf-8")
+    real = os.replace
+
+    def immutable(src, dst) -> None:
+        if Path(src) == out:
+            raise PermissionError(1, "Operation not permitted", str(src))
+        real(src, dst)
+
+    monkeypatch.setattr(outdir.os, "replace", immutable)
+    monkeypatch.setattr(outdir, "_check_replaceable", lambda folder: frozenset({"results.json"}))
+    with pytest.raises(OutputError, match=r"--out .*/run: cannot write the results \(operation not permitted\)"):
+        outdir.replace_folder(out, lambda staging: (staging / "results.json").write_text("{}", encoding="utf-8"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert [p.name for p in out.iterdir()] == ["results.json"]

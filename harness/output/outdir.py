@@ -188,7 +188,12 @@ def replace_folder(out: Path, write: Callable[[Path], None]) -> list[str]:
         if out.exists():
             # Renamed within its parent: no write permission on the old folder itself is needed.
             old = tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent)
-            os.replace(out, old)
+            try:
+                os.replace(out, old)
+            except OSError:  # out cannot be moved (immutable, say): leave no empty folder beside it
+                with contextlib.suppress(OSError):
+                    os.rmdir(old)
+                raise
             os.replace(staging, out)
             return _clear_old(Path(old), ours, out)
         os.replace(staging, out)

@@ -82,12 +82,13 @@ def check_baseline(options: CheckOptions) -> int:
     judged = [j["status"] for j in (stored or {}).values() if j["status"] != "not judged"]
     code = _exit_code(changes, moved, errors, bool(engines and rows) or bool(judged), "disagree" in judged)
     text = render(baseline, changes, moved, engines, len(rows), errors, code, stored)
-    print(text, end="")
-    if out is not None:
+    if out is not None:  # written before the verdict is printed: a failed write is the exit code, not a printed one
         summary = _as_json(options, changes, moved, engines, errors, code)
         if stored is not None:
             summary["stored_r"] = {"line": r_free_line(baseline), "not_run": NOT_RUN, "rows": stored}
         _write(results, out, text, summary)
+    print(text, end="")
+    if out is not None:
         print(f"wrote {out}/check.md and the run's report {out}/report.html")
     return code
 
