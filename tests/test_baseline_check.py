@@ -310,3 +310,18 @@ def test_adjusted_p_values_and_joint_intervals_are_kept_and_their_moves_named(tm
     moved = {cells[2]: cells for cells in map(_cells, printed.splitlines()) if len(cells) == 8 and cells[0] == "adj[d]"}
     assert set(moved) == {"p_adjusted", "joint ci upper"}, printed
     assert moved["p_adjusted"][5] == "0.01 absolute" and moved["joint ci upper"][5].endswith(" relative"), moved
+
+
+def test_baseline_save_replaces_a_baseline_but_not_a_users_file(saved, tmp_path: Path, capsys) -> None:
+    """Until 2026-12-06 `baseline save --to notes.json` wrote over the user's notes, exit 0."""
+    _, run, baseline = saved
+    notes = tmp_path / "notes.json"
+    notes.write_text("my notes", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["baseline", "save", str(run), "--to", str(notes)]) == 2
+    said = capsys.readouterr().err.strip()
+    refused = "exists and is not a dml-parity baseline; baseline save does not overwrite it"
+    assert said == f"dml-parity: error: --to {notes}: {refused}"
+    assert notes.read_text(encoding="utf-8") == "my notes"
+    assert main(["baseline", "save", str(run), "--to", str(baseline)]) == 0  # an update of the baseline itself
+    assert json.loads(baseline.read_text(encoding="utf-8"))["schema"] == "dml-parity/baseline/3"

@@ -157,7 +157,23 @@ def save_baseline(run_dir: Path, to: Path) -> None:
         "specs": specs,
         "estimates": estimates,
     }
-    atomic_write_json(to, {**baseline, "sha256": content_sha256(baseline)})
+    _refuse_a_users_file(to)
+    try:
+        atomic_write_json(to, {**baseline, "sha256": content_sha256(baseline)})
+    except OSError as err:
+        raise DataError(f"--to {to}: cannot write the baseline ({(err.strerror or type(err).__name__).lower()})") from None
+
+
+def _refuse_a_users_file(to: Path) -> None:
+    """An earlier baseline is replaced (that is how one is updated); any other file is the user's."""
+    if not os.path.lexists(to):
+        return
+    try:
+        schema = json.loads(Path(to).read_text(encoding="utf-8")).get("schema")
+    except (OSError, ValueError, AttributeError):
+        schema = None
+    if schema not in READ_SCHEMAS + OLD_SCHEMAS or not Path(to).is_file():
+        raise DataError(f"--to {to}: exists and is not a dml-parity baseline; baseline save does not overwrite it")
 
 
 def tolerance_of(tier: str, exact_tolerance: Optional[float], coef_tolerance_se: float) -> dict:
