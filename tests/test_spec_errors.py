@@ -52,6 +52,17 @@ CASES = [
         "{id: a, model: irm, y: y, d: d, x: [x1], learners: {ml_g: ols, ml_m: logit}}",
         r"spec 'a' field 'd': irm needs a 0/1 column, 'd' is not binary",
     ),
+    # Until 2026-12-06 the made column silently replaced the data's (dummies already refused it).
+    (
+        "interaction named as a data column",
+        "{id: a, model: plr, y: y, d: d, x: [x1, x2, x1_x_x2], interactions: [[x1, x2]], learner: ols}",
+        r"spec 'a' field 'interactions': the data have a column 'x1_x_x2', the name of the column interactions makes; rename",
+    ),
+    (
+        "binarized column named as a data column",
+        "{id: a, model: plr, y: y, d: d, x: [x1, x2_bin], binarize: {x2: median}, learner: ols}",
+        r"spec 'a' field 'binarize': the data have a column 'x2_bin', the name of the column binarize makes; rename",
+    ),
     (
         "treatment coded 1/2",
         "{id: a, model: irm, y: y, d: d12, x: [x1], learners: {ml_g: ols, ml_m: logit}}",
@@ -263,6 +274,8 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     frame["big"] = frame["x1"]
     frame["const"] = 1.0
     frame["d12"] = frame["db"] + 1
+    frame["x1_x_x2"] = 7.0  # a column of the name an interaction makes
+    frame["x2_bin"] = 1.0
     frame["x1_plus_x2"] = frame["x1"] + frame["x2"]
     frame["sep"] = (2 * frame["db"] - 1) * (1 + frame["x2"].abs())  # its sign is the treatment
     frame.loc[3, "big"] = float("inf")

@@ -14,11 +14,10 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from harness.design.data_file import suggest_column
+from harness.design.derived import apply_sample, derive_binarized, derive_interactions, derive_lags, first_text, need
 from harness.design.shared_memory import portable, portable_frame, resolved, resolved_frame
 from harness.design.within import NotConverged, demean
 from harness.errors import DataError, SpecError
-from harness.language.expr import ConditionError, evaluate, parse_condition
 from harness.language.spec import BINARY_TREATMENT, DatasetSpec, Spec
 
 __all__ = ["Design", "Folds", "build_design", "cluster_codes", "draw_folds"]
@@ -101,22 +100,6 @@ def _set_fields(obj: object, state: dict) -> None:
         object.__setattr__(obj, name, value)  # frozen dataclass: set as its own __init__ does
 
 
-def _first_text(frame: pd.DataFrame, column: str) -> str:
-    """Where a column that should hold numbers first holds something else (a Stata '.', a word,
-    a decimal comma), by its data row (1 = the first row under the header)."""
-    values = frame[column]
-    text = values.notna() & pd.to_numeric(values, errors="coerce").isna()
-    if not text.any():
-        return ""
-    first = text.to_numpy().argmax()
-    return f" (data row {int(frame['__row__'].iloc[first]) + 1} holds {str(values.iloc[first])!r})"
-
-
-def _need(where: str, spec: Spec, frame: pd.DataFrame, column: str, field: str) -> None:
-    if column not in frame.columns:
-        raise DataError(f"{where}: spec '{spec.id}' field '{field}': column '{column}' not found{suggest_column(column, frame)}")
-
-
 def build_design(spec: Spec, data: pd.DataFrame, dataset: DatasetSpec, where: str) -> Design:
     """Build the model table of ``spec`` from the full data.
 
@@ -132,9 +115,9 @@ def build_design(spec: Spec, data: pd.DataFrame, dataset: DatasetSpec, where: st
     """
     frame = data.copy()
     frame["__row__"] = np.arange(len(frame))
-    frame = _derive_lags(spec, frame, dataset, where)
-    frame = _apply_sample(spec, frame, where)
-    frame = _derive_interactions(spec, frame, where)
+    frame = derive_lags(spec, frame, dataset, where)
+    frame = apply_sample(spec, frame, where)
+    frame = derive_interactions(spec, frame, where)
 
     treatments = list(spec.treatments)
     model_cols = [spec.y, *treatments, *spec.x, *(spec.z or []), *([spec.s] if spec.s else [])]
@@ -142,21 +125,21 @@ def build_design(spec: Spec, data: pd.DataFrame, dataset: DatasetSpec, where: st
     binarized = {f"{c}_bin" for c in spec.binarize}
     for col, field in zip(model_cols, fields, strict=True):
         if col not in binarized:
-            _need(where, spec, frame, col, field)
+            need(where, spec, frame, col, field)
     for col in spec.cluster or []:
-        _need(where, spec, frame, col, "cluster")
+        need(where, spec, frame, col, "cluster")
     if spec.fold_groups:
-        _need(where, spec, frame, spec.fold_groups, "fold_groups")
+        need(where, spec, frame, spec.fold_groups, "fold_groups")
 
     source_cols = [c for c in model_cols if c not in binarized] + list(spec.binarize)
     if spec.model == "ssm":
         frame = _unselected_outcomes(spec, frame)
     frame, n_dropped = _handle_missing(spec, frame, list(dict.fromkeys(source_cols + list(spec.cluster or []))), where)
-    frame = _derive_binarized(spec, frame, where)
+    frame = derive_binarized(spec, frame, where)
     numeric = _booleans_read_as_text(frame[model_cols])
     for col, field in zip(model_cols, fields, strict=True):
         if not pd.api.types.is_numeric_dtype(numeric[col]):  # booleans count as numeric (0/1)
-            raise DataError(f"{where}: spec '{spec.id}' field '{field}': column '{col}' is not numeric{_first_text(frame, col)}")
+            raise DataError(f"{where}: spec '{spec.id}' field '{field}': column '{col}' is not numeric{first_text(frame, col)}")
     values = numeric.astype(float)
     bad = next((c for c in model_cols if not np.isfinite(values[c].to_numpy()).all()), None)  # per column: no n x p copy
     if bad is not None:
@@ -193,65 +176,6 @@ def build_design(spec: Spec, data: pd.DataFrame, dataset: DatasetSpec, where: st
         s=spec.s,
         other_treatments_as_controls=spec.use_other_treat_as_covariate is not False,
     )
-
-
-def _derive_lags(spec: Spec, frame: pd.DataFrame, dataset: DatasetSpec, where: str) -> pd.DataFrame:
-    if not spec.lags:
-        return frame
-    if not dataset.unit or not dataset.time:
-        raise SpecError(f"{where}: spec '{spec.id}' field 'lags': needs dataset.unit and dataset.time")
-    if not pd.api.types.is_numeric_dtype(frame[dataset.time]):
-        raise DataError(
-            f"{where}: spec '{spec.id}' field 'lags': the time column '{dataset.time}' (dataset.time) is not numeric"
-            f"{_first_text(frame, dataset.time)}; a lag of k is the value at time - k, so give the period as a number"
-        )
-    ordered = frame.sort_values([dataset.unit, dataset.time])
-    for col, k in spec.lags.items():
-        _need(where, spec, frame, col, "lags")
-        if k < 1:
-            raise SpecError(f"{where}: spec '{spec.id}' field 'lags.{col}': lag must be >= 1, got {k}")
-        lagged = ordered.groupby(dataset.unit, sort=False)[col].shift(k)
-        # A lag is the value k periods earlier, not k rows earlier: gaps in the panel give NaN.
-        gap = ordered.groupby(dataset.unit, sort=False)[dataset.time].shift(k) != ordered[dataset.time] - k
-        lagged[gap] = np.nan
-        frame[f"{col}_lag{k}"] = lagged.reindex(frame.index)
-    return frame
-
-
-def _apply_sample(spec: Spec, frame: pd.DataFrame, where: str) -> pd.DataFrame:
-    if not spec.sample:
-        return frame
-    # Checked against the allowlist grammar when the spec was loaded (it refuses dunder names
-    # such as the tool's own ``__row__``); evaluated here without eval or query.
-    condition = parse_condition(spec.sample)
-    try:
-        mask = evaluate(condition, frame)
-    except ConditionError as err:
-        missing = next((c for c in condition.columns if c not in frame.columns), None)
-        if missing is not None:
-            raise DataError(
-                f"{where}: spec '{spec.id}' field 'sample': column '{missing}' not found{suggest_column(missing, frame)}"
-            ) from None
-        raise SpecError(f"{where}: spec '{spec.id}' field 'sample': {err}") from None
-    return frame[mask]
-
-
-def _derive_interactions(spec: Spec, frame: pd.DataFrame, where: str) -> pd.DataFrame:
-    for pair in spec.interactions:
-        if len(pair) != 2:
-            raise SpecError(f"{where}: spec '{spec.id}' field 'interactions': each interaction names two columns")
-        for col in pair:
-            _need(where, spec, frame, col, "interactions")
-        frame = frame.assign(**{f"{pair[0]}_x_{pair[1]}": frame[pair[0]] * frame[pair[1]]})
-    return frame
-
-
-def _derive_binarized(spec: Spec, frame: pd.DataFrame, where: str) -> pd.DataFrame:
-    for col, cut in spec.binarize.items():
-        _need(where, spec, frame, col, "binarize")
-        threshold = float(frame[col].median()) if cut == "median" else float(cut)
-        frame = frame.assign(**{f"{col}_bin": (frame[col] > threshold).astype(float)})
-    return frame
 
 
 def _fields(spec: Spec) -> list[str]:

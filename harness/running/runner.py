@@ -236,8 +236,7 @@ def run(options: RunOptions) -> dict:
         results[i] = {**result, "timings": {**result["timings"], "cached": True}, "cache": "served"}
 
     # A spec with several treatments gives one row per treatment (harness.verdict.treatment_rows).
-    where = (options.specs, options.data)  # the run's files, which a replicate command repeats
-    specs_out = [row for i in range(len(prepared)) for row in _spec_outcome(plan, i, prepared[i], results, truth, *where)]
+    specs_out = [row for i in range(len(prepared)) for row in _spec_outcome(plan, i, prepared[i], results, truth, options)]
     from harness.verdict.claims import judge_claims
     from harness.verdict.summary import summarize
 
@@ -329,10 +328,9 @@ def _replicate_plan(spec_file: SpecFile, prepared: list[PreparedSpec], options: 
     return plan_replicates(prepared, settings, spec_file.dataset, generator, _where(spec_file, data_path))
 
 
-def _spec_outcome(
-    plan, index: int, prepared: PreparedSpec, results: dict[int, dict], truth: dict, specs: Path, data: Optional[Path]
-) -> list[dict]:
-    """A spec's records: its one fit, or replicate 1 with the verdict over all its replicates."""
+def _spec_outcome(plan, index: int, prepared: PreparedSpec, results: dict[int, dict], truth: dict, options: RunOptions) -> list:
+    """A spec's records: its one fit, or replicate 1 with the verdict over all its replicates (a
+    one-draw verdict names the command that replicates it, with the run's spec file and --data)."""
     own = plan.results_of(index, results)
     records = _spec_records(prepared, own[0], truth)
     if index in plan.replication:  # one treatment (harness.running.replicate_tasks refuses several)
@@ -344,7 +342,8 @@ def _spec_outcome(
 
         spec = prepared.spec
         for record in records:
-            mark_single_draw(record, specs, spec.id, not (spec.several_treatments or spec.has_inference), data)
+            replicable = not (spec.several_treatments or spec.has_inference)
+            mark_single_draw(record, options.specs, spec.id, replicable, options.data)
     return records
 
 
