@@ -129,6 +129,25 @@ def test_a_tampered_baseline_is_refused_naming_the_file(project: pytest.Pytester
     result = _run(project)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([f"*dml-parity: error: {baseline}: its content does not match its sha256*"])
+    # Until 2026-12-06: "the baseline was refused since <baseline>".
+    result.stdout.fnmatch_lines([f"*dml-parity: the check against {baseline} was refused (exit 2)*"])
+
+
+BASENAME_TEST = """
+import pytest
+
+def test_a_basename_is_a_file_name(dml_parity):
+    for path in ("../../escaped", "sub/name", ".."):
+        with pytest.raises(ValueError, match="basename: a file name, not a path"):
+            dml_parity.baseline_path(path)
+    assert dml_parity.baseline_path("mine").name == "mine.dml.json"
+"""
+
+
+def test_a_basename_cannot_put_the_baseline_elsewhere(pytester: pytest.Pytester) -> None:
+    """Until 2026-12-06 basename="../../escaped" wrote the baseline two folders above the test's."""
+    pytester.makepyfile(test_basename=BASENAME_TEST)
+    pytester.runpytest_subprocess(*PLUGIN).assert_outcomes(passed=1)
 
 
 def _without_r(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -64,6 +64,11 @@ CASES = [
         r"spec 'a' field 'binarize': the data have a column 'x2_bin', the name of the column binarize makes; rename",
     ),
     (
+        "binarize cut neither median nor a number",  # was field 'binarize.x2.literal['median']': ... not one of median
+        "{id: a, model: plr, y: y, d: d, x: [x1, x2_bin], binarize: {x2: mean}, learner: ols}",
+        r"spec 'a' field 'binarize\.x2': 'mean' is not median or a number$",
+    ),
+    (
         "treatment coded 1/2",
         "{id: a, model: irm, y: y, d: d12, x: [x1], learners: {ml_g: ols, ml_m: logit}}",
         r"spec 'a' field 'd': irm needs a 0/1 column, 'd12' holds 1 and 2; recode it as 0/1",

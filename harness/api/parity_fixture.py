@@ -92,6 +92,8 @@ class ParityFixture:
         """``<test dir>/<test module>/<basename or test name>.dml.json`` (the test name with every
         character that is not a letter, digit or underscore made ``_``, as pytest-regressions does)."""
         module = Path(self._request.path)
+        if basename is not None and (Path(basename).name != basename or basename in ("", ".", "..")):
+            raise ValueError(f"basename: a file name, not a path ({basename!r}): the baseline stays beside the test")
         name = basename if basename is not None else re.sub(r"\W", "_", self._request.node.name)
         return module.parent / module.stem / f"{name}{BASELINE_SUFFIX}"
 
@@ -157,7 +159,7 @@ class ParityFixture:
         hint = f"\nif the change is intended: pytest --dml-parity-regen rewrites {baseline}" if code in (1, 2) else ""
         if not isinstance(model_or_spec, (str, Path)) and "\nrows and folds: differ" in text:
             hint = f"\n{UNSEEDED_FOLDS}{hint}"
-        _fail(f"dml-parity: {_outcome(code)} since {baseline} (exit {code})\n\n{text}{hint}")
+        _fail(f"dml-parity: {_outcome(code, baseline)} (exit {code})\n\n{text}{hint}")
 
     def _spec_file(self, model_or_spec: Union[str, Path, Any], p_adjust: Optional[str] = None) -> Path:
         if isinstance(model_or_spec, (str, Path)):
@@ -199,10 +201,14 @@ def _keeps_r(baseline: Path) -> bool:
         return False
 
 
-def _outcome(code: int) -> str:
-    return {1: "something moved or changed", 2: "the baseline was refused", 3: "a spec failed", 4: "nothing compared"}.get(
-        code, "the check failed"
-    )
+def _outcome(code: int, baseline: Path) -> str:
+    said = {
+        1: f"something moved or changed since {baseline}",
+        2: f"the check against {baseline} was refused",
+        3: f"a spec failed in the check against {baseline}",
+        4: f"nothing compared in the check against {baseline}",
+    }
+    return said.get(code, f"the check against {baseline} failed")
 
 
 def _statuses(run: Path) -> str:

@@ -20,7 +20,7 @@ from harness.language.inference_settings import BootstrapSpec, inference_rules
 from harness.language.learners import LearnerChoice, nuisances_of, parse_learner
 from harness.language.model_rules import pliv_rules, role_rules, ssm_rules, treatment_rules
 from harness.language.replicate_settings import ReplicatesSpec
-from harness.language.spec_messages import UNSUPPORTED, did_you_mean, error_field, validation_message, yaml_message
+from harness.language.spec_messages import UNSUPPORTED, did_you_mean, error_field, union_error, validation_message, yaml_message
 from harness.language.tolerances import DEFAULT_CLAIM_LEVEL, DEFAULT_COEF_TOLERANCE_SE, ClaimLevel, CoefToleranceSe
 from harness.language.tune_settings import TuneSpec, tune_rules
 
@@ -365,9 +365,10 @@ class SpecFile(_Frozen):
 
 def _format_error(path: Path, spec_id: Optional[str], err: ValidationError) -> str:
     first = err.errors()[0]
-    field = error_field(first["loc"], keep_indices=spec_id is None, forms=FOLD_PARAMS_FORMS)
+    union = union_error(err.errors())
+    field = error_field(union[0] if union else first["loc"], keep_indices=spec_id is None, forms=FOLD_PARAMS_FORMS)
     known = (Spec if spec_id else DatasetSpec).model_fields
-    msg = validation_message(first, known) or first["msg"].removeprefix("Value error, ")
+    msg = union[1] if union else validation_message(first, known) or first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden" and field in UNSUPPORTED:
         msg = f"not supported: {UNSUPPORTED[field]}"
     where = f"spec '{spec_id}'" if spec_id else "dataset"

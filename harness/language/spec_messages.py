@@ -35,6 +35,7 @@ EXPECTED = {
     "int_type": "a whole number",
     "int_from_float": "a whole number",
     "float_parsing": "a number",
+    "float_from_string": "a number",
     "float_type": "a number",
     "bool_parsing": "true or false",
     "bool_type": "true or false",
@@ -60,6 +61,30 @@ def did_you_mean(word: object, choices: Iterable[str]) -> str:
         return ""
     match = next((c for c in choices if c.lower() == close[0].lower()), close[0])
     return f" (did you mean '{match}'?)"
+
+
+# pydantic's name for a union's form at the end of an error's location: its type, or its literal.
+_UNION_FORM = re.compile(r"^(?:float|int|str|bool|list\[.*\]|dict\[.*\]|literal\[.*\])$")
+
+
+def union_error(errors: list[dict[str, Any]]) -> Optional[tuple[tuple, str]]:
+    """The field and message for a value that fits none of a union's forms (``binarize: {x:
+    mean}``): pydantic reports each form as its own error, located at the form's name
+    (``binarize.x.literal['median']``); said once, at the field, with what each form takes."""
+    first = errors[0]
+    loc = first["loc"]
+    if not (loc and isinstance(loc[-1], str) and _UNION_FORM.match(loc[-1])):
+        return None
+    forms = [e for e in errors if e["loc"][:-1] == loc[:-1] and isinstance(e["loc"][-1], str) and _UNION_FORM.match(e["loc"][-1])]
+    wanted = []
+    for error in forms:
+        if error["type"] == "literal_error":
+            wanted += re.findall(r"'([^']*)'", error.get("ctx", {}).get("expected", ""))
+        elif error["type"] in EXPECTED:
+            wanted.append(EXPECTED[error["type"]])
+        else:
+            return None
+    return loc[:-1], f"{first.get('input')!r} is not {' or '.join(dict.fromkeys(wanted))}"
 
 
 def validation_message(error: dict[str, Any], known_keys: Iterable[str]) -> Optional[str]:

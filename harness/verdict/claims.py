@@ -72,10 +72,10 @@ def _sign_failures(estimate: dict, sign: str, level: float, which_p: str = "poin
     if sign == "negative" and not coef < 0:
         failures.append(f"sign: coef {coef:.4g} is not < 0")
     if not _finite(p):
-        failures.append("sign: no p-value")
+        failures.append("significance: no p-value")
     elif not p < level:
         label = "adjusted p" if which_p == "adjusted" else "p"
-        failures.append(f"sign: {label} = {p:.3g} is not < {level:g}")
+        failures.append(f"significance: {label} = {p:.3g} is not < {level:g}")
     return failures
 
 
