@@ -21,7 +21,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 
-__all__ = ["OUTPUT_FILES_KEY", "OutputError", "check_output", "list_outputs", "replace_folder"]
+__all__ = ["OUTPUT_FILES_KEY", "OutputError", "check_output", "list_outputs", "os_reason", "replace_folder"]
 
 # Each run lists what it wrote in results.json under this key; the next run into the folder
 # replaces exactly those files and refuses anything else.
@@ -70,7 +70,7 @@ def _check_replaceable(out: Path) -> frozenset[str]:
     try:
         entries = list(out.iterdir())
     except OSError as err:
-        raise OutputError(f"--out {out}: cannot list the folder ({_reason(err)})") from None
+        raise OutputError(f"--out {out}: cannot list the folder ({os_reason(err)})") from None
     if not entries:
         return frozenset()
     names = sorted(e.name for e in entries)
@@ -150,7 +150,7 @@ def _probe(out: Path) -> None:
             handle.flush()
             os.fsync(handle.fileno())
     except OSError as err:
-        raise OutputError(f"--out {out}: cannot write in {parent} ({_reason(err)})") from None
+        raise OutputError(f"--out {out}: cannot write in {parent} ({os_reason(err)})") from None
     finally:
         if probe_dir is not None:
             shutil.rmtree(probe_dir, ignore_errors=True)
@@ -162,7 +162,8 @@ def _umask() -> int:
     return mask
 
 
-def _reason(err: OSError) -> str:
+def os_reason(err: OSError) -> str:
+    """An OS error's reason as a message says it: "permission denied", "read-only file system"."""
     return (err.strerror or err.__class__.__name__).lower()
 
 
@@ -199,7 +200,7 @@ def replace_folder(out: Path, write: Callable[[Path], None]) -> list[str]:
         os.replace(staging, out)
         return []
     except OSError as err:
-        reason = _reason(err)
+        reason = os_reason(err)
         raise OutputError(f"--out {out}: cannot write the results ({reason}); the fitted specs are in the result cache") from None
     finally:
         if staging is not None and staging.exists():
@@ -222,5 +223,5 @@ def _clear_old(old: Path, ours: frozenset[str], out: Path) -> list[str]:
                 old.rmdir()
                 return kept
     except OSError as err:
-        raise OutputError(f"--out {out}: written; the previous run's folder is kept as {old} ({_reason(err)})") from None
+        raise OutputError(f"--out {out}: written; the previous run's folder is kept as {old} ({os_reason(err)})") from None
     raise OutputError(f"--out {out}: written; files saved into it during the run that clash with its names are kept in {old}")

@@ -33,6 +33,7 @@ import numpy as np
 from harness.engines.result import ENGINES
 from harness.errors import DataError
 from harness.output.atomic_write import atomic_write_json
+from harness.output.outdir import os_reason
 from harness.verdict.checks import SIGNIFICANCE_LEVELS, abs_diff, coef_diff, diff_in_se, rel_diff
 
 __all__ = [
@@ -161,7 +162,7 @@ def save_baseline(run_dir: Path, to: Path) -> None:
     try:
         atomic_write_json(to, {**baseline, "sha256": content_sha256(baseline)})
     except OSError as err:
-        raise DataError(f"--to {to}: cannot write the baseline ({(err.strerror or type(err).__name__).lower()})") from None
+        raise DataError(f"--to {to}: cannot write the baseline ({os_reason(err)})") from None
 
 
 def _refuse_a_users_file(to: Path) -> None:
