@@ -4,6 +4,7 @@ field or the data, and read what changed beside what moved, every figure with it
 from __future__ import annotations
 
 import json
+import re
 import math
 from pathlib import Path
 
@@ -235,6 +236,36 @@ def test_a_hand_edited_baseline_is_refused_naming_the_file(saved, capsys, edit: 
         return
     assert code == 2 and err.count("\n") == 1
     assert err.startswith(f"dml-parity: error: {baseline}: its content does not match its sha256")
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        ("a coefficient as text", r"estimates\.ols_twin\.python\.coef"),
+        ("no specs", "specs"),
+        ("an unknown tier", r"estimates\.ols_twin\.tier"),
+        ("an engine block that is a list", r"estimates\.ols_twin\.r"),
+    ],
+)
+def test_a_baseline_signed_again_after_an_edit_is_refused_by_field(saved, capsys, edit: str, field: str) -> None:
+    """Edited and signed again (by hand, or by another tool): until 2026-12-06 such a file ended in
+    'the tool failed: TypeError' (exit 3) or KeyError, naming nothing."""
+    _, run, baseline = saved
+    data = {k: v for k, v in json.loads(baseline.read_text(encoding="utf-8")).items() if k != "sha256"}
+    if edit == "a coefficient as text":
+        data["estimates"]["ols_twin"]["python"]["coef"] = "0.5"
+    elif edit == "no specs":
+        del data["specs"]
+    elif edit == "an unknown tier":
+        data["estimates"]["ols_twin"]["tier"] = "loose"
+    else:
+        data["estimates"]["ols_twin"]["r"] = [1.0]
+    _sign(baseline, data)
+    capsys.readouterr()
+    code = main(["check", "--baseline", str(baseline), "--run", str(run)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert re.match(rf"dml-parity: error: {re.escape(str(baseline))}: field '{field}': ", err), err
 
 
 def test_a_baseline_2_file_is_still_read(saved, capsys) -> None:

@@ -34,6 +34,7 @@ from harness.engines.result import ENGINES
 from harness.errors import DataError
 from harness.output.atomic_write import atomic_write_json
 from harness.output.outdir import os_reason
+from harness.regression.baseline_shape import check_shape
 from harness.verdict.checks import SIGNIFICANCE_LEVELS, abs_diff, coef_diff, diff_in_se, rel_diff
 
 __all__ = [
@@ -208,6 +209,7 @@ def load_baseline(path: Path) -> dict:
             f"{path}: its content does not match its sha256 (edited since it was saved); "
             f"a baseline is written only by: dml-parity baseline save RUN_DIR --to {path}"
         )
+    check_shape(baseline, path)
     return baseline
 
 
