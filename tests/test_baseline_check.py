@@ -4,8 +4,8 @@ field or the data, and read what changed beside what moved, every figure with it
 from __future__ import annotations
 
 import json
-import re
 import math
+import re
 from pathlib import Path
 
 import pandas as pd

@@ -183,13 +183,19 @@ def test_an_interrupted_run_stops_at_once_and_leaves_nothing(
 
 @pytest.fixture(scope="module")
 def cluster():
+    import dask
     from dask.distributed import Client, LocalCluster
 
     # Dask's default configuration, as a user's cluster has it: the run's own rules (one spec per
     # worker thread, retried once) must hold whatever the cluster's allowed-failures and saturation.
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as local:
-        with Client(local) as client:
-            yield local, client
+    # Except one LocalCluster's own: lost-worker-timeout (15 s) after a worker left, it closes the
+    # nanny of that name for good if no worker of the name is registered at that moment, as when the
+    # nanny is restarting one the next test killed (CI, 2026-12-07: b_slow's retry died with the
+    # nanny, "nanny-close"). Nannies started by `dask worker`, as the README's, have no such timer.
+    with dask.config.set({"distributed.deploy.lost-worker-timeout": "1h"}):
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as local:
+            with Client(local) as client:
+                yield local, client
 
 
 def test_dask_a_killed_worker_costs_only_its_spec(spec_path: Path, clean: dict, tmp_path: Path, cluster) -> None:
