@@ -18,6 +18,7 @@ from harness.design.derived import apply_sample, derive_binarized, derive_intera
 from harness.design.shared_memory import portable, portable_frame, resolved, resolved_frame
 from harness.design.within import NotConverged, demean
 from harness.errors import DataError, SpecError
+from harness.language.model_rules import model_roles
 from harness.language.spec import BINARY_TREATMENT, DatasetSpec, Spec
 
 __all__ = ["Design", "Folds", "build_design", "cluster_codes", "draw_folds"]
@@ -120,8 +121,8 @@ def build_design(spec: Spec, data: pd.DataFrame, dataset: DatasetSpec, where: st
     frame = derive_interactions(spec, frame, where)
 
     treatments = list(spec.treatments)
-    model_cols = [spec.y, *treatments, *spec.x, *(spec.z or []), *([spec.s] if spec.s else [])]
-    fields = _fields(spec)
+    roles = model_roles(spec)  # (field, column): y, d, x, z, s
+    fields, model_cols = [field for field, _ in roles], [column for _, column in roles]
     binarized = {f"{c}_bin" for c in spec.binarize}
     for col, field in zip(model_cols, fields, strict=True):
         if col not in binarized:
@@ -175,18 +176,6 @@ def build_design(spec: Spec, data: pd.DataFrame, dataset: DatasetSpec, where: st
         treatments=tuple(treatments) if len(treatments) > 1 else (),
         s=spec.s,
         other_treatments_as_controls=spec.use_other_treat_as_covariate is not False,
-    )
-
-
-def _fields(spec: Spec) -> list[str]:
-    """The spec field of each model column, in build_design's order: y, d, x, z, s."""
-    treatments = spec.treatments
-    return (
-        ["y"]
-        + (["d"] if len(treatments) == 1 else [f"d[{i}]" for i in range(len(treatments))])
-        + [f"x[{i}]" for i in range(len(spec.x))]
-        + [f"z[{i}]" for i in range(len(spec.z or []))]
-        + (["s"] if spec.s else [])
     )
 
 

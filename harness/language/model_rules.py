@@ -7,23 +7,28 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["SEVERAL_TREATMENTS", "pliv_rules", "role_rules", "ssm_rules", "treatment_rules"]
+__all__ = ["SEVERAL_TREATMENTS", "model_roles", "pliv_rules", "role_rules", "ssm_rules", "treatment_rules"]
 
 # Both packages' linear models take several treatments; IRM, IIVM and SSM one binary treatment.
 SEVERAL_TREATMENTS = {"plr", "pliv"}
+
+
+def model_roles(spec: Any) -> list[tuple[str, str]]:
+    """Each model column with the spec field that names it, in the order y, d, x, z, s
+    (``d[i]`` with several treatments)."""
+    several = spec.several_treatments
+    roles = [("y", spec.y)] + [(f"d[{i}]" if several else "d", d) for i, d in enumerate(spec.treatments)]
+    roles += [(f"x[{i}]", c) for i, c in enumerate(spec.x)]
+    roles += [(f"z[{i}]", c) for i, c in enumerate(spec.z or [])]
+    return roles + ([("s", spec.s)] if spec.s else [])
 
 
 def role_rules(spec: Any) -> None:
     """One role per column: doubleml's and DoubleML's data backends refuse a column that is both
     outcome and treatment, treatment and control, ...; a control listed twice would be two
     identical columns. Said here by field, before the data are read."""
-    several = spec.several_treatments
-    roles = [("y", spec.y)] + [(f"d[{i}]" if several else "d", d) for i, d in enumerate(spec.treatments)]
-    roles += [(f"x[{i}]", c) for i, c in enumerate(spec.x)]
-    roles += [(f"z[{i}]", c) for i, c in enumerate(spec.z or [])]
-    roles += [("s", spec.s)] if spec.s else []
     seen: dict[str, str] = {}
-    for field, column in roles:
+    for field, column in model_roles(spec):
         if column in seen:
             raise ValueError(f"{field}: column '{column}' is also field '{seen[column]}'; a column takes one role")
         seen[column] = field
