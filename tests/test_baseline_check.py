@@ -356,3 +356,33 @@ def test_baseline_save_replaces_a_baseline_but_not_a_users_file(saved, tmp_path:
     assert notes.read_text(encoding="utf-8") == "my notes"
     assert main(["baseline", "save", str(run), "--to", str(baseline)]) == 0  # an update of the baseline itself
     assert json.loads(baseline.read_text(encoding="utf-8"))["schema"] == "dml-parity/baseline/3"
+
+
+FOLD_SPECS = """
+dataset: {path: DATA}
+specs:
+  - {id: given, model: plr, y: y, d: d, x: [x1, x2], learner: ols, n_folds: 3, folds: [split]}
+"""
+
+
+def test_new_folds_in_a_fold_column_are_not_new_data(tmp_path: Path, generated_csv: Path, capsys) -> None:
+    """A data file that carries its folds (as harness.compare's to_spec writes a model's): other
+    folds in that column are named as folds, and the data as unchanged; other data still DIFFER."""
+    frame = pd.read_csv(generated_csv)
+    data = tmp_path / "data.csv"
+    frame.assign(split=[i % 3 for i in range(len(frame))]).to_csv(data, index=False)
+    spec_path = _write_specs(tmp_path, data, FOLD_SPECS)
+    _run(spec_path, tmp_path / "run")
+    baseline = tmp_path / "baseline.json"
+    assert main(["baseline", "save", str(tmp_path / "run"), "--to", str(baseline)]) == 0
+
+    frame.assign(split=[(i + 1) % 3 for i in range(len(frame))]).to_csv(data, index=False)
+    code, printed, _ = _check(capsys, baseline, "--quiet", "--out", str(tmp_path / "c1"))
+    assert code == 1  # other folds are still a finding: the baseline tested these numbers on others
+    assert "data: the same as the baseline's apart from its fold columns (split), which hold other folds" in printed
+    assert "rows and folds: differ for given" in printed and "DIFFER" not in printed
+
+    frame.assign(y=frame["y"] + 1e-9, split=[(i + 1) % 3 for i in range(len(frame))]).to_csv(data, index=False)
+    code, printed, _ = _check(capsys, baseline, "--quiet", "--out", str(tmp_path / "c2"))
+    assert code == 1
+    assert "data: DIFFER from the baseline's:" in printed

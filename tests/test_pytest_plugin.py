@@ -319,7 +319,14 @@ def test_an_unseeded_model_fits_other_folds_each_run_and_the_failure_says_how_to
     _run(pytester, "-k", "unchanged").assert_outcomes(failed=1)  # the baseline is written
     again = _run(pytester, "-k", "unchanged")
     again.assert_outcomes(failed=1)
-    again.stdout.fnmatch_lines(["*rows and folds: differ*", "*seed it (np.random.seed) before building the model*"])
+    again.stdout.fnmatch_lines(
+        [
+            "*data: the same as the baseline's apart from its fold columns (dmlp_fold_1), which hold other folds*",
+            "*rows and folds: differ*",
+            "*seed it (np.random.seed) before building the model*",
+        ]
+    )
+    assert "DIFFER" not in again.stdout.str()  # the user's data did not change; only the folds written beside it
 
 
 REFUSED_TESTS = """

@@ -13,7 +13,7 @@ import pandas as pd
 from harness.errors import DataError
 from harness.language.spec import DatasetSpec
 
-__all__ = ["load_data", "sha256_of", "suggest_column"]
+__all__ = ["load_data", "sha256_apart_from", "sha256_of", "suggest_column"]
 
 
 def sha256_of(path: Path) -> str:
@@ -22,6 +22,14 @@ def sha256_of(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def sha256_apart_from(path: Path, dataset: DatasetSpec, columns: list[str]) -> str:
+    """sha256 of the data file's table without ``columns``: the fold columns ``harness.compare``
+    writes beside a model's data change with every fold draw, the data itself does not."""
+    frame = load_data(path, dataset)
+    frame = frame.drop(columns=[c for c in columns if c in frame.columns])
+    return hashlib.sha256(frame.to_csv(index=False, lineterminator="\n").encode("utf-8")).hexdigest()
 
 
 def load_data(path: Path, dataset: DatasetSpec) -> pd.DataFrame:

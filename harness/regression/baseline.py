@@ -122,7 +122,10 @@ def data_record(provenance: dict, spec_file, relative_to: Path) -> dict:
     own = None
     if spec_file is not None and spec_file.dataset.path:
         own = (spec_file.path.parent / spec_file.dataset.path).resolve()
-    return {"path": os.path.relpath(path, relative_to), "sha256": data["sha256"], "override": path != own}
+    record = {"path": os.path.relpath(path, relative_to), "sha256": data["sha256"], "override": path != own}
+    if "sha256_apart_from_folds" in data:
+        record.update(fold_columns=data["fold_columns"], sha256_apart_from_folds=data["sha256_apart_from_folds"])
+    return record
 
 
 def save_baseline(run_dir: Path, to: Path) -> None:

@@ -170,9 +170,13 @@ def input_changes(baseline: dict, spec_file, results: dict, baseline_dir: Path, 
     ``spec_file`` None: the run's spec file changed since it ran, so its fields cannot be told.
     """
     before_data, now_data = baseline["data"], data_record(results["provenance"], spec_file, baseline_dir)
-    data = None
+    data, fold_columns = None, []
     if "path" in before_data and before_data["sha256"] != now_data["sha256"]:
-        data = {"before": before_data, "now": now_data}
+        apart = before_data.get("sha256_apart_from_folds")
+        if apart is not None and apart == now_data.get("sha256_apart_from_folds"):
+            fold_columns = now_data["fold_columns"]  # the file differs in its fold columns only
+        else:
+            data = {"before": before_data, "now": now_data}
     specs, dataset = {}, []
     if spec_file is not None:
         dataset = _field_changes(baseline.get("dataset") or {}, spec_file.dataset.model_dump(mode="json"))
@@ -202,6 +206,7 @@ def input_changes(baseline: dict, spec_file, results: dict, baseline_dir: Path, 
     return {
         "spec_file_known": spec_file is not None,
         "data": data,
+        "fold_columns": fold_columns,
         "dataset": dataset,
         "specs": specs,
         "rows_folds": rows_folds,
@@ -284,6 +289,11 @@ def _render_changes(baseline: dict, changes: dict) -> list[str]:
         lines.append(
             f"data: DIFFER from the baseline's: {b.get('path')} -> {a.get('path')}, "
             f"sha256 {b['sha256'][:12]} -> {a['sha256'][:12]}"
+        )
+    elif changes.get("fold_columns"):
+        lines.append(
+            f"data: the same as the baseline's apart from its fold columns ({', '.join(changes['fold_columns'])}), "
+            "which hold other folds"
         )
     else:
         lines.append(f"data: the same as the baseline's (sha256 {baseline['data']['sha256'][:12]})")

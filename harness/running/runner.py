@@ -19,7 +19,7 @@ from typing import Optional
 
 import numpy as np
 
-from harness.design.data_file import load_data, sha256_of
+from harness.design.data_file import load_data, sha256_apart_from, sha256_of
 from harness.design.feasibility import check_engines_accept, check_feasible
 from harness.design.given_folds import given_folds
 from harness.design.nuisance_columns import nuisance_columns
@@ -167,7 +167,11 @@ def _generated(spec_file: SpecFile, seed: int):
 
 def _data_provenance(spec_file: SpecFile, data_path: Optional[Path]) -> dict:
     if data_path is not None:
-        return {"path": _display_path(data_path), "sha256": sha256_of(data_path)}
+        record = {"path": _display_path(data_path), "sha256": sha256_of(data_path)}
+        folds = sorted({c for spec in spec_file.specs for c in spec.folds or []})
+        if folds:  # a baseline check can then tell new folds from new data
+            record.update(fold_columns=folds, sha256_apart_from_folds=sha256_apart_from(data_path, spec_file.dataset, folds))
+        return record
     from harness.design.generated import generated_sha256
 
     seeds = sorted({spec.seed for spec in spec_file.specs})
