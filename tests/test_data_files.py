@@ -143,3 +143,26 @@ def test_a_true_false_treatment_with_empty_fields_runs_once_they_are_dropped(tmp
     flags, zero_one = records["flags"], records["zero_one"]
     assert flags["n_obs"] == len(frame) - 6 == zero_one["n_obs"]  # three empty flags, three missing exper
     assert flags["python"]["coef"] == zero_one["python"]["coef"] and flags["python"]["se"] == zero_one["python"]["se"]
+
+
+def test_a_sample_may_read_an_interaction_the_spec_makes(tmp_path: Path) -> None:
+    """``sample`` is drawn after the interactions are made (until 2026-12-07 it was drawn before,
+    and the interaction's column was 'not found'): the rows kept are those the condition names."""
+    frame = _survey().drop(columns="county").dropna()
+    frame.to_csv(tmp_path / "survey.csv", index=False)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "dataset: {path: survey.csv}\n"
+        "specs:\n"
+        "  - {id: high, model: plr, y: lwage, d: union, x: [educ, exper, educ_x_exper], interactions: [[educ, exper]],\n"
+        "     sample: 'educ_x_exper > 150', learner: ols, n_folds: 3, seed: 2}\n",
+        encoding="utf-8",
+    )
+    args = ["run", "--specs", spec, "--out", tmp_path / "out", "--engines", "python", "--no-cache", "--quiet"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", *map(str, args)], capture_output=True, text=True, env=env(), cwd=ROOT, timeout=600
+    )
+    assert proc.returncode == 4, proc.stderr  # one engine: nothing compared
+    [record] = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["specs"]
+    kept = int((frame["educ"] * frame["exper"] > 150).sum())
+    assert 0 < kept < len(frame) and record["n_obs"] == kept

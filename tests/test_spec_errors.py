@@ -68,6 +68,22 @@ CASES = [
         "{id: a, model: plr, y: y, d: d, x: [x1, x2_bin], binarize: {x2: mean}, learner: ols}",
         r"spec 'a' field 'binarize\.x2': 'mean' is not median or a number$",
     ),
+    # Until 2026-12-07 a derived column left out of every field was made and silently unused.
+    (
+        "interaction made and not used",
+        "{id: a, model: plr, y: y, d: d, x: [x1, x2], interactions: [[x1, x2]], learner: ols}",
+        r"spec 'a': interactions: makes column 'x1_x_x2', which no field of the spec uses; add it to x",
+    ),
+    (
+        "binarized column made and not used",
+        "{id: a, model: plr, y: y, d: d, x: [x1, x2], binarize: {x2: median}, learner: ols}",
+        r"spec 'a': binarize: makes column 'x2_bin', which no field of the spec uses",
+    ),
+    (
+        "sample on a binarized column",
+        "{id: a, model: plr, y: y, d: d, x: [x1, x2_bin], binarize: {x2: median}, sample: 'x2_bin == 1', learner: ols}",
+        r"spec 'a': sample: column 'x2_bin' is made by binarize after the sample is drawn .*on 'x2'$",
+    ),
     (
         "treatment coded 1/2",
         "{id: a, model: irm, y: y, d: d12, x: [x1], learners: {ml_g: ols, ml_m: logit}}",
@@ -543,3 +559,24 @@ def test_lags_on_a_time_column_of_dates_name_the_time_column(tmp_path: Path, dat
         r"'2011-12-31'\)"
     )
     assert_one_line_error(run_cli(tmp_path, text, dated), pattern, tmp_path / "out")
+
+
+def test_unit_dummies_with_folds_by_unit_get_advice_that_works(tmp_path: Path) -> None:
+    """Clusters by unit hold out whole units, so the training rows lack some units and the unit
+    dummies are aliased (here with the intercept) whatever the number of folds: until 2026-12-07 the
+    advice was 'use fewer folds'. The advice now names the within transformation, and the spec it
+    describes runs."""
+    from tests.test_design import panel
+
+    frame = panel(n_units=12)
+    frame.to_csv(tmp_path / "panel.csv", index=False)
+    entry = "{id: a, model: plr, y: y, d: d, x: [x], learner: ols, n_folds: 2, seed: 3, cluster: unit, fixed_effects: FE}"
+    text = "dataset: {path: DATA, unit: unit, time: year}\nspecs:\n  - " + entry + "\n"
+    assert_one_line_error(
+        run_cli(tmp_path, text.replace("FE", "dummies"), tmp_path / "panel.csv"),
+        r"make '\(intercept\)' constant or collinear .*the folds hold out whole groups of 'unit'.*use fixed_effects: unit, "
+        r"time or twoway \(the within transformation\) instead of dummies",
+        tmp_path / "out",
+    )
+    proc = run_cli(tmp_path, text.replace("FE", "twoway"), tmp_path / "panel.csv", "--engines", "python")
+    assert proc.returncode == 4, proc.stderr  # runs (one engine: nothing compared)

@@ -206,7 +206,7 @@ def check_feasible(spec: Spec, design: Design, folds: Folds, where: str) -> None
                 names = features[nuisance]
                 x = np.column_stack([columns[c][mask] for c in names])
                 rows = f"the training rows of {nuisance}"
-                _check_linear(resolved.name, x, names, y, target, field, rows, where_fold)
+                _check_linear(resolved.name, x, names, y, target, field, rows, where_fold, _whole_groups(spec))
                 estimator, per_fold = least_squares.get(nuisance), _fold_setting(spec, design, nuisance)
                 if estimator is not None and per_fold:  # a tol set per fold is that fold's cutoff
                     estimator = fold_learner(spec, key, per_fold[rep][k]).python_estimator()
@@ -249,17 +249,33 @@ def _check_classifier_target(spec: Spec, design: Design, prefix: str) -> None:
                 )
 
 
+def _whole_groups(spec: Spec) -> str:
+    """The columns whose groups each fold holds out whole ('' when the folds split rows)."""
+    return ", ".join(spec.cluster or ([spec.fold_groups] if spec.fold_groups else []))
+
+
 def _check_linear(
-    learner: str, x: np.ndarray, names: list[str], y: np.ndarray, target: str, field: str, rows: str, where: str
+    learner: str, x: np.ndarray, names: list[str], y: np.ndarray, target: str, field: str, rows: str, where: str,
+    whole_groups: str = "",
 ) -> None:
     """An ols or logit nuisance's problem on its training rows (``rows`` names them, ``where`` their
     repetition and fold): no aliased column among ``names``, and for logit no separation of ``y``,
-    the column ``target``."""
+    the column ``target``. ``whole_groups``: the columns by which each fold holds out whole groups."""
     aliased = _aliased(x, names, centred=learner == "ols")
     if aliased:
+        fix = "drop the column, use fewer folds or lasso"
+        if whole_groups and any(name.startswith("fe_") for name in names):
+            # Fewer folds cannot help: every fold holds out whole groups, so some dummies are zero on
+            # its training rows, and where the unit whose dummy is left out is held out, the others
+            # add up to the intercept.
+            fix = (
+                f"the folds hold out whole groups of '{whole_groups}', so the training rows lack some groups and the "
+                "dummies are aliased whatever the number of folds; use fixed_effects: unit, time or twoway (the within "
+                "transformation) instead of dummies, or lasso"
+            )
         raise SpecError(
             f"{field}: in {where} {rows} make '{aliased[0]}' constant or collinear (R's lm drops it, "
-            "scikit-learn keeps a minimum-norm fit); drop the column, use fewer folds or lasso"
+            f"scikit-learn keeps a minimum-norm fit); {fix}"
         )
     if learner == "logit" and len(y) <= SEPARATION_MAX_ROWS and _separated(x, y):
         raise SpecError(

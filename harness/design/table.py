@@ -117,8 +117,8 @@ def build_design(spec: Spec, data: pd.DataFrame, dataset: DatasetSpec, where: st
     frame = data.copy()
     frame["__row__"] = np.arange(len(frame))
     frame = derive_lags(spec, frame, dataset, where)
+    frame = derive_interactions(spec, frame, where)  # row by row: the same before the sample or after
     frame = apply_sample(spec, frame, where)
-    frame = derive_interactions(spec, frame, where)
 
     treatments = list(spec.treatments)
     roles = model_roles(spec)  # (field, column): y, d, x, z, s

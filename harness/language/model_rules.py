@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["SEVERAL_TREATMENTS", "model_roles", "pliv_rules", "role_rules", "ssm_rules", "treatment_rules"]
+__all__ = ["SEVERAL_TREATMENTS", "derived_rules", "model_roles", "pliv_rules", "role_rules", "ssm_rules", "treatment_rules"]
 
 # Both packages' linear models take several treatments; IRM, IIVM and SSM one binary treatment.
 SEVERAL_TREATMENTS = {"plr", "pliv"}
@@ -37,6 +37,32 @@ def role_rules(spec: Any) -> None:
             # doubleml and DoubleML both refuse a column that is a cluster and a model variable.
             role = seen[column].split("[")[0]
             raise ValueError(f"cluster: column '{column}' is also in {role}; a cluster cannot be a model variable")
+
+
+def derived_rules(spec: Any, sample_columns: tuple[str, ...]) -> None:
+    """Every column that ``lags``, ``interactions`` or ``binarize`` makes is used by a field: one
+    that is made and left out of the model would leave the analysis without the control its writer
+    meant it to have, silently. ``sample`` is drawn after the lags and interactions are made and
+    before the binarized columns (a median cut is the sample's median), so it may read the first
+    two only (``harness.design.table.build_design``)."""
+    used = {column for _, column in model_roles(spec)} | set(spec.cluster or []) | set(sample_columns)
+    used |= {spec.fold_groups} if spec.fold_groups else set()
+    made = [("lags", f"{column}_lag{k}") for column, k in spec.lags.items()]
+    made += [("interactions", f"{pair[0]}_x_{pair[1]}") for pair in spec.interactions if len(pair) == 2]
+    binarized = {f"{column}_bin": column for column in spec.binarize}
+    made += [("binarize", name) for name in binarized]
+    for column in sample_columns:
+        if column in binarized:
+            raise ValueError(
+                f"sample: column '{column}' is made by binarize after the sample is drawn (its cut is the sample's); "
+                f"write the condition on '{binarized[column]}'"
+            )
+    for field, column in made:
+        if column not in used:
+            raise ValueError(
+                f"{field}: makes column '{column}', which no field of the spec uses; add it to x (or the field "
+                f"it is for) or drop it from {field}"
+            )
 
 
 def treatment_rules(spec: Any) -> None:

@@ -18,7 +18,7 @@ from harness.language.expr import check_column_name, parse_condition
 from harness.language.fold_params import FOLD_PARAMS_FORMS, FoldParams, fold_params_rules
 from harness.language.inference_settings import BootstrapSpec, inference_rules
 from harness.language.learners import LearnerChoice, nuisances_of, parse_learner
-from harness.language.model_rules import pliv_rules, role_rules, ssm_rules, treatment_rules
+from harness.language.model_rules import derived_rules, pliv_rules, role_rules, ssm_rules, treatment_rules
 from harness.language.replicate_settings import ReplicatesSpec
 from harness.language.spec_messages import UNSUPPORTED, did_you_mean, error_field, union_error, validation_message, yaml_message
 from harness.language.tolerances import DEFAULT_CLAIM_LEVEL, DEFAULT_COEF_TOLERANCE_SE, ClaimLevel, CoefToleranceSe
@@ -266,6 +266,7 @@ class Spec(_Frozen):
             raise ValueError("fold_groups: the folds are given (folds), not drawn")
         treatment_rules(self)
         role_rules(self)
+        derived_rules(self, parse_condition(self.sample).columns if self.sample else ())
         pliv_rules(self, score)
         inference_rules(self)
         needed = nuisances_of(self.model, score, self.subgroups, self.partial_name)
