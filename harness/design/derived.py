@@ -10,6 +10,7 @@ import pandas as pd
 from harness.design.data_file import suggest_column
 from harness.errors import DataError, SpecError
 from harness.language.expr import ConditionError, evaluate, parse_condition
+from harness.language.model_rules import binarized_name, interaction_name, lag_name
 from harness.language.spec import DatasetSpec, Spec
 
 __all__ = ["apply_sample", "derive_binarized", "derive_interactions", "derive_lags", "first_text", "need"]
@@ -50,7 +51,7 @@ def derive_lags(spec: Spec, frame: pd.DataFrame, dataset: DatasetSpec, where: st
         # A lag is the value k periods earlier, not k rows earlier: gaps in the panel give NaN.
         gap = ordered.groupby(dataset.unit, sort=False)[dataset.time].shift(k) != ordered[dataset.time] - k
         lagged[gap] = np.nan
-        frame[_new_column(spec, frame, f"{col}_lag{k}", "lags", where)] = lagged.reindex(frame.index)
+        frame[_new_column(spec, frame, lag_name(col, k), "lags", where)] = lagged.reindex(frame.index)
     return frame
 
 
@@ -88,7 +89,7 @@ def derive_interactions(spec: Spec, frame: pd.DataFrame, where: str) -> pd.DataF
             raise SpecError(f"{where}: spec '{spec.id}' field 'interactions': each interaction names two columns")
         for col in pair:
             need(where, spec, frame, col, "interactions")
-        made = _new_column(spec, frame, f"{pair[0]}_x_{pair[1]}", "interactions", where)
+        made = _new_column(spec, frame, interaction_name(*pair), "interactions", where)
         frame = frame.assign(**{made: frame[pair[0]] * frame[pair[1]]})
     return frame
 
@@ -97,6 +98,6 @@ def derive_binarized(spec: Spec, frame: pd.DataFrame, where: str) -> pd.DataFram
     for col, cut in spec.binarize.items():
         need(where, spec, frame, col, "binarize")
         threshold = float(frame[col].median()) if cut == "median" else float(cut)
-        made = _new_column(spec, frame, f"{col}_bin", "binarize", where)
+        made = _new_column(spec, frame, binarized_name(col), "binarize", where)
         frame = frame.assign(**{made: (frame[col] > threshold).astype(float)})
     return frame

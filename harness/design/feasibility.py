@@ -255,7 +255,14 @@ def _whole_groups(spec: Spec) -> str:
 
 
 def _check_linear(
-    learner: str, x: np.ndarray, names: list[str], y: np.ndarray, target: str, field: str, rows: str, where: str,
+    learner: str,
+    x: np.ndarray,
+    names: list[str],
+    y: np.ndarray,
+    target: str,
+    field: str,
+    rows: str,
+    where: str,
     whole_groups: str = "",
 ) -> None:
     """An ols or logit nuisance's problem on its training rows (``rows`` names them, ``where`` their

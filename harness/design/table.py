@@ -18,7 +18,7 @@ from harness.design.derived import apply_sample, derive_binarized, derive_intera
 from harness.design.shared_memory import portable, portable_frame, resolved, resolved_frame
 from harness.design.within import NotConverged, demean
 from harness.errors import DataError, SpecError
-from harness.language.model_rules import model_roles
+from harness.language.model_rules import binarized_name, model_roles
 from harness.language.spec import BINARY_TREATMENT, DatasetSpec, Spec
 
 __all__ = ["Design", "Folds", "build_design", "cluster_codes", "draw_folds"]
@@ -123,7 +123,7 @@ def build_design(spec: Spec, data: pd.DataFrame, dataset: DatasetSpec, where: st
     treatments = list(spec.treatments)
     roles = model_roles(spec)  # (field, column): y, d, x, z, s
     fields, model_cols = [field for field, _ in roles], [column for _, column in roles]
-    binarized = {f"{c}_bin" for c in spec.binarize}
+    binarized = {binarized_name(c) for c in spec.binarize}
     for col, field in zip(model_cols, fields, strict=True):
         if col not in binarized:
             need(where, spec, frame, col, field)
@@ -395,4 +395,3 @@ def draw_folds(design: Design, n_folds: int, n_rep: int, seed: int, where: str =
                 raise DataError(f"{where}: spec '{spec_id}' field 'fold_groups': {n_groups} groups cannot fill {n_folds} folds")
             labels[rep] = _deal(rng, n_groups, n_folds)[design.groups]
     return Folds(labels=labels, n_folds=n_folds)
-

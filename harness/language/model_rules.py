@@ -7,7 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["SEVERAL_TREATMENTS", "derived_rules", "model_roles", "pliv_rules", "role_rules", "ssm_rules", "treatment_rules"]
+__all__ = [
+    "SEVERAL_TREATMENTS",
+    "binarized_name",
+    "derived_rules",
+    "interaction_name",
+    "lag_name",
+    "model_roles",
+    "pliv_rules",
+    "role_rules",
+    "ssm_rules",
+    "treatment_rules",
+]
 
 # Both packages' linear models take several treatments; IRM, IIVM and SSM one binary treatment.
 SEVERAL_TREATMENTS = {"plr", "pliv"}
@@ -39,6 +50,21 @@ def role_rules(spec: Any) -> None:
             raise ValueError(f"cluster: column '{column}' is also in {role}; a cluster cannot be a model variable")
 
 
+def lag_name(column: str, k: int) -> str:
+    """The column ``lags: {column: k}`` makes."""
+    return f"{column}_lag{k}"
+
+
+def interaction_name(first: str, second: str) -> str:
+    """The column ``interactions: [[first, second]]`` makes."""
+    return f"{first}_x_{second}"
+
+
+def binarized_name(column: str) -> str:
+    """The column ``binarize: {column: cut}`` makes."""
+    return f"{column}_bin"
+
+
 def derived_rules(spec: Any, sample_columns: tuple[str, ...]) -> None:
     """Every column that ``lags``, ``interactions`` or ``binarize`` makes is used by a field: one
     that is made and left out of the model would leave the analysis without the control its writer
@@ -47,9 +73,9 @@ def derived_rules(spec: Any, sample_columns: tuple[str, ...]) -> None:
     two only (``harness.design.table.build_design``)."""
     used = {column for _, column in model_roles(spec)} | set(spec.cluster or []) | set(sample_columns)
     used |= {spec.fold_groups} if spec.fold_groups else set()
-    made = [("lags", f"{column}_lag{k}") for column, k in spec.lags.items()]
-    made += [("interactions", f"{pair[0]}_x_{pair[1]}") for pair in spec.interactions if len(pair) == 2]
-    binarized = {f"{column}_bin": column for column in spec.binarize}
+    made = [("lags", lag_name(column, k)) for column, k in spec.lags.items()]
+    made += [("interactions", interaction_name(*pair)) for pair in spec.interactions if len(pair) == 2]
+    binarized = {binarized_name(column): column for column in spec.binarize}
     made += [("binarize", name) for name in binarized]
     for column in sample_columns:
         if column in binarized:
@@ -73,9 +99,7 @@ def treatment_rules(spec: Any) -> None:
             raise ValueError("papers: a spec with one treatment takes `paper`")
         return
     if spec.model not in SEVERAL_TREATMENTS:
-        raise ValueError(
-            f"d: {spec.model} takes exactly one binary treatment in both packages (several treatments: plr or pliv)"
-        )
+        raise ValueError(f"d: {spec.model} takes exactly one binary treatment in both packages (several treatments: plr or pliv)")
     overlap = set(spec.treatments) & set(spec.x)
     if overlap:
         raise ValueError(f"x: {sorted(overlap)} are treatments (each treatment's nuisances already control for the others)")
