@@ -143,3 +143,25 @@ def test_nan_predictions_from_r_are_a_finding_on_the_command_line(tmp_path: Path
     assert not check["ok"] and check["value"] is None
     assert "not finite" in spec["nuisance"]["ml_m"]["uncomparable"]
     assert spec["nuisance"]["ml_m"]["max_rel_diff"] is None
+
+
+def test_a_disagreement_says_its_failed_checks_on_the_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """Until 2026-12-07 the terminal said 'not shown to agree' and, at most, that a check was near its
+    margin; the failed checks were in the report alone. Now each disagreement says them."""
+    _r_answer_changed(monkeypatch, "ml_m", CHANGES["constant"])
+    data = tmp_path / "data.csv"
+    make_tables(seed=5, n=400).to_csv(data, index=False)
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        f"dataset: {{path: {data}}}\ndefaults: {{n_folds: 3, seed: 5}}\n"
+        "specs:\n  - {id: a, model: plr, y: y, d: d, x: [x1, x2, x3], learner: ols}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("DMLP_IN_PROCESS", "1")
+    assert main(["run", "--specs", str(spec), "--out", str(tmp_path / "out"), "--no-cache"]) == 1
+    printed = capsys.readouterr().out
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    failed = [c["name"] for c in results["specs"][0]["checks"] if c["ok"] is False]
+    assert failed and "nuisance.ml_m.max_rel_diff" in failed
+    line = next(line for line in printed.splitlines() if line.startswith("  a: disagree: "))
+    assert f"of {len(results['specs'][0]['checks'])} checks fail: {failed[0]} " in line, line

@@ -217,5 +217,10 @@ def _statuses(run: Path) -> str:
         results = json.loads((run / "results.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return ""
-    rows = [f"  {row['id']}: {row.get('status')}" for row in results.get("specs", [])]
+    from harness.report.cells import disagree_line
+
+    rows = [
+        f"  {row['id']}: {row.get('status')}" + (f": {disagree_line(row)}" if disagree_line(row) else "")
+        for row in results.get("specs", [])
+    ]
     return "\n".join([*rows, f"report: {run / 'report.html'}"])

@@ -232,6 +232,16 @@ def failed_checks(spec: dict) -> list[str]:
     return [f"{row['name']} {row['value']} vs limit {row['limit']}" for row in check_rows(spec) if row["ok"] is False]
 
 
+def disagree_line(spec: dict, shown: int = 3) -> str:
+    """Why a spec is ``disagree``, in one line for the terminal and the pytest plugin: its failed
+    checks, the first ``shown`` ('' for any other status, or no failed check)."""
+    failed = failed_checks(spec)
+    if effective_status(spec) != "disagree" or not failed:
+        return ""
+    more = f" and {len(failed) - shown} more" if len(failed) > shown else ""
+    return f"{checks_summary(spec)}: {'; '.join(failed[:shown])}{more}"
+
+
 def layer_lines(spec: dict) -> list[str]:
     """Why a status holds: the explaining rule, the learner-free gap, the weakest nuisance."""
     lines = []
