@@ -106,6 +106,17 @@ def test_the_tools_own_folder_is_replaced(tool_folder: Path, spec_path: Path, tm
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")], "no staging or old folder left"
 
 
+def test_a_replaced_folder_keeps_its_mode(tool_folder: Path, spec_path: Path, tmp_path: Path) -> None:
+    """The user's choice of who may read the run folder outlives a new run into it (until
+    2026-12-07 a replaced folder of mode 750 or 555 came back 755)."""
+    folder = tmp_path / "run"
+    shutil.copytree(tool_folder, folder)
+    folder.chmod(0o750)
+    assert cli("run", "--specs", spec_path, "--engines", "python", "--only", "c_irm", "--out", folder, "--no-cache")[0] == 4
+    assert [s["id"] for s in read_results(folder)["specs"]] == ["c_irm"]
+    assert folder.stat().st_mode & 0o777 == 0o750
+
+
 def test_an_empty_folder_is_used(tool_folder: Path) -> None:
     # tool_folder existed, empty, before its run wrote it.
     assert {p.name for p in tool_folder.iterdir()} >= {"results.json", "report.html", "report.md", "results.csv"}

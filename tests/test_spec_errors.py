@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -67,6 +68,11 @@ CASES = [
         "binarize cut neither median nor a number",  # was field 'binarize.x2.literal['median']': ... not one of median
         "{id: a, model: plr, y: y, d: d, x: [x1, x2_bin], binarize: {x2: mean}, learner: ols}",
         r"spec 'a' field 'binarize\.x2': 'mean' is not median or a number$",
+    ),
+    (
+        "a column named on, unquoted",  # was "True is not text"
+        "{id: a, model: plr, y: y, d: d, x: [x1, on], learner: ols}",
+        r"spec 'a' field 'x': True is not text: YAML reads an unquoted yes/no/on/off/true/false or number so; quote",
     ),
     # Until 2026-12-07 a derived column left out of every field was made and silently unused.
     (
@@ -580,3 +586,104 @@ def test_unit_dummies_with_folds_by_unit_get_advice_that_works(tmp_path: Path) -
     )
     proc = run_cli(tmp_path, text.replace("FE", "twoway"), tmp_path / "panel.csv", "--engines", "python")
     assert proc.returncode == 4, proc.stderr  # runs (one engine: nothing compared)
+
+
+# Found by an outside user's round on Ecdat panels (2026-12-07): each of these ran, crashed (exit 3)
+# or said something else before.
+PANEL_SPEC = (
+    "dataset: {path: DATA, unit: unit, time: year}\n"
+    "specs:\n  - {id: a, model: plr, y: y, d: d, x: [x], learner: ols, n_folds: 3, seed: 3, ENTRY}\n"
+)
+
+
+def _panel_csv(tmp_path: Path, **columns) -> Path:
+    from tests.test_design import panel
+
+    frame = panel(n_units=12)
+    for name, change in columns.items():
+        frame[name] = change(frame)
+    path = tmp_path / "panel.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("fixed_effects", ["unit", "twoway", "dummies"])
+def test_a_missing_unit_is_named_not_a_crash_or_one_more_unit(tmp_path: Path, fixed_effects: str) -> None:
+    """Before: 'the tool failed: ValueError' (exit 3) with unit or twoway, and with dummies the rows
+    without a unit were silently pooled into one more unit."""
+    data = _panel_csv(tmp_path, unit=lambda f: f["unit"].where(f["unit"] != 0))  # unit 0's 5 rows: no unit
+    entry = f"fixed_effects: {fixed_effects}"
+    assert_one_line_error(
+        run_cli(tmp_path, PANEL_SPEC.replace("ENTRY", entry), data),
+        r"spec 'a': 5 rows have missing values in used columns \(first: 'unit'\); set 'dropna: true'",
+        tmp_path / "out",
+    )
+    proc = run_cli(tmp_path, PANEL_SPEC.replace("ENTRY", entry + ", dropna: true"), data)
+    assert proc.returncode == 4, proc.stderr  # runs (one engine: nothing compared)
+    [record] = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["specs"]
+    assert record["n_dropped_na"] == 5 and record["n_obs"] == 55
+
+
+def test_a_missing_fold_group_is_named_not_put_in_another_group(tmp_path: Path) -> None:
+    """Before: the rows without a group silently shared the fold of the highest group."""
+    data = _panel_csv(tmp_path, grp=lambda f: (f["unit"] % 4).where(f["unit"] != 1))
+    assert_one_line_error(
+        run_cli(tmp_path, PANEL_SPEC.replace("ENTRY", "fold_groups: grp"), data),
+        r"spec 'a': 5 rows have missing values in used columns \(first: 'grp'\)",
+        tmp_path / "out",
+    )
+
+
+def test_a_missing_period_is_named_as_missing_not_as_duplicates(tmp_path: Path) -> None:
+    data = _panel_csv(tmp_path, year=lambda f: f["year"].where(f["unit"] != 2))
+    assert_one_line_error(
+        run_cli(tmp_path, PANEL_SPEC.replace("ENTRY", "fixed_effects: twoway"), data),
+        r"spec 'a': 5 rows have missing values in used columns \(first: 'year'\)",
+        tmp_path / "out",
+    )
+    proc = run_cli(tmp_path, PANEL_SPEC.replace("ENTRY", "fold_groups: unit"), data)  # the periods unread
+    assert proc.returncode == 4, proc.stderr
+
+
+def test_a_column_the_fixed_effects_absorb_is_named(tmp_path: Path) -> None:
+    """Experience = year - birth year is spanned by unit and period effects: before, scikit-learn's
+    rank cutoff was blamed and its advice (set tol) ended in disagree."""
+    data = _panel_csv(tmp_path, x=lambda f: f["year"] - 1960 - f["unit"])
+    assert_one_line_error(
+        run_cli(tmp_path, PANEL_SPEC.replace("ENTRY", "fixed_effects: twoway"), data),
+        r"spec 'a' field 'x\[0\]': column 'x' is absorbed by the fixed effects \(twoway\): what the within "
+        r"transformation leaves of it is rounding noise \(sd .*\); drop it$",
+        tmp_path / "out",
+    )
+    proc = run_cli(tmp_path, PANEL_SPEC.replace("ENTRY", "fixed_effects: unit"), data)  # not spanned by unit alone
+    assert proc.returncode == 4, proc.stderr
+
+
+def test_a_lag_no_row_has_says_so(tmp_path: Path) -> None:
+    """A panel every second year: each lag of 1 is missing. Before: "field 'sample': no rows left"
+    for a spec without a sample."""
+    data = _panel_csv(tmp_path, year=lambda f: 2000 + 2 * (f["year"] - 2011))
+    entry = "lags: {x: 1}, dropna: true"
+    assert_one_line_error(
+        run_cli(tmp_path, PANEL_SPEC.replace("ENTRY", entry).replace("x: [x]", "x: [x_lag1]"), data),
+        r"spec 'a' field 'dropna': all 60 rows have missing values in used columns \(first: 'x_lag1'\); 'x_lag1' is "
+        r"the value at time - 1, and no row has one: check the time column's step$",
+        tmp_path / "out",
+    )
+
+
+def test_binarize_on_text_and_a_file_without_rows_are_bad_input(tmp_path: Path) -> None:
+    data = _panel_csv(tmp_path)
+    entry = "{id: a, model: irm, y: y, d: region_bin, x: [x], binarize: {region: median}, learners: {ml_g: ols, ml_m: logit}}"
+    assert_one_line_error(
+        run_cli(tmp_path, spec_with(entry), data),
+        r"spec 'a' field 'binarize': column 'region' is not numeric \(data row 1 holds 'east'\)$",
+        tmp_path / "out",
+    )
+    empty = tmp_path / "empty.csv"
+    empty.write_text("y,d,x\n", encoding="utf-8")
+    assert_one_line_error(
+        run_cli(tmp_path, spec_with("{id: a, model: plr, y: y, d: d, x: [x], learner: ols}"), empty),
+        r"empty.csv: the data file holds no rows$",
+        tmp_path / "out",
+    )

@@ -86,6 +86,8 @@ def _read_stata(path: Path) -> pd.DataFrame:
 
 
 def _mapped(path: Path, frame: pd.DataFrame, dataset: DatasetSpec) -> pd.DataFrame:
+    if frame.empty:
+        raise DataError(f"{path}: the data file holds no rows")
     rename = {}
     for canonical, user in dataset.columns.items():
         if user not in frame.columns:
@@ -107,7 +109,8 @@ def _check_panel_keys(path: Path, frame: pd.DataFrame, dataset: DatasetSpec) -> 
                 f"not found{suggest_column(key, frame)}"
             )
     if len(keys) == 2:
-        dup = frame.duplicated(subset=keys)
+        # Rows missing either key are no pair: a spec that reads the keys refuses or drops them.
+        dup = frame.duplicated(subset=keys) & frame[keys].notna().all(axis=1)
         if dup.any():
             first = frame.loc[dup, keys].iloc[0]
             raise DataError(f"{path}: {int(dup.sum())} duplicate ({keys[0]}, {keys[1]}) rows, first {tuple(first.tolist())}")

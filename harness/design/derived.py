@@ -80,6 +80,8 @@ def apply_sample(spec: Spec, frame: pd.DataFrame, where: str) -> pd.DataFrame:
                 f"{where}: spec '{spec.id}' field 'sample': column '{missing}' not found{suggest_column(missing, frame)}"
             ) from None
         raise SpecError(f"{where}: spec '{spec.id}' field 'sample': {err}") from None
+    if not mask.any():
+        raise DataError(f"{where}: spec '{spec.id}' field 'sample': no rows left")
     return frame[mask]
 
 
@@ -97,6 +99,8 @@ def derive_interactions(spec: Spec, frame: pd.DataFrame, where: str) -> pd.DataF
 def derive_binarized(spec: Spec, frame: pd.DataFrame, where: str) -> pd.DataFrame:
     for col, cut in spec.binarize.items():
         need(where, spec, frame, col, "binarize")
+        if not pd.api.types.is_numeric_dtype(frame[col]):
+            raise DataError(f"{where}: spec '{spec.id}' field 'binarize': column '{col}' is not numeric{first_text(frame, col)}")
         threshold = float(frame[col].median()) if cut == "median" else float(cut)
         made = _new_column(spec, frame, binarized_name(col), "binarize", where)
         frame = frame.assign(**{made: (frame[col] > threshold).astype(float)})

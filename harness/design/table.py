@@ -18,7 +18,7 @@ from harness.design.derived import apply_sample, derive_binarized, derive_intera
 from harness.design.shared_memory import portable, portable_frame, resolved, resolved_frame
 from harness.design.within import NotConverged, demean
 from harness.errors import DataError, SpecError
-from harness.language.model_rules import binarized_name, model_roles
+from harness.language.model_rules import binarized_name, lag_name, model_roles
 from harness.language.spec import BINARY_TREATMENT, DatasetSpec, Spec
 
 __all__ = ["Design", "Folds", "build_design", "cluster_codes", "draw_folds"]
@@ -135,7 +135,7 @@ def build_design(spec: Spec, data: pd.DataFrame, dataset: DatasetSpec, where: st
     source_cols = [c for c in model_cols if c not in binarized] + list(spec.binarize)
     if spec.model == "ssm":
         frame = _unselected_outcomes(spec, frame)
-    frame, n_dropped = _handle_missing(spec, frame, list(dict.fromkeys(source_cols + list(spec.cluster or []))), where)
+    frame, n_dropped = _handle_missing(spec, frame, _used_columns(spec, dataset, source_cols), where)
     frame = derive_binarized(spec, frame, where)
     numeric = _booleans_read_as_text(frame[model_cols])
     for col, field in zip(model_cols, fields, strict=True):
@@ -145,18 +145,17 @@ def build_design(spec: Spec, data: pd.DataFrame, dataset: DatasetSpec, where: st
     bad = next((c for c in model_cols if not np.isfinite(values[c].to_numpy()).all()), None)  # per column: no n x p copy
     if bad is not None:
         raise DataError(f"{where}: spec '{spec.id}': column '{bad}' has infinite values")
-    if len(values) == 0:
-        raise DataError(f"{where}: spec '{spec.id}' field 'sample': no rows left")
+    if len(values) == 0:  # the sample and dropna say so themselves; a generated data set may hold none
+        raise DataError(f"{where}: spec '{spec.id}': no rows left")
     if len(values) < spec.n_folds:
         raise SpecError(f"{where}: spec '{spec.id}' field 'n_folds': {spec.n_folds} folds but only {len(values)} rows")
     _check_treatment(spec, values, where)
 
     if spec.winsorize:
         values = _winsorize(values, spec, model_cols)
+    before = values
     values = _fixed_effects(spec, values, frame, dataset, where)
-    for d in treatments:
-        if values[d].std() == 0:
-            raise DataError(f"{where}: spec '{spec.id}' field 'd': treatment '{d}' is constant after fixed effects")
+    _check_absorbed(spec, roles, before, values, where)
 
     extra_x = tuple(c for c in values.columns if c not in model_cols)
     out = values  # built above for this design alone: no copy needed to add the cluster codes
@@ -201,18 +200,54 @@ def _unselected_outcomes(spec: Spec, frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**{spec.y: frame[spec.y].mask(unselected, 0.0)})
 
 
+def _used_columns(spec: Spec, dataset: DatasetSpec, source_cols: list[str]) -> list[str]:
+    """The columns a row needs a value in: the model's (before binarize), the clusters, the fold
+    groups, and the panel's unit and time where fixed effects or lags read them (a missing unit
+    would be one more unit, or a negative code, to pandas.factorize)."""
+    panel = [k for k in (dataset.unit, dataset.time) if k] if spec.fixed_effects != "none" or spec.lags else []
+    groups = [spec.fold_groups] if spec.fold_groups else []
+    return list(dict.fromkeys(panel + source_cols + list(spec.cluster or []) + groups))
+
+
 def _handle_missing(spec: Spec, frame: pd.DataFrame, cols: list[str], where: str) -> tuple[pd.DataFrame, int]:
     missing = frame[cols].isna().any(axis=1)
     n_missing = int(missing.sum())
     if not n_missing:
         return frame, 0  # no row to drop: skip a copy of the whole table
+    col = next(c for c in cols if frame[c].isna().any())
     if not spec.dropna:
-        col = next(c for c in cols if frame[c].isna().any())
         raise DataError(
             f"{where}: spec '{spec.id}': {n_missing} rows have missing values in used columns (first: '{col}'); "
             "set 'dropna: true' to drop them"
         )
+    if n_missing == len(frame):
+        lagged = next(((c, k) for c, k in spec.lags.items() if lag_name(c, k) == col), None)
+        why = f"; '{col}' is the value at time - {lagged[1]}, and no row has one: check the time column's step" if lagged else ""
+        raise DataError(
+            f"{where}: spec '{spec.id}' field 'dropna': all {n_missing} rows have missing values in used columns "
+            f"(first: '{col}'){why}"
+        )
     return frame[~missing.to_numpy()], n_missing
+
+
+# What a within transformation leaves of a column the fixed effects span: rounding noise, about
+# 1e-14 of the column's spread (a column that varies within units and periods keeps far more).
+ABSORBED = 1e-9
+
+
+def _check_absorbed(spec: Spec, roles: list[tuple[str, str]], before: pd.DataFrame, after: pd.DataFrame, where: str) -> None:
+    """A model column the fixed effects absorb is refused by field: its remains are noise that one
+    solver keeps and another drops (ols's rank tolerance), so no advice about tolerances helps."""
+    if spec.fixed_effects not in ("twoway", "unit", "time"):
+        return  # dummies add columns; the model's own stay as they are
+    for field, col in roles:
+        spread, left = float(before[col].std()), float(after[col].std())
+        if left == 0 or (spread > 0 and left <= ABSORBED * spread):
+            raise DataError(
+                f"{where}: spec '{spec.id}' field '{field}': column '{col}' is absorbed by the fixed effects "
+                f"({spec.fixed_effects}): what the within transformation leaves of it is rounding noise (sd {left:.2g}, "
+                f"against {spread:.2g} before); drop it"
+            )
 
 
 def _check_treatment(spec: Spec, values: pd.DataFrame, where: str) -> None:

@@ -97,6 +97,10 @@ def validation_message(error: dict[str, Any], known_keys: Iterable[str]) -> Opti
         return f"{value!r} is not one of {', '.join(choices)}{did_you_mean(value, choices)}"
     if kind == "missing":
         return "required, and not given"
+    if kind == "string_type" and isinstance(value, (bool, int, float)):
+        # YAML reads an unquoted on/off/yes/no/true/false as a boolean and 1990 as a number: a
+        # column of that name reaches the spec as True or 1990.
+        return f"{value!r} is not text: YAML reads an unquoted yes/no/on/off/true/false or number so; quote the name ('...')"
     if kind in EXPECTED:
         return f"{value!r} is not {EXPECTED[kind]}"
     return None

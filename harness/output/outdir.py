@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -185,7 +186,9 @@ def replace_folder(out: Path, write: Callable[[Path], None]) -> list[str]:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         write(staging)
-        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it private; mkdir would not
+        # mkdtemp makes it private: the new folder takes the mode of the one it replaces (the user's
+        # choice), or mkdir's.
+        os.chmod(staging, stat.S_IMODE(out.stat().st_mode) if out.is_dir() else 0o777 & ~_umask())
         if out.exists():
             # Renamed within its parent: no write permission on the old folder itself is needed.
             old = tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent)
