@@ -248,6 +248,20 @@ def test_accepted_conditions_select_the_rows_pandas_selects(frame: pd.DataFrame)
         assert np.array_equal(ours, theirs.to_numpy(dtype=bool)), text
 
 
+def test_a_missing_value_compares_as_the_readme_says() -> None:
+    """``!=`` keeps a missing value, ``==`` and ``<`` do not, and ``x == x`` drops it (README)."""
+    frame = pd.DataFrame({"region": ["south", None, "east"], "a": [1.0, np.nan, 3.0]})
+    kept = {text: evaluate(parse_condition(text), frame).tolist() for text in (
+        "region != 'south'", "region == 'east'", "a < 2", "a != 1", "region != 'south' and region == region")}  # fmt: skip
+    assert kept == {
+        "region != 'south'": [False, True, True],
+        "region == 'east'": [False, False, True],
+        "a < 2": [True, False, False],
+        "a != 1": [False, True, True],
+        "region != 'south' and region == region": [False, False, True],
+    }
+
+
 def test_conditions_that_are_not_row_conditions(frame: pd.DataFrame) -> None:
     for text, reason in [
         ("a + 1", "not a true/false condition"),
