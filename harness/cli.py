@@ -250,12 +250,12 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         keys = ("agree", "explained", "disagree", "inconclusive", "error", "not-run", "r-not-run")
         counts = ", ".join(f"{s[key]} {key}" for key in keys if s.get(key))
         print(f"{s['specs']} specs: {counts} -> {out}/report.html")
-        from harness.report.cells import disagree_line
+        from harness.report.cells import terminal_reason
         from harness.verdict import single_draw, solver_warnings
 
-        # A disagreement, its failed checks; one-draw verdicts say so, with the command for more; a
-        # fit that did not agree, what its solvers warned.
-        failed = [f"  {spec['id']}: disagree: {disagree_line(spec)}" for spec in results["specs"] if disagree_line(spec)]
+        # Why a spec did not agree; one-draw verdicts say so, with the command for more; a fit that
+        # did not agree, what its solvers warned.
+        failed = [f"  {spec['id']}: {terminal_reason(spec)}" for spec in results["specs"] if terminal_reason(spec)]
         for line in failed + single_draw.terminal_lines(results) + solver_warnings.terminal_lines(results):
             print(line)
     code = run_exit_code(results)

@@ -283,6 +283,21 @@ def _plr(ml_l, ml_m=None):
     return dml.DoubleMLPLR(data, ml_l=ml_l, ml_m=ml_m if ml_m is not None else ols(), n_folds=2)
 
 
+def test_a_model_the_tool_refuses_is_named_as_the_model() -> None:
+    """A fold no package can fit alike, said of the model the user built (until 2026-12-07 the
+    message named 'data.csv' and a spec 'plr', files the user never wrote)."""
+    import doubleml as dml
+
+    from harness.errors import SpecError
+
+    data = dml.DoubleMLData(catholic(), y_col="math12", d_cols="cathhs", x_cols=CONTROLS)
+    np.random.seed(3)  # a training fold's logit is separated on these controls (the test below)
+    plr = dml.DoubleMLPLR(data, ml_l=ols(), ml_m=logit(), n_folds=3)
+    with pytest.raises(SpecError, match=r"^DoubleMLPLR: field 'learners.ml_m': 'cathhs' is perfectly separated") as err:
+        harness.compare(plr, engines=("python",))
+    assert "data.csv" not in str(err.value) and "spec '" not in str(err.value)
+
+
 @pytest.mark.r
 def test_a_plr_whose_binary_treatment_is_learnt_by_a_classifier(tmp_path: Path) -> None:
     """doubleml's own 401(k) examples give PLR's ml_m a classifier when the treatment is 0/1; R's

@@ -204,3 +204,17 @@ def test_deterministic_learners_under_replicates(deterministic: tuple[int, str, 
             assert spec["status"] == "agree" and block["coef"]["verdict"] == "agree", block["reason"]
     if spec["tier"] == "exact":
         assert spec["status"] == "agree", block["reason"]
+
+
+def test_a_replicated_verdict_that_is_not_agree_says_why_on_the_terminal(tmp_path: Path, capsys) -> None:
+    """Three forest replicates cannot decide within ±0.2 se: the terminal says so and how many would
+    (until 2026-12-07 it said only 'not shown to agree'; the reason was in the report alone)."""
+    path = tmp_path / "few.yaml"
+    path.write_text(NOISY.replace("n: 30", "n: 3").replace("n_obs: 300", "n_obs: 200"), encoding="utf-8")
+    code = main(["run", "--specs", str(path), "--out", str(tmp_path / "few"), "--jobs", "2"])
+    printed = capsys.readouterr().out
+    [record] = json.loads((tmp_path / "few" / "results.json").read_text(encoding="utf-8"))["specs"]
+    assert code == 1 and record["status"] == "inconclusive", record["replicates"]["reason"]
+    line = next(line for line in printed.splitlines() if line.startswith("  rf_fresh_data: "))
+    assert line == f"  rf_fresh_data: inconclusive over 3 replicates: {record['replicates']['reason']}"
+    assert "replicates would decide" in line

@@ -140,8 +140,8 @@ def compare(
         )
         try:
             results = run(options)
-        except HarnessError as err:  # name the files as to_spec writes them, not the temporary folder
-            raise type(err)(str(err).replace(f"{folder}/", "")) from None
+        except HarnessError as err:
+            raise type(err)(_as_the_model_says(str(err), folder, files, reading.entry["id"], model)) from None
     # The temporary folder is gone: the provenance names the files to_spec writes (same sha256).
     provenance = results["provenance"]
     provenance["spec_file"]["path"] = "spec.yaml (ParityResult.to_spec)"
@@ -150,3 +150,12 @@ def compare(
         if (record.get("single_draw") or {}).get("replicates_command"):
             record["single_draw"]["replicates_command"] = f"harness.compare(model, replicates={REPLICATES})"
     return ParityResult(results, files)
+
+
+def _as_the_model_says(message: str, folder: str, files: dict, spec_id: str, model: Any) -> str:
+    """An input error as the model's user reads it: about the model (``DoubleMLIRM: field ...``),
+    not the temporary spec entry; other files named as to_spec writes them."""
+    for name in files:
+        where = f"{folder}/{name}: spec '{spec_id}'"
+        message = message.replace(f"{where} field ", f"{type(model).__name__}: field ").replace(where, type(model).__name__)
+    return message.replace(f"{folder}/", "")

@@ -217,10 +217,7 @@ def _statuses(run: Path) -> str:
         results = json.loads((run / "results.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return ""
-    from harness.report.cells import disagree_line
+    from harness.report.cells import terminal_reason
 
-    rows = [
-        f"  {row['id']}: {row.get('status')}" + (f": {disagree_line(row)}" if disagree_line(row) else "")
-        for row in results.get("specs", [])
-    ]
+    rows = [f"  {row['id']}: {terminal_reason(row) or row.get('status')}" for row in results.get("specs", [])]
     return "\n".join([*rows, f"report: {run / 'report.html'}"])

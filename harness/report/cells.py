@@ -242,6 +242,16 @@ def disagree_line(spec: dict, shown: int = 3) -> str:
     return f"{checks_summary(spec)}: {'; '.join(failed[:shown])}{more}"
 
 
+def terminal_reason(spec: dict) -> str:
+    """Why a spec did not agree, in one line for the terminal and the pytest plugin ('' when it
+    agreed): a replicated verdict's own reason, else a disagreement's failed checks."""
+    status, replicates = effective_status(spec), spec.get("replicates")
+    if status in ("disagree", "inconclusive") and replicates and replicates.get("reason"):
+        return f"{status} over {replicates['n']} replicates: {replicates['reason']}"
+    failed = disagree_line(spec)
+    return f"disagree: {failed}" if failed else ""
+
+
 def layer_lines(spec: dict) -> list[str]:
     """Why a status holds: the explaining rule, the learner-free gap, the weakest nuisance."""
     lines = []
