@@ -123,6 +123,18 @@ def test_a_release_the_tool_cannot_run_is_refused_before_anything_is_built(tmp_p
     assert not (tmp_path / "envs").exists() and not (tmp_path / "out").exists()
 
 
+def test_a_repository_that_cannot_be_read_is_named_not_the_release(tmp_path: Path) -> None:
+    """Until 2026-12-07 an unreachable repository read as 'DoubleML 1.0.2 is not a DoubleML release
+    in ... (it holds: none)': the release was blamed. Here a repository folder that is not there."""
+    done = _versions(tmp_path, "--r-releases", "1.0.2", repo=f"file://{tmp_path / 'absent'}")
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode != 0 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"--r-releases: cannot read file://{tmp_path / 'absent'}/src/contrib/PACKAGES (" in lines[0], lines[0]
+    assert "set DMLP_R_REPO to a CRAN-style repository this machine reaches" in lines[0]
+    assert "is not a DoubleML release" not in done.stderr
+    assert not (tmp_path / "envs").exists() and not (tmp_path / "out").exists()
+
+
 # --- a real run ----------------------------------------------------------------------------------------
 
 

@@ -42,6 +42,7 @@ LOCKS = Path(__file__).resolve().parent / "locks"
 PY_SUPPORTED = ((0, 8, 0), (0, 12, 0))  # [low, high)
 R_SUPPORTED = ((0, 5, 3), (1, 1, 0))
 DEFAULT_R_REPO = "https://cloud.r-project.org"  # the Makefile's default for DMLP_R_REPO
+R_REPO_SETTING = "DMLP_R_REPO"
 
 
 class ReleaseRefused(HarnessError):
@@ -114,7 +115,7 @@ def locked_releases() -> list[str]:
 
 def r_repository() -> str:
     """The CRAN-style repository `make setup` installs from (``DMLP_R_REPO``)."""
-    return os.environ.get("DMLP_R_REPO", DEFAULT_R_REPO).rstrip("/")
+    return os.environ.get(R_REPO_SETTING, DEFAULT_R_REPO).rstrip("/")
 
 
 def _read(url: str) -> str:
@@ -129,7 +130,17 @@ def r_releases(repo: str) -> dict[str, str]:
     """DoubleML's releases in ``repo``: release -> tarball URL (current from PACKAGES, older from
     the Archive folder, as CRAN lays them out)."""
     out = {}
-    current = re.search(r"^Package: DoubleML\s*\nVersion: (\S+)", _read(f"{repo}/src/contrib/PACKAGES"), re.M)
+    index = f"{repo}/src/contrib/PACKAGES"
+    try:
+        with urllib.request.urlopen(index, timeout=60) as response:  # file:// and http(s)://
+            packages = response.read().decode("utf-8", "replace")
+    except (OSError, ValueError) as err:  # unreachable, or not a URL: no release can be said absent
+        reason = getattr(err, "reason", None) or err.__class__.__name__
+        raise EnvironmentProblem(
+            f"--r-releases: cannot read {index} ({reason}); set {R_REPO_SETTING} to a CRAN-style repository this "
+            "machine reaches (a local one as file:///path)"
+        ) from None
+    current = re.search(r"^Package: DoubleML\s*\nVersion: (\S+)", packages, re.M)
     if current:
         out[current.group(1)] = f"{repo}/src/contrib/DoubleML_{current.group(1)}.tar.gz"
     archive = f"{repo}/src/contrib/Archive/DoubleML"
