@@ -386,3 +386,18 @@ def test_new_folds_in_a_fold_column_are_not_new_data(tmp_path: Path, generated_c
     code, printed, _ = _check(capsys, baseline, "--quiet", "--out", str(tmp_path / "c2"))
     assert code == 1
     assert "data: DIFFER from the baseline's:" in printed
+
+
+def test_a_spec_gone_from_the_run_is_counted_as_gone_not_as_moved(saved, tmp_path: Path, generated_csv: Path, capsys) -> None:
+    """Until 2026-12-07 a baseline estimate the run no longer had read 'present now (missing)' and was
+    counted among the numbers that 'moved beyond their tier's tolerance'."""
+    (tmp_path / "fewer").mkdir()
+    spec_path = _write_specs(tmp_path / "fewer", generated_csv, SPECS.replace("  - {id: ols_stat", "  # - {id: ols_stat"))
+    _run(spec_path, tmp_path / "run_fewer")
+    capsys.readouterr()
+    code = main(["check", "--baseline", str(saved[2]), "--run", str(tmp_path / "run_fewer")])
+    printed = capsys.readouterr().out
+    assert code == 1, printed
+    rows = [cells for cells in map(_cells, printed.splitlines()) if len(cells) == 8]  # the moved table
+    assert [(cells[0], cells[6]) for cells in rows] == [("ols_stat", "not in this run")], printed
+    assert "1 estimate(s) of the baseline not in this run" in printed and "moved beyond" not in printed

@@ -298,6 +298,9 @@ def _moved(what: str, before, now, change: Optional[float], unit: str, limit: Op
     return {"what": what, "before": before, "now": now, "change": change, "unit": unit, "limit": limit, "rule": rule}
 
 
+GONE = "not in this run"  # the rule column of a baseline estimate the run no longer has
+
+
 def drift(
     baseline: dict, results: dict, rows: Optional[set[str]] = None, engines: Optional[tuple[str, ...]] = None
 ) -> list[dict]:
@@ -317,9 +320,7 @@ def drift(
                 continue
             after = now.get(row_id, {}).get(engine)
             if after is None:
-                moved.append(
-                    {"id": row_id, "engine": engine, **_moved("estimate", None, None, None, "", None, "present now (missing)")}
-                )
+                moved.append({"id": row_id, "engine": engine, **_moved("estimate", None, None, None, "", None, GONE)})
                 continue
             moved += [{"id": row_id, "engine": engine, **m} for m in engine_moves(entry, before, after)]
     return moved

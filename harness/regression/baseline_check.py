@@ -21,6 +21,7 @@ from tabulate import tabulate
 
 from harness.errors import DataError, EnvironmentProblem, HarnessError
 from harness.regression.baseline import (
+    GONE,
     data_record,
     drift,
     load_baseline,
@@ -372,7 +373,9 @@ def render(
         ]
         headers = ["spec", "engine", "number", "baseline", "now", "change", "limit", "changed since the baseline"]
         lines += [tabulate(table, headers=headers, tablefmt="github", disable_numparse=True), ""]
-        lines.append(f"{len(moved)} number(s) moved beyond their tier's tolerance")
+        gone = sum(1 for m in moved if m["rule"] == GONE)
+        counts = [f"{len(moved) - gone} number(s) moved beyond their tier's tolerance"] if len(moved) > gone else []
+        lines.append("; ".join(counts + ([f"{gone} estimate(s) of the baseline not in this run"] if gone else [])))
     elif engines and n_rows:
         lines.append(f"no drift: {n_rows} estimate row(s) within their tier's tolerance ({', '.join(engines)})")
     if errors:
