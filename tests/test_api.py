@@ -118,6 +118,7 @@ def test_a_fitted_plr_is_compared_as_fitted_and_the_cli_agrees(tmp_path: Path) -
     assert result.checks["ok"].all() and len(result.checks) > 10
     summary = result.summary()
     assert summary.loc[0, "status"] == "agree" and summary.loc[0, "py_coef"] == pytest.approx(float(plr.coef[0]), abs=1e-12)
+    assert pd.isna(summary.loc[0, "reason"])  # an exact agree needs no reason (an empty cell)
     page = result._repr_html_()
     assert "dml-parity: agree" in page and "data:image/png;base64," in page and "<table" in page
     same_as_the_cli(result, tmp_path)
@@ -349,6 +350,8 @@ def test_doubleml_documentations_forest_plr_on_401k_data() -> None:
     # One draw of a statistical verdict points to the replicated one: through the call, not the
     # temporary spec file the comparison ran from (gone when it returns; so it read until 2026-12-06).
     assert result.rows[0]["single_draw"]["replicates_command"] == "harness.compare(model, replicates=20)"
+    # The summary a notebook shows says it too (until 2026-12-07 it had no reason column).
+    assert result.summary().loc[0, "reason"] == "a statistical-tier verdict from one draw: another seed can move it"
     assert "dmlp-compare-" not in json.dumps(result.results, default=str)
 
 

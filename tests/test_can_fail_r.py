@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from harness.cli import main
@@ -165,3 +166,5 @@ def test_a_disagreement_says_its_failed_checks_on_the_terminal(tmp_path: Path, m
     assert failed and "nuisance.ml_m.max_rel_diff" in failed
     line = next(line for line in printed.splitlines() if line.startswith("  a: disagree: "))
     assert f"of {len(results['specs'][0]['checks'])} checks fail: {failed[0]} " in line, line
+    # results.csv (and so ParityResult.summary()) carries the same reason in its column.
+    assert pd.read_csv(tmp_path / "out" / "results.csv").loc[0, "reason"] == line.removeprefix("  a: ")

@@ -252,6 +252,19 @@ def terminal_reason(spec: dict) -> str:
     return f"disagree: {failed}" if failed else ""
 
 
+def status_reason(spec: dict) -> str:
+    """Why a spec has its status, in one line (``results.csv``'s ``reason``, hence
+    ``ParityResult.summary()``): what did not agree, the rule that explains a gap, or that an
+    ``agree`` is one draw ('' otherwise; an error's message has a column of its own)."""
+    said = terminal_reason(spec)
+    if said:
+        return said
+    status, gap, single = effective_status(spec), spec.get("explained_gap") or {}, spec.get("single_draw") or {}
+    if status == "explained" and gap.get("rule"):
+        return f"explained by: {gap['rule']}"
+    return single.get("note", "") if status == "agree" else ""
+
+
 def layer_lines(spec: dict) -> list[str]:
     """Why a status holds: the explaining rule, the learner-free gap, the weakest nuisance."""
     lines = []

@@ -7,13 +7,14 @@ import io
 import json
 from typing import Any
 
+from harness.report.cells import status_reason
 from harness.report.overview import has_paper, has_truth, prepare
 from harness.verdict.summary import effective_status
 
 __all__ = ["CSV_COLUMNS", "PAPER_COLUMNS", "TRUTH_COLUMNS", "render_csv"]
 
 CSV_COLUMNS = (
-    "id", "table", "title", "title_zh", "model", "score", "y", "d", "learners", "status", "tier",
+    "id", "table", "title", "title_zh", "model", "score", "y", "d", "learners", "status", "reason", "tier",
     "n_obs",
     "py_coef", "py_se", "py_t", "py_p", "py_ci_low", "py_ci_high",
     "r_coef", "r_se", "r_t", "r_p", "r_ci_low", "r_ci_high",
@@ -70,6 +71,7 @@ def _csv_row(spec: dict) -> dict[str, Any]:
     row: dict[str, Any] = {key: spec.get(key) for key in PLAIN_KEYS}
     row["learners"] = _learners_text(spec.get("learners"))
     row["status"] = effective_status(spec)
+    row["reason"] = status_reason(spec)
     for engine, prefix in (("python", "py"), ("r", "r")):
         estimate = spec.get(engine) or {}
         for key in ("coef", "se", "t", "p"):
