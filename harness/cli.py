@@ -255,7 +255,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
 
         # Why a spec did not agree; one-draw verdicts say so, with the command for more; a fit that
         # did not agree, what its solvers warned.
-        failed = [f"  {spec['id']}: {terminal_reason(spec)}" for spec in results["specs"] if terminal_reason(spec)]
+        failed = [f"  {spec['id']}: {reason}" for spec in results["specs"] if (reason := terminal_reason(spec))]
         for line in failed + single_draw.terminal_lines(results) + solver_warnings.terminal_lines(results):
             print(line)
     code = run_exit_code(results)
