@@ -377,3 +377,51 @@ def test_the_entry_point_resolves_to_the_plugin() -> None:
     assert found[0].value == "harness.api.pytest_plugin"
     module = found[0].load()
     assert module.__name__ == "harness.api.pytest_plugin" and hasattr(module, "dml_parity")
+
+
+INTERRUPTED_TESTS = """
+from pathlib import Path
+
+def test_first(dml_parity):
+    dml_parity.assert_agree(Path(__file__).parent / "analysis.yaml")
+
+def test_second():
+    Path("second_ran").write_text("yes")
+"""
+
+
+@pytest.mark.parametrize(("signal_name", "code"), [("SIGINT", 2), ("SIGTERM", 143)])
+def test_an_interrupted_run_ends_the_session(pytester: pytest.Pytester, signal_name: str, code: int) -> None:
+    """Ctrl-C, or a CI job's cancel (SIGTERM), while the fixture's run reads its data: pytest stops,
+    as it would without the fixture (until 2026-12-07 the run's exit 130/143 was one failed test and
+    the session went on). The data file is a FIFO, so the run is certainly inside it when signalled."""
+    import signal
+    import subprocess
+    import time
+
+    (pytester.path / "analysis.yaml").write_text(SPEC, encoding="utf-8")
+    os.mkfifo(pytester.path / "data.csv")
+    pytester.makepyfile(test_interrupted=INTERRUPTED_TESTS)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", *PLUGIN, "-q", "-p", "no:randomly"],
+        cwd=pytester.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    deadline = time.monotonic() + 120
+    while True:  # a writer can open the FIFO once the run has it open for reading
+        try:
+            writer = os.open(pytester.path / "data.csv", os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
+            time.sleep(0.1)
+    try:  # held open: the run waits for data, not an end of file
+        proc.send_signal(getattr(signal, signal_name))
+        output = proc.communicate(timeout=120)[0]
+    finally:
+        os.close(writer)
+    assert proc.returncode == code, output
+    assert not (pytester.path / "second_ran").exists(), output
