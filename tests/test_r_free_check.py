@@ -56,7 +56,7 @@ def test_python_now_agrees_with_both_as_stored_and_says_r_was_not_run(tmp_path: 
     assert code == 0, printed
     assert printed.startswith(LINE)
     rows = _rows(printed)
-    assert rows["effect_ols"][1:3] == ["exact", "agree"] and int(rows["effect_ols"][3]) > 10
+    assert rows["effect_ols"][1:4] == ["exact", "agree", "agree"] and int(rows["effect_ols"][4]) > 10
     assert rows["effect_ols_2reps"][2] == "explained"  # n_rep 2: each package's own aggregation rule
     assert "no drift: 2 estimate row(s) within their tier's tolerance (python)" in printed
     summary = json.loads((tmp_path / "c" / "check.json").read_text(encoding="utf-8"))
@@ -64,17 +64,33 @@ def test_python_now_agrees_with_both_as_stored_and_says_r_was_not_run(tmp_path: 
     assert summary["stored_r"]["line"].startswith(LINE)
 
 
-def test_stored_r_that_python_now_does_not_reproduce_is_a_disagree(tmp_path: Path, capsys) -> None:
-    def move_r(data: dict) -> None:
-        r = data["estimates"]["effect_ols"]["r"]
-        r["coef"] *= 1 + 1e-6
-        r["coef_reps"] = [v * (1 + 1e-6) for v in r["coef_reps"]]
+def _move(data: dict, engine: str) -> None:
+    """One engine's stored estimate moved by 1e-6 of itself, its interval with it and its p-value
+    left to be computed again, so its own numbers stay consistent (the rule checks hold)."""
+    numbers = data["estimates"]["effect_ols"][engine]
+    shift = 1e-6 * numbers["coef"]
+    numbers["coef"] += shift
+    numbers["coef_reps"] = [v + shift for v in numbers["coef_reps"]]
+    numbers["ci"] = [v + shift for v in numbers["ci"]]
+    numbers.pop("p", None)
 
-    code, printed = _check(capsys, _copy(tmp_path, move_r), tmp_path / "c", "effect_ols")
+
+def test_stored_r_that_python_now_does_not_reproduce_is_a_disagree(tmp_path: Path, capsys) -> None:
+    """Stored Python and R agreed (both moved alike here); Python now disagrees with that R."""
+    code, printed = _check(capsys, _copy(tmp_path, lambda d: (_move(d, "r"), _move(d, "python"))), tmp_path / "c", "effect_ols")
     assert code == 1, printed
     row = _rows(printed)["effect_ols"]
-    assert row[2] == "disagree" and "end_to_end.coef" in row[4]
-    # Python against Python as stored did not move: the finding is the cross-engine one.
+    assert row[2:4] == ["disagree", "agree"] and "end_to_end.coef" in row[5], row
+
+
+def test_a_baseline_that_disagreed_when_saved_is_no_new_finding(tmp_path: Path, capsys) -> None:
+    """A baseline saved from a run whose Python and R disagreed (stored R moved here): Python now,
+    unmoved, disagrees with R as stored as the baseline did. With R run the check compares numbers
+    and passes; until 2026-12-07 without R it failed, and the advice (regenerate) could not mend it."""
+    code, printed = _check(capsys, _copy(tmp_path, lambda d: _move(d, "r")), tmp_path / "c", "effect_ols")
+    assert code == 0, printed
+    row = _rows(printed)["effect_ols"]
+    assert row[2:4] == ["disagree", "disagree"], row
     assert "no drift: 1 estimate row(s)" in printed
 
 

@@ -80,8 +80,10 @@ def check_baseline(options: CheckOptions) -> int:
     if stored is not None:  # R not run is said in one line, not as a package change of every row
         changes["versions"] = [c for c in changes["versions"] if (c["language"], c["package"]) != ("R", "*")]
         changes["r_not_run"] = True
-    judged = [j["status"] for j in (stored or {}).values() if j["status"] != "not judged"]
-    code = _exit_code(changes, moved, errors, bool(engines and rows) or bool(judged), "disagree" in judged)
+    judged = [j for j in (stored or {}).values() if j["status"] != "not judged"]
+    # A finding when Python now disagrees with R as stored where the baseline's own numbers did not.
+    newly = any(j["status"] == "disagree" != j["baseline_status"] for j in judged)
+    code = _exit_code(changes, moved, errors, bool(engines and rows) or bool(judged), newly)
     text = render(baseline, changes, moved, engines, len(rows), errors, code, stored)
     if out is not None:  # written before the verdict is printed: a failed write is the exit code, not a printed one
         summary = _as_json(options, changes, moved, engines, errors, code)

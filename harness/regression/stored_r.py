@@ -72,11 +72,16 @@ def judge_stored_r(baseline: dict, results: dict, spec_file, rows: Optional[set[
         try:
             sides = (stored_result(py), stored_result(r), stored_result(learner_free))
             comparison = compare_reported(spec, designs[spec.id], *sides)
+            # The same judgement of the baseline's own Python numbers: a baseline saved from a run
+            # that disagreed still disagrees, which is no change (with R run, the check compares
+            # numbers, not verdicts).
+            then = compare_reported(spec, designs[spec.id], stored_result(entry["python"]), *sides[1:]).status
         except VerdictError as err:
             out[row_id] = {"status": "not judged", "why": str(err), "tier": entry["tier"]}
             continue
         out[row_id] = {
             "status": comparison.status,
+            "baseline_status": then,
             "tier": comparison.tier,
             "n_checks": len(comparison.checks),
             "failed": [c.as_dict() for c in comparison.checks if not c.ok],
@@ -95,8 +100,9 @@ def render_stored_r(baseline: dict, judged: dict[str, dict]) -> list[str]:
         more = f" and {len(names) - 3} more" if len(names) > 3 else ""
         failed = ", ".join(names[:3]) + more if names else judged_row.get("why", "")
         checks = judged_row.get("n_checks")
-        table.append([row_id, judged_row["tier"], judged_row["status"], "-" if checks is None else checks, failed])
-    headers = ["spec", "tier", "status", "checks", "failed checks, or why not judged"]
+        then = judged_row.get("baseline_status", "-")
+        table.append([row_id, judged_row["tier"], judged_row["status"], then, "-" if checks is None else checks, failed])
+    headers = ["spec", "tier", "status", "in the baseline", "checks", "failed checks, or why not judged"]
     lines += [tabulate(table, headers=headers, tablefmt="github", disable_numparse=True), ""]
     return lines
 
