@@ -425,3 +425,30 @@ def test_an_interrupted_run_ends_the_session(pytester: pytest.Pytester, signal_n
         os.close(writer)
     assert proc.returncode == code, output
     assert not (pytester.path / "second_ran").exists(), output
+
+
+BROKEN_TEST = """
+from pathlib import Path
+
+import harness.engines.python_engine as engine
+
+
+def test_effect(dml_parity, monkeypatch):
+    monkeypatch.setenv("DMLP_IN_PROCESS", "1")  # the fit runs here, where the learner is broken
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the learner broke")
+
+    monkeypatch.setattr(engine, "fit_python", broken)
+    dml_parity.assert_unchanged(Path(__file__).parent / "analysis.yaml")
+"""
+
+
+def test_a_spec_in_error_says_its_message_and_where_the_report_is(project: pytest.Pytester) -> None:
+    """Until 2026-12-07 the failure said 'the report gives the message' and named no report."""
+    project.makepyfile(test_estimates=BROKEN_TEST)
+    result = _run(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*the run of*analysis.yaml failed (exit 3)*", "*effect_ols: error: *the learner broke*", "*report: *report.html*"]
+    )

@@ -672,6 +672,17 @@ def test_a_lag_no_row_has_says_so(tmp_path: Path) -> None:
     )
 
 
+def test_a_constant_outcome_is_bad_input_not_a_tool_failure(tmp_path: Path) -> None:
+    """Both packages fit a constant outcome with coef 0 and se 0; until 2026-12-07 the tool's own
+    t = coef / se then failed with ZeroDivisionError (exit 3)."""
+    data = _panel_csv(tmp_path, y=lambda f: 0.0 * f["y"])
+    assert_one_line_error(
+        run_cli(tmp_path, spec_with("{id: a, model: plr, y: y, d: d, x: [x], learner: ols}"), data),
+        r"spec 'a' field 'y': outcome 'y' is constant in the sample$",
+        tmp_path / "out",
+    )
+
+
 def test_binarize_on_text_and_a_file_without_rows_are_bad_input(tmp_path: Path) -> None:
     data = _panel_csv(tmp_path)
     entry = "{id: a, model: irm, y: y, d: region_bin, x: [x], binarize: {region: median}, learners: {ml_g: ols, ml_m: logit}}"

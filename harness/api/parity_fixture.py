@@ -149,8 +149,8 @@ class ParityFixture:
         run = self._folder("run")
         engines = "python" if no_r else "python,r"
         code, text = _cli("run", "--specs", str(spec), "--engines", engines, "--out", str(run), "--quiet")
-        if not (run / "results.json").is_file() or code == 3:
-            _fail(f"dml-parity: the run of {spec} failed (exit {code})\n{text}")
+        if not (run / "results.json").is_file() or code == 3:  # a spec in error: its message, and where the report is
+            _fail(f"dml-parity: the run of {spec} failed (exit {code})\n{text}{_statuses(run)}")
         if not baseline.is_file():
             self._save(run, baseline)
             without_r = " (R not loadable here: Python's numbers only)" if no_r else ""
@@ -195,8 +195,8 @@ class ParityFixture:
 # that builds one without seeding that stream fits other folds on every run.
 UNSEEDED_FOLDS = (
     "the model's folds differ from the baseline's: doubleml draws them from numpy's global random state when the "
-    "model is built; seed it (np.random.seed) before building the model, or give it fixed splits "
-    "(set_sample_splitting), so that every run fits the same folds"
+    "model is built; unless its seed changed on purpose, seed it (np.random.seed) before building the model, or "
+    "give it fixed splits (set_sample_splitting), so that every run fits the same folds"
 )
 
 
@@ -225,5 +225,11 @@ def _statuses(run: Path) -> str:
         return ""
     from harness.report.cells import terminal_reason
 
-    rows = [f"  {row['id']}: {terminal_reason(row) or row.get('status')}" for row in results.get("specs", [])]
+    rows = [f"  {row['id']}: {terminal_reason(row) or _status(row)}" for row in results.get("specs", [])]
     return "\n".join([*rows, f"report: {run / 'report.html'}"])
+
+
+def _status(row: dict) -> str:
+    """A row's status, and an error's message with it."""
+    status = str(row.get("status"))
+    return f"{status}: {row['error']}" if status == "error" and row.get("error") else status

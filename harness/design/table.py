@@ -251,6 +251,8 @@ def _check_absorbed(spec: Spec, roles: list[tuple[str, str]], before: pd.DataFra
 
 
 def _check_treatment(spec: Spec, values: pd.DataFrame, where: str) -> None:
+    if values[spec.y].nunique() < 2:  # no effect to estimate: both packages' se would be 0
+        raise DataError(f"{where}: spec '{spec.id}' field 'y': outcome '{spec.y}' is constant in the sample")
     for d in spec.treatments:
         if values[d].nunique() < 2:
             raise DataError(f"{where}: spec '{spec.id}' field 'd': treatment '{d}' is constant in the sample")

@@ -61,7 +61,8 @@ def python_aggregate(coef_reps: np.ndarray, se_reps: np.ndarray) -> Aggregate:
     se_reps = np.asarray(se_reps, dtype=float)
     coef = float(np.median(coef_reps))
     se = float((np.median(coef_reps + PY_SE_CRITICAL * se_reps) - coef) / PY_SE_CRITICAL)
-    t = coef / se
+    with np.errstate(divide="ignore", invalid="ignore"):  # se 0 (a perfect fit): inf or nan, as doubleml's numpy gives
+        t = float(np.float64(coef) / se)
     ci = (float(np.median(coef_reps - Z975 * se_reps)), float(np.median(coef_reps + Z975 * se_reps)))
     return Aggregate(coef, se, t, _two_sided_p(t), ci)
 
