@@ -288,7 +288,11 @@ def _cmd_check(args: argparse.Namespace, argv: list[str]) -> int:
         command=shlex.join(["dml-parity", *argv]),
         progress=None if args.quiet else Progress(),
     )
-    return check_baseline(options)
+    code = check_baseline(options)
+    if code != 0 and (code == FAILED or not args.quiet):  # as run says why on its last line of stderr
+        said = {1: "something moved or changed since the baseline", 3: "a spec failed", 4: "nothing compared"}
+        print(f"dml-parity: exit {code}: check: {said.get(code, 'failed')} (the lines above say which)", file=sys.stderr)
+    return code
 
 
 def write_run(results: dict, out: Path) -> list[str]:

@@ -401,3 +401,16 @@ def test_a_spec_gone_from_the_run_is_counted_as_gone_not_as_moved(saved, tmp_pat
     rows = [cells for cells in map(_cells, printed.splitlines()) if len(cells) == 8]  # the moved table
     assert [(cells[0], cells[6]) for cells in rows] == [("ols_stat", "not in this run")], printed
     assert "1 estimate(s) of the baseline not in this run" in printed and "moved beyond" not in printed
+
+
+def test_a_check_that_ends_non_zero_says_why_on_the_last_line_of_stderr(saved, tmp_path: Path, capsys) -> None:
+    """As a run does (README, exit codes); until 2026-12-07 a check's reason was on stdout only."""
+    spec_path, _, baseline = saved
+    spec_path.write_text(spec_path.read_text(encoding="utf-8").replace("seed: 11", "seed: 12"), encoding="utf-8")
+    code, _, err = _check(capsys, baseline, "--out", str(tmp_path / "c"))
+    assert code == 1
+    assert err.strip().splitlines()[-1] == (
+        "dml-parity: exit 1: check: something moved or changed since the baseline (the lines above say which)"
+    )
+    code, _, err = _check(capsys, baseline, "--out", str(tmp_path / "c"), "--quiet")
+    assert code == 1 and "dml-parity: exit" not in err  # --quiet: only a failure (3) is said
