@@ -151,8 +151,12 @@ class ParityFixture:
         code, text = _cli("run", "--specs", str(spec), "--engines", engines, "--out", str(run), "--quiet")
         if not (run / "results.json").is_file() or code == 3:  # a spec in error: its message, and where the report is
             _fail(f"dml-parity: the run of {spec} failed (exit {code})\n{text}{_statuses(run)}")
+        # A model's spec and data were temporary files: its baseline names the model and its test.
+        model = (
+            None if isinstance(model_or_spec, (str, Path)) else f"{type(model_or_spec).__name__} of {self._request.node.nodeid}"
+        )
         if not baseline.is_file():
-            self._save(run, baseline)
+            self._save(run, baseline, model)
             without_r = " (R not loadable here: Python's numbers only)" if no_r else ""
             _fail(f"dml-parity baseline not found, created{without_r}:\n- {baseline}")
         code, text = _cli("check", "--baseline", str(baseline), "--run", str(run))
@@ -161,7 +165,7 @@ class ParityFixture:
         if code == 0:
             return
         if self._request.config.getoption("dml_parity_regen"):
-            self._regenerate(run, baseline, no_r, text)
+            self._regenerate(run, baseline, no_r, text, model)
         hint = f"\nif the change is intended: pytest --dml-parity-regen rewrites {baseline}" if code in (1, 2) else ""
         if not isinstance(model_or_spec, (str, Path)) and "\nrows and folds: differ" in text:
             hint = f"\n{UNSEEDED_FOLDS}{hint}"
@@ -176,18 +180,28 @@ class ParityFixture:
         _compared(model_or_spec, ("python",), p_adjust).to_spec(folder)
         return folder / "spec.yaml"
 
-    def _save(self, run: Path, baseline: Path) -> None:
-        code, text = _cli("baseline", "save", str(run), "--to", str(baseline))
+    def _save(self, run: Path, baseline: Path, model: Optional[str] = None) -> None:
+        if model is None:
+            code, text = _cli("baseline", "save", str(run), "--to", str(baseline))
+        else:  # baseline save as the command does it, with the model named for the temporary files
+            from harness.errors import HarnessError
+            from harness.regression.baseline import save_baseline
+
+            try:
+                save_baseline(run, baseline, model=model)
+                code, text = 0, ""
+            except HarnessError as err:
+                code, text = 2, f"dml-parity: error: {err}"
         if code != 0:
             _fail(f"dml-parity: could not write the baseline {baseline} (exit {code})\n{text}")
 
-    def _regenerate(self, run: Path, baseline: Path, no_r: Optional[str], text: str) -> None:
+    def _regenerate(self, run: Path, baseline: Path, no_r: Optional[str], text: str, model: Optional[str] = None) -> None:
         if no_r and _keeps_r(baseline):
             _fail(
                 f"dml-parity: --dml-parity-regen: R cannot be loaded here ({no_r}); rewriting {baseline} "
                 f"would drop R's stored numbers: regenerate where R loads\n\n{text}"
             )
-        self._save(run, baseline)
+        self._save(run, baseline, model)
         _fail(f"dml-parity baseline differed and --dml-parity-regen is set, rewrote:\n- {baseline}\n\n{text}")
 
 

@@ -128,9 +128,15 @@ def data_record(provenance: dict, spec_file, relative_to: Path) -> dict:
     return record
 
 
-def save_baseline(run_dir: Path, to: Path) -> None:
+# The spec_file of a baseline made from a doubleml model (the pytest fixture's): its spec and data
+# were temporary files, whose paths would change with every run.
+MODEL_SOURCE = "not a file: the spec harness.compare wrote for "
+
+
+def save_baseline(run_dir: Path, to: Path, model: Optional[str] = None) -> None:
     """Write the estimates of a run (a directory with results.json), what they were fitted on and
-    with which packages, to a baseline file."""
+    with which packages, to a baseline file. ``model``: the run was of a doubleml model's spec, which
+    the baseline names so (its files were temporary), e.g. ``DoubleMLPLR of tests/test_a.py::test_b``."""
     results = read_results(run_dir)
     spec_file = run_spec_file(results)
     spec_path = Path(results["provenance"]["spec_file"]["path"])
@@ -162,6 +168,9 @@ def save_baseline(run_dir: Path, to: Path) -> None:
         "specs": specs,
         "estimates": estimates,
     }
+    if model is not None:
+        baseline["spec_file"] = f"({MODEL_SOURCE}{model})"
+        baseline["data"]["path"] = f"({model}'s data)"
     _refuse_a_users_file(to)
     try:
         atomic_write_json(to, {**baseline, "sha256": content_sha256(baseline)})

@@ -22,6 +22,7 @@ from tabulate import tabulate
 from harness.errors import DataError, EnvironmentProblem, HarnessError
 from harness.regression.baseline import (
     GONE,
+    MODEL_SOURCE,
     data_record,
     drift,
     load_baseline,
@@ -119,6 +120,11 @@ def _rerun(baseline: dict, options: CheckOptions, out: Path):
 
     # Before anything is read or fitted: a check that cannot write its report must not start.
     check_output(out)
+    if baseline["spec_file"].startswith(f"({MODEL_SOURCE}"):
+        raise DataError(
+            f"{options.baseline}: made from a doubleml model by the pytest fixture ({baseline['spec_file'][1:-1]}); "
+            "check it by running that test, or give --run with a run of the model's spec"
+        )
     spec_path = (options.baseline.resolve().parent / baseline["spec_file"]).resolve()
     spec_file = load_spec_file(spec_path, options.only)
     engines = options.engines or tuple(baseline["engines"])
