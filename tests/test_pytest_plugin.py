@@ -154,6 +154,7 @@ def _without_r(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> No
     """The process pytester starts finds no R: no R on PATH, no R_HOME (rpy2 then cannot find R)."""
     monkeypatch.setenv("PATH", str(Path(sys.executable).parent))
     monkeypatch.delenv("R_HOME", raising=False)
+    monkeypatch.delenv("DMLP_REQUIRE_R", raising=False)  # the suite's own CI setting: the user's test asks nothing
     pytester.makepyfile(test_no_r=NO_R_TEST)
 
 
@@ -166,6 +167,10 @@ def test_without_r_python_is_compared_with_both_as_stored_and_says_so(project: p
     result.assert_outcomes(passed=2)
     line = f"test_effect.dml.json: R not run: compared with DoubleML 1.0.2 results stored on {created}"
     result.stdout.fnmatch_lines(["*- dml-parity -*", line])
+    # Under pytest-xdist too: the worker's lines reach the controller's summary (until 2026-12-07 not).
+    parallel = project.runpytest_subprocess(*PLUGIN, "-n", "2")
+    parallel.assert_outcomes(passed=2)
+    parallel.stdout.fnmatch_lines(["*- dml-parity -*", line])
 
     _move_the_data(project)  # without R, a move is still caught (Python now against both as stored)
     moved = project.runpytest_subprocess(*PLUGIN)
@@ -203,10 +208,23 @@ def test_assert_agree_without_r_compared_nothing_and_fails(pytester: pytest.Pyte
     result.stdout.fnmatch_lines(["*R cannot be loaded*assert_agree needs both engines and compared nothing*"])
 
 
+def test_a_ci_that_requires_r_fails_where_r_cannot_be_loaded(project: pytest.Pytester, monkeypatch) -> None:
+    """A team's CI that must compare with R asks for it (until 2026-12-07 no switch did; the R-free
+    path passed quietly)."""
+    _without_r(project, monkeypatch)
+    result = project.runpytest_subprocess(*PLUGIN, "--dml-parity-require-r")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*dml-parity: R is required here (--dml-parity-require-r or DMLP_REQUIRE_R=1)*"])
+    assert not (project.path / BASELINE).exists()  # no R-free baseline written either
+    monkeypatch.setenv("DMLP_REQUIRE_R", "1")
+    project.runpytest_subprocess(*PLUGIN).assert_outcomes(passed=1, failed=1)
+
+
 def test_an_r_home_pointing_nowhere_takes_the_r_free_path(project: pytest.Pytester, monkeypatch) -> None:
     """R started on it would end the session ("Fatal error: unable to open the base package"):
     until 2026-12-06 pytest stopped after the first file with exit 2, no failure and no summary."""
     monkeypatch.setenv("R_HOME", str(project.path / "nowhere"))
+    monkeypatch.delenv("DMLP_REQUIRE_R", raising=False)
     project.makepyfile(test_no_r=NO_R_TEST)
     result = project.runpytest_subprocess(*PLUGIN)
     result.assert_outcomes(passed=1, failed=1)  # R cannot be loaded; the first run writes the baseline

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import warnings
 from contextlib import redirect_stderr, redirect_stdout
@@ -146,6 +147,8 @@ class ParityFixture:
         spec = self._spec_file(model_or_spec, p_adjust)
         baseline = self.baseline_path(basename)
         no_r = r_unavailable()
+        if no_r and (self._request.config.getoption("dml_parity_require_r") or os.environ.get("DMLP_REQUIRE_R") == "1"):
+            _fail(f"dml-parity: R is required here (--dml-parity-require-r or DMLP_REQUIRE_R=1) and cannot be loaded: {no_r}")
         run = self._folder("run")
         engines = "python" if no_r else "python,r"
         code, text = _cli("run", "--specs", str(spec), "--engines", engines, "--out", str(run), "--quiet")
