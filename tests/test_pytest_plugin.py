@@ -462,8 +462,9 @@ from pathlib import Path
 import harness.engines.python_engine as engine
 
 
-def test_effect(dml_parity, monkeypatch):
+def test_effect(dml_parity, monkeypatch, tmp_path):
     monkeypatch.setenv("DMLP_IN_PROCESS", "1")  # the fit runs here, where the learner is broken
+    monkeypatch.setenv("DMLP_CACHE_DIR", str(tmp_path))  # and is not served from an earlier test's cache
 
     def broken(*args, **kwargs):
         raise RuntimeError("the learner broke")
