@@ -85,6 +85,17 @@ def test_a_damaged_stata_file_is_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+def _python_record(spec: Path, out: Path) -> dict:
+    """The one result row of ``dml-parity run`` on ``spec``, Python only, as a user runs it."""
+    args = ["run", "--specs", spec, "--out", out, "--engines", "python", "--no-cache", "--quiet"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", *map(str, args)], capture_output=True, text=True, env=env(), cwd=ROOT, timeout=600
+    )
+    assert proc.returncode == 4, proc.stderr  # one engine: nothing compared
+    [record] = json.loads((out / "results.json").read_text(encoding="utf-8"))["specs"]
+    return record
+
+
 def test_a_stata_year_is_a_period_for_lags(tmp_path: Path) -> None:
     """A %ty year (a date to pandas by default) stays the year, so a lag of 1 is last year's value."""
     rng = np.random.default_rng(3)
@@ -103,12 +114,7 @@ def test_a_stata_year_is_a_period_for_lags(tmp_path: Path) -> None:
         "  - {id: lagged, model: plr, y: y, d: d, x: [x_lag1], lags: {x: 1}, dropna: true, learner: ols, n_folds: 3, seed: 2}\n",
         encoding="utf-8",
     )
-    args = ["run", "--specs", spec, "--out", tmp_path / "out", "--engines", "python", "--no-cache", "--quiet"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "harness.cli", *map(str, args)], capture_output=True, text=True, env=env(), cwd=ROOT, timeout=600
-    )
-    assert proc.returncode == 4, proc.stderr  # one engine: nothing compared
-    [record] = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["specs"]
+    record = _python_record(spec, tmp_path / "out")
     assert record["n_obs"] == units * (len(years) - 1)  # each city's first year has no lag
 
 
@@ -158,11 +164,6 @@ def test_a_sample_may_read_an_interaction_the_spec_makes(tmp_path: Path) -> None
         "     sample: 'educ_x_exper > 150', learner: ols, n_folds: 3, seed: 2}\n",
         encoding="utf-8",
     )
-    args = ["run", "--specs", spec, "--out", tmp_path / "out", "--engines", "python", "--no-cache", "--quiet"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "harness.cli", *map(str, args)], capture_output=True, text=True, env=env(), cwd=ROOT, timeout=600
-    )
-    assert proc.returncode == 4, proc.stderr  # one engine: nothing compared
-    [record] = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["specs"]
+    record = _python_record(spec, tmp_path / "out")
     kept = int((frame["educ"] * frame["exper"] > 150).sum())
     assert 0 < kept < len(frame) and record["n_obs"] == kept
