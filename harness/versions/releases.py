@@ -118,10 +118,15 @@ def r_repository() -> str:
     return os.environ.get(R_REPO_SETTING, DEFAULT_R_REPO).rstrip("/")
 
 
+def _fetch(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=60) as response:  # file:// and http(s)://
+        return response.read().decode("utf-8", "replace")
+
+
 def _read(url: str) -> str:
+    """``url``'s text, or '' where it cannot be read (an optional listing)."""
     try:
-        with urllib.request.urlopen(url, timeout=60) as response:  # file:// and http(s)://
-            return response.read().decode("utf-8", "replace")
+        return _fetch(url)
     except OSError:
         return ""
 
@@ -132,8 +137,7 @@ def r_releases(repo: str) -> dict[str, str]:
     out = {}
     index = f"{repo}/src/contrib/PACKAGES"
     try:
-        with urllib.request.urlopen(index, timeout=60) as response:  # file:// and http(s)://
-            packages = response.read().decode("utf-8", "replace")
+        packages = _fetch(index)
     except (OSError, ValueError) as err:  # unreachable, or not a URL: no release can be said absent
         reason = getattr(err, "reason", None) or err.__class__.__name__
         raise EnvironmentProblem(
