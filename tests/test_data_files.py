@@ -118,6 +118,53 @@ def test_a_stata_year_is_a_period_for_lags(tmp_path: Path) -> None:
     assert record["n_obs"] == units * (len(years) - 1)  # each city's first year has no lag
 
 
+def _results(spec: Path, out: Path) -> dict[str, dict]:
+    """Every result row of a Python-only ``dml-parity run`` on ``spec``, by spec id."""
+    args = ["run", "--specs", spec, "--out", out, "--engines", "python", "--no-cache", "--quiet"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", *map(str, args)], capture_output=True, text=True, env=env(), cwd=ROOT, timeout=600
+    )
+    assert proc.returncode == 4, proc.stderr
+    return {r["id"]: r for r in json.loads((out / "results.json").read_text(encoding="utf-8"))["specs"]}
+
+
+def test_a_lag_is_periods_not_rows_in_a_panel_with_gaps_or_a_longer_step(tmp_path: Path) -> None:
+    """``lags: {x: k}`` is the value at time - k. Until 2026-12-07 it was the value k rows back,
+    kept only where that row's time was t - k: a panel with a gap silently lost lags it has (an
+    outside user's wagepan without 1982 for some men dropped their 1983 rows), and a panel every
+    third year had no lag of 3 at all (refused as "no row has one")."""
+    rng = np.random.default_rng(5)
+    units = 30
+    frame = pd.DataFrame([(u, t) for u in range(units) for t in range(2011, 2018)], columns=["unit", "year"])
+    frame = frame[~((frame["unit"] < 10) & (frame["year"] == 2012))]  # a gap for a third of the units
+    frame["x"] = rng.normal(size=len(frame))
+    frame["d"] = rng.normal(size=len(frame))
+    frame["y"] = frame["d"] + frame["x"] + rng.normal(size=len(frame))
+    earlier = frame[["unit", "year", "x"]].assign(year=frame["year"] + 2).rename(columns={"x": "x_two_back"})
+    frame = frame.merge(earlier, on=["unit", "year"], how="left")  # the lag written by hand
+    frame.to_csv(tmp_path / "gaps.csv", index=False)
+    step = frame[frame["year"].isin([2011, 2014, 2017])].drop(columns="x_two_back")
+    step.to_csv(tmp_path / "step.csv", index=False)
+    common = "model: plr, y: y, d: d, learner: ols, n_folds: 3, seed: 2, dropna: true"
+    spec = tmp_path / "lags.yaml"
+    spec.write_text(
+        "dataset: {path: gaps.csv, unit: unit, time: year}\n"
+        "specs:\n"
+        f"  - {{id: by_the_tool, x: [x_lag2], lags: {{x: 2}}, {common}}}\n"
+        f"  - {{id: by_hand, x: [x_two_back], {common}}}\n",
+        encoding="utf-8",
+    )
+    rows = _results(spec, tmp_path / "out")
+    assert rows["by_the_tool"]["n_obs"] == rows["by_hand"]["n_obs"] == units * 5 - 10  # 2013 keeps its lag
+    assert rows["by_the_tool"]["python"]["coef"] == rows["by_hand"]["python"]["coef"]
+    spec.write_text(
+        "dataset: {path: step.csv, unit: unit, time: year}\n"
+        f"specs:\n  - {{id: every_third_year, x: [x_lag3], lags: {{x: 3}}, {common}}}\n",
+        encoding="utf-8",
+    )
+    assert _results(spec, tmp_path / "out_step")["every_third_year"]["n_obs"] == units * 2
+
+
 def test_a_true_false_treatment_with_empty_fields_runs_once_they_are_dropped(tmp_path: Path) -> None:
     """pandas reads a True/False column with empty fields as text: until 2026-12-06 such a
     treatment was 'not numeric' even with dropna. Now its numbers equal those of the same rows

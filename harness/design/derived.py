@@ -4,7 +4,6 @@ a column the spec needs and does not find, or that is text where numbers belong.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from harness.design.data_file import suggest_column
@@ -42,17 +41,25 @@ def derive_lags(spec: Spec, frame: pd.DataFrame, dataset: DatasetSpec, where: st
             f"{where}: spec '{spec.id}' field 'lags': the time column '{dataset.time}' (dataset.time) is not numeric"
             f"{first_text(frame, dataset.time)}; a lag of k is the value at time - k, so give the period as a number"
         )
-    ordered = frame.sort_values([dataset.unit, dataset.time])
     for col, k in spec.lags.items():
         need(where, spec, frame, col, "lags")
         if k < 1:
             raise SpecError(f"{where}: spec '{spec.id}' field 'lags.{col}': lag must be >= 1, got {k}")
-        lagged = ordered.groupby(dataset.unit, sort=False)[col].shift(k)
-        # A lag is the value k periods earlier, not k rows earlier: gaps in the panel give NaN.
-        gap = ordered.groupby(dataset.unit, sort=False)[dataset.time].shift(k) != ordered[dataset.time] - k
-        lagged[gap] = np.nan
-        frame[_new_column(spec, frame, lag_name(col, k), "lags", where)] = lagged.reindex(frame.index)
+        frame[_new_column(spec, frame, lag_name(col, k), "lags", where)] = _value_periods_earlier(frame, col, k, dataset)
     return frame
+
+
+def _value_periods_earlier(frame: pd.DataFrame, col: str, k: int, dataset: DatasetSpec) -> pd.Series:
+    """Each row's ``col`` in its unit's row at time - k: k periods earlier, not k rows earlier (as
+    ``L.x`` after Stata's ``tsset``), so a panel with gaps or a step above 1 keeps every lag it has.
+    Missing where that row does not exist, or where the unit or time is missing."""
+    unit, time = frame[dataset.unit], frame[dataset.time]
+    known = (unit.notna() & time.notna()).to_numpy()
+    by_period = pd.Series(frame[col].to_numpy()[known], index=pd.MultiIndex.from_arrays([unit[known], time[known]]))
+    # The data file refuses duplicate (unit, time) rows; a generated frame could still hold them.
+    by_period = by_period[~by_period.index.duplicated(keep=False)]
+    earlier = pd.MultiIndex.from_arrays([unit[known], time[known] - k])
+    return pd.Series(by_period.reindex(earlier).to_numpy(), index=frame.index[known]).reindex(frame.index)
 
 
 def _new_column(spec: Spec, frame: pd.DataFrame, name: str, field: str, where: str) -> str:
