@@ -41,7 +41,18 @@ def spec_with(entry: str) -> str:
     return f"dataset: {{path: DATA}}\nspecs:\n  - {entry}\n"
 
 
+OLS_WITH = "{{id: a, model: plr, y: y, d: d, x: [x1], learner: ols, {}}}"
+
 CASES = [
+    # Until 2026-12-07 (an outside user): no controls crashed in the feasibility check (exit 3); a
+    # negative seed failed in numpy (exit 3), one of 2**31 or more started the fits and ended in R's
+    # set.seed (an error spec and a report written); true and "5" were read as 1 and 5.
+    ("no controls", "{id: a, model: plr, y: y, d: d, learner: ols}", r"spec 'a' field 'x': no controls"),
+    ("empty controls", "{id: a, model: plr, y: y, d: d, x: [], learner: ols}", r"spec 'a' field 'x': no controls"),
+    ("negative seed", OLS_WITH.format("seed: -5"), r"field 'seed': must lie in \[0, 2147483647\], got -5$"),
+    ("seed beyond R", OLS_WITH.format("seed: 2147483648"), r"field 'seed': must lie in \[0, 2147483647\]"),
+    ("seed true", OLS_WITH.format("seed: true"), r"field 'seed': give a whole number, got True$"),
+    ("folds as text", OLS_WITH.format("n_folds: '5'"), r"field 'n_folds': give a whole number, got '5'$"),
     (
         "unknown column",
         "{id: a, model: plr, y: y, d: dd, x: [x1], learner: ols}",

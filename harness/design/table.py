@@ -158,6 +158,8 @@ def build_design(spec: Spec, data: pd.DataFrame, dataset: DatasetSpec, where: st
     _check_absorbed(spec, roles, before, values, where)
 
     extra_x = tuple(c for c in values.columns if c not in model_cols)
+    if not spec.x and not extra_x:  # unit dummies alone are controls enough
+        raise SpecError(f"{where}: spec '{spec.id}' field 'x': no controls; the nuisance learners need at least one column")
     out = values  # built above for this design alone: no copy needed to add the cluster codes
     for col in spec.cluster or []:
         out[col] = pd.factorize(frame[col], sort=True)[0].astype(float)

@@ -200,6 +200,22 @@ class Spec(_Frozen):
                 raise ValueError(f"treatments repeat: {value}")
         return value
 
+    @field_validator("n_folds", "n_rep", "seed", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        # pydantic would read true as 1 and "5" as 5: a setting written so is likely not what was meant.
+        if isinstance(value, (bool, str)):
+            raise ValueError(f"give a whole number, got {value!r}")
+        return value
+
+    @field_validator("seed")
+    @classmethod
+    def _seed(cls, value: int) -> int:
+        # Both packages must take it: numpy's seeds are not negative, R's set.seed takes 32-bit integers.
+        if not 0 <= value < 2**31:
+            raise ValueError(f"must lie in [0, 2147483647], got {value}")
+        return value
+
     @field_validator("n_folds")
     @classmethod
     def _folds(cls, value: int) -> int:
