@@ -193,8 +193,14 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     if args.command == "baseline":
         from harness.regression.baseline import save_baseline
 
-        save_baseline(args.run_dir, args.to)
+        engines = save_baseline(args.run_dir, args.to)
         print(f"wrote {args.to}")
+        if "r" not in engines:  # a regression baseline, not a parity one: said now, and by every check of it
+            print(
+                f"note: {args.run_dir} ran {', '.join(engines)} only: the baseline holds no R numbers, so a check of it "
+                "judges no parity between Python and R; save one from a run of both engines for that",
+                file=sys.stderr,
+            )
         return 0
     if args.command == "check":
         return _cmd_check(args, argv)

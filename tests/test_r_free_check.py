@@ -137,3 +137,21 @@ def test_without_r_a_check_of_both_engines_says_how_to_check_without_it(tmp_path
     assert line.startswith("dml-parity: error: rpy2 or R is not usable")
     hint = f"without R: dml-parity check --baseline {baseline} --engines python compares Python now with Python and R as stored"
     assert line.endswith(hint)
+
+
+def test_a_baseline_without_r_says_that_no_parity_was_judged(tmp_path: Path, capsys) -> None:
+    """Saved from a run of Python alone (``--engines python``, exit 4), a baseline holds no R numbers,
+    so a check of it is Python's regression only. Until 2026-12-07 the check said "nothing moved"
+    (exit 0) with no word of that, and the save gave no note (an outside team's CI went green)."""
+    data = tmp_path / "d.csv"
+    data.write_text("y,d,x\n" + "\n".join(f"{i % 7 + 0.5 * i},{i % 3},{(i * 13) % 11}" for i in range(60)), encoding="utf-8")
+    spec = tmp_path / "s.yaml"
+    spec.write_text("dataset: {path: d.csv}\nspecs:\n  - {id: a, model: plr, y: y, d: d, x: [x], learner: ols}\n", "utf-8")
+    assert main(["run", "--specs", str(spec), "--engines", "python", "--out", str(tmp_path / "run"), "--quiet"]) == 4
+    capsys.readouterr()
+    assert main(["baseline", "save", str(tmp_path / "run"), "--to", str(tmp_path / "b.json")]) == 0
+    assert "the baseline holds no R numbers, so a check of it judges no parity" in capsys.readouterr().err
+    code, printed = _check(capsys, tmp_path / "b.json", tmp_path / "c")
+    assert code == 0, printed  # Python's numbers did not move: as a regression check, it passes
+    assert printed.startswith("R not in the baseline: it holds Python's numbers only, so this check judged no parity")
+    assert json.loads((tmp_path / "c" / "check.json").read_text(encoding="utf-8"))["r_in_baseline"] is False

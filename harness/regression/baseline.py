@@ -133,10 +133,11 @@ def data_record(provenance: dict, spec_file, relative_to: Path) -> dict:
 MODEL_SOURCE = "not a file: the spec harness.compare wrote for "
 
 
-def save_baseline(run_dir: Path, to: Path, model: Optional[str] = None) -> None:
+def save_baseline(run_dir: Path, to: Path, model: Optional[str] = None) -> list[str]:
     """Write the estimates of a run (a directory with results.json), what they were fitted on and
     with which packages, to a baseline file. ``model``: the run was of a doubleml model's spec, which
-    the baseline names so (its files were temporary), e.g. ``DoubleMLPLR of tests/test_a.py::test_b``."""
+    the baseline names so (its files were temporary), e.g. ``DoubleMLPLR of tests/test_a.py::test_b``.
+    Returns the engines the run fitted, which the baseline holds."""
     results = read_results(run_dir)
     spec_file = run_spec_file(results)
     spec_path = Path(results["provenance"]["spec_file"]["path"])
@@ -176,6 +177,7 @@ def save_baseline(run_dir: Path, to: Path, model: Optional[str] = None) -> None:
         atomic_write_json(to, {**baseline, "sha256": content_sha256(baseline)})
     except OSError as err:
         raise DataError(f"--to {to}: cannot write the baseline ({os_reason(err)})") from None
+    return baseline["engines"]
 
 
 def _refuse_a_users_file(to: Path) -> None:

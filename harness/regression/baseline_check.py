@@ -31,7 +31,7 @@ from harness.regression.baseline import (
     run_spec_file,
     version_changes,
 )
-from harness.regression.stored_r import NOT_RUN, judge_stored_r, r_free_line, render_stored_r
+from harness.regression.stored_r import NOT_RUN, PYTHON_ONLY, judge_stored_r, r_free_line, render_stored_r
 from harness.running.progress import Progress
 
 __all__ = ["CheckOptions", "check_baseline", "input_changes"]
@@ -87,7 +87,7 @@ def check_baseline(options: CheckOptions) -> int:
     code = _exit_code(changes, moved, errors, bool(engines and rows) or bool(judged), newly)
     text = render(baseline, changes, moved, engines, len(rows), errors, code, stored)
     if out is not None:  # written before the verdict is printed: a failed write is the exit code, not a printed one
-        summary = _as_json(options, changes, moved, engines, errors, code)
+        summary = {**_as_json(options, changes, moved, engines, errors, code), "r_in_baseline": "r" in baseline["engines"]}
         if stored is not None:
             summary["stored_r"] = {"line": r_free_line(baseline), "not_run": NOT_RUN, "rows": stored}
         _write(results, out, text, summary)
@@ -357,6 +357,8 @@ def render(
     """The check as markdown: what changed since the baseline, what moved, Python now against R as
     stored where R was not run (``stored``), the outcome."""
     lines = [r_free_line(baseline), ""] if stored is not None else []
+    if "r" not in baseline["engines"]:
+        lines = [PYTHON_ONLY, ""]
     lines += _render_changes(baseline, changes)
     lines += ["", "## What moved", ""]
     skipped = [e for e in baseline["engines"] if e not in engines]

@@ -25,6 +25,14 @@ __all__ = ["NOT_RUN", "judge_stored_r", "r_free_line", "render_stored_r", "store
 NOT_RUN = "folds, nuisance, learner_free (they read R's fit) and joint inference"
 
 
+# A baseline saved from a run without R (the pytest fixture where R does not load, or a run of
+# --engines python): a check of it is Python's regression alone, which it says first.
+PYTHON_ONLY = (
+    "R not in the baseline: it holds Python's numbers only, so this check judged no parity between Python and R; "
+    "save it again from a run of both engines"
+)
+
+
 def r_free_line(baseline: dict) -> str:
     """The one line that says R was not run and what stood in for it."""
     version = ((baseline.get("versions") or {}).get("r") or {}).get("DoubleML") or "(version not recorded)"
