@@ -416,3 +416,22 @@ def test_a_check_that_ends_non_zero_says_why_on_the_last_line_of_stderr(saved, t
     )
     code, _, err = _check(capsys, baseline, "--out", str(tmp_path / "c"), "--quiet")
     assert code == 1 and "dml-parity: exit" not in err  # --quiet: only a failure (3) is said
+
+
+def test_saving_from_another_folder_than_the_run_names_why_its_spec_file_is_not_found(
+    tmp_path: Path, generated_csv: Path, monkeypatch, capsys
+) -> None:
+    """A run records its spec file as given (relative: clones record alike). Until 2026-12-07 a save
+    from another folder said only "s.yaml: spec file not found" (an outside user)."""
+    spec_path = _write_specs(tmp_path, generated_csv)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--specs", "s.yaml", "--engines", "python", "--out", "run", "--quiet"]) == 4
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    capsys.readouterr()
+    assert main(["baseline", "save", "../run", "--to", "b.json"]) == 2
+    err = capsys.readouterr().err
+    assert f"s.yaml: spec file not found from {tmp_path / 'elsewhere'}; the run recorded it relative to the folder" in err
+    assert not (tmp_path / "elsewhere" / "b.json").exists()
+    monkeypatch.chdir(tmp_path)
+    assert main(["baseline", "save", "run", "--to", "b.json"]) == 0 and spec_path.is_file()

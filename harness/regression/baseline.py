@@ -96,7 +96,14 @@ def run_spec_file(results: dict):
     ``SpecError`` when it is gone or no longer valid."""
     from harness.language.spec import load_spec_file
 
-    spec_file = load_spec_file(Path(results["provenance"]["spec_file"]["path"]))
+    path = Path(results["provenance"]["spec_file"]["path"])
+    if not path.is_absolute() and not path.exists():
+        # A run records its spec file as given, so that clones in other folders record alike.
+        raise DataError(
+            f"{path}: spec file not found from {Path.cwd()}; the run recorded it relative to the folder it ran in: "
+            "save from that folder, or give the run --specs as an absolute path"
+        )
+    spec_file = load_spec_file(path)
     return spec_file if spec_file.sha256 == results["provenance"]["spec_file"]["sha256"] else None
 
 
