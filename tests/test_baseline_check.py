@@ -149,6 +149,20 @@ def test_a_title_change_is_shown_but_is_no_finding(saved, generated_csv: Path, c
     assert "title (descriptive)" in printed
 
 
+def test_a_setting_written_otherwise_is_no_change_but_another_setting_is(saved, generated_csv: Path, capsys) -> None:
+    """``learner: {name: ols}`` is ``learner: ols``, and a default spelt out is the default. Until
+    2026-12-07 both were changed fields and exit 1 (an outside team's check)."""
+    spec_path, _, baseline = saved
+    text = SPECS.replace("learner: ols}", "learner: {name: ols}}", 1).replace("seed: 11}", "seed: 11, score: partialling out}")
+    spec_path.write_text(text.replace("DATA", str(generated_csv)), encoding="utf-8")
+    code, printed, _ = _check(capsys, baseline, "--quiet")
+    assert code == 0, printed
+    assert "spec fields: the same as the baseline's" in printed
+    spec_path.write_text(text.replace("DATA", str(generated_csv)).replace("partialling out", "IV-type"), encoding="utf-8")
+    code, printed, _ = _check(capsys, baseline, "--quiet")
+    assert code == 1 and "score" in printed.split("## What moved")[0], printed
+
+
 def test_other_data_is_a_finding_and_the_baseline_s_data_is_the_default(saved, tmp_path: Path, generated_csv, capsys) -> None:
     spec_path, _, baseline = saved
     other = tmp_path / "other.csv"

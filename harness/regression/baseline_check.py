@@ -20,6 +20,7 @@ from typing import Optional
 from tabulate import tabulate
 
 from harness.errors import DataError, EnvironmentProblem, HarnessError
+from harness.language.spec import DEFAULT_SCORES
 from harness.regression.baseline import (
     GONE,
     MODEL_SOURCE,
@@ -197,8 +198,10 @@ def input_changes(baseline: dict, spec_file, results: dict, baseline_dir: Path, 
             if spec.id not in known:
                 specs[spec.id] = {"status": "new", "fields": []}
             elif known[spec.id]["sha256"] != spec.content_hash():
-                fields = _field_changes(known[spec.id]["fields"], spec.recorded_fields())
-                specs[spec.id] = {"status": "changed", "fields": [(f, b, a, f not in DESCRIPTIVE_FIELDS) for f, b, a in fields]}
+                fields = _field_changes(_as_set(known[spec.id]["fields"]), _as_set(spec.recorded_fields()))
+                if fields:  # else written otherwise, set alike (learner: ols / {name: ols}, a default spelt out)
+                    counted = [(f, b, a, f not in DESCRIPTIVE_FIELDS) for f, b, a in fields]
+                    specs[spec.id] = {"status": "changed", "fields": counted}
         ids = {s.id for s in spec_file.specs}
         for spec_id in sorted(set(known) - ids):
             if only is None:
@@ -221,6 +224,25 @@ def input_changes(baseline: dict, spec_file, results: dict, baseline_dir: Path, 
         "rows_folds": rows_folds,
         "versions": version_changes(baseline.get("versions") or {}, now_versions),
     }
+
+
+# Optional fields whose unset value means this setting, which a spec may also spell out.
+_UNSET_MEANS = {"partial": "X", "normalize_ipw": False, "use_other_treat_as_covariate": True}
+
+
+def _as_set(fields: dict) -> dict:
+    """A spec's recorded fields as the fits read them: a learner ``{name: ols}`` is ``ols``, and an
+    unset score or option is its default, so writing either out is no change."""
+    def learner(choice):
+        return choice["name"] if isinstance(choice, dict) and set(choice) == {"name"} else choice
+
+    out = {**fields, "learner": learner(fields.get("learner"))}
+    out["learners"] = {n: learner(c) for n, c in (fields.get("learners") or {}).items()}
+    if out.get("score") is None:
+        out["score"] = DEFAULT_SCORES.get(fields.get("model"))
+    for name, meaning in _UNSET_MEANS.items():
+        out[name] = meaning if out.get(name) is None else out[name]
+    return out
 
 
 def _field_changes(before: dict, now: dict) -> list[tuple[str, object, object]]:
