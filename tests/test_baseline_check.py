@@ -163,6 +163,22 @@ def test_a_setting_written_otherwise_is_no_change_but_another_setting_is(saved, 
     assert code == 1 and "score" in printed.split("## What moved")[0], printed
 
 
+def test_a_baseline_of_some_specs_is_checked_on_those(tmp_path: Path, generated_csv: Path, capsys) -> None:
+    """Saved from a run with --only, a baseline holds those specs, and its check fits those. Until
+    2026-12-07 the check fitted every spec and failed on the others as new (exit 1 with the spec
+    file unchanged), unless the user knew to give --only again."""
+    spec_path = _write_specs(tmp_path, generated_csv)
+    _run(spec_path, tmp_path / "run", "--only", "ols_twin")
+    assert main(["baseline", "save", str(tmp_path / "run"), "--to", str(tmp_path / "b.json")]) == 0
+    code, printed, _ = _check(capsys, tmp_path / "b.json", "--quiet", "--out", str(tmp_path / "c1"))
+    assert code == 0, printed
+    assert "specs: the baseline's run chose ols_twin (--only); checked those" in printed
+    assert "no drift: 1 estimate row(s)" in printed
+    both = ("--only", "ols_twin,ols_stat", "--out", str(tmp_path / "c2"))
+    code, printed, _ = _check(capsys, tmp_path / "b.json", "--quiet", *both)
+    assert code == 1 and "| ols_stat | (new: not in the baseline)" in printed, printed  # asked for: still said
+
+
 def test_other_data_is_a_finding_and_the_baseline_s_data_is_the_default(saved, tmp_path: Path, generated_csv, capsys) -> None:
     spec_path, _, baseline = saved
     other = tmp_path / "other.csv"

@@ -176,6 +176,8 @@ def save_baseline(run_dir: Path, to: Path, model: Optional[str] = None) -> list[
         "specs": specs,
         "estimates": estimates,
     }
+    if results["provenance"].get("only"):
+        baseline["only"] = results["provenance"]["only"]
     if model is not None:
         baseline["spec_file"] = f"({MODEL_SOURCE}{model})"
         baseline["data"]["path"] = f"({model}'s data)"

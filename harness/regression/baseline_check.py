@@ -10,6 +10,7 @@ is for.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
@@ -62,6 +63,10 @@ class CheckOptions:
 def check_baseline(options: CheckOptions) -> int:
     """Print what changed and what moved; write check.md and check.json with the re-run's report."""
     baseline = load_baseline(options.baseline)
+    chosen = ""
+    if options.only is None and baseline.get("only"):  # saved from a run of some specs: those are checked
+        options = dataclasses.replace(options, only=baseline["only"])
+        chosen = f"specs: the baseline's run chose {', '.join(baseline['only'])} (--only); checked those"
     out = None
     if options.run_dir is not None:
         results = read_results(options.run_dir)
@@ -86,7 +91,7 @@ def check_baseline(options: CheckOptions) -> int:
     # A finding when Python now disagrees with R as stored where the baseline's own numbers did not.
     newly = any(j["status"] == "disagree" != j["baseline_status"] for j in judged)
     code = _exit_code(changes, moved, errors, bool(engines and rows) or bool(judged), newly)
-    text = render(baseline, changes, moved, engines, len(rows), errors, code, stored)
+    text = render(baseline, changes, moved, engines, len(rows), errors, code, stored, chosen)
     if out is not None:  # written before the verdict is printed: a failed write is the exit code, not a printed one
         summary = {**_as_json(options, changes, moved, engines, errors, code), "r_in_baseline": "r" in baseline["engines"]}
         if stored is not None:
@@ -375,12 +380,15 @@ def render(
     errors: list[str],
     code: int,
     stored: Optional[dict] = None,
+    chosen: str = "",
 ) -> str:
     """The check as markdown: what changed since the baseline, what moved, Python now against R as
     stored where R was not run (``stored``), the outcome."""
     lines = [r_free_line(baseline), ""] if stored is not None else []
     if "r" not in baseline["engines"]:
         lines = [PYTHON_ONLY, ""]
+    if chosen:
+        lines += [chosen, ""]
     lines += _render_changes(baseline, changes)
     lines += ["", "## What moved", ""]
     skipped = [e for e in baseline["engines"] if e not in engines]

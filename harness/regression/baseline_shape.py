@@ -51,6 +51,7 @@ class _Baseline(_Open):
     estimates: dict[str, _Estimate]
     versions: dict
     data: dict
+    only: Optional[list[str]] = None
 
 
 def check_shape(baseline: dict, path: Path) -> None:
