@@ -284,6 +284,26 @@ def _plr(ml_l, ml_m=None):
     return dml.DoubleMLPLR(data, ml_l=ml_l, ml_m=ml_m if ml_m is not None else ols(), n_folds=2)
 
 
+def test_a_frame_changed_after_the_data_object_was_built_is_named_not_compared() -> None:
+    """doubleml fits copies of the frame's columns taken when its DoubleMLData was built; the tool
+    reads the frame. Until 2026-12-07 an outcome changed after the fit gave `disagree` blamed on the
+    folds (an outside user's LaLonde data, one earnings value set to 999)."""
+    import doubleml as dml
+
+    frame = catholic(200)
+    data = dml.DoubleMLData(frame, y_col="math12", d_cols="cathhs", x_cols=CONTROLS)
+    np.random.seed(3)
+    plr = dml.DoubleMLPLR(data, ml_l=ols(), ml_m=ols(), n_folds=2)
+    plr.fit()
+    before = frame.loc[4, "math12"]
+    frame.loc[4, "math12"] = 999.0
+    said = rf"^data: column 'math12' changed since the DoubleMLData was built \(row 5: 999 in its frame, {before:.6g} in the copy"
+    with pytest.raises(ModelError, match=said):
+        harness.compare(plr)
+    frame.loc[4, "math12"] = before  # put back: the model compares (and agrees: ols on both sides)
+    assert harness.compare(plr).status == "agree"
+
+
 def test_a_model_the_tool_refuses_is_named_as_the_model() -> None:
     """A fold no package can fit alike, said of the model the user built (until 2026-12-07 the
     message named 'data.csv' and a spec 'plr', files the user never wrote)."""

@@ -81,6 +81,7 @@ def read_model(model: Any) -> ModelReading:
     if per_fold:
         entry["fold_params"] = per_fold
     columns = _model_columns(data, name, cluster)
+    _check_frame_unchanged(data)
     # A spec and a CSV header name columns by text: a frame's integer names (a numpy array made a
     # frame) become their text, in the entry as in the frame.
     frame = data.data[columns].reset_index(drop=True).set_axis([str(c) for c in columns], axis=1)
@@ -151,6 +152,30 @@ def _model_columns(data: Any, name: str, cluster: list) -> list:
             reason = str(err).split(";")[0]
             raise ModelError(f"data: {reason}; rename it in the data frame before building the DoubleMLData") from None
     return columns
+
+
+def _check_frame_unchanged(data: Any) -> None:
+    """The tool sends R the DoubleMLData's frame, while doubleml fits the copies of its columns the
+    data object took when it was built: a frame changed since then would be compared as a
+    difference between the packages (an outside user's change to one outcome read as folds that
+    differ). Refused naming the column; doubleml's copies are read where this release has them."""
+    frame = data.data
+    copies = [getattr(data, name, None) for name in ("_y", "_d", "_X", "_z")]
+    for copy in (c for c in copies if c is not None):
+        held = copy.to_frame() if isinstance(copy, pd.Series) else copy
+        for column in held.columns:
+            if column not in frame.columns:
+                continue
+            now = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+            then = pd.to_numeric(held[column], errors="coerce").to_numpy(dtype=float)
+            changed = np.flatnonzero(~((now == then) | (np.isnan(now) & np.isnan(then)))) if len(now) == len(then) else [0]
+            if len(changed):
+                row = int(changed[0])
+                raise ModelError(
+                    f"data: column '{column}' changed since the DoubleMLData was built (row {row + 1}: {now[row]:.6g} in "
+                    f"its frame, {then[row]:.6g} in the copy doubleml fits); build the DoubleMLData again from the frame "
+                    "and fit the model again"
+                )
 
 
 def _as_text(value: Any) -> Any:

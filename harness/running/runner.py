@@ -256,8 +256,7 @@ def run(options: RunOptions) -> dict:
             "data": _data_provenance(spec_file, data_path),
             "spec_file": {"path": str(spec_file.path), "sha256": spec_file.sha256},
             "seeds": {p.spec.id: p.spec.seed for p in prepared},
-            # The specs --only chose: a baseline of this run holds those, and its check fits those.
-            **({"only": list(options.only)} if options.only else {}),
+            **({"only": list(options.only)} if options.only else {}),  # a baseline of this run holds, and checks, those
             "platform": f"{platform.system()} {platform.machine()}",
             # How many fits were served by the cache (judged again) and fitted (again): not stable.
             "cache": {"served": len(served), "fitted": len(todo) - len(refitted), "refitted": len(refitted)},
