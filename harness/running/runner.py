@@ -239,12 +239,11 @@ def run(options: RunOptions) -> dict:
         result = judge_stored(tasks[i], stored.engines, stored.timings)
         results[i] = {**result, "timings": {**result["timings"], "cached": True}, "cache": "served"}
 
-    # A spec with several treatments gives one row per treatment (harness.verdict.treatment_rows).
-    specs_out = [row for i in range(len(prepared)) for row in _spec_outcome(plan, i, prepared[i], results, truth, options)]
     from harness.verdict.claims import judge_claims
     from harness.verdict.summary import summarize
 
-    specs_out = judge_claims(specs_out)
+    # A spec with several treatments gives one row per treatment (harness.verdict.treatment_rows).
+    specs_out = judge_claims([row for i, p in enumerate(prepared) for row in _spec_outcome(plan, i, p, results, truth, options)])
     return {
         "schema": SCHEMA,
         "provenance": {
