@@ -9,6 +9,7 @@ so in one line; ``assert_agree`` fails, since it would compare nothing.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -96,13 +97,27 @@ class ParityFixture:
     # --- paths ---------------------------------------------------------------------------------------
 
     def baseline_path(self, basename: Optional[str] = None) -> Path:
-        """``<test dir>/<test module>/<basename or test name>.dml.json`` (the test name with every
-        character that is not a letter, digit or underscore made ``_``, as pytest-regressions does)."""
+        """``<test dir>/<test module>/[<class>/]<basename or test name>.dml.json``: a test in a class
+        has its class's folder (nested classes one each); the test name has every character that is not
+        a letter, digit or underscore made ``_`` (as pytest-regressions does), and where that changed it,
+        ``-`` and 8 hex digits of its sha256 follow. A ``basename`` is taken as it is, beside the module."""
         module = Path(self._request.path)
         if basename is not None and (Path(basename).name != basename or basename in ("", ".", "..")):
             raise ValueError(f"basename: a file name, not a path ({basename!r}): the baseline stays beside the test")
-        name = basename if basename is not None else re.sub(r"\W", "_", self._request.node.name)
-        return module.parent / module.stem / f"{name}{BASELINE_SUFFIX}"
+        if basename is not None:  # the user's own name: two tests given one share it, as they asked
+            return module.parent / module.stem / f"{basename}{BASELINE_SUFFIX}"
+        classes = [_file_name(node.name) for node in self._request.node.listchain() if isinstance(node, pytest.Class)]
+        return module.parent.joinpath(module.stem, *classes, f"{_file_name(self._request.node.name)}{BASELINE_SUFFIX}")
+
+    def _earlier_baseline(self, basename: Optional[str], spec: Path, model: Optional[str]) -> Optional[Path]:
+        """The file this test's baseline had until 2026-12-07 (no class folder, no digest), where it
+        exists and was saved from this test's spec file (a model's: by this test): still read, so that
+        baselines saved then keep working; one of two tests that shared it is told apart by what it saved."""
+        if basename is not None:
+            return None
+        module = Path(self._request.path)
+        earlier = module.parent / module.stem / f"{_sanitised(self._request.node.name)}{BASELINE_SUFFIX}"
+        return earlier if earlier.is_file() and _saved_from(earlier, spec, model) else None
 
     def _folder(self, what: str) -> Path:
         self._calls += 1
@@ -158,21 +173,23 @@ class ParityFixture:
         model = (
             None if isinstance(model_or_spec, (str, Path)) else f"{type(model_or_spec).__name__} of {self._request.node.nodeid}"
         )
-        if not baseline.is_file():
+        stored = baseline if baseline.is_file() else self._earlier_baseline(basename, spec, model)
+        if stored is None:
             self._save(run, baseline, model)
             without_r = " (R not loadable here: Python's numbers only)" if no_r else ""
             _fail(f"dml-parity baseline not found, created{without_r}:\n- {baseline}")
-        code, text = _cli("check", "--baseline", str(baseline), "--run", str(run))
+        code, text = _cli("check", "--baseline", str(stored), "--run", str(run))
         if text.startswith("R not run:"):
-            self._note(f"{baseline.name}: {text.splitlines()[0]}")
+            self._note(f"{stored.name}: {text.splitlines()[0]}")
         if code == 0:
             return
         if self._request.config.getoption("dml_parity_regen"):
-            self._regenerate(run, baseline, no_r, text, model)
-        hint = f"\nif the change is intended: pytest --dml-parity-regen rewrites {baseline}" if code in (1, 2) else ""
+            self._regenerate(run, stored, baseline, no_r, text, model)
+        writes = f"rewrites {baseline}" if stored == baseline else f"writes {baseline} (read until then: {stored})"
+        hint = f"\nif the change is intended: pytest --dml-parity-regen {writes}" if code in (1, 2) else ""
         if not isinstance(model_or_spec, (str, Path)) and "\nrows and folds: differ" in text:
             hint = f"\n{UNSEEDED_FOLDS}{hint}"
-        _fail(f"dml-parity: {_outcome(code, baseline)} (exit {code})\n\n{text}{hint}")
+        _fail(f"dml-parity: {_outcome(code, stored)} (exit {code})\n\n{text}{hint}")
 
     def _spec_file(self, model_or_spec: Union[str, Path, Any], p_adjust: Optional[str] = None) -> Path:
         if isinstance(model_or_spec, (str, Path)):
@@ -198,14 +215,19 @@ class ParityFixture:
         if code != 0:
             _fail(f"dml-parity: could not write the baseline {baseline} (exit {code})\n{text}")
 
-    def _regenerate(self, run: Path, baseline: Path, no_r: Optional[str], text: str, model: Optional[str] = None) -> None:
-        if no_r and _keeps_r(baseline):
+    def _regenerate(
+        self, run: Path, stored: Path, baseline: Path, no_r: Optional[str], text: str, model: Optional[str] = None
+    ) -> None:
+        """Write ``baseline`` anew; ``stored``, the file checked, is the same or its name until 2026-12-07."""
+        if no_r and _keeps_r(stored):
             _fail(
-                f"dml-parity: --dml-parity-regen: R cannot be loaded here ({no_r}); rewriting {baseline} "
+                f"dml-parity: --dml-parity-regen: R cannot be loaded here ({no_r}); rewriting {stored} "
                 f"would drop R's stored numbers: regenerate where R loads\n\n{text}"
             )
         self._save(run, baseline, model)
-        _fail(f"dml-parity baseline differed and --dml-parity-regen is set, rewrote:\n- {baseline}\n\n{text}")
+        # The earlier file is left: another test of the same spec file may still read it.
+        earlier = "" if stored == baseline else f" (this test no longer reads {stored})"
+        _fail(f"dml-parity baseline differed and --dml-parity-regen is set, rewrote:\n- {baseline}{earlier}\n\n{text}")
 
 
 # A doubleml model draws its folds from numpy's global random stream when it is built, so a test
@@ -215,6 +237,34 @@ UNSEEDED_FOLDS = (
     "model is built; unless its seed changed on purpose, seed it (np.random.seed) before building the model, or "
     "give it fixed splits (set_sample_splitting), so that every run fits the same folds"
 )
+
+
+def _sanitised(name: str) -> str:
+    """Every character that is not a letter, digit or underscore made ``_`` (pytest-regressions' rule)."""
+    return re.sub(r"\W", "_", name)
+
+
+def _file_name(name: str) -> str:
+    """A test's or class's name as a file name. Sanitising is lossy (``[a.b]`` and ``[a_b]`` both give
+    ``_a_b_``), so a changed name gets 8 hex digits of the original's sha256 after ``-``, which no
+    sanitised name holds: distinct names, distinct files; a name sanitising keeps is kept as it is."""
+    safe = _sanitised(name)
+    return safe if safe == name else f"{safe}-{hashlib.sha256(name.encode('utf-8')).hexdigest()[:8]}"
+
+
+def _saved_from(baseline: Path, spec: Path, model: Optional[str]) -> bool:
+    """Whether ``baseline`` was saved from the spec file ``spec`` (for a model: from this model of this test)."""
+    try:
+        stored = json.loads(baseline.read_text(encoding="utf-8")).get("spec_file")
+    except (OSError, ValueError, AttributeError):
+        return False
+    if not isinstance(stored, str):
+        return False
+    from harness.regression.baseline import MODEL_SOURCE
+
+    if model is not None:
+        return stored == f"({MODEL_SOURCE}{model})"
+    return (baseline.parent / stored).resolve() == spec.resolve()
 
 
 def _keeps_r(baseline: Path) -> bool:

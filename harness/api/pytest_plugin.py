@@ -5,7 +5,8 @@ dml-parity is enough; from a source tree: ``pytest -p harness.api.pytest_plugin`
   ``dml_parity.assert_unchanged(model_or_spec_file, basename=None)``
   (:class:`harness.api.parity_fixture.ParityFixture`);
 - ``--dml-parity-regen``: write or rewrite the baselines of the tests that run
-  (``<test dir>/<test module>/<basename or test name>.dml.json``). As pytest-regressions'
+  (``<test dir>/<test module>/[<class>/]<basename or test name>.dml.json``, one file per test:
+  :meth:`~harness.api.parity_fixture.ParityFixture.baseline_path`). As pytest-regressions'
   ``--force-regen``: a missing baseline is written and its test fails naming it; a baseline that
   differs is rewritten and its test fails naming it; an unchanged one is left as it is and passes.
   A regenerated baseline is never taken for a pass.
@@ -28,8 +29,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--dml-parity-regen",
         action="store_true",
         default=False,
-        help="write or rewrite the dml-parity baselines (<test dir>/<test module>/<name>.dml.json) of the tests that "
-        "run; a test that wrote one fails, naming it",
+        help="write or rewrite the dml-parity baselines (<test dir>/<test module>/[<class>/]<name>.dml.json) of the "
+        "tests that run; a test that wrote one fails, naming it",
     )
     group.addoption(
         "--dml-parity-require-r",
