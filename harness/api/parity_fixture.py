@@ -123,6 +123,9 @@ class ParityFixture:
         self._calls += 1
         return self._workdir / f"{what}-{self._calls}"
 
+    def _requires_r(self) -> bool:
+        return bool(self._request.config.getoption("dml_parity_require_r") or os.environ.get("DMLP_REQUIRE_R") == "1")
+
     def _note(self, line: str) -> None:
         print(line)
         self._request.config.stash.setdefault(NOTES, []).append(line)
@@ -162,7 +165,7 @@ class ParityFixture:
         spec = self._spec_file(model_or_spec, p_adjust)
         baseline = self.baseline_path(basename)
         no_r = r_unavailable()
-        if no_r and (self._request.config.getoption("dml_parity_require_r") or os.environ.get("DMLP_REQUIRE_R") == "1"):
+        if no_r and self._requires_r():
             _fail(f"dml-parity: R is required here (--dml-parity-require-r or DMLP_REQUIRE_R=1) and cannot be loaded: {no_r}")
         run = self._folder("run")
         engines = "python" if no_r else "python,r"
@@ -179,8 +182,16 @@ class ParityFixture:
             without_r = " (R not loadable here: Python's numbers only)" if no_r else ""
             _fail(f"dml-parity baseline not found, created{without_r}:\n- {baseline}")
         code, text = _cli("check", "--baseline", str(stored), "--run", str(run))
-        if text.startswith("R not run:"):
+        if text.startswith(("R not run:", PYTHON_ONLY_START)):
             self._note(f"{stored.name}: {text.splitlines()[0]}")
+        if not no_r and text.startswith(PYTHON_ONLY_START):  # saved where R did not load, checked where it does
+            if self._request.config.getoption("dml_parity_regen"):
+                self._regenerate(run, stored, baseline, no_r, text, model)
+            if self._requires_r():
+                _fail(
+                    f"dml-parity: R is required here (--dml-parity-require-r or DMLP_REQUIRE_R=1) and {stored} holds "
+                    f"Python's numbers only (saved where R did not load): pytest --dml-parity-regen writes R's too\n\n{text}"
+                )
         if code == 0:
             return
         if self._request.config.getoption("dml_parity_regen"):
@@ -237,6 +248,10 @@ UNSEEDED_FOLDS = (
     "model is built; unless its seed changed on purpose, seed it (np.random.seed) before building the model, or "
     "give it fixed splits (set_sample_splitting), so that every run fits the same folds"
 )
+
+
+# How a check of a baseline without R numbers begins (harness.regression.stored_r.PYTHON_ONLY).
+PYTHON_ONLY_START = "R not in the baseline:"
 
 
 def _sanitised(name: str) -> str:
