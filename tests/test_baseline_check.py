@@ -277,6 +277,8 @@ def test_a_hand_edited_baseline_is_refused_naming_the_file(saved, capsys, edit: 
         ("no specs", "specs"),
         ("an unknown tier", r"estimates\.ols_twin\.tier"),
         ("an engine block that is a list", r"estimates\.ols_twin\.r"),
+        # Until 2026-12-07 a coef taken out was never compared, and the check passed (an outside team).
+        ("a coefficient taken out", r"estimates\.ols_twin\.python"),
     ],
 )
 def test_a_baseline_signed_again_after_an_edit_is_refused_by_field(saved, capsys, edit: str, field: str) -> None:
@@ -290,6 +292,8 @@ def test_a_baseline_signed_again_after_an_edit_is_refused_by_field(saved, capsys
         del data["specs"]
     elif edit == "an unknown tier":
         data["estimates"]["ols_twin"]["tier"] = "loose"
+    elif edit == "a coefficient taken out":
+        del data["estimates"]["ols_twin"]["python"]["coef"]
     else:
         data["estimates"]["ols_twin"]["r"] = [1.0]
     _sign(baseline, data)
@@ -298,6 +302,15 @@ def test_a_baseline_signed_again_after_an_edit_is_refused_by_field(saved, capsys
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1, err
     assert re.match(rf"dml-parity: error: {re.escape(str(baseline))}: field '{field}': ", err), err
+
+
+def test_a_baseline_that_is_not_text_is_one_line(saved, capsys) -> None:
+    """Until 2026-12-07: "the tool failed: UnicodeDecodeError" (exit 3), naming no file."""
+    _, run, baseline = saved
+    baseline.write_bytes(b"\xff\xfe\x00binary")
+    capsys.readouterr()
+    assert main(["check", "--baseline", str(baseline), "--run", str(run)]) == 2
+    assert capsys.readouterr().err == f"dml-parity: error: {baseline}: cannot read baseline: not UTF-8 text (byte 0)\n"
 
 
 def test_a_baseline_2_file_is_still_read(saved, capsys) -> None:

@@ -77,6 +77,8 @@ def _read_json(path: Path, missing: str, what: str):
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataError(f"{path}: {missing}") from None
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: cannot read {what}: not UTF-8 text (byte {err.start})") from None
     except (OSError, json.JSONDecodeError) as err:
         raise DataError(f"{path}: cannot read {what} ({err.__class__.__name__})") from None
 

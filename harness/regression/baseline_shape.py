@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, StrictFloat, StrictInt, ValidationError
+from pydantic import BaseModel, ConfigDict, StrictFloat, StrictInt, ValidationError, field_validator
 
 from harness.errors import DataError
 from harness.language.spec_messages import union_error
@@ -38,6 +38,15 @@ class _Estimate(_Open):
     python: Optional[Numbers] = None
     r: Optional[Numbers] = None
     learner_free: Optional[Numbers] = None
+
+    @field_validator("python", "r")
+    @classmethod
+    def _has_coef(cls, block: Optional[Numbers]) -> Optional[Numbers]:
+        # An engine's numbers always hold its coef (NaN where the package gave none): one without it
+        # would leave the estimate uncompared, and the check would pass.
+        if block is not None and "coef" not in block:
+            raise ValueError("an engine's numbers without its coef")
+        return block
 
 
 class _SpecRecord(_Open):
