@@ -124,8 +124,9 @@ def _versions_parser(sub) -> None:
     versions = sub.add_parser(
         "versions",
         help="fit the specs under several doubleml and DoubleML releases: which release moved which estimate, and why",
-        epilog="exit codes: 0 every move explained; 1 an unexplained move or a failed fit; 2 a refused release, spec or "
-        "--out; 3 an environment could not be built",
+        epilog="exit codes: 0 every move explained; 1 an unexplained move or a failed fit; 2 a refused release, spec, "
+        "--out or setting (DMLP_R_REPO, DMLP_VERSIONS_CACHE); 3 an environment could not be built; 4 nothing compared "
+        "(one release of each package: fitted and reported, no neighbour); 130/143 interrupted / terminated",
     )
     versions.add_argument("--specs", required=True, type=Path, help="YAML spec file")
     versions.add_argument("--py-releases", help="doubleml releases, e.g. 0.9.3,0.10.1,0.11.4 (default: the installed one)")
@@ -256,13 +257,14 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         keys = ("agree", "explained", "disagree", "inconclusive", "error", "not-run", "r-not-run")
         counts = ", ".join(f"{s[key]} {key}" for key in keys if s.get(key))
         print(f"{s['specs']} specs: {counts} -> {out}/report.html")
-        from harness.report.cells import terminal_reason
+        from harness.report.cells import loosened_lines, terminal_reason
         from harness.verdict import single_draw, solver_warnings
 
-        # Why a spec did not agree; one-draw verdicts say so, with the command for more; a fit that
-        # did not agree, what its solvers warned.
+        # Why a spec did not agree; a limit the spec loosened (an agree under it is not the default's);
+        # one-draw verdicts say so, with the command for more; a fit that did not agree, what its solvers warned.
         failed = [f"  {spec['id']}: {reason}" for spec in results["specs"] if (reason := terminal_reason(spec))]
-        for line in failed + single_draw.terminal_lines(results) + solver_warnings.terminal_lines(results):
+        loose = [f"  {spec['id']}: {line}" for spec in results["specs"] for line in loosened_lines(spec)]
+        for line in failed + loose + single_draw.terminal_lines(results) + solver_warnings.terminal_lines(results):
             print(line)
     code = run_exit_code(results)
     if code != 0 and (code == FAILED or not quiet):  # a failure is said even with --quiet

@@ -21,6 +21,7 @@ defaults: {n_folds: 3, seed: 5}
 specs:
   - {id: a_ols, model: plr, y: y, d: d, x: [x1, x2, x3], learner: ols}
   - {id: b_rf, model: plr, y: y, d: d, x: [x1, x2, x3], learner: {name: rf, n_estimators: 20}TOL}
+  - {id: c_ols_stat, model: plr, y: y, d: d, x: [x1, x2, x3], learner: ols, tier: statistical}
 """
 
 
@@ -65,6 +66,12 @@ def test_a_one_draw_verdict_says_so_everywhere(tmp_path: Path, generated_csv: Pa
     command = rf["single_draw"]["replicates_command"]
     assert command == shlex.join(["dml-parity", "run", "--specs", str(specs), "--only", "b_rf", "--replicates", "20"])
     assert "single_draw" not in by_id["a_ols"]  # exact tier: no draw to speak of
+    # Statistical by the spec's choice, but no learner draws at random: the same folds give the same
+    # fits, so another seed has no draw to repeat (until 2026-12-07 it was labelled one draw, and the
+    # terminal did not say that the spec loosened the exact pair's limit).
+    assert by_id["c_ols_stat"]["tier"] == "statistical" and "single_draw" not in by_id["c_ols_stat"]
+    assert "c_ols_stat: one draw" not in stdout
+    assert "  c_ols_stat: ⚠ loosened: tier: statistical with exact learner pairs" in stdout, stdout
     assert "b_rf: one draw" in stdout and command in stdout, stdout
     for name in ("report.md", "report.html"):
         text = (tmp_path / "out" / name).read_text(encoding="utf-8")

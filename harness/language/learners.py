@@ -39,6 +39,7 @@ __all__ = [
     "LearnerChoice",
     "LearnerPair",
     "ResolvedLearner",
+    "draws_at_random",
     "is_classifier_nuisance",
     "nuisances_of",
     "parse_learner",
@@ -402,3 +403,11 @@ def _validate_values(resolved: ResolvedLearner, nuisance: str) -> None:
 def resolve_learner(choice: LearnerChoice, nuisance: str, model: str) -> ResolvedLearner:
     """Like :func:`parse_learner` for a spec already validated."""
     return parse_learner(choice, nuisance, model)
+
+
+def draws_at_random(spec: Any) -> bool:
+    """Whether a fit of ``spec`` (a validated :class:`harness.language.spec.Spec`) is one draw: some
+    nuisance learner has a random stream of its own (``random_state``), which another seed moves.
+    Without one (ols, logit, lasso, svr), the same folds give the same fits in each package."""
+    names = (resolve_learner(spec.learner_for(n), n, spec.model).name for n in spec.nuisances)
+    return any("random_state" in LEARNERS[name].defaults for name in names)

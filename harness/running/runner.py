@@ -29,6 +29,7 @@ from harness.engines.heap_trim import release_freed_memory
 from harness.engines.result import ENGINES
 from harness.errors import DataError, HarnessError, SpecError
 from harness.language.fold_params import per_fold_keys
+from harness.language.learners import draws_at_random
 from harness.language.spec import Spec, SpecFile, load_spec_file
 from harness.language.tolerances import loosened
 from harness.output.arrays import pair_digest
@@ -345,7 +346,7 @@ def _spec_outcome(plan, index: int, prepared: PreparedSpec, results: dict[int, d
         from harness.verdict.single_draw import mark_single_draw
 
         spec = prepared.spec
-        for record in records:
+        for record in records if draws_at_random(spec) else []:  # deterministic learners: no draw to repeat
             replicable = not (spec.several_treatments or spec.has_inference)
             mark_single_draw(record, options.specs, spec.id, replicable, options.data)
     return records
