@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -96,8 +97,8 @@ def _fake_cran(tmp_path: Path) -> str:
     return f"file://{tmp_path / 'cran'}"
 
 
-def _versions(tmp_path: Path, *flags: str, repo: str = "") -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DMLP_VERSIONS_CACHE": str(tmp_path / "envs")}
+def _versions(tmp_path: Path, *flags: str, repo: str = "", cache: str = "") -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DMLP_VERSIONS_CACHE": cache or str(tmp_path / "envs")}
     if repo:
         env["DMLP_R_REPO"] = repo
     command = [sys.executable, "-m", "harness.cli", "versions", "--specs", str(ROOT / "specs" / "versions.yaml"), *flags]
@@ -128,11 +129,46 @@ def test_a_repository_that_cannot_be_read_is_named_not_the_release(tmp_path: Pat
     in ... (it holds: none)': the release was blamed. Here a repository folder that is not there."""
     done = _versions(tmp_path, "--r-releases", "1.0.2", repo=f"file://{tmp_path / 'absent'}")
     lines = done.stderr.strip().splitlines()
-    assert done.returncode != 0 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
-    assert f"--r-releases: cannot read file://{tmp_path / 'absent'}/src/contrib/PACKAGES (" in lines[0], lines[0]
+    # A setting that points nowhere is bad input (2), named first; until 2026-12-08 it was exit 3.
+    assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"DMLP_R_REPO: cannot read file://{tmp_path / 'absent'}/src/contrib/PACKAGES (" in lines[0], lines[0]
     assert "set DMLP_R_REPO to a CRAN-style repository this machine reaches" in lines[0]
     assert "is not a DoubleML release" not in done.stderr
     assert not (tmp_path / "envs").exists() and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("flags", [("--py-releases", ""), ("--r-releases", ""), ("--py-releases", ",")])
+def test_an_empty_release_flag_is_refused_as_a_comma_is(tmp_path: Path, flags) -> None:
+    """Until 2026-12-08 `--py-releases ''` meant the installed release while `','` was refused:
+    leaving the flag out is the one way to ask for the installed release."""
+    done = _versions(tmp_path, *flags, repo=_fake_cran(tmp_path))
+    assert done.returncode == 2, done.stderr
+    flag = flags[0]
+    assert done.stderr.strip() == f"dml-parity: error: {flag}: no release given (leave {flag} out for the installed release)"
+    assert not (tmp_path / "envs").exists() and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("setting", "flags", "says"),
+    [
+        ("cache-file", ("--py-releases", "0.10.1"), "DMLP_VERSIONS_CACHE: {tmp}/cache is a file; set DMLP_VERSIONS_CACHE to"),
+        ("cache-under-file", ("--py-releases", "0.10.1"), "DMLP_VERSIONS_CACHE: {tmp}/cache/envs cannot be a folder"),
+        ("repo-path", ("--r-releases", "1.0.2"), "DMLP_R_REPO: '{tmp}/cran' is not a repository URL"),
+    ],
+    ids=["cache-file", "cache-under-file", "repo-path"],
+)
+def test_a_setting_that_cannot_be_used_is_named_with_exit_2(tmp_path: Path, setting: str, flags, says: str) -> None:
+    """Until 2026-12-08 these ended in exit 3 ("the tool failed": FileExistsError, ValueError)."""
+    (tmp_path / "cache").write_text("")
+    cache = {"cache-file": "cache", "cache-under-file": "cache/envs"}.get(setting, "envs")
+    repo = _fake_cran(tmp_path).removeprefix("file://") if setting == "repo-path" else ""
+    done = _versions(tmp_path, *flags, repo=repo, cache=str(tmp_path / cache))
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert lines[0].startswith(f"dml-parity: error: {says.format(tmp=tmp_path)}"), lines[0]
+    if setting == "repo-path":
+        assert f"a local repository is file://{tmp_path}/cran" in lines[0]
+    assert (tmp_path / "cache").is_file() and not (tmp_path / "envs").exists() and not (tmp_path / "out").exists()
 
 
 # --- a real run ----------------------------------------------------------------------------------------
@@ -213,9 +249,42 @@ def test_a_versions_folder_may_be_replaced_by_the_next_run_and_a_foreign_file_is
         check_output(out)
 
 
+def _says_nothing_compared(done: subprocess.CompletedProcess, out: Path, pair: str) -> None:
+    """Exit 4 as `run` and `check` end when nothing was compared: said on the terminal and in the
+    report, which fits the estimates but claims no "nothing moved"."""
+    assert done.returncode == 4, done.stderr
+    assert done.stdout.startswith("nothing compared, 0 failed fit(s) -> "), done.stdout
+    reason = f"nothing compared: one release of each package ({pair}), so no release had a neighbour to compare with; add one"
+    assert reason in done.stderr and "note: one release of each package" in done.stderr, done.stderr
+    result = json.loads((out / "versions.json").read_text())
+    assert result["nothing_compared"].startswith(reason.removeprefix("nothing compared: ")) and result["moves"] == []
+    for report in ("report.md", "report.html"):
+        text = (out / report).read_text()
+        assert "Nothing moved" not in text and "Nothing compared: one release of each package" in text, report
+    assert all(spec["python"] and spec["r"] for spec in result["specs"] if "skipped" not in spec)  # fitted all the same
+
+
+@pytest.mark.slow
+@pytest.mark.r
+def test_one_release_of_each_package_compares_nothing(tmp_path: Path) -> None:
+    """The outside user's run (2026-12-08): one release each, so no neighbours. It said "0 move(s)",
+    "Nothing moved between neighbouring releases" and exit 0. The environments are the slow test's
+    above (the default cache)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if "DMLP_R_REPO" not in env and (ROOT.parent / "shared" / "cran").is_dir():
+        env["DMLP_R_REPO"] = f"file://{ROOT.parent / 'shared' / 'cran'}"
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "harness.cli", "versions", "--specs", str(ROOT / "specs" / "versions.yaml")]
+    command += ["--only", "rob_irm_logit_rep3", "--py-releases", "0.10.1", "--r-releases", "1.0.1", "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path)
+    _says_nothing_compared(done, out, "doubleml 0.10.1, DoubleML 1.0.1")
+    assert "e.g. --py-releases 0.10.1,0.11.4 (the installed doubleml)" in done.stderr
+
+
 @pytest.mark.r
 def test_without_release_flags_the_installed_packages_are_the_releases(tmp_path: Path) -> None:
-    """No environment is built: the tool's own doubleml and DoubleML, named by their versions."""
+    """No environment is built: the tool's own doubleml and DoubleML, named by their versions. One
+    release of each package: fitted and reported, nothing compared (exit 4)."""
     from importlib.metadata import version
 
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DMLP_VERSIONS_CACHE": str(tmp_path / "envs")}
@@ -224,8 +293,9 @@ def test_without_release_flags_the_installed_packages_are_the_releases(tmp_path:
     done = subprocess.run(
         [*command, "--only", "baseline_fe_lasso_rep5", "--out", str(out)], capture_output=True, text=True, env=env
     )
-    assert done.returncode == 0, done.stderr
     result = json.loads((out / "versions.json").read_text())
+    r_release = result["releases"]["r"][0]["release"]
+    _says_nothing_compared(done, out, f"doubleml {version('doubleml')}, DoubleML {r_release}")
     assert [r["release"] for r in result["releases"]["python"]] == [version("doubleml")]
     assert result["releases"]["python"][0]["environment"] == {"path": None, "built_now": False}
     spec = result["specs"][0]
@@ -233,6 +303,49 @@ def test_without_release_flags_the_installed_packages_are_the_releases(tmp_path:
     assert py["status"] == r["status"] == "ok" and len(py["coef_reps"]) == 5
     assert abs(py["coef"] - r["coef"]) <= 1e-6 * abs(r["coef"])  # the exact tier's tolerance
     assert not (tmp_path / "envs").exists() and result["moves"] == []
+
+
+def _r_fitting(tmpdir: Path) -> bool:
+    """Whether this run's R worker is fitting: its process (its job lies under ``tmpdir``) has
+    glmnet's library mapped, which R loads at the lasso's first fit (Linux's /proc)."""
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            if b"harness.versions.r_worker" in cmdline and str(tmpdir).encode() in cmdline:
+                return "glmnet" in (proc / "maps").read_text()
+        except OSError:  # not a process, or one that ended
+            continue
+    return False
+
+
+@pytest.mark.r
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_run_leaves_nothing_in_tmpdir(tmp_path: Path, sig: int, code: int) -> None:
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) or a CI cancel (SIGTERM to the
+    group) while R fits: until 2026-12-08 R's session folder (Rtmp*) stayed in $TMPDIR every time.
+    The signal goes once R is inside the lasso's fits (some 3 s of glmnet on 2 cores), where R
+    neither answers SIGINT before the run kills it nor handles SIGTERM."""
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DMLP_VERSIONS_CACHE": str(tmp_path / "envs"), "TMPDIR": str(tmpdir)}
+    command = [sys.executable, "-m", "harness.cli", "versions", "--specs", str(ROOT / "specs" / "versions.yaml")]
+    command += ["--only", "baseline_fe_lasso_rep5", "--out", str(tmp_path / "out")]
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    process = subprocess.Popen(command, env=env, start_new_session=True, **pipes)
+    try:
+        deadline = time.monotonic() + 180
+        while not _r_fitting(tmpdir) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert process.poll() is None and any(tmpdir.rglob("Rtmp*")), "R was not fitting"
+        os.killpg(process.pid, sig)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == code, stderr
+    assert "Traceback" not in stderr and not (tmp_path / "out").exists()
+    time.sleep(1)  # a process of the group still ending would write now
+    assert sorted(p.name for p in tmpdir.rglob("*")) == []
 
 
 def test_a_spec_with_per_fold_parameters_is_not_fitted_as_a_plain_one(tmp_path: Path, generated_csv: Path) -> None:

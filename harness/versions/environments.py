@@ -31,12 +31,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from harness.errors import EnvironmentProblem
+from harness.errors import EnvironmentProblem, HarnessError
 from harness.output.atomic_write import atomic_write_json
 
-__all__ = ["BuiltEnv", "cache_root", "python_env", "r_env"]
+__all__ = ["BuiltEnv", "SettingRefused", "cache_root", "check_cache", "child_environ", "python_env", "r_env"]
 
 MARKER = ".dmlp-complete.json"
+CACHE_SETTING = "DMLP_VERSIONS_CACHE"
+
+
+class SettingRefused(HarnessError):
+    """A setting (environment variable) `versions` cannot use as given (exit 2)."""
 
 
 @dataclass(frozen=True)
@@ -49,10 +54,33 @@ class BuiltEnv:
 
 
 def cache_root() -> Path:
-    if os.environ.get("DMLP_VERSIONS_CACHE"):
-        return Path(os.environ["DMLP_VERSIONS_CACHE"])
+    if os.environ.get(CACHE_SETTING):
+        return Path(os.environ[CACHE_SETTING])
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "dml-parity" / "versions"
+
+
+def check_cache() -> None:
+    """Refuse, before anything is built, a cache that cannot hold environments: a file, under a
+    file, or in a folder this user cannot write (else a build ends in an OSError, exit 3)."""
+    root = cache_root()
+    name = CACHE_SETTING if os.environ.get(CACHE_SETTING) else f"the release cache (default; {CACHE_SETTING} moves it)"
+    existing = next(p for p in (root, *root.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        what = f"{root} is a file" if existing == root else f"{root} cannot be a folder ({existing} is a file)"
+        raise SettingRefused(f"{name}: {what}; set {CACHE_SETTING} to a folder for the release environments")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SettingRefused(f"{name}: cannot write in {existing}; set {CACHE_SETTING} to a folder of yours")
+
+
+def child_environ(scratch: Optional[Path], base: Optional[dict] = None) -> dict:
+    """``base`` (default this process's environment) with ``TMPDIR`` in ``scratch``: R's session
+    folder, pip's and venv's temporary files go there, and the run removes it however it ends
+    (an R killed by a signal leaves its ``Rtmp*`` folder behind)."""
+    env = dict(os.environ if base is None else base)
+    if scratch is not None:
+        env["TMPDIR"] = str(scratch)
+    return env
 
 
 @contextmanager
@@ -120,29 +148,35 @@ def _run(command: list[str], what: str, env: Optional[dict] = None) -> None:
         raise EnvironmentProblem(f"{what}: {last}")
 
 
-def python_env(release: str, lock: Path, say: Callable[[str], None]) -> BuiltEnv:
-    """The virtual environment of doubleml ``release`` (its python is ``path/bin/python``)."""
+def python_env(release: str, lock: Path, say: Callable[[str], None], scratch: Optional[Path] = None) -> BuiltEnv:
+    """The virtual environment of doubleml ``release`` (its python is ``path/bin/python``); the
+    build's temporary files in ``scratch`` when given."""
     digest = hashlib.sha256(lock.read_bytes()).hexdigest()
 
     def build(path: Path) -> None:
         base = getattr(sys, "_base_executable", sys.executable)
-        _run([base, "-m", "venv", str(path)], f"doubleml {release}: creating the virtual environment")
+        env = child_environ(scratch)
+        _run([base, "-m", "venv", str(path)], f"doubleml {release}: creating the virtual environment", env)
         _run(
             [str(path / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "-r", str(lock)],
             f"doubleml {release}: installing {lock.name}",
+            env,
         )
 
     return _cached(cache_root() / f"py-doubleml-{release}", digest, build, say)
 
 
-def r_env(release: str, tarball_url: str, project_rlib: Path, say: Callable[[str], None]) -> BuiltEnv:
-    """The R library holding DoubleML ``release`` (dependencies from ``project_rlib``)."""
+def r_env(
+    release: str, tarball_url: str, project_rlib: Path, say: Callable[[str], None], scratch: Optional[Path] = None
+) -> BuiltEnv:
+    """The R library holding DoubleML ``release`` (dependencies from ``project_rlib``); R's
+    temporary files in ``scratch`` when given."""
     digest = hashlib.sha256(tarball_url.encode()).hexdigest()
     script = Path(__file__).resolve().parents[2] / "r_scripts" / "install_release.R"
 
     def build(path: Path) -> None:
         path.mkdir(parents=True)
-        env = {**os.environ, "R_LIBS": str(project_rlib), "MAKEFLAGS": "-j1"}
+        env = child_environ(scratch, {**os.environ, "R_LIBS": str(project_rlib), "MAKEFLAGS": "-j1"})
         _run(["Rscript", str(script), str(path), tarball_url], f"DoubleML {release}: installing into {path}", env)
 
     return _cached(cache_root() / f"r-DoubleML-{release}", digest, build, say)

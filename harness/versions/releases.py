@@ -21,11 +21,14 @@ import os
 import re
 import subprocess
 import sys
+import urllib.error
+import urllib.parse
 import urllib.request
 from functools import lru_cache
 from pathlib import Path
 
 from harness.errors import EnvironmentProblem, HarnessError
+from harness.versions.environments import SettingRefused
 
 __all__ = [
     "LOCKS",
@@ -43,6 +46,7 @@ PY_SUPPORTED = ((0, 8, 0), (0, 12, 0))  # [low, high)
 R_SUPPORTED = ((0, 5, 3), (1, 1, 0))
 DEFAULT_R_REPO = "https://cloud.r-project.org"  # the Makefile's default for DMLP_R_REPO
 R_REPO_SETTING = "DMLP_R_REPO"
+R_REPO_SCHEMES = ("file", "http", "https", "ftp")  # what urllib (and R's download.file) read
 
 
 class ReleaseRefused(HarnessError):
@@ -61,8 +65,8 @@ def parse_releases(flag: str, text: str) -> list[str]:
             raise ReleaseRefused(f"{flag}: {release!r} is not a release number (like 0.10.1)")
     if len(set(releases)) != len(releases):
         raise ReleaseRefused(f"{flag}: a release is named twice ({text})")
-    if not releases:
-        raise ReleaseRefused(f"{flag}: no release given")
+    if not releases:  # '' as ',' : leaving the flag out is how to ask for the installed release
+        raise ReleaseRefused(f"{flag}: no release given (leave {flag} out for the installed release)")
     return sorted(releases, key=release_key)
 
 
@@ -114,8 +118,14 @@ def locked_releases() -> list[str]:
 
 
 def r_repository() -> str:
-    """The CRAN-style repository `make setup` installs from (``DMLP_R_REPO``)."""
-    return os.environ.get(R_REPO_SETTING, DEFAULT_R_REPO).rstrip("/")
+    """The CRAN-style repository `make setup` installs from (``DMLP_R_REPO``); a value that is not
+    a URL is refused (exit 2) naming the setting."""
+    repo = (os.environ.get(R_REPO_SETTING) or DEFAULT_R_REPO).rstrip("/")
+    scheme = urllib.parse.urlsplit(repo).scheme
+    if scheme not in R_REPO_SCHEMES:
+        hint = f"; a local repository is file://{Path(repo).absolute()}" if not scheme else ""
+        raise SettingRefused(f"{R_REPO_SETTING}: {repo!r} is not a repository URL ({', '.join(R_REPO_SCHEMES)}){hint}")
+    return repo
 
 
 def _fetch(url: str) -> str:
@@ -138,10 +148,13 @@ def r_releases(repo: str) -> dict[str, str]:
     index = f"{repo}/src/contrib/PACKAGES"
     try:
         packages = _fetch(index)
-    except (OSError, ValueError) as err:  # unreachable, or not a URL: no release can be said absent
+    except (OSError, ValueError) as err:  # no release can be said absent
         reason = getattr(err, "reason", None) or err.__class__.__name__
-        raise EnvironmentProblem(
-            f"--r-releases: cannot read {index} ({reason}); set {R_REPO_SETTING} to a CRAN-style repository this "
+        # A local folder that is not there, or a server answering "no such file": the setting is
+        # wrong (2). A server not reached (network, proxy): the machine is (3).
+        wrong = repo.startswith("file://") or isinstance(err, urllib.error.HTTPError) or isinstance(err, ValueError)
+        raise (SettingRefused if wrong else EnvironmentProblem)(
+            f"{R_REPO_SETTING}: cannot read {index} ({reason}); set {R_REPO_SETTING} to a CRAN-style repository this "
             "machine reaches (a local one as file:///path)"
         ) from None
     current = re.search(r"^Package: DoubleML\s*\nVersion: (\S+)", packages, re.M)

@@ -91,6 +91,8 @@ def _md_table(head: list[str], rows: list[list[str]]) -> str:
 
 
 def _first_lines(result: dict, spec_id: str) -> list[str]:
+    if result.get("nothing_compared"):  # no neighbours: "nothing moved" would claim a comparison
+        return ["Nothing compared: one release of each package."]
     first = result["first_moved"].get(spec_id, {})
     if not first:
         return ["Nothing moved between neighbouring releases beyond the tier's tolerance."]
@@ -101,15 +103,27 @@ def _first_lines(result: dict, spec_id: str) -> list[str]:
     ]
 
 
-def markdown(result: dict, pictures: dict[str, str]) -> str:
+def _summary(result: dict) -> str:
+    if result.get("nothing_compared"):
+        return f"Nothing compared: {result['nothing_compared']}."
     explained = sum(m["attributed_to"] != "unexplained" for m in result["moves"])
+    return (
+        f"{len(result['moves'])} move(s) between neighbouring releases: {explained} explained by a known change, "
+        f"{len(result['moves']) - explained} unexplained."
+    )
+
+
+def _no_moves(result: dict) -> str:
+    return "Nothing compared." if result.get("nothing_compared") else "None."
+
+
+def markdown(result: dict, pictures: dict[str, str]) -> str:
     out = [
         "# Which release moved my estimate",
         "",
         f"Command: `{result['command']}`",
         "",
-        f"{len(result['moves'])} move(s) between neighbouring releases: {explained} explained by a known change, "
-        f"{len(result['moves']) - explained} unexplained.",
+        _summary(result),
         "",
         "## Releases",
         "",
@@ -118,7 +132,7 @@ def markdown(result: dict, pictures: dict[str, str]) -> str:
         for rel in result["releases"][engine]:
             versions = ", ".join(f"{k} {v}" for k, v in rel["versions"].items() if v)
             out.append(f"- {ENGINE_LABEL[engine]} {rel['release']}: {versions}")
-    out += ["", "## Moves", "", _md_table(MOVE_HEAD, _move_rows(result["moves"])) if result["moves"] else "None.", ""]
+    out += ["", "## Moves", "", _md_table(MOVE_HEAD, _move_rows(result["moves"])) if result["moves"] else _no_moves(result), ""]
     for entry in result["specs"]:
         out += [f"## {entry['id']}", ""]
         if "skipped" in entry:
@@ -145,8 +159,9 @@ def _html(result: dict, pictures: dict[str, str]) -> str:
     parts = [
         "<h1>Which release moved my estimate</h1>",
         f"<p>Command: <code>{html.escape(result['command'])}</code></p>",
+        f"<p>{html.escape(_summary(result))}</p>",
         "<h2>Moves</h2>",
-        _html_table(MOVE_HEAD, _move_rows(result["moves"])) if result["moves"] else "<p>None.</p>",
+        _html_table(MOVE_HEAD, _move_rows(result["moves"])) if result["moves"] else f"<p>{_no_moves(result)}</p>",
     ]
     for entry in result["specs"]:
         parts.append(f"<h2>{html.escape(entry['id'])}</h2>")
