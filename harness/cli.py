@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Optional
 
 from harness.errors import HarnessError
-from harness.verdict.exit_codes import FAILED
+from harness.verdict.exit_codes import FAILED, FINDING
 
 __all__ = ["main"]
 
@@ -232,7 +232,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     options = RunOptions(
         specs=args.specs,
         data=args.data,
-        only=[s.strip() for s in args.only.split(",")] if args.only else None,
+        only=[s.strip() for s in args.only.split(",")] if args.only is not None else None,
         engines=engines,
         jobs=args.jobs,
         scheduler=args.scheduler,
@@ -267,7 +267,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         for line in failed + loose + single_draw.terminal_lines(results) + solver_warnings.terminal_lines(results):
             print(line)
     code = run_exit_code(results)
-    if code != 0 and (code == FAILED or not quiet):  # a failure is said even with --quiet
+    if code != 0 and (code in (FAILED, FINDING) or not quiet):  # a failure or a finding is said even with --quiet
         print(f"dml-parity: {why(results)}", file=sys.stderr)
     return code
 
@@ -286,8 +286,8 @@ def _cmd_check(args: argparse.Namespace, argv: list[str]) -> int:
         baseline=args.baseline,
         run_dir=args.run,
         data=args.data,
-        only=[s.strip() for s in args.only.split(",")] if args.only else None,
-        engines=parse_engines(args.engines) if args.engines else None,
+        only=[s.strip() for s in args.only.split(",")] if args.only is not None else None,
+        engines=parse_engines(args.engines) if args.engines is not None else None,
         out=args.out,
         jobs=args.jobs or 1,
         scheduler=args.scheduler,
@@ -297,7 +297,7 @@ def _cmd_check(args: argparse.Namespace, argv: list[str]) -> int:
         progress=None if args.quiet else Progress(),
     )
     code = check_baseline(options)
-    if code != 0 and (code == FAILED or not args.quiet):  # as run says why on its last line of stderr
+    if code != 0 and (code in (FAILED, FINDING) or not args.quiet):  # as run says why on its last line of stderr
         said = {1: "something moved or changed since the baseline", 3: "a spec failed", 4: "nothing compared"}
         print(f"dml-parity: exit {code}: check: {said.get(code, 'failed')} (the lines above say which)", file=sys.stderr)
     return code

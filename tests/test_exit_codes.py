@@ -59,7 +59,8 @@ def test_baseline_and_check_arguments_are_described() -> None:
 
 
 def test_bad_input_is_2_in_one_line(spec_path: Path, tmp_path: Path) -> None:
-    for args in (["--jobs", "0"], ["--engines", "julia"], ["--only", "no_such_spec"]):
+    # An empty --only or --engines is no value (until 2026-12-07: every spec, the default engines).
+    for args in (["--jobs", "0"], ["--engines", "julia"], ["--only", "no_such_spec"], ["--only", ""], ["--engines", ""]):
         proc = dml("run", "--specs", spec_path, "--out", tmp_path / "out", *args)
         assert proc.returncode == 2, (args, proc.stderr)
         assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr, proc.stderr
@@ -175,6 +176,9 @@ def test_agree_is_0_and_a_disagreement_is_1(tmp_path: Path, generated_csv: Path)
     both = dml("run", "--specs", spec, "--out", tmp_path / "both", "--no-cache")
     assert both.returncode == 1, both.stderr
     assert both.stderr.strip().splitlines()[-1] == "dml-parity: exit 1: not shown to agree: rf_tight"
+    # --quiet hides the progress, not a finding (until 2026-12-07 a disagreement under it said nothing at all).
+    quiet = dml("run", "--specs", spec, "--out", tmp_path / "quiet", "--quiet")
+    assert quiet.returncode == 1 and quiet.stderr == "dml-parity: exit 1: not shown to agree: rf_tight\n"
     assert {s["id"]: s["status"] for s in read_results(tmp_path / "both")["specs"]} == {"a_ols": "agree", "rf_tight": "disagree"}
 
 
