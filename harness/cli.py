@@ -158,7 +158,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         return err.exit_code
     except KeyboardInterrupt as err:
         what = "terminated" if isinstance(err, Terminated) else "interrupted"
-        print(f"dml-parity: {what}; finished specs are kept in the cache, no report written", file=sys.stderr)
+        # run and check keep each finished spec's fit in the cache; versions keeps its built environments only.
+        kept = "built environments are kept" if args.command == "versions" else "finished specs are kept in the cache"
+        print(f"dml-parity: {what}; {kept}, no report written", file=sys.stderr)
         return 143 if isinstance(err, Terminated) else 130
     except Exception as err:  # a defect of the tool (a VerdictError, a crash): never a finding's exit 1
         if os.environ.get("DMLP_DEBUG"):

@@ -129,7 +129,7 @@ def test_a_repository_that_cannot_be_read_is_named_not_the_release(tmp_path: Pat
     in ... (it holds: none)': the release was blamed. Here a repository folder that is not there."""
     done = _versions(tmp_path, "--r-releases", "1.0.2", repo=f"file://{tmp_path / 'absent'}")
     lines = done.stderr.strip().splitlines()
-    # A setting that points nowhere is bad input (2), named first; until 2026-12-08 it was exit 3.
+    # A setting that points nowhere is bad input (2), named first; until 2026-12-07 it was exit 3.
     assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
     assert f"DMLP_R_REPO: cannot read file://{tmp_path / 'absent'}/src/contrib/PACKAGES (" in lines[0], lines[0]
     assert "set DMLP_R_REPO to a CRAN-style repository this machine reaches" in lines[0]
@@ -139,7 +139,7 @@ def test_a_repository_that_cannot_be_read_is_named_not_the_release(tmp_path: Pat
 
 @pytest.mark.parametrize("flags", [("--py-releases", ""), ("--r-releases", ""), ("--py-releases", ",")])
 def test_an_empty_release_flag_is_refused_as_a_comma_is(tmp_path: Path, flags) -> None:
-    """Until 2026-12-08 `--py-releases ''` meant the installed release while `','` was refused:
+    """Until 2026-12-07 `--py-releases ''` meant the installed release while `','` was refused:
     leaving the flag out is the one way to ask for the installed release."""
     done = _versions(tmp_path, *flags, repo=_fake_cran(tmp_path))
     assert done.returncode == 2, done.stderr
@@ -158,7 +158,7 @@ def test_an_empty_release_flag_is_refused_as_a_comma_is(tmp_path: Path, flags) -
     ids=["cache-file", "cache-under-file", "repo-path"],
 )
 def test_a_setting_that_cannot_be_used_is_named_with_exit_2(tmp_path: Path, setting: str, flags, says: str) -> None:
-    """Until 2026-12-08 these ended in exit 3 ("the tool failed": FileExistsError, ValueError)."""
+    """Until 2026-12-07 these ended in exit 3 ("the tool failed": FileExistsError, ValueError)."""
     (tmp_path / "cache").write_text("")
     cache = {"cache-file": "cache", "cache-under-file": "cache/envs"}.get(setting, "envs")
     repo = _fake_cran(tmp_path).removeprefix("file://") if setting == "repo-path" else ""
@@ -267,7 +267,7 @@ def _says_nothing_compared(done: subprocess.CompletedProcess, out: Path, pair: s
 @pytest.mark.slow
 @pytest.mark.r
 def test_one_release_of_each_package_compares_nothing(tmp_path: Path) -> None:
-    """The outside user's run (2026-12-08): one release each, so no neighbours. It said "0 move(s)",
+    """The outside user's run (2026-12-07): one release each, so no neighbours. It said "0 move(s)",
     "Nothing moved between neighbouring releases" and exit 0. The environments are the slow test's
     above (the default cache)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -322,7 +322,7 @@ def _r_fitting(tmpdir: Path) -> bool:
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
 def test_an_interrupted_run_leaves_nothing_in_tmpdir(tmp_path: Path, sig: int, code: int) -> None:
     """Ctrl-C (SIGINT to the process group, as a terminal sends it) or a CI cancel (SIGTERM to the
-    group) while R fits: until 2026-12-08 R's session folder (Rtmp*) stayed in $TMPDIR every time.
+    group) while R fits: until 2026-12-07 R's session folder (Rtmp*) stayed in $TMPDIR every time.
     The signal goes once R is inside the lasso's fits (some 3 s of glmnet on 2 cores), where R
     neither answers SIGINT before the run kills it nor handles SIGTERM."""
     tmpdir = tmp_path / "tmp"
@@ -344,6 +344,7 @@ def test_an_interrupted_run_leaves_nothing_in_tmpdir(tmp_path: Path, sig: int, c
             os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode == code, stderr
     assert "Traceback" not in stderr and not (tmp_path / "out").exists()
+    assert "built environments are kept, no report written" in stderr  # not run's "specs kept in the cache"
     time.sleep(1)  # a process of the group still ending would write now
     assert sorted(p.name for p in tmpdir.rglob("*")) == []
 
