@@ -198,6 +198,8 @@ class ParityFixture:
             self._regenerate(run, stored, baseline, no_r, text, model)
         writes = f"rewrites {baseline}" if stored == baseline else f"writes {baseline} (read until then: {stored})"
         hint = f"\nif the change is intended: pytest --dml-parity-regen {writes}" if code in (1, 2) else ""
+        if code == 2 and "not a dml-parity baseline" in text:  # regen would refuse it too: it is the user's file
+            hint = f"\n{stored} is a file dml-parity did not write: move it away, and the next run writes the baseline there"
         if not isinstance(model_or_spec, (str, Path)) and "\nrows and folds: differ" in text:
             hint = f"\n{UNSEEDED_FOLDS}{hint}"
         _fail(f"dml-parity: {_outcome(code, stored)} (exit {code})\n\n{text}{hint}")

@@ -1,7 +1,10 @@
-"""A plugin baseline written where R did not load (Python's numbers only), then checked where R
-loads: the summary says parity was never judged, a CI that requires R fails, and
-``--dml-parity-regen`` writes R's numbers in. Until 2026-12-07 such a baseline passed quietly for
-ever, wherever R loaded (an outside team's CI)."""
+"""What the plugin says of the file at a test's baseline path, as a team meets it.
+
+- A baseline written where R did not load (Python's numbers only), then checked where R loads: the
+  summary says parity was never judged, a CI that requires R fails, and ``--dml-parity-regen``
+  writes R's numbers in. Until 2026-12-07 such a baseline passed quietly for ever.
+- A file there that dml-parity did not write: the failure says to move it away. Until 2026-12-07 it
+  said ``--dml-parity-regen`` rewrites it, which then refused to (an outside team)."""
 
 from __future__ import annotations
 
@@ -47,3 +50,15 @@ def test_a_baseline_without_r_is_said_required_and_regenerated_where_r_loads(pro
     after = project.runpytest_subprocess(*PLUGIN, "--dml-parity-require-r")
     after.assert_outcomes(passed=1)
     assert "R not in the baseline" not in after.stdout.str()
+
+
+def test_a_file_dml_parity_did_not_write_is_named_with_what_to_do(project, monkeypatch) -> None:  # noqa: F811
+    _without_r(project, monkeypatch)
+    foreign = project.path / BASELINE
+    foreign.parent.mkdir(parents=True)
+    foreign.write_text(json.dumps({"notes": "the team's own file"}), encoding="utf-8")
+    result = project.runpytest_subprocess(*PLUGIN)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*test_effect.dml.json is a file dml-parity did not write: move it away*"])
+    assert "--dml-parity-regen rewrites" not in result.stdout.str()
+    assert json.loads(foreign.read_text(encoding="utf-8")) == {"notes": "the team's own file"}
