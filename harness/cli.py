@@ -258,7 +258,10 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         s = results["summary"]
         keys = ("agree", "explained", "disagree", "inconclusive", "error", "not-run", "r-not-run")
         counts = ", ".join(f"{s[key]} {key}" for key in keys if s.get(key))
-        print(f"{s['specs']} specs: {counts} -> {out}/report.html")
+        # A spec with several treatments has a row (a verdict) per treatment: counted as estimates.
+        n_specs = len({spec.get("spec_id", spec["id"]) for spec in results["specs"]})
+        what = f"{s['specs']} specs" if n_specs == s["specs"] else f"{s['specs']} estimates of {n_specs} specs"
+        print(f"{what}: {counts} -> {out}/report.html")
         from harness.report.cells import loosened_lines, terminal_reason
         from harness.verdict import single_draw, solver_warnings
 

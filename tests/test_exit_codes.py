@@ -81,6 +81,19 @@ def test_one_engine_compares_nothing_and_exits_4(spec_path: Path, tmp_path: Path
     assert quiet.returncode == 4 and quiet.stderr == ""
 
 
+def test_the_summary_counts_a_spec_of_two_treatments_as_two_estimates(tmp_path: Path, generated_csv: Path) -> None:
+    """Until 2026-12-07: "4 specs" for two specs of two treatments each (an outside user)."""
+    spec = tmp_path / "two.yaml"
+    spec.write_text(
+        f"dataset: {{path: {generated_csv}}}\ndefaults: {{model: plr, y: y, x: [x1, x2], learner: ols, n_folds: 3}}\n"
+        "specs:\n  - {id: a, d: [d, x3]}\n  - {id: b, d: [d, skew]}\n  - {id: c, d: d}\n",
+        encoding="utf-8",
+    )
+    proc = dml("run", "--specs", spec, "--engines", "python", "--out", tmp_path / "out", "--no-cache")
+    assert proc.returncode == 4, proc.stderr
+    assert proc.stdout.splitlines()[0] == f"5 estimates of 3 specs: 5 r-not-run -> {tmp_path / 'out'}/report.html"
+
+
 def test_a_spec_whose_worker_died_is_the_tool_failing_3(spec_path: Path, tmp_path: Path) -> None:
     """A real crash: the worker fitting b_slow is killed, and so is the one retrying it."""
     killed: list[int] = []
