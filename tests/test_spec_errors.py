@@ -339,6 +339,14 @@ def test_bad_spec_is_one_line_exit_2(tmp_path: Path, data: Path, name: str, entr
     assert_one_line_error(proc, pattern, tmp_path / "out")
 
 
+def test_a_file_column_renamed_by_the_column_map_says_so(tmp_path: Path, data: Path) -> None:
+    """Until 2026-12-07 only "column 'x1' not found", for a column the data file holds (an outside user)."""
+    text = spec_with("{id: a, model: plr, y: y, d: d, x: [first, x1], learner: ols}")
+    text = text.replace("{path: DATA}", "{path: DATA, columns: {first: x1}}")
+    said = r"spec 'a' field 'x\[1\]': column 'x1' not found \(dataset.columns maps the file's 'x1' to 'first'; use 'first'\)$"
+    assert_one_line_error(run_cli(tmp_path, text, data), said, tmp_path / "out")
+
+
 def test_duplicate_spec_id(tmp_path: Path, data: Path) -> None:
     text = f"dataset: {{path: DATA}}\nspecs:\n  - {GOOD}\n  - {GOOD}\n"
     assert_one_line_error(run_cli(tmp_path, text, data), r"spec 'ok': duplicate spec id", tmp_path / "out")

@@ -96,6 +96,8 @@ def _mapped(path: Path, frame: pd.DataFrame, dataset: DatasetSpec) -> pd.DataFra
             )
         rename[user] = canonical
     frame = frame.rename(columns=rename)
+    # Which file column each name replaced: a spec that names the file's column is told (derived.need).
+    frame.attrs["renamed"] = {user: canonical for user, canonical in rename.items() if user not in frame.columns}
     _check_panel_keys(path, frame, dataset)
     return frame
 

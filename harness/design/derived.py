@@ -28,7 +28,10 @@ def first_text(frame: pd.DataFrame, column: str) -> str:
 
 def need(where: str, spec: Spec, frame: pd.DataFrame, column: str, field: str) -> None:
     if column not in frame.columns:
-        raise DataError(f"{where}: spec '{spec.id}' field '{field}': column '{column}' not found{suggest_column(column, frame)}")
+        renamed = frame.attrs.get("renamed", {}).get(column)
+        mapped = f" (dataset.columns maps the file's '{column}' to '{renamed}'; use '{renamed}')"
+        hint = mapped if renamed else suggest_column(column, frame)
+        raise DataError(f"{where}: spec '{spec.id}' field '{field}': column '{column}' not found{hint}")
 
 
 def derive_lags(spec: Spec, frame: pd.DataFrame, dataset: DatasetSpec, where: str) -> pd.DataFrame:
