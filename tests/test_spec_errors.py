@@ -52,6 +52,8 @@ CASES = [
     ("negative seed", OLS_WITH.format("seed: -5"), r"field 'seed': must lie in \[0, 2147483647\], got -5$"),
     ("seed beyond R", OLS_WITH.format("seed: 2147483648"), r"field 'seed': must lie in \[0, 2147483647\]"),
     ("seed true", OLS_WITH.format("seed: true"), r"field 'seed': give a whole number, got True$"),
+    # Until 2026-12-07 accepted and ignored (a PLR has no propensity); in defaults it may serve an IRM.
+    ("trimming a plr", OLS_WITH.format("trimming_threshold: 0.2"), r"field 'trimming_threshold': plr has no propensity to trim"),
     ("folds as text", OLS_WITH.format("n_folds: '5'"), r"field 'n_folds': give a whole number, got '5'$"),
     (
         "unknown column",
@@ -345,6 +347,11 @@ def test_a_file_column_renamed_by_the_column_map_says_so(tmp_path: Path, data: P
     text = text.replace("{path: DATA}", "{path: DATA, columns: {first: x1}}")
     said = r"spec 'a' field 'x\[1\]': column 'x1' not found \(dataset.columns maps the file's 'x1' to 'first'; use 'first'\)$"
     assert_one_line_error(run_cli(tmp_path, text, data), said, tmp_path / "out")
+
+
+def test_a_trimming_default_shared_with_other_models_is_no_error_for_a_plr(tmp_path: Path, data: Path) -> None:
+    text = f"dataset: {{path: DATA}}\ndefaults: {{trimming_threshold: 0.05}}\nspecs:\n  - {GOOD}\n"
+    assert run_cli(tmp_path, text, data, "--engines", "python").returncode == 4
 
 
 def test_duplicate_spec_id(tmp_path: Path, data: Path) -> None:

@@ -446,6 +446,11 @@ def load_spec_file(path: Union[str, Path], only: Optional[list[str]] = None) -> 
             raise SpecError(f"{path}: spec '{spec_id}': duplicate spec id")
         seen.add(spec_id)
         merged = {**defaults, **entry}
+        if "trimming_threshold" in entry and merged.get("model") in ("plr", "pliv"):  # a default may serve other models
+            raise SpecError(
+                f"{path}: spec '{spec_id}' field 'trimming_threshold': {merged['model']} has no propensity to trim "
+                "(irm, iivm and ssm have); a field that does nothing would read as a setting compared"
+            )
         if "learners" in entry and "learner" not in entry:
             merged.pop("learner", None)
         try:
