@@ -52,6 +52,12 @@ CASES = [
     ("negative seed", OLS_WITH.format("seed: -5"), r"field 'seed': must lie in \[0, 2147483647\], got -5$"),
     ("seed beyond R", OLS_WITH.format("seed: 2147483648"), r"field 'seed': must lie in \[0, 2147483647\]"),
     ("seed true", OLS_WITH.format("seed: true"), r"field 'seed': give a whole number, got True$"),
+    # Until 2026-12-07 refused as separated, with advice (fewer folds, fewer covariates) that could not help.
+    (
+        "treatment cut from a control",
+        "{id: a, model: irm, y: y, d: x1_bin, x: [x1, x2], binarize: {x1: median}, learners: {ml_g: ols, ml_m: logit}}",
+        r"spec 'a': d: 'x1_bin' is binarize's cut of 'x1', which is also a control \(x\): the propensity is 0 or 1",
+    ),
     # Until 2026-12-07 accepted and ignored (a PLR has no propensity); in defaults it may serve an IRM.
     ("trimming a plr", OLS_WITH.format("trimming_threshold: 0.2"), r"field 'trimming_threshold': plr has no propensity to trim"),
     ("folds as text", OLS_WITH.format("n_folds: '5'"), r"field 'n_folds': give a whole number, got '5'$"),

@@ -89,6 +89,16 @@ def derived_rules(spec: Any, sample_columns: tuple[str, ...]) -> None:
                 f"{field}: makes column '{column}', which no field of the spec uses; add it to x (or the field "
                 f"it is for) or drop it from {field}"
             )
+    # A 0/1 treatment cut from a control is that control's step: every row's propensity is 0 or 1, so
+    # neither package can weight it (an outside user's educ_bin beside educ was refused as separated,
+    # with advice that could not help).
+    for treatment in spec.treatments if spec.model in ("irm", "iivm", "ssm") else ():
+        source = binarized.get(treatment)
+        if source is not None and source in spec.x:
+            raise ValueError(
+                f"d: '{treatment}' is binarize's cut of '{source}', which is also a control (x): the propensity is 0 or 1 "
+                f"on every row (no overlap); drop '{source}' from x"
+            )
 
 
 def treatment_rules(spec: Any) -> None:
