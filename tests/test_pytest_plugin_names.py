@@ -89,7 +89,8 @@ def _spec_of(baseline: bytes) -> str:
 @pytest.mark.usefixtures("warm")
 def test_colliding_test_ids_get_a_baseline_each_and_regen_settles(pytester: pytest.Pytester) -> None:
     _project(pytester)
-    first = _run(pytester, "--dml-parity-regen")
+    # -rN: no short summary, which repeats each message in full where CI is set (pytest's own rule).
+    first = _run(pytester, "--dml-parity-regen", "-rN")
     first.assert_outcomes(failed=6)  # each wrote its own baseline, and fails naming it
     assert first.stdout.str().count("dml-parity baseline not found, created:") == 6
     written = _baselines(pytester.path)

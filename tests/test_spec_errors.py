@@ -51,7 +51,7 @@ CASES = [
     ("empty controls", "{id: a, model: plr, y: y, d: d, x: [], learner: ols}", r"spec 'a' field 'x': no controls"),
     ("negative seed", OLS_WITH.format("seed: -5"), r"field 'seed': must lie in \[0, 2147483647\], got -5$"),
     ("seed beyond R", OLS_WITH.format("seed: 2147483648"), r"field 'seed': must lie in \[0, 2147483647\]"),
-    ("seed true", OLS_WITH.format("seed: true"), r"field 'seed': give a whole number, got True$"),
+    ("seed true", OLS_WITH.format("seed: true"), r"field 'seed': true is not a whole number$"),
     # Until 2026-12-07 refused as separated, with advice (fewer folds, fewer covariates) that could not help.
     (
         "treatment cut from a control",
@@ -60,7 +60,7 @@ CASES = [
     ),
     # Until 2026-12-07 accepted and ignored (a PLR has no propensity); in defaults it may serve an IRM.
     ("trimming a plr", OLS_WITH.format("trimming_threshold: 0.2"), r"field 'trimming_threshold': plr has no propensity to trim"),
-    ("folds as text", OLS_WITH.format("n_folds: '5'"), r"field 'n_folds': give a whole number, got '5'$"),
+    ("folds as text", OLS_WITH.format("n_folds: '5'"), r"field 'n_folds': '5' is not a whole number$"),
     (
         "unknown column",
         "{id: a, model: plr, y: y, d: dd, x: [x1], learner: ols}",

@@ -205,7 +205,7 @@ class Spec(_Frozen):
     def _whole_number(cls, value: Any) -> Any:
         # pydantic would read true as 1 and "5" as 5: a setting written so is likely not what was meant.
         if isinstance(value, (bool, str)):
-            raise ValueError(f"give a whole number, got {value!r}")
+            raise ValueError(f"{str(value).lower() if isinstance(value, bool) else repr(value)} is not a whole number")
         return value
 
     @field_validator("seed")
