@@ -566,6 +566,8 @@ def test_several_treatments_and_the_deprecated_cluster_data_class(tmp_path: Path
     assert [row["d"] for row in result.rows] == ["cathhs", "female"] and result.status == "agree"
     assert [row["python"]["coef"] for row in result.rows] == [float(c) for c in plr.coef]
     assert set(result.checks["treatment"]) == {"cathhs", "female"}
+    # The repr's status is over both rows: it names the spec, not the first treatment's row (until 2026-12-07).
+    assert repr(result) == "<ParityResult plr (2 treatments): agree>"
     with warnings.catch_warnings():  # DoubleMLClusterData: deprecated in 0.11, still the docs' cluster class
         warnings.simplefilter("ignore", DeprecationWarning)
         clustered = dml.DoubleMLClusterData(

@@ -88,6 +88,8 @@ class ParityResult:
 
     def __repr__(self) -> str:
         row = self.rows[0]
+        if len(self.rows) > 1:  # one row per treatment: the status is over all of them, not the first's
+            return f"<ParityResult {row.get('spec_id', row['id'])} ({len(self.rows)} treatments): {self.status}>"
         numbers = ""
         if row.get("python") and row.get("r"):
             py, r = row["python"], row["r"]
