@@ -47,7 +47,9 @@ class ParityResult:
 
     @property
     def status(self) -> str:
-        """The verdict as ``results.json`` gives it (several treatments: the worst of their rows)."""
+        """The verdict as the run's summary counts it (``effective_status``: ``r-not-run`` where only
+        Python ran, which a row of ``results.json`` records as ``not-run``); several treatments: the
+        worst of their rows."""
         statuses = [effective_status(row) for row in self.rows]
         assert set(statuses) <= set(STATUSES)
         return next(s for s in _WORST_FIRST if s in statuses)
