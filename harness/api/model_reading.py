@@ -7,6 +7,7 @@ is a one-line :class:`~harness.errors.ModelError`, never a silently different co
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -111,7 +112,14 @@ def read_model(model: Any) -> ModelReading:
         _fitted_rules(model, name, data)
     # What the user's bootstrap() drew is compared: Python's own draws are the model's (harness.api.compare).
     # Not on IRM ATTE, whose bootstrap both packages draw differently by design (the spec refuses it).
-    boot = _bootstrap_of(model) if fitted and not (name == "irm" and model.score == "ATTE") else None
+    atte = name == "irm" and model.score == "ATTE"
+    boot = _bootstrap_of(model) if fitted and not atte else None
+    if fitted and atte and _bootstrap_of(model) is not None:  # left out on purpose, and said so
+        warnings.warn(
+            "DoubleMLIRM (ATTE): the model's bootstrap and joint intervals are not compared, only its estimates: the "
+            "packages' ATTE scores differ on purpose, so their bootstrap draws differ by design (README, Refused)",
+            stacklevel=3,
+        )
     if boot is not None:
         entry.update(bootstrap=boot, joint=True)
     if labels is not None:
