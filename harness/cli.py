@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--out", type=Path, help="output directory (default reports/<spec file name>-<UTC time>, relative to the current folder)"
     )
-    run.add_argument("--jobs", type=int, default=1, help="specs fitted in parallel worker processes (default 1)")
+    run.add_argument("--jobs", type=int, default=None, help="specs fitted in parallel worker processes (default 1)")
     run.add_argument("--scheduler", help="Dask scheduler address: run the specs on that cluster")
     run.add_argument("--no-cache", action="store_true", help="refit every spec")
     run.add_argument("--cache-dir", type=Path, help="result cache (default ~/.cache/dml-parity/results)")
@@ -214,11 +214,21 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     return 2
 
 
+def _check_where(args: argparse.Namespace) -> None:
+    """--jobs and --scheduler: where the fits run, one or the other (an empty --scheduler would fit
+    here without a word, and --jobs beside a cluster would be ignored)."""
+    if args.scheduler is not None and not args.scheduler.strip():
+        raise HarnessError("--scheduler: no address given (leave --scheduler out to fit on this machine)")
+    if args.scheduler is not None and args.jobs is not None:
+        raise HarnessError(f"--jobs: with --scheduler the cluster's workers fit; leave --jobs {args.jobs} out")
+    if args.jobs is not None and args.jobs < 1:
+        raise HarnessError(f"--jobs: must be at least 1, got {args.jobs}")
+
+
 def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     from harness.output.outdir import check_output
 
-    if args.jobs < 1:
-        raise HarnessError(f"--jobs: must be at least 1, got {args.jobs}")
+    _check_where(args)
     if args.replicates is not None and args.replicates < 2:
         raise HarnessError(f"--replicates: must be at least 2, got {args.replicates}")
     out = args.out or Path("reports") / f"{args.specs.stem}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
@@ -236,7 +246,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         data=args.data,
         only=[s.strip() for s in args.only.split(",")] if args.only is not None else None,
         engines=engines,
-        jobs=args.jobs,
+        jobs=args.jobs or 1,
         scheduler=args.scheduler,
         cache_dir=args.cache_dir,
         use_cache=not args.no_cache,
@@ -285,8 +295,7 @@ def _cmd_check(args: argparse.Namespace, argv: list[str]) -> int:
     if args.run is not None:
         given = {"--data": args.data, "--engines": args.engines, "--out": args.out, "--jobs": args.jobs is not None}
         refuse_with_run({**given, "--scheduler": args.scheduler, "--no-cache": args.no_cache, "--cache-dir": args.cache_dir})
-    if args.jobs is not None and args.jobs < 1:
-        raise HarnessError(f"--jobs: must be at least 1, got {args.jobs}")
+    _check_where(args)
     options = CheckOptions(
         baseline=args.baseline,
         run_dir=args.run,

@@ -49,6 +49,9 @@ ENGINE_MODULES = ("harness.running.dask_data", *ENGINE)
 UNFIT_REPEATS = 5  # "unfit" answers from workers already set aside, per task, before the run gives up
 WORKERS_S = 1.0  # how old the run's list of the cluster's workers may be when a spec is sent
 POLL_S = 1.0  # how often a waiting run looks for workers that left the cluster
+# How long a run waits for the first worker of a cluster that has none (a cluster still starting):
+# DMLP_WORKER_WAIT seconds, 60 unless set.
+WORKER_WAIT_S = float(os.environ.get("DMLP_WORKER_WAIT") or 60)
 # The scheduler's event topic on which a task says it began fitting: one for every run (each
 # message names its task), so a long-lived scheduler keeps one bounded log of them, not one per run.
 TOPIC = "dml-parity-begun"
@@ -65,6 +68,7 @@ def _fitness(engines: tuple[str, ...]) -> tuple[str, Any]:
         # Set before the worker's R starts (R reads them once).
         for key, value in SINGLE_THREAD.items():
             os.environ.setdefault(key, value)
+        _r_session_folder_in_the_workers()
         from harness.running.fit import python_versions, worker_versions
 
         try:
@@ -80,6 +84,19 @@ def _fitness(engines: tuple[str, ...]) -> tuple[str, Any]:
 
             threadpool_limits(limits=1)  # BLAS loaded before the task (the worker's numpy) too
     return _FITNESS[engines]
+
+
+def _r_session_folder_in_the_workers() -> None:
+    """R's session folder (``Rtmp*``) inside the worker's own Dask folder: a worker killed by a signal
+    cannot remove it, and in $TMPDIR it stayed for good; Dask removes a dead worker's folder when the
+    next worker starts beside it (its nanny's restart, or the cluster's next start)."""
+    try:
+        from distributed import get_worker
+
+        folder = get_worker().local_directory
+    except (ImportError, ValueError):  # not in a Dask worker (the tests call this directly)
+        return
+    os.environ["TMPDIR"] = folder
 
 
 def ready_worker(engines: tuple[str, ...] = ENGINES) -> tuple[str, Any]:
@@ -164,7 +181,7 @@ class Cluster:
         self.note = note
         try:
             self.client = Client(address, set_as_default=False, timeout=30)
-        except (OSError, TimeoutError) as err:
+        except (OSError, TimeoutError, ValueError) as err:  # ValueError: not an address (no port, another scheme)
             raise HarnessError(f"--scheduler {address}: cannot connect ({error_line(err)})") from None
         self._token = uuid.uuid4().hex[:8]
         self._count = 0
@@ -261,6 +278,15 @@ class Cluster:
 
     def _any_worker_versions(self) -> dict:
         """No worker known at the start could fit (or none was known): ask any, until one can."""
+        if not self.set_aside and not self._fit_workers():  # a task would wait for one for ever, silently
+            self.note(f"Dask: no worker in the cluster at {self.address}; waiting up to {WORKER_WAIT_S:g} s for one to join")
+            try:
+                self.client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+            except TimeoutError:
+                raise EnvironmentProblem(
+                    f"--scheduler {self.address}: no worker joined the cluster in {WORKER_WAIT_S:g} s; start its workers "
+                    "(README, On a Dask cluster)"
+                ) from None
         repeats = 0
         while True:
             future = self._submit("versions", None, "versions")

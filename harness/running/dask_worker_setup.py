@@ -45,6 +45,9 @@ async def dask_setup(worker: Any) -> None:
 
         hold_thresholds()
 
+    # R's session folder goes in the worker's own folder, which Dask removes after a worker is killed
+    # (harness.running.dask_cluster._r_session_folder_in_the_workers; a task finds it there itself).
+    os.environ["TMPDIR"] = worker.local_directory
     loop = asyncio.get_running_loop()
     state, answer = await loop.run_in_executor(worker.executors["default"], ready_worker)
     if state == "ok":
