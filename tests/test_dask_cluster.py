@@ -418,7 +418,8 @@ FORESTS = "".join("\n  - " + FOREST.replace("K", str(k)) for k in range(6))
 @pytest.mark.slow
 def test_a_scheduler_that_dies_mid_run_ends_it_with_one_line(tmp_path: Path, generated_csv: Path) -> None:
     """The scheduler killed while specs fit: the run ends (after the client's 30 s of trying to
-    reconnect) with exit 2 and a line naming the scheduler; no report, nothing left running."""
+    reconnect) with exit 3, the tool unable to finish (exit 2, bad input, until 2026-12-07), and a
+    line naming the scheduler; no report, nothing left running."""
     specs = tmp_path / "forests.yaml"
     specs.write_text(f"dataset: {{path: {generated_csv}}}\ndefaults: {{n_folds: 3, seed: 5}}\nspecs:{FORESTS}\n")
     with contextlib.contextmanager(_cluster)(tmp_path / "cluster") as cluster:
@@ -430,7 +431,7 @@ def test_a_scheduler_that_dies_mid_run_ends_it_with_one_line(tmp_path: Path, gen
         out = tmp_path / "out"
         args = ["run", "--specs", specs, "--engines", "python", "--scheduler", cluster.address]
         run = Run([*args, "--out", out, "--no-cache"], kill_scheduler)
-        assert run.wait() == 2, run.stderr
+        assert run.wait() == 3, run.stderr
     assert run.lines[-1].startswith(f"dml-parity: error: --scheduler {cluster.address}: lost the scheduler ("), run.stderr
     assert not out.exists() and not nothing_left(run.pgid)
 

@@ -316,7 +316,7 @@ class Cluster:
             try:
                 self._known = (now, list(self.client.nthreads()))
             except OSError as err:  # the scheduler is gone (Dask's own log says more)
-                raise HarnessError(f"--scheduler {self.address}: lost the scheduler ({error_line(err)})") from None
+                raise EnvironmentProblem(f"--scheduler {self.address}: lost the scheduler ({error_line(err)})") from None
         return self._known[1]
 
     def _check_warm(self) -> None:
@@ -418,7 +418,7 @@ class Cluster:
         try:
             return any(message.get("key") == key for _, message in self.client.get_events(TOPIC))
         except OSError as err:
-            raise HarnessError(f"--scheduler {self.address}: lost the scheduler ({error_line(err)})") from None
+            raise EnvironmentProblem(f"--scheduler {self.address}: lost the scheduler ({error_line(err)})") from None
 
     def _unreturned(self, future, sent: dict, pending: deque, store, left: Callable, events: queue.SimpleQueue) -> None:
         """A task cancelled or lost after it was done: its worker died, or every copy of a shared
