@@ -110,16 +110,7 @@ def read_model(model: Any) -> ModelReading:
     fitted = bool(np.isfinite(np.asarray(model.all_coef, dtype=float)).all())
     if fitted:
         _fitted_rules(model, name, data)
-    # What the user's bootstrap() drew is compared: Python's own draws are the model's (harness.api.compare).
-    # Not on IRM ATTE, whose bootstrap both packages draw differently by design (the spec refuses it).
-    atte = name == "irm" and model.score == "ATTE"
-    boot = _bootstrap_of(model) if fitted and not atte else None
-    if fitted and atte and _bootstrap_of(model) is not None:  # left out on purpose, and said so
-        warnings.warn(
-            "DoubleMLIRM (ATTE): the model's bootstrap and joint intervals are not compared, only its estimates: the "
-            "packages' ATTE scores differ on purpose, so their bootstrap draws differ by design (README, Refused)",
-            stacklevel=3,
-        )
+    boot = _compared_bootstrap(model, name) if fitted else None
     if boot is not None:
         entry.update(bootstrap=boot, joint=True)
     if labels is not None:
@@ -207,6 +198,21 @@ def _fitted_rules(model: Any, name: str, data: Any) -> None:
         )
     if not model.predictions:
         raise ModelError("model: fitted with store_predictions=False; fit it with store_predictions=True (or pass it unfitted)")
+
+
+def _compared_bootstrap(model: Any, name: str) -> Optional[dict]:
+    """What the user's bootstrap() drew, to compare: Python's own draws are the model's
+    (harness.api.compare). Not on IRM ATTE, whose bootstrap both packages draw differently by design
+    (the spec refuses it): left out, and said so."""
+    boot = _bootstrap_of(model)
+    if boot is not None and name == "irm" and model.score == "ATTE":
+        warnings.warn(
+            "DoubleMLIRM (ATTE): the model's bootstrap and joint intervals are not compared, only its estimates: the "
+            "packages' ATTE scores differ on purpose, so their bootstrap draws differ by design (README, Refused)",
+            stacklevel=4,
+        )
+        return None
+    return boot
 
 
 def _bootstrap_of(model: Any) -> Optional[dict]:
