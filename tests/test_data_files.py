@@ -85,14 +85,19 @@ def test_a_damaged_stata_file_is_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
-def _python_record(spec: Path, out: Path) -> dict:
-    """The one result row of ``dml-parity run`` on ``spec``, Python only, as a user runs it."""
+def _results(spec: Path, out: Path) -> dict[str, dict]:
+    """Every result row of ``dml-parity run`` on ``spec``, Python only, as a user runs it, by spec id."""
     args = ["run", "--specs", spec, "--out", out, "--engines", "python", "--no-cache", "--quiet"]
     proc = subprocess.run(
         [sys.executable, "-m", "harness.cli", *map(str, args)], capture_output=True, text=True, env=env(), cwd=ROOT, timeout=600
     )
     assert proc.returncode == 4, proc.stderr  # one engine: nothing compared
-    [record] = json.loads((out / "results.json").read_text(encoding="utf-8"))["specs"]
+    return {r["id"]: r for r in json.loads((out / "results.json").read_text(encoding="utf-8"))["specs"]}
+
+
+def _python_record(spec: Path, out: Path) -> dict:
+    """The one result row of ``dml-parity run`` on ``spec``, Python only."""
+    [record] = _results(spec, out).values()
     return record
 
 
@@ -116,16 +121,6 @@ def test_a_stata_year_is_a_period_for_lags(tmp_path: Path) -> None:
     )
     record = _python_record(spec, tmp_path / "out")
     assert record["n_obs"] == units * (len(years) - 1)  # each city's first year has no lag
-
-
-def _results(spec: Path, out: Path) -> dict[str, dict]:
-    """Every result row of a Python-only ``dml-parity run`` on ``spec``, by spec id."""
-    args = ["run", "--specs", spec, "--out", out, "--engines", "python", "--no-cache", "--quiet"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "harness.cli", *map(str, args)], capture_output=True, text=True, env=env(), cwd=ROOT, timeout=600
-    )
-    assert proc.returncode == 4, proc.stderr
-    return {r["id"]: r for r in json.loads((out / "results.json").read_text(encoding="utf-8"))["specs"]}
 
 
 def test_a_lag_is_periods_not_rows_in_a_panel_with_gaps_or_a_longer_step(tmp_path: Path) -> None:
