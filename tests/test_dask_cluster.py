@@ -224,6 +224,10 @@ def test_run_after_run_on_one_cluster_with_a_worker_killed(
         assert code == 0, f"run 3: {run.stderr}\n{cluster.logs()}"
         assert "left the cluster while fitting b_slow; retrying it on another worker" in run.stderr
         assert numbers(read_results(tmp_path / "run3")) == expected
+        # The death is in results.json and the report, not only on the terminal.
+        (death,) = read_results(tmp_path / "run3")["provenance"]["worker_deaths"]
+        assert death["spec"] == "b_slow" and death["then"] == "retried" and "left the cluster" in death["what"]
+        assert f"{death['what']} while fitting b_slow: retried" in (tmp_path / "run3" / "report.html").read_text()
         assert not nothing_left(run.pgid)
         # The nanny has replaced the killed process.
         watcher.wait_for_workers(2, timeout=120)

@@ -59,7 +59,7 @@ def test_progress_plain_lines_off_terminal() -> None:
     progress.finished("a", "agree")
     progress.end()
     lines = stream.getvalue().splitlines()
-    assert lines[0] == "1 spec(s) from the cache (judged again by this run), 2 to fit"
+    assert lines[0] == "1 fit from the cache (judged again by this run), 2 to fit"
     assert lines[1].startswith("[0/2] fitting a (python, r) elapsed")
     assert lines[2].startswith("[1/2] a: agree elapsed") and "eta" in lines[2]
     assert "\r" not in stream.getvalue()

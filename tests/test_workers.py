@@ -16,7 +16,7 @@ import pytest
 
 from harness.cli import main
 from harness.running.runner import stable_view
-from tests.faults import Run, alive, nothing_left, read_results, worker_of, write_specs
+from tests.faults import SPECS, Run, alive, nothing_left, read_results, worker_of, write_specs
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +118,13 @@ def test_a_killed_worker_costs_only_its_spec(spec_path: Path, clean: dict, tmp_p
     assert by_id["b_slow"]["status"] == "error"
     assert by_id["b_slow"]["error"] == "worker died: signal 9"
     assert by_id["a_ols"]["python"] is not None and by_id["c_irm"]["python"] is not None
-    assert (out / "report.html").exists()
+    # Both deaths are kept where the terminal's notes are not: results.json and the report.
+    deaths = read_results(out)["provenance"]["worker_deaths"]
+    assert deaths == [
+        {"spec": "b_slow", "what": f"worker {killed[0]} died (signal 9)", "then": "retried"},
+        {"spec": "b_slow", "what": f"worker {killed[1]} died (signal 9)", "then": "reported as an error"},
+    ]
+    assert f"worker {killed[1]} died (signal 9) while fitting b_slow: reported as an error" in (out / "report.html").read_text()
     assert "retrying it in another worker" in run.stderr and "Traceback" not in run.stderr
     assert not nothing_left(run.pgid)
     # The error was not cached: the re-run fits b_slow, serves the others, and equals a clean run.
@@ -138,6 +144,37 @@ def test_a_worker_killed_once_is_retried_and_the_run_equals_a_clean_one(spec_pat
     assert len(killed) == 1 and not alive(killed[0])
     assert same(read_results(out), clean)
     assert not nothing_left(run.pgid)
+
+
+@pytest.mark.r
+def test_a_replicate_whose_workers_died_makes_the_spec_an_error_said_once(generated_csv: Path, tmp_path: Path) -> None:
+    """Replicate 2 of b_slow kills its worker twice: the spec is an ``error`` whose message names
+    the replicate, written once in its report cell (it was twice: the replicates' line and the
+    error), and its checks summary says it is no verdict (it read "14 checks, all pass")."""
+    spec_path = tmp_path / "s.yaml"
+    spec_path.write_text(
+        SPECS.replace("DATA", str(generated_csv)).replace(
+            "n_estimators: 100}}", "n_estimators: 100}, replicates: {n: 3, vary: folds}}"
+        ),
+        encoding="utf-8",
+    )
+    killed: list[int] = []
+    out = tmp_path / "out"
+    args = ["run", "--specs", spec_path, "--jobs", 1, "--only", "b_slow", "--out", out]
+    run = Run([*args, "--cache-dir", tmp_path / "cache"], on_line=killer("b_slow#2", 2, killed))
+    assert run.wait() == 3, run.stderr
+    assert len(killed) == 2, run.stderr
+    (spec,) = read_results(out)["specs"]
+    reason = "1 of 3 replicates failed; replicate 2: worker died: signal 9"
+    assert spec["status"] == "error" and spec["error"] == reason
+    assert spec["replicates"]["status"][1] == "error"
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert report.count(reason) == 1, report
+    assert "b_slow: no verdict (error); in the replicates that ran, " in report
+    # Again: replicates 1 and 3 come from the cache, counted as fits (it said "2 spec(s)" of one spec).
+    again = Run([*args[:-1], tmp_path / "again", "--cache-dir", tmp_path / "cache"])
+    assert again.wait() != 3, again.stderr  # no error now: all three replicates fitted
+    assert "2 fits from the cache (judged again by this run), 1 to fit" in again.stderr
 
 
 def interrupt_after_first(sig: int, to_group: bool):
@@ -215,6 +252,9 @@ def test_dask_a_killed_worker_costs_only_its_spec(spec_path: Path, clean: dict, 
     assert "left the cluster while fitting b_slow; retrying it on another worker" in run.stderr
     by_id = {s["id"]: s for s in read_results(out)["specs"]}
     assert by_id["b_slow"]["status"] == "error" and by_id["b_slow"]["error"].startswith("worker died")
+    deaths = read_results(out)["provenance"]["worker_deaths"]
+    assert [(d["spec"], d["then"]) for d in deaths] == [("b_slow", "retried"), ("b_slow", "reported as an error")]
+    assert all(d["what"].startswith("Dask worker tcp://") and d["what"].endswith("left the cluster") for d in deaths)
     assert by_id["a_ols"]["python"] is not None and by_id["c_irm"]["python"] is not None
     assert not nothing_left(run.pgid)
     client.wait_for_workers(1, timeout=120)  # the nannies restart the killed workers

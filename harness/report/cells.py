@@ -219,13 +219,18 @@ def check_rows(spec: dict) -> list[dict[str, Any]]:
 
 
 def checks_summary(spec: dict) -> str:
-    """'7 checks, all pass' or '2 of 7 checks fail'."""
+    """'7 checks, all pass' or '2 of 7 checks fail'; a spec in ``error`` first says it has no verdict."""
     rows = check_rows(spec)
     failed = sum(1 for row in rows if row["ok"] is False)
     noun = "check" if len(rows) == 1 else "checks"
     if not rows:
         return "no checks"
-    return f"{len(rows)} {noun}, all pass" if not failed else f"{failed} of {len(rows)} {noun} fail"
+    counted = f"{len(rows)} {noun}, all pass" if not failed else f"{failed} of {len(rows)} {noun} fail"
+    if effective_status(spec) == "error":
+        # Replicated: the checks of the replicates that ran; they are no verdict on the spec.
+        where = "in the replicates that ran, " if spec.get("replicates") else ""
+        return f"no verdict (error); {where}{counted}"
+    return counted
 
 
 def failed_checks(spec: dict) -> list[str]:
@@ -287,8 +292,10 @@ def status_lines(spec: dict, with_error: bool = True) -> list[str]:
     lines = []
     replicates = spec.get("replicates")
     if replicates:
-        # The status is the verdict over the replicates (harness.verdict.replicate_verdict); say so first.
-        lines.append(f"{replicates['n']} replicates (vary: {replicates['vary']}): {replicates.get('reason', '')}")
+        # The status is the verdict over the replicates (harness.verdict.replicate_verdict); say so
+        # first. An error's reason is the spec's error, shown once, below or in a row of its own.
+        reason = "" if status == "error" else f": {replicates.get('reason', '')}"
+        lines.append(f"{replicates['n']} replicates (vary: {replicates['vary']}){reason}")
     lines += loosened_lines(spec)
     if status == "error" and with_error:
         lines.append(spec.get("error") or "no message")

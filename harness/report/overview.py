@@ -169,6 +169,9 @@ def provenance_rows(prov: dict) -> list[tuple[str, str]]:
         rows.append(("Platform", prov["platform"]))
     if prov.get("workers_set_aside"):  # Dask workers that could not fit (harness.running.dask_cluster)
         rows.append(("Workers set aside", "; ".join(f"{w}: {why}" for w, why in prov["workers_set_aside"].items())))
+    if prov.get("worker_deaths"):  # harness.running.parallel.after_death
+        deaths = [f"{d['what']} while fitting {d['spec']}: {d['then']}" for d in prov["worker_deaths"]]
+        rows.append(("Worker deaths", "; ".join(deaths)))
     return rows
 
 

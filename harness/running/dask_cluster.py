@@ -39,7 +39,7 @@ from typing import Any, Optional
 from harness.engines.result import ENGINES
 from harness.errors import EnvironmentProblem, HarnessError
 from harness.running.fit import PreparedSpec, error_line, failed_result
-from harness.running.parallel import ENGINE, after_death
+from harness.running.parallel import ENGINE, after_death, death_entry
 from harness.running.worker import SINGLE_THREAD
 
 __all__ = ["Cluster", "ready_worker"]
@@ -187,6 +187,7 @@ class Cluster:
         self._count = 0
         self._versions: Optional[dict] = None
         self.set_aside: dict[str, str] = {}  # worker address -> why it cannot fit
+        self.deaths: list[dict] = []  # workers that left while fitting a spec (parallel.after_death)
         self._warming: list = []  # probes on the other workers, not waited for
         self._probes: list = []  # sent by warm(), answered in versions()
         self._known: Optional[tuple[float, list[str]]] = None  # (when asked, the workers)
@@ -378,7 +379,7 @@ class Cluster:
                 return
             deaths[i] += 1
             what = f"Dask worker {worker} left the cluster"
-            failed = after_death(prepared[i], deaths[i], what, what, self.note, "on another worker")
+            failed = after_death(prepared[i], deaths[i], what, what, self.note, self.deaths, "on another worker")
             if failed is None:
                 pending.appendleft(i)
             else:
@@ -464,6 +465,7 @@ class Cluster:
         if answer is not None:
             result = answer[2]
         elif isinstance(error, KilledWorker):  # the cluster's allowed-failures is 0
+            self.deaths.append(death_entry(prepared[i].spec.id, f"Dask worker {worker} died (KilledWorker)", False))
             result = failed_result(prepared[i], "worker died: its Dask worker died (KilledWorker)")
         else:
             result = failed_result(prepared[i], error_line(error))

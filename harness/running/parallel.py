@@ -33,7 +33,7 @@ from harness.running.fit import PreparedSpec, failed_result, python_versions, ru
 from harness.running.worker import worker_main
 from harness.running.worker_process import worker_process
 
-__all__ = ["ATTEMPTS", "InProcess", "WorkerPool", "fork_is_safe", "preload_engine"]
+__all__ = ["ATTEMPTS", "InProcess", "WorkerPool", "after_death", "death_entry", "fork_is_safe", "preload_engine"]
 
 ATTEMPTS = 2  # a spec whose worker died is tried once more, in a new worker
 GRACE_S = 3.0  # for a worker told to stop mid-fit (SIGTERM) before it is killed
@@ -161,6 +161,7 @@ class WorkerPool:
         self.size = size
         self.engines = engines
         self.note = note
+        self.deaths: list[dict] = []  # each worker death: its spec, what happened, what followed
         self._context = _context()
         self._idle: list[_Worker] = []
         self._all: list[_Worker] = []
@@ -289,7 +290,7 @@ class WorkerPool:
             elif worker.gone or not worker.process.is_alive():
                 del busy[worker]
                 how = self._retire(worker)
-                failed = after_death(prepared[i], attempts[i], f"worker {worker.pid} died ({how})", how, self.note)
+                failed = after_death(prepared[i], attempts[i], f"worker {worker.pid} died ({how})", how, self.note, self.deaths)
                 if failed is None:
                     pending.appendleft(i)
                 else:
@@ -298,16 +299,30 @@ class WorkerPool:
 
 
 def after_death(
-    prepared: PreparedSpec, tries: int, what: str, cause: str, note: Callable[[str], None], elsewhere: str = "in another worker"
+    prepared: PreparedSpec,
+    tries: int,
+    what: str,
+    cause: str,
+    note: Callable[[str], None],
+    deaths: list[dict],
+    elsewhere: str = "in another worker",
 ) -> Optional[dict]:
     """The rule for a spec whose worker died while fitting it (``--jobs`` and Dask alike): None
     while it has tries left (it is sent again), then its error result. ``what`` says what happened
-    (the note), ``cause`` the error's reason."""
-    if tries < ATTEMPTS:
+    (the note, and an entry in ``deaths``), ``cause`` the error's reason."""
+    retry = tries < ATTEMPTS
+    # The terminal's note scrolls away: results.json and the report keep each death (runner).
+    deaths.append(death_entry(prepared.spec.id, what, retry))
+    if retry:
         note(f"{what} while fitting {prepared.spec.id}; retrying it {elsewhere}")
         return None
     note(f"{what} while fitting {prepared.spec.id} again; reported as an error")
     return failed_result(prepared, f"worker died: {cause}")
+
+
+def death_entry(spec_id: str, what: str, retried: bool) -> dict:
+    """One worker death as results.json's ``provenance.worker_deaths`` holds it."""
+    return {"spec": spec_id, "what": what, "then": "retried" if retried else "reported as an error"}
 
 
 class InProcess:

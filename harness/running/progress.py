@@ -30,7 +30,9 @@ class Progress:
         self.total = total
         self.start = time.perf_counter()
         if cached:
-            self._line(f"{cached} spec(s) from the cache (judged again by this run), {total} to fit", final=True)
+            # Fits, not specs: each replicate of a spec is a fit of its own, served or fitted.
+            noun = "fit" if cached == 1 else "fits"
+            self._line(f"{cached} {noun} from the cache (judged again by this run), {total} to fit", final=True)
 
     def started(self, spec_id: str, engines: tuple[str, ...], where: str = "") -> None:
         place = f" in {where}" if where else ""

@@ -260,12 +260,23 @@ def run(options: RunOptions) -> dict:
             "platform": f"{platform.system()} {platform.machine()}",
             # How many fits were served by the cache (judged again) and fitted (again): not stable.
             "cache": {"served": len(served), "fitted": len(todo) - len(refitted), "refitted": len(refitted)},
-            # Dask workers that could not fit, and why (harness.running.dask_cluster); absent when none.
-            **({"workers_set_aside": executor.set_aside} if getattr(executor, "set_aside", None) else {}),
+            **_executor_events(executor),
         },
         "summary": summarize(specs_out),
         "specs": specs_out,
     }
+
+
+def _executor_events(executor) -> dict:
+    """Dask workers that could not fit, and why (harness.running.dask_cluster), and workers that
+    died while fitting, with what became of the spec (harness.running.parallel.after_death); each
+    absent when none."""
+    events = {}
+    if getattr(executor, "set_aside", None):
+        events["workers_set_aside"] = executor.set_aside
+    if getattr(executor, "deaths", None):
+        events["worker_deaths"] = executor.deaths
+    return events
 
 
 def _look_up(cache: ResultCache, tasks: list, keys: list[str], progress: Progress) -> tuple[list[int], dict, dict[int, str]]:
@@ -433,6 +444,7 @@ def stable_view(results: dict) -> dict:
     out["provenance"].pop("created", None)
     out["provenance"].pop("command", None)
     out["provenance"].pop("cache", None)
+    out["provenance"].pop("worker_deaths", None)  # an event of the run, not a number of it
     for spec in out["specs"]:
         for key in ("timings", "cache", "cache_note"):
             spec.pop(key, None)

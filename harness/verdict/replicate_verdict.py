@@ -361,8 +361,8 @@ def with_replicates(record: dict, results: list[dict], replication, spec) -> dic
     layers = None if record.get("tier") == "exact" else STRUCTURAL_LAYERS
     timings = [r.get("timings") or {} for r in results]
     out = {**record, "status": status, "replicates": block}
-    if status == "error" and not record.get("error"):
-        out["error"] = block["reason"]  # replicate 1 ran; another did not
+    if status == "error":
+        out["error"] = block["reason"]  # which replicates failed, and the first one's error
     if block.get("identical"):
         out["checks"] = merged_checks(results, None)  # one draw: its single-draw checks (each at its worst)
     elif status not in ("not-run", "r-not-run", "python-not-run"):
