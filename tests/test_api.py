@@ -145,6 +145,14 @@ def test_a_model_whose_splits_were_redrawn_after_its_fit_fails_the_python_fold_c
     assert given["reproduced"] is False and given["gap"] > 1e3 * given["limit"]
     failed = set(result.checks.loc[~result.checks["ok"], "name"])
     assert "folds.python" in failed and "folds.r" not in failed
+    # The reason says why before the checks it failed (it opened with "folds.python 3908 vs limit 0"),
+    # also when the same model is compared again and its fit is served from the cache.
+    why = "disagree: the model's own numbers are not what its learners give on its folds (gap "
+    again = harness.compare(plr)
+    assert again.results["specs"][0]["cache"] == "served"
+    for each in (result, again):
+        assert each.summary().loc[0, "reason"].startswith(why), each.summary().loc[0, "reason"]
+        assert "its learners or its folds changed after its fit; " in each.summary().loc[0, "reason"]
 
 
 @pytest.mark.r
@@ -652,6 +660,11 @@ def test_the_bootstrap_a_user_ran_is_compared(tmp_path: Path) -> None:
     assert result.status == "agree"
     layers = set(result.checks["layer"])
     assert "monte_carlo" in layers and any("joint_ci" in name for name in result.checks["name"])
+    # summary() gives each engine's joint interval with the shared weights (the compared numbers).
+    table = result.summary()
+    for prefix, engine in (("py", "python"), ("r", "r")):
+        shared = [row[engine]["joint_ci"] for row in result.rows]
+        assert table[[f"{prefix}_joint_ci_low", f"{prefix}_joint_ci_high"]].to_numpy().tolist() == shared
     assert np.allclose(_own_joint_ci(result), plr.confint(joint=True).to_numpy(), rtol=0, atol=1e-12)
     spec = result.to_spec(tmp_path / "spec").read_text(encoding="utf-8")
     assert "method: wild" in spec and "n_rep_boot: 400" in spec and "joint: true" in spec
@@ -689,6 +702,10 @@ def test_adjusted_p_values_asked_of_a_model_are_its_own_and_compared(tmp_path: P
     assert holm.status == "agree" and holm.checks["ok"].all()
     assert [row["python"]["p_adjusted"] for row in holm.rows] == plr.p_adjust("holm")["pval"].tolist()
     assert all(abs(row["r"]["p_adjusted"] - row["python"]["p_adjusted"]) < 1e-10 for row in holm.rows)
+    # summary() (results.csv) shows them beside the estimates (it showed no joint numbers until 2026-12-07).
+    table = holm.summary()
+    assert table["py_p_adjusted"].tolist() == plr.p_adjust("holm")["pval"].tolist()
+    assert table["r_p_adjusted"].tolist() == [row["r"]["p_adjusted"] for row in holm.rows]
     assert "p_adjust: holm" in holm.to_spec(tmp_path / "spec").read_text(encoding="utf-8")
     with pytest.raises(HarnessError, match=r"^p_adjust: romano-wolf steps down on bootstrap draws, and the model holds none"):
         harness.compare(plr, p_adjust="romano-wolf")

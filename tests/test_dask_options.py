@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -48,6 +49,39 @@ def test_where_the_fits_run_is_refused_in_one_line(tmp_path: Path, generated_csv
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith(f"dml-parity: error: {said}") and proc.stderr.count("\n") == 1, proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_an_address_where_no_scheduler_answers_is_refused_in_one_line(tmp_path: Path, generated_csv: Path) -> None:
+    """An HTTP server's port (as the dashboard's 8787 would be), then a port where nothing listens.
+    Until 2026-12-07 Dask's client waited for ever on the first (it waits for the server to speak)
+    and 30 s on the second; a proxy's answer ended in a MemoryError, exit 3."""
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # until it listens
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            time.sleep(0.1)
+        started = time.monotonic()
+        proc = _run(tmp_path, generated_csv, "--scheduler", f"tcp://127.0.0.1:{port}")
+        took = time.monotonic() - started
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert proc.returncode == 2, proc.stderr
+    said = f"dml-parity: error: --scheduler tcp://127.0.0.1:{port}: not a Dask scheduler (it sent nothing in 5 s; "
+    assert proc.stderr.startswith(said) and proc.stderr.count("\n") == 1, proc.stderr
+    assert took < 30 and not (tmp_path / "out").exists()
+
+    started = time.monotonic()  # the server is gone: nothing listens on its port now
+    proc = _run(tmp_path, generated_csv, "--scheduler", f"tcp://127.0.0.1:{port}")
+    took = time.monotonic() - started
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert lines[0] == f"Dask: nothing listens at tcp://127.0.0.1:{port} yet; trying for 10 s", proc.stderr
+    assert lines[1].startswith(f"dml-parity: error: --scheduler tcp://127.0.0.1:{port}: cannot connect (nothing listens there")
+    assert len(lines) == 2 and 9 < took < 25, (took, proc.stderr)
 
 
 def test_a_cluster_without_workers_is_said_and_not_waited_on_for_ever(tmp_path: Path, generated_csv: Path) -> None:

@@ -129,8 +129,13 @@ def test_a_tampered_baseline_is_refused_naming_the_file(project: pytest.Pytester
     result = _run(project)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([f"*dml-parity: error: {baseline}: its content does not match its sha256*"])
+    # The way back a plugin user has, not only the command line's (an outside user, 2026-12-07).
+    result.stdout.fnmatch_lines(["*(one the pytest plugin wrote: pytest --dml-parity-regen)*"])
     # Until 2026-12-06: "the baseline was refused since <baseline>".
     result.stdout.fnmatch_lines([f"*dml-parity: the check against {baseline} was refused (exit 2)*"])
+    # ... and that way works: regen rewrites it, and the next run passes.
+    _run(project, "--dml-parity-regen").stdout.fnmatch_lines(["*--dml-parity-regen is set, rewrote:*"])
+    _run(project).assert_outcomes(passed=1)
 
 
 BASENAME_TEST = """

@@ -268,7 +268,7 @@ def test_dask_a_death_counts_when_the_began_message_never_reaches_the_run(spec_p
     worker's death reaches the run first: two streams): the run reads the scheduler's event log
     before it takes the death for one before the fit, so b_slow still ends after two deaths.
     Without that look-up the spec was sent again uncounted as often as it killed a worker."""
-    from harness.running.dask_cluster import TOPIC
+    from harness.running.dask_tasks import TOPIC
 
     local, client = cluster
     client.wait_for_workers(2, timeout=120)

@@ -225,14 +225,15 @@ def load_baseline(path: Path) -> dict:
     if schema in OLD_SCHEMAS:
         raise DataError(
             f"{path}: a baseline of the older format {schema}, without spec and data digests; "
-            f"re-save it: dml-parity baseline save RUN_DIR --to {path}"
+            f"re-save it: dml-parity baseline save RUN_DIR --to {path} (one the pytest plugin wrote: pytest --dml-parity-regen)"
         )
     if schema not in READ_SCHEMAS:
         raise DataError(f"{path}: not a dml-parity baseline (schema {schema!r})")
     if schema == SCHEMA and baseline.get("sha256") != content_sha256(baseline):
         raise DataError(
             f"{path}: its content does not match its sha256 (edited since it was saved); "
-            f"a baseline is written only by: dml-parity baseline save RUN_DIR --to {path}"
+            f"a baseline is written only by: dml-parity baseline save RUN_DIR --to {path} (one the pytest plugin wrote: "
+            "pytest --dml-parity-regen)"
         )
     check_shape(baseline, path)
     return baseline

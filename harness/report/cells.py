@@ -249,12 +249,26 @@ def disagree_line(spec: dict, shown: int = 3) -> str:
 
 def terminal_reason(spec: dict) -> str:
     """Why a spec did not agree, in one line for the terminal and the pytest plugin ('' when it
-    agreed): a replicated verdict's own reason, else a disagreement's failed checks."""
+    agreed): a replicated verdict's own reason, else a disagreement's failed checks (first, for a
+    user's fitted model whose numbers its learners do not give, that)."""
     status, replicates = effective_status(spec), spec.get("replicates")
     if status in ("disagree", "inconclusive") and replicates and replicates.get("reason"):
         return f"{status} over {replicates['n']} replicates: {replicates['reason']}"
     failed = disagree_line(spec)
-    return f"disagree: {failed}" if failed else ""
+    given = not_reproduced_line(spec)
+    return f"disagree: {given + '; ' if given else ''}{failed}" if failed else ""
+
+
+def not_reproduced_line(spec: dict) -> str:
+    """For ``harness.compare`` on a fitted model whose numbers the tool's refit of its learners on
+    its folds does not give (harness.running.fit.given_checked; its folds.python then fails): why."""
+    given = spec.get("python_given") or {}
+    if given.get("reproduced", True):
+        return ""
+    return (
+        f"the model's own numbers are not what its learners give on its folds (gap {given.get('gap', float('nan')):.3g} "
+        f"> {given.get('limit', float('nan')):g}): its learners or its folds changed after its fit"
+    )
 
 
 def status_reason(spec: dict) -> str:
@@ -300,5 +314,6 @@ def status_lines(spec: dict, with_error: bool = True) -> list[str]:
     if status == "error" and with_error:
         lines.append(spec.get("error") or "no message")
     elif status in ("disagree", "explained"):
+        lines += [line for line in [not_reproduced_line(spec)] if line]
         lines += [f"failed: {check}" for check in failed_checks(spec)]
     return lines + layer_lines(spec) + mark_lines(spec)

@@ -11,13 +11,14 @@ from harness.report.cells import status_reason
 from harness.report.overview import has_paper, has_truth, prepare
 from harness.verdict.summary import effective_status
 
-__all__ = ["CSV_COLUMNS", "PAPER_COLUMNS", "TRUTH_COLUMNS", "render_csv"]
+__all__ = ["CSV_COLUMNS", "JOINT_COLUMNS", "PAPER_COLUMNS", "TRUTH_COLUMNS", "render_csv"]
 
 CSV_COLUMNS = (
     "id", "table", "title", "title_zh", "model", "score", "y", "d", "learners", "status", "reason", "tier",
     "n_obs",
     "py_coef", "py_se", "py_t", "py_p", "py_ci_low", "py_ci_high",
     "r_coef", "r_se", "r_t", "r_p", "r_ci_low", "r_ci_high",
+    "py_joint_ci_low", "py_joint_ci_high", "py_p_adjusted", "r_joint_ci_low", "r_joint_ci_high", "r_p_adjusted",
     "coef_abs", "coef_rel", "se_rel", "coef_in_se",
     "truth", "truth_in_ci_python", "truth_in_ci_r", "bias_python", "bias_r",
     "published_coef", "claim_python", "claim_r", "claim_agreement", "error",
@@ -25,6 +26,10 @@ CSV_COLUMNS = (
 # Left out when no spec has a paper block (or a truth): they would be empty in every row.
 PAPER_COLUMNS = ("published_coef", "claim_python", "claim_r", "claim_agreement")
 TRUTH_COLUMNS = ("truth", "truth_in_ci_python", "truth_in_ci_r", "bias_python", "bias_r")
+# Joint inference (a spec's bootstrap block, joint: true, p_adjust): each engine's joint interval and
+# adjusted p-value with the multiplier weights the tool drew and shared, the numbers the checks
+# compare (a package's own draws stay in results.json, ``own_draws``). Left out when no spec has them.
+JOINT_COLUMNS = ("py_joint_ci_low", "py_joint_ci_high", "py_p_adjusted", "r_joint_ci_low", "r_joint_ci_high", "r_p_adjusted")
 PLAIN_KEYS = (
     "id",
     "table",
@@ -78,6 +83,9 @@ def _csv_row(spec: dict) -> dict[str, Any]:
             row[f"{prefix}_{key}"] = estimate.get(key)
         ci = estimate.get("ci") or [None, None]
         row[f"{prefix}_ci_low"], row[f"{prefix}_ci_high"] = ci[0], ci[1]
+        joint = estimate.get("joint_ci") or [None, None]
+        row[f"{prefix}_joint_ci_low"], row[f"{prefix}_joint_ci_high"] = joint[0], joint[1]
+        row[f"{prefix}_p_adjusted"] = estimate.get("p_adjusted")
         row[f"claim_{engine}"] = (spec.get("claim_verdict") or {}).get(engine)
         row[f"truth_in_ci_{engine}"] = (spec.get("truth_in_ci") or {}).get(engine)
         row[f"bias_{engine}"] = (spec.get("bias") or {}).get(engine)
@@ -85,6 +93,11 @@ def _csv_row(spec: dict) -> dict[str, Any]:
     row.update({key: diff.get(key) for key in ("coef_abs", "coef_rel", "se_rel", "coef_in_se")})
     row["published_coef"] = (((spec.get("paper") or {}).get("published")) or {}).get("coef")
     return row
+
+
+def _has_joint(specs: list[dict]) -> bool:
+    estimates = [spec.get(engine) or {} for spec in specs for engine in ("python", "r")]
+    return any(estimate.get(key) is not None for estimate in estimates for key in ("joint_ci", "p_adjusted"))
 
 
 def render_csv(results: dict) -> str:
@@ -100,10 +113,11 @@ def render_csv(results: dict) -> str:
     str
         CSV text with ``\\n`` line ends; rows in report order (paper table, then run order).
         Without a paper block in any spec the ``PAPER_COLUMNS`` are left out, without a truth the
-        ``TRUTH_COLUMNS``.
+        ``TRUTH_COLUMNS``, without joint inference the ``JOINT_COLUMNS``.
     """
     specs = prepare(results)
     hidden = (() if has_paper(specs) else PAPER_COLUMNS) + (() if has_truth(specs) else TRUTH_COLUMNS)
+    hidden += () if _has_joint(specs) else JOINT_COLUMNS
     columns = [column for column in CSV_COLUMNS if column not in hidden]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

@@ -130,6 +130,7 @@ class Stored:
 
     engines: dict[str, Optional[EngineResult]]
     timings: dict
+    python_given: Optional[dict] = None  # a user's fitted model: whether the tool's refit gave its numbers
 
 
 class ResultCache:
@@ -173,7 +174,7 @@ class ResultCache:
                 raise TypeError("no engine output")
         except Exception as err:  # unreadable, truncated, not an entry: never fatal, never served
             return None, f"{INTEGRITY} (cannot be read: {err.__class__.__name__})"
-        return Stored(engines, timings), None
+        return Stored(engines, timings, meta.get("python_given")), None
 
     def store(self, key: str, result: dict, outputs: Optional[dict]) -> None:
         """Keep a completed fit's engine outputs; errors are never stored. A failed write warns once."""
@@ -186,6 +187,7 @@ class ResultCache:
             "id": result["id"],
             "arrays_sha256": (result.get("arrays") or {}).get("sha256"),
             "timings": result.get("timings", {}),
+            **({"python_given": result["python_given"]} if result.get("python_given") else {}),
             "engines": {name: None if out is None else cache_codec.encode(out, arrays) for name, out in outputs.items()},
         }
         text = json.dumps(meta, sort_keys=True, allow_nan=True)

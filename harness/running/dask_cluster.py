@@ -26,146 +26,33 @@ future is cancelled and the client closed; a task already running on a worker fi
 
 from __future__ import annotations
 
-import importlib
+import logging
 import os
 import queue
-import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Optional
 
-from harness.engines.result import ENGINES
 from harness.errors import EnvironmentProblem, HarnessError
+from harness.running.dask_address import check_scheduler
+from harness.running.dask_tasks import TOPIC, on_worker, version_change
 from harness.running.fit import PreparedSpec, error_line, failed_result
-from harness.running.parallel import ENGINE, after_death, death_entry
-from harness.running.worker import SINGLE_THREAD
+from harness.running.parallel import after_death, death_entry
 
-__all__ = ["Cluster", "ready_worker"]
+__all__ = ["Cluster"]
 
-# What a fit imports beyond R and this module (harness.running.fit.run_one and the comparison).
-ENGINE_MODULES = ("harness.running.dask_data", *ENGINE)
 UNFIT_REPEATS = 5  # "unfit" answers from workers already set aside, per task, before the run gives up
 WORKERS_S = 1.0  # how old the run's list of the cluster's workers may be when a spec is sent
 POLL_S = 1.0  # how often a waiting run looks for workers that left the cluster
+CLOSE_S = 5.0  # for the client of a lost scheduler to close
+# For the scheduler to answer (Dask's default is 30 s, for clusters still starting; the README starts
+# the cluster before the run, and a scheduler just started answers within 1-3 s).
+CONNECT_S = 10.0
 # How long a run waits for the first worker of a cluster that has none (a cluster still starting):
 # DMLP_WORKER_WAIT seconds, 60 unless set.
 WORKER_WAIT_S = float(os.environ.get("DMLP_WORKER_WAIT") or 60)
-# The scheduler's event topic on which a task says it began fitting: one for every run (each
-# message names its task), so a long-lived scheduler keeps one bounded log of them, not one per run.
-TOPIC = "dml-parity-begun"
-
-# This worker process's fitness, found by its first task: ("ok", versions) or ("unfit", why).
-_FITNESS: dict[tuple[str, ...], tuple[str, Any]] = {}
-# One task at a time per worker process: it has one embedded R, which is not thread-safe. A run sends
-# a worker one spec at a time, whatever its thread count; this lock serves runs that share workers.
-_ONE_AT_A_TIME = threading.Lock()
-
-
-def _fitness(engines: tuple[str, ...]) -> tuple[str, Any]:
-    if engines not in _FITNESS:
-        # Set before the worker's R starts (R reads them once).
-        for key, value in SINGLE_THREAD.items():
-            os.environ.setdefault(key, value)
-        _r_session_folder_in_the_workers()
-        from harness.running.fit import python_versions, worker_versions
-
-        try:
-            _FITNESS[engines] = ("ok", {"python": python_versions(), "r": worker_versions(engines)})
-            # The modules every fit needs (doubleml, scikit-learn, scipy: about 2.5 CPU-s) are
-            # imported with R's start, at the probe, not by the worker's first fit.
-            for module in ENGINE_MODULES:
-                importlib.import_module(module)
-        except Exception as err:  # R or a package unusable here: this worker's problem
-            _FITNESS[engines] = ("unfit", _why(err))
-        else:
-            from threadpoolctl import threadpool_limits
-
-            threadpool_limits(limits=1)  # BLAS loaded before the task (the worker's numpy) too
-    return _FITNESS[engines]
-
-
-def _r_session_folder_in_the_workers() -> None:
-    """R's session folder (``Rtmp*``) inside the worker's own Dask folder: a worker killed by a signal
-    cannot remove it, and in $TMPDIR it stayed for good; Dask removes a dead worker's folder when the
-    next worker starts beside it (its nanny's restart, or the cluster's next start)."""
-    try:
-        from distributed import get_worker
-
-        folder = get_worker().local_directory
-    except (ImportError, ValueError):  # not in a Dask worker (the tests call this directly)
-        return
-    os.environ["TMPDIR"] = folder
-
-
-def ready_worker(engines: tuple[str, ...] = ENGINES) -> tuple[str, Any]:
-    """What a worker's first task does before it fits (a CPU, R, the engines), done ahead: the
-    ``--preload`` (harness.running.dask_worker_setup) calls it in the worker's task thread."""
-    from harness.running.cpu_slots import claim_cpu
-
-    with _ONE_AT_A_TIME:
-        claim_cpu(whole_process=True)
-        return _fitness(engines)
-
-
-def _why(err: BaseException) -> str:
-    return str(err) if isinstance(err, HarnessError) else error_line(err)  # the tool's own lines name no class
-
-
-def _version_change(mine: dict, expected: dict) -> str:
-    changed = [
-        f"{package} {(mine.get(side) or {}).get(package)} (the run's: {version})"
-        for side in ENGINES
-        for package, version in sorted((expected.get(side) or {}).items())
-        if (mine.get(side) or {}).get(package) != version
-    ]
-    return "other package versions than the run's: " + ", ".join(changed)
-
-
-def _on_worker(kind: str, payload: Any, engines: tuple[str, ...], expected: Optional[dict], arrays: dict) -> tuple:
-    """One task on a worker: ``(kind, this worker's address, answer)``, where kind is
-    ``versions``, ``result`` or ``unfit`` (the answer then says why)."""
-    from distributed import get_worker
-    from distributed.utils import sync
-
-    worker = get_worker()
-
-    def begin() -> None:  # tells the run that its spec is being fitted here (progress; a death's count)
-        where = f"Dask worker {worker.address} (pid {os.getpid()})"
-        message = {"key": str(worker.get_current_task()), "where": where}
-        # A round trip, not Worker.log_event: that only queues the event on the worker's stream,
-        # where a fit that killed its worker at once took it along (the spec was then sent again
-        # as if never begun, as often as it killed one).
-        sync(worker.loop, worker.scheduler.log_event, topic=TOPIC, msg=message)
-
-    with _ONE_AT_A_TIME:
-        return _task(worker.address, kind, payload, engines, expected, arrays, begin)
-
-
-def _task(
-    address: str, kind: str, payload: Any, engines: tuple[str, ...], expected: Optional[dict], arrays: dict, begin: Callable
-) -> tuple:
-    from harness.running.cpu_slots import claim_cpu
-
-    if kind == "fit":
-        begin()  # from here, this worker's death counts against the spec (R's start included)
-    claim_cpu(whole_process=True)  # this task thread, and at the first claim the worker's others, on its CPU
-    state, answer = _fitness(engines)
-    if state == "unfit":
-        return ("unfit", address, answer)
-    if kind == "versions":
-        return ("versions", address, answer)
-    if answer != expected:
-        return ("unfit", address, _version_change(answer, expected or {}))
-    from harness.running.dask_data import rebuild
-    from harness.running.fit import run_one
-
-    try:
-        return ("result", address, run_one(rebuild(payload, arrays), engines))
-    except EnvironmentProblem as err:  # R broke here: every later task would meet it too
-        _FITNESS[engines] = ("unfit", _why(err))
-        return ("unfit", address, _why(err))
 
 
 class Cluster:
@@ -179,8 +66,9 @@ class Cluster:
         self.engines = engines
         self.address = address
         self.note = note
+        check_scheduler(address, CONNECT_S, note)  # Dask's client can hang on another kind of server
         try:
-            self.client = Client(address, set_as_default=False, timeout=30)
+            self.client = Client(address, set_as_default=False, timeout=CONNECT_S)
         except (OSError, TimeoutError, ValueError) as err:  # ValueError: not an address (no port, another scheme)
             raise HarnessError(f"--scheduler {address}: cannot connect ({error_line(err)})") from None
         self._token = uuid.uuid4().hex[:8]
@@ -191,12 +79,25 @@ class Cluster:
         self._warming: list = []  # probes on the other workers, not waited for
         self._probes: list = []  # sent by warm(), answered in versions()
         self._known: Optional[tuple[float, list[str]]] = None  # (when asked, the workers)
+        self._lost = False  # the scheduler's connection dropped
 
     def __enter__(self) -> Cluster:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self.client.close()
+        if not self._lost:
+            self.client.close()
+            return
+        # Closing a client that is reconnecting cancels its attempt, which Dask logs as tracebacks
+        # that say no more than the run's own line.
+        quiet = logging.getLogger("distributed.client")
+        level, quiet.level = quiet.level, logging.CRITICAL
+        try:
+            self.client.close(timeout=CLOSE_S)
+        except Exception:  # noqa: BLE001 (the scheduler is gone: nothing to close cleanly)
+            pass
+        finally:
+            quiet.setLevel(level)
 
     def warm(self) -> None:
         """The versions probe to every worker now: each starts R and imports the engines (3-5
@@ -221,7 +122,7 @@ class Cluster:
             where = {"workers": workers, "allow_other_workers": True}
         key = f"dml-parity-{name}-{self._token}-{self._count}"
         return self.client.submit(
-            _on_worker, kind, payload, self.engines, self._versions, arrays or {}, key=key, pure=False, **where
+            on_worker, kind, payload, self.engines, self._versions, arrays or {}, key=key, pure=False, **where
         )
 
     def _set_aside(self, address: str, why: str) -> bool:
@@ -261,7 +162,7 @@ class Cluster:
         self._count += 1
         key = f"dml-parity-versions-{self._token}-{self._count}"
         return self.client.submit(
-            _on_worker, "versions", None, self.engines, None, {}, key=key, pure=False, workers=[worker], allow_other_workers=True
+            on_worker, "versions", None, self.engines, None, {}, key=key, pure=False, workers=[worker], allow_other_workers=True
         )
 
     def _first_done(self, probes: list):
@@ -312,6 +213,9 @@ class Cluster:
         ``fresh``: the question is a round trip, and the run asks it whenever a spec returns, while
         that spec's worker waits for its next one (a worker that joins is used within WORKERS_S; one
         that left is noticed within it)."""
+        if self.client.status != "running":  # the scheduler's connection dropped (the client is reconnecting)
+            self._lost = True
+            raise EnvironmentProblem(f"--scheduler {self.address}: lost the scheduler (its connection closed)")
         now = time.monotonic()
         if fresh or self._known is None or now - self._known[0] > WORKERS_S:
             try:
@@ -332,7 +236,7 @@ class Cluster:
             if kind == "unfit":
                 self._set_aside(address, answer)
             elif answer != self._versions:
-                self._set_aside(address, _version_change(answer, self._versions or {}))
+                self._set_aside(address, version_change(answer, self._versions or {}))
 
     def run(self, prepared: list[PreparedSpec], todo: list[int], started: Callable, finished: Callable) -> None:
         """Fit ``todo``; ``started(i, where)`` and ``finished(i, result)`` are called here.

@@ -4,7 +4,7 @@ the tool's fits as it starts, before it joins the cluster.
 Without it a worker starts its R, loads the R packages and imports the engines (doubleml,
 scikit-learn, scipy: 3-5 CPU-s) at the first run's versions probe, and that run's first fits wait
 for it; with it, that happens while the worker starts, and so again when a nanny restarts a worker
-that died. The work is the first task's own (``harness.running.dask_cluster.ready_worker``), done
+that died. The work is the first task's own (``harness.running.dask_tasks.ready_worker``), done
 in the worker's task thread as a task would do it. Before it, the preload undoes for the worker's
 heap the ``MALLOC_TRIM_THRESHOLD_=65536`` that Dask's nanny starts workers with
 (``harness.engines.heap_trim.hold_thresholds`` says what it costs). A worker that cannot fit still starts and joins:
@@ -38,7 +38,7 @@ SETTINGS = {
 
 async def dask_setup(worker: Any) -> None:
     """Called by Dask when the worker starts (``--preload``)."""
-    from harness.running.dask_cluster import ready_worker
+    from harness.running.dask_tasks import ready_worker
 
     if os.environ.get("MALLOC_TRIM_THRESHOLD_"):  # the nanny's (distributed.nanny.pre-spawn-environ)
         from harness.engines.heap_trim import hold_thresholds
@@ -46,7 +46,7 @@ async def dask_setup(worker: Any) -> None:
         hold_thresholds()
 
     # R's session folder goes in the worker's own folder, which Dask removes after a worker is killed
-    # (harness.running.dask_cluster._r_session_folder_in_the_workers; a task finds it there itself).
+    # (harness.running.dask_tasks._r_session_folder_in_the_workers; a task finds it there itself).
     os.environ["TMPDIR"] = worker.local_directory
     loop = asyncio.get_running_loop()
     state, answer = await loop.run_in_executor(worker.executors["default"], ready_worker)

@@ -233,12 +233,7 @@ def run(options: RunOptions) -> dict:
         finally:
             progress.end()
 
-    # Served entries are judged by this run's code, exactly as a fit is (harness.running.fit.judge_stored).
-    from harness.running.fit import judge_stored
-
-    for i, stored in served.items():
-        result = judge_stored(tasks[i], stored.engines, stored.timings)
-        results[i] = {**result, "timings": {**result["timings"], "cached": True}, "cache": "served"}
+    results.update(_judged_served(tasks, served))
 
     from harness.verdict.claims import judge_claims
     from harness.verdict.summary import summarize
@@ -265,6 +260,19 @@ def run(options: RunOptions) -> dict:
         "summary": summarize(specs_out),
         "specs": specs_out,
     }
+
+
+def _judged_served(tasks: list[PreparedSpec], served: dict) -> dict[int, dict]:
+    """Served entries, judged by this run's code exactly as a fit is (harness.running.fit.judge_stored)."""
+    from harness.running.fit import judge_stored
+
+    judged = {}
+    for i, stored in served.items():
+        result = judge_stored(tasks[i], stored.engines, stored.timings)
+        if stored.python_given:  # a user's fitted model: what the refit of its learners gave (fit.given_checked)
+            result["python_given"] = stored.python_given
+        judged[i] = {**result, "timings": {**result["timings"], "cached": True}, "cache": "served"}
+    return judged
 
 
 def _executor_events(executor) -> dict:
