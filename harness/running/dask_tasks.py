@@ -39,12 +39,12 @@ _ONE_AT_A_TIME = threading.Lock()
 
 
 
-def _fitness(engines: tuple[str, ...]) -> tuple[str, Any]:
+def _fitness(engines: tuple[str, ...], folder: Optional[str] = None) -> tuple[str, Any]:
     if engines not in _FITNESS:
         # Set before the worker's R starts (R reads them once).
         for key, value in SINGLE_THREAD.items():
             os.environ.setdefault(key, value)
-        _r_session_folder_in_the_workers()
+        _r_session_folder_in(folder or _worker_folder())
         from harness.running.fit import python_versions, worker_versions
 
         try:
@@ -62,27 +62,33 @@ def _fitness(engines: tuple[str, ...]) -> tuple[str, Any]:
     return _FITNESS[engines]
 
 
-def _r_session_folder_in_the_workers() -> None:
-    """R's session folder (``Rtmp*``) inside the worker's own Dask folder: a worker killed by a signal
-    cannot remove it, and in $TMPDIR it stayed for good; Dask removes a dead worker's folder when the
-    next worker starts beside it (its nanny's restart, or the cluster's next start)."""
+def _worker_folder() -> Optional[str]:
+    """The Dask folder of the worker this task runs on (None outside a task: the tests)."""
     try:
         from distributed import get_worker
 
-        folder = get_worker().local_directory
-    except (ImportError, ValueError):  # not in a Dask worker (the tests call this directly)
-        return
-    os.environ["TMPDIR"] = folder
+        return get_worker().local_directory
+    except (ImportError, ValueError):
+        return None
 
 
-def ready_worker(engines: tuple[str, ...] = ENGINES) -> tuple[str, Any]:
+def _r_session_folder_in(folder: Optional[str]) -> None:
+    """R's session folder (``Rtmp*``) inside the worker's own Dask folder: a worker killed by a signal
+    cannot remove it, and in $TMPDIR it stayed for good; Dask removes a dead worker's folder when the
+    next worker starts beside it (its nanny's restart, or the cluster's next start)."""
+    if folder is not None:
+        os.environ["TMPDIR"] = folder
+
+
+def ready_worker(engines: tuple[str, ...] = ENGINES, folder: Optional[str] = None) -> tuple[str, Any]:
     """What a worker's first task does before it fits (a CPU, R, the engines), done ahead: the
-    ``--preload`` (harness.running.dask_worker_setup) calls it in the worker's task thread."""
+    ``--preload`` (harness.running.dask_worker_setup) calls it in the worker's task thread, with the
+    worker's folder (outside a task, Dask does not say which worker a thread serves)."""
     from harness.running.cpu_slots import claim_cpu
 
     with _ONE_AT_A_TIME:
         claim_cpu(whole_process=True)
-        return _fitness(engines)
+        return _fitness(engines, folder)
 
 
 def _why(err: BaseException) -> str:

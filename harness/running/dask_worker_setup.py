@@ -14,6 +14,7 @@ its runs set it aside and name why, as they do without the preload.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 from typing import Any
@@ -46,10 +47,10 @@ async def dask_setup(worker: Any) -> None:
         hold_thresholds()
 
     # R's session folder goes in the worker's own folder, which Dask removes after a worker is killed
-    # (harness.running.dask_tasks._r_session_folder_in_the_workers; a task finds it there itself).
-    os.environ["TMPDIR"] = worker.local_directory
+    # (harness.running.dask_tasks._r_session_folder_in).
     loop = asyncio.get_running_loop()
-    state, answer = await loop.run_in_executor(worker.executors["default"], ready_worker)
+    ready = functools.partial(ready_worker, folder=worker.local_directory)
+    state, answer = await loop.run_in_executor(worker.executors["default"], ready)
     if state == "ok":
         logger.info("dml-parity: ready to fit (R %s)", (answer.get("r") or {}).get("R", "?"))
     else:
