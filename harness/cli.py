@@ -288,7 +288,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _cmd_check(args: argparse.Namespace, argv: list[str]) -> int:
-    from harness.regression.baseline_check import CheckOptions, check_baseline, refuse_with_run
+    from harness.regression.baseline_check import CHECK_OUTCOMES, CheckOptions, check_baseline, refuse_with_run
     from harness.running.progress import Progress
     from harness.running.runner import parse_engines
 
@@ -312,8 +312,8 @@ def _cmd_check(args: argparse.Namespace, argv: list[str]) -> int:
     )
     code = check_baseline(options)
     if code != 0 and (code in (FAILED, FINDING) or not args.quiet):  # as run says why on its last line of stderr
-        said = {1: "something moved or changed since the baseline", 3: "a spec failed", 4: "nothing compared"}
-        print(f"dml-parity: exit {code}: check: {said.get(code, 'failed')} (the lines above say which)", file=sys.stderr)
+        said = CHECK_OUTCOMES.get(code, "failed") + (" since the baseline" if code == FINDING else "")
+        print(f"dml-parity: exit {code}: check: {said} (the lines above say which)", file=sys.stderr)
     return code
 
 

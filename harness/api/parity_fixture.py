@@ -292,13 +292,13 @@ def _keeps_r(baseline: Path) -> bool:
 
 
 def _outcome(code: int, baseline: Path) -> str:
-    said = {
-        1: f"something moved or changed since {baseline}",
-        2: f"the check against {baseline} was refused",
-        3: f"a spec failed in the check against {baseline}",
-        4: f"nothing compared in the check against {baseline}",
-    }
-    return said.get(code, f"the check against {baseline} failed")
+    from harness.regression.baseline_check import CHECK_OUTCOMES
+
+    if code == 1:
+        return f"{CHECK_OUTCOMES[1]} since {baseline}"
+    if code in CHECK_OUTCOMES:
+        return f"{CHECK_OUTCOMES[code]} in the check against {baseline}"
+    return f"the check against {baseline} {'was refused' if code == 2 else 'failed'}"
 
 
 def _statuses(run: Path) -> str:

@@ -36,9 +36,11 @@ from harness.regression.baseline import (
 from harness.regression.stored_r import NOT_RUN, PYTHON_ONLY, judge_stored_r, r_free_line, render_stored_r
 from harness.running.progress import Progress
 
-__all__ = ["CheckOptions", "check_baseline", "input_changes"]
+__all__ = ["CHECK_OUTCOMES", "CheckOptions", "check_baseline", "input_changes"]
 
 CHECK_SCHEMA = "dml-parity/check/1"
+# A check's outcome by its exit code, as check.md's last line, the CLI's and the pytest plugin's say it.
+CHECK_OUTCOMES = {0: "nothing moved", 1: "something moved or changed", 3: "a spec failed", 4: "nothing compared"}
 # Spec fields that describe an estimate without changing it: shown, but no finding.
 DESCRIPTIVE_FIELDS = frozenset({"title", "title_zh", "table", "paper", "papers", "truth"})
 DESCRIPTIVE_DATASET_FIELDS = frozenset({"path", "truth"})  # the data's sha256 says whether it changed
@@ -422,8 +424,7 @@ def render(
         lines.append(f"error: {', '.join(errors)} ended in status error (see the run's report)")
     if stored is not None:
         lines += ["", *render_stored_r(baseline, stored)]
-    outcome = {0: "nothing moved", 1: "something moved or changed", 3: "a spec failed", 4: "nothing compared"}[code]
-    lines += ["", f"check: {outcome} (exit {code})", ""]
+    lines += ["", f"check: {CHECK_OUTCOMES[code]} (exit {code})", ""]
     return "\n".join(lines)
 
 
