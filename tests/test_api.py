@@ -129,6 +129,39 @@ def test_a_fitted_plr_is_compared_as_fitted_and_the_cli_agrees(tmp_path: Path) -
 
 
 @pytest.mark.r
+def test_a_model_whose_reported_numbers_were_edited_is_never_served_another_models_verdict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two fits alike in every draw, one with its coef (then its se) edited after the fit: each is
+    judged on its own numbers. Until 2026-12-07 (an outside user) the cache key read each
+    repetition's coef and se but not the reported ones, so the edited model was served the first
+    one's `agree` with the first one's Python numbers, and an untouched model compared after an
+    edited one was served `disagree` with the edited coef."""
+    import doubleml as dml
+
+    monkeypatch.setenv("DMLP_CACHE_DIR", str(tmp_path / "cache"))
+
+    def fitted():
+        data = dml.DoubleMLData(catholic(400), y_col="math12", d_cols="cathhs", x_cols=CONTROLS)
+        np.random.seed(1)
+        plr = dml.DoubleMLPLR(data, ml_l=ols(), ml_m=ols(), n_folds=3)
+        return plr.fit()
+
+    first = harness.compare(fitted())
+    assert first.status == "agree" and first.rows[0]["cache"] == "fitted"
+    for field in ("_coef", "_se"):
+        edited = fitted()
+        setattr(edited, field, getattr(edited, field) * 1.01)
+        result = harness.compare(edited)
+        assert result.status == "disagree" and result.rows[0]["cache"] == "fitted", field
+        assert result.rows[0]["python"]["coef"] == float(edited.coef[0]) and result.rows[0]["python"]["se"] == float(edited.se[0])
+    untouched = fitted()
+    again = harness.compare(untouched)
+    assert again.status == "agree" and again.rows[0]["cache"] == "served"
+    assert again.rows[0]["python"]["coef"] == float(untouched.coef[0])
+
+
+@pytest.mark.r
 def test_a_model_whose_splits_were_redrawn_after_its_fit_fails_the_python_fold_check() -> None:
     """doubleml's draw_sample_splitting after fit keeps the old numbers beside new folds: R gets the
     new folds, and only the tool's refit on them can show that the user's numbers came from others."""

@@ -19,6 +19,7 @@ nuisance checks compare); a result names the rows and folds it was fitted on by 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -74,23 +75,14 @@ def cache_key(prepared: PreparedSpec, versions: dict, engines: tuple[str, ...]) 
 
 
 def _given_digest(given: EngineResult) -> bytes:
-    """A fitted model's own numbers: per treatment, each repetition's coef and se and every stored
-    prediction; the draws of a bootstrap the user ran, and the adjusted p-values asked of it."""
-    digest = hashlib.sha256()
-    for result in (given, *given.treatments):
-        digest.update(np.ascontiguousarray(result.coef_reps, dtype=float).tobytes())
-        digest.update(np.ascontiguousarray(result.se_reps, dtype=float).tobytes())
-        for name in sorted(result.predictions):
-            digest.update(name.encode())
-            digest.update(np.ascontiguousarray(result.predictions[name], dtype=float).tobytes())
-    inference = given.inference
-    own = inference.own if inference is not None else None
-    shared = [inference.shared.p_adjusted] if inference is not None else []  # the user's Holm or Bonferroni
-    drawn = [own.boot_t, own.joint_ci, own.p_adjusted] if own is not None else []  # the bootstrap the user ran
-    for values in shared + drawn:
-        if values is not None:
-            digest.update(np.ascontiguousarray(values, dtype=float).tobytes())
-    return digest.digest()
+    """A fitted model's own numbers, every one the Python side carries: its reported coef, se, t, p
+    and interval, each repetition's coef and se, every stored prediction, the folds, and the
+    bootstrap and adjusted p-values, per treatment. By the cache's own encoding of a result, so a
+    field added to :class:`EngineResult` is covered (until 2026-12-07 the reported coef and se were
+    not: a model whose ``coef`` was edited after its fit was served another model's verdict)."""
+    arrays: dict[str, np.ndarray] = {}
+    tree = cache_codec.encode(dataclasses.replace(given, seconds=0.0), arrays)
+    return cache_codec.digest(json.dumps(tree, sort_keys=True, allow_nan=True), arrays).encode()
 
 
 def engine_code_files() -> list[Path]:
