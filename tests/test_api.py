@@ -178,6 +178,9 @@ def test_a_model_whose_splits_were_redrawn_after_its_fit_fails_the_python_fold_c
     assert given["reproduced"] is False and given["gap"] > 1e3 * given["limit"]
     failed = set(result.checks.loc[~result.checks["ok"], "name"])
     assert "folds.python" in failed and "folds.r" not in failed
+    # Its row does not claim the rows moved fold (the model's fit used unknown folds; it said "rows in another fold").
+    metric = result.checks.set_index("name").loc["folds.python", "metric"]
+    assert metric == "rows whose fold the model's own numbers do not confirm"
     # The reason says why before the checks it failed (it opened with "folds.python 3908 vs limit 0"),
     # also when the same model is compared again and its fit is served from the cache.
     why = "disagree: the model's own numbers are not what its learners give on its folds (gap "
@@ -338,7 +341,7 @@ def test_a_frame_changed_after_the_data_object_was_built_is_named_not_compared()
     plr.fit()
     before = frame.loc[4, "math12"]
     frame.loc[4, "math12"] = 999.0
-    said = rf"^data: column 'math12' changed since the DoubleMLData was built \(row 5: 999 in its frame, {before:.6g} in the copy"
+    said = rf"^data: column 'math12' changed since the DoubleMLData was built \(row 5, index 4: 999 in its frame, {before:.6g}"
     with pytest.raises(ModelError, match=said):
         harness.compare(plr)
     frame.loc[4, "math12"] = before  # put back: the model compares (and agrees: ols on both sides)
@@ -693,11 +696,12 @@ def test_the_bootstrap_a_user_ran_is_compared(tmp_path: Path) -> None:
     assert result.status == "agree"
     layers = set(result.checks["layer"])
     assert "monte_carlo" in layers and any("joint_ci" in name for name in result.checks["name"])
-    # summary() gives each engine's joint interval with the shared weights (the compared numbers).
+    # summary() gives each package's joint interval as its user gets it: the model's own for Python.
     table = result.summary()
-    for prefix, engine in (("py", "python"), ("r", "r")):
-        shared = [row[engine]["joint_ci"] for row in result.rows]
-        assert table[[f"{prefix}_joint_ci_low", f"{prefix}_joint_ci_high"]].to_numpy().tolist() == shared
+    py_joint = table[["py_joint_ci_low", "py_joint_ci_high"]].to_numpy()
+    assert np.allclose(py_joint, plr.confint(joint=True).to_numpy(), rtol=0, atol=1e-12)
+    r_own = [row["r"]["own_draws"]["joint_ci"] for row in result.rows]
+    assert table[["r_joint_ci_low", "r_joint_ci_high"]].to_numpy().tolist() == r_own
     assert np.allclose(_own_joint_ci(result), plr.confint(joint=True).to_numpy(), rtol=0, atol=1e-12)
     spec = result.to_spec(tmp_path / "spec").read_text(encoding="utf-8")
     assert "method: wild" in spec and "n_rep_boot: 400" in spec and "joint: true" in spec

@@ -130,7 +130,10 @@ def learner_choice(estimator: Any, nuisance: str, model: str, score: str) -> Lea
             convert(value, 1)
         except (TypeError, ValueError):
             why = pair.check(params) if pair.check is not None else None  # the pair's own reason, when it has one
-            hint = " (give an integer seed, so both sides draw alike)" if key == "random_state" else f": {why}" if why else ""
+            seed = (
+                " (give an integer seed: the tool refits your learners to confirm your numbers, and unseeded each fit draws anew)"
+            )
+            hint = seed if key == "random_state" else f": {why}" if why else ""
             raise ModelError(
                 f"{nuisance}: {type(estimator).__name__}({key}={value!r}): its R twin '{name}' ({pair.r_key[kind]}) "
                 f"cannot take this value{hint}"

@@ -171,7 +171,8 @@ def _check_frame_unchanged(data: Any) -> None:
             if len(changed):
                 row = int(changed[0])
                 raise ModelError(
-                    f"data: column '{column}' changed since the DoubleMLData was built (row {row + 1}: {now[row]:.6g} in "
+                    f"data: column '{column}' changed since the DoubleMLData was built (row {row + 1}, index "
+                    f"{frame.index[row]!r}: {now[row]:.6g} in "
                     f"its frame, {then[row]:.6g} in the copy doubleml fits); build the DoubleMLData again from the frame "
                     "and fit the model again"
                 )
@@ -208,7 +209,8 @@ def _compared_bootstrap(model: Any, name: str) -> Optional[dict]:
     if boot is not None and name == "irm" and model.score == "ATTE":
         warnings.warn(
             "DoubleMLIRM (ATTE): the model's bootstrap and joint intervals are not compared, only its estimates: the "
-            "packages' ATTE scores differ on purpose, so their bootstrap draws differ by design (README, Refused)",
+            "packages' ATTE scores differ on purpose, so their bootstrap draws differ by design "
+            "(README, Check an analysis you already have)",
             stacklevel=4,
         )
         return None

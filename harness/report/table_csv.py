@@ -26,9 +26,10 @@ CSV_COLUMNS = (
 # Left out when no spec has a paper block (or a truth): they would be empty in every row.
 PAPER_COLUMNS = ("published_coef", "claim_python", "claim_r", "claim_agreement")
 TRUTH_COLUMNS = ("truth", "truth_in_ci_python", "truth_in_ci_r", "bias_python", "bias_r")
-# Joint inference (a spec's bootstrap block, joint: true, p_adjust): each engine's joint interval and
-# adjusted p-value with the multiplier weights the tool drew and shared, the numbers the checks
-# compare (a package's own draws stay in results.json, ``own_draws``). Left out when no spec has them.
+# Joint inference (a spec's bootstrap block, joint: true, p_adjust): each package's joint interval and
+# adjusted p-value as its user gets them, from its own bootstrap draws (a fitted model's: its own
+# confint(joint=True)); without own draws (Holm, Bonferroni), from the multiplier weights the tool
+# shared. The shared-weight numbers the checks compare are in results.json. Left out when no spec has them.
 JOINT_COLUMNS = ("py_joint_ci_low", "py_joint_ci_high", "py_p_adjusted", "r_joint_ci_low", "r_joint_ci_high", "r_p_adjusted")
 PLAIN_KEYS = (
     "id",
@@ -83,9 +84,10 @@ def _csv_row(spec: dict) -> dict[str, Any]:
             row[f"{prefix}_{key}"] = estimate.get(key)
         ci = estimate.get("ci") or [None, None]
         row[f"{prefix}_ci_low"], row[f"{prefix}_ci_high"] = ci[0], ci[1]
-        joint = estimate.get("joint_ci") or [None, None]
+        own = estimate.get("own_draws") or {}
+        joint = own.get("joint_ci") or estimate.get("joint_ci") or [None, None]
         row[f"{prefix}_joint_ci_low"], row[f"{prefix}_joint_ci_high"] = joint[0], joint[1]
-        row[f"{prefix}_p_adjusted"] = estimate.get("p_adjusted")
+        row[f"{prefix}_p_adjusted"] = own["p_adjusted"] if own.get("p_adjusted") is not None else estimate.get("p_adjusted")
         row[f"claim_{engine}"] = (spec.get("claim_verdict") or {}).get(engine)
         row[f"truth_in_ci_{engine}"] = (spec.get("truth_in_ci") or {}).get(engine)
         row[f"bias_{engine}"] = (spec.get("bias") or {}).get(engine)
