@@ -324,10 +324,11 @@ def _render_changes(baseline: dict, changes: dict) -> list[str]:
     data = changes["data"]
     if data:
         b, a = data["before"], data["now"]
-        lines.append(
-            f"data: DIFFER from the baseline's: {b.get('path')} -> {a.get('path')}, "
-            f"sha256 {b['sha256'][:12]} -> {a['sha256'][:12]}"
-        )
+        if str(b.get("path", "")).startswith("("):  # a model's (baseline.MODEL_SOURCE): now a temporary file
+            where = f"{b['path']}, the columns the model uses (a control added or dropped changes them)"
+        else:
+            where = f"{b.get('path')} -> {a.get('path')}"
+        lines.append(f"data: DIFFER from the baseline's: {where}, sha256 {b['sha256'][:12]} -> {a['sha256'][:12]}")
     elif changes.get("fold_columns"):
         lines.append(
             f"data: the same as the baseline's apart from its fold columns ({', '.join(changes['fold_columns'])}), "
