@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--jobs", type=int, default=None, help="specs fitted in parallel worker processes (default 1)")
     run.add_argument("--scheduler", help="Dask scheduler address: run the specs on that cluster")
     run.add_argument("--no-cache", action="store_true", help="refit every spec")
-    run.add_argument("--cache-dir", type=Path, help="result cache (default ~/.cache/dml-parity/results)")
+    run.add_argument("--cache-dir", help="result cache (default ~/.cache/dml-parity/results)")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.add_argument("--replicates", type=int, metavar="N", help="fit every statistical-tier spec N times (replicates.n)")
 
@@ -112,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--jobs", type=int, default=None, help="specs fitted in parallel worker processes (default 1)")
     check.add_argument("--scheduler", help="Dask scheduler address: run the specs on that cluster")
     check.add_argument("--no-cache", action="store_true", help="refit every spec")
-    check.add_argument("--cache-dir", type=Path, help="result cache (default ~/.cache/dml-parity/results)")
+    check.add_argument("--cache-dir", help="result cache (default ~/.cache/dml-parity/results)")
     check.add_argument("--quiet", action="store_true", help="no progress output")
 
     _versions_parser(sub)
@@ -214,6 +214,15 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     return 2
 
 
+def _cache_dir(args: argparse.Namespace) -> Optional[Path]:
+    """--cache-dir as a folder (taken as text: an empty value would be Path(""), the current folder)."""
+    if args.cache_dir is None:
+        return None
+    if not args.cache_dir.strip():
+        raise HarnessError("--cache-dir: no folder given (leave --cache-dir out for ~/.cache/dml-parity/results)")
+    return Path(args.cache_dir)
+
+
 def _check_where(args: argparse.Namespace) -> None:
     """--jobs and --scheduler: where the fits run, one or the other (an empty --scheduler would fit
     here without a word, and --jobs beside a cluster would be ignored)."""
@@ -229,6 +238,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     from harness.output.outdir import check_output
 
     _check_where(args)
+    _cache_dir(args)  # refused before the output folder is probed
     if args.replicates is not None and args.replicates < 2:
         raise HarnessError(f"--replicates: must be at least 2, got {args.replicates}")
     out = args.out or Path("reports") / f"{args.specs.stem}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
@@ -248,7 +258,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         engines=engines,
         jobs=args.jobs or 1,
         scheduler=args.scheduler,
-        cache_dir=args.cache_dir,
+        cache_dir=_cache_dir(args),
         use_cache=not args.no_cache,
         replicates=args.replicates,
         command=shlex.join(["dml-parity", *argv]),
@@ -294,7 +304,7 @@ def _cmd_check(args: argparse.Namespace, argv: list[str]) -> int:
 
     if args.run is not None:
         given = {"--data": args.data, "--engines": args.engines, "--out": args.out, "--jobs": args.jobs is not None}
-        refuse_with_run({**given, "--scheduler": args.scheduler, "--no-cache": args.no_cache, "--cache-dir": args.cache_dir})
+        refuse_with_run({**given, "--scheduler": args.scheduler, "--no-cache": args.no_cache, "--cache-dir": _cache_dir(args)})
     _check_where(args)
     options = CheckOptions(
         baseline=args.baseline,
@@ -306,7 +316,7 @@ def _cmd_check(args: argparse.Namespace, argv: list[str]) -> int:
         jobs=args.jobs or 1,
         scheduler=args.scheduler,
         use_cache=not args.no_cache,
-        cache_dir=args.cache_dir,
+        cache_dir=_cache_dir(args),
         command=shlex.join(["dml-parity", *argv]),
         progress=None if args.quiet else Progress(),
     )

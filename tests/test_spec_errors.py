@@ -52,6 +52,15 @@ CASES = [
     ("negative seed", OLS_WITH.format("seed: -5"), r"field 'seed': must lie in \[0, 2147483647\], got -5$"),
     ("seed beyond R", OLS_WITH.format("seed: 2147483648"), r"field 'seed': must lie in \[0, 2147483647\]"),
     ("seed true", OLS_WITH.format("seed: true"), r"field 'seed': true is not a whole number$"),
+    # Until 2026-12-07 (an outside user) accepted: `--only a,b` could not name the first, '#' and '[d]'
+    # name replicates and treatment rows, a newline split the progress lines.
+    ("id with a comma", GOOD.replace("id: ok", 'id: "a,b"'), r"spec #1 field 'id': 'a,b' holds ',', which --only"),
+    ("id empty", GOOD.replace("id: ok", 'id: ""'), r"spec #1 field 'id': '' is empty$"),
+    ("id with a newline", GOOD.replace("id: ok", 'id: "a\\nb"'), r"spec #1 field 'id': 'a\\nb' holds '\\n'"),
+    ("id with a hash", GOOD.replace("id: ok", 'id: "a#2"'), r"spec #1 field 'id': 'a#2' holds '#'"),
+    # Until 2026-12-07 (an outside user) a truth that names no effect left the truth column empty, exit 0.
+    ("truth without true effects", OLS_WITH.format("truth: abc"), r"field 'truth': the dataset has no true effects"),
+    ("id with spaces around", GOOD.replace("id: ok", 'id: " a"'), r"spec #1 field 'id': ' a' begins or ends with a space$"),
     # Until 2026-12-07 refused as separated, with advice (fewer folds, fewer covariates) that could not help.
     (
         "treatment cut from a control",
@@ -375,6 +384,36 @@ def test_a_key_given_twice_is_refused(tmp_path: Path, data: Path) -> None:
     entry = "{id: a, model: plr, y: y, d: d, x: [x1, x2], learner: ols, learner: {name: lasso, alpha: 0.1}}"
     pattern = r"s\.yaml: line 3: YAML error: key 'learner' given twice in one mapping"
     assert_one_line_error(run_cli(tmp_path, spec_with(entry), data), pattern, tmp_path / "out")
+
+
+def test_a_column_the_column_map_names_twice_is_said(tmp_path: Path, data: Path) -> None:
+    """Until 2026-12-07 (an outside user): "field 'y': column 'outcome' not found", one name silently lost."""
+    text = spec_with("{id: a, model: plr, y: outcome, d: d, x: [x1], learner: ols}")
+    text = text.replace("{path: DATA}", "{path: DATA, columns: {outcome: y, also: y}}")
+    said = r"dataset.columns maps column 'y' to both 'outcome' and 'also'; a column takes one name"
+    assert_one_line_error(run_cli(tmp_path, text, data), said, tmp_path / "out")
+
+
+def test_a_dataset_given_as_text_or_a_folder_is_one_line(tmp_path: Path, data: Path) -> None:
+    """Until 2026-12-07 (an outside user) both ended in exit 3: a TypeError, an IsADirectoryError."""
+    text = spec_with(GOOD).replace("{path: DATA}", "DATA")
+    assert_one_line_error(run_cli(tmp_path, text, data), r"s\.yaml: 'dataset' must be a mapping", tmp_path / "out")
+    folder = tmp_path / "data.csv"
+    folder.mkdir()
+    said = r"data\.csv: a folder, not a data file"
+    assert_one_line_error(run_cli(tmp_path, spec_with(GOOD), folder), said, tmp_path / "out")
+    proc = run_spec_file(tmp_path / "s.yaml", tmp_path / "out", "--data", str(folder))
+    assert_one_line_error(proc, said, tmp_path / "out")
+
+
+def test_an_empty_cache_dir_is_refused_not_the_current_folder(tmp_path: Path, data: Path, monkeypatch) -> None:
+    """Until 2026-12-07 (an outside user) `--cache-dir ""` wrote the cache into the current folder."""
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "s.yaml"
+    spec.write_text(spec_with(GOOD).replace("DATA", str(data)), encoding="utf-8")
+    proc = run_spec_file(spec, tmp_path / "out", "--cache-dir", "")
+    assert_one_line_error(proc, r"^dml-parity: error: --cache-dir: no folder given", tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]
 
 
 def test_missing_spec_file(tmp_path: Path) -> None:

@@ -36,6 +36,8 @@ def load_data(path: Path, dataset: DatasetSpec) -> pd.DataFrame:
     """Read the CSV or Stata file and apply the spec file's column map (``canonical: user_column``)."""
     if not path.exists():
         raise DataError(f"{path}: data file not found")
+    if path.is_dir():
+        raise DataError(f"{path}: a folder, not a data file (give a .csv or Stata .dta file)")
     suffix = path.suffix.lower()
     if suffix == ".dta":
         return _mapped(path, _read_stata(path), dataset)
@@ -89,7 +91,14 @@ def _mapped(path: Path, frame: pd.DataFrame, dataset: DatasetSpec) -> pd.DataFra
     if frame.empty:
         raise DataError(f"{path}: the data file holds no rows")
     rename = {}
+    named: dict[str, str] = {}
     for canonical, user in dataset.columns.items():
+        if user in named:  # a rename keeps one name per column: the other would silently be missing
+            raise DataError(
+                f"{path}: dataset.columns maps column '{user}' to both '{named[user]}' and '{canonical}'; "
+                "a column takes one name (copy it in the file to use it twice)"
+            )
+        named[user] = canonical
         if user not in frame.columns:
             raise DataError(
                 f"{path}: column '{user}' (mapped to '{canonical}' in dataset.columns) not found{suggest_column(user, frame)}"

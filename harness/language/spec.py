@@ -20,9 +20,18 @@ from harness.language.inference_settings import BootstrapSpec, inference_rules
 from harness.language.learners import LearnerChoice, nuisances_of, parse_learner
 from harness.language.model_rules import derived_rules, pliv_rules, role_rules, ssm_rules, treatment_rules
 from harness.language.replicate_settings import ReplicatesSpec
-from harness.language.spec_messages import UNSUPPORTED, did_you_mean, error_field, union_error, validation_message, yaml_message
+from harness.language.spec_messages import (
+    UNSUPPORTED,
+    did_you_mean,
+    error_field,
+    id_problem,
+    union_error,
+    validation_message,
+    yaml_message,
+)
 from harness.language.tolerances import DEFAULT_CLAIM_LEVEL, DEFAULT_COEF_TOLERANCE_SE, ClaimLevel, CoefToleranceSe
 from harness.language.tune_settings import TuneSpec, tune_rules
+from harness.language.yaml_loader import OneValuePerKey
 
 __all__ = ["BootstrapSpec", "ClaimSpec", "DatasetSpec", "ModelName", "Published", "Spec", "SpecFile", "load_spec_file"]
 
@@ -351,23 +360,6 @@ class Spec(_Frozen):
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-class _OneValuePerKey(yaml.SafeLoader):
-    """YAML's safe loader, refusing a key given twice in one mapping (PyYAML keeps the last
-    silently: `{learner: ols, learner: lasso}` would run lasso)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        seen: set = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`: its keys may be overridden
-                continue
-            key = self.construct_object(key_node, deep=True)
-            if isinstance(key, str) and key in seen:
-                problem = f"key '{key}' given twice in one mapping"
-                raise yaml.constructor.ConstructorError(None, None, problem, key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
 class SpecFile(_Frozen):
     """A validated spec file."""
 
@@ -415,7 +407,7 @@ def load_spec_file(path: Union[str, Path], only: Optional[list[str]] = None) -> 
     except (OSError, UnicodeDecodeError) as err:
         raise SpecError(f"{path}: cannot read spec file ({err.__class__.__name__})") from None
     try:
-        raw = yaml.load(text, Loader=_OneValuePerKey)
+        raw = yaml.load(text, Loader=OneValuePerKey)
     except yaml.YAMLError as err:
         mark, problem = getattr(err, "problem_mark", None), getattr(err, "problem", None) or "syntax error"
         where = f" {yaml_message(problem, mark.line, text)}" if mark is not None else f" YAML error: {problem}"
@@ -426,6 +418,8 @@ def load_spec_file(path: Union[str, Path], only: Optional[list[str]] = None) -> 
     if unknown:
         first = sorted(unknown, key=str)[0]
         raise SpecError(f"{path}: unknown top-level key '{first}'{did_you_mean(first, ('dataset', 'defaults', 'specs'))}")
+    if not isinstance(raw.get("dataset") or {}, dict):
+        raise SpecError(f"{path}: 'dataset' must be a mapping (for example dataset: {{path: data.csv}})")
     try:
         dataset = DatasetSpec(**(raw.get("dataset") or {}))
     except ValidationError as err:
@@ -442,6 +436,8 @@ def load_spec_file(path: Union[str, Path], only: Optional[list[str]] = None) -> 
         if not isinstance(entry, dict) or "id" not in entry:
             raise SpecError(f"{path}: spec #{position}: every spec needs an 'id'")
         spec_id = str(entry["id"])
+        if id_problem(spec_id):
+            raise SpecError(f"{path}: spec #{position} field 'id': {spec_id!r} {id_problem(spec_id)}")
         if spec_id in seen:
             raise SpecError(f"{path}: spec '{spec_id}': duplicate spec id")
         seen.add(spec_id)

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable
 from typing import Any, Optional
 
-__all__ = ["UNSUPPORTED", "did_you_mean", "error_field", "validation_message", "yaml_message"]
+__all__ = ["UNSUPPORTED", "did_you_mean", "error_field", "id_problem", "validation_message", "yaml_message"]
 
 # Options of one package only, or that the tool does not compare: named, with the reason, instead of
 # "unknown key".
@@ -125,3 +125,16 @@ def yaml_message(problem: str, line: int, text: str) -> str:
         f"line {line + 1}: key '{key.group(2)}' is out of line (indented {column} spaces, the key above it "
         f"{above_column}); keys of one mapping start in the same column"
     )
+
+
+def id_problem(spec_id: str) -> Optional[str]:
+    """Why a spec id cannot serve, or None. An id is typed back by users (``--only a,b``), names the
+    replicates (``id#2``) and a treatment's row (``id[d]``), and heads a progress line."""
+    if not spec_id.strip():
+        return "is empty"
+    if spec_id != spec_id.strip():
+        return "begins or ends with a space"
+    bad = next((c for c in spec_id if c in ",#[]" or not c.isprintable()), None)
+    if bad is not None:
+        return f"holds {bad!r}, which --only, replicates or treatment rows give a meaning of their own"
+    return None

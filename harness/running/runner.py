@@ -96,20 +96,32 @@ def _data_path(spec_file: SpecFile, override: Optional[Path]) -> Optional[Path]:
 
 
 def _truth(spec_file: SpecFile, data_override: Optional[Path]) -> dict:
-    """True effects of a synthetic data set; a user's own data has none."""
-    if data_override is None and spec_file.dataset.generator is not None:
+    """True effects of a synthetic data set; a user's own data has none (--data: none applies)."""
+    if data_override is not None:
+        return {}
+    if spec_file.dataset.generator is not None:
         from harness.design.generated import GENERATORS, true_effect
 
         generator = spec_file.dataset.generator
-        return {GENERATORS[generator["name"]][1]: true_effect(generator)}
-    if data_override is not None or not spec_file.dataset.truth:
-        return {}
-    path = spec_file.path.parent / spec_file.dataset.truth
-    try:
-        truth = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise DataError(f"{path}: cannot read truth file ({err.__class__.__name__})") from None
-    return truth.get("effects", truth)
+        truth, where = {GENERATORS[generator["name"]][1]: true_effect(generator)}, "the generator's true effects"
+    elif spec_file.dataset.truth:
+        path = spec_file.path.parent / spec_file.dataset.truth
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            raise DataError(f"{path}: cannot read truth file ({err.__class__.__name__})") from None
+        truth, where = stored.get("effects", stored), f"the truth file {path}"
+    else:
+        truth, where = {}, ""
+    for spec in spec_file.specs:  # a key that names no effect would leave the truth column empty without a word
+        if spec.truth is not None and spec.truth not in truth:
+            said = (
+                f"'{spec.truth}' is not in {where} (it holds {', '.join(sorted(map(str, truth)))})"
+                if where
+                else ("the dataset has no true effects (neither dataset.truth nor a generator)")
+            )
+            raise SpecError(f"{spec_file.path}: spec '{spec.id}' field 'truth': {said}")
+    return truth
 
 
 def prepare(spec_file: SpecFile, data_path: Optional[Path], share: bool = False) -> list[PreparedSpec]:
