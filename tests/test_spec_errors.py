@@ -58,6 +58,13 @@ CASES = [
     ("id empty", GOOD.replace("id: ok", 'id: ""'), r"spec #1 field 'id': '' is empty$"),
     ("id with a newline", GOOD.replace("id: ok", 'id: "a\\nb"'), r"spec #1 field 'id': 'a\\nb' holds '\\n'"),
     ("id with a hash", GOOD.replace("id: ok", 'id: "a#2"'), r"spec #1 field 'id': 'a#2' holds '#'"),
+    # Until 2026-12-07 (an outside user) fitted: scikit-learn draws past a constant column, ranger does not.
+    (
+        "forest with a constant control",
+        "{id: a, model: plr, y: y, d: d, x: [x1, x2, const], learner: {name: rf, n_estimators: 20}}",
+        r"spec 'a' field 'x': control 'const' is constant on the rows the forest learns from; with max_features "
+        r"drawing 1 of 3 columns, scikit-learn draws again past a constant column and ranger does not",
+    ),
     # Until 2026-12-07 (an outside user) a truth that names no effect left the truth column empty, exit 0.
     ("truth without true effects", OLS_WITH.format("truth: abc"), r"field 'truth': the dataset has no true effects"),
     ("id with spaces around", GOOD.replace("id: ok", 'id: " a"'), r"spec #1 field 'id': ' a' begins or ends with a space$"),
@@ -384,6 +391,12 @@ def test_a_key_given_twice_is_refused(tmp_path: Path, data: Path) -> None:
     entry = "{id: a, model: plr, y: y, d: d, x: [x1, x2], learner: ols, learner: {name: lasso, alpha: 0.1}}"
     pattern = r"s\.yaml: line 3: YAML error: key 'learner' given twice in one mapping"
     assert_one_line_error(run_cli(tmp_path, spec_with(entry), data), pattern, tmp_path / "out")
+
+
+def test_a_forest_drawing_every_column_may_have_a_constant_control(tmp_path: Path, data: Path) -> None:
+    """The refusal above is the draw's: with max_features 1.0 (mtry = p) both forests see every column."""
+    entry = "{id: a, model: plr, y: y, d: d, x: [x1, x2, const], learner: {name: rf, n_estimators: 20, max_features: 1.0}}"
+    assert run_cli(tmp_path, spec_with(entry), data).returncode == 4  # Python alone: fitted, nothing compared
 
 
 def test_a_column_the_column_map_names_twice_is_said(tmp_path: Path, data: Path) -> None:

@@ -190,6 +190,8 @@ def check_feasible(spec: Spec, design: Design, folds: Folds, where: str) -> None
     features = {nuisance: _features(spec, design, key, nuisance) for nuisance, (key, *_) in subsets.items()}
     columns = {c: design.frame[c].to_numpy(dtype=float) for names in features.values() for c in names}
     least_squares = {n: r.python_estimator() for n, (_, _, _, r) in subsets.items() if r.name == "ols"}
+    for nuisance, (key, rows, _, resolved) in subsets.items():
+        _check_forest_constants(resolved, features[nuisance], columns, rows, f"{prefix} field 'x'")
     for rep, k, train in _training_sets(design, folds):
         where_fold = f"repetition {rep + 1}, fold {k + 1}"
         for nuisance, (key, rows, target, resolved) in subsets.items():
@@ -214,6 +216,26 @@ def check_feasible(spec: Spec, design: Design, folds: Folds, where: str) -> None
                     _check_cutoff(x, names, _lstsq_cutoff(estimator, *x.shape), field, rows, where_fold)
     if spec.model == "ssm" and spec.score_name == "nonignorable":
         _check_nonignorable_halves(spec, design, folds, prefix)
+
+
+def _check_forest_constants(resolved, names: list[str], columns: dict[str, np.ndarray], rows: np.ndarray, field: str) -> None:
+    """A forest that draws fewer columns than it has at each split (mtry < p), given a constant one.
+
+    scikit-learn does not stop at a drawn column that cannot split: it draws more, past
+    max_features, until one can (its documentation says so); ranger splits on the drawn ones only,
+    and a node whose draw holds only the constant ends as a leaf. So the two forests grow other trees
+    (an outside user's constant control lowered the nuisance correlations from 0.97 and 0.91 to 0.89
+    and 0.78, a `disagree`), which no tolerance should hide."""
+    if resolved.name != "rf":
+        return
+    mtry = resolved.r_learner(len(names))[1].get("mtry", len(names))
+    constant = [c for c in names if rows.any() and np.ptp(columns[c][rows]) == 0]
+    if constant and mtry < len(names):
+        raise SpecError(
+            f"{field}: control '{constant[0]}' is constant on the rows the forest learns from; with max_features "
+            f"drawing {mtry} of {len(names)} columns, scikit-learn draws again past a constant column and ranger does "
+            "not, so the forests differ; drop the column (or set max_features: 1.0)"
+        )
 
 
 def _fold_setting(spec: Spec, design: Design, nuisance: str) -> Optional[list]:
