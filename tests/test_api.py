@@ -702,6 +702,10 @@ def test_the_bootstrap_a_user_ran_is_compared(tmp_path: Path) -> None:
     assert np.allclose(py_joint, plr.confint(joint=True).to_numpy(), rtol=0, atol=1e-12)
     r_own = [row["r"]["own_draws"]["joint_ci"] for row in result.rows]
     assert table[["r_joint_ci_low", "r_joint_ci_high"]].to_numpy().tolist() == r_own
+    # ... and so does the report, under each estimate (until 2026-12-07 only in the checks).
+    report = (result.save(tmp_path / "saved") / "report.md").read_text(encoding="utf-8")
+    low, high = plr.confint(joint=True).to_numpy()[0]
+    assert f"<br>joint CI [{low:.4f}, {high:.4f}]" in report
     assert np.allclose(_own_joint_ci(result), plr.confint(joint=True).to_numpy(), rtol=0, atol=1e-12)
     spec = result.to_spec(tmp_path / "spec").read_text(encoding="utf-8")
     assert "method: wild" in spec and "n_rep_boot: 400" in spec and "joint: true" in spec

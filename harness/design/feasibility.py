@@ -190,7 +190,7 @@ def check_feasible(spec: Spec, design: Design, folds: Folds, where: str) -> None
     features = {nuisance: _features(spec, design, key, nuisance) for nuisance, (key, *_) in subsets.items()}
     columns = {c: design.frame[c].to_numpy(dtype=float) for names in features.values() for c in names}
     least_squares = {n: r.python_estimator() for n, (_, _, _, r) in subsets.items() if r.name == "ols"}
-    for nuisance, (key, rows, _, resolved) in subsets.items():
+    for nuisance, (_, rows, _, resolved) in subsets.items():
         _check_forest_constants(resolved, features[nuisance], columns, rows, f"{prefix} field 'x'")
     for rep, k, train in _training_sets(design, folds):
         where_fold = f"repetition {rep + 1}, fold {k + 1}"

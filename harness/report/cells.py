@@ -24,6 +24,7 @@ __all__ = [
     "checks_summary",
     "claim_lines",
     "coef_text",
+    "joint_lines",
     "failed_checks",
     "finite",
     "gap_in_se",
@@ -69,6 +70,18 @@ def coef_text(estimate: dict | None) -> str:
     if not estimate or not finite(estimate.get("coef")):
         return DASH
     return f"{num(estimate['coef'])} ({num(estimate.get('se'))}){_stars(estimate.get('p'))}"
+
+
+def joint_lines(estimate: dict | None) -> list[str]:
+    """Under an estimate: its joint interval and adjusted p-value, as results.csv gives them (the
+    package's own draws where it has them; harness.report.table_csv)."""
+    if not estimate:
+        return []
+    own = estimate.get("own_draws") or {}
+    joint = own.get("joint_ci") or estimate.get("joint_ci")
+    adjusted = own["p_adjusted"] if own.get("p_adjusted") is not None else estimate.get("p_adjusted")
+    lines = [f"joint CI [{num(joint[0])}, {num(joint[1])}]"] if joint else []
+    return lines + ([f"adjusted p {num(adjusted)}"] if finite(adjusted) else [])
 
 
 def gap_in_se(spec: dict) -> float | None:

@@ -65,6 +65,7 @@ def _row(spec: dict) -> dict:
         "title_zh": spec.get("title_zh") or "",
         "python": cells.coef_text(spec.get("python")),
         "r": cells.coef_text(spec.get("r")),
+        "joint": {engine: cells.joint_lines(spec.get(engine)) for engine in ("python", "r")},
         "gap": cells.gap_lines(spec),
         "status": status,
         "status_label": STATUS_LABEL.get(status, status),

@@ -72,8 +72,8 @@ def _pick(cells_: list[str], shown: list[bool]) -> list[str]:
 def _row(spec: dict) -> list[str]:
     return [
         _join([f"`{spec['id']}`", spec.get("title") or "", spec.get("title_zh") or ""]),
-        _md(cells.coef_text(spec.get("python"))),
-        _md(cells.coef_text(spec.get("r"))),
+        _join([cells.coef_text(spec.get("python")), *cells.joint_lines(spec.get("python"))]),
+        _join([cells.coef_text(spec.get("r")), *cells.joint_lines(spec.get("r"))]),
         _join(cells.gap_lines(spec)),
         _status(spec),
         _claim(spec),
