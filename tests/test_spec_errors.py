@@ -363,11 +363,26 @@ def test_bad_spec_is_one_line_exit_2(tmp_path: Path, data: Path, name: str, entr
     assert_one_line_error(proc, pattern, tmp_path / "out")
 
 
-def test_a_file_column_renamed_by_the_column_map_says_so(tmp_path: Path, data: Path) -> None:
-    """Until 2026-12-07 only "column 'x1' not found", for a column the data file holds (an outside user)."""
-    text = spec_with("{id: a, model: plr, y: y, d: d, x: [first, x1], learner: ols}")
-    text = text.replace("{path: DATA}", "{path: DATA, columns: {first: x1}}")
-    said = r"spec 'a' field 'x\[1\]': column 'x1' not found \(dataset.columns maps the file's 'x1' to 'first'; use 'first'\)$"
+@pytest.mark.parametrize(
+    ("columns", "entry", "said"),
+    [
+        # Until 2026-12-07 only "column 'x1' not found", for a column the data file holds (an outside user).
+        (
+            "{first: x1}",
+            "{id: a, model: plr, y: y, d: d, x: [first, x1], learner: ols}",
+            r"spec 'a' field 'x\[1\]': column 'x1' not found \(dataset.columns maps the file's 'x1' to 'first'; use 'first'\)$",
+        ),
+        # Until 2026-12-07 (an outside user): "field 'y': column 'outcome' not found", one name silently lost.
+        (
+            "{outcome: y, also: y}",
+            "{id: a, model: plr, y: outcome, d: d, x: [x1], learner: ols}",
+            r"dataset.columns maps column 'y' to both 'outcome' and 'also'; a column takes one name",
+        ),
+    ],
+    ids=["a file column renamed", "a column named twice"],
+)
+def test_the_column_map_is_named_when_it_hides_a_column(tmp_path: Path, data: Path, columns: str, entry: str, said: str) -> None:
+    text = spec_with(entry).replace("{path: DATA}", f"{{path: DATA, columns: {columns}}}")
     assert_one_line_error(run_cli(tmp_path, text, data), said, tmp_path / "out")
 
 
@@ -397,14 +412,6 @@ def test_a_forest_drawing_every_column_may_have_a_constant_control(tmp_path: Pat
     """The refusal above is the draw's: with max_features 1.0 (mtry = p) both forests see every column."""
     entry = "{id: a, model: plr, y: y, d: d, x: [x1, x2, const], learner: {name: rf, n_estimators: 20, max_features: 1.0}}"
     assert run_cli(tmp_path, spec_with(entry), data).returncode == 4  # Python alone: fitted, nothing compared
-
-
-def test_a_column_the_column_map_names_twice_is_said(tmp_path: Path, data: Path) -> None:
-    """Until 2026-12-07 (an outside user): "field 'y': column 'outcome' not found", one name silently lost."""
-    text = spec_with("{id: a, model: plr, y: outcome, d: d, x: [x1], learner: ols}")
-    text = text.replace("{path: DATA}", "{path: DATA, columns: {outcome: y, also: y}}")
-    said = r"dataset.columns maps column 'y' to both 'outcome' and 'also'; a column takes one name"
-    assert_one_line_error(run_cli(tmp_path, text, data), said, tmp_path / "out")
 
 
 def test_a_dataset_given_as_text_or_a_folder_is_one_line(tmp_path: Path, data: Path) -> None:
