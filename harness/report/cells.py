@@ -25,6 +25,7 @@ __all__ = [
     "claim_lines",
     "coef_text",
     "joint_lines",
+    "reported_joint",
     "failed_checks",
     "finite",
     "gap_in_se",
@@ -72,14 +73,18 @@ def coef_text(estimate: dict | None) -> str:
     return f"{num(estimate['coef'])} ({num(estimate.get('se'))}){_stars(estimate.get('p'))}"
 
 
-def joint_lines(estimate: dict | None) -> list[str]:
-    """Under an estimate: its joint interval and adjusted p-value, as results.csv gives them (the
-    package's own draws where it has them; harness.report.table_csv)."""
-    if not estimate:
-        return []
+def reported_joint(estimate: dict | None) -> tuple[list | None, float | None]:
+    """An estimate's joint interval and adjusted p-value as the package's user gets them: from its
+    own bootstrap draws where it has them, else from the weights the tool shared (Holm, Bonferroni)."""
+    estimate = estimate or {}
     own = estimate.get("own_draws") or {}
     joint = own.get("joint_ci") or estimate.get("joint_ci")
-    adjusted = own["p_adjusted"] if own.get("p_adjusted") is not None else estimate.get("p_adjusted")
+    return joint, own["p_adjusted"] if own.get("p_adjusted") is not None else estimate.get("p_adjusted")
+
+
+def joint_lines(estimate: dict | None) -> list[str]:
+    """Under an estimate in the report: :func:`reported_joint`, as results.csv gives it."""
+    joint, adjusted = reported_joint(estimate)
     lines = [f"joint CI [{num(joint[0])}, {num(joint[1])}]"] if joint else []
     return lines + ([f"adjusted p {num(adjusted)}"] if finite(adjusted) else [])
 

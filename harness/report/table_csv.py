@@ -7,7 +7,7 @@ import io
 import json
 from typing import Any
 
-from harness.report.cells import status_reason
+from harness.report.cells import reported_joint, status_reason
 from harness.report.overview import has_paper, has_truth, prepare
 from harness.verdict.summary import effective_status
 
@@ -84,10 +84,8 @@ def _csv_row(spec: dict) -> dict[str, Any]:
             row[f"{prefix}_{key}"] = estimate.get(key)
         ci = estimate.get("ci") or [None, None]
         row[f"{prefix}_ci_low"], row[f"{prefix}_ci_high"] = ci[0], ci[1]
-        own = estimate.get("own_draws") or {}
-        joint = own.get("joint_ci") or estimate.get("joint_ci") or [None, None]
-        row[f"{prefix}_joint_ci_low"], row[f"{prefix}_joint_ci_high"] = joint[0], joint[1]
-        row[f"{prefix}_p_adjusted"] = own["p_adjusted"] if own.get("p_adjusted") is not None else estimate.get("p_adjusted")
+        joint, row[f"{prefix}_p_adjusted"] = reported_joint(estimate)
+        row[f"{prefix}_joint_ci_low"], row[f"{prefix}_joint_ci_high"] = joint or (None, None)
         row[f"claim_{engine}"] = (spec.get("claim_verdict") or {}).get(engine)
         row[f"truth_in_ci_{engine}"] = (spec.get("truth_in_ci") or {}).get(engine)
         row[f"bias_{engine}"] = (spec.get("bias") or {}).get(engine)

@@ -118,7 +118,7 @@ def _truth(spec_file: SpecFile, data_override: Optional[Path]) -> dict:
             said = (
                 f"'{spec.truth}' is not in {where} (it holds {', '.join(sorted(map(str, truth)))})"
                 if where
-                else ("the dataset has no true effects (neither dataset.truth nor a generator)")
+                else "the dataset has no true effects (neither dataset.truth nor a generator)"
             )
             raise SpecError(f"{spec_file.path}: spec '{spec.id}' field 'truth': {said}")
     return truth
