@@ -32,6 +32,11 @@ TABLE_SPECS = {
     "irm_ate": f"{{model: irm, y: y, d: db, x: {X}, learners: {{ml_g: ols, ml_m: logit}}}}",
     "irm_atte": f"{{model: irm, score: ATTE, y: y, d: db, x: {X}, learners: {{ml_g: ols, ml_m: logit}}}}",
     "iivm_late": f"{{model: iivm, y: y, d: db, z: [z], x: {X}, learners: {{ml_g: ols, ml_m: logit, ml_r: logit}}}}",
+    # One subgroup key: the other is the packages' default (until 2026-12-07 doubleml raised, exit 3).
+    "iivm_one_subgroup": (
+        f"{{model: iivm, y: y, d: db, z: [z], x: {X}, subgroups: {{never_takers: false}}, "
+        "learners: {ml_g: ols, ml_m: logit, ml_r: logit}}"
+    ),
     # A 0/1 outcome's ml_g as a classifier (IRM, IIVM, SSM in both packages), and as a linear
     # probability model, which must give another estimate in each package.
     "irm_yb_classifier": f"{{model: irm, y: yb, d: db, x: {X}, learners: {{ml_g: logit, ml_m: logit}}}}",

@@ -209,3 +209,51 @@ def test_a_sample_may_read_an_interaction_the_spec_makes(tmp_path: Path) -> None
     record = _python_record(spec, tmp_path / "out")
     kept = int((frame["educ"] * frame["exper"] > 150).sum())
     assert 0 < kept < len(frame) and record["n_obs"] == kept
+
+
+@pytest.mark.parametrize("change", ["rewritten", "removed"])
+def test_a_data_file_changed_while_the_run_fits_is_recorded_as_it_was_read(tmp_path: Path, change: str) -> None:
+    """The run records the fingerprint of the bytes it parsed. Until 2026-12-07 it hashed the file
+    again after the fits: rewritten meanwhile, results.json held the new file's sha256 beside the
+    old data's estimates (and a baseline check called the real change unexplained drift, "data: the
+    same as the baseline's"); removed, a finished run ended in FileNotFoundError (exit 3, no report)
+    (an outside user)."""
+    import hashlib
+
+    from tests.faults import Run
+
+    frame = _survey().dropna()
+    frame.drop(columns="county").to_csv(tmp_path / "data.csv", index=False)
+    original = hashlib.sha256((tmp_path / "data.csv").read_bytes()).hexdigest()
+    forest = "model: plr, y: lwage, d: union, x: [educ, exper, region], learner: {name: rf, n_estimators: 200}"
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "dataset: {path: data.csv}\ndefaults: {n_folds: 2}\nspecs:\n"
+        + "".join(f"  - {{id: s{k}, seed: {k}, {forest}}}\n" for k in (1, 2, 3)),
+        encoding="utf-8",
+    )
+    changed = []
+
+    def on_line(run: Run, line: str) -> None:
+        if "fitting s1" in line and not changed:  # the data was read before the first fit went out
+            data = tmp_path / "data.csv"
+            if change == "removed":
+                data.unlink()
+            else:
+                data.write_text(frame.assign(lwage=frame["lwage"] + 1).drop(columns="county").to_csv(index=False))
+            changed.append(line)
+
+    out = tmp_path / "out"
+    run = Run(
+        ["run", "--specs", spec, "--out", out, "--no-cache", "--engines", "python", "--jobs", "1"], on_line=on_line, cwd=tmp_path
+    )
+    assert run.wait() == 4, run.stderr  # Python alone: estimates, nothing compared
+    assert changed, run.stderr
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert results["provenance"]["data"]["sha256"] == original
+    # And the estimates are those of the data read: a run on the original file gives the same.
+    frame.drop(columns="county").to_csv(tmp_path / "data.csv", index=False)
+    again = Run(["run", "--specs", spec, "--out", tmp_path / "again", "--no-cache", "--engines", "python"], cwd=tmp_path)
+    assert again.wait() == 4, again.stderr
+    rerun = json.loads((tmp_path / "again" / "results.json").read_text(encoding="utf-8"))
+    assert [s["python"]["coef"] for s in results["specs"]] == [s["python"]["coef"] for s in rerun["specs"]]

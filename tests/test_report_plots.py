@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import re
 
 import pytest
@@ -128,3 +129,28 @@ def test_gap_cell_reads_in_the_units_the_tier_is_judged_in():
     exact_row = next(line for line in md.splitlines() if line.startswith("| `exact`"))
     assert "+0.50 se<br>limit ±0.2 se" in stat_row
     assert re.search(r"coef [12]\.\d\de-15<br>se 0\.00e\+00<br>limit 1e-10", exact_row)
+
+
+@pytest.mark.parametrize("tolerance", [1e-10, 1e-6, 1e-2])
+def test_the_exact_panels_tick_labels_do_not_run_into_each_other(monkeypatch, tolerance):
+    """Until 2026-12-07 "0 (≤1e-17)" and "1e-16" overlapped on the exact panel (an outside user's
+    parity.png): each tick label's box, as drawn, clears the next one."""
+    import harness.report.parity_plot as parity_plot
+
+    seen = []
+
+    def boxes(fig):
+        renderer = fig.canvas.get_renderer()
+        for ax in fig.axes:
+            labels = [t for t in ax.get_xticklabels() if t.get_text() and t.get_visible()]
+            extents = sorted((t.get_window_extent(renderer) for t in labels), key=lambda box: box.x0)
+            seen.append(len(extents))
+            for left, right in itertools.pairwise(extents):
+                assert left.x1 < right.x0, (left, right)
+        return b""
+
+    monkeypatch.setattr(parity_plot, "png_bytes", boxes)
+    zero = spec("identical", est(0.2, 0.04), est(0.2, 0.04), tier="exact", tolerance=tolerance)
+    far = spec("far", est(0.2, 0.04), est(0.2 * (1 + 50 * tolerance), 0.04), tier="exact", tolerance=tolerance)
+    render_parity(results(zero, far))
+    assert seen and min(seen) >= 4

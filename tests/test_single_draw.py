@@ -53,6 +53,12 @@ def test_near_margin_is_a_quarter_of_the_limit_either_side() -> None:
     # The nearest of several; checks in other units (relative, correlation) are not margins in se.
     assert near_margin([check(0.16), check(0.21, "end_to_end.se")])["check"] == "end_to_end.se"
     assert near_margin([{**check(0.19), "metric": "relative"}]) is None
+    # A verdict as far from turning as its worst check: 12 times its coef limit is no margin call,
+    # whatever its se (an outside user's nnet spec read "near the margin" by its se until 2026-12-07),
+    # nor is a verdict another check failed.
+    assert near_margin([check(2.52), check(0.238, "end_to_end.se")]) is None
+    assert near_margin([check(0.19), {"name": "nuisance.ml_l.corr", "layer": "nuisance", "ok": False}]) is None
+    assert near_margin([check(0.19), {"name": "nuisance.ml_l.corr", "layer": "nuisance", "ok": True}])["share"] == 0.95
 
 
 @pytest.mark.r

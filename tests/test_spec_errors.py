@@ -77,6 +77,49 @@ CASES = [
     # Until 2026-12-07 accepted and ignored (a PLR has no propensity); in defaults it may serve an IRM.
     ("trimming a plr", OLS_WITH.format("trimming_threshold: 0.2"), r"field 'trimming_threshold': plr has no propensity to trim"),
     ("folds as text", OLS_WITH.format("n_folds: '5'"), r"field 'n_folds': '5' is not a whole number$"),
+    # Until 2026-12-07 (the developers' own list) text and true were read as numbers where a number
+    # could be a fraction: '0.1' as 0.1, alpha: true as a penalty of 1 in both packages.
+    ("tolerance as text", OLS_WITH.format("coef_tolerance_se: '0.1'"), r"field 'coef_tolerance_se': '0.1' is not a number$"),
+    ("repetitions as a fraction", OLS_WITH.format("n_rep: 2.0"), r"field 'n_rep': 2.0 is not a whole number$"),
+    (
+        "trimming true",
+        "{id: a, model: irm, y: y, d: d, x: [x1], learners: {ml_g: ols, ml_m: logit}, trimming_threshold: true}",
+        r"field 'trimming_threshold': true is not a number$",
+    ),
+    # Until 2026-12-07 a lead was "makes column 'x1_lag-1', which no field of the spec uses", and a
+    # pair of quantiles "[0.01, 0.99] is not a number".
+    (
+        "a lead",
+        "{id: a, model: plr, y: y, d: d, x: [x1, x1_lag1], lags: {x1: -1}, learner: ols}",
+        r"field 'lags': x1: -1 periods back; a lag is at least 1$",
+    ),
+    (
+        "winsorize as quantiles",
+        OLS_WITH.format("winsorize: [0.01, 0.99]"),
+        r"field 'winsorize': takes one share cut from each tail \(0.01: the 1st and 99th percentiles\), got \[0.01, 0.99\]$",
+    ),
+    (
+        "draws as text",
+        OLS_WITH.format("bootstrap: {method: normal, n_rep_boot: '500'}"),
+        r"field 'bootstrap.n_rep_boot': '500' is not a whole number$",
+    ),
+    # Until 2026-12-07 without the near name (an outside user).
+    (
+        "a learner parameter misspelt",
+        "{id: a, model: plr, y: y, d: d, x: [x1, x2], learner: {name: rf, n_estimator: 100}}",
+        r"learner 'rf' has no parameter 'n_estimator' \(did you mean 'n_estimators'\?\)$",
+    ),
+    # Until 2026-12-07 "int() argument must be a string, a bytes-like object or a real number, not 'list'".
+    (
+        "nnet layers as a list",
+        "{id: a, model: plr, y: y, d: d, x: [x1, x2], learner: {name: nnet, hidden_layer_sizes: [3]}}",
+        r"learner 'nnet': hidden_layer_sizes is one layer's number of units, got \[3\] \(write hidden_layer_sizes: 3\)$",
+    ),
+    (
+        "a penalty of true",
+        "{id: a, model: plr, y: y, d: d, x: [x1, x2], learner: {name: lasso, alpha: true}}",
+        r"spec 'a': learners.ml_l: learner 'lasso': parameter 'alpha' is true, not a number$",
+    ),
     (
         "unknown column",
         "{id: a, model: plr, y: y, d: dd, x: [x1], learner: ols}",
@@ -494,8 +537,13 @@ def test_missing_values_need_dropna(tmp_path: Path, data: Path) -> None:
     frame.to_csv(holed, index=False)
     proc = run_cli(tmp_path, spec_with(GOOD), holed)
     assert_one_line_error(
-        proc, r"spec 'ok': 1 rows have missing values in used columns \(first: 'x2'\); set 'dropna: true'", tmp_path / "out"
+        proc, r"spec 'ok': 1 rows have missing values in used columns \('x2' 1\); set 'dropna: true'", tmp_path / "out"
     )
+    # Every column with gaps, the most first (until 2026-12-07 only the first column in the spec's order).
+    frame.loc[[1, 2, 5], "x1"] = None
+    frame.to_csv(holed, index=False)
+    proc = run_cli(tmp_path, spec_with(GOOD), holed)
+    assert_one_line_error(proc, r"spec 'ok': 3 rows have missing values in used columns \('x1' 3, 'x2' 1\);", tmp_path / "out")
 
 
 def test_unreadable_spec_file(tmp_path: Path) -> None:
@@ -706,7 +754,7 @@ def test_a_missing_unit_is_named_not_a_crash_or_one_more_unit(tmp_path: Path, fi
     entry = f"fixed_effects: {fixed_effects}"
     assert_one_line_error(
         run_cli(tmp_path, PANEL_SPEC.replace("ENTRY", entry), data),
-        r"spec 'a': 5 rows have missing values in used columns \(first: 'unit'\); set 'dropna: true'",
+        r"spec 'a': 5 rows have missing values in used columns \('unit' 5\); set 'dropna: true'",
         tmp_path / "out",
     )
     proc = run_cli(tmp_path, PANEL_SPEC.replace("ENTRY", entry + ", dropna: true"), data)
@@ -720,7 +768,7 @@ def test_a_missing_fold_group_is_named_not_put_in_another_group(tmp_path: Path) 
     data = _panel_csv(tmp_path, grp=lambda f: (f["unit"] % 4).where(f["unit"] != 1))
     assert_one_line_error(
         run_cli(tmp_path, PANEL_SPEC.replace("ENTRY", "fold_groups: grp"), data),
-        r"spec 'a': 5 rows have missing values in used columns \(first: 'grp'\)",
+        r"spec 'a': 5 rows have missing values in used columns \('grp' 5\)",
         tmp_path / "out",
     )
 
@@ -729,7 +777,7 @@ def test_a_missing_period_is_named_as_missing_not_as_duplicates(tmp_path: Path) 
     data = _panel_csv(tmp_path, year=lambda f: f["year"].where(f["unit"] != 2))
     assert_one_line_error(
         run_cli(tmp_path, PANEL_SPEC.replace("ENTRY", "fixed_effects: twoway"), data),
-        r"spec 'a': 5 rows have missing values in used columns \(first: 'year'\)",
+        r"spec 'a': 5 rows have missing values in used columns \('year' 5\)",
         tmp_path / "out",
     )
     proc = run_cli(tmp_path, PANEL_SPEC.replace("ENTRY", "fold_groups: unit"), data)  # the periods unread
@@ -757,7 +805,7 @@ def test_a_lag_no_row_has_says_so(tmp_path: Path) -> None:
     entry = "lags: {x: 1}, dropna: true"
     assert_one_line_error(
         run_cli(tmp_path, PANEL_SPEC.replace("ENTRY", entry).replace("x: [x]", "x: [x_lag1]"), data),
-        r"spec 'a' field 'dropna': all 60 rows have missing values in used columns \(first: 'x_lag1'\); 'x_lag1' is "
+        r"spec 'a' field 'dropna': all 60 rows have missing values in used columns \('x_lag1' 60\); 'x_lag1' is "
         r"the value at time - 1, and no row has one: check the time column's step$",
         tmp_path / "out",
     )
@@ -789,3 +837,24 @@ def test_binarize_on_text_and_a_file_without_rows_are_bad_input(tmp_path: Path) 
         r"empty.csv: the data file holds no rows$",
         tmp_path / "out",
     )
+
+
+def test_a_number_written_with_an_exponent_is_that_number(tmp_path: Path, data: Path) -> None:
+    # Until 2026-12-07 PyYAML (YAML 1.1) read `alpha: 1e-2` as the text '1e-2', which scikit-learn
+    # refused ("Got '1e-2' instead"): the spec file now reads it as YAML 1.2 and every reader do.
+    coefs = []
+    for alpha in ("1e-2", "0.01"):
+        entry = (
+            f"{{id: a, model: plr, y: y, d: d, x: [x1, x2], learner: {{name: lasso, alpha: {alpha}}}, coef_tolerance_se: 1e-1}}"
+        )
+        out = tmp_path / alpha
+        proc = run_spec_file(_written(tmp_path / f"{alpha}.yaml", spec_with(entry), data), out)
+        assert proc.returncode == 4, proc.stderr  # Python alone: estimates, nothing compared
+        spec = json.loads((out / "results.json").read_text(encoding="utf-8"))["specs"][0]
+        coefs.append((spec["python"]["coef"], spec["coef_tolerance_se"]))
+    assert coefs[0] == coefs[1] and coefs[0][1] == 0.1
+
+
+def _written(path: Path, text: str, data: Path) -> Path:
+    path.write_text(text.replace("DATA", str(data)), encoding="utf-8")
+    return path

@@ -397,6 +397,26 @@ def test_a_worker_killed_in_an_r_run_costs_only_its_spec(spec_path: Path, tmp_pa
 
 
 @pytest.mark.r
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+def test_a_signal_as_the_last_spec_ends_leaves_no_temporary_files(spec_path: Path, tmp_path: Path, sig: int) -> None:
+    """Sent to the whole group as the last spec finishes, while the workers end their R sessions:
+    until 2026-12-07 the workers' folder and its Rtmp* stayed in $TMPDIR (an outside user, 4 of 4)."""
+    out, tmpdir = tmp_path / "out", tmp_path / "tmp"
+    tmpdir.mkdir()
+    sent: list[float] = []
+
+    def on_line(run: Run, line: str) -> None:
+        if not sent and line.startswith("[3/3] ") and "fitting" not in line:
+            sent.append(time.monotonic())
+            os.killpg(run.pgid, sig)
+
+    run = Run(["run", "--specs", spec_path, "--jobs", 2, "--out", out, "--no-cache"], on_line, tmpdir=tmpdir)
+    assert run.wait() in (130, 143), run.stderr
+    assert sent and not nothing_left(run.pgid)
+    assert temporary_files(tmpdir) == []
+
+
+@pytest.mark.r
 def test_an_r_run_stopped_by_sigterm_leaves_no_temporary_files(spec_path: Path, tmp_path: Path) -> None:
     out, tmpdir = tmp_path / "out", tmp_path / "tmp"
     tmpdir.mkdir()

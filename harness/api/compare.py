@@ -158,4 +158,7 @@ def _as_the_model_says(message: str, folder: str, files: dict, spec_id: str, mod
     for name in files:
         where = f"{folder}/{name}: spec '{spec_id}'"
         message = message.replace(f"{where} field ", f"{type(model).__name__}: field ").replace(where, type(model).__name__)
+    # The feasibility rules' advice is a spec's; a model is built with the dict doubleml takes.
+    for off, on in (("always_takers", "never_takers"), ("never_takers", "always_takers")):
+        message = message.replace(f"set {off}: false", f"build it with subgroups={{'{off}': False, '{on}': True}}")
     return message.replace(f"{folder}/", "")

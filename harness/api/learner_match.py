@@ -57,8 +57,12 @@ def _as_the_twin_spells_it(estimator: Any, given: dict[str, Any], fixed: dict[st
     scikit-learn 1.8 spells ``C=inf`` and deprecates ``penalty`` for; ``penalty='l2'`` is what C
     scales by default. Scripts written for earlier releases use both spellings. LightGBM's
     estimators: ``objective=None`` is the estimator's own objective (``regression``; ``binary`` for
-    a classifier of two classes, which every classifier nuisance is)."""
+    a classifier of two classes, which every classifier nuisance is). MLPs: one hidden layer's
+    tuple ``(5,)``, scikit-learn's own spelling, is the nnet pair's ``5``."""
     kind = type(estimator).__name__
+    layers = given.get("hidden_layer_sizes")
+    if kind in ("MLPRegressor", "MLPClassifier") and isinstance(layers, (tuple, list)) and len(layers) == 1:
+        return {**given, "hidden_layer_sizes": layers[0]}
     if kind in ("LGBMRegressor", "LGBMClassifier") and given.get("objective", "") is None:
         return {**given, "objective": "regression" if kind == "LGBMRegressor" else "binary"}
     if kind != "LogisticRegression" or "penalty" not in given or "penalty" not in fixed:

@@ -6,47 +6,78 @@ from __future__ import annotations
 import csv
 import difflib
 import hashlib
+import io
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
 from harness.errors import DataError
 from harness.language.spec import DatasetSpec
 
-__all__ = ["load_data", "sha256_apart_from", "sha256_of", "suggest_column"]
+__all__ = ["DataRead", "load_data", "read_data", "sha256_apart_from", "suggest_column"]
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def sha256_apart_from(path: Path, dataset: DatasetSpec, columns: list[str]) -> str:
-    """sha256 of the data file's table without ``columns``: the fold columns ``harness.compare``
-    writes beside a model's data change with every fold draw, the data itself does not."""
-    frame = load_data(path, dataset)
+def sha256_apart_from(frame: pd.DataFrame, columns: list[str]) -> str:
+    """sha256 of the data's table (as read, column map applied) without ``columns``: the fold
+    columns ``harness.compare`` writes beside a model's data change with every fold draw, the data
+    itself does not."""
     frame = frame.drop(columns=[c for c in columns if c in frame.columns])
     return hashlib.sha256(frame.to_csv(index=False, lineterminator="\n").encode("utf-8")).hexdigest()
 
 
+class DataRead(NamedTuple):
+    frame: pd.DataFrame
+    sha256: str  # of the bytes the frame was parsed from
+
+
+class _Hashing(io.RawIOBase):
+    """A file read once: the bytes the parser takes are the bytes hashed. Hashed apart from the
+    parse, a file changed while a run fitted was recorded by its new fingerprint beside the old
+    data's estimates, and a baseline check then called a real data change unexplained drift."""
+
+    def __init__(self, handle: io.BufferedReader) -> None:
+        self._handle = handle
+        self.digest = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self._handle.readinto(buffer)
+        self.digest.update(memoryview(buffer)[:n])
+        return n
+
+    def hexdigest(self) -> str:
+        for block in iter(lambda: self._handle.read(1 << 20), b""):  # whatever the parser left unread
+            self.digest.update(block)
+        return self.digest.hexdigest()
+
+
 def load_data(path: Path, dataset: DatasetSpec) -> pd.DataFrame:
     """Read the CSV or Stata file and apply the spec file's column map (``canonical: user_column``)."""
+    return read_data(path, dataset).frame
+
+
+def read_data(path: Path, dataset: DatasetSpec) -> DataRead:
+    """:func:`load_data`, with the sha256 of the bytes it read."""
     if not path.exists():
         raise DataError(f"{path}: data file not found")
     if path.is_dir():
         raise DataError(f"{path}: a folder, not a data file (give a .csv or Stata .dta file)")
     suffix = path.suffix.lower()
     if suffix == ".dta":
-        return _mapped(path, _read_stata(path), dataset)
+        raw = path.read_bytes()  # Stata's reader seeks: parsed from the bytes hashed
+        return DataRead(_mapped(path, _read_stata(io.BytesIO(raw), path), dataset), hashlib.sha256(raw).hexdigest())
     if suffix != ".csv":
         raise DataError(f"{path}: data file must be a .csv or Stata .dta file")
-    try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise DataError(f"{path}: not a readable CSV file ({str(err).splitlines()[0]})") from None
+    with open(path, "rb") as handle:
+        hashing = _Hashing(handle)
+        try:
+            frame = pd.read_csv(io.BufferedReader(hashing, buffer_size=1 << 20))
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+            raise DataError(f"{path}: not a readable CSV file ({str(err).splitlines()[0]})") from None
+        digest = hashing.hexdigest()
     _check_header(path)
     if len(frame.columns) == 1:
         # A spreadsheet's "CSV" in a comma-decimal locale is separated by ';' (or a tab): one column.
@@ -56,7 +87,7 @@ def load_data(path: Path, dataset: DatasetSpec) -> pd.DataFrame:
                 f"{path}: one column, named {str(frame.columns[0])[:60]!r}: the file is separated by {other!r}; "
                 "dml-parity reads comma-separated files (decimal points)"
             )
-    return _mapped(path, frame, dataset)
+    return DataRead(_mapped(path, frame, dataset), digest)
 
 
 def _check_header(path: Path) -> None:
@@ -71,13 +102,13 @@ def _check_header(path: Path) -> None:
         first.setdefault(name, position)
 
 
-def _read_stata(path: Path) -> pd.DataFrame:
+def _read_stata(source: io.BytesIO, path: Path) -> pd.DataFrame:
     """A Stata file's values as stored: value labels are not applied, so a labelled variable
     stays the numbers Stata's own estimation commands use, not text; and dates stay Stata's
     numbers (a %ty year is the year, %tm months since 1960m1), so a lag of 1 is one period of the
     variable's own unit, as Stata's ``L.`` after ``tsset``."""
     try:
-        frame = pd.read_stata(path, convert_categoricals=False, convert_dates=False)
+        frame = pd.read_stata(source, convert_categoricals=False, convert_dates=False)
     except Exception as err:  # pandas raises ValueError, struct.error, UnicodeDecodeError, ... on a damaged file
         first = str(err).splitlines()[0] if str(err) else err.__class__.__name__
         raise DataError(f"{path}: not a readable Stata file ({first[:200]})") from None

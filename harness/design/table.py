@@ -216,10 +216,15 @@ def _handle_missing(spec: Spec, frame: pd.DataFrame, cols: list[str], where: str
     n_missing = int(missing.sum())
     if not n_missing:
         return frame, 0  # no row to drop: skip a copy of the whole table
-    col = next(c for c in cols if frame[c].isna().any())
+    # Every column with gaps, the most first: naming only the first sent users to fix a column of
+    # one gap while another held 196 (an outside user's bwght, until 2026-12-07).
+    counts = frame[cols].isna().sum()
+    gaps = sorted((c for c in cols if counts[c]), key=lambda c: -counts[c])
+    col = gaps[0]
+    said = ", ".join(f"'{c}' {int(counts[c])}" for c in gaps[:4]) + (f" and {len(gaps) - 4} more" if len(gaps) > 4 else "")
     if not spec.dropna:
         raise DataError(
-            f"{where}: spec '{spec.id}': {n_missing} rows have missing values in used columns (first: '{col}'); "
+            f"{where}: spec '{spec.id}': {n_missing} rows have missing values in used columns ({said}); "
             "set 'dropna: true' to drop them"
         )
     if n_missing == len(frame):
@@ -227,7 +232,7 @@ def _handle_missing(spec: Spec, frame: pd.DataFrame, cols: list[str], where: str
         why = f"; '{col}' is the value at time - {lagged[1]}, and no row has one: check the time column's step" if lagged else ""
         raise DataError(
             f"{where}: spec '{spec.id}' field 'dropna': all {n_missing} rows have missing values in used columns "
-            f"(first: '{col}'){why}"
+            f"({said}){why}"
         )
     return frame[~missing.to_numpy()], n_missing
 

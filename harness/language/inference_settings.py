@@ -14,7 +14,7 @@ __all__ = ["BootstrapSpec", "inference_rules"]
 class BootstrapSpec(BaseModel):
     """The multiplier bootstrap both packages run after the fit (``DoubleML.bootstrap``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     method: Literal["normal", "wild", "Bayes"] = "normal"
     n_rep_boot: int = 500

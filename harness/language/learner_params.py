@@ -19,6 +19,7 @@ __all__ = [
     "SVR_TRANSLATE",
     "Translation",
     "check_lasso_cv",
+    "check_nnet",
     "check_rf",
     "check_lgbm",
     "check_svr",
@@ -159,6 +160,17 @@ def check_rf(params: dict[str, Any]) -> Optional[str]:
     for name in ("min_samples_leaf", "min_samples_split"):
         if name in params and not _is_int(params[name]):
             return f"{name} must be an integer (a share of each training set's rows has no ranger setting), got {params[name]!r}"
+    return None
+
+
+def check_nnet(params: dict[str, Any]) -> Optional[str]:
+    # R's nnet has one hidden layer of `size` units: scikit-learn's tuple of layer sizes has one entry.
+    size = params.get("hidden_layer_sizes")
+    if isinstance(size, (list, tuple)):
+        fix = f"write hidden_layer_sizes: {size[0]}" if len(size) == 1 else "R's nnet has one hidden layer"
+        return f"hidden_layer_sizes is one layer's number of units, got {list(size)!r} ({fix})"
+    if not (_is_int(size) and size >= 1):
+        return f"hidden_layer_sizes is one layer's number of units, a whole number of at least 1, got {size!r}"
     return None
 
 

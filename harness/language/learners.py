@@ -24,6 +24,7 @@ from harness.language.learner_params import (
     Translation,
     check_lasso_cv,
     check_lgbm,
+    check_nnet,
     check_rf,
     check_svr,
     convert_float,
@@ -173,8 +174,8 @@ LEARNERS: dict[str, LearnerPair] = {
             tier="statistical",
             tolerance=0.0,
             python={
-                "regr": _sk("sklearn.neural_network", "MLPRegressor", solver="lbfgs"),
-                "classif": _sk("sklearn.neural_network", "MLPClassifier", solver="lbfgs"),
+                "regr": _sk("sklearn.neural_network", "MLPRegressor", solver="lbfgs", activation="logistic"),
+                "classif": _sk("sklearn.neural_network", "MLPClassifier", solver="lbfgs", activation="logistic"),
             },
             r_key={"regr": "regr.nnet", "classif": "classif.nnet"},
             defaults={"hidden_layer_sizes": 5, "alpha": 0.01, "max_iter": 500, "random_state": 1},
@@ -185,6 +186,7 @@ LEARNERS: dict[str, LearnerPair] = {
                 "random_state": (None, convert_same),
             },
             r_fixed={"regr": {"trace": False}, "classif": {"trace": False}},  # mlr3 sets linout for regression
+            check=check_nnet,
             note="one hidden layer; random starting weights differ",
         ),
         LearnerPair(
@@ -368,10 +370,13 @@ def parse_learner(choice: Optional[LearnerChoice], nuisance: str, model: str, sc
         raise ValueError(f"learners.{nuisance}: '{name}' has no {need}, and {model}'s {nuisance} needs one")
     params = {**pair.defaults, **given}
     estimator = pair.python[kind]()
-    known = set(estimator.get_params(deep=False))
-    for key in params:
+    known = estimator.get_params(deep=False)
+    for key, value in params.items():
         if key not in known:
-            raise ValueError(f"learners.{nuisance}: learner '{name}' has no parameter '{key}'")
+            raise ValueError(f"learners.{nuisance}: learner '{name}' has no parameter '{key}'{did_you_mean(key, known)}")
+        # scikit-learn and R both read true as 1: `alpha: true` would fit a penalty nobody wrote.
+        if isinstance(value, bool) and not isinstance(known[key], bool):
+            raise ValueError(f"learners.{nuisance}: learner '{name}': parameter '{key}' is {str(value).lower()}, not a number")
     resolved = ResolvedLearner(name=name, kind=kind, params=params)
     _validate_values(resolved, nuisance)  # a pair's own check first: its words for what it fixes
     for key in params:

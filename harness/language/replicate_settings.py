@@ -21,7 +21,7 @@ class ReplicatesSpec(BaseModel):
     or ``data`` (a fresh draw of a generated dataset, with new folds and seeds: a new analysis). Left
     out, it is ``data`` for a generated dataset and ``seeds`` otherwise."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     n: int
     vary: Optional[Vary] = None

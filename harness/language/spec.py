@@ -20,8 +20,10 @@ from harness.language.inference_settings import BootstrapSpec, inference_rules
 from harness.language.learners import LearnerChoice, nuisances_of, parse_learner
 from harness.language.model_rules import derived_rules, pliv_rules, role_rules, ssm_rules, treatment_rules
 from harness.language.replicate_settings import ReplicatesSpec
+from harness.language.setting_values import Lags, Subgroups, TrimmingThreshold, Winsorize
 from harness.language.spec_messages import (
     UNSUPPORTED,
+    as_written,
     did_you_mean,
     error_field,
     id_problem,
@@ -54,7 +56,7 @@ NEEDS_INSTRUMENT = {"pliv", "iivm"}
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class DatasetSpec(_Frozen):
@@ -138,8 +140,8 @@ class Spec(_Frozen):
     learners: dict[str, LearnerChoice] = Field(default_factory=dict)
     sample: Optional[str] = None
     cluster: Optional[list[str]] = None
-    trimming_threshold: float = 0.01
-    subgroups: Optional[dict[str, bool]] = None
+    trimming_threshold: TrimmingThreshold = 0.01
+    subgroups: Optional[Subgroups] = None
     n_folds: int = 5
     n_rep: int = 1
     seed: int = 1
@@ -147,8 +149,8 @@ class Spec(_Frozen):
     fold_groups: Optional[str] = None
     # Data columns holding each repetition's 0-based test fold of every row (harness.design.given_folds).
     folds: Optional[list[str]] = None
-    winsorize: Optional[float] = None
-    lags: dict[str, int] = Field(default_factory=dict)
+    winsorize: Optional[Winsorize] = None
+    lags: Lags = Field(default_factory=dict)
     interactions: list[list[str]] = Field(default_factory=list)
     binarize: dict[str, Union[Literal["median"], float]] = Field(default_factory=dict)
     dropna: bool = False
@@ -214,7 +216,7 @@ class Spec(_Frozen):
     def _whole_number(cls, value: Any) -> Any:
         # pydantic would read true as 1 and "5" as 5: a setting written so is likely not what was meant.
         if isinstance(value, (bool, str)):
-            raise ValueError(f"{str(value).lower() if isinstance(value, bool) else repr(value)} is not a whole number")
+            raise ValueError(f"{as_written(value)} is not a whole number")
         return value
 
     @field_validator("seed")
@@ -237,20 +239,6 @@ class Spec(_Frozen):
     def _reps(cls, value: int) -> int:
         if value < 1:
             raise ValueError(f"must be at least 1, got {value}")
-        return value
-
-    @field_validator("winsorize")
-    @classmethod
-    def _winsor(cls, value: Optional[float]) -> Optional[float]:
-        if value is not None and not 0 < value < 0.5:
-            raise ValueError(f"must lie in (0, 0.5), got {value}")
-        return value
-
-    @field_validator("trimming_threshold")
-    @classmethod
-    def _trim(cls, value: float) -> float:
-        if not 0 <= value < 0.5:
-            raise ValueError(f"must lie in [0, 0.5), got {value}")
         return value
 
     @field_validator("cluster")

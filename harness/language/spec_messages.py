@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable
 from typing import Any, Optional
 
-__all__ = ["UNSUPPORTED", "did_you_mean", "error_field", "id_problem", "validation_message", "yaml_message"]
+__all__ = ["UNSUPPORTED", "as_written", "did_you_mean", "error_field", "id_problem", "validation_message", "yaml_message"]
 
 # Options of one package only, or that the tool does not compare: named, with the reason, instead of
 # "unknown key".
@@ -44,6 +44,11 @@ EXPECTED = {
     "dict_type": "a mapping",
     "model_type": "a mapping",
 }
+
+
+def as_written(value: object) -> str:
+    """A value as the spec file wrote it: YAML's true and false, other values as Python shows them."""
+    return str(value).lower() if isinstance(value, bool) else repr(value)
 
 
 def did_you_mean(word: object, choices: Iterable[str]) -> str:
@@ -84,7 +89,7 @@ def union_error(errors: list[dict[str, Any]]) -> Optional[tuple[tuple, str]]:
             wanted.append(EXPECTED[error["type"]])
         else:
             return None
-    return loc[:-1], f"{first.get('input')!r} is not {' or '.join(dict.fromkeys(wanted))}"
+    return loc[:-1], f"{as_written(first.get('input'))} is not {' or '.join(dict.fromkeys(wanted))}"
 
 
 def validation_message(error: dict[str, Any], known_keys: Iterable[str]) -> Optional[str]:
@@ -102,7 +107,7 @@ def validation_message(error: dict[str, Any], known_keys: Iterable[str]) -> Opti
         # column of that name reaches the spec as True or 1990.
         return f"{value!r} is not text: YAML reads an unquoted yes/no/on/off/true/false or number so; quote the name ('...')"
     if kind in EXPECTED:
-        return f"{value!r} is not {EXPECTED[kind]}"
+        return f"{as_written(value)} is not {EXPECTED[kind]}"
     return None
 
 

@@ -27,7 +27,7 @@ class TuneSpec(BaseModel):
     """What to tune and how: ``grid`` nuisance -> parameter -> values; ``n_folds_tune`` inner folds;
     ``on_folds`` one search per cross-fitting training set (else one on all rows); ``search``: grid."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     grid: dict[str, dict[str, list[Any]]] = Field(min_length=1)
     n_folds_tune: int = 3

@@ -136,7 +136,9 @@ def _exact_panel(ax: Any, rows: list[ParityRow]) -> None:
             ax.plot([max(value, FLOOR)], [y + offset], marker=marker, markersize=5.5, linestyle="none",
                     markeredgecolor=colour, markerfacecolor="white" if zero else colour)  # fmt: skip
     ax.axvline(2.0**-52, color="#aaaaaa", linewidth=0.8, linestyle=":")
-    ticks = [t for t in (1e-16, 1e-14, 1e-12, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2, 1.0, 1e2) if t < high]
+    # No tick at 1e-16: a decade from FLOOR, its label ran into "0 (≤1e-17)" (an outside user's
+    # parity.png, 2026-12-07); the dotted line marks double precision there.
+    ticks = [t for t in (1e-14, 1e-12, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2, 1.0, 1e2) if t < high]
     ax.set_xticks([FLOOR, *ticks], [f"0 (≤{FLOOR:.0e})", *(f"1e{round(math.log10(t))}" for t in ticks)])
     ax.minorticks_off()
     ax.set_xlabel("|Python − R| ÷ max(|Python|, |R|), log scale\n"

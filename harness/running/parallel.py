@@ -150,6 +150,16 @@ class _Worker:
         self.conn.close()
         self.process.close()
 
+    def stop(self) -> None:
+        """Kill the process if it still runs (an ended worker's process is closed: nothing to do)."""
+        try:
+            alive = self.process.is_alive()
+        except ValueError:
+            return
+        if alive:
+            self.process.kill()
+            self.process.join()
+
 
 class WorkerPool:
     """Up to ``size`` worker processes, started on demand; a context manager that ends them all."""
@@ -185,11 +195,17 @@ class WorkerPool:
             for worker in workers:
                 if worker.process.is_alive():
                     worker.process.terminate()
-        for worker in workers:
-            worker.end(graceful)
-        if self._scratch is not None:  # every worker has ended: nothing writes there any more
-            shutil.rmtree(self._scratch, ignore_errors=True)
-            self._scratch = None
+        try:
+            for worker in workers:
+                worker.end(graceful)
+        finally:
+            # A signal while a worker ends by itself (the run's last seconds) stops the rest now: the
+            # folder of their R sessions goes however the run ends (until 2026-12-07 it stayed).
+            for worker in workers:
+                worker.stop()
+            if self._scratch is not None:  # every worker has ended: nothing writes there any more
+                shutil.rmtree(self._scratch, ignore_errors=True)
+                self._scratch = None
 
     def warm(self) -> None:
         """Nothing: no worker starts before the run's input is checked (harness.running.runner)."""

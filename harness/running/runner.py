@@ -19,7 +19,7 @@ from typing import Optional
 
 import numpy as np
 
-from harness.design.data_file import load_data, sha256_apart_from, sha256_of
+from harness.design.data_file import DataRead, read_data, sha256_apart_from
 from harness.design.feasibility import check_engines_accept, check_feasible
 from harness.design.given_folds import given_folds
 from harness.design.nuisance_columns import nuisance_columns
@@ -130,7 +130,16 @@ def prepare(spec_file: SpecFile, data_path: Optional[Path], share: bool = False)
     ``data_path`` None: each spec's data is drawn by the spec file's generator with the spec's seed.
     ``share``: hold the designs and folds in memory the run's worker processes map rather than
     receive a copy of (harness.design.shared_memory)."""
-    data = load_data(data_path, spec_file.dataset) if data_path is not None else None
+    return prepare_recorded(spec_file, data_path, share)[0]
+
+
+def prepare_recorded(spec_file: SpecFile, data_path: Optional[Path], share: bool = False) -> tuple[list[PreparedSpec], dict]:
+    """:func:`prepare`, and the provenance of the data it read: the fingerprint of the bytes
+    parsed, taken as they were read (a file changed or removed while the run fits changes nothing)."""
+    read = read_data(data_path, spec_file.dataset) if data_path is not None else None
+    record = _data_provenance(spec_file, data_path, read)
+    data = read.frame if read is not None else None
+    del read
     where = _where(spec_file, data_path)
     out = []
     tables: dict[str, tuple] = {}
@@ -148,7 +157,7 @@ def prepare(spec_file: SpecFile, data_path: Optional[Path], share: bool = False)
         out.append(PreparedSpec(spec, design, folds))
     del data
     release_freed_memory(at_least=0)  # the CSV's parse buffers and the design steps' copies (once a run)
-    return out
+    return out, record
 
 
 def _one_copy(design: Design, tables: dict[str, tuple], share: bool) -> Design:
@@ -178,12 +187,12 @@ def _generated(spec_file: SpecFile, seed: int):
         raise SpecError(f"{spec_file.path}: dataset field '{str(err).split(':')[0]}': {str(err).split(': ', 1)[1]}") from None
 
 
-def _data_provenance(spec_file: SpecFile, data_path: Optional[Path]) -> dict:
-    if data_path is not None:
-        record = {"path": _display_path(data_path), "sha256": sha256_of(data_path)}
+def _data_provenance(spec_file: SpecFile, data_path: Optional[Path], read: Optional[DataRead]) -> dict:
+    if data_path is not None and read is not None:
+        record = {"path": _display_path(data_path), "sha256": read.sha256}
         folds = sorted({c for spec in spec_file.specs for c in spec.folds or []})
         if folds:  # a baseline check can then tell new folds from new data
-            record.update(fold_columns=folds, sha256_apart_from_folds=sha256_apart_from(data_path, spec_file.dataset, folds))
+            record.update(fold_columns=folds, sha256_apart_from_folds=sha256_apart_from(read.frame, folds))
         return record
     from harness.design.generated import generated_sha256
 
@@ -212,7 +221,7 @@ def run(options: RunOptions) -> dict:
         results: dict[int, dict] = {}
         data_path = _data_path(spec_file, options.data)
         truth = _truth(spec_file, options.data)
-        prepared = prepare(spec_file, data_path, share=_shares_memory(options))
+        prepared, data_record = prepare_recorded(spec_file, data_path, share=_shares_memory(options))
         for p in prepared:  # not in prepare: `versions` fits releases that accept them
             check_engines_accept(p.spec, p.design, engines, _where(spec_file, data_path))
         given = options.python_given or {}
@@ -260,7 +269,7 @@ def run(options: RunOptions) -> dict:
             "python": versions["python"],
             "r": versions["r"],
             "engines": list(engines),
-            "data": _data_provenance(spec_file, data_path),
+            "data": data_record,
             "spec_file": {"path": str(spec_file.path), "sha256": spec_file.sha256},
             "seeds": {p.spec.id: p.spec.seed for p in prepared},
             **({"only": list(options.only)} if options.only else {}),  # a baseline of this run holds, and checks, those

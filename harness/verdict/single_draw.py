@@ -22,18 +22,23 @@ _JUDGED = ("agree", "disagree", "explained")
 
 
 def near_margin(checks: list[dict]) -> Optional[dict]:
-    """The end-to-end check (in se units) nearest its limit, when within NEAR_SHARE of it."""
-    nearest = None
+    """The end-to-end check (in se units) that decides a one-draw verdict, when it lies within
+    NEAR_SHARE of its limit: the one farthest along its limit, for a verdict is as far from turning
+    as its worst check (until 2026-12-07 the check nearest its limit was named, so a spec 12 times
+    beyond its coef limit read "near the margin" by its se). None when any other check failed: that
+    verdict is not a margin call."""
+    in_se = []
     for check in checks:
         value, limit = check.get("value"), check.get("limit")
         if check.get("layer") != "end_to_end" or check.get("metric") != "in se":
+            if check.get("ok") is False:
+                return None
             continue
         if not isinstance(value, (int, float)) or not isinstance(limit, (int, float)) or not limit > 0 or math.isnan(value):
             continue
-        share = value / limit
-        if abs(share - 1) <= NEAR_SHARE and (nearest is None or abs(share - 1) < abs(nearest["share"] - 1)):
-            nearest = {"check": check["name"], "value": value, "limit": limit, "share": round(share, 3)}
-    return nearest
+        in_se.append({"check": check["name"], "value": value, "limit": limit, "share": round(value / limit, 3)})
+    worst = max(in_se, key=lambda c: c["value"] / c["limit"], default=None)
+    return worst if worst is not None and abs(worst["value"] / worst["limit"] - 1) <= NEAR_SHARE else None
 
 
 def mark_single_draw(record: dict, specs_path: Path, spec_id: str, replicable: bool, data: Optional[Path] = None) -> None:
