@@ -140,7 +140,14 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM: the run ends as on Ctrl-C (workers ended, nothing half-written), exit 143."""
 
 
+# Set by SIGTERM's handler: a Terminated raised inside a finalizer or __del__ is printed and
+# dropped by Python ("Exception ignored in ..."), and the run would end as if never terminated
+# (seen once in a test, 2026-12-07); main then still ends with 143.
+_TERMINATED = threading.Event()
+
+
 def _terminate(signum, frame) -> None:
+    _TERMINATED.set()
     raise Terminated
 
 
@@ -151,8 +158,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     # Only the main thread may set a handler (main() can be called from elsewhere in tests).
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    _TERMINATED.clear()
     try:
-        return _dispatch(args, argv)
+        code = _dispatch(args, argv)
+        if _TERMINATED.is_set():  # a Terminated that a finalizer swallowed
+            print("dml-parity: terminated", file=sys.stderr)
+            return 143
+        return code
     except HarnessError as err:
         print(f"dml-parity: error: {err}", file=sys.stderr)
         return err.exit_code
@@ -160,7 +172,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         what = "terminated" if isinstance(err, Terminated) else "interrupted"
         # run and check keep each finished spec's fit in the cache; versions keeps its built environments only.
         kept = "built environments are kept" if args.command == "versions" else "finished specs are kept in the cache"
-        print(f"dml-parity: {what}; {kept}, no report written", file=sys.stderr)
+        if getattr(err, "report_written", False):  # after the report was swapped into place (harness.output.held_signals)
+            print(f"dml-parity: {what} after the report was written", file=sys.stderr)
+        else:
+            print(f"dml-parity: {what}; {kept}, no report written", file=sys.stderr)
         return 143 if isinstance(err, Terminated) else 130
     except Exception as err:  # a defect of the tool (a VerdictError, a crash): never a finding's exit 1
         if os.environ.get("DMLP_DEBUG"):
@@ -243,11 +258,10 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         raise HarnessError(f"--replicates: must be at least 2, got {args.replicates}")
     out = args.out or Path("reports") / f"{args.specs.stem}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
     # Before anything is read or fitted: a run that cannot write its report must not start.
-    check_output(out)
+    check_output(out, cache=_cache_dir(args))
 
     from harness.running.progress import Progress
     from harness.running.runner import RunOptions, parse_engines, run
-    from harness.verdict.exit_codes import run_exit_code, why
 
     engines = parse_engines(args.engines)
     quiet = args.quiet
@@ -272,6 +286,17 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     # that drawing the report sets off no longer trace it (with the at-exit freeze below).
     gc.freeze()
     kept = write_run(results, out)
+    try:
+        return _after_the_report(results, out, kept, quiet)
+    except KeyboardInterrupt as err:  # the report is in place: the message must not say otherwise
+        err.report_written = True  # type: ignore[attr-defined]
+        raise
+
+
+def _after_the_report(results: dict, out: Path, kept: list[str], quiet: bool) -> int:
+    """What the terminal says once the report is written, and the exit code."""
+    from harness.verdict.exit_codes import run_exit_code, why
+
     if kept:  # saved into --out while the report was written: moved into the new folder, not deleted
         print(f"dml-parity: note: kept {', '.join(kept)} in {out} (saved there during the run)", file=sys.stderr)
     if not quiet:

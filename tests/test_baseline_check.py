@@ -401,6 +401,13 @@ def test_baseline_save_replaces_a_baseline_but_not_a_users_file(saved, tmp_path:
     assert notes.read_text(encoding="utf-8") == "my notes"
     assert main(["baseline", "save", str(run), "--to", str(baseline)]) == 0  # an update of the baseline itself
     assert json.loads(baseline.read_text(encoding="utf-8"))["schema"] == "dml-parity/baseline/3"
+    # Through a link to it, the baseline is updated and the link stays a link (until 2026-12-07 the
+    # link became a file of its own and the baseline stayed as it was: an outside user).
+    link = tmp_path / "current.json"
+    link.symlink_to(baseline)
+    baseline.write_text(json.dumps({**json.loads(baseline.read_text(encoding="utf-8")), "created": "then"}), encoding="utf-8")
+    assert main(["baseline", "save", str(run), "--to", str(link)]) == 0
+    assert link.is_symlink() and json.loads(baseline.read_text(encoding="utf-8"))["created"] != "then"
 
 
 FOLD_SPECS = """

@@ -349,3 +349,86 @@ def test_a_run_folder_that_cannot_be_moved_leaves_nothing_beside_it(tmp_path: Pa
         outdir.replace_folder(out, lambda staging: (staging / "results.json").write_text("{}", encoding="utf-8"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
     assert [p.name for p in out.iterdir()] == ["results.json"]
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_a_signal_as_the_report_is_swapped_in_leaves_the_report_and_says_so(
+    tool_folder: Path, spec_path: Path, tmp_path: Path, how: str
+) -> None:
+    """Sent to the run the moment --out is replaced by the new folder (its inode changes). Until
+    2026-12-07 the run said "no report written" beside the new report, exit 130, and left the
+    previous report in a hidden .run.old.* folder for good (an outside user, 4 of 4); a signal
+    between the two renames would have left no --out at all. The swap now holds signals.
+
+    A signal that arrives once the run has finished its work (a loaded machine delays the watcher)
+    tests nothing: up to five tries, and at least one must land while the run is still going."""
+    import signal
+    import threading
+
+    sig = signal.SIGINT if how == "ctrl-c" else signal.SIGTERM
+    what = "interrupted" if how == "ctrl-c" else "terminated"
+    landed = 0
+    for attempt in range(5):
+        folder = tmp_path / f"try{attempt}" / "run"
+        shutil.copytree(tool_folder, folder)
+        before = folder.stat().st_ino
+
+        def watch(run: Run, folder: Path = folder, before: int = before) -> None:
+            while run.proc.poll() is None:
+                with contextlib.suppress(FileNotFoundError):
+                    if folder.stat().st_ino != before:
+                        os.killpg(run.pgid, sig)
+                        return
+
+        run = Run(["run", "--specs", spec_path, "--engines", "python", "--only", "c_irm", "--out", folder, "--no-cache"])
+        watcher = threading.Thread(target=watch, args=(run,), daemon=True)
+        watcher.start()
+        code = run.wait()
+        watcher.join(10)
+        # Whenever it landed, the new report is whole and nothing is left hidden beside it.
+        assert [s["id"] for s in read_results(folder)["specs"]] == ["c_irm"], run.stderr
+        assert not [p.name for p in folder.parent.iterdir() if p.name.startswith(".")], "no staging or old folder left"
+        # 4: the run's own end (nothing compared); -sig: killed by it as Python exits (handlers reset)
+        if code not in (4, -sig):
+            assert code == (130 if how == "ctrl-c" else 143), run.stderr
+            assert run.stderr.splitlines()[-1] == f"dml-parity: {what} after the report was written", run.stderr
+            landed += 1
+            break
+    assert landed, "the signal never arrived before the run had ended"
+
+
+def test_a_second_run_on_a_folder_another_run_is_writing_is_refused(spec_path: Path, tmp_path: Path) -> None:
+    """Until 2026-12-07 two runs on one new --out both went ahead: one exited 2 although a report
+    was written, and the other's whole report was left in a hidden .old folder (an outside user)."""
+    folder = tmp_path / "run"
+    second: list[subprocess.CompletedProcess] = []
+
+    def on_line(run: Run, line: str) -> None:
+        if not second and "fitting" in line:  # the first run is under way: its --out is claimed
+            second.append(run_process(["run", "--specs", spec_path, "--engines", "python", "--out", folder, "--no-cache"]))
+
+    first = Run(["run", "--specs", spec_path, "--engines", "python", "--out", folder, "--no-cache"], on_line=on_line)
+    assert first.wait() == 4, first.stderr
+    assert second, first.stderr
+    assert_refused(second[0].returncode, second[0].stderr, r"another dml-parity run is writing this folder")
+    assert sorted(s["id"] for s in read_results(folder)["specs"]) == ["a_ols", "b_slow", "c_irm"]
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")], "no staging or old folder left"
+    # Once the first has ended, the folder is free again.
+    assert (
+        run_process(
+            ["run", "--specs", spec_path, "--engines", "python", "--out", folder, "--no-cache", "--only", "a_ols"]
+        ).returncode
+        == 4
+    )
+
+
+@pytest.mark.parametrize("where", ["inside", "the same"])
+def test_a_cache_inside_the_output_folder_is_refused_before_fitting(tmp_path: Path, where: str) -> None:
+    """Until 2026-12-07 every spec was fitted first, then the run ended in exit 2 at the report
+    ("not a folder dml-parity wrote (it holds 'cache')") (an outside user)."""
+    out = tmp_path / "run"
+    cache = out / "cache" if where == "inside" else out
+    code, stderr = cli("run", "--specs", NO_SPEC, "--out", out, "--cache-dir", cache)
+    said = rf"--cache-dir {re.escape(str(cache))}: inside --out {re.escape(str(out))}, which a run replaces whole"
+    assert_refused(code, stderr, said)
+    assert not out.exists()

@@ -62,3 +62,19 @@ def test_a_file_dml_parity_did_not_write_is_named_with_what_to_do(project, monke
     result.stdout.fnmatch_lines(["*test_effect.dml.json is a file dml-parity did not write: move it away*"])
     assert "--dml-parity-regen rewrites" not in result.stdout.str()
     assert json.loads(foreign.read_text(encoding="utf-8")) == {"notes": "the team's own file"}
+
+
+def test_a_damaged_baseline_is_named_with_what_to_do(project, monkeypatch) -> None:  # noqa: F811
+    """Cut short: until 2026-12-07 the failure advised --dml-parity-regen, which then refused to
+    overwrite a file it could not read (an outside user)."""
+    _without_r(project, monkeypatch)
+    project.runpytest_subprocess(*PLUGIN).assert_outcomes(passed=1, failed=1)  # the first run saves it
+    saved = project.path / BASELINE
+    saved.write_bytes(saved.read_bytes()[:500])
+    result = project.runpytest_subprocess(*PLUGIN)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*test_effect.dml.json cannot be read as a baseline: move it away*"])
+    assert "--dml-parity-regen" not in result.stdout.str()
+    saved.unlink()  # as advised
+    project.runpytest_subprocess(*PLUGIN).assert_outcomes(passed=1, failed=1)
+    project.runpytest_subprocess(*PLUGIN).assert_outcomes(passed=2)

@@ -796,6 +796,12 @@ def test_a_column_the_fixed_effects_absorb_is_named(tmp_path: Path) -> None:
     )
     proc = run_cli(tmp_path, PANEL_SPEC.replace("ENTRY", "fixed_effects: unit"), data)  # not spanned by unit alone
     assert proc.returncode == 4, proc.stderr
+    # Two such columns are named together (until 2026-12-07 one per run: an outside user's crime data).
+    data = _panel_csv(tmp_path, x=lambda f: f["year"] - 1960 - f["unit"], region=lambda f: f["unit"] % 3)
+    text = PANEL_SPEC.replace("x: [x]", "x: [x, region]").replace("ENTRY", "fixed_effects: twoway")
+    (tmp_path / "two").mkdir()
+    proc = run_cli(tmp_path / "two", text, data)
+    assert_one_line_error(proc, r"drop it; so are 'region' \(x\[1\]\)$", tmp_path / "two" / "out")
 
 
 def test_a_lag_no_row_has_says_so(tmp_path: Path) -> None:

@@ -200,6 +200,8 @@ class ParityFixture:
         hint = f"\nif the change is intended: pytest --dml-parity-regen {writes}" if code in (1, 2) else ""
         if code == 2 and "not a dml-parity baseline" in text:  # regen would refuse it too: it is the user's file
             hint = f"\n{stored} is a file dml-parity did not write: move it away, and the next run writes the baseline there"
+        elif code == 2 and "cannot read" in text:  # damaged (cut short, say): regen refuses to overwrite it, as any unread file
+            hint = f"\n{stored} cannot be read as a baseline: move it away, and the next run writes a new one there"
         if not isinstance(model_or_spec, (str, Path)) and "\nrows and folds: differ" in text:
             hint = f"\n{UNSEEDED_FOLDS}{hint}"
         _fail(f"dml-parity: {_outcome(code, stored)} (exit {code})\n\n{text}{hint}")

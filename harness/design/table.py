@@ -247,14 +247,20 @@ def _check_absorbed(spec: Spec, roles: list[tuple[str, str]], before: pd.DataFra
     solver keeps and another drops (ols's rank tolerance), so no advice about tolerances helps."""
     if spec.fixed_effects not in ("twoway", "unit", "time"):
         return  # dummies add columns; the model's own stay as they are
+    absorbed = []
     for field, col in roles:
         spread, left = float(before[col].std()), float(after[col].std())
         if left == 0 or (spread > 0 and left <= ABSORBED * spread):
-            raise DataError(
-                f"{where}: spec '{spec.id}' field '{field}': column '{col}' is absorbed by the fixed effects "
-                f"({spec.fixed_effects}): what the within transformation leaves of it is rounding noise (sd {left:.2g}, "
-                f"against {spread:.2g} before); drop it"
-            )
+            absorbed.append((field, col, spread, left))
+    if absorbed:
+        field, col, spread, left = absorbed[0]
+        # Every such column at once: one per run sent users round the loop (an outside user, 2026-12-07).
+        others = "; so are " + ", ".join(f"'{c}' ({f})" for f, c, _, _ in absorbed[1:]) if absorbed[1:] else ""
+        raise DataError(
+            f"{where}: spec '{spec.id}' field '{field}': column '{col}' is absorbed by the fixed effects "
+            f"({spec.fixed_effects}): what the within transformation leaves of it is rounding noise (sd {left:.2g}, "
+            f"against {spread:.2g} before); drop it{others}"
+        )
 
 
 def _check_treatment(spec: Spec, values: pd.DataFrame, where: str) -> None:

@@ -12,15 +12,20 @@ renamed into place, so a reader never sees half a run.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
+import socket
 import stat
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Optional
 
 from harness.errors import HarnessError
+from harness.output.held_signals import held_signals, raise_held
 
 __all__ = ["OUTPUT_FILES_KEY", "OutputError", "check_output", "list_outputs", "os_reason", "replace_folder"]
 
@@ -39,11 +44,41 @@ class OutputError(HarnessError):
     """The output folder cannot or may not be written."""
 
 
-def check_output(out: Path) -> None:
-    """Raise ``OutputError`` unless a run can write ``out``; changes nothing."""
+def check_output(out: Path, cache: Optional[Path] = None) -> None:
+    """Raise ``OutputError`` unless a run can write ``out`` (and keep its result ``cache``, when
+    given, outside it), and claim it for this process: a second run started on the same folder
+    meanwhile is refused; changes nothing on disk."""
     out = Path(out)
+    if cache is not None and (Path(cache).resolve() == out.resolve() or out.resolve() in Path(cache).resolve().parents):
+        # Until 2026-12-07 found after every fit: the new report could not replace a folder holding the cache.
+        raise OutputError(f"--cache-dir {cache}: inside --out {out}, which a run replaces whole; keep the cache elsewhere")
     _check_replaceable(out)
     _probe(out)
+    _claim(out)
+
+
+# Each --out this process claimed: an abstract Unix socket named after the folder's real path. The
+# kernel gives a name to one holder and frees it when the process ends, however it ends; nothing is
+# written to disk (as harness.running.cpu_slots claims CPUs). Until 2026-12-07 two runs on one new
+# folder both wrote it: one exited 2 though a report was written, the other's report ended in a
+# hidden .old folder (an outside user).
+_CLAIMS: dict[str, socket.socket] = {}
+
+
+def _claim(out: Path) -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    digest = hashlib.sha256(os.path.realpath(out).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    name = f"\0dml-parity-out-{os.getuid()}-{digest}"
+    if name in _CLAIMS:
+        return
+    holder = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        holder.bind(name)
+    except OSError:
+        holder.close()
+        raise OutputError(f"--out {out}: another dml-parity run is writing this folder; let it finish, or name another") from None
+    _CLAIMS[name] = holder
 
 
 def _check_not_working_folder(out: Path) -> None:
@@ -189,25 +224,32 @@ def replace_folder(out: Path, write: Callable[[Path], None]) -> list[str]:
         # mkdtemp makes it private: the new folder takes the mode of the one it replaces (the user's
         # choice), or mkdir's.
         os.chmod(staging, stat.S_IMODE(out.stat().st_mode) if out.is_dir() else 0o777 & ~_umask())
-        if out.exists():
-            # Renamed within its parent: no write permission on the old folder itself is needed.
-            old = tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent)
-            try:
-                os.replace(out, old)
-            except OSError:  # out cannot be moved (immutable, say): leave no empty folder beside it
-                with contextlib.suppress(OSError):
-                    os.rmdir(old)
-                raise
-            os.replace(staging, out)
-            return _clear_old(Path(old), ours, out)
-        os.replace(staging, out)
-        return []
+        with held_signals() as noted:  # the swap is whole or not begun (harness.output.held_signals)
+            kept = _swap(staging, out, ours)
+        raise_held(noted)
+        return kept
     except OSError as err:
         reason = os_reason(err)
         raise OutputError(f"--out {out}: cannot write the results ({reason}); the fitted specs are in the result cache") from None
     finally:
         if staging is not None and staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _swap(staging: Path, out: Path, ours: frozenset[str]) -> list[str]:
+    if not out.exists():
+        os.replace(staging, out)
+        return []
+    # Renamed within its parent: no write permission on the old folder itself is needed.
+    old = tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent)
+    try:
+        os.replace(out, old)
+    except OSError:  # out cannot be moved (immutable, say): leave no empty folder beside it
+        with contextlib.suppress(OSError):
+            os.rmdir(old)
+        raise
+    os.replace(staging, out)
+    return _clear_old(Path(old), ours, out)
 
 
 def _clear_old(old: Path, ours: frozenset[str], out: Path) -> list[str]:

@@ -185,7 +185,9 @@ def save_baseline(run_dir: Path, to: Path, model: Optional[str] = None) -> list[
         baseline["data"]["path"] = f"({model}'s data)"
     _refuse_a_users_file(to)
     try:
-        atomic_write_json(to, {**baseline, "sha256": content_sha256(baseline)})
+        # Through a link to an earlier baseline, the baseline is what is updated, not the link
+        # (until 2026-12-07 the link became a file and its target stayed old: an outside user).
+        atomic_write_json(Path(os.path.realpath(to)), {**baseline, "sha256": content_sha256(baseline)})
     except OSError as err:
         raise DataError(f"--to {to}: cannot write the baseline ({os_reason(err)})") from None
     return baseline["engines"]

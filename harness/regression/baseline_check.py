@@ -127,7 +127,7 @@ def _rerun(baseline: dict, options: CheckOptions, out: Path):
     from harness.output.outdir import check_output
 
     # Before anything is read or fitted: a check that cannot write its report must not start.
-    check_output(out)
+    check_output(out, cache=options.cache_dir)
     if baseline["spec_file"].startswith(f"({MODEL_SOURCE}"):
         raise DataError(
             f"{options.baseline}: made from a doubleml model by the pytest fixture ({baseline['spec_file'][1:-1]}); "
