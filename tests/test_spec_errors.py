@@ -103,6 +103,11 @@ CASES = [
         OLS_WITH.format("bootstrap: {method: normal, n_rep_boot: '500'}"),
         r"field 'bootstrap.n_rep_boot': '500' is not a whole number$",
     ),
+    (
+        "a doubleml-only model",
+        "{id: a, model: did, y: y, d: d, x: [x1], learner: ols}",
+        r"field 'model': 'did' is a doubleml model DoubleML for R 1.0.2 does not have, so there is nothing to compare it with$",
+    ),
     # Until 2026-12-07 without the near name (an outside user).
     (
         "a learner parameter misspelt",
