@@ -887,6 +887,6 @@ def test_a_forest_whose_propensity_predictions_are_labels_is_said_in_the_specs_t
     error = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["specs"][0]["error"]
     assert error == (
         "Python: doubleml refuses ml_m's predictions of the 0/1 'e401k': every one is 0 or 1, as class labels are "
-        "(RandomForestRegressor); give ml_m a classifier (classifier: true) or a learner that averages (more trees, "
-        "a larger min_samples_leaf)"
+        "(RandomForestRegressor); give ml_m a learner whose predictions fall between (more trees, a larger "
+        "min_samples_leaf: a classifier's probabilities from one unpruned tree are 0 or 1 too)"
     )

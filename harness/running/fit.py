@@ -93,8 +93,8 @@ def error_line(err: BaseException) -> str:
         nuisance, variable = binary["nuisance"], binary["variable"]
         return (
             f"Python: doubleml refuses {nuisance}'s predictions of the 0/1 '{variable}': every one is 0 or 1, as class "
-            f"labels are ({binary['learner']}); give {nuisance} a classifier (classifier: true) or a learner that "
-            "averages (more trees, a larger min_samples_leaf)"
+            f"labels are ({binary['learner']}); give {nuisance} a learner whose predictions fall between (more trees, "
+            "a larger min_samples_leaf: a classifier's probabilities from one unpruned tree are 0 or 1 too)"
         )
     return f"{err.__class__.__name__}: {text}" if not str(err).startswith(err.__class__.__name__) else text
 
