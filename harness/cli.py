@@ -185,6 +185,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"dml-parity: the tool failed: {err.__class__.__name__}: {text}{hint}", file=sys.stderr)
         return FAILED
     finally:
+        from harness.output.outdir import release_claims
+
+        release_claims()
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
         if command:

@@ -432,3 +432,13 @@ def test_a_cache_inside_the_output_folder_is_refused_before_fitting(tmp_path: Pa
     said = rf"--cache-dir {re.escape(str(cache))}: inside --out {re.escape(str(out))}, which a run replaces whole"
     assert_refused(code, stderr, said)
     assert not out.exists()
+
+
+def test_a_folder_is_free_again_once_a_process_has_written_it(spec_path: Path, tmp_path: Path) -> None:
+    """The claim lasts the run, not the process: a notebook (or a test session) that ran or saved
+    once must not keep other processes from the folder while it lives on."""
+    folder = tmp_path / "run"
+    assert cli("run", "--specs", spec_path, "--engines", "python", "--only", "a_ols", "--out", folder, "--no-cache")[0] == 4
+    # This process lives on; another one may write the folder now.
+    other = run_process(["run", "--specs", spec_path, "--engines", "python", "--only", "a_ols", "--out", folder, "--no-cache"])
+    assert other.returncode == 4, other.stderr

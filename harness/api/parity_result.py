@@ -67,11 +67,14 @@ class ParityResult:
     def save(self, out: Union[str, Path]) -> Path:
         """Write the report folder the command line writes (results.json, arrays.npz, report.html,
         ...) into ``out``, whole or not at all; returns ``out``."""
-        from harness.output.outdir import check_output
+        from harness.output.outdir import check_output, release_claims
 
         out = Path(out)
-        check_output(out)
-        write_run_folder(self.results, out)
+        try:
+            check_output(out)
+            write_run_folder(self.results, out)
+        finally:
+            release_claims()  # a notebook lives on: the folder is not held after its save
         return out
 
     def to_spec(self, out: Union[str, Path]) -> Path:

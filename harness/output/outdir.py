@@ -27,7 +27,7 @@ from typing import Optional
 from harness.errors import HarnessError
 from harness.output.held_signals import held_signals, raise_held
 
-__all__ = ["OUTPUT_FILES_KEY", "OutputError", "check_output", "list_outputs", "os_reason", "replace_folder"]
+__all__ = ["OUTPUT_FILES_KEY", "OutputError", "check_output", "list_outputs", "os_reason", "release_claims", "replace_folder"]
 
 # Each run lists what it wrote in results.json under this key; the next run into the folder
 # replaces exactly those files and refuses anything else.
@@ -79,6 +79,13 @@ def _claim(out: Path) -> None:
         holder.close()
         raise OutputError(f"--out {out}: another dml-parity run is writing this folder; let it finish, or name another") from None
     _CLAIMS[name] = holder
+
+
+def release_claims() -> None:
+    """Free every --out this process claimed (its command is over: a notebook or a test session
+    that ran one must not keep another process from the folder for as long as it lives)."""
+    while _CLAIMS:
+        _CLAIMS.popitem()[1].close()
 
 
 def _check_not_working_folder(out: Path) -> None:
@@ -226,6 +233,7 @@ def replace_folder(out: Path, write: Callable[[Path], None]) -> list[str]:
         os.chmod(staging, stat.S_IMODE(out.stat().st_mode) if out.is_dir() else 0o777 & ~_umask())
         with held_signals() as noted:  # the swap is whole or not begun (harness.output.held_signals)
             kept = _swap(staging, out, ours)
+        release_claims()  # written: the folder is free for the next run
         raise_held(noted)
         return kept
     except OSError as err:
