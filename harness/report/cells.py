@@ -15,7 +15,7 @@ from harness.language.tolerances import DEFAULT_CLAIM_LEVEL, DEFAULT_COEF_TOLERA
 from harness.report.marks import mark_lines
 from harness.report.overview import DASH, ENGINE_LABEL, VERDICT_LABEL
 from harness.verdict.checks import SIGNIFICANCE_LEVELS
-from harness.verdict.claims import ENGINES_DISAGREE
+from harness.verdict.claims import ENGINES_DISAGREE, reported_joint
 from harness.verdict.summary import effective_status
 
 __all__ = [
@@ -73,20 +73,13 @@ def coef_text(estimate: dict | None) -> str:
     return f"{num(estimate['coef'])} ({num(estimate.get('se'))}){_stars(estimate.get('p'))}"
 
 
-def reported_joint(estimate: dict | None) -> tuple[list | None, float | None]:
-    """An estimate's joint interval and adjusted p-value as the package's user gets them: from its
-    own bootstrap draws where it has them, else from the weights the tool shared (Holm, Bonferroni)."""
-    estimate = estimate or {}
-    own = estimate.get("own_draws") or {}
-    joint = own.get("joint_ci") or estimate.get("joint_ci")
-    return joint, own["p_adjusted"] if own.get("p_adjusted") is not None else estimate.get("p_adjusted")
-
-
 def joint_lines(estimate: dict | None) -> list[str]:
     """Under an estimate in the report: :func:`reported_joint`, as results.csv gives it."""
     joint, adjusted = reported_joint(estimate)
-    lines = [f"joint CI [{num(joint[0])}, {num(joint[1])}]"] if joint else []
-    return lines + ([f"adjusted p {num(adjusted)}"] if finite(adjusted) else [])
+    own = bool((estimate or {}).get("own_draws"))  # said: results.json's joint_ci is the shared weights'
+    source = " (its own bootstrap draws)" if own else ""
+    lines = [f"joint CI [{num(joint[0])}, {num(joint[1])}]{source}"] if joint else []
+    return lines + ([f"adjusted p {num(adjusted)}{source if not joint else ''}"] if finite(adjusted) else [])
 
 
 def gap_in_se(spec: dict) -> float | None:

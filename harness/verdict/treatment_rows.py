@@ -66,9 +66,20 @@ def treatment_rows(spec: Spec, result: dict) -> list[tuple[str, str, dict]]:
             if entry is not None:
                 row.update({k: entry[k] for k in ("diff", "learner_free", "nuisance")})
                 row.pop("explained_gap", None)
-                gap = entry.get("explained_gap") or result.get("explained_gap")
+                gap = _explained_gap(entry.get("explained_gap"), result.get("explained_gap"))
                 if gap:
                     row["explained_gap"] = gap
                 row["status"] = treatment_status(checks, d, entry["status"] == "explained")
         rows.append((row_id(spec, d), d, row))
     return rows
+
+
+def _explained_gap(own: dict | None, whole: dict | None) -> dict | None:
+    """A treatment's explanation: its own rules (its coefficient and se) and the whole fit's (the
+    joint interval and adjusted p it shares). Until 2026-12-07 a treatment's own rules hid the
+    fit's, and a joint gap far beyond its limit read as explained by n_rep alone (an outside reviewer)."""
+    if not own or not whole:
+        return own or whole
+    rules = list(dict.fromkeys([*(own.get("rules") or [own.get("rule")]), *(whole.get("rules") or [whole.get("rule")])]))
+    rules = [r for r in rules if r]
+    return {**own, "rule": "; ".join(rules), "rules": rules}
