@@ -257,3 +257,35 @@ def test_a_data_file_changed_while_the_run_fits_is_recorded_as_it_was_read(tmp_p
     assert again.wait() == 4, again.stderr
     rerun = json.loads((tmp_path / "again" / "results.json").read_text(encoding="utf-8"))
     assert [s["python"]["coef"] for s in results["specs"]] == [s["python"]["coef"] for s in rerun["specs"]]
+
+
+def test_a_stata_13_file_with_gbk_text_is_refused_not_misread(tmp_path: Path) -> None:
+    """Stata 13 (format 117) and older record no encoding; Chinese Windows Stata wrote GBK, which
+    pandas decodes as Latin-1. Until 2026-12-07 `sample: "region != '东部'"` then kept every row
+    (exit 0, agree, n_obs 312 of 200) and a Chinese column name was "not found" (an outside user).
+    A Stata 14+ file (UTF-8) with the same text runs."""
+    frame = _survey().dropna().drop(columns="county")
+    frame["region"] = np.where(np.arange(len(frame)) % 3 == 0, "AAAA", "BBBB")
+    frame.to_stata(tmp_path / "old.dta", write_index=False, version=117)
+    raw = (tmp_path / "old.dta").read_bytes()
+    (tmp_path / "old.dta").write_bytes(raw.replace(b"AAAA", "东部".encode("gbk")).replace(b"BBBB", "西部".encode("gbk")))
+    spec = tmp_path / "spec.yaml"
+    entry = "{id: east, model: plr, y: lwage, d: union, x: [educ, exper], learner: ols, sample: \"region != '东部'\"}"
+    spec.write_text(f"dataset: {{path: DATA}}\nspecs:\n  - {entry}\n".replace("DATA", "old.dta"), encoding="utf-8")
+    args = ["run", "--specs", spec, "--out", tmp_path / "out", "--no-cache", "--engines", "python"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", *map(str, args)], capture_output=True, text=True, env=env(), cwd=tmp_path
+    )
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "a Stata 13 or older file (format 117) with non-ASCII text in the values of 'region'" in proc.stderr
+    assert not (tmp_path / "out").exists()
+    frame.assign(region=np.where(frame["region"] == "AAAA", "东部", "西部")).to_stata(
+        tmp_path / "new.dta", write_index=False, version=118
+    )
+    spec.write_text(spec.read_text(encoding="utf-8").replace("old.dta", "new.dta"), encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", *map(str, args)], capture_output=True, text=True, env=env(), cwd=tmp_path
+    )
+    assert proc.returncode == 4, proc.stderr
+    kept = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))["specs"][0]["n_obs"]
+    assert kept == int((frame["region"] == "BBBB").sum())

@@ -112,10 +112,38 @@ def _read_stata(source: io.BytesIO, path: Path) -> pd.DataFrame:
     except Exception as err:  # pandas raises ValueError, struct.error, UnicodeDecodeError, ... on a damaged file
         first = str(err).splitlines()[0] if str(err) else err.__class__.__name__
         raise DataError(f"{path}: not a readable Stata file ({first[:200]})") from None
+    text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c].dtype)]
+    _check_stata_text(source.getvalue(), frame, text, path)
     # Stata's missing string is "" (pandas keeps it as text): missing, as an empty CSV field is, so
     # a row without a cluster id is dropped by dropna (as Stata's own commands drop it), not one cluster.
-    text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c].dtype)]
     return frame.assign(**{c: frame[c].mask(frame[c] == "") for c in text}) if text else frame
+
+
+def _stata_release(raw: bytes) -> int:
+    """The file format's release: 118 and later (Stata 14+) store UTF-8 text; 117 (Stata 13,
+    ``<stata_dta>`` XML-like header) and the binary formats before it (first byte) no encoding."""
+    if raw.startswith(b"<stata_dta>"):
+        start = raw.find(b"<release>") + len(b"<release>")
+        return int(raw[start : raw.find(b"</release>")] or 0)
+    return raw[0] if raw else 0
+
+
+def _check_stata_text(raw: bytes, frame: pd.DataFrame, text: list, path: Path) -> None:
+    """Stata 13 and earlier record no text encoding: pandas decodes as Latin-1, and a Chinese
+    Windows Stata's GBK text becomes other characters, so `sample: "region != '东部'"` kept every
+    row and `unit: 城市` was not found, without a word (an outside user, 2026-12-07). Such a file's
+    non-ASCII text is refused: its meaning cannot be known."""
+    if _stata_release(raw) >= 118:
+        return
+    names = [str(c) for c in frame.columns if not str(c).isascii()]
+    values = next((c for c in text if not frame[c].dropna().astype(str).map(str.isascii).all()), None)
+    if names or values is not None:
+        where = f"column names ({names[0]!r} ...)" if names else f"the values of '{values}'"
+        raise DataError(
+            f"{path}: a Stata 13 or older file (format {_stata_release(raw)}) with non-ASCII text in {where}: its encoding "
+            "is not recorded (GBK from Chinese Windows reads as other characters); save it from Stata 14 or later "
+            "(after `unicode translate`), or export a UTF-8 CSV"
+        )
 
 
 def _mapped(path: Path, frame: pd.DataFrame, dataset: DatasetSpec) -> pd.DataFrame:
