@@ -890,3 +890,51 @@ def test_a_forest_whose_propensity_predictions_are_labels_is_said_in_the_specs_t
         "(RandomForestRegressor); give ml_m a learner whose predictions fall between (more trees, a larger "
         "min_samples_leaf: a classifier's probabilities from one unpruned tree are 0 or 1 too)"
     )
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "utf-16"])
+def test_a_file_not_in_utf8_is_named_with_how_to_save_it(tmp_path: Path, data: Path, encoding: str) -> None:
+    """Chinese Windows saves GBK (and Excel's "Unicode text" UTF-16). Until 2026-12-07 a data file
+    got the codec's words and a spec file "cannot read spec file (UnicodeDecodeError)" (an outside user)."""
+    import pandas as pd
+
+    said = (
+        r"UTF-16 text; save it as UTF-8$"
+        if encoding == "utf-16"
+        else r"not UTF-8 text \(byte 0x[0-9a-f]{2} at position \d+\); save it as UTF-8 "
+        r"\(EXCEL?files from Chinese Windows are often GBK\)$"
+    )
+    frame = pd.read_csv(data).rename(columns={"x2": "城镇化"})
+    holed = tmp_path / "面板.csv"
+    holed.write_bytes(frame.to_csv(index=False).encode(encoding))
+    entry = GOOD.replace("x2", "城镇化")
+    data_said = said.replace("EXCEL?", r"Excel: 'CSV UTF-8'; ")
+    assert_one_line_error(
+        run_cli(tmp_path, spec_with(entry), holed), r"面板\.csv: not a readable CSV file: " + data_said, tmp_path / "out"
+    )
+    spec = tmp_path / "spec.yaml"
+    spec.write_bytes(f"# 城市面板\n{spec_with(entry).replace('DATA', str(data))}".encode(encoding))
+    spec_said = said.replace("EXCEL?", "")
+    assert_one_line_error(
+        run_spec_file(spec, tmp_path / "out"), r"spec\.yaml: cannot read spec file: " + spec_said, tmp_path / "out"
+    )
+
+
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        (
+            "dataset: {path: DATA}\nspecs:\n  - id: a\n    model： plr\n    y: y\n",
+            r"YAML error: .* \(line 4 holds a full-width '：'; YAML needs ':'\)$",
+        ),
+        (
+            spec_with("{id: a, model: plr, y: y, d: d, x: [x1，x2], learner: ols}"),
+            r"column 'x1，x2' not found \(it holds a full-width '，'",
+        ),
+    ],
+    ids=["colon", "comma"],
+)
+def test_full_width_punctuation_is_named(tmp_path: Path, data: Path, written: str, said: str) -> None:
+    """Typed by a Chinese input method: until 2026-12-07 a generic YAML error a line late, or a
+    column not found that named no cause (an outside user)."""
+    assert_one_line_error(run_cli(tmp_path, written, data), said, tmp_path / "out")

@@ -14,6 +14,7 @@ import pandas as pd
 
 from harness.errors import DataError
 from harness.language.spec import DatasetSpec
+from harness.language.spec_messages import not_utf8
 
 __all__ = ["DataRead", "load_data", "read_data", "sha256_apart_from", "suggest_column"]
 
@@ -75,7 +76,10 @@ def read_data(path: Path, dataset: DatasetSpec) -> DataRead:
         hashing = _Hashing(handle)
         try:
             frame = pd.read_csv(io.BufferedReader(hashing, buffer_size=1 << 20))
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        except UnicodeDecodeError as err:
+            handle.seek(0)
+            raise DataError(f"{path}: not a readable CSV file: {not_utf8(err, handle.read(2), excel=True)}") from None
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
             raise DataError(f"{path}: not a readable CSV file ({str(err).splitlines()[0]})") from None
         digest = hashing.hexdigest()
     _check_header(path)

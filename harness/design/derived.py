@@ -31,6 +31,8 @@ def need(where: str, spec: Spec, frame: pd.DataFrame, column: str, field: str) -
         renamed = frame.attrs.get("renamed", {}).get(column)
         mapped = f" (dataset.columns maps the file's '{column}' to '{renamed}'; use '{renamed}')"
         hint = mapped if renamed else suggest_column(column, frame)
+        if not renamed and "，" in column:  # a Chinese input method's comma: YAML read the list as one name
+            hint = " (it holds a full-width '，', which does not separate list items: write ', ')"
         raise DataError(f"{where}: spec '{spec.id}' field '{field}': column '{column}' not found{hint}")
 
 

@@ -27,6 +27,7 @@ from harness.language.spec_messages import (
     did_you_mean,
     error_field,
     id_problem,
+    not_utf8,
     union_error,
     validation_message,
     yaml_message,
@@ -392,7 +393,9 @@ def load_spec_file(path: Union[str, Path], only: Optional[list[str]] = None) -> 
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SpecError(f"{path}: spec file not found") from None
-    except (OSError, UnicodeDecodeError) as err:
+    except UnicodeDecodeError as err:
+        raise SpecError(f"{path}: cannot read spec file: {not_utf8(err, path.read_bytes()[:2])}") from None
+    except OSError as err:
         raise SpecError(f"{path}: cannot read spec file ({err.__class__.__name__})") from None
     try:
         raw = yaml.load(text, Loader=OneValuePerKey)

@@ -8,7 +8,16 @@ import re
 from collections.abc import Iterable
 from typing import Any, Optional
 
-__all__ = ["UNSUPPORTED", "as_written", "did_you_mean", "error_field", "id_problem", "validation_message", "yaml_message"]
+__all__ = [
+    "UNSUPPORTED",
+    "as_written",
+    "not_utf8",
+    "did_you_mean",
+    "error_field",
+    "id_problem",
+    "validation_message",
+    "yaml_message",
+]
 
 # Options of one package only, or that the tool does not compare: named, with the reason, instead of
 # "unknown key".
@@ -47,6 +56,20 @@ EXPECTED = {
     "dict_type": "a mapping",
     "model_type": "a mapping",
 }
+
+
+EXCEL_UTF8 = "Excel: 'CSV UTF-8'; "
+
+
+def not_utf8(err: UnicodeDecodeError, head: bytes, excel: bool = False) -> str:
+    """Why a file is not read, and what to do: its text is not UTF-8 (``head``: its first bytes).
+    Until 2026-12-07 only the codec's words, or "UnicodeDecodeError" (an outside user's GBK files)."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16 text; save it as UTF-8"
+    return (
+        f"not UTF-8 text (byte 0x{err.object[err.start]:02x} at position {err.start}); save it as UTF-8 "
+        f"({EXCEL_UTF8 if excel else ''}files from Chinese Windows are often GBK)"
+    )
 
 
 def as_written(value: object) -> str:
@@ -131,11 +154,29 @@ def yaml_message(problem: str, line: int, text: str) -> str:
     column, above_column = (len(key.group(1)) if key else None), (len(above_key.group(1)) if above_key else None)
     # Lined up with the key above, the problem is elsewhere (a value holding ': ', say).
     if key is None or not out_of_line or above_column is None or column == above_column:
-        return f"line {line + 1}: YAML error: {problem}"
+        return f"line {line + 1}: YAML error: {problem}{_full_width(lines, line)}"
     return (
         f"line {line + 1}: key '{key.group(2)}' is out of line (indented {column} spaces, the key above it "
         f"{above_column}); keys of one mapping start in the same column"
     )
+
+
+# Punctuation a Chinese input method types, which YAML does not read as its own (2026-12-07: an
+# outside user's '：' was "mapping values are not allowed here", one line too late).
+FULL_WIDTH = {"：": ":", "，": ",", "\u3000": "a space", "；": ";", "［": "[", "］": "]", "｛": "{", "｝": "}"}
+
+
+def _full_width(lines: list[str], at: int) -> str:
+    """A hint naming full-width punctuation on the error's line or the one above (YAML finds the
+    problem a line late); elsewhere such marks may be text (a title_zh)."""
+    for number in (at, at + 1):  # 1-based: the line above the error's, then its own
+        line = lines[number - 1] if 0 < number <= len(lines) else ""
+        for mark, ascii_mark in FULL_WIDTH.items():
+            if mark in line.split("#")[0]:
+                shown = "U+3000" if mark == "\u3000" else f"'{mark}'"
+                needed = ascii_mark if len(ascii_mark) > 1 else repr(ascii_mark)
+                return f" (line {number} holds a full-width {shown}; YAML needs {needed})"
+    return ""
 
 
 def id_problem(spec_id: str) -> Optional[str]:
