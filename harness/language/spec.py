@@ -23,7 +23,6 @@ from harness.language.replicate_settings import ReplicatesSpec
 from harness.language.setting_values import Lags, Subgroups, TrimmingThreshold, Winsorize
 from harness.language.spec_messages import (
     UNSUPPORTED,
-    as_written,
     did_you_mean,
     error_field,
     id_problem,
@@ -210,14 +209,6 @@ class Spec(_Frozen):
                 raise ValueError("needs at least one treatment")
             if len(set(value)) != len(value):
                 raise ValueError(f"treatments repeat: {value}")
-        return value
-
-    @field_validator("n_folds", "n_rep", "seed", mode="before")
-    @classmethod
-    def _whole_number(cls, value: Any) -> Any:
-        # pydantic would read true as 1 and "5" as 5: a setting written so is likely not what was meant.
-        if isinstance(value, (bool, str)):
-            raise ValueError(f"{as_written(value)} is not a whole number")
         return value
 
     @field_validator("seed")
