@@ -365,6 +365,17 @@ def _format_error(path: Path, spec_id: Optional[str], err: ValidationError) -> s
     return f"{path}: {where}{field_txt}: {msg}"
 
 
+def _spec_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"{path}: spec file not found") from None
+    except UnicodeDecodeError as err:
+        raise SpecError(f"{path}: cannot read spec file: {not_utf8(err, path.read_bytes()[:2])}") from None
+    except OSError as err:
+        raise SpecError(f"{path}: cannot read spec file ({err.__class__.__name__})") from None
+
+
 def load_spec_file(path: Union[str, Path], only: Optional[list[str]] = None) -> SpecFile:
     """Read, merge defaults into and validate a spec file.
 
@@ -380,14 +391,7 @@ def load_spec_file(path: Union[str, Path], only: Optional[list[str]] = None) -> 
     SpecFile
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"{path}: spec file not found") from None
-    except UnicodeDecodeError as err:
-        raise SpecError(f"{path}: cannot read spec file: {not_utf8(err, path.read_bytes()[:2])}") from None
-    except OSError as err:
-        raise SpecError(f"{path}: cannot read spec file ({err.__class__.__name__})") from None
+    text = _spec_text(path)
     try:
         raw = yaml.load(text, Loader=OneValuePerKey)
     except yaml.YAMLError as err:
