@@ -137,14 +137,15 @@ def _check_stata_text(raw: bytes, frame: pd.DataFrame, text: list, path: Path) -
     Windows Stata's GBK text becomes other characters, so `sample: "region != '东部'"` kept every
     row and `unit: 城市` was not found, without a word (an outside user, 2026-12-07). Such a file's
     non-ASCII text is refused: its meaning cannot be known."""
-    if _stata_release(raw) >= 118:
+    release = _stata_release(raw)
+    if release >= 118:
         return
     names = [str(c) for c in frame.columns if not str(c).isascii()]
     values = next((c for c in text if not frame[c].dropna().astype(str).map(str.isascii).all()), None)
     if names or values is not None:
         where = f"column names ({names[0]!r} ...)" if names else f"the values of '{values}'"
         raise DataError(
-            f"{path}: a Stata 13 or older file (format {_stata_release(raw)}) with non-ASCII text in {where}: its encoding "
+            f"{path}: a Stata 13 or older file (format {release}) with non-ASCII text in {where}: its encoding "
             "is not recorded (GBK from Chinese Windows reads as other characters); save it from Stata 14 or later "
             "(after `unicode translate`), or export a UTF-8 CSV"
         )

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator
 
+from harness.language.spec_messages import did_you_mean
+
 __all__ = ["SUBGROUPS", "Lags", "Subgroups", "TrimmingThreshold", "Winsorize"]
 
 SUBGROUPS = ("always_takers", "never_takers")
@@ -45,13 +47,9 @@ TrimmingThreshold = Annotated[float, AfterValidator(_trimming)]
 def _both_subgroups(value: dict[str, bool]) -> dict[str, bool]:
     # doubleml takes the dict only with both keys, and a key it does not know is no setting: a key
     # left out is the packages' default (true), as the feasibility check has always read it.
-    import difflib
-
     for key in value:
         if key not in SUBGROUPS:
-            close = difflib.get_close_matches(key, SUBGROUPS, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ValueError(f"unknown key '{key}'{hint}; its keys are {' and '.join(SUBGROUPS)}")
+            raise ValueError(f"unknown key '{key}'{did_you_mean(key, SUBGROUPS)}; its keys are {' and '.join(SUBGROUPS)}")
     return {**value, **{key: True for key in SUBGROUPS if key not in value}}  # as written: hashes of full ones hold
 
 
