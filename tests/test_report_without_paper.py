@@ -139,3 +139,16 @@ def test_the_seed_suites_kind_of_report_keeps_its_paper_and_truth_columns() -> N
     specs[1]["table"] = "T3"
     html = render_html(results, b"png", b"png", {})
     assert "<nav><p>Tables:" in html and "Paper tables" not in html
+
+
+def test_a_claim_worded_in_chinese_only_is_judged_and_shown(tmp_path: Path, generated_csv: Path) -> None:
+    """Until 2026-12-07 (an outside user) a paper block with ``claim_zh`` and no ``claim`` was
+    refused ("field 'paper.claim': required")."""
+    out = run(tmp_path, generated_csv, ", table: T1, paper: {claim_zh: 效应为正, sign: positive}")
+    spec = next(s for s in read_results(out)["specs"] if s["id"] == "c_irm")
+    assert spec["paper"]["claim_zh"] == "效应为正" and spec["paper"]["claim"] is None
+    assert spec["claim_verdict"]["python"] in {"reproduced", "not-reproduced"}
+    md = (out / "report.md").read_text(encoding="utf-8")
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "效应为正" in md and '<span class="sub" lang="zh">效应为正</span>' in html
+    assert "None" not in next(line for line in md.splitlines() if line.startswith("| c_irm"))

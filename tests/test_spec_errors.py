@@ -55,6 +55,12 @@ CASES = [
     # Until 2026-12-07 (an outside user) accepted: `--only a,b` could not name the first, '#' and '[d]'
     # name replicates and treatment rows, a newline split the progress lines.
     ("id with a comma", GOOD.replace("id: ok", 'id: "a,b"'), r"spec #1 field 'id': 'a,b' holds ',', which --only"),
+    # A claim needs its words in one language at least (claim_zh alone is enough since 2026-12-07).
+    (
+        "a claim without words",
+        OLS_WITH.format("paper: {sign: positive}"),
+        r"spec 'a' field 'paper': needs the finding in words: claim, claim_zh or both$",
+    ),
     ("id empty", GOOD.replace("id: ok", 'id: ""'), r"spec #1 field 'id': '' is empty$"),
     ("id with a newline", GOOD.replace("id: ok", 'id: "a\\nb"'), r"spec #1 field 'id': 'a\\nb' holds '\\n'"),
     ("id with a hash", GOOD.replace("id: ok", 'id: "a#2"'), r"spec #1 field 'id': 'a#2' holds '#'"),
@@ -931,8 +937,17 @@ def test_a_file_not_in_utf8_is_named_with_how_to_save_it(tmp_path: Path, data: P
             spec_with("{id: a, model: plr, y: y, d: d, x: [x1，x2], learner: ols}"),
             r"column 'x1，x2' not found \(it holds a full-width '，'",
         ),
+        # Until 2026-12-07 no hint at all: difflib sees 'ｘ１' and 'x1' as unlike.
+        (
+            spec_with("{id: a, model: plr, y: y, d: d, x: [ｘ１], learner: ols}"),
+            r"field 'x\[0\]': column 'ｘ１' not found \(did you mean 'x1'\? 'ｘ１' is written in full-width characters\)$",
+        ),
+        (
+            spec_with("{id: a, model: ｐｌｒ, y: y, d: d, x: [x1], learner: ols}"),
+            r"field 'model': 'ｐｌｒ' is not one of .*\(did you mean 'plr'\? 'ｐｌｒ' is written in full-width characters\)$",
+        ),
     ],
-    ids=["colon", "comma"],
+    ids=["colon", "comma", "letters in a column", "letters in a model"],
 )
 def test_full_width_punctuation_is_named(tmp_path: Path, data: Path, written: str, said: str) -> None:
     """Typed by a Chinese input method: until 2026-12-07 a generic YAML error a line late, or a

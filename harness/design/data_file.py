@@ -4,7 +4,6 @@ column map applied (harness.design.table builds each spec's design from it)."""
 from __future__ import annotations
 
 import csv
-import difflib
 import hashlib
 import io
 from pathlib import Path
@@ -14,7 +13,7 @@ import pandas as pd
 
 from harness.errors import DataError
 from harness.language.spec import DatasetSpec
-from harness.language.spec_messages import not_utf8
+from harness.language.spec_messages import did_you_mean, not_utf8
 
 __all__ = ["DataRead", "load_data", "read_data", "sha256_apart_from", "suggest_column"]
 
@@ -193,5 +192,4 @@ def _check_panel_keys(path: Path, frame: pd.DataFrame, dataset: DatasetSpec) -> 
 
 def suggest_column(name: str, frame: pd.DataFrame) -> str:
     """' (did you mean ...?)' with the data's closest column name, or nothing."""
-    close = difflib.get_close_matches(name, [str(c) for c in frame.columns], n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return did_you_mean(name, frame.columns)

@@ -100,7 +100,7 @@ class ClaimSpec(_Frozen):
     ``p: adjusted`` judges the significance on the spec's multiple-testing adjusted p-value
     (``p_adjust``) instead of the pointwise one."""
 
-    claim: str
+    claim: Optional[str] = None
     claim_zh: Optional[str] = None
     sign: Optional[Literal["positive", "negative"]] = None
     level: ClaimLevel = DEFAULT_CLAIM_LEVEL
@@ -113,6 +113,13 @@ class ClaimSpec(_Frozen):
     @classmethod
     def _as_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _in_words(self) -> ClaimSpec:
+        # A study in Chinese may word its findings in Chinese only.
+        if not (self.claim or self.claim_zh):
+            raise ValueError("needs the finding in words: claim, claim_zh or both")
+        return self
 
 
 # Spec fields added after content hashes were stored in caches and baselines (see recorded_fields).

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Iterable
 from typing import Any, Optional
 
@@ -83,6 +84,10 @@ def did_you_mean(word: object, choices: Iterable[str]) -> str:
         return ""
     choices = [str(c) for c in choices]
     same_but_case = [c for c in choices if c.lower() == word.lower()]
+    # A Chinese keyboard's full-width letters and digits ('ｘ１') are other characters to difflib.
+    same_but_width = [c for c in choices if _folded(c) == _folded(word)]
+    if same_but_width and not same_but_case and word != unicodedata.normalize("NFKC", word):
+        return f" (did you mean '{same_but_width[0]}'? '{word}' is written in full-width characters)"
     close = (
         same_but_case
         or difflib.get_close_matches(word, choices, n=1)
@@ -92,6 +97,10 @@ def did_you_mean(word: object, choices: Iterable[str]) -> str:
         return ""
     match = next((c for c in choices if c.lower() == close[0].lower()), close[0])
     return f" (did you mean '{match}'?)"
+
+
+def _folded(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
 
 
 # pydantic's name for a union's form at the end of an error's location: its type, or its literal.
