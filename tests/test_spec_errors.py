@@ -190,6 +190,18 @@ CASES = [
         "{id: a, model: plr, y: y, d: d, x: [x1], learner: ols, sample: 'x1 >>> 2'}",
         r"spec 'a' field 'sample': 'x1 >>> 2' is not a valid condition",
     ),
+    # Until 2026-12-07 (an outside user) neither said that such a column name needs backticks.
+    (
+        "a column name with brackets unquoted",
+        "{id: a, model: plr, y: y, d: d, x: [x1], learner: ols, sample: '收入(万元) > 0'}",
+        r"function calls not allowed .*; a column name with spaces, brackets or other signs goes in backticks: "
+        r"if '收入\(万元\)' is a column, write `收入\(万元\)`$",
+    ),
+    (
+        "a column name with spaces unquoted",
+        "{id: a, model: plr, y: y, d: d, x: [x1], learner: ols, sample: 'gdp per cap > 0'}",
+        r"'gdp per cap > 0' is not a valid condition .*; a column name with spaces, brackets or other signs goes in backticks",
+    ),
     (
         "backticked internal column",
         "{id: a, model: plr, y: y, d: d, x: [x1], learner: ols, sample: '`__row__` < 5'}",

@@ -50,6 +50,8 @@ _COMPARE: dict[type, Callable[[Any, Any], Any]] = {
 }
 _MEMBERSHIP = (ast.In, ast.NotIn)
 # What a refused construct is called in the one-line message.
+# Said where a column name with spaces or brackets may have been read as something else.
+BACKTICKS = "a column name with spaces, brackets or other signs goes in backticks"
 _NAMES = {
     ast.Attribute: "attribute access",
     ast.Call: "function calls",
@@ -132,7 +134,8 @@ def parse_condition(text: str) -> Condition:
     try:
         tree = ast.parse(source.strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        raise ConditionError(f"{_show(text)} is not a valid condition (allowed: {ALLOWED})") from None
+        hint = "" if "`" in text else f"; {BACKTICKS}, like `gdp per capita` > 0"
+        raise ConditionError(f"{_show(text)} is not a valid condition (allowed: {ALLOWED}){hint}") from None
     names = _check(tree, text)
     mapping = dict(quoted)
     columns = tuple(dict.fromkeys(mapping.get(n, n) for n in names))
@@ -199,7 +202,10 @@ def _refuse(node: ast.AST, text: str) -> ConditionError:
         what = f"the operator {type(ops[0]).__name__}"
     if what is None and isinstance(node, ast.Constant):
         what = f"{type(node.value).__name__} literals"
-    return ConditionError(f"{_show(text)}: {what or type(node).__name__} not allowed (allowed: {ALLOWED})")
+    hint = ""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):  # perhaps a column such as 收入(万元)
+        hint = f"; {BACKTICKS}: if {ast.unparse(node)!r} is a column, write `{ast.unparse(node)}`"
+    return ConditionError(f"{_show(text)}: {what or type(node).__name__} not allowed (allowed: {ALLOWED}){hint}")
 
 
 def _check(tree: ast.Expression, text: str) -> list[str]:
