@@ -90,3 +90,29 @@ def test_characters_no_font_covers_become_an_ellipsis_not_boxes():
     assert ord(NO_GLYPH) not in covered_code_points()
     assert drawable(f"id{NO_GLYPH}{NO_GLYPH} x") == "id… x"
     assert drawable("plain ascii") == "plain ascii"
+
+
+def test_a_long_chinese_title_leaves_the_forest_plot_its_room(tmp_path, generated_csv):
+    """Until 2026-12-07 (an outside user) a title of 100 characters squeezed the plot to nothing:
+    matplotlib warned "constrained_layout not applied because axes sizes collapsed to zero" and drew
+    a broken picture. The row label is cut with '…'; the report's tables hold the title whole."""
+    import contextlib
+    import io
+
+    from harness.cli import main
+
+    long_title = "数字经济发展水平对城市碳排放强度的非线性影响及其空间溢出效应检验（基准回归）" * 3
+    specs = tmp_path / "s.yaml"
+    specs.write_text(
+        f"dataset: {{path: {generated_csv}}}\nspecs:\n"
+        f"  - {{id: a, model: plr, y: y, d: d, x: [x1, x2], learner: ols, title_zh: '{long_title}'}}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("always")
+        assert main(["run", "--specs", str(specs), "--engines", "python", "--out", str(out), "--no-cache", "--quiet"]) == 4
+    said = [str(w.message) for w in caught if "constrained_layout" in str(w.message) or "collapsed" in str(w.message)]
+    assert not said, said
+    assert (out / "forest.png").stat().st_size > 0
+    assert long_title in (out / "report.md").read_text(encoding="utf-8")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from contextlib import AbstractContextManager
 
 __all__ = ["CJK_FAMILIES", "covered_code_points", "drawable", "font_families", "plot_style"]
@@ -76,6 +77,17 @@ def drawable(label: str) -> str:
     covered = covered_code_points()
     kept = "".join(ch if ord(ch) in covered or ch.isspace() else "…" for ch in label)
     return re.sub("…+", "…", kept)
+
+
+def clipped(text: str, columns: int) -> str:
+    """``text`` cut to ``columns`` display columns (a Chinese character takes two), ending in '…'
+    where it was cut: a label longer than its plot leaves it no room (matplotlib's layout gives up)."""
+    used = 0
+    for at, ch in enumerate(text):
+        used += 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        if used > columns:
+            return text[: max(at - 1, 0)].rstrip() + "…"
+    return text
 
 
 def plot_style(font_size: float = 9) -> AbstractContextManager:

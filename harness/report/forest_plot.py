@@ -12,7 +12,7 @@ from typing import Any
 
 import harness.report.cells as cells
 from harness.report.canvas import ENGINE_STYLE, new_figure, png_bytes
-from harness.report.fonts import drawable, plot_style
+from harness.report.fonts import clipped, drawable, plot_style
 from harness.report.overview import ENGINE_LABEL, STATUS_LABEL, groups, prepare
 from harness.verdict.summary import effective_status
 
@@ -20,6 +20,8 @@ __all__ = ["SCALE_SPLIT", "forest_caption", "forest_panels", "render_forest"]
 
 SCALE_SPLIT = 4.0  # neighbouring magnitudes further apart than this start a new panel
 ROW_HEIGHT = 0.4  # inches: two label lines (id, Chinese title)
+# A row label's lines are cut at this many columns (20 Chinese characters); the report's tables hold them whole.
+LABEL_COLUMNS = 40
 PUBLISHED_STYLE = {"marker": "D", "markerfacecolor": "none", "markeredgecolor": "#555555"}
 
 
@@ -96,7 +98,7 @@ def _label(spec: dict) -> str:
     # Rows without a comparison say why rather than leaving a silent gap.
     note = "" if compared else f" ({STATUS_LABEL.get(status, status)})"
     lines = [f"{spec['id']}{note}", spec.get("title_zh") or ""]
-    return drawable("\n".join(line for line in lines if line))
+    return drawable("\n".join(clipped(line, LABEL_COLUMNS) for line in lines if line))
 
 
 def _plot_spec(ax: Any, y: float, spec: dict) -> None:

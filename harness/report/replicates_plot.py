@@ -18,7 +18,7 @@ from scipy import stats
 
 from harness.engines.result import ENGINES
 from harness.report.canvas import ENGINE_STYLE, STATUS_COLOUR, new_figure, png_bytes
-from harness.report.fonts import drawable, plot_style
+from harness.report.fonts import clipped, drawable, plot_style
 from harness.report.overview import ENGINE_LABEL
 
 __all__ = ["quantile_points", "replicate_file_name", "render_replicate_plots", "replicated_specs", "robust_limits"]
@@ -140,8 +140,7 @@ def render_replicate_plots(results: dict) -> dict[str, bytes]:
                 right.set_axis_off()
                 why = "identical draws: one draw, judged as one" if block.get("identical") else "one engine only: nothing to pair"
                 right.text(0.5, 0.5, why, ha="center", va="center")
-            fig.suptitle(
-                drawable(f"{spec['id']}  {spec.get('title_zh') or spec.get('title') or ''}"), x=0.01, ha="left", fontsize=10
-            )
+            title = f"{spec['id']}  {spec.get('title_zh') or spec.get('title') or ''}"
+            fig.suptitle(drawable(clipped(title, 140)), x=0.01, ha="left", fontsize=10)
             out[spec["id"]] = png_bytes(fig)
     return out
