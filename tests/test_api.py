@@ -128,6 +128,34 @@ def test_a_fitted_plr_is_compared_as_fitted_and_the_cli_agrees(tmp_path: Path) -
     assert json.loads((saved / "results.json").read_text(encoding="utf-8"))["specs"][0]["status"] == "agree"
 
 
+def test_save_and_to_spec_keep_to_folders_of_their_own_and_speak_in_their_own_terms(tmp_path: Path) -> None:
+    """Until 2026-12-07 (an outside user) to_spec wrote into a report folder, which no run could then
+    replace (a later --out there was refused), and save's refusals spoke of --out."""
+    import doubleml as dml
+
+    data = dml.DoubleMLData(catholic(300), y_col="math12", d_cols="cathhs", x_cols=CONTROLS)
+    np.random.seed(3)
+    plr = dml.DoubleMLPLR(data, ml_l=ols(), ml_m=ols(), n_folds=3)
+    plr.fit()
+    result = harness.compare(plr, engines=("python",))
+    report = result.save(tmp_path / "report")
+    before = sorted(p.name for p in report.iterdir())
+    refused = r"^to_spec: .*report holds a report dml-parity wrote; give the spec a folder of its own$"
+    with pytest.raises(HarnessError, match=refused):
+        result.to_spec(report)
+    assert sorted(p.name for p in report.iterdir()) == before
+    result.save(report)  # still a run's folder: replaced whole
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep", encoding="utf-8")
+    with pytest.raises(HarnessError) as refused:
+        result.save(mine)
+    assert str(refused.value) == f"save: {mine}: not a folder dml-parity wrote (it holds 'notes.txt'); give another folder"
+    assert "--out" not in str(refused.value)
+    assert "# Except" not in result.to_spec(mine).read_text(encoding="utf-8")  # no bootstrap: nothing differs
+    assert (mine / "notes.txt").read_text(encoding="utf-8") == "keep"
+
+
 @pytest.mark.r
 def test_a_model_whose_reported_numbers_were_edited_is_never_served_another_models_verdict(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -451,6 +479,17 @@ def test_a_pipeline_and_a_setting_the_twin_cannot_take_are_one_line_errors() -> 
         harness.compare(_plr(Lasso(alpha=0.1)))
     with pytest.raises(ModelError, match=r"^ml_l: LinearRegression\(fit_intercept=False\): its R twin 'ols'"):
         harness.compare(_plr(type(ols())(fit_intercept=False)))
+    # Until 2026-12-07 (an outside user): "needs bootstrap left at its default; set them".
+    from sklearn.ensemble import RandomForestRegressor
+
+    said = (
+        r"^ml_l: RandomForestRegressor\(bootstrap=False\): its R twin 'rf' \(regr.ranger\) needs bootstrap left at its "
+        r"default; change that setting, or use a learner with a twin \(known: .*; LassoCV only in a spec \(learner lasso_cv\)\)$"
+    )
+    with pytest.raises(ModelError, match=said):
+        harness.compare(_plr(RandomForestRegressor(bootstrap=False, random_state=1)))
+    with pytest.raises(ModelError, match=r"needs max_iter=1000000, tol=1e-12; change those settings, or use"):
+        harness.compare(_plr(Lasso(alpha=0.1)))
 
 
 @pytest.mark.r
@@ -707,6 +746,8 @@ def test_the_bootstrap_a_user_ran_is_compared(tmp_path: Path) -> None:
     assert np.allclose(_own_joint_ci(result), plr.confint(joint=True).to_numpy(), rtol=0, atol=1e-12)
     spec = result.to_spec(tmp_path / "spec").read_text(encoding="utf-8")
     assert "method: wild" in spec and "n_rep_boot: 400" in spec and "joint: true" in spec
+    # The spec cannot hold the model's own draws; its header says so (since 2026-12-07, an outside user).
+    assert "# Except for the model's own bootstrap draws" in spec
     same_as_the_cli(result, tmp_path)
     np.random.seed(7)
     plr.bootstrap(method="wild", n_rep_boot=400)

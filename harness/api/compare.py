@@ -55,6 +55,11 @@ def spec_files(reading: ModelReading) -> dict[str, bytes]:
             raise DataError(f"data: column '{column}' does not survive a round trip through CSV exactly")
     spec = {"dataset": {"path": "data.csv"}, "specs": [_plain(reading.entry)]}
     head = "# Written by harness.compare: `dml-parity run --specs spec.yaml` repeats the comparison.\n"
+    if "bootstrap" in reading.entry:  # said since 2026-12-07 (an outside user found the joint intervals apart)
+        head += (
+            "# Except for the model's own bootstrap draws, which a spec cannot hold: the run draws its own, so\n"
+            "# Python's joint intervals and Romano-Wolf p-values differ from harness.compare's.\n"
+        )
     return {"spec.yaml": (head + yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)).encode("utf-8"), "data.csv": data}
 
 

@@ -33,7 +33,8 @@ def known_estimators() -> str:
         if name not in NOT_MATCHED:
             classes = "/".join(dict.fromkeys(type(_reference(name, kind)).__name__ for kind in pair.python))
             out.append(f"{classes} ({name})")
-    return ", ".join(out)
+    # LassoCV's twin is a spec's lasso_cv, the tool's own class on inner folds it draws for both languages.
+    return ", ".join(out) + "; LassoCV only in a spec (learner lasso_cv)"
 
 
 def same_setting(a: Any, b: Any) -> bool:
@@ -126,7 +127,8 @@ def learner_choice(estimator: Any, nuisance: str, model: str, score: str) -> Lea
         )
         raise ModelError(
             f"{nuisance}: {type(estimator).__name__}({have}): its R twin '{name}' ({pair.r_key[kind]}) "
-            f"needs {needs}; set them, or use a learner with a twin (known: {known_estimators()})"
+            f"needs {needs}; {'change that setting' if len(wrong) == 1 else 'change those settings'}, "
+            f"or use a learner with a twin (known: {known_estimators()})"
         )
     for key, value in params.items():
         convert = pair.translate.get(key, (key, lambda v, _n: v))[1]

@@ -67,12 +67,14 @@ class ParityResult:
     def save(self, out: Union[str, Path]) -> Path:
         """Write the report folder the command line writes (results.json, arrays.npz, report.html,
         ...) into ``out``, whole or not at all; returns ``out``."""
-        from harness.output.outdir import check_output, release_claims
+        from harness.output.outdir import OutputError, check_output, release_claims
 
         out = Path(out)
         try:
             check_output(out)
             write_run_folder(self.results, out)
+        except OutputError as err:  # said in the command line's words (--out): here the folder is save's
+            raise OutputError(_in_save_terms(str(err), out)) from None
         finally:
             release_claims()  # a notebook lives on: the folder is not held after its save
         return out
@@ -81,7 +83,11 @@ class ParityResult:
         """Write ``out/spec.yaml`` and ``out/data.csv`` (the model's columns and folds) so that
         ``dml-parity run --specs out/spec.yaml`` reproduces this comparison; returns the spec path.
         A different file already at either path is refused, not overwritten."""
+        from harness.output.outdir import holds_a_run
+
         out = Path(out)
+        if out.is_dir() and holds_a_run(out):  # its files would be lost, or the folder no run's --out any more
+            raise HarnessError(f"to_spec: {out} holds a report dml-parity wrote; give the spec a folder of its own")
         for name, data in self.files.items():
             path = out / name
             if path.exists() and path.read_bytes() != data:
@@ -115,3 +121,11 @@ class ParityResult:
             f"{', failed:' if lines else ', none failed'})</p>{f'<ul>{lines}</ul>' if lines else ''}"
             f'<img alt="parity" style="max-width:640px" src="data:image/png;base64,{picture}"/>{table}</div>'
         )
+
+
+def _in_save_terms(message: str, out: Path) -> str:
+    """An ``--out`` message of the command line as ``save(out)``'s."""
+    message = message.replace(f"--out {out}:", f"save: {out}:", 1)
+    for cli, api in (("choose another --out", "give another folder"), ("e.g. --out ", "e.g. ")):
+        message = message.replace(cli, api)
+    return message

@@ -27,7 +27,10 @@ from typing import Optional
 from harness.errors import HarnessError
 from harness.output.held_signals import held_signals, raise_held
 
-__all__ = ["OUTPUT_FILES_KEY", "OutputError", "check_output", "list_outputs", "os_reason", "release_claims", "replace_folder"]
+__all__ = [
+    "OUTPUT_FILES_KEY", "OutputError", "check_output", "holds_a_run", "list_outputs", "os_reason", "release_claims",
+    "replace_folder",
+]  # fmt: skip
 
 # Each run lists what it wrote in results.json under this key; the next run into the folder
 # replaces exactly those files and refuses anything else.
@@ -133,6 +136,13 @@ def _check_replaceable(out: Path) -> frozenset[str]:
 def _some(names: list[str]) -> str:
     more = f" and {len(names) - 1} more" if len(names) > 1 else ""
     return f"'{names[0]}'{more}"
+
+
+def holds_a_run(folder: Path) -> bool:
+    """Whether ``folder`` holds a run's output (a report, or `versions`'): the next run there replaces it whole."""
+    return _files_written_by_us(folder / "results.json") is not None or (
+        _files_written_by_us(folder / "versions.json", VERSIONS_SCHEMA_PREFIX) is not None
+    )
 
 
 def _files_written_by_us(results: Path, prefix: str = RESULTS_SCHEMA_PREFIX) -> frozenset[str] | None:
