@@ -352,7 +352,28 @@ def test_a_run_whose_spec_file_is_gone_is_still_checked(saved, capsys) -> None:
     spec_path.unlink()
     capsys.readouterr()
     assert main(["check", "--baseline", str(baseline), "--run", str(run)]) == 0
-    assert "spec fields: not compared (the run's spec file changed or is gone since it ran)" in capsys.readouterr().out
+    said = "spec fields: the same as the baseline's (told by each spec's content hash: the run's spec file changed or is gone"
+    assert said in capsys.readouterr().out
+
+
+def test_a_run_of_changed_specs_whose_spec_file_was_restored_is_no_pass(saved, tmp_path: Path, capsys) -> None:
+    """Until 2026-12-07 (an outside user): specs changed, run, the spec file restored; `check --run`
+    on that run said "spec fields: not compared", "nothing moved" and exit 0, though the run fitted
+    other specs than the baseline's (reordered controls move no OLS number)."""
+    spec_path, _, baseline = saved
+    original = spec_path.read_bytes()
+    reordered = spec_path.read_text(encoding="utf-8").replace("x: [x1, x2, x3, skew]", "x: [skew, x3, x2, x1]")
+    spec_path.write_text(reordered, encoding="utf-8")
+    changed_run = tmp_path / "changed_run"
+    _run(spec_path, changed_run)
+    spec_path.write_bytes(original)
+    capsys.readouterr()
+    code = main(["check", "--baseline", str(baseline), "--run", str(changed_run)])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "spec fields: 1 spec(s) differ from the baseline's (told by each spec's content hash" in out
+    assert "ols_twin | (differs: its content hash is not the baseline's; its fields are not known)" in out
+    assert "no drift" in out and "check: something moved or changed (exit 1)" in out
 
 
 JOINT_SPECS = """

@@ -21,18 +21,8 @@ from typing import Optional
 from tabulate import tabulate
 
 from harness.errors import DataError, EnvironmentProblem, HarnessError
-from harness.language.spec import DEFAULT_SCORES
-from harness.regression.baseline import (
-    GONE,
-    MODEL_SOURCE,
-    data_record,
-    drift,
-    load_baseline,
-    read_results,
-    rows_folds_digest,
-    run_spec_file,
-    version_changes,
-)
+from harness.regression.baseline import GONE, MODEL_SOURCE, drift, load_baseline, read_results, run_spec_file
+from harness.regression.input_changes import input_changes, spec_of
 from harness.regression.stored_r import NOT_RUN, PYTHON_ONLY, judge_stored_r, r_free_line, render_stored_r
 from harness.running.progress import Progress
 
@@ -41,9 +31,6 @@ __all__ = ["CHECK_OUTCOMES", "CheckOptions", "check_baseline", "input_changes"]
 CHECK_SCHEMA = "dml-parity/check/1"
 # A check's outcome by its exit code, as check.md's last line, the CLI's and the pytest plugin's say it.
 CHECK_OUTCOMES = {0: "nothing moved", 1: "something moved or changed", 3: "a spec failed", 4: "nothing compared"}
-# Spec fields that describe an estimate without changing it: shown, but no finding.
-DESCRIPTIVE_FIELDS = frozenset({"title", "title_zh", "table", "paper", "papers", "truth"})
-DESCRIPTIVE_DATASET_FIELDS = frozenset({"path", "truth"})  # the data's sha256 says whether it changed
 
 
 @dataclass(frozen=True)
@@ -84,7 +71,7 @@ def check_baseline(options: CheckOptions) -> int:
     engines = tuple(e for e in baseline["engines"] if e in results["provenance"]["engines"])
     rows = {r for r, e in baseline["estimates"].items() if only is None or e["spec"] in only}
     moved = drift(baseline, results, rows, engines) if engines else []
-    errors = [s["id"] for s in results["specs"] if s.get("status") == "error" and (only is None or _spec_of(s) in only)]
+    errors = [s["id"] for s in results["specs"] if s.get("status") == "error" and (only is None or spec_of(s) in only)]
     stored = _stored_r(baseline, results, spec_file, rows)
     if stored is not None:  # R not run is said in one line, not as a package change of every row
         changes["versions"] = [c for c in changes["versions"] if (c["language"], c["package"]) != ("R", "*")]
@@ -111,10 +98,6 @@ def _stored_r(baseline: dict, results: dict, spec_file, rows: set[str]) -> Optio
     if "r" not in baseline["engines"] or "r" in ran or "python" not in ran:
         return None
     return judge_stored_r(baseline, results, spec_file, rows)
-
-
-def _spec_of(row: dict) -> str:
-    return row.get("spec_id", row["id"])
 
 
 def _default_out(baseline: dict) -> Path:
@@ -181,87 +164,6 @@ def _baseline_data(baseline: dict, baseline_path: Path) -> Optional[Path]:
 # --- what changed since the baseline ----------------------------------------------------------------
 
 
-def input_changes(baseline: dict, spec_file, results: dict, baseline_dir: Path, only: Optional[set[str]]) -> dict:
-    """What the fits now read that differs from what the baseline's fits read.
-
-    ``spec_file`` None: the run's spec file changed since it ran, so its fields cannot be told.
-    """
-    before_data, now_data = baseline["data"], data_record(results["provenance"], spec_file, baseline_dir)
-    data, fold_columns = None, []
-    if "path" in before_data and before_data["sha256"] != now_data["sha256"]:
-        apart = before_data.get("sha256_apart_from_folds")
-        if apart is not None and apart == now_data.get("sha256_apart_from_folds"):
-            fold_columns = now_data["fold_columns"]  # the file differs in its fold columns only
-        else:
-            data = {"before": before_data, "now": now_data}
-    specs, dataset = {}, []
-    if spec_file is not None:
-        dataset = _field_changes(baseline.get("dataset") or {}, spec_file.dataset.model_dump(mode="json"))
-        dataset = [(f, b, a, f not in DESCRIPTIVE_DATASET_FIELDS) for f, b, a in dataset]
-        known = baseline["specs"]
-        for spec in spec_file.specs:
-            if only is not None and spec.id not in only:
-                continue
-            if spec.id not in known:
-                specs[spec.id] = {"status": "new", "fields": []}
-            elif known[spec.id]["sha256"] != spec.content_hash():
-                fields = _field_changes(_as_set(known[spec.id]["fields"]), _as_set(spec.recorded_fields()))
-                if fields:  # else written otherwise, set alike (learner: ols / {name: ols}, a default spelt out)
-                    counted = [(f, b, a, f not in DESCRIPTIVE_FIELDS) for f, b, a in fields]
-                    specs[spec.id] = {"status": "changed", "fields": counted}
-        ids = {s.id for s in spec_file.specs}
-        for spec_id in sorted(set(known) - ids):
-            if only is None:
-                specs[spec_id] = {"status": "gone", "fields": []}
-    now_rows = {s["id"]: s for s in results["specs"]}
-    rows_folds = sorted(
-        row_id
-        for row_id, entry in baseline["estimates"].items()
-        if row_id in now_rows
-        and entry.get("rows_folds_sha256")
-        and rows_folds_digest(now_rows[row_id]) not in (None, entry["rows_folds_sha256"])
-    )
-    now_versions = {"python": results["provenance"].get("python"), "r": results["provenance"].get("r")}
-    return {
-        "spec_file_known": spec_file is not None,
-        "data": data,
-        "fold_columns": fold_columns,
-        "dataset": dataset,
-        "specs": specs,
-        "rows_folds": rows_folds,
-        "versions": version_changes(baseline.get("versions") or {}, now_versions),
-    }
-
-
-# Optional fields whose unset value means this setting, which a spec may also spell out.
-_UNSET_MEANS = {"partial": "X", "normalize_ipw": False, "use_other_treat_as_covariate": True}
-
-
-def _as_set(fields: dict) -> dict:
-    """A spec's recorded fields as the fits read them: a learner ``{name: ols}`` is ``ols``, and an
-    unset score or option is its default, so writing either out is no change."""
-    def learner(choice):
-        return choice["name"] if isinstance(choice, dict) and set(choice) == {"name"} else choice
-
-    out = {**fields, "learner": learner(fields.get("learner"))}
-    out["learners"] = {n: learner(c) for n, c in (fields.get("learners") or {}).items()}
-    if out.get("score") is None:
-        out["score"] = DEFAULT_SCORES.get(fields.get("model"))
-    for name, meaning in _UNSET_MEANS.items():
-        out[name] = meaning if out.get(name) is None else out[name]
-    return out
-
-
-def _field_changes(before: dict, now: dict) -> list[tuple[str, object, object]]:
-    missing = object()
-    out = []
-    for key in sorted(set(before) | set(now)):
-        b, a = before.get(key, missing), now.get(key, missing)
-        if b != a:
-            out.append((key, None if b is missing else b, None if a is missing else a))
-    return out
-
-
 def _findings(changes: dict) -> list[str]:
     """The input changes that make the baseline test something else."""
     found = []
@@ -318,6 +220,13 @@ def _why(row_id: str, entry_spec: str, changes: dict) -> str:
     return "; ".join(parts) or "nothing recorded"
 
 
+_SPEC_STATUS = {
+    "new": "not in the baseline",
+    "gone": "not in the spec file",
+    "differs": "its content hash is not the baseline's; its fields are not known",
+}
+
+
 def _render_changes(baseline: dict, changes: dict) -> list[str]:
     """The section "What changed since the baseline": data, spec fields, rows and folds, versions."""
     lines = ["## What changed since the baseline", ""]
@@ -338,10 +247,11 @@ def _render_changes(baseline: dict, changes: dict) -> list[str]:
         lines.append(f"data: the same as the baseline's (sha256 {baseline['data']['sha256'][:12]})")
     for f, b, a, counts in changes["dataset"]:
         lines.append(f"dataset.{f}: {_show(b)} -> {_show(a)}" + ("" if counts else " (descriptive)"))
+    hashed = ""
     if not changes["spec_file_known"]:
-        lines.append("spec fields: not compared (the run's spec file changed or is gone since it ran)")
-    elif not changes["specs"]:
-        lines.append("spec fields: the same as the baseline's")
+        hashed = " (told by each spec's content hash: the run's spec file changed or is gone since it ran)"
+    if not changes["specs"]:
+        lines.append(f"spec fields: the same as the baseline's{hashed}")
     else:
         table = []
         for spec_id, entry in sorted(changes["specs"].items()):
@@ -349,14 +259,14 @@ def _render_changes(baseline: dict, changes: dict) -> list[str]:
                 table.append(
                     [
                         spec_id,
-                        f"({entry['status']}: {'not in the baseline' if entry['status'] == 'new' else 'not in the spec file'})",
+                        f"({entry['status']}: {_SPEC_STATUS[entry['status']]})",
                         "",
                         "",
                     ]
                 )
             for f, b, a, counts in entry["fields"]:
                 table.append([spec_id, f + ("" if counts else " (descriptive)"), _show(b), _show(a)])
-        lines.append(f"spec fields: {len(changes['specs'])} spec(s) differ from the baseline's:")
+        lines.append(f"spec fields: {len(changes['specs'])} spec(s) differ from the baseline's{hashed}:")
         lines += ["", tabulate(table, headers=["spec", "field", "baseline", "now"], tablefmt="github", disable_numparse=True), ""]
     if changes["rows_folds"]:
         lines.append(f"rows and folds: differ for {', '.join(changes['rows_folds'])}")

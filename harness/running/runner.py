@@ -414,6 +414,8 @@ def _spec_record(prepared: PreparedSpec, result: dict, truth: dict) -> dict:
     spec = prepared.spec
     record = {
         "id": spec.id,
+        # What `check --run` compares with a baseline's when the run's spec file has changed since.
+        "spec_sha256": spec.content_hash(),
         "title": spec.title,
         "title_zh": spec.title_zh,
         "table": spec.table,
