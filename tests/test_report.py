@@ -284,6 +284,29 @@ def test_status_cell_says_why() -> None:
     assert "lowest nuisance correlation 0.9700 (ml_m)" in text
 
 
+def test_a_failed_check_never_reads_as_its_limit() -> None:
+    """Until 2026-12-07 (an outside user) a correlation of 0.94958 failing its 0.95 limit read
+    "nuisance.ml_m.corr 0.95 vs limit 0.95" in the terminal and "| 0.95 | 0.95 | FAIL |" in report.md."""
+    from harness.report.cells import disagree_line
+
+    spec = {
+        "id": "g_tree",
+        "status": "disagree",
+        "tier": "statistical",
+        "python": {"coef": 0.5, "se": 0.1, "p": 0.01, "ci": [0.3, 0.7]},
+        "r": {"coef": 0.49, "se": 0.1, "p": 0.01, "ci": [0.29, 0.69]},
+        "checks": [
+            {"name": "nuisance.ml_m.corr", "value": 0.9495773810242805, "limit": 0.95, "ok": False, "layer": "nuisance"},
+            {"name": "end_to_end.coef", "value": 0.1, "limit": 0.2, "ok": True, "layer": "end_to_end"},
+        ],
+    }
+    assert "nuisance.ml_m.corr 0.9496 vs limit 0.95" in disagree_line(spec)
+    text = render_markdown({"schema": "x", "provenance": {}, "specs": [spec]})
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines() if "(layer: " in line]
+    assert [c[2:5] for c in cells] == [["0.9496", "0.95", "FAIL"], ["0.1", "0.2", "pass"]]
+    assert "failed: nuisance.ml_m.corr 0.9496 vs limit 0.95" in text
+
+
 def test_csv_text_cannot_become_a_spreadsheet_formula(results):
     results["specs"][0]["title"] = '=HYPERLINK("http://example.invalid","x")'
     results["specs"][0]["table"] = "@SUM(A1)"
