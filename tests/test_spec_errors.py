@@ -202,6 +202,12 @@ CASES = [
         "{id: a, model: plr, y: y, d: d, x: [x1], learner: ols, sample: 'gdp per cap > 0'}",
         r"'gdp per cap > 0' is not a valid condition .*; a column name with spaces, brackets or other signs goes in backticks",
     ),
+    # Until 2026-12-07 (an outside user) without the form to write.
+    (
+        "replicates as a count",
+        OLS_WITH.format("replicates: 3"),
+        r"field 'replicates': 3 is not a mapping; write replicates: \{n: 3\}$",
+    ),
     (
         "backticked internal column",
         "{id: a, model: plr, y: y, d: d, x: [x1], learner: ols, sample: '`__row__` < 5'}",
@@ -460,6 +466,13 @@ def test_a_trimming_default_shared_with_other_models_is_no_error_for_a_plr(tmp_p
 def test_duplicate_spec_id(tmp_path: Path, data: Path) -> None:
     text = f"dataset: {{path: DATA}}\nspecs:\n  - {GOOD}\n  - {GOOD}\n"
     assert_one_line_error(run_cli(tmp_path, text, data), r"spec 'ok': duplicate spec id", tmp_path / "out")
+
+
+def test_an_only_naming_no_spec_suggests_the_near_one(tmp_path: Path, data: Path) -> None:
+    """Until 2026-12-07 (an outside user) no did-you-mean, which spec fields had."""
+    text = spec_with(GOOD.replace("id: ok", "id: plr_ols"))
+    said = r"--only: no spec 'plr_olss' \(did you mean 'plr_ols'\?\)$"
+    assert_one_line_error(run_cli(tmp_path, text, data, "--only", "plr_olss"), said, tmp_path / "out")
 
 
 def test_yaml_syntax_error_names_line(tmp_path: Path, data: Path) -> None:

@@ -450,7 +450,7 @@ def load_spec_file(path: Union[str, Path], only: Optional[list[str]] = None) -> 
     if only:
         missing = [s for s in only if s not in seen]
         if missing:
-            raise SpecError(f"{path}: --only: no spec '{missing[0]}'")
+            raise SpecError(f"{path}: --only: no spec '{missing[0]}'{did_you_mean(missing[0], sorted(seen))}")
         specs = [s for s in specs if s.id in only]
     return SpecFile(
         path=path,

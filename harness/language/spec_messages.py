@@ -144,6 +144,8 @@ def validation_message(error: dict[str, Any], known_keys: Iterable[str]) -> Opti
         # YAML reads an unquoted on/off/yes/no/true/false as a boolean and 1990 as a number: a
         # column of that name reaches the spec as True or 1990.
         return f"{value!r} is not text: YAML reads an unquoted yes/no/on/off/true/false or number so; quote the name ('...')"
+    if kind in EXPECTED and error["loc"][-1:] == ("replicates",) and isinstance(value, int) and not isinstance(value, bool):
+        return f"{value!r} is not a mapping; write replicates: {{n: {value}}}"  # an outside user wrote the count alone
     if kind in EXPECTED:
         return f"{as_written(value)} is not {EXPECTED[kind]}"
     return None
