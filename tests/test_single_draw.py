@@ -99,6 +99,19 @@ def test_a_one_draw_verdict_says_so_everywhere(tmp_path: Path, generated_csv: Pa
     assert "near the margin" in stdout
     assert "near the margin" in (tmp_path / "near" / "report.md").read_text(encoding="utf-8")
 
+    # A one-draw disagree says so in results.csv's reason (harness.compare's summary()) too, not only
+    # in the terminal: until 2026-12-07 it read as a firm disagree there (an outside user).
+    specs = write(tmp_path, generated_csv, f", coef_tolerance_se: {value / 2:.6f}")
+    cli("run", "--specs", specs, "--out", tmp_path / "apart", "--no-cache", "--only", "b_rf")
+    import csv
+
+    with open(tmp_path / "apart" / "results.csv", encoding="utf-8", newline="") as handle:
+        row = next(csv.DictReader(handle))
+    assert row["status"] == "disagree", row
+    assert row["reason"].startswith("disagree: ") and row["reason"].endswith(
+        "; a statistical-tier verdict from one draw: another seed can move it"
+    ), row["reason"]
+
 
 @pytest.mark.r
 def test_the_replicate_command_repeats_the_runs_data(tmp_path: Path, generated_csv: Path) -> None:

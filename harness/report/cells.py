@@ -299,9 +299,9 @@ def status_reason(spec: dict) -> str:
     ``ParityResult.summary()``): what did not agree, the rule that explains a gap, or that an
     ``agree`` is one draw ('' otherwise; an error's message has a column of its own)."""
     said = terminal_reason(spec)
-    if said:
-        return said
     status, gap, single = effective_status(spec), spec.get("explained_gap") or {}, spec.get("single_draw") or {}
+    if said:  # a one-draw disagree says so too (until 2026-12-07 only the terminal did: an outside user)
+        return f"{said}; {single['note']}" if status == "disagree" and single.get("note") else said
     if status == "explained" and gap.get("rule"):
         return f"explained by: {gap['rule']}"
     return single.get("note", "") if status == "agree" else ""
