@@ -313,6 +313,19 @@ def test_a_baseline_that_is_not_text_is_one_line(saved, capsys) -> None:
     assert capsys.readouterr().err == f"dml-parity: error: {baseline}: cannot read baseline: not UTF-8 text (byte 0)\n"
 
 
+@pytest.mark.parametrize(("cut", "said"), [(3000, "cut short"), (0, "empty")])
+def test_a_truncated_baseline_says_so_and_what_to_do(saved, capsys, cut: int, said: str) -> None:
+    """Until 2026-12-07 (an outside user): "cannot read baseline (JSONDecodeError)", no advice."""
+    _, run, baseline = saved
+    baseline.write_bytes(baseline.read_bytes()[:cut])
+    capsys.readouterr()
+    assert main(["check", "--baseline", str(baseline), "--run", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith(f"dml-parity: error: {baseline}: cannot read baseline: the file is {said} (line "), err
+    assert err.endswith("; restore it (from version control), or save it again (dml-parity baseline save RUN --to FILE)\n")
+
+
 def test_a_baseline_2_file_is_still_read(saved, capsys) -> None:
     _, run, baseline = saved
     data = json.loads(baseline.read_text(encoding="utf-8"))

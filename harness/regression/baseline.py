@@ -79,7 +79,15 @@ def _read_json(path: Path, missing: str, what: str):
         raise DataError(f"{path}: {missing}") from None
     except UnicodeDecodeError as err:
         raise DataError(f"{path}: cannot read {what}: not UTF-8 text (byte {err.start})") from None
-    except (OSError, json.JSONDecodeError) as err:
+    except json.JSONDecodeError as err:
+        # Until 2026-12-07 "(JSONDecodeError)" alone (an outside user's truncated baseline).
+        cut = "empty" if not err.doc.strip() else "cut short" if err.pos >= len(err.doc.rstrip()) else "not JSON"
+        again = "save it again (dml-parity baseline save RUN --to FILE)" if what == "baseline" else "run again"
+        raise DataError(
+            f"{path}: cannot read {what}: the file is {cut} (line {err.lineno}, column {err.colno}); "
+            f"restore it (from version control), or {again}"
+        ) from None
+    except OSError as err:
         raise DataError(f"{path}: cannot read {what} ({err.__class__.__name__})") from None
 
 
