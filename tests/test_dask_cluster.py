@@ -170,6 +170,8 @@ def test_run_after_run_on_one_cluster_with_a_worker_killed(
         ready = _readiness(watcher)
     assert sorted(ready.values()) == ["ok", "ok"], ready
     assert all(cluster.log(name).count("dml-parity: ready to fit (R ") == 1 for name in ("worker0", "worker1"))
+    # Without rpy2's six-line warning that R started off the main thread (an operator's log had it until 2026-12-07).
+    assert not any("R is not initialized by the main thread" in cluster.log(name) for name in ("worker0", "worker1"))
     # The nanny started each worker with MALLOC_TRIM_THRESHOLD_=65536; the preload held glibc's
     # thresholds, so a large fit's 8 MB arrays come from the heap (840-1,350 faults a round without).
     with cluster.client() as watcher:

@@ -149,3 +149,5 @@ def test_doctor_names_the_fix_when_r_packages_are_missing(tmp_path: Path) -> Non
     proc = subprocess.run([sys.executable, "-m", "harness.cli", "doctor"], capture_output=True, text=True, env=env)
     assert proc.returncode == 3
     assert "R package(s) missing: DoubleML" in proc.stderr and "make setup" in proc.stderr
+    # The library is the setting's: said so (until 2026-12-07 "run `make setup`", which had filled .rlib already).
+    assert f"(library {tmp_path / 'empty'}); DMLP_RLIB names it: point it at the library `make setup` filled (" in proc.stderr

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import os
 import threading
+import warnings
 from collections.abc import Callable
 from typing import Any, Optional
 
@@ -45,6 +46,9 @@ def _fitness(engines: tuple[str, ...], folder: Optional[str] = None) -> tuple[st
         for key, value in SINGLE_THREAD.items():
             os.environ.setdefault(key, value)
         _r_session_folder_in(folder or _worker_folder())
+        # R starts in a Dask thread, not the main one: rpy2 warns (six lines in every worker's log)
+        # that Ctrl-C cannot interrupt it, which a worker never gets (its nanny ends it by signal).
+        warnings.filterwarnings("ignore", message="R is not initialized by the main thread", category=UserWarning)
         from harness.running.fit import python_versions, worker_versions
 
         try:
