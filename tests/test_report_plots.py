@@ -154,3 +154,23 @@ def test_the_exact_panels_tick_labels_do_not_run_into_each_other(monkeypatch, to
     far = spec("far", est(0.2, 0.04), est(0.2 * (1 + 50 * tolerance), 0.04), tier="exact", tolerance=tolerance)
     render_parity(results(zero, far))
     assert seen and min(seen) >= 4
+
+
+def test_a_replicated_specs_interval_is_drawn_so_an_inconclusive_mean_does_not_read_as_agreeing():
+    """Until 2026-12-07 (an outside user) an inconclusive replicated spec was a lone dot at +0.05 se
+    inside the green band, though its 90 % interval ran from -0.42 to +0.52."""
+    import numpy as np
+
+    def replicated(ci90):
+        coef = {"n": 3, "mean": 0.05, "sd": 0.3, **({"ci90": ci90} if ci90 else {})}
+        return spec("rep_rf", est(0.50, 0.10), est(0.495, 0.10), status="inconclusive", replicates={"n": 3, "coef": coef})
+
+    row = parity_rows(results(replicated([-0.42, 0.52])))["statistical"][0]
+    assert row.label == "rep_rf (mean of 3)" and row.interval == (-0.42, 0.52)
+
+    def amber(picture: bytes) -> int:  # pixels of the inconclusive colour, #E69F00
+        pixels = np.asarray(Image.open(io.BytesIO(picture)).convert("RGB")).astype(int)
+        return int((np.abs(pixels - (230, 159, 0)).sum(axis=2) < 40).sum())
+
+    with_bar, dot = amber(render_parity(results(replicated([-0.42, 0.52])))), amber(render_parity(results(replicated(None))))
+    assert dot > 0 and with_bar > 3 * dot, (with_bar, dot)

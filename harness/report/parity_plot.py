@@ -37,6 +37,9 @@ class ParityRow:
     status: str
     limit: float | None
     values: tuple[float, ...]
+    # Replicated (statistical): the 90 % interval of the mean gap, drawn as a bar, so an inconclusive
+    # mean inside the band does not read as agreeing (a lone dot until 2026-12-07: an outside user).
+    interval: tuple[float, float] | None = None
 
 
 def _compared(spec: dict) -> bool:
@@ -68,7 +71,12 @@ def parity_rows(results: dict) -> dict[str, list[ParityRow]]:
             limit = float(spec["tolerance"]) if cells.finite(spec.get("tolerance")) and spec["tolerance"] > 0 else None
         else:
             limit = cells.se_band(spec)[0]
-        panels["exact" if exact else "statistical"].append(ParityRow(_label(spec), effective_status(spec), limit, values))
+        interval = None
+        ci = ((spec.get("replicates") or {}).get("coef") or {}).get("ci90") or []
+        if not exact and values and len(ci) == 2 and all(cells.finite(v) for v in ci):
+            interval = (float(ci[0]), float(ci[1]))
+        row = ParityRow(_label(spec), effective_status(spec), limit, values, interval)
+        panels["exact" if exact else "statistical"].append(row)
     return panels
 
 
@@ -92,13 +100,16 @@ def _rows_axis(ax: Any, rows: list[ParityRow]) -> list[float]:
 def _statistical_panel(ax: Any, rows: list[ParityRow]) -> None:
     ys = _rows_axis(ax, rows)
     bands = [row.limit for row in rows if row.limit]
-    gaps = [abs(v) for row in rows for v in row.values if math.isfinite(v)]
+    gaps = [abs(v) for row in rows for v in (*row.values, *(row.interval or ())) if math.isfinite(v)]
     widest = max(bands, default=cells.DEFAULT_SE_BAND)
     # Wide enough to show the band with room around it; a far-off gap is drawn at the edge.
     edge = max(2.5 * widest, min(1.15 * max(gaps, default=0.0), 10 * widest))
     for y, row in zip(ys, rows, strict=True):
         if row.limit:
             ax.barh(y, 2 * row.limit, left=-row.limit, height=0.72, color=BAND_COLOUR, linewidth=0)
+        if row.interval:
+            low, high = (max(-edge, min(edge, v)) for v in row.interval)
+            ax.plot([low, high], [y, y], color=_colour(row.status), linewidth=1.6, solid_capstyle="butt")
         for value in row.values:
             if not math.isfinite(value):
                 continue
@@ -112,7 +123,9 @@ def _statistical_panel(ax: Any, rows: list[ParityRow]) -> None:
     ax.set_xlim(-edge, edge)
     limits = sorted({row.limit for row in rows if row.limit})
     band = " / ".join(f"±{b:g}" for b in limits) or "none"
-    ax.set_xlabel(f"(Python − R) coefficient ÷ mean standard error of the two engines\ngreen: within the tolerance, {band} se")
+    bars = "; a bar: the 90 % interval of a replicated spec's mean" if any(row.interval for row in rows) else ""
+    title = "(Python − R) coefficient ÷ mean standard error of the two engines"
+    ax.set_xlabel(f"{title}\ngreen: within the tolerance, {band} se{bars}")
     ax.set_title("Statistical tier: coefficient gap in standard errors", loc="left")
 
 
