@@ -520,3 +520,26 @@ def test_saving_from_another_folder_than_the_run_names_why_its_spec_file_is_not_
     assert not (tmp_path / "elsewhere" / "b.json").exists()
     monkeypatch.chdir(tmp_path)
     assert main(["baseline", "save", "run", "--to", "b.json"]) == 0 and spec_path.is_file()
+
+
+def test_a_data_file_saved_again_with_other_line_endings_is_the_same_data(tmp_path: Path, generated_csv: Path, capsys) -> None:
+    """Until 2026-12-07 (an outside user's CI after git's autocrlf) a CRLF copy of the data read
+    "data: DIFFER" and exit 1, though the fits read the very same values. An edited value still
+    differs."""
+    data = tmp_path / "data.csv"
+    data.write_bytes(generated_csv.read_bytes())
+    spec_path = _write_specs(tmp_path, data, SPECS.split("  - {id: ols_stat")[0])
+    _run(spec_path, tmp_path / "run")
+    baseline = tmp_path / "b.json"
+    assert main(["baseline", "save", str(tmp_path / "run"), "--to", str(baseline)]) == 0
+    data.write_bytes(data.read_bytes().replace(b"\n", b"\r\n"))
+    code, out, _ = _check(capsys, baseline, "--out", str(tmp_path / "c1"))
+    assert code == 0, out
+    assert "data: the same values as the baseline's; the file's bytes differ (line endings, quoting" in out
+    assert "check: nothing moved (exit 0)" in out
+    lines = data.read_text(encoding="utf-8").splitlines()
+    header, first = lines[0].split(","), lines[1].split(",")
+    first[header.index("x1")] = str(float(first[header.index("x1")]) + 1.0)
+    data.write_text("\n".join([lines[0], ",".join(first), *lines[2:]]) + "\n", encoding="utf-8")
+    code, out, _ = _check(capsys, baseline, "--out", str(tmp_path / "c2"))
+    assert code == 1 and "data: DIFFER from the baseline's" in out, out

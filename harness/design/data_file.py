@@ -26,6 +26,17 @@ def sha256_apart_from(frame: pd.DataFrame, columns: list[str]) -> str:
     return hashlib.sha256(frame.to_csv(index=False, lineterminator="\n").encode("utf-8")).hexdigest()
 
 
+def values_sha256(frame: pd.DataFrame) -> str:
+    """sha256 of the table's values as parsed (each column's name, type and hashed values): the same
+    for a file saved again with other line endings, quoting or spelling of its numbers, which
+    change its bytes' sha256 and not one value the fits read."""
+    digest = hashlib.sha256()
+    for name in frame.columns:
+        digest.update(repr((str(name), str(frame[name].dtype))).encode("utf-8"))
+        digest.update(pd.util.hash_pandas_object(frame[name], index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
 class DataRead(NamedTuple):
     frame: pd.DataFrame
     sha256: str  # of the bytes the frame was parsed from

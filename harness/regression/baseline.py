@@ -140,6 +140,8 @@ def data_record(provenance: dict, spec_file, relative_to: Path) -> dict:
     if spec_file is not None and spec_file.dataset.path:
         own = (spec_file.path.parent / spec_file.dataset.path).resolve()
     record = {"path": os.path.relpath(path, relative_to), "sha256": data["sha256"], "override": path != own}
+    if "values_sha256" in data:  # recorded since 2026-12-07
+        record["values_sha256"] = data["values_sha256"]
     if "sha256_apart_from_folds" in data:
         record.update(fold_columns=data["fold_columns"], sha256_apart_from_folds=data["sha256_apart_from_folds"])
     return record

@@ -243,6 +243,12 @@ def _render_changes(baseline: dict, changes: dict) -> list[str]:
             f"data: the same as the baseline's apart from its fold columns ({', '.join(changes['fold_columns'])}), "
             "which hold other folds"
         )
+    elif changes.get("same_values"):
+        bytes_ = changes["same_values"]
+        lines.append(
+            f"data: the same values as the baseline's; the file's bytes differ (line endings, quoting or the spelling "
+            f"of its numbers: sha256 {bytes_['before'][:12]} -> {bytes_['now'][:12]})"
+        )
     else:
         lines.append(f"data: the same as the baseline's (sha256 {baseline['data']['sha256'][:12]})")
     for f, b, a, counts in changes["dataset"]:

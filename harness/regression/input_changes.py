@@ -28,11 +28,15 @@ def input_changes(baseline: dict, spec_file, results: dict, baseline_dir: Path, 
     ``spec_file`` None: the run's spec file changed since it ran, so its fields cannot be told.
     """
     before_data, now_data = baseline["data"], data_record(results["provenance"], spec_file, baseline_dir)
-    data, fold_columns = None, []
+    data, fold_columns, same_values = None, [], None
     if "path" in before_data and before_data["sha256"] != now_data["sha256"]:
         apart = before_data.get("sha256_apart_from_folds")
         if apart is not None and apart == now_data.get("sha256_apart_from_folds"):
             fold_columns = now_data["fold_columns"]  # the file differs in its fold columns only
+        elif before_data.get("values_sha256") and before_data["values_sha256"] == now_data.get("values_sha256"):
+            # Saved again (CRLF line endings, other quoting): no value the fits read differs.
+            # Until 2026-12-07 "data: DIFFER" and exit 1 (an outside user's CI after git's autocrlf).
+            same_values = {"before": before_data["sha256"], "now": now_data["sha256"]}
         else:
             data = {"before": before_data, "now": now_data}
     specs, dataset = {}, []
@@ -69,6 +73,7 @@ def input_changes(baseline: dict, spec_file, results: dict, baseline_dir: Path, 
         "spec_file_known": spec_file is not None,
         "data": data,
         "fold_columns": fold_columns,
+        "same_values": same_values,
         "dataset": dataset,
         "specs": specs,
         "rows_folds": rows_folds,

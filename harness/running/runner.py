@@ -19,7 +19,7 @@ from typing import Optional
 
 import numpy as np
 
-from harness.design.data_file import DataRead, read_data, sha256_apart_from
+from harness.design.data_file import DataRead, read_data, sha256_apart_from, values_sha256
 from harness.design.feasibility import check_engines_accept, check_feasible
 from harness.design.given_folds import given_folds
 from harness.design.nuisance_columns import nuisance_columns
@@ -189,7 +189,7 @@ def _generated(spec_file: SpecFile, seed: int):
 
 def _data_provenance(spec_file: SpecFile, data_path: Optional[Path], read: Optional[DataRead]) -> dict:
     if data_path is not None and read is not None:
-        record = {"path": _display_path(data_path), "sha256": read.sha256}
+        record = {"path": _display_path(data_path), "sha256": read.sha256, "values_sha256": values_sha256(read.frame)}
         folds = sorted({c for spec in spec_file.specs for c in spec.folds or []})
         if folds:  # a baseline check can then tell new folds from new data
             record.update(fold_columns=folds, sha256_apart_from_folds=sha256_apart_from(read.frame, folds))
