@@ -81,7 +81,10 @@ def _read_json(path: Path, missing: str, what: str):
         raise DataError(f"{path}: cannot read {what}: not UTF-8 text (byte {err.start})") from None
     except json.JSONDecodeError as err:
         # Until 2026-12-07 "(JSONDecodeError)" alone (an outside user's truncated baseline).
-        cut = "empty" if not err.doc.strip() else "cut short" if err.pos >= len(err.doc.rstrip()) else "not JSON"
+        text = err.doc.strip()
+        # A JSON object or list that never closes was cut short (wherever the parser stopped in it).
+        opened = text[:1] in ("{", "[") and text[-1:] != {"{": "}", "[": "]"}[text[:1]]
+        cut = "empty" if not text else "cut short" if opened or err.pos >= len(err.doc.rstrip()) else "not JSON"
         again = "save it again (dml-parity baseline save RUN --to FILE)" if what == "baseline" else "run again"
         raise DataError(
             f"{path}: cannot read {what}: the file is {cut} (line {err.lineno}, column {err.colno}); "
