@@ -106,8 +106,8 @@ class RSession:
         missing = [p for p in REQUIRED_R_PACKAGES if not ro.r["nzchar"](ro.r["system.file"](package=p))[0]]
         if missing:
             # A library named by DMLP_RLIB is the setting's to fix (an outside user's worker was told to run make setup).
-            given = "DMLP_RLIB" in os.environ and lib.resolve() != (project_root() / ".rlib").resolve()
             filled = project_root() / ".rlib"
+            given = "DMLP_RLIB" in os.environ and lib.resolve() != filled.resolve()
             fix = f"DMLP_RLIB names it: point it at the library `make setup` filled ({filled})" if given else FIX
             raise EnvironmentProblem(f"R package(s) missing: {', '.join(missing)} (library {lib}); {fix}")
         ro.r["source"](str(project_root() / "r_scripts" / "engine.R"))

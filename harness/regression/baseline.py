@@ -46,6 +46,7 @@ __all__ = [
     "quantity_change",
     "read_results",
     "save_baseline",
+    "spec_of",
     "version_changes",
 ]
 
@@ -92,6 +93,11 @@ def _read_json(path: Path, missing: str, what: str):
         ) from None
     except OSError as err:
         raise DataError(f"{path}: cannot read {what} ({err.__class__.__name__})") from None
+
+
+def spec_of(row: dict) -> str:
+    """The spec a row of results.json belongs to (a several-treatment spec has a row per treatment)."""
+    return row.get("spec_id", row["id"])
 
 
 def read_results(run_dir: Path) -> dict:
@@ -168,7 +174,7 @@ def save_baseline(run_dir: Path, to: Path, model: Optional[str] = None) -> list[
     where = to.resolve().parent
     estimates, specs = {}, {}
     for row in results["specs"]:
-        spec = spec_file.spec(row.get("spec_id", row["id"]))
+        spec = spec_file.spec(spec_of(row))
         specs[spec.id] = {"sha256": spec.content_hash(), "fields": spec.recorded_fields()}
         tier = row.get("tier") or "statistical"
         estimates[row["id"]] = {

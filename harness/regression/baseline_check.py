@@ -21,8 +21,8 @@ from typing import Optional
 from tabulate import tabulate
 
 from harness.errors import DataError, EnvironmentProblem, HarnessError
-from harness.regression.baseline import GONE, MODEL_SOURCE, drift, load_baseline, read_results, run_spec_file
-from harness.regression.input_changes import input_changes, spec_of
+from harness.regression.baseline import GONE, MODEL_SOURCE, drift, load_baseline, read_results, run_spec_file, spec_of
+from harness.regression.input_changes import input_changes
 from harness.regression.stored_r import NOT_RUN, PYTHON_ONLY, judge_stored_r, r_free_line, render_stored_r
 from harness.running.progress import Progress
 

@@ -8,18 +8,13 @@ from pathlib import Path
 from typing import Optional
 
 from harness.language.spec import DEFAULT_SCORES
-from harness.regression.baseline import data_record, rows_folds_digest, version_changes
+from harness.regression.baseline import data_record, rows_folds_digest, spec_of, version_changes
 
-__all__ = ["DESCRIPTIVE_DATASET_FIELDS", "DESCRIPTIVE_FIELDS", "input_changes", "spec_of"]
+__all__ = ["DESCRIPTIVE_DATASET_FIELDS", "DESCRIPTIVE_FIELDS", "input_changes"]
 
 # Spec fields that describe an estimate without changing it: shown, but no finding.
 DESCRIPTIVE_FIELDS = frozenset({"title", "title_zh", "table", "paper", "papers", "truth"})
 DESCRIPTIVE_DATASET_FIELDS = frozenset({"path", "truth"})  # the data's sha256 says whether it changed
-
-
-def spec_of(row: dict) -> str:
-    """The spec a row of results.json belongs to (a several-treatment spec has a row per treatment)."""
-    return row.get("spec_id", row["id"])
 
 
 def input_changes(baseline: dict, spec_file, results: dict, baseline_dir: Path, only: Optional[set[str]]) -> dict:
