@@ -24,6 +24,7 @@ MATRIX_CASES = (("generated", "iivm", "twoway", 4, 5, "small"), ("generated", "p
 
 def _arm(chunked: bool) -> dict:
     """One arm in this process: a warm-up fit, the option set, then every fit timed."""
+    sys.path.insert(0, str(ROOT))  # the matrix cases live in tests/
     import rpy2.robjects as ro
 
     from harness.engines.r_engine import fit_r
