@@ -27,11 +27,8 @@ dmlp_setup <- function(script_dir = NULL) {
   # mlr3 and bbotk log every fit at "info"; only warnings and errors are worth a user's eye.
   lgr::get_logger("mlr3")$set_threshold("warn")
   lgr::get_logger("bbotk")$set_threshold("warn")
-  # mlr3 sends each fold of a resampling to future.apply as a future of its own; here the plan is
-  # sequential, so that is pure overhead (13-18 % of R's time on ols/logit folds, measured). One
-  # chunk per resampling keeps every number: future.apply draws each fold's seed the same way
-  # whatever the chunking (ranger's forests gave identical estimates both ways, measured).
-  options(mlr3.exec_chunk_bins = 1L)
+  # mlr3's default of one future per fold is kept: one per resampling (mlr3.exec_chunk_bins = 1)
+  # gave identical estimates but no faster R fits (bench/overhead/r_chunking.py).
   invisible(TRUE)
 }
 

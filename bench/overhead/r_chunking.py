@@ -1,5 +1,5 @@
-"""R's time with one future per fold (mlr3's default) against one per resampling (what
-``r_scripts/engine.R`` sets): the same R fits, each arm in a fresh process after a warm-up fit,
+"""R's time with one future per fold (mlr3's default, which ``r_scripts/engine.R`` keeps) against
+one per resampling (``mlr3.exec_chunk_bins = 1``): the same R fits, each arm in a fresh process after a warm-up fit,
 arms alternating. Prints each fit's seconds, the ratio, and whether the estimates are identical.
 
     .venv/bin/python bench/overhead/r_chunking.py              # 2 rounds
@@ -23,32 +23,32 @@ MATRIX_CASES = (("generated", "iivm", "twoway", 4, 5, "small"), ("generated", "p
 
 
 def _arm(chunked: bool) -> dict:
-    """One arm in this process: a warm-up fit, the option set, then every fit timed."""
+    """One arm in this process: a warm-up fit, the option set, then every R fit timed."""
     sys.path.insert(0, str(ROOT))  # the matrix cases live in tests/
     import rpy2.robjects as ro
 
+    from harness.design.table import build_design, draw_folds
     from harness.engines.r_engine import fit_r
-    from harness.language.spec import load_spec_file
+    from harness.language.spec import DatasetSpec, Spec, load_spec_file
     from harness.running.runner import _data_path, prepare
-    from tests.matrix_cases import MatrixCase
+    from tests.matrix_cases import MatrixCase, dataset_frame
     from tests.test_matrix_r import _run
 
     spec_file = load_spec_file(ROOT / "specs" / "paper.yaml")
     spec_file = spec_file.model_copy(update={"specs": tuple(s for s in spec_file.specs if s.id in PAPER_SPECS)})
-    prepared = prepare(spec_file, _data_path(spec_file, None))
+    fits = [(p.spec, p.design, p.folds) for p in prepare(spec_file, _data_path(spec_file, None))]
+    for case in (MatrixCase(*fields) for fields in MATRIX_CASES):
+        spec = Spec(**case.spec_fields())
+        design = build_design(spec, dataset_frame(case.dataset, case.size), DatasetSpec(), case.dataset)
+        fits.append((spec, design, draw_folds(design, spec.n_folds, spec.n_rep, spec.seed, case.dataset, spec.id)))
     _run(MatrixCase("generated", "plr_po", "none", 1, 2, "small"))  # loads R, mlr3, DoubleML
     ro.r(f"options(mlr3.exec_chunk_bins = {'1L' if chunked else 'NULL'})")
     out = {}
-    for p in prepared:
+    for spec, design, folds in fits:
         start = time.perf_counter()
-        fit = fit_r(p.spec, p.design, p.folds)
+        fit = fit_r(spec, design, folds)
         seconds = time.perf_counter() - start
-        out[p.spec.id] = {"s": seconds, "coef": [float(v) for v in fit.coef_reps], "se": [float(v) for v in fit.se_reps]}
-    for fields in MATRIX_CASES:
-        case = MatrixCase(*fields)
-        start = time.perf_counter()
-        result = _run(case)
-        out[case.id] = {"s": time.perf_counter() - start, "coef": result["r"]["coef"], "se": result["r"]["se"]}
+        out[spec.id] = {"s": seconds, "coef": [float(v) for v in fit.coef_reps], "se": [float(v) for v in fit.se_reps]}
     return out
 
 
